@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages edge-agent uses at run time and in tests: ffmpeg (camera sources)
+# and mosquitto (a real MQTT broker for the integration tests; the service is not enabled here).
+# Safe to run twice; does nothing when everything is present.
+set -euo pipefail
+
+packages=(ffmpeg mosquitto)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages present: ${packages[*]}"
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "installing: ${missing[*]}"
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The Debian package starts a system broker on :1883; the tests start their own on free ports.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
+  $SUDO systemctl disable --now mosquitto || true
+fi

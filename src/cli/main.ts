@@ -1,0 +1,59 @@
+import { configCommand } from './config.js';
+import type { Command, CommandContext } from './command.js';
+import { inferCommand } from './infer.js';
+import { modelsCommand } from './models.js';
+import { runCommand } from './run.js';
+import { EdgeAgentError } from '../errors.js';
+
+/** The subcommands of `edge-agent`; each lives in src/cli/<name>.ts. */
+export const COMMANDS: readonly Command[] = [runCommand, inferCommand, modelsCommand, configCommand];
+
+function help(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'usage: edge-agent <command> [options]',
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `edge-agent <command> --help` for a command\'s options.',
+  ].join('\n');
+}
+
+export async function main(argv: string[], ctx: Omit<CommandContext, 'argv'>): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    ctx.stdout.write(`${help()}\n`);
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === 'version') {
+    const { readFileSync } = await import('node:fs');
+    const { packageRoot } = await import('../paths.js');
+    const pkg = JSON.parse(readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string };
+    ctx.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    ctx.stderr.write(`edge-agent: unknown command "${name}"\n${help()}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    ctx.stdout.write(`usage: ${command.usage}\n${command.summary}\n`);
+    return 0;
+  }
+  try {
+    return await command.run({ ...ctx, argv: rest });
+  } catch (err) {
+    if (err instanceof EdgeAgentError) {
+      ctx.stderr.write(`edge-agent ${name}: ${err.message}\n`);
+      return err.exitCode;
+    }
+    // Not one of ours: a bug. One line by default, the stack when asked for.
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.stderr.write(`edge-agent ${name}: internal error: ${message}\n`);
+    if (ctx.env.EDGE_AGENT_DEBUG && err instanceof Error && err.stack) ctx.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}
+

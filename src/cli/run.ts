@@ -1,0 +1,34 @@
+import { Agent } from '../agent.js';
+import { loadConfig } from '../config/index.js';
+import { createLogger } from '../log.js';
+import { type Command, parseCommandArgs } from './command.js';
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'Run the agent daemon (what `npm start` runs)',
+  usage: 'edge-agent run [--config FILE]',
+  async run(ctx) {
+    const { values } = parseCommandArgs(this, ctx.argv, { config: { type: 'string', short: 'c' } });
+    const loaded = loadConfig({ file: values.config, env: ctx.env, cwd: ctx.cwd });
+    const log = createLogger({ level: loaded.config.log.level, fd: 1 });
+    log.info({ config: loaded.file ?? 'defaults' }, 'configuration loaded');
+
+    const controller = new AbortController();
+    const onSignal = (sig: NodeJS.Signals) => {
+      log.info({ signal: sig }, 'stopping');
+      controller.abort();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const agent = new Agent({ config: loaded.config, log });
+    try {
+      await agent.start(controller.signal);
+      await agent.finished();
+    } finally {
+      await agent.stop();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    return 0;
+  },
+};

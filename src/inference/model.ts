@@ -1,0 +1,140 @@
+import * as ort from 'onnxruntime-node';
+import { ModelLoadError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Catalog, CatalogVariant, ModelEntry } from '../models/catalog.js';
+import { readLabels } from '../models/catalog.js';
+import { readVerified } from '../models/integrity.js';
+import { type DecoderSpec, effectiveInputSpec, type InputSpec } from '../models/manifest.js';
+import { type OutputTensor, postprocess } from './postprocess.js';
+import { decodeImage, type ModelInput, preprocess } from './preprocess.js';
+import { type ExecutionProvider, openSession, type SessionOptions } from './session.js';
+import type { InferenceResult, RawImage } from './types.js';
+
+export interface LoadModelOptions {
+  catalog: Catalog;
+  model: string;
+  /** Variant id; the manifest's default when absent. */
+  variant?: string;
+  session?: SessionOptions;
+  log?: Logger;
+}
+
+/**
+ * One loaded variant: a verified ONNX file in an onnxruntime session plus the model's pre- and
+ * post-processing. `infer` takes RGB pixels and returns decoded results with per-stage timings.
+ */
+export class InferenceModel {
+  private constructor(
+    readonly entry: ModelEntry,
+    readonly variant: CatalogVariant,
+    readonly input: InputSpec,
+    readonly labels: readonly string[],
+    private readonly session: ort.InferenceSession,
+    readonly executionProvider: ExecutionProvider,
+    readonly sessionCreateMs: number,
+  ) {}
+
+  static async load(options: LoadModelOptions): Promise<InferenceModel> {
+    const { model: entry, variant } = options.catalog.variant(options.model, options.variant);
+    const bytes = await readVerified(variant.path, variant.sha256, variant.bytes);
+    const labels = await readLabels(entry);
+    const opened = await openSession(bytes, options.session, options.log);
+    const input = effectiveInputSpec(entry.manifest.input, variant);
+    if (!opened.session.inputNames.includes(input.name)) {
+      await opened.session.release();
+      throw new ModelLoadError(
+        `${variant.path}: manifest input "${input.name}" is not a model input (${opened.session.inputNames.join(', ')})`,
+      );
+    }
+    options.log?.debug(
+      { model: entry.manifest.name, variant: variant.id, executionProvider: opened.executionProvider, createMs: opened.createMs },
+      'model loaded',
+    );
+    return new InferenceModel(entry, variant, input, labels, opened.session, opened.executionProvider, opened.createMs);
+  }
+
+  get name(): string {
+    return this.entry.manifest.name;
+  }
+
+  get task(): 'classification' | 'detection' {
+    return this.entry.manifest.task;
+  }
+
+  get decoder(): DecoderSpec {
+    return this.entry.manifest.decoder;
+  }
+
+  /** Runs the session on a prepared input tensor and returns float32 outputs by name. */
+  async run(modelInput: Pick<ModelInput, 'data' | 'dims'>): Promise<Record<string, OutputTensor>> {
+    const type = modelInput.data instanceof Float32Array ? 'float32' : 'uint8';
+    const tensor = new ort.Tensor(type, modelInput.data, modelInput.dims);
+    const results = await this.session.run({ [this.input.name]: tensor });
+    const outputs: Record<string, OutputTensor> = {};
+    for (const [name, value] of Object.entries(results)) {
+      outputs[name] = { data: toFloat32(value), dims: value.dims };
+      value.dispose();
+    }
+    return outputs;
+  }
+
+  async infer(image: RawImage): Promise<InferenceResult> {
+    const t0 = performance.now();
+    const prepared = await preprocess(image, this.input);
+    const t1 = performance.now();
+    const outputs = await this.run(prepared);
+    const t2 = performance.now();
+    const decoded = postprocess(this.decoder, outputs, this.input, prepared.inverse, this.labels);
+    const t3 = performance.now();
+    return {
+      model: this.name,
+      variant: this.variant.id,
+      task: this.task,
+      timings: { preprocessMs: ms(t1 - t0), inferenceMs: ms(t2 - t1), postprocessMs: ms(t3 - t2) },
+      imageWidth: image.width,
+      imageHeight: image.height,
+      ...decoded,
+    };
+  }
+
+  /** Decodes an encoded image (or a file path) and infers; decode time counts as preprocessing. */
+  async inferEncoded(input: Buffer | string): Promise<InferenceResult> {
+    const t0 = performance.now();
+    const image = await decodeImage(input);
+    const decodeMs = performance.now() - t0;
+    const result = await this.infer(image);
+    result.timings.preprocessMs = ms(result.timings.preprocessMs + decodeMs);
+    return result;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+const ms = (v: number) => Math.round(v * 1000) / 1000;
+
+function toFloat32(t: ort.Tensor): Float32Array {
+  if (t.type === 'float32') return t.data as Float32Array;
+  if (t.type === 'float16') return float16ToFloat32(t.data as Uint16Array);
+  throw new ModelLoadError(`model output of type ${t.type} is not supported by the decoders (float32/float16 only)`);
+}
+
+export function float16ToFloat32(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i]!;
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const frac = h & 0x3ff;
+    out[i] =
+      exp === 0
+        ? sign * 2 ** -14 * (frac / 1024)
+        : exp === 31
+          ? frac
+            ? Number.NaN
+            : sign * Number.POSITIVE_INFINITY
+          : sign * 2 ** (exp - 15) * (1 + frac / 1024);
+  }
+  return out;
+}
