@@ -1,17 +1,31 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { type Clock, systemClock } from '../clock.js';
+import { type Clock, isAbortError, systemClock } from '../clock.js';
 import { EdgeAgentError, errorMessage } from '../errors.js';
 import { decodeImage } from '../inference/preprocess.js';
 import type { Logger } from '../log.js';
-import type { Frame, FrameSource } from './types.js';
+import { SourceMonitor } from './monitor.js';
+import { linkSignals } from './signals.js';
+import type { CameraStateChange, CameraStatus, Frame, FrameSource } from './types.js';
 
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff', '.gif', '.avif']);
+const IMAGE_EXTENSIONS = new Set([
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.webp',
+  '.bmp',
+  '.tif',
+  '.tiff',
+  '.gif',
+  '.avif',
+]);
 
 export interface ImageFolderOptions {
   dir: string;
   /** Frames per second to deliver; the folder is played like a camera. */
   fps: number;
+  /** False: as fast as the consumer takes them. */
+  realtime?: boolean;
   /** Start over at the end (the default) or stop after one pass. */
   loop?: boolean;
   signal?: AbortSignal;
@@ -28,43 +42,73 @@ export async function listImages(dir: string): Promise<string[]> {
     throw new EdgeAgentError(`image folder ${dir}: ${errorMessage(err)}`, { cause: err });
   }
   const files = names.filter((n) => IMAGE_EXTENSIONS.has(path.extname(n).toLowerCase())).sort();
-  if (files.length === 0) throw new EdgeAgentError(`image folder ${dir} holds no images (${[...IMAGE_EXTENSIONS].join(' ')})`);
+  if (files.length === 0)
+    throw new EdgeAgentError(`image folder ${dir} holds no images (${[...IMAGE_EXTENSIONS].join(' ')})`);
   return files.map((n) => path.join(dir, n));
 }
 
 /**
  * `images:DIR` — plays a folder of stills as a camera at a fixed rate. Undecodable files are
  * skipped with a warning (a camera would drop a corrupt frame too); if none decodes, it fails.
+ * Frames are plain RGB at each image's own size (no capture-side scaling: `setTarget` says no).
  */
 export function imageFolderSource(options: ImageFolderOptions): FrameSource {
   const clock = options.clock ?? systemClock;
   const intervalMs = 1000 / options.fps;
+  const monitor = new SourceMonitor(`images:${options.dir}`, clock, options.log);
   return {
     description: `images:${options.dir}`,
-    async *[Symbol.asyncIterator]() {
+    status: (): CameraStatus => monitor.status(),
+    onStateChange: (listener: (change: CameraStateChange) => void) => monitor.onStateChange(listener),
+    setTarget: () => false,
+    [Symbol.asyncIterator]() {
+      return this.frames()[Symbol.asyncIterator]();
+    },
+    async *frames(stop?: AbortSignal) {
+      const linked = linkSignals(options.signal, stop);
+      const signal = linked.signal;
       const files = await listImages(options.dir);
+      monitor.setState('starting', 'reading the folder');
       let seq = 0;
       let next = clock.now();
-      for (let pass = 0; ; pass++) {
-        let decodedThisPass = 0;
-        for (const file of files) {
-          if (options.signal?.aborted) return;
-          const wait = next - clock.now();
-          if (wait > 0) await clock.sleep(wait, options.signal);
-          next = Math.max(next + intervalMs, clock.now());
-          let image: Awaited<ReturnType<typeof decodeImage>>;
-          try {
-            image = await decodeImage(file);
-          } catch (err) {
-            options.log?.warn({ file, err: errorMessage(err) }, 'skipping undecodable image');
-            continue;
+      try {
+        for (;;) {
+          let decodedThisPass = 0;
+          for (const file of files) {
+            if (signal.aborted) return;
+            if (options.realtime !== false) {
+              const wait = next - clock.now();
+              if (wait > 0) await clock.sleep(wait, signal);
+              next = Math.max(next + intervalMs, clock.now());
+            }
+            let image: Awaited<ReturnType<typeof decodeImage>>;
+            try {
+              image = await decodeImage(file);
+            } catch (err) {
+              options.log?.warn({ file, err: errorMessage(err) }, 'skipping undecodable image');
+              monitor.error(errorMessage(err));
+              continue;
+            }
+            decodedThisPass++;
+            const frame: Frame = {
+              ...image,
+              timestampMs: clock.now(),
+              seq: seq++,
+              origin: path.basename(file),
+            };
+            monitor.frame(frame.timestampMs, frame.width, frame.height);
+            monitor.setState('online', 'frames arriving');
+            yield frame;
           }
-          decodedThisPass++;
-          const frame: Frame = { ...image, timestampMs: clock.now(), seq: seq++, origin: path.basename(file) };
-          yield frame;
+          if (decodedThisPass === 0)
+            throw new EdgeAgentError(`image folder ${options.dir}: no file could be decoded`);
+          if (options.loop === false) return;
         }
-        if (decodedThisPass === 0) throw new EdgeAgentError(`image folder ${options.dir}: no file could be decoded`);
-        if (options.loop === false) return;
+      } catch (err) {
+        if (!isAbortError(err)) throw err;
+      } finally {
+        linked.dispose();
+        monitor.setState('stopped', signal.aborted ? 'shutdown' : 'capture ended');
       }
     },
   };

@@ -20,7 +20,11 @@ const logSchema = z
 
 const modelsSchema = z
   .strictObject({
-    dir: z.string().min(1).default('./models').describe('Folder of bundled models (one sub-folder per model)'),
+    dir: z
+      .string()
+      .min(1)
+      .default('./models')
+      .describe('Folder of bundled models (one sub-folder per model)'),
     default: z.string().min(1).default('yolox-nano').describe('Model the agent runs'),
     variant: z.string().min(1).optional().describe('Variant id to run; the manifest default when absent'),
   })
@@ -44,10 +48,116 @@ const cameraSchema = z
       .string()
       .min(1)
       .default('images:./samples')
-      .describe('images:DIR, file:PATH, v4l2:/dev/videoN, libcamera, jetson-csi:N, rtsp://..., http(s)://..., synthetic'),
-    fps: z.number().positive().max(240).default(2).describe('Target frames per second'),
-    width: z.int().positive().optional(),
-    height: z.int().positive().optional(),
+      .describe(
+        'images:DIR, file:PATH, v4l2:/dev/videoN, libcamera[:N], jetson-csi:N, rtsp://..., http(s)://..., synthetic',
+      ),
+    fps: z
+      .number()
+      .positive()
+      .max(240)
+      .default(2)
+      .describe('Capture frames per second (camera rate; image folder and synthetic rate)'),
+    width: z
+      .int()
+      .positive()
+      .max(8192)
+      .optional()
+      .describe('Capture width (v4l2, libcamera, jetson-csi; files and streams are scaled to it)'),
+    height: z.int().positive().max(8192).optional().describe('Capture height; set together with width'),
+    format: z
+      .enum(['auto', 'mjpeg', 'yuyv422'])
+      .default('auto')
+      .describe('Pixel format asked from a V4L2 camera'),
+    realtime: z
+      .boolean()
+      .default(true)
+      .describe(
+        'file, images, synthetic: deliver at the source rate; false: as fast as the pipeline takes frames',
+      ),
+    loop: z.boolean().default(true).describe('file and images: start over at the end'),
+    scaleInCapture: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Let the capture process (ffmpeg) scale and pad frames to the model input, off the event loop',
+      ),
+    rtspTransport: z.enum(['tcp', 'udp']).default('tcp'),
+    networkTimeoutS: z
+      .number()
+      .positive()
+      .max(300)
+      .default(10)
+      .describe('Connect/read timeout of network cameras'),
+    startTimeoutS: z
+      .number()
+      .positive()
+      .max(600)
+      .default(20)
+      .describe('A (re)started capture must deliver its first frame within this'),
+    stallTimeoutS: z
+      .number()
+      .positive()
+      .max(600)
+      .default(10)
+      .describe('No frame for this long: the capture process is restarted'),
+    offlineAfterS: z
+      .number()
+      .positive()
+      .max(86_400)
+      .default(30)
+      .describe('No frame for this long: the camera is reported offline'),
+    restartDelayS: z
+      .number()
+      .positive()
+      .max(600)
+      .default(1)
+      .describe('First restart delay; doubles per failure, with jitter'),
+    restartMaxDelayS: z.number().positive().max(3600).default(30).describe('Longest restart delay'),
+  })
+  .refine((c) => (c.width === undefined) === (c.height === undefined), {
+    message: 'set camera.width and camera.height together',
+    path: ['width'],
+  })
+  .prefault({});
+
+const pipelineSchema = z
+  .strictObject({
+    mode: z
+      .enum(['continuous', 'duty-cycle'])
+      .default('continuous')
+      .describe(
+        'continuous: infer the newest frame as often as fps allows; duty-cycle: one frame every intervalS',
+      ),
+    fps: z
+      .number()
+      .positive()
+      .max(240)
+      .optional()
+      .describe('Highest inference rate in continuous mode; absent: as fast as frames and the model allow'),
+    intervalS: z
+      .number()
+      .positive()
+      .max(86_400)
+      .default(10)
+      .describe('duty-cycle: seconds between inferences'),
+    releaseCamera: z
+      .boolean()
+      .default(true)
+      .describe(
+        'duty-cycle: stop the capture between frames when the interval is 5 s or longer (saves power)',
+      ),
+    warmupFrames: z
+      .int()
+      .min(0)
+      .max(100)
+      .default(3)
+      .describe('duty-cycle with releaseCamera: frames skipped after a restart while exposure settles'),
+    maxFrameAgeMs: z
+      .number()
+      .positive()
+      .max(60_000)
+      .default(1000)
+      .describe('Frames older than this are never inferred'),
   })
   .prefault({});
 
@@ -55,7 +165,10 @@ const mqttSchema = z
   .strictObject({
     url: z
       .string()
-      .regex(/^(embedded|mqtts?:\/\/.+|wss?:\/\/.+|tcp:\/\/.+|ssl:\/\/.+)$/, '"embedded" or a broker URL (mqtt://, mqtts://, ws://, wss://)')
+      .regex(
+        /^(embedded|mqtts?:\/\/.+|wss?:\/\/.+|tcp:\/\/.+|ssl:\/\/.+)$/,
+        '"embedded" or a broker URL (mqtt://, mqtts://, ws://, wss://)',
+      )
       .default('embedded'),
     prefix: z
       .string()
@@ -67,11 +180,37 @@ const mqttSchema = z
   })
   .prefault({});
 
+/** Loopback hosts may serve without a token; anything else must not. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
 const httpSchema = z
   .strictObject({
-    host: z.string().min(1).default('127.0.0.1'),
+    enabled: z.boolean().default(true).describe('Serve the local API, /metrics and the dashboard'),
+    host: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('Bind address; anything but loopback requires token'),
     port: z.int().min(0).max(65535).default(8080),
     token: z.string().min(16).optional().describe('Bearer token; required when host is not loopback'),
+    streamMaxFps: z.number().positive().max(60).default(5).describe('Highest frame rate of /api/stream.mjpg'),
+    streamQuality: z.int().min(10).max(100).default(75).describe('JPEG quality of /api/stream.mjpg'),
+    inferMaxBytes: z
+      .int()
+      .positive()
+      .max(256 * 1024 * 1024)
+      .default(16 * 1024 * 1024)
+      .describe('Largest image accepted by POST /api/infer'),
+  })
+  .refine((h) => isLoopbackHost(h.host) || h.token !== undefined, {
+    message: 'http.host is not a loopback address: set http.token (16+ characters) or bind to 127.0.0.1',
+    path: ['token'],
   })
   .prefault({});
 
@@ -80,7 +219,11 @@ const policySchema = z
     objective: z.enum(['max-accuracy', 'min-latency', 'min-energy']).default('max-accuracy'),
     latencyP95Ms: z.number().positive().default(250).describe('Latency budget per inference (p95)'),
     fidelityFloor: z.number().min(0).max(1).default(0.9).describe('Minimum fidelity against the reference'),
-    memoryBudgetMB: z.number().positive().optional().describe('Memory budget; the device profile decides when absent'),
+    memoryBudgetMB: z
+      .number()
+      .positive()
+      .optional()
+      .describe('Memory budget; the device profile decides when absent'),
   })
   .prefault({});
 
@@ -98,6 +241,7 @@ export const configSchema = z.strictObject({
   models: modelsSchema,
   inference: inferenceSchema,
   camera: cameraSchema,
+  pipeline: pipelineSchema,
   mqtt: mqttSchema,
   http: httpSchema,
   policy: policySchema,
