@@ -4,11 +4,14 @@ import { createSource } from './camera/index.js';
 import { type Clock, systemClock } from './clock.js';
 import type { AgentConfig } from './config/index.js';
 import { errorMessage } from './errors.js';
+import { HttpServer } from './http/server.js';
 import { InferenceModel } from './inference/model.js';
 import type { Logger } from './log.js';
+import type { Catalog } from './models/catalog.js';
 import { loadCatalog } from './models/catalog.js';
 import { packageRoot } from './paths.js';
-import { type FrameResult, type PipelineCounters, runPipeline } from './pipeline/loop.js';
+import { type Pacing, pacingSchema } from './pipeline/pacing.js';
+import { type FrameResult, Pipeline, type PipelineStats } from './pipeline/pipeline.js';
 import { type Db, openDatabase } from './store/database.js';
 
 export interface AgentDeps {
@@ -33,10 +36,13 @@ export class Agent {
   private readonly clock: Clock;
   private readonly abort = new AbortController();
   private db: Db | undefined;
-  private model: InferenceModel | undefined;
   private runId: number | undefined;
-  private loop: Promise<PipelineCounters> | undefined;
   private stopping: Promise<void> | undefined;
+  private catalog: Catalog | undefined;
+  /** Camera → model → results; other parts read stats and results from it, swap models on it. */
+  pipeline: Pipeline | undefined;
+  /** Local API, stream, /metrics and dashboard (absent when http.enabled is false). */
+  http: HttpServer | undefined;
   latest: FrameResult | undefined;
 
   constructor(private readonly deps: AgentDeps) {
@@ -56,7 +62,8 @@ export class Agent {
       dataDir: config.dataDir,
       log: this.log,
     });
-    this.model = await InferenceModel.load({
+    this.catalog = catalog;
+    const model = await InferenceModel.load({
       catalog,
       model: config.models.default,
       variant: config.models.variant,
@@ -67,7 +74,6 @@ export class Agent {
       },
       log: this.log,
     });
-    const model = this.model;
     this.runId = Number(
       this.db
         .prepare('INSERT INTO agent_runs (started_at, version, model, variant) VALUES (?, ?, ?, ?)')
@@ -85,17 +91,48 @@ export class Agent {
       'agent started',
     );
 
-    const source = createSource(config.camera.source, config.camera.fps, {
+    // --- camera + pipeline (camera part) ---
+    const source = createSource(config.camera, {
       signal: this.abort.signal,
       clock: this.clock,
       log: this.deps.log.child({ component: 'camera' }),
     });
     const pipelineLog = this.deps.log.child({ component: 'pipeline' });
-    this.loop = runPipeline(
-      { source, model: () => model, onResult: (r) => this.onResult(r, pipelineLog), log: pipelineLog },
-      this.abort.signal,
-    );
-    this.loop.catch((err) => {
+    const pipeline = new Pipeline({
+      source,
+      model,
+      pacing: pacingFromConfig(config.pipeline),
+      maxFrameAgeMs: config.pipeline.maxFrameAgeMs,
+      scaleInCapture: config.camera.scaleInCapture,
+      log: pipelineLog,
+      clock: this.clock,
+    });
+    this.pipeline = pipeline;
+    pipeline.onResult((r) => this.onResult(r, pipelineLog));
+
+    // --- local HTTP serving (camera part) ---
+    if (config.http.enabled) {
+      this.http = new HttpServer({
+        config: config.http,
+        log: this.deps.log.child({ component: 'http' }),
+        clock: this.clock,
+        pipeline,
+        catalog: () => this.catalog ?? catalog,
+        getDecision: () => configDecision(config, pipeline.stats()),
+        version: agentVersion(),
+        ...(config.deviceId ? { deviceId: config.deviceId } : {}),
+      });
+      try {
+        await this.http.start();
+      } catch (err) {
+        this.pipeline = undefined;
+        await model.dispose().catch(() => undefined);
+        throw err;
+      }
+    }
+
+    pipeline.start(this.abort.signal);
+    pipeline.finished().catch((err) => {
       this.log.error({ err: errorMessage(err) }, 'pipeline stopped with an error');
     });
   }
@@ -113,8 +150,8 @@ export class Agent {
   }
 
   /** Resolves when the pipeline ends on its own (source exhausted or failed) or after stop(). */
-  async finished(): Promise<PipelineCounters | undefined> {
-    return this.loop?.catch(() => undefined);
+  async finished(): Promise<PipelineStats | undefined> {
+    return this.pipeline?.finished().catch(() => this.pipeline?.stats());
   }
 
   /** Stops the pipeline, releases the model and closes the database. Safe to call twice. */
@@ -125,9 +162,12 @@ export class Agent {
 
   private async doStop(): Promise<void> {
     this.abort.abort();
-    const counters = await this.finished();
-    if (this.model)
-      await this.model
+    await this.http?.stop().catch((err) => this.log.warn({ err: errorMessage(err) }, 'http stop failed'));
+    await this.pipeline?.stop();
+    const stats = await this.finished();
+    const counters = stats ? { ...stats.counters } : undefined;
+    if (this.pipeline)
+      await this.pipeline.model
         .dispose()
         .catch((err) => this.log.warn({ err: errorMessage(err) }, 'model release failed'));
     if (this.db) {
@@ -140,4 +180,31 @@ export class Agent {
     }
     this.log.info({ ...counters }, 'agent stopped');
   }
+}
+
+/** The pipeline pacing the config asks for. */
+export function pacingFromConfig(p: AgentConfig['pipeline']): Pacing {
+  return pacingSchema.parse(
+    p.mode === 'continuous'
+      ? { mode: 'continuous', ...(p.fps ? { fps: p.fps } : {}) }
+      : {
+          mode: 'duty-cycle',
+          intervalS: p.intervalS,
+          releaseCamera: p.releaseCamera,
+          warmupFrames: p.warmupFrames,
+        },
+  );
+}
+
+/** Why the active variant is active, until the tuner records measured decisions. */
+export function configDecision(config: AgentConfig, stats: PipelineStats) {
+  return {
+    model: stats.model.name,
+    variant: stats.model.variant,
+    source: 'config',
+    reason: config.models.variant
+      ? `configured: models.default = ${config.models.default}, models.variant = ${config.models.variant}`
+      : `configured: models.default = ${config.models.default}, the manifest's default variant`,
+    executionProvider: stats.model.executionProvider,
+  };
 }

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ImageDecodeError, UsageError } from '../errors.js';
+import { inferenceJson } from '../inference/json.js';
 import { InferenceModel } from '../inference/model.js';
 import type { InferenceResult } from '../inference/types.js';
 import { type Command, parseCommandArgs, writeJson } from './command.js';
@@ -53,17 +54,8 @@ export const inferCommand: Command = {
   },
 };
 
-/** The documented `infer --json` shape. */
-export function toJson(r: InferenceResult) {
-  return {
-    model: r.model,
-    variant: r.variant,
-    task: r.task,
-    image: { width: r.imageWidth, height: r.imageHeight },
-    timings: r.timings,
-    ...(r.task === 'detection' ? { detections: r.detections ?? [] } : { classes: r.classes ?? [] }),
-  };
-}
+/** The documented `infer --json` shape (shared with `POST /api/infer`). */
+export const toJson = inferenceJson;
 
 function describe(r: InferenceResult, name: string): string {
   const t = r.timings;

@@ -1,5 +1,5 @@
-import type { Frame, FrameSource } from '../camera/types.js';
 import { linkSignals } from '../camera/signals.js';
+import type { Frame, FrameSource } from '../camera/types.js';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';

@@ -51,6 +51,7 @@ export function overlapsPreparation(p: Pacing): boolean {
 }
 
 export function describePacing(p: Pacing): string {
-  if (p.mode === 'continuous') return p.fps ? `continuous at up to ${p.fps} fps` : 'continuous, as fast as possible';
+  if (p.mode === 'continuous')
+    return p.fps ? `continuous at up to ${p.fps} fps` : 'continuous, as fast as possible';
   return `duty cycle: 1 frame every ${p.intervalS} s${releasesCamera(p) ? ', camera released in between' : ''}`;
 }

@@ -1,6 +1,6 @@
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
-import type { CameraStatus, Frame, FrameSource } from '../camera/types.js';
 import { linkSignals } from '../camera/signals.js';
+import type { CameraStatus, Frame, FrameSource } from '../camera/types.js';
 import { type Clock, isAbortError, systemClock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import { type OutputTensor, postprocess } from '../inference/postprocess.js';
@@ -21,7 +21,12 @@ export interface PipelineModel {
   readonly decoder: DecoderSpec;
   readonly labels: readonly string[];
   readonly executionProvider?: string;
-  run(input: { data: Float32Array | Uint8Array; dims: [number, number, number, number] }): Promise<Record<string, OutputTensor>>;
+  run(input: {
+    data: Float32Array | Uint8Array;
+    dims: [number, number, number, number];
+  }): Promise<Record<string, OutputTensor>>;
+  /** One encoded still (POST /api/infer), decoded and preprocessed like `edge-agent infer`. */
+  inferEncoded(input: Buffer): Promise<InferenceResult>;
   dispose(): Promise<void>;
 }
 
@@ -48,7 +53,14 @@ export interface PipelineStats {
   state: 'idle' | 'running' | 'stopped' | 'failed';
   model: { name: string; variant: string; task: string; executionProvider: string | undefined };
   pacing: Pacing & { description: string };
-  counters: { captured: number; processed: number; dropped: number; skipped: number; stale: number; failed: number };
+  counters: {
+    captured: number;
+    processed: number;
+    dropped: number;
+    skipped: number;
+    stale: number;
+    failed: number;
+  };
   /** Inferences per second over the last 5 s; captureFps: frames from the source. */
   fps: number;
   captureFps: number;
@@ -148,16 +160,16 @@ export class Pipeline {
     this.done = this.work(this.abort.signal)
       .finally(() => this.cleanup())
       .then(
-      () => {
-        this.state = this.slot.error ? 'failed' : 'stopped';
-        if (this.slot.error) throw this.slot.error;
-      },
-      (err) => {
-        this.state = 'failed';
-        this.lastError = errorMessage(err);
-        throw err;
-      },
-    );
+        () => {
+          this.state = this.slot.error ? 'failed' : 'stopped';
+          if (this.slot.error) throw this.slot.error;
+        },
+        (err) => {
+          this.state = 'failed';
+          this.lastError = errorMessage(err);
+          throw err;
+        },
+      );
     this.done.catch(() => undefined);
   }
 
@@ -182,9 +194,14 @@ export class Pipeline {
     if (old === next) return;
     this.current = next;
     this.applyTarget();
-    this.log.info({ model: next.name, variant: next.variant.id, previous: `${old.name}/${old.variant.id}` }, 'model switched');
+    this.log.info(
+      { model: next.name, variant: next.variant.id, previous: `${old.name}/${old.variant.id}` },
+      'model switched',
+    );
     await this.whenIdle(old);
-    await old.dispose().catch((err) => this.log.warn({ err: errorMessage(err) }, 'releasing the old model failed'));
+    await old
+      .dispose()
+      .catch((err) => this.log.warn({ err: errorMessage(err) }, 'releasing the old model failed'));
   }
 
   /** Changes fps / duty cycle at run time; takes effect at once (a pending wait is cut short). */
@@ -439,7 +456,9 @@ export class Pipeline {
 
   private async cleanup(): Promise<void> {
     clearInterval(this.lagTimer);
-    await this.slot.stopContinuous().catch((err) => this.log.warn({ err: errorMessage(err) }, 'stopping capture failed'));
+    await this.slot
+      .stopContinuous()
+      .catch((err) => this.log.warn({ err: errorMessage(err) }, 'stopping capture failed'));
     this.lag?.disable();
   }
 }

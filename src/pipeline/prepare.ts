@@ -92,11 +92,21 @@ export function contentImage(frame: Frame): { image: RawImage; scaleX: number; s
       data[dst + 2] = frame.data[src + (swap ? 0 : 2)]!;
     }
   }
-  return { image: { data, width: w, height: h, channels: 3 }, scaleX: w / p.sourceWidth, scaleY: h / p.sourceHeight };
+  return {
+    image: { data, width: w, height: h, channels: 3 },
+    scaleX: w / p.sourceWidth,
+    scaleY: h / p.sourceHeight,
+  };
 }
 
 /** Composes "model input ← content image" with "content image ← camera image". */
-function composeInverse(inner: InverseTransform, scaleX: number, scaleY: number, width: number, height: number) {
+function composeInverse(
+  inner: InverseTransform,
+  scaleX: number,
+  scaleY: number,
+  width: number,
+  height: number,
+) {
   return {
     scaleX: inner.scaleX * scaleX,
     scaleY: inner.scaleY * scaleY,
@@ -121,15 +131,34 @@ export class TensorPreparer {
     const dims = dimsOf(spec);
     const p = frame.prepared;
     const base = { frame, specKey: key, dims };
-    if (p && sameTarget(p.target, targetFor(spec)) && frame.width === spec.width && frame.height === spec.height) {
+    if (
+      p &&
+      sameTarget(p.target, targetFor(spec)) &&
+      frame.width === spec.width &&
+      frame.height === spec.height
+    ) {
       const imageSize = { imageWidth: p.sourceWidth, imageHeight: p.sourceHeight, inverse: p.inverse };
       if (spec.dtype === 'uint8' && spec.layout === 'NHWC') {
-        return { ...base, ...imageSize, data: frame.data, path: 'zero-copy', buffer: undefined, preprocessMs: elapsed(started) };
+        return {
+          ...base,
+          ...imageSize,
+          data: frame.data,
+          path: 'zero-copy',
+          buffer: undefined,
+          preprocessMs: elapsed(started),
+        };
       }
       const buffer = this.acquire(spec, key);
       // Pixels are already in the model's colour order: fill without swapping.
       fillTensor(frame.data, identityPlan(spec, p.inverse), { ...spec, colorOrder: 'RGB' }, buffer.data);
-      return { ...base, ...imageSize, data: buffer.data, path: 'fill', buffer, preprocessMs: elapsed(started) };
+      return {
+        ...base,
+        ...imageSize,
+        data: buffer.data,
+        path: 'fill',
+        buffer,
+        preprocessMs: elapsed(started),
+      };
     }
     const { image, scaleX, scaleY } = contentImage(frame);
     const imageWidth = p ? p.sourceWidth : frame.width;
@@ -138,7 +167,16 @@ export class TensorPreparer {
     try {
       const out = await preprocess(image, spec, buffer.data);
       const inverse = composeInverse(out.inverse, scaleX, scaleY, imageWidth, imageHeight);
-      return { ...base, data: out.data, inverse, imageWidth, imageHeight, path: 'sharp', buffer, preprocessMs: elapsed(started) };
+      return {
+        ...base,
+        data: out.data,
+        inverse,
+        imageWidth,
+        imageHeight,
+        path: 'sharp',
+        buffer,
+        preprocessMs: elapsed(started),
+      };
     } catch (err) {
       buffer.busy = false;
       throw err;
@@ -163,7 +201,10 @@ export class TensorPreparer {
     let entry = this.pool.find((e) => !e.busy);
     if (!entry) {
       const length = 3 * spec.width * spec.height;
-      entry = { data: spec.dtype === 'uint8' ? new Uint8Array(length) : new Float32Array(length), busy: false };
+      entry = {
+        data: spec.dtype === 'uint8' ? new Uint8Array(length) : new Float32Array(length),
+        busy: false,
+      };
       this.pool.push(entry);
     }
     entry.busy = true;

@@ -1,0 +1,208 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { CameraState } from '../camera/types.js';
+import type { FrameResult, PipelineStats } from '../pipeline/pipeline.js';
+
+/** Live device readings the telemetry part provides (all optional: not every board has sensors). */
+export interface DeviceReadings {
+  /** By thermal zone name. */
+  temperaturesC?: Record<string, number>;
+  batteryPercent?: number;
+  onBattery?: boolean;
+  /** Total power draw where a sensor exists (INA3221, RAPL, battery discharge). */
+  powerW?: number;
+}
+
+export interface MetricsSources {
+  stats: () => PipelineStats;
+  readings?: () => Promise<DeviceReadings | undefined>;
+}
+
+const STATES: readonly CameraState[] = ['stopped', 'starting', 'online', 'stalled', 'offline'];
+const STAGES = ['captureAgeMs', 'preprocessMs', 'inferenceMs', 'postprocessMs', 'totalMs'] as const;
+const STAGE_LABEL: Record<(typeof STAGES)[number], string> = {
+  captureAgeMs: 'capture_age',
+  preprocessMs: 'preprocess',
+  inferenceMs: 'inference',
+  postprocessMs: 'postprocess',
+  totalMs: 'total',
+};
+
+/**
+ * The Prometheus registry of one agent (never the global one): stage latency histograms fed by
+ * every result, and gauges/counters read from the pipeline and the device at scrape time.
+ */
+export class AgentMetrics {
+  readonly registry = new Registry();
+  private readonly latency: Histogram<'stage'>;
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.latency = new Histogram({
+      name: 'edge_agent_frame_stage_seconds',
+      help: 'Per-frame time by pipeline stage (capture_age = frame age when inference started)',
+      labelNames: ['stage'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    new Counter({
+      name: 'edge_agent_frames_total',
+      help: 'Frames by outcome: captured, processed, dropped (inference busy), skipped (pacing), stale, failed',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const c = sources.stats().counters;
+        this.reset();
+        for (const [outcome, value] of Object.entries(c)) this.inc({ outcome }, value);
+      },
+    });
+    new Gauge({
+      name: 'edge_agent_inference_fps',
+      help: 'Inferences per second over the last 5 s',
+      registers,
+      collect() {
+        this.set(sources.stats().fps);
+      },
+    });
+    new Gauge({
+      name: 'edge_agent_capture_fps',
+      help: 'Frames per second delivered by the camera over the last 5 s',
+      registers,
+      collect() {
+        this.set(sources.stats().captureFps);
+      },
+    });
+    new Gauge({
+      name: 'edge_agent_event_loop_lag_seconds',
+      help: 'Event-loop delay over the last minute',
+      labelNames: ['quantile'],
+      registers,
+      collect() {
+        const lag = sources.stats().eventLoopLag;
+        this.set({ quantile: '0.5' }, lag.p50Ms / 1000);
+        this.set({ quantile: '0.99' }, lag.p99Ms / 1000);
+      },
+    });
+    new Gauge({
+      name: 'edge_agent_camera_state',
+      help: 'Camera state (1 for the current one)',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const state = sources.stats().camera.state;
+        for (const s of STATES) this.set({ state: s }, s === state ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'edge_agent_camera_reconnects_total',
+      help: 'Capture process restarts',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.stats().camera.reconnects);
+      },
+    });
+    new Counter({
+      name: 'edge_agent_camera_stalls_total',
+      help: 'Times the camera delivered no frame within the stall timeout',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.stats().camera.stalls);
+      },
+    });
+    new Gauge({
+      name: 'edge_agent_model_info',
+      help: 'The active model and variant (value 1)',
+      labelNames: ['model', 'variant', 'execution_provider'],
+      registers,
+      collect() {
+        const m = sources.stats().model;
+        this.reset();
+        this.set(
+          { model: m.name, variant: m.variant, execution_provider: m.executionProvider ?? 'unknown' },
+          1,
+        );
+      },
+    });
+    this.deviceGauges(sources, registers);
+  }
+
+  /** Feeds the stage histograms; called for every result. */
+  observe(result: FrameResult): void {
+    for (const stage of STAGES)
+      this.latency.observe({ stage: STAGE_LABEL[stage] }, result.timings[stage] / 1000);
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  // Device gauges carry a label so that, without a reading, they stay empty instead of showing 0.
+  private deviceGauges(sources: MetricsSources, registers: Registry[]): void {
+    if (!sources.readings) return;
+    const readings = cachedFor(sources.readings, 1000);
+    new Gauge({
+      name: 'edge_agent_temperature_celsius',
+      help: 'Temperatures by thermal zone',
+      labelNames: ['zone'],
+      registers,
+      async collect() {
+        const r = await readings();
+        this.reset();
+        for (const [zone, c] of Object.entries(r?.temperaturesC ?? {})) this.set({ zone }, c);
+      },
+    });
+    new Gauge({
+      name: 'edge_agent_battery_percent',
+      help: 'Battery charge (absent without a battery)',
+      labelNames: ['source'],
+      registers,
+      async collect() {
+        const r = await readings();
+        this.reset();
+        if (r?.batteryPercent !== undefined) this.set({ source: 'battery' }, r.batteryPercent);
+      },
+    });
+    new Gauge({
+      name: 'edge_agent_on_battery',
+      help: '1 when running on battery',
+      labelNames: ['source'],
+      registers,
+      async collect() {
+        const r = await readings();
+        this.reset();
+        if (r?.onBattery !== undefined) this.set({ source: 'power_supply' }, r.onBattery ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'edge_agent_power_watts',
+      help: 'Power draw where a sensor exists (INA3221, RAPL, battery)',
+      labelNames: ['source'],
+      registers,
+      async collect() {
+        const r = await readings();
+        this.reset();
+        if (r?.powerW !== undefined) this.set({ source: 'total' }, r.powerW);
+      },
+    });
+  }
+}
+
+/** Calls `fn` at most once per `ms` (one scrape reads the device once for all gauges). */
+function cachedFor<T>(fn: () => Promise<T>, ms: number): () => Promise<T> {
+  let at = Number.NEGATIVE_INFINITY;
+  let value: Promise<T> | undefined;
+  return () => {
+    const now = performance.now();
+    if (!value || now - at > ms) {
+      at = now;
+      value = fn();
+    }
+    return value;
+  };
+}

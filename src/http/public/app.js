@@ -1,0 +1,281 @@
+// edge-agent dashboard: plain script, no build step. Polls the JSON API, shows the MJPEG stream,
+// draws latency/fps charts with uPlot and the accuracy-vs-latency trade-off as SVG.
+
+const POINTS = 120; // two minutes at one poll per second
+const series = { t: [], inference: [], total: [], fps: [], captureFps: [] };
+let latencyChart;
+let fpsChart;
+
+const $ = (id) => document.getElementById(id);
+const fmt = (v, digits = 1) =>
+  v === undefined || v === null || Number.isNaN(v) ? '–' : Number(v).toFixed(digits);
+const esc = (s) =>
+  String(s).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c],
+  );
+
+async function api(path) {
+  const res = await fetch(path, { credentials: 'same-origin', cache: 'no-store' });
+  if (res.status === 401) throw Object.assign(new Error('unauthorized'), { status: 401 });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw Object.assign(new Error(body.error || res.statusText), { status: res.status });
+  return body;
+}
+
+function rows(table, pairs) {
+  table.innerHTML = pairs.map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join('');
+}
+
+function makeChart(el, labels, colors, unit) {
+  const opts = {
+    width: Math.max(280, el.clientWidth),
+    height: 160,
+    scales: { x: { time: true } },
+    axes: [
+      { stroke: '#8b98a5', grid: { stroke: '#2d3742' } },
+      { stroke: '#8b98a5', grid: { stroke: '#2d3742' }, size: 50 },
+    ],
+    series: [
+      {},
+      ...labels.map((label, i) => ({
+        label,
+        stroke: colors[i],
+        width: 2,
+        value: (_u, v) => (v == null ? '–' : `${v.toFixed(1)} ${unit}`),
+      })),
+    ],
+  };
+  return new uPlot(opts, [[], ...labels.map(() => [])], el);
+}
+
+function push(key, value) {
+  series[key].push(value);
+  if (series[key].length > POINTS) series[key].shift();
+}
+
+function showStatus(s) {
+  $('version').textContent = `v${s.version}${s.deviceId ? ` · ${s.deviceId}` : ''} · up ${s.uptimeS} s`;
+  const cam = $('camera-state');
+  cam.textContent = `camera: ${s.camera.state} (${s.camera.quality})`;
+  cam.className = `chip ${s.camera.state}`;
+  $('model').textContent = `model: ${s.model.name}/${s.model.variant} on ${s.model.executionProvider || '?'}`;
+  $('pacing').textContent = s.pipeline.pacing.description;
+
+  const lat = s.pipeline.latency;
+  push('t', Date.now() / 1000);
+  push('inference', lat.inferenceMs.count ? lat.inferenceMs.p50Ms : null);
+  push('total', lat.totalMs.count ? lat.totalMs.p50Ms : null);
+  push('fps', s.pipeline.fps);
+  push('captureFps', s.pipeline.captureFps);
+  latencyChart.setData([series.t, series.inference, series.total]);
+  fpsChart.setData([series.t, series.fps, series.captureFps]);
+
+  const c = s.pipeline.counters;
+  rows($('counters'), [
+    [
+      'frames',
+      `${c.captured} captured · ${c.processed} processed · ${c.dropped} dropped · ${c.skipped} skipped · ${c.stale} stale · ${c.failed} failed`,
+    ],
+    ['inference p50 / p95', `${fmt(lat.inferenceMs.p50Ms)} / ${fmt(lat.inferenceMs.p95Ms)} ms`],
+    ['preprocess p50 (path)', `${fmt(lat.preprocessMs.p50Ms, 2)} ms (${s.pipeline.preparePath || '–'})`],
+    ['postprocess p50', `${fmt(lat.postprocessMs.p50Ms, 2)} ms`],
+    ['capture → result p50', `${fmt(lat.totalMs.p50Ms)} ms`],
+    ['event-loop lag p99', `${fmt(s.pipeline.eventLoopLag.p99Ms)} ms`],
+    ...(s.pipeline.lastError ? [['last error', s.pipeline.lastError]] : []),
+  ]);
+  const cs = s.camera;
+  rows($('camera'), [
+    ['source', cs.source],
+    ['state', `${cs.state} since ${new Date(cs.sinceMs).toLocaleTimeString()}`],
+    [
+      'image',
+      cs.width
+        ? `${cs.width}×${cs.height}${cs.preparedFor ? ` → ${cs.preparedFor.width}×${cs.preparedFor.height} in capture` : ''}`
+        : '–',
+    ],
+    [
+      'quality',
+      `${cs.quality}: ${cs.reconnectsLastHour} reconnects, ${cs.stallsLastHour} stalls in the last hour`,
+    ],
+    ...(cs.lastError ? [['last error', cs.lastError]] : []),
+  ]);
+  const r = s.readings;
+  if (!r) rows($('readings'), [['readings', 'not available on this device']]);
+  else {
+    const temps = Object.entries(r.temperaturesC || {})
+      .map(([z, v]) => `${z} ${fmt(v)} °C`)
+      .join(', ');
+    rows($('readings'), [
+      ['power source', r.onBattery === undefined ? '–' : r.onBattery ? 'battery' : 'mains'],
+      ['battery', r.batteryPercent === undefined ? '–' : `${fmt(r.batteryPercent, 0)} %`],
+      ['power draw', r.powerW === undefined ? '–' : `${fmt(r.powerW, 2)} W`],
+      ['temperatures', temps || '–'],
+    ]);
+  }
+}
+
+async function showLatest() {
+  try {
+    const r = await api('/api/results/latest');
+    const what =
+      r.task === 'detection'
+        ? `${(r.detections || []).length} detections: ${(r.detections || [])
+            .slice(0, 5)
+            .map((d) => `${d.label} ${Math.round(d.score * 100)}%`)
+            .join(', ')}`
+        : (r.classes || [])
+            .slice(0, 3)
+            .map((c) => `${c.label} ${(c.score * 100).toFixed(1)}%`)
+            .join(', ');
+    $('latest').textContent = `frame #${r.seq} (${r.origin}), ${r.model}/${r.variant}: ${what}`;
+  } catch (err) {
+    $('latest').textContent = err.status === 404 ? 'no result yet' : `results: ${err.message}`;
+  }
+}
+
+async function showProfile() {
+  try {
+    const p = await api('/api/profile');
+    const flat = [];
+    const walk = (prefix, v) => {
+      if (v && typeof v === 'object' && !Array.isArray(v))
+        for (const [k, x] of Object.entries(v)) walk(prefix ? `${prefix}.${k}` : k, x);
+      else flat.push([prefix, Array.isArray(v) ? v.join(', ') : String(v)]);
+    };
+    walk('', p);
+    rows($('profile'), flat.slice(0, 24));
+  } catch (err) {
+    rows($('profile'), [['profile', err.status === 503 ? 'not available yet' : err.message]]);
+  }
+}
+
+async function showDecision() {
+  try {
+    const d = await api('/api/decision');
+    $('decision').innerHTML =
+      `<b>${esc(d.model)}/${esc(d.variant)}</b> — ${esc(d.reason || '')} <span class="muted">(${esc(d.source || '')})</span>`;
+  } catch (err) {
+    $('decision').textContent = err.message;
+  }
+}
+
+async function showModels() {
+  const { models } = await api('/api/models');
+  const all = models.flatMap((m) => m.variants.map((v) => ({ model: m.name, task: m.task, ...v })));
+  $('variants').innerHTML =
+    '<tr><th>model</th><th>variant</th><th>precision</th><th class="num">size</th><th>origin</th><th class="num">latency p50</th><th class="num">fidelity</th><th class="num">accuracy</th></tr>' +
+    all
+      .map(
+        (v) =>
+          `<tr class="${v.active ? 'active' : ''}"><td>${esc(v.model)}</td><td>${esc(v.id)}${v.active ? ' ●' : ''}</td><td>${esc(v.precision)}</td>` +
+          `<td class="num">${fmt(v.bytes / 1e6, 2)} MB</td><td>${esc(v.origin)}</td>` +
+          `<td class="num">${v.latencyP50Ms === undefined ? '–' : `${fmt(v.latencyP50Ms)} ms`}</td>` +
+          `<td class="num">${fmt(v.fidelity, 3)}</td><td class="num">${fmt(v.accuracy, 3)}</td></tr>`,
+      )
+      .join('');
+  drawTradeoff(all);
+}
+
+/** Accuracy (fidelity where no accuracy is known) against measured latency, one dot per variant. */
+function drawTradeoff(variants) {
+  const svg = $('tradeoff');
+  const pts = variants
+    .map((v) => ({ ...v, y: v.accuracy ?? v.fidelity }))
+    .filter((v) => v.latencyP50Ms !== undefined && v.y !== undefined);
+  const missing = variants.length - pts.length;
+  $('tradeoff-note').textContent =
+    `accuracy (fidelity where no labelled accuracy) vs measured latency p50` +
+    (missing ? ` · ${missing} variant(s) not measured yet` : '');
+  const W = 420,
+    H = 280,
+    L = 44,
+    B = 30,
+    T = 10,
+    R = 10;
+  const maxX = Math.max(1, ...pts.map((p) => p.latencyP50Ms)) * 1.15;
+  const x = (v) => L + (v / maxX) * (W - L - R);
+  const y = (v) => H - B - v * (H - B - T);
+  const parts = [
+    `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#8b98a5"/>`,
+    `<line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#8b98a5"/>`,
+  ];
+  for (const f of [0, 0.25, 0.5, 0.75, 1])
+    parts.push(`<text x="${L - 6}" y="${y(f) + 3}" text-anchor="end">${f.toFixed(2)}</text>`);
+  for (let i = 0; i <= 4; i++)
+    parts.push(
+      `<text x="${x((maxX * i) / 4)}" y="${H - B + 14}" text-anchor="middle">${fmt((maxX * i) / 4, 0)}</text>`,
+    );
+  parts.push(`<text x="${(W + L) / 2}" y="${H - 3}" text-anchor="middle">latency p50 (ms)</text>`);
+  const colors = ['#58a6ff', '#3fb950', '#d29922', '#f778ba', '#a371f7'];
+  const modelNames = [...new Set(variants.map((v) => v.model))];
+  for (const p of pts) {
+    const color = colors[modelNames.indexOf(p.model) % colors.length];
+    parts.push(
+      `<circle class="point" cx="${x(p.latencyP50Ms)}" cy="${y(p.y)}" r="${p.active ? 6 : 4}" fill="${color}" stroke="${p.active ? '#fff' : 'none'}"/>`,
+      `<text x="${x(p.latencyP50Ms) + 7}" y="${y(p.y) - 5}">${esc(`${p.model}/${p.id}`)}</text>`,
+    );
+  }
+  svg.innerHTML = parts.join('');
+}
+
+async function tick() {
+  try {
+    showStatus(await api('/api/status'));
+  } catch (err) {
+    if (err.status === 401) return showLogin();
+    $('version').textContent = `agent unreachable: ${err.message}`;
+  }
+}
+
+function showLogin() {
+  $('dashboard').hidden = true;
+  $('login').hidden = false;
+}
+
+$('login').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const res = await fetch('/api/session', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ token: $('token').value }),
+  });
+  if (res.ok) location.reload();
+  else $('login-error').textContent = 'wrong token';
+});
+
+async function start() {
+  try {
+    await api('/api/status');
+  } catch (err) {
+    if (err.status === 401) return showLogin();
+  }
+  $('dashboard').hidden = false;
+  latencyChart = makeChart(
+    $('latency-chart'),
+    ['inference p50', 'capture → result p50'],
+    ['#58a6ff', '#d29922'],
+    'ms',
+  );
+  fpsChart = makeChart($('fps-chart'), ['inference fps', 'camera fps'], ['#3fb950', '#8b98a5'], 'fps');
+  $('stream').src = '/api/stream.mjpg';
+  $('stream').addEventListener('error', () => {
+    $('stream-note').textContent = '(stream interrupted, reconnecting)';
+    setTimeout(() => ($('stream').src = `/api/stream.mjpg?t=${Date.now()}`), 2000);
+  });
+  await tick();
+  setInterval(tick, 1000);
+  setInterval(showLatest, 1000);
+  showLatest();
+  showProfile();
+  showDecision();
+  showModels().catch((err) => ($('tradeoff-note').textContent = err.message));
+  setInterval(() => showModels().catch(() => undefined), 10_000);
+  setInterval(showDecision, 30_000);
+  window.addEventListener('resize', () => {
+    for (const chart of [latencyChart, fpsChart])
+      chart.setSize({ width: Math.max(280, $('latency-chart').clientWidth), height: 160 });
+  });
+}
+
+start();

@@ -1,0 +1,190 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { type Clock, systemClock } from '../clock.js';
+import type { AgentConfig } from '../config/index.js';
+import { isLoopbackHost } from '../config/schema.js';
+import { ConfigError, EdgeAgentError, errorMessage, ImageDecodeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { packageRoot } from '../paths.js';
+import { isAuthorized, isPublicPath, SESSION_COOKIE, safeEqual, sessionValue } from './auth.js';
+import { AgentMetrics } from './metrics.js';
+import { type RouteDeps, registerApi } from './routes.js';
+import { MjpegBroadcaster } from './stream.js';
+
+export interface HttpServerDeps extends Omit<RouteDeps, 'startedAtMs' | 'now'> {
+  config: AgentConfig['http'];
+  log: Logger;
+  clock?: Clock;
+}
+
+/** The dashboard's static files: next to this module (src/ under tsx), else the package's src/. */
+export function publicDir(): string {
+  const here = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
+  if (existsSync(path.join(here, 'index.html'))) return here;
+  const shipped = path.join(packageRoot(), 'src', 'http', 'public');
+  if (existsSync(path.join(shipped, 'index.html'))) return shipped;
+  throw new EdgeAgentError(`dashboard files not found (looked in ${here} and ${shipped})`);
+}
+
+function uplotDir(): string {
+  return path.dirname(createRequire(import.meta.url).resolve('uplot'));
+}
+
+/**
+ * Local serving: the JSON API, the annotated MJPEG stream, Prometheus /metrics and the dashboard.
+ * Loopback by default; any other bind address needs `http.token` (bearer or dashboard session).
+ */
+export class HttpServer {
+  readonly app: FastifyInstance;
+  readonly metrics: AgentMetrics;
+  readonly stream: MjpegBroadcaster;
+  private readonly log: Logger;
+  private unsubscribe: (() => void) | undefined;
+  private listening: string | undefined;
+
+  constructor(private readonly deps: HttpServerDeps) {
+    const { config } = deps;
+    const clock = deps.clock ?? systemClock;
+    this.log = deps.log;
+    if (!isLoopbackHost(config.host) && !config.token) {
+      throw new ConfigError(
+        `http.host ${config.host} is not loopback: set http.token (16+ characters) or bind to 127.0.0.1`,
+      );
+    }
+    this.metrics = new AgentMetrics({
+      stats: () => deps.pipeline.stats(),
+      ...(deps.getReadings ? { readings: deps.getReadings } : {}),
+    });
+    this.stream = new MjpegBroadcaster(
+      { maxFps: config.streamMaxFps, quality: config.streamQuality },
+      clock,
+      deps.log,
+    );
+    this.unsubscribe = deps.pipeline.onResult((result, frame) => {
+      this.metrics.observe(result);
+      this.stream.offer(result, frame);
+    });
+    this.app = Fastify({
+      logger: false,
+      disableRequestLogging: true,
+      forceCloseConnections: true,
+      bodyLimit: config.inferMaxBytes,
+    });
+    this.routes(clock);
+  }
+
+  private routes(clock: Clock): void {
+    const { app, deps } = this;
+    const token = deps.config.token;
+    const log = this.log;
+    app.addHook('onRequest', async (req, reply) => {
+      if (!token || isPublicPath(req.method, req.url)) return;
+      if (!isAuthorized(req.headers, token)) {
+        reply.header('WWW-Authenticate', 'Bearer realm="edge-agent"');
+        return reply.code(401).send({ error: 'unauthorized: send Authorization: Bearer <http.token>' });
+      }
+    });
+    // Method, path (no query string) and status only: tokens and payloads never reach the log.
+    app.addHook('onResponse', async (req, reply) => {
+      log.debug(
+        {
+          method: req.method,
+          path: req.url.split('?')[0],
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime),
+        },
+        'http',
+      );
+    });
+    app.setErrorHandler((err: FastifyError, req, reply) => {
+      if (err instanceof ImageDecodeError) return reply.code(400).send({ error: err.message });
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        return reply
+          .code(413)
+          .send({ error: `image larger than http.inferMaxBytes (${deps.config.inferMaxBytes} bytes)` });
+      }
+      if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+        return reply
+          .code(415)
+          .send({ error: 'send the image bytes with Content-Type image/jpeg, image/png or image/webp' });
+      }
+      if (err.statusCode && err.statusCode < 500)
+        return reply.code(err.statusCode).send({ error: err.message });
+      log.error({ path: req.url.split('?')[0], err: errorMessage(err) }, 'http handler failed');
+      return reply
+        .code(500)
+        .send({ error: err instanceof EdgeAgentError ? err.message : 'internal error (see the agent log)' });
+    });
+
+    app.post('/api/session', async (req, reply) => {
+      if (!token) return { session: 'not needed: no http.token configured' };
+      const given = (req.body as { token?: unknown } | undefined)?.token;
+      if (typeof given !== 'string' || !safeEqual(given, token)) {
+        return reply.code(401).send({ error: 'wrong token' });
+      }
+      reply.header(
+        'Set-Cookie',
+        `${SESSION_COOKIE}=${sessionValue(token)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000`,
+      );
+      return { session: 'ok' };
+    });
+
+    app.get('/metrics', async (_req, reply) => {
+      reply.header('Content-Type', this.metrics.contentType);
+      return this.metrics.text();
+    });
+
+    registerApi(
+      app,
+      { ...deps, startedAtMs: clock.now(), now: () => clock.now() },
+      this.stream,
+      deps.config.inferMaxBytes,
+    );
+
+    app.register(fastifyStatic, { root: publicDir(), index: ['index.html'], cacheControl: false });
+    app.register(fastifyStatic, {
+      root: uplotDir(),
+      prefix: '/vendor/',
+      decorateReply: false,
+      allowedPath: (p) => /^\/?uPlot\.(iife\.min\.js|min\.css)$/.test(p),
+    });
+  }
+
+  /** Listens; resolves with the URL. A taken port is a clear error, not a crash. */
+  async start(signal?: AbortSignal): Promise<string> {
+    const { host, port } = this.deps.config;
+    signal?.addEventListener('abort', () => void this.stop(), { once: true });
+    try {
+      await this.app.listen({ host, port });
+    } catch (err) {
+      throw new EdgeAgentError(
+        `http: cannot listen on ${host}:${port} (${errorMessage(err)}); set http.port (0 = any free port) or EDGE_AGENT_HTTP_PORT`,
+        { cause: err },
+      );
+    }
+    const address = this.app.server.address() as AddressInfo;
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.listening = `http://${shownHost}:${address.port}`;
+    this.log.info(
+      { url: this.listening, auth: this.deps.config.token ? 'bearer token' : 'none (loopback)' },
+      'http listening',
+    );
+    return this.listening;
+  }
+
+  get url(): string | undefined {
+    return this.listening;
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.stream.close();
+    await this.app.close();
+  }
+}
