@@ -1,4 +1,5 @@
 import { EdgeAgentError } from '../errors.js';
+import { camerasCommand } from './cameras.js';
 import type { Command, CommandContext } from './command.js';
 import { configCommand } from './config.js';
 import { inferCommand } from './infer.js';
@@ -6,7 +7,13 @@ import { modelsCommand } from './models.js';
 import { runCommand } from './run.js';
 
 /** The subcommands of `edge-agent`; each lives in src/cli/<name>.ts. */
-export const COMMANDS: readonly Command[] = [runCommand, inferCommand, modelsCommand, configCommand];
+export const COMMANDS: readonly Command[] = [
+  runCommand,
+  inferCommand,
+  modelsCommand,
+  camerasCommand,
+  configCommand,
+];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
