@@ -38,10 +38,8 @@ export interface DiscoveredCamera {
 
 export interface Discovery {
   cameras: DiscoveredCamera[];
-  tools: Record<
-    'ffmpeg' | 'v4l2-ctl' | 'rpicam-vid' | 'libcamera-vid' | 'gst-launch-1.0',
-    string | undefined
-  >;
+  /** Where each capture tool is installed; null when missing. */
+  tools: Record<'ffmpeg' | 'v4l2-ctl' | 'rpicam-vid' | 'libcamera-vid' | 'gst-launch-1.0', string | null>;
   problems: string[];
 }
 
