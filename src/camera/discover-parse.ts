@@ -15,7 +15,8 @@ export interface CaptureFormat {
 export function parseFfmpegListFormats(text: string): CaptureFormat[] {
   const formats: CaptureFormat[] = [];
   for (const line of text.split(/\r?\n/)) {
-    const m = /\]\s*(Raw|Compressed|R|C)\s*:\s*(\S+)\s*:\s*(.*?)\s*:\s*(.*)$/.exec(line);
+    // Fields are separated by " : " (descriptions such as "YUYV 4:2:2" hold bare colons).
+    const m = /\]\s*(Raw|Compressed|R|C)\s*:\s*(\S+)\s+:\s+(.*?)\s+:\s+(.*)$/.exec(line);
     if (!m) continue;
     formats.push({
       format: m[2]!,

@@ -94,8 +94,10 @@ export class LineTail {
     if (this.partial.length > 4096) this.partial = this.partial.slice(-4096);
   }
 
+  /** The last `maxLines` lines, including an unterminated last one. */
   all(): string[] {
-    return this.partial.trim() ? [...this.lines, this.partial] : [...this.lines];
+    const lines = this.partial.trim() ? [...this.lines, this.partial] : [...this.lines];
+    return lines.slice(-this.maxLines);
   }
 }
 

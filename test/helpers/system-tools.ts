@@ -1,0 +1,36 @@
+import { execFileSync } from 'node:child_process';
+
+/**
+ * Whether a system tool the test needs (ffmpeg, chromium, mosquitto) is installed. Missing: the
+ * test is skipped with the install command printed — except in CI (EDGE_AGENT_CI=1), where a
+ * missing tool is an error, so a broken install step cannot hide behind skipped tests.
+ *
+ *   const hasFfmpeg = requireTool('ffmpeg', 'ffmpeg');
+ *   describe.skipIf(!hasFfmpeg)('...', () => { ... });
+ */
+export function requireTool(name: string, debianPackage: string): boolean {
+  const found = toolPath(name);
+  if (found) return true;
+  const install = `apt-get install -y ${debianPackage}`;
+  if (process.env.EDGE_AGENT_CI === '1') {
+    throw new Error(
+      `${name} is required in CI (EDGE_AGENT_CI=1) but not installed: ${install} (scripts/install-system-deps.sh)`,
+    );
+  }
+  process.stderr.write(
+    `[skip] ${name} not installed; these tests are skipped. Install it with: ${install}\n`,
+  );
+  return false;
+}
+
+/** The tool's path in PATH, or undefined. */
+export function toolPath(name: string): string | undefined {
+  try {
+    return (
+      execFileSync('sh', ['-c', `command -v ${JSON.stringify(name)}`], { encoding: 'utf8' }).trim() ||
+      undefined
+    );
+  } catch {
+    return undefined;
+  }
+}
