@@ -28,21 +28,21 @@ export interface StateInputs {
   lastFrameAtMs: number | undefined;
   stallTimeoutMs: number;
   offlineAfterMs: number;
-  /** False while the capture process is down (crashed, waiting to restart). */
-  capturing: boolean;
+  /** The capture failed (crash, stall) since the last frame: restarting, not yet delivering. */
+  failedSinceLastFrame: boolean;
 }
 
 /**
  * The state a live source is in: `online` while frames arrive within the stall timeout,
  * `starting` before the first frame, `stalled` once frames stop, `offline` after
  * `offlineAfterMs` without any frame (counted from the start when none ever came). A capture
- * process that is down is at least `stalled`.
+ * that failed is `stalled` until a frame arrives again (no flapping back to `starting`).
  */
 export function cameraState(s: StateInputs): Exclude<CameraState, 'stopped'> {
   const reference = s.lastFrameAtMs ?? s.startedAtMs;
   const silentMs = s.now - reference;
   if (silentMs >= s.offlineAfterMs) return 'offline';
-  if (!s.capturing) return 'stalled';
+  if (s.failedSinceLastFrame) return 'stalled';
   if (s.lastFrameAtMs === undefined) return 'starting';
   return silentMs >= s.stallTimeoutMs ? 'stalled' : 'online';
 }

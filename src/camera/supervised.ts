@@ -61,6 +61,7 @@ export class SupervisedSource implements FrameSource {
   private startedAtMs = 0;
   private lastReason = 'capture started';
   private closing = false;
+  private failedSinceLastFrame = false;
 
   constructor(
     private readonly options: SupervisedSourceOptions,
@@ -106,6 +107,7 @@ export class SupervisedSource implements FrameSource {
     const ffmpegMajor = spec.kind === 'rtsp' ? await ffmpegMajorVersion(tools.ffmpeg) : undefined;
     this.iterating = true;
     this.closing = false;
+    this.failedSinceLastFrame = false;
     this.startedAtMs = clock.now();
     this.lastReason = 'capture started';
     this.monitor.setState('starting', this.lastReason);
@@ -116,9 +118,12 @@ export class SupervisedSource implements FrameSource {
     let failures = 0;
     let seq = 0;
     let runs = 0;
+    let afterFailure = false;
     try {
       while (!signal.aborted) {
-        if (runs++ > 0) this.monitor.reconnect();
+        // A restart for a new model input is not a connection problem: not counted.
+        if (runs++ > 0 && afterFailure) this.monitor.reconnect();
+        afterFailure = false;
         const target = this.options.acceptTargets ? this.target : undefined;
         const command = buildCaptureCommand(spec, {
           ...this.options.capture,
@@ -162,6 +167,7 @@ export class SupervisedSource implements FrameSource {
             const size = run.sourceSize ?? frame;
             this.monitor.frame(frame.timestampMs, size.width, size.height);
             this.lastReason = 'frames arriving';
+            this.failedSinceLastFrame = false;
             this.evaluate();
             yield frame;
           }
@@ -183,6 +189,8 @@ export class SupervisedSource implements FrameSource {
           this.restartRequested = false;
           continue;
         }
+        afterFailure = true;
+        this.failedSinceLastFrame = true;
         this.lastReason = end.reason;
         this.monitor.error(end.reason);
         const stable =
@@ -240,6 +248,7 @@ export class SupervisedSource implements FrameSource {
     const why =
       last === undefined ? `no first frame within ${limit / 1000} s` : `no frame for ${limit / 1000} s`;
     this.lastReason = `stalled: ${why}`;
+    this.failedSinceLastFrame = true;
     void run.stop(this.lastReason);
     this.evaluate();
   }
@@ -253,7 +262,7 @@ export class SupervisedSource implements FrameSource {
       lastFrameAtMs: this.monitor.lastFrameAt,
       stallTimeoutMs,
       offlineAfterMs,
-      capturing: this.run !== undefined,
+      failedSinceLastFrame: this.failedSinceLastFrame,
     });
     this.monitor.setState(state, this.lastReason);
   }

@@ -36,15 +36,20 @@ describe('backoffDelayMs', () => {
 });
 
 describe('cameraState', () => {
-  const t = { startedAtMs: 0, stallTimeoutMs: 10_000, offlineAfterMs: 30_000, capturing: true };
+  const t = { startedAtMs: 0, stallTimeoutMs: 10_000, offlineAfterMs: 30_000, failedSinceLastFrame: false };
   it.each([
     ['no frame yet, just started', { now: 1000, lastFrameAtMs: undefined }, 'starting'],
     ['frames arriving', { now: 5000, lastFrameAtMs: 4900 }, 'online'],
     ['quiet for the stall timeout', { now: 20_000, lastFrameAtMs: 9000 }, 'stalled'],
     ['quiet for the offline time', { now: 40_000, lastFrameAtMs: 9000 }, 'offline'],
     ['never delivered, offline time passed', { now: 30_000, lastFrameAtMs: undefined }, 'offline'],
-    ['capture process down', { now: 5000, lastFrameAtMs: 4900, capturing: false }, 'stalled'],
-    ['capture down for long', { now: 50_000, lastFrameAtMs: 4900, capturing: false }, 'offline'],
+    ['crashed, restarting', { now: 5000, lastFrameAtMs: 4900, failedSinceLastFrame: true }, 'stalled'],
+    [
+      'never delivered, restarted',
+      { now: 5000, lastFrameAtMs: undefined, failedSinceLastFrame: true },
+      'stalled',
+    ],
+    ['crashed long ago', { now: 50_000, lastFrameAtMs: 4900, failedSinceLastFrame: true }, 'offline'],
   ] as const)('%s → %s', (_name, input, expected) => {
     expect(cameraState({ ...t, ...input })).toBe(expected);
   });
