@@ -25,7 +25,7 @@ const yolox: FrameTarget = {
 };
 
 /** The value following a flag in an argument list. */
-const valueOf = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+const flagValue = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 
 describe('buildCaptureCommand', () => {
   it('v4l2: asks the camera for format, size and rate, writes raw RGB to stdout', () => {
@@ -47,9 +47,9 @@ describe('buildCaptureCommand', () => {
       '-i',
       '/dev/video0',
     ]);
-    expect(valueOf(a, '-pix_fmt')).toBe('rgb24');
+    expect(flagValue(a, '-pix_fmt')).toBe('rgb24');
     expect(a[a.length - 1]).toBe('pipe:1');
-    expect(valueOf(a, '-vf')).toBe('format=rgb24');
+    expect(flagValue(a, '-vf')).toBe('format=rgb24');
     expect(c.producer).toBeUndefined();
     expect(c.endsOnCleanExit).toBe(false);
   });
@@ -63,21 +63,21 @@ describe('buildCaptureCommand', () => {
   it('rtsp: TCP transport and a socket timeout in microseconds, named per ffmpeg version', () => {
     const url = 'rtsp://u:p@10.0.0.9/stream';
     const v5 = buildCaptureCommand({ kind: 'rtsp', url }, { ...base, ffmpegMajor: 5 }).ffmpeg.args;
-    expect(valueOf(v5, '-rtsp_transport')).toBe('tcp');
-    expect(valueOf(v5, '-timeout')).toBe('5000000');
+    expect(flagValue(v5, '-rtsp_transport')).toBe('tcp');
+    expect(flagValue(v5, '-timeout')).toBe('5000000');
     expect(v5.indexOf('-timeout')).toBeLessThan(v5.indexOf('-i'));
-    expect(valueOf(v5, '-i')).toBe(url);
+    expect(flagValue(v5, '-i')).toBe(url);
     const v4 = buildCaptureCommand({ kind: 'rtsp', url }, { ...base, ffmpegMajor: 4, rtspTransport: 'udp' })
       .ffmpeg.args;
-    expect(valueOf(v4, '-stimeout')).toBe('5000000');
+    expect(flagValue(v4, '-stimeout')).toBe('5000000');
     expect(v4).not.toContain('-timeout');
-    expect(valueOf(v4, '-rtsp_transport')).toBe('udp');
+    expect(flagValue(v4, '-rtsp_transport')).toBe('udp');
   });
 
   it('http: read timeout; MJPEG URLs are read as multipart JPEG, HLS playlists are probed', () => {
     const mjpeg = buildCaptureCommand({ kind: 'http', url: 'http://cam/video.mjpg' }, base).ffmpeg.args;
-    expect(valueOf(mjpeg, '-rw_timeout')).toBe('5000000');
-    expect(valueOf(mjpeg, '-f')).toBe('mpjpeg');
+    expect(flagValue(mjpeg, '-rw_timeout')).toBe('5000000');
+    expect(flagValue(mjpeg, '-f')).toBe('mpjpeg');
     const hls = buildCaptureCommand({ kind: 'http', url: 'https://cam/live/index.m3u8' }, base).ffmpeg.args;
     expect(hls.slice(0, hls.indexOf('-i'))).not.toContain('mpjpeg');
   });
@@ -104,15 +104,15 @@ describe('buildCaptureCommand', () => {
     );
     expect(c.producer?.command).toBe('/usr/bin/rpicam-vid');
     const p = c.producer!.args;
-    expect(valueOf(p, '-t')).toBe('0');
-    expect(valueOf(p, '--codec')).toBe('mjpeg');
-    expect(valueOf(p, '--camera')).toBe('1');
-    expect(valueOf(p, '--width')).toBe('1280');
-    expect(valueOf(p, '--framerate')).toBe('15');
-    expect(valueOf(p, '-o')).toBe('-');
+    expect(flagValue(p, '-t')).toBe('0');
+    expect(flagValue(p, '--codec')).toBe('mjpeg');
+    expect(flagValue(p, '--camera')).toBe('1');
+    expect(flagValue(p, '--width')).toBe('1280');
+    expect(flagValue(p, '--framerate')).toBe('15');
+    expect(flagValue(p, '-o')).toBe('-');
     expect(p).toContain('-n');
-    expect(valueOf(c.ffmpeg.args, '-i')).toBe('pipe:0');
-    expect(valueOf(c.ffmpeg.args, '-f')).toBe('mjpeg');
+    expect(flagValue(c.ffmpeg.args, '-i')).toBe('pipe:0');
+    expect(flagValue(c.ffmpeg.args, '-f')).toBe('mjpeg');
   });
 
   it('jetson-csi: an nvarguscamerasrc pipeline writing I420 to stdout, size known in advance', () => {
@@ -124,22 +124,22 @@ describe('buildCaptureCommand', () => {
     expect(c.producer?.args.slice(0, 4)).toEqual(['-q', '-e', 'nvarguscamerasrc', 'sensor-id=1']);
     expect(c.producer?.args).toContain('video/x-raw(memory:NVMM),width=1280,height=720,framerate=30/1');
     expect(c.producer?.args.slice(-2)).toEqual(['fdsink', 'fd=1']);
-    expect(valueOf(c.ffmpeg.args, '-pix_fmt')).toBe('yuv420p');
-    expect(valueOf(c.ffmpeg.args, '-video_size')).toBe('1280x720');
+    expect(flagValue(c.ffmpeg.args, '-pix_fmt')).toBe('yuv420p');
+    expect(flagValue(c.ffmpeg.args, '-video_size')).toBe('1280x720');
     expect(c.sourceSize).toEqual({ width: 1280, height: 720 });
   });
 
   it('with a target, ffmpeg scales and pads to the model input in its colour order', () => {
     const c = buildCaptureCommand({ kind: 'v4l2', device: '/dev/video0' }, { ...base, target: yolox });
     expect(c.pixelFormat).toBe('bgr24');
-    expect(valueOf(c.ffmpeg.args, '-pix_fmt')).toBe('bgr24');
+    expect(flagValue(c.ffmpeg.args, '-pix_fmt')).toBe('bgr24');
     expect(c.outputSize).toEqual({ width: 416, height: 416 });
-    expect(valueOf(c.ffmpeg.args, '-vf')).toBe(targetFilters(yolox, 'bgr24').join(','));
+    expect(flagValue(c.ffmpeg.args, '-vf')).toBe(targetFilters(yolox, 'bgr24').join(','));
   });
 
   it('files and streams are scaled to a configured size, which is then the camera size', () => {
     const c = buildCaptureCommand({ kind: 'file', path: '/v/a.mp4' }, { ...base, width: 320, height: 240 });
-    expect(valueOf(c.ffmpeg.args, '-vf')).toBe('scale=320:240,format=rgb24');
+    expect(flagValue(c.ffmpeg.args, '-vf')).toBe('scale=320:240,format=rgb24');
     expect(c.sourceSize).toEqual({ width: 320, height: 240 });
     expect(c.outputSize).toEqual({ width: 320, height: 240 });
   });
