@@ -146,9 +146,10 @@ export class FrameSlot {
 
   /**
    * The newest frame not older than `maxAgeMs`, waiting for one if needed. Older frames are
-   * discarded (counted as stale) — a frozen camera's last frame is never inferred.
+   * discarded (counted as stale) — a frozen camera's last frame is never inferred. Resolves
+   * `interrupted` when `signal` fires (shutdown) or `interrupt()` is called.
    */
-  take(maxAgeMs: number): Promise<Take> {
+  take(maxAgeMs: number, signal: AbortSignal): Promise<Take> {
     const frame = this.frame;
     this.frame = undefined;
     if (frame) {
@@ -156,9 +157,15 @@ export class FrameSlot {
       this.counters.stale++;
     }
     if (this.ended) return Promise.resolve({ ended: true });
+    if (signal.aborted) return Promise.resolve({ interrupted: true });
     if (this.waiter) return Promise.reject(new Error('FrameSlot supports one waiting taker'));
     return new Promise((resolve) => {
-      this.waiter = resolve;
+      const onAbort = () => this.interrupt();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiter = (take) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(take);
+      };
     });
   }
 

@@ -273,7 +273,7 @@ export class Pipeline {
         if (!input) {
           const take = releasesCamera(pacing)
             ? await this.captureOne(signal, pacing.mode === 'duty-cycle' ? pacing.warmupFrames : 0)
-            : await this.slot.take(this.deps.maxFrameAgeMs);
+            : await this.slot.take(this.deps.maxFrameAgeMs, signal);
           if ('ended' in take) break;
           if ('interrupted' in take) continue;
           input = await this.prepare(take.frame);
@@ -285,7 +285,7 @@ export class Pipeline {
           continue;
         }
         const next = overlapsPreparation(this.pacingNow)
-          ? () => this.slot.take(this.deps.maxFrameAgeMs).then((t) => this.prepareTaken(t))
+          ? () => this.slot.take(this.deps.maxFrameAgeMs, signal).then((t) => this.prepareTaken(t))
           : undefined;
         pending = (await this.infer(input, next)).pending;
       }

@@ -1,0 +1,236 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/log.js';
+import type { Pacing } from '../../../src/pipeline/pacing.js';
+import { type FrameResult, Pipeline, type PipelineDeps } from '../../../src/pipeline/pipeline.js';
+import { fakeModel, memorySource, virtualClock } from './fakes.js';
+
+function pipelineWith(deps: Partial<PipelineDeps> & Pick<PipelineDeps, 'source' | 'model'>) {
+  const pipeline = new Pipeline({
+    pacing: { mode: 'continuous' },
+    maxFrameAgeMs: 1000,
+    log: silentLogger(),
+    ...deps,
+  });
+  const results: FrameResult[] = [];
+  pipeline.onResult((r) => results.push(r));
+  return { pipeline, results };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('Pipeline', () => {
+  it('newest frame wins: a slow model drops frames (counted) instead of queueing them; memory stays flat', async () => {
+    // 640x480 frames at 200 fps (~180 MB/s of pixels) into a model that needs 40 ms per frame.
+    const source = memorySource({ fps: 200, width: 640, height: 480 });
+    const { pipeline, results } = pipelineWith({ source, model: fakeModel('slow', 40) });
+    pipeline.start();
+    await sleep(800);
+    const rssEarly = process.memoryUsage().rss;
+    await sleep(2000);
+    const rssLate = process.memoryUsage().rss;
+    await pipeline.stop();
+    const s = pipeline.stats();
+    expect(s.counters.processed).toBe(results.length);
+    expect(results.length).toBeGreaterThan(10);
+    expect(s.counters.dropped).toBeGreaterThan(s.counters.processed);
+    expect(s.counters.captured).toBe(source.delivered);
+    // Every frame is either inferred, replaced by a newer one, or was in hand at shutdown.
+    const accounted =
+      s.counters.processed + s.counters.dropped + s.counters.skipped + s.counters.stale + s.counters.failed;
+    expect(s.counters.captured - accounted).toBeLessThanOrEqual(3);
+    // Results come in capture order and skip the frames that went stale meanwhile.
+    const seqs = results.map((r) => r.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(seqs[seqs.length - 1]! - seqs[0]!).toBeGreaterThan(seqs.length * 2);
+    // A queue would hold ~360 MB more after two seconds; the slot holds one frame.
+    expect(rssLate - rssEarly).toBeLessThan(120 * 1024 * 1024);
+    expect(s.state).toBe('stopped');
+  });
+
+  it('prepares the next frame while the model runs (overlap), but not when paced by fps', async () => {
+    // 1920x1080 frames: resizing them costs more than a tenth of the 20 ms inference, so the
+    // frame prepared during inference is used as is.
+    const overlapped = pipelineWith({
+      source: memorySource({ fps: 200, width: 1920, height: 1080 }),
+      model: fakeModel('a', 20),
+    });
+    overlapped.pipeline.start();
+    await sleep(1500);
+    await overlapped.pipeline.stop();
+    const r = overlapped.results.slice(2);
+    expect(r.length).toBeGreaterThan(5);
+    const preparedAhead = r.slice(1).filter((x, i) => x.capturedAtMs < r[i]!.completedAtMs).length;
+    expect(preparedAhead / (r.length - 1)).toBeGreaterThan(0.8);
+
+    const paced = pipelineWith({
+      source: memorySource({ fps: 200, width: 320, height: 240 }),
+      model: fakeModel('b', 20),
+      pacing: { mode: 'continuous', fps: 10 },
+    });
+    paced.pipeline.start();
+    await sleep(1200);
+    await paced.pipeline.stop();
+    const p = paced.results;
+    expect(p.length).toBeGreaterThanOrEqual(5);
+    expect(p.length).toBeLessThanOrEqual(14);
+    expect(p.slice(1).every((x, i) => x.capturedAtMs >= p[i]!.completedAtMs)).toBe(true);
+    expect(paced.pipeline.stats().counters.skipped).toBeGreaterThan(100);
+  });
+
+  it('swaps the model while running: the frame in flight finishes on the old one, which is then disposed', async () => {
+    const source = memorySource({ fps: 100 });
+    const old = fakeModel('old', 60);
+    const next = fakeModel('new', 5);
+    const { pipeline, results } = pipelineWith({ source, model: old });
+    pipeline.start();
+    await sleep(300);
+    while (old.inFlight === 0) await sleep(1);
+    const swapping = pipeline.setModel(next);
+    expect(old.disposed).toBe(0); // still running a frame
+    await swapping;
+    expect(old.inFlight).toBe(0);
+    expect(old.disposed).toBe(1);
+    await sleep(200);
+    await pipeline.stop();
+    const variants = results.map((r) => r.variant);
+    const firstNew = variants.indexOf('new');
+    expect(firstNew).toBeGreaterThan(0);
+    expect(variants.slice(firstNew).every((v) => v === 'new')).toBe(true);
+    expect(pipeline.stats().counters.failed).toBe(0); // nothing ran on a disposed model
+    expect(pipeline.stats().model.variant).toBe('new');
+    expect(next.disposed).toBe(0);
+  });
+
+  it('keeps a model alive for withModel users during a swap', async () => {
+    const old = fakeModel('old', 5);
+    const { pipeline } = pipelineWith({ source: memorySource({ fps: 50 }), model: old });
+    pipeline.start();
+    let release!: () => void;
+    const using = pipeline.withModel((m) => new Promise<string>((r) => (release = () => r(m.variant.id))));
+    await sleep(20);
+    const swapping = pipeline.setModel(fakeModel('new', 5));
+    await sleep(50);
+    expect(old.disposed).toBe(0);
+    release();
+    expect(await using).toBe('old');
+    await swapping;
+    expect(old.disposed).toBe(1);
+    await pipeline.stop();
+  });
+
+  it('switches pacing at run time: fps limit, then back to as fast as possible', async () => {
+    const { pipeline, results } = pipelineWith({
+      source: memorySource({ fps: 200 }),
+      model: fakeModel('m', 2),
+      pacing: { mode: 'continuous', fps: 4 },
+    });
+    pipeline.start();
+    await sleep(1000);
+    const slow = results.length;
+    pipeline.setPacing({ mode: 'continuous' });
+    await sleep(1000);
+    await pipeline.stop();
+    const fast = results.length - slow;
+    expect(slow).toBeLessThanOrEqual(7);
+    expect(fast).toBeGreaterThan(slow * 3);
+    expect(pipeline.stats().pacing.description).toBe('continuous, as fast as possible');
+  });
+
+  it('duty cycle: one frame per interval, the camera started for each and released in between', async () => {
+    const clock = virtualClock();
+    const source = memorySource({ fps: 30, clock });
+    const pacing: Pacing = { mode: 'duty-cycle', intervalS: 60, releaseCamera: true, warmupFrames: 3 };
+    const { pipeline, results } = pipelineWith({ source, model: fakeModel('m', 1), pacing, clock });
+    pipeline.start();
+    while (results.length < 4) await sleep(5);
+    await pipeline.stop();
+    // One camera start per shot (plus the shot under way when stopped).
+    expect(source.starts - results.length).toBeGreaterThanOrEqual(0);
+    expect(source.starts - results.length).toBeLessThanOrEqual(1);
+    // Each shot skips the warm-up frames, then takes one.
+    expect(pipeline.stats().counters.skipped).toBeGreaterThanOrEqual(3 * results.length);
+    const gaps = results.slice(1).map((r, i) => r.capturedAtMs - results[i]!.capturedAtMs);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(60_000);
+  });
+
+  it('never infers frames older than the age limit', async () => {
+    const { pipeline, results } = pipelineWith({
+      source: memorySource({ fps: 100, ageMs: 5000 }),
+      model: fakeModel('m', 1),
+      maxFrameAgeMs: 1000,
+    });
+    pipeline.start();
+    await sleep(400);
+    await pipeline.stop();
+    expect(results).toEqual([]);
+    expect(pipeline.stats().counters.stale).toBeGreaterThan(10);
+  });
+
+  it('a throwing listener does not stop the others or the pipeline; failed frames are counted', async () => {
+    const { pipeline, results } = pipelineWith({
+      source: memorySource({ fps: 100 }),
+      model: fakeModel('m', 2, { failEvery: 3 }),
+    });
+    pipeline.onResult(() => {
+      throw new Error('listener bug');
+    });
+    const after: number[] = [];
+    pipeline.onResult((r) => after.push(r.seq));
+    pipeline.start();
+    await sleep(500);
+    await pipeline.stop();
+    expect(results.length).toBeGreaterThan(5);
+    expect(after).toEqual(results.map((r) => r.seq));
+    const s = pipeline.stats();
+    expect(s.counters.failed).toBeGreaterThan(0);
+    expect(s.lastError).toMatch(/device lost/);
+  });
+
+  it('ends when the source ends, and fails when the source fails', async () => {
+    const { pipeline, results } = pipelineWith({
+      source: memorySource({ fps: 200, count: 5 }),
+      model: fakeModel('m', 1),
+    });
+    pipeline.start();
+    const stats = await pipeline.finished();
+    expect(stats.state).toBe('stopped');
+    expect(results.length).toBeGreaterThanOrEqual(1);
+    expect(results.length).toBeLessThanOrEqual(5);
+
+    const failing = pipelineWith({
+      source: memorySource({ fps: 200, count: 2, failWith: new Error('camera unplugged') }),
+      model: fakeModel('m', 1),
+    });
+    failing.pipeline.start();
+    await expect(failing.pipeline.finished()).rejects.toThrow('camera unplugged');
+    expect(failing.pipeline.stats().state).toBe('failed');
+  });
+
+  it('reports per-stage timings, fps and results with the frame time and variant', async () => {
+    const { pipeline, results } = pipelineWith({
+      source: memorySource({ fps: 50 }),
+      model: fakeModel('v7', 5),
+    });
+    pipeline.start();
+    await sleep(700);
+    const s = pipeline.stats();
+    await pipeline.stop();
+    expect(s.fps).toBeGreaterThan(10);
+    expect(s.captureFps).toBeGreaterThan(10);
+    expect(s.latency.inferenceMs.p50Ms).toBeGreaterThanOrEqual(4);
+    expect(s.latency.preprocessMs.count).toBe(s.latency.inferenceMs.count);
+    expect(s.preparePath).toBe('sharp');
+    const r = results[0]!;
+    expect(r).toMatchObject({
+      model: 'fake',
+      variant: 'v7',
+      task: 'classification',
+      origin: 'memory',
+      imageWidth: 64,
+      imageHeight: 48,
+    });
+    expect(r.classes?.[0]).toMatchObject({ label: 'cat', classId: 0 });
+    expect(r.completedAtMs).toBeGreaterThanOrEqual(r.capturedAtMs);
+    expect(r.timings.totalMs).toBeGreaterThanOrEqual(r.timings.inferenceMs - 1);
+  });
+});
