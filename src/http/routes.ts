@@ -131,9 +131,14 @@ export function registerApi(
       done(null, body);
     },
   );
-  app.post('/api/infer', { bodyLimit: inferMaxBytes }, async (req) => {
+  app.post('/api/infer', { bodyLimit: inferMaxBytes }, async (req, reply) => {
     const body = req.body;
-    if (!Buffer.isBuffer(body) || body.length === 0) {
+    if (!Buffer.isBuffer(body)) {
+      return reply
+        .code(415)
+        .send({ error: 'send the image bytes with Content-Type image/jpeg, image/png or image/webp' });
+    }
+    if (body.length === 0) {
       throw new ImageDecodeError(
         'empty body: send the image bytes (JPEG, PNG, WebP) with Content-Type image/jpeg or image/png',
       );

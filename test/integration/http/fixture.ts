@@ -1,0 +1,60 @@
+import { createSource } from '../../../src/camera/index.js';
+import { parseConfig } from '../../../src/config/index.js';
+import { HttpServer, type HttpServerDeps } from '../../../src/http/server.js';
+import { InferenceModel } from '../../../src/inference/model.js';
+import { type Logger, silentLogger } from '../../../src/log.js';
+import { loadCatalog } from '../../../src/models/catalog.js';
+import { Pipeline } from '../../../src/pipeline/pipeline.js';
+import { MODELS, REPO } from '../../helpers/paths.js';
+
+export interface Served {
+  server: HttpServer;
+  pipeline: Pipeline;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The agent's serving stack on a free port: the sample folder through YOLOX-nano, real sessions. */
+export async function serveSamples(
+  http: Record<string, unknown> = {},
+  extra: Partial<HttpServerDeps> = {},
+  log: Logger = silentLogger(),
+): Promise<Served> {
+  const config = parseConfig({
+    camera: { source: `images:${REPO}/samples`, fps: 10 },
+    http: { port: 0, ...http },
+  });
+  const catalog = await loadCatalog({ modelsDir: MODELS });
+  const model = await InferenceModel.load({ catalog, model: 'yolox-nano', session: { threads: 1 } });
+  const source = createSource(config.camera, { log });
+  const pipeline = new Pipeline({ source, model, pacing: { mode: 'continuous' }, maxFrameAgeMs: 2000, log });
+  const server = new HttpServer({
+    config: config.http,
+    log,
+    pipeline,
+    catalog: () => catalog,
+    getDecision: () => ({ model: 'yolox-nano', variant: 'fp32', source: 'config', reason: 'configured' }),
+    version: '0.0.0-test',
+    ...extra,
+  });
+  const url = await server.start();
+  pipeline.start();
+  return {
+    server,
+    pipeline,
+    url: url.replace('0.0.0.0', '127.0.0.1'),
+    async close() {
+      await server.stop();
+      await pipeline.stop();
+      await model.dispose();
+    },
+  };
+}
+
+export async function waitForResult(pipeline: Pipeline, timeoutMs = 20_000): Promise<void> {
+  const started = Date.now();
+  while (!pipeline.latest()) {
+    if (Date.now() - started > timeoutMs) throw new Error('no inference result in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
