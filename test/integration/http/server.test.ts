@@ -3,7 +3,10 @@ import { get } from 'node:http';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModelView } from '../../../src/http/models-view.js';
 import { parseMjpegParts } from '../../../src/http/stream.js';
+import type { InferenceJson } from '../../../src/inference/json.js';
+import type { FrameResult } from '../../../src/pipeline/pipeline.js';
 import { runCli } from '../../helpers/cli.js';
 import { REPO } from '../../helpers/paths.js';
 import { type Served, serveSamples, waitForResult } from './fixture.js';
@@ -52,7 +55,9 @@ describe('HTTP serving (real pipeline on the sample folder)', () => {
     const health = await fetch(`${s.url}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok', pipeline: 'running', camera: 'online' });
-    const status = (await (await fetch(`${s.url}/api/status`)).json()) as Record<string, any>;
+    const status = (await (await fetch(`${s.url}/api/status`)).json()) as {
+      pipeline: { counters: { processed: number }; latency: { inferenceMs: { p50Ms: number } } };
+    };
     expect(status).toMatchObject({
       version: '0.0.0-test',
       model: { name: 'yolox-nano', variant: 'fp32', task: 'detection', executionProvider: 'cpu' },
@@ -71,10 +76,13 @@ describe('HTTP serving (real pipeline on the sample folder)', () => {
   });
 
   it('GET /api/models: bundled variants with size, quality and the latency measured here', async () => {
-    const body = (await (await fetch(`${s.url}/api/models`)).json()) as { active: unknown; models: any[] };
+    const body = (await (await fetch(`${s.url}/api/models`)).json()) as {
+      active: unknown;
+      models: ModelView[];
+    };
     expect(body.active).toEqual({ model: 'yolox-nano', variant: 'fp32' });
     expect(body.models.map((m) => m.name).sort()).toEqual(['squeezenet1.1', 'ultraface', 'yolox-nano']);
-    const yolox = body.models.find((m) => m.name === 'yolox-nano').variants[0];
+    const yolox = body.models.find((m) => m.name === 'yolox-nano')!.variants[0]!;
     expect(yolox).toMatchObject({
       id: 'fp32',
       active: true,
@@ -85,9 +93,8 @@ describe('HTTP serving (real pipeline on the sample folder)', () => {
     });
     expect(yolox.latencyP50Ms).toBeGreaterThan(0);
     expect(yolox.input).toEqual({ width: 416, height: 416, dtype: 'float32', layout: 'NCHW' });
-    const rfb640 = body.models
-      .find((m) => m.name === 'ultraface')
-      .variants.find((v: any) => v.id === 'rfb-640');
+    const ultraface = body.models.find((m) => m.name === 'ultraface')!;
+    const rfb640 = ultraface.variants.find((v) => v.id === 'rfb-640')!;
     expect(rfb640.active).toBe(false);
     expect(rfb640.latencyP50Ms).toBeUndefined();
     expect(rfb640.input.width).toBe(640);
@@ -98,7 +105,7 @@ describe('HTTP serving (real pipeline on the sample folder)', () => {
       variant: 'fp32',
       source: 'config',
     });
-    const latest = (await (await fetch(`${s.url}/api/results/latest`)).json()) as Record<string, any>;
+    const latest = (await (await fetch(`${s.url}/api/results/latest`)).json()) as FrameResult;
     expect(latest).toMatchObject({ model: 'yolox-nano', variant: 'fp32', task: 'detection' });
     expect(typeof latest.capturedAtMs).toBe('number');
     expect(latest.origin).toMatch(/\.(jpg|png)$/);
@@ -112,16 +119,16 @@ describe('HTTP serving (real pipeline on the sample folder)', () => {
       body: readFileSync(JPEG),
     });
     expect(res.status).toBe(200);
-    const served = (await res.json()) as Record<string, any>;
+    const served = (await res.json()) as InferenceJson;
     const cli = await runCli(['infer', JPEG, '--json', '--threads', '1']);
     expect(cli.code).toBe(0);
-    const printed = JSON.parse(cli.stdout) as Record<string, any>;
+    const printed = JSON.parse(cli.stdout) as InferenceJson;
     expect(Object.keys(served).sort()).toEqual(Object.keys(printed).sort());
     const { timings: t1, ...restServed } = served;
     const { timings: t2, ...restPrinted } = printed;
     expect(restServed).toEqual(restPrinted);
     expect(Object.keys(t1)).toEqual(Object.keys(t2));
-    expect(restServed.detections.length).toBeGreaterThan(0);
+    expect('detections' in restServed && restServed.detections.length).toBeGreaterThan(0);
   });
 
   it('POST /api/infer refuses bad input with a clear status and message', async () => {
