@@ -213,7 +213,9 @@ function drawTradeoff(variants) {
     const color = colors[modelNames.indexOf(p.model) % colors.length];
     parts.push(
       `<circle class="point" cx="${x(p.latencyP50Ms)}" cy="${y(p.y)}" r="${p.active ? 6 : 4}" fill="${color}" stroke="${p.active ? '#fff' : 'none'}"/>`,
-      `<text x="${x(p.latencyP50Ms) + 7}" y="${y(p.y) - 5}">${esc(`${p.model}/${p.id}`)}</text>`,
+      x(p.latencyP50Ms) > W * 0.6
+        ? `<text x="${x(p.latencyP50Ms) - 7}" y="${y(p.y) - 7}" text-anchor="end">${esc(`${p.model}/${p.id}`)}</text>`
+        : `<text x="${x(p.latencyP50Ms) + 7}" y="${y(p.y) - 5}">${esc(`${p.model}/${p.id}`)}</text>`,
     );
   }
   svg.innerHTML = parts.join('');
