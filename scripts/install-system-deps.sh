@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages edge-agent uses at run time and in tests: ffmpeg (camera sources)
-# and mosquitto (a real MQTT broker for the integration tests; the service is not enabled here).
+# mosquitto (a real MQTT broker for the integration tests; the service is not enabled here) and
+# chromium (the dashboard test drives it headless through playwright-core).
 # Safe to run twice; does nothing when everything is present.
 set -euo pipefail
 
-packages=(ffmpeg mosquitto)
+packages=(ffmpeg mosquitto chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
