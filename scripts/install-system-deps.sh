@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages edge-agent uses at run time and in tests: ffmpeg (camera sources)
+# Installs the Debian packages edge-agent uses at run time and in tests: ffmpeg (camera sources),
 # mosquitto (a real MQTT broker for the integration tests; the service is not enabled here) and
 # chromium (the dashboard test drives it headless through playwright-core).
 # Safe to run twice; does nothing when everything is present.

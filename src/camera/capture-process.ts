@@ -26,6 +26,8 @@ export interface CaptureRunOptions {
   firstSeq: number;
   /** Grace between SIGTERM and SIGKILL. */
   killTimeoutMs: number;
+  /** Pause the process instead of dropping frames when the reader is slower (files as fast as possible). */
+  lossless?: boolean;
 }
 
 export interface RunEnd {
@@ -43,7 +45,7 @@ export interface RunEnd {
  * (watchdog, restarts) is the caller's; `stop()` terminates with SIGTERM, then SIGKILL.
  */
 export class CaptureRun {
-  readonly frames = new LatestQueue<Frame>(2);
+  readonly frames: LatestQueue<Frame>;
   readonly startedAtMs: number;
   firstFrameAtMs: number | undefined;
   lastFrameAtMs: number | undefined;
@@ -51,6 +53,7 @@ export class CaptureRun {
   sourceSize: { width: number; height: number } | undefined;
   readonly ended: Promise<RunEnd>;
   private readonly children: ChildProcess[] = [];
+  private paused = false;
   private readonly stderr = new LineTail();
   private assembler: FrameAssembler | undefined;
   private pendingChunks: Buffer[] = [];
@@ -64,6 +67,7 @@ export class CaptureRun {
     private readonly deps: CaptureRunDeps,
   ) {
     this.startedAtMs = deps.clock.now();
+    this.frames = new LatestQueue<Frame>(2, options.lossless ? { onSpace: () => this.resume() } : undefined);
     this.seq = options.firstSeq;
     this.sourceSize = options.command.sourceSize;
     this.ended = this.spawnAll();
@@ -79,6 +83,13 @@ export class CaptureRun {
 
   get nextSeq(): number {
     return this.seq;
+  }
+
+  /** The reader took a frame: let a paused capture process write again. */
+  private resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.children[this.children.length - 1]?.stdout?.resume();
   }
 
   /** Terminates the processes; resolves once they exited. */
@@ -215,6 +226,11 @@ export class CaptureRun {
         ...(this.prepared ? { prepared: this.prepared } : {}),
       };
       this.frames.push(frame);
+      if (this.options.lossless && this.frames.full && !this.paused) {
+        // Backpressure: ffmpeg blocks on a full pipe instead of decoding frames nobody reads.
+        this.paused = true;
+        this.children[this.children.length - 1]?.stdout?.pause();
+      }
     });
   }
 }

@@ -60,6 +60,7 @@ export function imageFolderSource(options: ImageFolderOptions): FrameSource {
     description: `images:${options.dir}`,
     status: (): CameraStatus => monitor.status(),
     onStateChange: (listener: (change: CameraStateChange) => void) => monitor.onStateChange(listener),
+    live: options.realtime !== false,
     setTarget: () => false,
     [Symbol.asyncIterator]() {
       return this.frames()[Symbol.asyncIterator]();

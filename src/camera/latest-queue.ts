@@ -1,6 +1,7 @@
 /**
  * A small bounded async queue where the newest item wins: pushing onto a full queue drops the
- * oldest item (counted), so a slow consumer sees fresh items and memory stays bounded.
+ * oldest item (counted), so a slow consumer sees fresh items and memory stays bounded. In
+ * lossless mode nothing is dropped: the producer checks `full` and pauses, `onSpace` resumes it.
  */
 export class LatestQueue<T> {
   private readonly items: T[] = [];
@@ -10,7 +11,14 @@ export class LatestQueue<T> {
   private error: unknown;
   dropped = 0;
 
-  constructor(private readonly capacity = 2) {}
+  constructor(
+    private readonly capacity = 2,
+    private readonly lossless?: { onSpace: () => void },
+  ) {}
+
+  get full(): boolean {
+    return this.items.length >= this.capacity;
+  }
 
   push(item: T): void {
     if (this.closed) return;
@@ -21,7 +29,7 @@ export class LatestQueue<T> {
       return;
     }
     this.items.push(item);
-    if (this.items.length > this.capacity) {
+    if (!this.lossless && this.items.length > this.capacity) {
       this.items.shift();
       this.dropped++;
     }
@@ -47,6 +55,7 @@ export class LatestQueue<T> {
 
   next(): Promise<IteratorResult<T>> {
     const item = this.items.shift();
+    if (this.lossless && !this.full) this.lossless.onSpace();
     if (item !== undefined) return Promise.resolve({ value: item, done: false });
     if (this.closed) {
       return this.error !== undefined

@@ -53,6 +53,7 @@ export interface SupervisedSourceDeps {
  */
 export class SupervisedSource implements FrameSource {
   readonly description: string;
+  readonly live: boolean;
   private readonly monitor: SourceMonitor;
   private target: FrameTarget | undefined;
   private run: CaptureRun | undefined;
@@ -62,12 +63,16 @@ export class SupervisedSource implements FrameSource {
   private lastReason = 'capture started';
   private closing = false;
   private failedSinceLastFrame = false;
+  private lastDemandAtMs = 0;
+  /** The reader has a frame and has not asked for the next (a lossless capture is paused meanwhile). */
+  private readerHolding = false;
 
   constructor(
     private readonly options: SupervisedSourceOptions,
     private readonly deps: SupervisedSourceDeps,
   ) {
     this.description = redactUrl(options.source);
+    this.live = !(options.spec.kind === 'file' && !options.capture.realtime);
     this.monitor = new SourceMonitor(this.description, deps.clock, deps.log);
   }
 
@@ -108,6 +113,7 @@ export class SupervisedSource implements FrameSource {
     this.iterating = true;
     this.closing = false;
     this.failedSinceLastFrame = false;
+    this.lastDemandAtMs = 0;
     this.startedAtMs = clock.now();
     this.lastReason = 'capture started';
     this.monitor.setState('starting', this.lastReason);
@@ -138,6 +144,7 @@ export class SupervisedSource implements FrameSource {
             origin: this.description,
             firstSeq: seq,
             killTimeoutMs: supervision.killTimeoutMs,
+            lossless: !this.live,
           },
           {
             clock,
@@ -169,7 +176,14 @@ export class SupervisedSource implements FrameSource {
             this.lastReason = 'frames arriving';
             this.failedSinceLastFrame = false;
             this.evaluate();
-            yield frame;
+            this.readerHolding = true;
+            try {
+              yield frame;
+            } finally {
+              this.readerHolding = false;
+            }
+            // A slow reader is not a stalled camera: silence counts from when it asks again.
+            this.lastDemandAtMs = clock.now();
           }
         } finally {
           clearInterval(watchdog);
@@ -242,7 +256,8 @@ export class SupervisedSource implements FrameSource {
     const now = this.deps.clock.now();
     const last = run.lastFrameAtMs;
     const limit = last === undefined ? startTimeoutMs : stallTimeoutMs;
-    if (now - (last ?? run.startedAtMs) < limit || this.run !== run) return;
+    const since = Math.max(last ?? run.startedAtMs, this.lastDemandAtMs);
+    if (now - since < limit || this.run !== run || (!this.live && this.readerHolding)) return;
     this.run = undefined;
     this.monitor.stall();
     const why =
@@ -254,12 +269,15 @@ export class SupervisedSource implements FrameSource {
   }
 
   private evaluate(): void {
-    if (!this.iterating || this.closing) return;
+    if (!this.iterating || this.closing || (!this.live && this.readerHolding)) return;
     const { stallTimeoutMs, offlineAfterMs } = this.options.supervision;
     const state = cameraState({
       now: this.deps.clock.now(),
       startedAtMs: this.startedAtMs,
-      lastFrameAtMs: this.monitor.lastFrameAt,
+      lastFrameAtMs:
+        this.monitor.lastFrameAt === undefined
+          ? undefined
+          : Math.max(this.monitor.lastFrameAt, this.lastDemandAtMs),
       stallTimeoutMs,
       offlineAfterMs,
       failedSinceLastFrame: this.failedSinceLastFrame,

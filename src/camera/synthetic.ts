@@ -76,6 +76,7 @@ export function syntheticSource(options: SyntheticOptions): FrameSource {
     description,
     status: (): CameraStatus => monitor.status(),
     onStateChange: (listener: (change: CameraStateChange) => void) => monitor.onStateChange(listener),
+    live: options.realtime !== false,
     setTarget: () => false,
     [Symbol.asyncIterator]() {
       return this.frames()[Symbol.asyncIterator]();

@@ -86,6 +86,12 @@ export interface CameraStateChange {
 export interface FrameSource extends AsyncIterable<Frame> {
   readonly description: string;
   /**
+   * True for cameras (and sources played at their own rate): frames keep coming whether or not
+   * they are read, so the newest wins. False for files, folders and patterns played as fast as
+   * possible: nothing is dropped, the reader sets the pace.
+   */
+  readonly live: boolean;
+  /**
    * Starts capture and yields frames until `stop` fires, the source ends, or the consumer breaks
    * out; capture processes are terminated then. One reader at a time.
    */

@@ -34,12 +34,17 @@ export class FrameSlot {
   error: unknown;
   /** Set by the worker: replacing a frame now means it could not keep up. */
   busy = false;
+  /** Non-live sources (files as fast as possible): wait for the slot to empty, drop nothing. */
+  readonly lossless: boolean;
+  private spaceWaiter: (() => void) | undefined;
 
   constructor(
     private readonly source: FrameSource,
     private readonly clock: Clock,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.lossless = !source.live;
+  }
 
   get hasEnded(): boolean {
     return this.ended;
@@ -61,7 +66,10 @@ export class FrameSlot {
     const stop = linkSignals(signal, controller.signal);
     const done = (async () => {
       try {
-        for await (const frame of this.source.frames(stop.signal)) this.put(frame);
+        for await (const frame of this.source.frames(stop.signal)) {
+          if (this.lossless) await this.space(stop.signal);
+          this.put(frame);
+        }
         // The source ended by itself (a file played once) unless we stopped it.
         if (!stop.signal.aborted) this.end();
       } catch (err) {
@@ -110,6 +118,21 @@ export class FrameSlot {
     return { ended: true };
   }
 
+  /** Resolves once the slot is empty (lossless mode) or capture is being stopped. */
+  private async space(signal: AbortSignal): Promise<void> {
+    while (this.frame && !signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          signal.removeEventListener('abort', done);
+          this.spaceWaiter = undefined;
+          resolve();
+        };
+        this.spaceWaiter = done;
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+  }
+
   private put(frame: Frame): void {
     this.counters.captured++;
     this.rate.add(this.clock.now());
@@ -152,8 +175,11 @@ export class FrameSlot {
   take(maxAgeMs: number, signal: AbortSignal): Promise<Take> {
     const frame = this.frame;
     this.frame = undefined;
+    this.spaceWaiter?.();
     if (frame) {
-      if (this.clock.now() - frame.timestampMs <= maxAgeMs) return Promise.resolve({ frame });
+      // The age limit is for cameras; a file read as fast as possible sets its own pace.
+      if (this.lossless || this.clock.now() - frame.timestampMs <= maxAgeMs)
+        return Promise.resolve({ frame });
       this.counters.stale++;
     }
     if (this.ended) return Promise.resolve({ ended: true });

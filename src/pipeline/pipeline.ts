@@ -279,7 +279,7 @@ export class Pipeline {
           input = await this.prepare(take.frame);
           if (!input) continue;
         }
-        if (this.clock.now() - input.frame.timestampMs > this.deps.maxFrameAgeMs) {
+        if (!this.slot.lossless && this.clock.now() - input.frame.timestampMs > this.deps.maxFrameAgeMs) {
           this.slot.counters.stale++;
           this.preparer.release(input);
           continue;
@@ -306,7 +306,7 @@ export class Pipeline {
 
   /** A prepared-ahead frame is replaced by a newer one when preparing is cheap next to inference. */
   private async freshest(input: PreparedInput): Promise<PreparedInput | undefined> {
-    const newer = this.slot.waitingSeq;
+    const newer = this.slot.lossless ? undefined : this.slot.waitingSeq;
     const cheap = this.windows.preprocessMs.summary().p50Ms <= 0.1 * this.windows.inferenceMs.summary().p50Ms;
     const stale = input.specKey !== specKey(this.current.input);
     if (!stale && (newer === undefined || newer <= input.frame.seq || !cheap)) return input;

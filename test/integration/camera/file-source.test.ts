@@ -68,6 +68,20 @@ describe.skipIf(!hasFfmpeg)('file: source through ffmpeg', () => {
     });
   });
 
+  it('a slow reader pauses ffmpeg (backpressure) without dropping frames or counting stalls', async () => {
+    const source = sourceFrom({ source: `file:${video}`, loop: false, realtime: false, stallTimeoutS: 0.3 });
+    expect(source.live).toBe(false);
+    const seqs: number[] = [];
+    for await (const frame of source.frames()) {
+      seqs.push(frame.seq);
+      if (seqs.length === 5) break;
+      await new Promise((r) => setTimeout(r, 500)); // a model that needs 0.5 s per frame
+    }
+    expect(seqs).toEqual([0, 1, 2, 3, 4]);
+    expect(source.status().state).toBe('stopped');
+    expect(source.status()).toMatchObject({ reconnects: 0, stalls: 0 });
+  });
+
   it('at its own rate (like a camera) and looped past its end', async () => {
     const source = sourceFrom({ source: `file:${video}`, loop: true, realtime: true });
     const count = frameCount + 5;

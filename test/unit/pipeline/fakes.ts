@@ -17,6 +17,8 @@ export interface MemorySourceOptions {
   /** Thrown after `count` frames instead of ending. */
   failWith?: Error;
   clock?: Clock;
+  /** False: a file-like source the pipeline must not drop frames from. */
+  live?: boolean;
 }
 
 /** An in-memory camera: frames at a rate, each a fresh buffer; counts how often capture started. */
@@ -28,6 +30,7 @@ export function memorySource(o: MemorySourceOptions): FrameSource & { starts: nu
   let seq = 0;
   const source = {
     description: 'memory',
+    live: o.live ?? true,
     starts: 0,
     delivered: 0,
     status: () => monitor.status(),

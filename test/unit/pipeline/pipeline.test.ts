@@ -47,6 +47,15 @@ describe('Pipeline', () => {
     expect(s.state).toBe('stopped');
   });
 
+  it('a non-live source (a file as fast as possible) loses nothing: the pipeline sets the pace', async () => {
+    const source = memorySource({ fps: 1000, count: 40, live: false });
+    const { pipeline, results } = pipelineWith({ source, model: fakeModel('m', 10), maxFrameAgeMs: 1 });
+    pipeline.start();
+    const s = await pipeline.finished();
+    expect(results.map((r) => r.seq)).toEqual([...Array(40).keys()]);
+    expect(s.counters).toMatchObject({ captured: 40, processed: 40, dropped: 0, skipped: 0, stale: 0 });
+  });
+
   it('prepares the next frame while the model runs (overlap), but not when paced by fps', async () => {
     // 1920x1080 frames: resizing them costs more than a tenth of the 20 ms inference, so the
     // frame prepared during inference is used as is.
