@@ -22,6 +22,9 @@ export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: readonly string[]
   { env: 'EDGE_AGENT_DATA_DIR', path: ['dataDir'] },
   { env: 'EDGE_AGENT_MQTT_URL', path: ['mqtt', 'url'] },
   { env: 'EDGE_AGENT_HTTP_PORT', path: ['http', 'port'], number: true },
+  { env: 'EDGE_AGENT_HTTP_HOST', path: ['http', 'host'] },
+  { env: 'EDGE_AGENT_HTTP_TOKEN', path: ['http', 'token'] },
+  { env: 'EDGE_AGENT_CAMERA_SOURCE', path: ['camera', 'source'] },
 ];
 
 /**
