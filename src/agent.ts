@@ -5,7 +5,7 @@ import { type Clock, systemClock } from './clock.js';
 import type { AgentConfig } from './config/index.js';
 import { errorMessage } from './errors.js';
 import { HttpServer } from './http/server.js';
-import { InferenceModel } from './inference/model.js';
+import { WorkerModel } from './inference/worker-model.js';
 import type { Logger } from './log.js';
 import type { Catalog } from './models/catalog.js';
 import { loadCatalog } from './models/catalog.js';
@@ -63,7 +63,8 @@ export class Agent {
       log: this.log,
     });
     this.catalog = catalog;
-    const model = await InferenceModel.load({
+    // The session runs in a worker thread: onnxruntime-node's run blocks the thread it is called on.
+    const model = await WorkerModel.load({
       catalog,
       model: config.models.default,
       variant: config.models.variant,
@@ -71,6 +72,8 @@ export class Agent {
         threads: config.inference.threads,
         executionProviders: config.inference.executionProviders,
         graphOptimization: config.inference.graphOptimization,
+        // Idle intra-op threads would spin on cores that capture (ffmpeg) and the event loop need.
+        allowSpinning: false,
       },
       log: this.log,
     });

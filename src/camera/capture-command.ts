@@ -39,8 +39,8 @@ export interface CaptureCommand {
   /** Feeds ffmpeg's stdin (rpicam-vid, gst-launch-1.0). */
   producer?: ProcessCommand;
   ffmpeg: ProcessCommand;
-  /** Pixel order of the raw frames on stdout. */
-  pixelFormat: 'rgb24' | 'bgr24';
+  /** Pixel layout of the raw frames on stdout. */
+  pixelFormat: PixelFormat;
   /** Size of the frames on stdout when fixed by the command (a target or a configured size). */
   outputSize?: { width: number; height: number };
   /** Size of the camera image when the command fixes it (raw inputs); otherwise read from ffmpeg's log. */
@@ -49,7 +49,16 @@ export interface CaptureCommand {
   endsOnCleanExit: boolean;
 }
 
+export type PixelFormat = 'rgb24' | 'bgr24' | 'gbrp';
+
 const JETSON_DEFAULT = { width: 1280, height: 720 };
+
+/** The raw format ffmpeg writes for a target: planar for NCHW models, else in the model's order. */
+export function pixelFormatFor(target: FrameTarget | undefined): PixelFormat {
+  if (!target) return 'rgb24';
+  if (target.planar) return 'gbrp';
+  return target.colorOrder === 'BGR' ? 'bgr24' : 'rgb24';
+}
 
 export function buildCaptureCommand(spec: SourceSpec, o: CaptureOptions): CaptureCommand {
   const input: string[] = [];
@@ -114,7 +123,7 @@ export function buildCaptureCommand(spec: SourceSpec, o: CaptureOptions): Captur
       throw new Error(`${spec.kind} sources do not use ffmpeg`);
   }
 
-  const pixelFormat = o.target?.colorOrder === 'BGR' ? 'bgr24' : 'rgb24';
+  const pixelFormat = pixelFormatFor(o.target);
   const filters: string[] = [];
   let outputSize: CaptureCommand['outputSize'];
   const scaleToConfigured = spec.kind === 'file' || spec.kind === 'rtsp' || spec.kind === 'http';
@@ -155,9 +164,10 @@ export function buildCaptureCommand(spec: SourceSpec, o: CaptureOptions): Captur
 /**
  * ffmpeg filters that reproduce `planResize` (src/inference/geometry.ts) for any input size, with
  * the same rounding, so the JavaScript side can compute the inverse transform from the input size.
- * The pixel format is set before padding: pad aligns offsets to chroma subsampling in YUV.
+ * The pixel format is set before padding: pad aligns offsets to chroma subsampling in YUV (RGB
+ * formats, packed or planar, have none).
  */
-export function targetFilters(target: FrameTarget, pixelFormat: 'rgb24' | 'bgr24'): string[] {
+export function targetFilters(target: FrameTarget, pixelFormat: PixelFormat): string[] {
   const W = target.width;
   const H = target.height;
   const r = target.resize;

@@ -11,6 +11,11 @@ export interface FrameTarget {
   resize: ResizeSpec;
   /** Channel order of the delivered pixels; the model's, so no swap is needed later. */
   colorOrder: 'RGB' | 'BGR';
+  /**
+   * Planar pixels (ffmpeg's gbrp: a G plane, then B, then R) for channel-first (NCHW) models:
+   * each tensor plane is then one typed-array copy. Interleaved when false (NHWC models).
+   */
+  planar: boolean;
 }
 
 /** How a prepared frame relates to the camera image it was made from. */
@@ -42,7 +47,8 @@ export interface Frame {
   origin: string;
   /**
    * Set when the capture process already scaled and padded the frame to a model input canvas:
-   * `data` is then `target.width × target.height` in `target.colorOrder`. Absent: plain RGB.
+   * `data` is then `target.width × target.height`, interleaved in `target.colorOrder` or planar
+   * G, B, R when `target.planar`. Absent: plain interleaved RGB.
    */
   prepared?: PreparedGeometry;
 }

@@ -60,12 +60,12 @@ export async function openSession(
   );
 }
 
-function createWith(
-  model: Uint8Array | string,
+/** onnxruntime's session options for one execution provider (also sent to inference workers). */
+export function sessionOptionsFor(
   provider: ExecutionProvider,
   options: SessionOptions,
-): Promise<ort.InferenceSession> {
-  const sessionOptions: ort.InferenceSession.SessionOptions = {
+): ort.InferenceSession.SessionOptions {
+  return {
     executionProviders: [provider],
     graphOptimizationLevel: options.graphOptimization ?? 'all',
     // Level 3 = errors only: old exports (UltraFace) warn once per weight listed as an input.
@@ -76,6 +76,14 @@ function createWith(
       ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }
       : {}),
   };
+}
+
+function createWith(
+  model: Uint8Array | string,
+  provider: ExecutionProvider,
+  options: SessionOptions,
+): Promise<ort.InferenceSession> {
+  const sessionOptions = sessionOptionsFor(provider, options);
   return typeof model === 'string'
     ? ort.InferenceSession.create(model, sessionOptions)
     : ort.InferenceSession.create(model, sessionOptions);

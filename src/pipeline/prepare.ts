@@ -8,11 +8,13 @@ import type { InputSpec } from '../models/manifest.js';
  * Turns a frame into a model input tensor by the cheapest path available:
  * - `zero-copy`: the capture process already scaled/padded the frame in the model's colour order
  *   and the variant takes uint8 NHWC — the frame buffer is the tensor;
- * - `fill`: the frame is prepared, the variant wants float or NCHW — one JS pass (layout, scale);
+ * - `planes`: the frame is prepared as planes (NCHW models) — one typed-array copy per channel,
+ *   plus a normalisation pass when the model has one;
+ * - `fill`: the frame is prepared interleaved, the variant wants float — one JS pass;
  * - `sharp`: a plain frame (image folder, synthetic, or a frame prepared for another model during
  *   a model switch) is resized with sharp, then filled.
  */
-export type PreparePath = 'zero-copy' | 'fill' | 'sharp';
+export type PreparePath = 'zero-copy' | 'planes' | 'fill' | 'sharp';
 
 export interface PreparedInput {
   frame: Frame;
@@ -37,7 +39,13 @@ interface PoolEntry {
 
 /** The capture-side target matching a model input (what `FrameSource.setTarget` receives). */
 export function targetFor(spec: InputSpec): FrameTarget {
-  return { width: spec.width, height: spec.height, resize: spec.resize, colorOrder: spec.colorOrder };
+  return {
+    width: spec.width,
+    height: spec.height,
+    resize: spec.resize,
+    colorOrder: spec.colorOrder,
+    planar: spec.layout === 'NCHW',
+  };
 }
 
 export function specKey(spec: InputSpec): string {
@@ -49,6 +57,7 @@ export function sameTarget(a: FrameTarget, b: FrameTarget): boolean {
     a.width === b.width &&
     a.height === b.height &&
     a.colorOrder === b.colorOrder &&
+    a.planar === b.planar &&
     JSON.stringify(a.resize) === JSON.stringify(b.resize)
   );
 }
@@ -82,6 +91,24 @@ export function contentImage(frame: Frame): { image: RawImage; scaleX: number; s
   if (!p) return { image: frame, scaleX: 1, scaleY: 1 };
   const { contentX, contentY, contentWidth: w, contentHeight: h } = p;
   const data = new Uint8Array(w * h * 3);
+  if (p.target.planar) {
+    // gbrp planes: G, B, R.
+    const plane = frame.width * frame.height;
+    for (let y = 0; y < h; y++) {
+      let src = (contentY + y) * frame.width + contentX;
+      let dst = y * w * 3;
+      for (let x = 0; x < w; x++, src++, dst += 3) {
+        data[dst] = frame.data[2 * plane + src]!;
+        data[dst + 1] = frame.data[src]!;
+        data[dst + 2] = frame.data[plane + src]!;
+      }
+    }
+    return {
+      image: { data, width: w, height: h, channels: 3 },
+      scaleX: w / p.sourceWidth,
+      scaleY: h / p.sourceHeight,
+    };
+  }
   const swap = p.target.colorOrder === 'BGR';
   for (let y = 0; y < h; y++) {
     let src = ((contentY + y) * frame.width + contentX) * 3;
@@ -148,6 +175,18 @@ export class TensorPreparer {
           preprocessMs: elapsed(started),
         };
       }
+      if (p.target.planar && spec.layout === 'NCHW') {
+        const buffer = this.acquire(spec, key);
+        fillFromPlanes(frame.data, spec, buffer.data);
+        return {
+          ...base,
+          ...imageSize,
+          data: buffer.data,
+          path: 'planes',
+          buffer,
+          preprocessMs: elapsed(started),
+        };
+      }
       const buffer = this.acquire(spec, key);
       // Pixels are already in the model's colour order: fill without swapping.
       fillTensor(frame.data, identityPlan(spec, p.inverse), { ...spec, colorOrder: 'RGB' }, buffer.data);
@@ -183,6 +222,13 @@ export class TensorPreparer {
     }
   }
 
+  /** Puts back a buffer that travelled to an inference worker and returned (moved, not copied). */
+  reinstall(input: PreparedInput, data: Float32Array | Uint8Array): void {
+    if (input.buffer) input.buffer.data = data;
+    else input.frame.data = data as Uint8Array;
+    input.data = data;
+  }
+
   /** Returns a tensor's buffer to the pool once onnxruntime is done with it. */
   release(input: PreparedInput): void {
     if (input.buffer) input.buffer.busy = false;
@@ -198,7 +244,9 @@ export class TensorPreparer {
       this.pool = [];
       this.poolKey = key;
     }
-    let entry = this.pool.find((e) => !e.busy);
+    // A buffer lost with a crashed worker is detached (length 0): replace it.
+    let entry = this.pool.find((e) => !e.busy && e.data.byteLength > 0);
+    this.pool = this.pool.filter((e) => e.busy || e.data.byteLength > 0);
     if (!entry) {
       const length = 3 * spec.width * spec.height;
       entry = {
@@ -209,6 +257,33 @@ export class TensorPreparer {
     }
     entry.busy = true;
     return entry;
+  }
+}
+
+/** gbrp plane index of each tensor channel, for the model's colour order. */
+const PLANE_OF: Record<'RGB' | 'BGR', readonly [number, number, number]> = { RGB: [2, 0, 1], BGR: [1, 0, 2] };
+
+/**
+ * NCHW tensor from gbrp planes: a native typed-array copy (with conversion) per channel, then
+ * `value * scale / std - mean / std` in place when the model normalises. Pure; `out` is reused.
+ */
+export function fillFromPlanes(
+  planes: Uint8Array,
+  spec: Pick<InputSpec, 'width' | 'height' | 'colorOrder' | 'normalize'>,
+  out: Float32Array | Uint8Array,
+): void {
+  const plane = spec.width * spec.height;
+  const order = PLANE_OF[spec.colorOrder];
+  const { scale, mean, std } = spec.normalize;
+  for (let c = 0; c < 3; c++) {
+    const from = order[c]! * plane;
+    out.set(planes.subarray(from, from + plane), c * plane);
+    const a = scale / std[c]!;
+    const b = -mean[c]! / std[c]!;
+    if (out instanceof Float32Array && (a !== 1 || b !== 0)) {
+      const end = (c + 1) * plane;
+      for (let i = c * plane; i < end; i++) out[i] = out[i]! * a + b;
+    }
   }
 }
 

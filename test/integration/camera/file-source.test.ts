@@ -17,6 +17,7 @@ const YOLOX_TARGET = {
   height: 416,
   resize: { mode: 'letterbox' as const, align: 'top-left' as const, padValue: 114 },
   colorOrder: 'BGR' as const,
+  planar: true,
 };
 
 describe.skipIf(!hasFfmpeg)('file: source through ffmpeg', () => {
@@ -110,10 +111,12 @@ describe.skipIf(!hasFfmpeg)('file: source through ffmpeg', () => {
       contentHeight: plan.cropHeight,
       inverse: plan.inverse,
     });
-    // Padding below the content: exactly the pad value in every channel.
+    // Planar (G, B, R planes); padding below the content: exactly the pad value in every plane.
+    expect(frame.data.length).toBe(3 * 416 * 416);
     for (let y = plan.cropHeight; y < 416; y += 13) {
-      for (let x = 0; x < 416; x += 17)
-        for (let c = 0; c < 3; c++) expect(frame.data[(y * 416 + x) * 3 + c]).toBe(114);
+      for (let x = 0; x < 416; x += 17) {
+        for (let c = 0; c < 3; c++) expect(frame.data[c * 416 * 416 + y * 416 + x]).toBe(114);
+      }
     }
     // Content: the same picture sharp would make from the full frame (different resamplers).
     const reference = await resizeForPlan(plain, plan);
@@ -129,7 +132,7 @@ describe.skipIf(!hasFfmpeg)('file: source through ffmpeg', () => {
     const sizes: string[] = [];
     await take(source, 8, (f, i) => {
       sizes.push(`${f.width}x${f.height}`);
-      if (i === 2) source.setTarget({ ...YOLOX_TARGET, width: 320, height: 320 });
+      if (i === 2) source.setTarget({ ...YOLOX_TARGET, width: 320, height: 320, planar: false });
     });
     expect(sizes.slice(0, 3)).toEqual(['640x480', '640x480', '640x480']);
     expect(sizes[sizes.length - 1]).toBe('320x320');

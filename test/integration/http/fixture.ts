@@ -1,7 +1,7 @@
 import { createSource } from '../../../src/camera/index.js';
 import { parseConfig } from '../../../src/config/index.js';
 import { HttpServer, type HttpServerDeps } from '../../../src/http/server.js';
-import { InferenceModel } from '../../../src/inference/model.js';
+import { WorkerModel } from '../../../src/inference/worker-model.js';
 import { type Logger, silentLogger } from '../../../src/log.js';
 import { loadCatalog } from '../../../src/models/catalog.js';
 import { Pipeline } from '../../../src/pipeline/pipeline.js';
@@ -25,7 +25,7 @@ export async function serveSamples(
     http: { port: 0, ...http },
   });
   const catalog = await loadCatalog({ modelsDir: MODELS });
-  const model = await InferenceModel.load({ catalog, model: 'yolox-nano', session: { threads: 1 } });
+  const model = await WorkerModel.load({ catalog, model: 'yolox-nano', session: { threads: 1 } });
   const source = createSource(config.camera, { log });
   const pipeline = new Pipeline({ source, model, pacing: { mode: 'continuous' }, maxFrameAgeMs: 2000, log });
   const server = new HttpServer({

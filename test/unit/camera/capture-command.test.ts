@@ -22,6 +22,7 @@ const yolox: FrameTarget = {
   height: 416,
   resize: { mode: 'letterbox', align: 'top-left', padValue: 114 },
   colorOrder: 'BGR',
+  planar: false,
 };
 
 /** The value following a flag in an argument list. */
@@ -129,6 +130,16 @@ describe('buildCaptureCommand', () => {
     expect(c.sourceSize).toEqual({ width: 1280, height: 720 });
   });
 
+  it('an NCHW model gets planar frames (gbrp), one plane per channel', () => {
+    const c = buildCaptureCommand(
+      { kind: 'v4l2', device: '/dev/video0' },
+      { ...base, target: { ...yolox, planar: true } },
+    );
+    expect(c.pixelFormat).toBe('gbrp');
+    expect(flagValue(c.ffmpeg.args, '-pix_fmt')).toBe('gbrp');
+    expect(flagValue(c.ffmpeg.args, '-vf')).toContain('format=gbrp,pad=');
+  });
+
   it('with a target, ffmpeg scales and pads to the model input in its colour order', () => {
     const c = buildCaptureCommand({ kind: 'v4l2', device: '/dev/video0' }, { ...base, target: yolox });
     expect(c.pixelFormat).toBe('bgr24');
@@ -174,7 +185,13 @@ describe('targetFilters', () => {
       'format=rgb24',
     ]);
     const crop = targetFilters(
-      { width: 224, height: 224, resize: { mode: 'center-crop', shortSide: 256 }, colorOrder: 'RGB' },
+      {
+        width: 224,
+        height: 224,
+        resize: { mode: 'center-crop', shortSide: 256 },
+        colorOrder: 'RGB',
+        planar: true,
+      },
       'rgb24',
     );
     expect(crop[0]).toBe("scale=w='max(224,round(iw*256/min(iw,ih)))':h='max(224,round(ih*256/min(iw,ih)))'");

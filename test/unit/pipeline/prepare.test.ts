@@ -26,16 +26,25 @@ function randomImage(width: number, height: number, seed = 1): Uint8Array {
   return data;
 }
 
-/** A frame as a capture process delivers it for `target`: canvas pixels in the target's colour order. */
+/** A frame as a capture process delivers it for `target`: gbrp planes, or interleaved in its colour order. */
 function preparedFrame(
   canvasRgb: Uint8Array,
   target: FrameTarget,
   sourceWidth: number,
   sourceHeight: number,
 ): Frame {
-  const data = new Uint8Array(canvasRgb);
-  if (target.colorOrder === 'BGR')
+  let data = new Uint8Array(canvasRgb);
+  if (target.planar) {
+    const plane = target.width * target.height;
+    data = new Uint8Array(canvasRgb.length);
+    for (let i = 0; i < plane; i++) {
+      data[i] = canvasRgb[i * 3 + 1]!; // G
+      data[plane + i] = canvasRgb[i * 3 + 2]!; // B
+      data[2 * plane + i] = canvasRgb[i * 3]!; // R
+    }
+  } else if (target.colorOrder === 'BGR') {
     for (let i = 0; i < data.length; i += 3) [data[i], data[i + 2]] = [data[i + 2]!, data[i]!];
+  }
   const plan = planResize(sourceWidth, sourceHeight, target);
   return {
     data,
@@ -59,15 +68,39 @@ function preparedFrame(
 }
 
 describe('TensorPreparer', () => {
-  it('fill path: a prepared frame gives exactly the tensor the generic path makes from the same pixels', async () => {
+  it.each([
+    ['YOLOX (BGR, no normalisation)', YOLOX],
+    [
+      'SqueezeNet-like (RGB, mean/std)',
+      {
+        ...YOLOX,
+        colorOrder: 'RGB',
+        normalize: { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+      },
+    ],
+  ] as Array<[string, InputSpec]>)(
+    'planes path, %s: exactly the tensor the generic path makes from the same pixels',
+    async (_name, spec) => {
+      const canvas = randomImage(416, 416);
+      const generic = await preprocess({ data: canvas, width: 416, height: 416, channels: 3 }, spec);
+      const target = targetFor(spec);
+      expect(target.planar).toBe(true);
+      const prepared = await new TensorPreparer().prepare(preparedFrame(canvas, target, 416, 416), spec);
+      expect(prepared.path).toBe('planes');
+      expect(prepared.dims).toEqual([1, 3, 416, 416]);
+      expect(Buffer.compare(Buffer.from(prepared.data.buffer), Buffer.from(generic.data.buffer))).toBe(0);
+    },
+  );
+
+  it('fill path: an interleaved prepared frame for a float NHWC model', async () => {
+    const spec: InputSpec = { ...YOLOX, layout: 'NHWC' };
     const canvas = randomImage(416, 416);
-    const generic = await preprocess({ data: canvas, width: 416, height: 416, channels: 3 }, YOLOX);
+    const generic = await preprocess({ data: canvas, width: 416, height: 416, channels: 3 }, spec);
     const prepared = await new TensorPreparer().prepare(
-      preparedFrame(canvas, targetFor(YOLOX), 416, 416),
-      YOLOX,
+      preparedFrame(canvas, targetFor(spec), 416, 416),
+      spec,
     );
     expect(prepared.path).toBe('fill');
-    expect(prepared.dims).toEqual([1, 3, 416, 416]);
     expect(Buffer.compare(Buffer.from(prepared.data.buffer), Buffer.from(generic.data.buffer))).toBe(0);
   });
 
@@ -112,14 +145,17 @@ describe('TensorPreparer', () => {
 });
 
 describe('contentImage', () => {
-  it('cuts the scaled camera image out of the canvas, back in RGB', () => {
-    const canvas = randomImage(416, 416, 7);
-    const frame = preparedFrame(canvas, targetFor(YOLOX), 640, 480);
-    const { image, scaleX, scaleY } = contentImage(frame);
-    expect([image.width, image.height]).toEqual([416, 312]);
-    expect(scaleX).toBeCloseTo(416 / 640);
-    expect(scaleY).toBeCloseTo(312 / 480);
-    const at = (x: number, y: number) => [...canvas.subarray((y * 416 + x) * 3, (y * 416 + x) * 3 + 3)];
-    expect([...image.data.subarray((10 * 416 + 5) * 3, (10 * 416 + 5) * 3 + 3)]).toEqual(at(5, 10));
-  });
+  it.each([true, false])(
+    'cuts the scaled camera image out of the canvas, back in RGB (planar %s)',
+    (planar) => {
+      const canvas = randomImage(416, 416, 7);
+      const frame = preparedFrame(canvas, { ...targetFor(YOLOX), planar }, 640, 480);
+      const { image, scaleX, scaleY } = contentImage(frame);
+      expect([image.width, image.height]).toEqual([416, 312]);
+      expect(scaleX).toBeCloseTo(416 / 640);
+      expect(scaleY).toBeCloseTo(312 / 480);
+      const at = (x: number, y: number) => [...canvas.subarray((y * 416 + x) * 3, (y * 416 + x) * 3 + 3)];
+      expect([...image.data.subarray((10 * 416 + 5) * 3, (10 * 416 + 5) * 3 + 3)]).toEqual(at(5, 10));
+    },
+  );
 });

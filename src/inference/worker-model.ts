@@ -1,0 +1,248 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { EdgeAgentError, errorMessage, ModelLoadError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { CatalogVariant, ModelEntry } from '../models/catalog.js';
+import { readLabels } from '../models/catalog.js';
+import { readVerified } from '../models/integrity.js';
+import { type DecoderSpec, effectiveInputSpec, type InputSpec } from '../models/manifest.js';
+import { packageRoot } from '../paths.js';
+import type { LoadModelOptions } from './model.js';
+import { type OutputTensor, postprocess } from './postprocess.js';
+import { decodeImage, preprocess } from './preprocess.js';
+import { type ExecutionProvider, sessionOptionsFor } from './session.js';
+import type { InferenceResult, RawImage } from './types.js';
+
+type TensorData = Float32Array | Uint8Array;
+
+/** Called with the input buffer once the worker hands it back (it was moved, not copied). */
+export type Recycle = (data: TensorData) => void;
+
+function workerScript(): string {
+  const here = path.join(path.dirname(fileURLToPath(import.meta.url)), 'session-worker.mjs');
+  if (existsSync(here)) return here;
+  // Compiled to dist/: the plain-JS worker ships in src/.
+  const shipped = path.join(packageRoot(), 'src', 'inference', 'session-worker.mjs');
+  if (existsSync(shipped)) return shipped;
+  throw new EdgeAgentError(`inference worker script not found (looked in ${here} and ${shipped})`);
+}
+
+interface Pending {
+  resolve: (outputs: Record<string, OutputTensor>) => void;
+  reject: (err: Error) => void;
+  recycle: Recycle | undefined;
+}
+
+/**
+ * A model variant whose onnxruntime session lives in a worker thread: `run` moves the input tensor
+ * to the worker (no copy) and resolves with the outputs while the event loop stays free for
+ * capture, HTTP and MQTT. Same surface as `InferenceModel` (pre/post-processing on the caller).
+ */
+export class WorkerModel {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private stopped: string | undefined;
+
+  private constructor(
+    readonly entry: ModelEntry,
+    readonly variant: CatalogVariant,
+    readonly input: InputSpec,
+    readonly labels: readonly string[],
+    private readonly worker: Worker,
+    readonly executionProvider: ExecutionProvider,
+    readonly sessionCreateMs: number,
+    private readonly log?: Logger,
+  ) {
+    worker.on('message', (msg: WorkerReply) => this.onMessage(msg));
+    worker.on('error', (err) => this.fail(`inference worker crashed: ${errorMessage(err)}`));
+    worker.on('exit', (code) => this.fail(`inference worker exited (code ${code})`));
+  }
+
+  static async load(options: LoadModelOptions): Promise<WorkerModel> {
+    const { model: entry, variant } = options.catalog.variant(options.model, options.variant);
+    const bytes = await readVerified(variant.path, variant.sha256, variant.bytes);
+    const labels = await readLabels(entry);
+    const input = effectiveInputSpec(entry.manifest.input, variant);
+    const wanted = [...(options.session?.executionProviders ?? ['cpu'])];
+    if (!wanted.includes('cpu')) wanted.push('cpu');
+    const attempts = wanted.map((provider) => ({
+      provider,
+      options: sessionOptionsFor(provider, options.session ?? {}),
+    }));
+    const model = new Uint8Array(bytes);
+    const worker = new Worker(workerScript(), {
+      workerData: { model, attempts },
+      transferList: [model.buffer],
+    });
+    const ready = await new Promise<ReadyReply>((resolve, reject) => {
+      const onMessage = (msg: WorkerReply) => {
+        cleanup();
+        if (msg.type === 'ready') resolve(msg);
+        else
+          reject(
+            new ModelLoadError(
+              `${variant.path}: onnxruntime cannot load it (${msg.type === 'failed' ? msg.message : msg.type})`,
+            ),
+          );
+      };
+      const onError = (err: Error) => {
+        cleanup();
+        reject(
+          new ModelLoadError(`${variant.path}: inference worker failed to start: ${errorMessage(err)}`, {
+            cause: err,
+          }),
+        );
+      };
+      const cleanup = () => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+    });
+    if (ready.rejected.length > 0)
+      options.log?.warn(
+        { executionProvider: ready.executionProvider, rejected: ready.rejected },
+        'execution provider fallback',
+      );
+    if (!ready.inputNames.includes(input.name)) {
+      await worker.terminate();
+      throw new ModelLoadError(
+        `${variant.path}: manifest input "${input.name}" is not a model input (${ready.inputNames.join(', ')})`,
+      );
+    }
+    options.log?.debug(
+      {
+        model: entry.manifest.name,
+        variant: variant.id,
+        executionProvider: ready.executionProvider,
+        createMs: ready.createMs,
+      },
+      'model loaded in an inference worker',
+    );
+    return new WorkerModel(
+      entry,
+      variant,
+      input,
+      labels,
+      worker,
+      ready.executionProvider,
+      ready.createMs,
+      options.log,
+    );
+  }
+
+  get name(): string {
+    return this.entry.manifest.name;
+  }
+
+  get task(): 'classification' | 'detection' {
+    return this.entry.manifest.task;
+  }
+
+  get decoder(): DecoderSpec {
+    return this.entry.manifest.decoder;
+  }
+
+  /**
+   * Runs the session on a prepared tensor. The tensor's buffer moves to the worker and is handed
+   * back through `recycle`; without `recycle` a copy is sent and the caller keeps its buffer.
+   */
+  run(
+    input: { data: TensorData; dims: readonly number[] },
+    recycle?: Recycle,
+  ): Promise<Record<string, OutputTensor>> {
+    if (this.stopped) return Promise.reject(new EdgeAgentError(this.stopped));
+    const id = this.nextId++;
+    const movable =
+      recycle !== undefined &&
+      input.data.byteOffset === 0 &&
+      input.data.byteLength === input.data.buffer.byteLength;
+    const data = movable ? input.data : input.data.slice();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, recycle });
+      const dtype = data instanceof Float32Array ? 'float32' : 'uint8';
+      this.worker.postMessage({ type: 'run', id, name: this.input.name, dtype, dims: input.dims, data }, [
+        data.buffer as ArrayBuffer,
+      ]);
+    });
+  }
+
+  async infer(image: RawImage): Promise<InferenceResult> {
+    const t0 = performance.now();
+    const prepared = await preprocess(image, this.input);
+    const t1 = performance.now();
+    const outputs = await this.run(prepared, () => undefined);
+    const t2 = performance.now();
+    const decoded = postprocess(this.decoder, outputs, this.input, prepared.inverse, this.labels);
+    const t3 = performance.now();
+    return {
+      model: this.name,
+      variant: this.variant.id,
+      task: this.task,
+      timings: { preprocessMs: ms(t1 - t0), inferenceMs: ms(t2 - t1), postprocessMs: ms(t3 - t2) },
+      imageWidth: image.width,
+      imageHeight: image.height,
+      ...decoded,
+    };
+  }
+
+  /** Decodes an encoded image (or a file path) and infers; decode time counts as preprocessing. */
+  async inferEncoded(input: Buffer | string): Promise<InferenceResult> {
+    const t0 = performance.now();
+    const image = await decodeImage(input);
+    const decodeMs = performance.now() - t0;
+    const result = await this.infer(image);
+    result.timings.preprocessMs = ms(result.timings.preprocessMs + decodeMs);
+    return result;
+  }
+
+  /** Releases the session and ends the worker (terminated if it does not finish in 5 s). */
+  async dispose(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = 'model disposed';
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.postMessage({ type: 'release' });
+    const timer = setTimeout(() => void this.worker.terminate(), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private onMessage(msg: WorkerReply): void {
+    if (msg.type !== 'result' && msg.type !== 'error') return;
+    const pending = this.pending.get(msg.id);
+    if (!pending) return;
+    this.pending.delete(msg.id);
+    pending.recycle?.(msg.input);
+    if (msg.type === 'result') pending.resolve(msg.outputs);
+    else pending.reject(new EdgeAgentError(`inference failed: ${msg.message}`));
+  }
+
+  private fail(reason: string): void {
+    if (!this.stopped) {
+      this.stopped = reason;
+      this.log?.error({ model: this.name, variant: this.variant.id, reason }, 'inference worker stopped');
+    }
+    for (const p of this.pending.values()) p.reject(new EdgeAgentError(reason));
+    this.pending.clear();
+  }
+}
+
+interface ReadyReply {
+  type: 'ready';
+  executionProvider: ExecutionProvider;
+  rejected: Array<{ provider: string; reason: string }>;
+  inputNames: string[];
+  outputNames: string[];
+  createMs: number;
+}
+
+type WorkerReply =
+  | ReadyReply
+  | { type: 'failed'; message: string }
+  | { type: 'result'; id: number; outputs: Record<string, OutputTensor>; input: TensorData }
+  | { type: 'error'; id: number; message: string; input: TensorData };
+
+const ms = (v: number) => Math.round(v * 1000) / 1000;
