@@ -56,6 +56,8 @@ export function imageFolderSource(options: ImageFolderOptions): FrameSource {
   const clock = options.clock ?? systemClock;
   const intervalMs = 1000 / options.fps;
   const monitor = new SourceMonitor(`images:${options.dir}`, clock, options.log);
+  let position = 0;
+  let seq = 0;
   return {
     description: `images:${options.dir}`,
     status: (): CameraStatus => monitor.status(),
@@ -70,40 +72,44 @@ export function imageFolderSource(options: ImageFolderOptions): FrameSource {
       const signal = linked.signal;
       const files = await listImages(options.dir);
       monitor.setState('starting', 'reading the folder');
-      let seq = 0;
       let next = clock.now();
+      let failuresInARow = 0;
       try {
+        // Position and sequence carry over when capture stops and starts again (a duty cycle
+        // releasing the camera): like a camera, it shows what comes next, not the first image.
         for (;;) {
-          let decodedThisPass = 0;
-          for (const file of files) {
-            if (signal.aborted) return;
-            if (options.realtime !== false) {
-              const wait = next - clock.now();
-              if (wait > 0) await clock.sleep(wait, signal);
-              next = Math.max(next + intervalMs, clock.now());
-            }
-            let image: Awaited<ReturnType<typeof decodeImage>>;
-            try {
-              image = await decodeImage(file);
-            } catch (err) {
-              options.log?.warn({ file, err: errorMessage(err) }, 'skipping undecodable image');
-              monitor.error(errorMessage(err));
-              continue;
-            }
-            decodedThisPass++;
-            const frame: Frame = {
-              ...image,
-              timestampMs: clock.now(),
-              seq: seq++,
-              origin: path.basename(file),
-            };
-            monitor.frame(frame.timestampMs, frame.width, frame.height);
-            monitor.setState('online', 'frames arriving');
-            yield frame;
+          if (position >= files.length) {
+            if (options.loop === false) return;
+            position = 0;
           }
-          if (decodedThisPass === 0)
-            throw new EdgeAgentError(`image folder ${options.dir}: no file could be decoded`);
-          if (options.loop === false) return;
+          const file = files[position++]!;
+          if (signal.aborted) return;
+          if (options.realtime !== false) {
+            const wait = next - clock.now();
+            if (wait > 0) await clock.sleep(wait, signal);
+            next = Math.max(next + intervalMs, clock.now());
+          }
+          let image: Awaited<ReturnType<typeof decodeImage>>;
+          try {
+            image = await decodeImage(file);
+          } catch (err) {
+            options.log?.warn({ file, err: errorMessage(err) }, 'skipping undecodable image');
+            monitor.error(errorMessage(err));
+            if (++failuresInARow >= files.length) {
+              throw new EdgeAgentError(`image folder ${options.dir}: no file could be decoded`);
+            }
+            continue;
+          }
+          failuresInARow = 0;
+          const frame: Frame = {
+            ...image,
+            timestampMs: clock.now(),
+            seq: seq++,
+            origin: path.basename(file),
+          };
+          monitor.frame(frame.timestampMs, frame.width, frame.height);
+          monitor.setState('online', 'frames arriving');
+          yield frame;
         }
       } catch (err) {
         if (!isAbortError(err)) throw err;

@@ -72,6 +72,7 @@ export function syntheticSource(options: SyntheticOptions): FrameSource {
   const description = `synthetic ${options.width}x${options.height}`;
   const monitor = new SourceMonitor(description, clock, options.log);
   const intervalMs = 1000 / options.fps;
+  let n = 0;
   return {
     description,
     status: (): CameraStatus => monitor.status(),
@@ -88,7 +89,9 @@ export function syntheticSource(options: SyntheticOptions): FrameSource {
       monitor.setState('starting', 'pattern generator started');
       let next = clock.now();
       try {
-        for (let n = 0; options.frames === undefined || n < options.frames; n++) {
+        // The pattern goes on where it stopped when capture restarts (duty cycle).
+        while (options.frames === undefined || n < options.frames) {
+          const i = n++;
           if (signal.aborted) return;
           if (options.realtime !== false) {
             const wait = next - clock.now();
@@ -96,12 +99,12 @@ export function syntheticSource(options: SyntheticOptions): FrameSource {
             next = Math.max(next + intervalMs, clock.now());
           }
           const frame: Frame = {
-            data: drawFrame(background, options.width, options.height, n),
+            data: drawFrame(background, options.width, options.height, i),
             width: options.width,
             height: options.height,
             channels: 3,
             timestampMs: clock.now(),
-            seq: n,
+            seq: i,
             origin: 'synthetic',
           };
           monitor.frame(frame.timestampMs, frame.width, frame.height);

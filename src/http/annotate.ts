@@ -1,6 +1,5 @@
 import sharp from 'sharp';
 import type { Frame } from '../camera/types.js';
-import type { RawImage } from '../inference/types.js';
 import type { FrameResult } from '../pipeline/pipeline.js';
 import { contentImage } from '../pipeline/prepare.js';
 
@@ -74,17 +73,18 @@ export async function annotateFrame(
 ): Promise<Buffer> {
   const { image } = contentImage(frame);
   const sourceWidth = frame.prepared?.sourceWidth ?? frame.width;
-  let display: RawImage = image;
-  let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
+  let size = { width: image.width, height: image.height };
+  let pipeline = sharp(image.data, { raw: { ...size, channels: 3 } });
   if (image.width > options.maxWidth) {
-    const height = Math.max(1, Math.round((image.height * options.maxWidth) / image.width));
-    pipeline = sharp(await pipeline.resize(options.maxWidth, height, { fit: 'fill' }).raw().toBuffer(), {
-      raw: { width: options.maxWidth, height, channels: 3 },
-    });
-    display = { ...image, width: options.maxWidth, height };
+    size = {
+      width: options.maxWidth,
+      height: Math.max(1, Math.round((image.height * options.maxWidth) / image.width)),
+    };
+    const scaled = await pipeline.resize(size.width, size.height, { fit: 'fill' }).raw().toBuffer();
+    pipeline = sharp(scaled, { raw: { ...size, channels: 3 } });
   }
-  const scale = display.width / sourceWidth;
-  const svg = overlaySvg(result, display.width, display.height, scale);
+  const scale = size.width / sourceWidth;
+  const svg = overlaySvg(result, size.width, size.height, scale);
   return pipeline
     .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
     .jpeg({ quality: options.quality, mozjpeg: false })

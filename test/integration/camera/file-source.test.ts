@@ -152,6 +152,14 @@ describe('image folder and synthetic sources', () => {
     expect(source.setTarget(YOLOX_TARGET)).toBe(false);
   });
 
+  it('images: a restarted capture (duty cycle) goes on with the next image', async () => {
+    const source = sourceFrom({ source: 'images:./samples', fps: 100, realtime: false });
+    const first = await take(source, 3);
+    const second = await take(source, 2);
+    expect([...first, ...second].map((f) => f.seq)).toEqual([0, 1, 2, 3, 4]);
+    expect(new Set([...first, ...second].map((f) => f.origin)).size).toBe(5);
+  });
+
   it('synthetic: the configured size, a moving pattern', async () => {
     const source = sourceFrom({ source: 'synthetic', width: 320, height: 240, fps: 100 });
     const frames = await take(source, 3);
