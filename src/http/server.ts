@@ -71,7 +71,6 @@ export class HttpServer {
     });
     this.app = Fastify({
       logger: false,
-      disableRequestLogging: true,
       forceCloseConnections: true,
       bodyLimit: config.inferMaxBytes,
     });
