@@ -152,9 +152,12 @@ export class Agent {
     );
   }
 
-  /** Resolves when the pipeline ends on its own (source exhausted or failed) or after stop(). */
+  /**
+   * Resolves when the pipeline ends on its own (source exhausted) or after stop(); rejects when
+   * the camera failed for good (a capture tool missing), so `edge-agent run` exits non-zero.
+   */
   async finished(): Promise<PipelineStats | undefined> {
-    return this.pipeline?.finished().catch(() => this.pipeline?.stats());
+    return this.pipeline?.finished();
   }
 
   /** Stops the pipeline, releases the model and closes the database. Safe to call twice. */
@@ -167,7 +170,7 @@ export class Agent {
     this.abort.abort();
     await this.http?.stop().catch((err) => this.log.warn({ err: errorMessage(err) }, 'http stop failed'));
     await this.pipeline?.stop();
-    const stats = await this.finished();
+    const stats = this.pipeline?.stats();
     const counters = stats ? { ...stats.counters } : undefined;
     if (this.pipeline)
       await this.pipeline.model
