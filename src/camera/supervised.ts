@@ -64,6 +64,8 @@ export class SupervisedSource implements FrameSource {
   private closing = false;
   private failedSinceLastFrame = false;
   private lastDemandAtMs = 0;
+  /** Frame sequence numbers go on across restarts and capture sessions. */
+  private seq = 0;
   /** The reader has a frame and has not asked for the next (a lossless capture is paused meanwhile). */
   private readerHolding = false;
 
@@ -122,7 +124,6 @@ export class SupervisedSource implements FrameSource {
       Math.max(50, Math.min(250, supervision.stallTimeoutMs / 4)),
     );
     let failures = 0;
-    let seq = 0;
     let runs = 0;
     let afterFailure = false;
     try {
@@ -142,7 +143,7 @@ export class SupervisedSource implements FrameSource {
             command,
             target,
             origin: this.description,
-            firstSeq: seq,
+            firstSeq: this.seq,
             killTimeoutMs: supervision.killTimeoutMs,
             lossless: !this.live,
           },
@@ -193,9 +194,9 @@ export class SupervisedSource implements FrameSource {
           if (this.run === run) this.run = undefined;
           // Still running when the consumer stopped reading (break, return, abort).
           await run.stop('capture stopped');
+          this.seq = run.nextSeq;
         }
         const end = await run.ended;
-        seq = run.nextSeq;
         this.monitor.process(undefined);
         if (end.clean && command.endsOnCleanExit) return;
         if (signal.aborted) return;

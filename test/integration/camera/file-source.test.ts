@@ -136,6 +136,9 @@ describe.skipIf(!hasFfmpeg)('file: source through ffmpeg', () => {
     });
     expect(sizes.slice(0, 3)).toEqual(['640x480', '640x480', '640x480']);
     expect(sizes[sizes.length - 1]).toBe('320x320');
+    // Sequence numbers go on across the restart and across capture sessions.
+    const again = await take(source, 1);
+    expect(again[0]!.seq).toBeGreaterThanOrEqual(8);
     expect(source.status()).toMatchObject({ reconnects: 0, stalls: 0 });
   });
 });
