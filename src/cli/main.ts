@@ -3,10 +3,11 @@ import type { Command, CommandContext } from './command.js';
 import { configCommand } from './config.js';
 import { inferCommand } from './infer.js';
 import { modelsCommand } from './models.js';
+import { profileCommand } from './profile.js';
 import { runCommand } from './run.js';
 
 /** The subcommands of `edge-agent`; each lives in src/cli/<name>.ts. */
-export const COMMANDS: readonly Command[] = [runCommand, inferCommand, modelsCommand, configCommand];
+export const COMMANDS: readonly Command[] = [runCommand, inferCommand, modelsCommand, configCommand, profileCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -122,7 +122,7 @@ export async function readStorage(host: Host, dataDir: string, miss: Miss): Prom
     try {
       const s = await statfs(dir);
       return {
-        path: dataDir,
+        path: host.live ? path.resolve(dataDir) : dataDir,
         totalBytes: s.blocks * s.bsize,
         freeBytes: s.bfree * s.bsize,
         availableBytes: s.bavail * s.bsize,

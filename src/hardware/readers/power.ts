@@ -57,14 +57,15 @@ export async function readIna3221(host: Host): Promise<PowerSensor[]> {
       const label = await readString(host, `${dir}/in${ch}_label`);
       if (!label) continue;
       const [mv, ma] = await Promise.all([readInt(host, `${dir}/in${ch}_input`), readInt(host, `${dir}/curr${ch}_input`)]);
-      if (mv === undefined && ma === undefined) continue;
+      // Channels without a current (the "sum of shunt voltages" summation channel) are not rails.
+      if (ma === undefined) continue;
       sensors.push({
         name: label,
         kind: 'ina3221',
         total: isTotalRail(label),
         ...(mv === undefined ? {} : { voltageV: mv / 1000 }),
-        ...(ma === undefined ? {} : { currentA: ma / 1000 }),
-        ...(mv !== undefined && ma !== undefined ? { powerW: round((mv * ma) / 1e6, 3) } : {}),
+        currentA: ma / 1000,
+        ...(mv === undefined ? {} : { powerW: round((mv * ma) / 1e6, 3) }),
         path: dir,
       });
     }

@@ -5,6 +5,9 @@ import type { Miss } from './system.js';
 
 const THERMAL_DIR = '/sys/class/thermal';
 
+/** Zones that report a fixed value rather than a temperature (Jetson Nano's PMIC-Die reads 100 °C always). */
+export const CONSTANT_ZONES = new Set(['PMIC-Die']);
+
 export async function readThermalZones(host: Host, withTrips = true): Promise<ThermalZone[]> {
   const names = (await host.list(THERMAL_DIR)).filter((n) => /^thermal_zone\d+$/.test(n));
   return Promise.all(
@@ -25,7 +28,8 @@ export async function readThermalZones(host: Host, withTrips = true): Promise<Th
           host.readText(`${dir}/${f}`),
         ]);
         const c = tripTemp.ok ? parseMilliCelsius(tripTemp.text) : undefined;
-        if (c !== undefined) trips.push({ type: tripType ?? 'unknown', tempC: c });
+        // x86_pkg_temp and some ACPI zones list placeholder trips at 0 °C: not real thresholds.
+        if (c !== undefined && c > 0) trips.push({ type: tripType ?? 'unknown', tempC: c });
       }
       trips.sort((a, b) => a.tempC - b.tempC);
       return { name, type: type ?? 'unknown', ...(tempC === undefined ? {} : { tempC }), trips };
@@ -84,7 +88,7 @@ export async function readThermal(host: Host, options: ThermalReadOptions, miss:
       `CPU max frequency capped (cpu${c.cpu}: ${c.scalingMaxMhz} of ${c.maxMhz} MHz${options.cappedCpus.length > 1 ? `, ${options.cappedCpus.length} CPUs` : ''})`,
     );
   }
-  const temps = zones.flatMap((z) => (z.tempC === undefined ? [] : [z.tempC]));
+  const temps = zones.flatMap((z) => (z.tempC === undefined || CONSTANT_ZONES.has(z.type) ? [] : [z.tempC]));
   return {
     zones,
     ...(temps.length ? { maxTempC: Math.max(...temps) } : {}),
