@@ -7,7 +7,13 @@ import { profileCommand } from './profile.js';
 import { runCommand } from './run.js';
 
 /** The subcommands of `edge-agent`; each lives in src/cli/<name>.ts. */
-export const COMMANDS: readonly Command[] = [runCommand, inferCommand, modelsCommand, configCommand, profileCommand];
+export const COMMANDS: readonly Command[] = [
+  runCommand,
+  inferCommand,
+  modelsCommand,
+  configCommand,
+  profileCommand,
+];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

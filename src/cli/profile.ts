@@ -8,7 +8,7 @@ import { type Command, parseCommandArgs, writeJson } from './command.js';
 
 export const profileCommand: Command = {
   name: 'profile',
-  summary: "Print the device profile: board, CPU features, memory budget, GPU, power, battery, heat",
+  summary: 'Print the device profile: board, CPU features, memory budget, GPU, power, battery, heat',
   usage: 'edge-agent profile [--json] [--root DIR] [--data-dir DIR]',
   async run(ctx) {
     const { values, positionals } = parseCommandArgs(this, ctx.argv, {
@@ -16,15 +16,21 @@ export const profileCommand: Command = {
       root: { type: 'string' },
       'data-dir': { type: 'string' },
     });
-    if (positionals.length > 0) throw new UsageError(`profile: unexpected argument "${positionals[0]}"\nusage: ${this.usage}`);
+    if (positionals.length > 0)
+      throw new UsageError(`profile: unexpected argument "${positionals[0]}"\nusage: ${this.usage}`);
     let root = '/';
     if (values.root !== undefined) {
       root = path.resolve(ctx.cwd, values.root);
       if (!existsSync(root) || !statSync(root).isDirectory()) {
-        throw new UsageError(`profile: --root ${values.root}: not a folder (give a captured device tree, e.g. test/fixtures/hardware/raspberry-pi-4)`);
+        throw new UsageError(
+          `profile: --root ${values.root}: not a folder (give a captured device tree, e.g. test/fixtures/hardware/raspberry-pi-4)`,
+        );
       }
     }
-    const log = createLogger({ level: (ctx.env.EDGE_AGENT_LOG_LEVEL as 'info' | undefined) ?? 'warn', fd: 2 });
+    const log = createLogger({
+      level: (ctx.env.EDGE_AGENT_LOG_LEVEL as 'info' | undefined) ?? 'warn',
+      fd: 2,
+    });
     // On the device the data dir is the working directory's unless given; in a tree, a device path.
     const dataDir = values['data-dir'] ?? (root === '/' ? ctx.env.EDGE_AGENT_DATA_DIR : undefined);
     const profile = await readProfile({

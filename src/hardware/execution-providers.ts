@@ -35,8 +35,18 @@ export function probeModelBytes(): Uint8Array {
   const tensorType = bytes(1, [...int(1, 1 /* FLOAT */), ...bytes(2, [...dim(1), ...dim(4)])]);
   const valueInfo = (name: string) => [...str(1, name), ...bytes(2, tensorType)];
   const node = [...str(1, 'x'), ...str(1, 'x'), ...str(2, 'y'), ...str(3, 'add'), ...str(4, 'Add')];
-  const graph = [...bytes(1, node), ...str(2, 'probe'), ...bytes(11, valueInfo('x')), ...bytes(12, valueInfo('y'))];
-  return Uint8Array.from([...int(1, 8), ...str(2, 'edge-agent'), ...bytes(7, graph), ...bytes(8, [...str(1, ''), ...int(2, 13)])]);
+  const graph = [
+    ...bytes(1, node),
+    ...str(2, 'probe'),
+    ...bytes(11, valueInfo('x')),
+    ...bytes(12, valueInfo('y')),
+  ];
+  return Uint8Array.from([
+    ...int(1, 8),
+    ...str(2, 'edge-agent'),
+    ...bytes(7, graph),
+    ...bytes(8, [...str(1, ''), ...int(2, 13)]),
+  ]);
 }
 
 /** Providers edge-agent can be configured with (src/config/schema.ts), checked even when not built in. */
@@ -76,7 +86,10 @@ export function precheck(provider: string, bundled: boolean): string | undefined
 }
 
 async function tryProvider(model: Uint8Array, provider: string): Promise<void> {
-  const session = await ort.InferenceSession.create(model, { executionProviders: [provider], logSeverityLevel: 3 });
+  const session = await ort.InferenceSession.create(model, {
+    executionProviders: [provider],
+    logSeverityLevel: 3,
+  });
   try {
     const x = new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4]), [1, 4]);
     const out = await session.run({ x });

@@ -13,7 +13,10 @@ export function memorySizeClassGiB(bytes: number): number {
   return c;
 }
 
-type FingerprintSource = Pick<DeviceProfile, 'board' | 'cpu' | 'memory' | 'gpu' | 'accelerators' | 'executionProviders'>;
+type FingerprintSource = Pick<
+  DeviceProfile,
+  'board' | 'cpu' | 'memory' | 'gpu' | 'accelerators' | 'executionProviders'
+>;
 
 /**
  * What decides inference speed, and nothing that changes while the device runs (battery,
@@ -28,7 +31,11 @@ export function fingerprintInputs(p: FingerprintSource): Record<string, unknown>
     cpuModel: p.cpu.modelName ?? null,
     cores: p.cpu.cores,
     quotaCores: p.cpu.quotaCores ?? null,
-    clusters: p.cpu.clusters.map((c) => ({ coreType: c.coreType ?? null, count: c.cpus.length, maxMhz: c.maxMhz ?? null })),
+    clusters: p.cpu.clusters.map((c) => ({
+      coreType: c.coreType ?? null,
+      count: c.cpus.length,
+      maxMhz: c.maxMhz ?? null,
+    })),
     features: [...p.cpu.features].sort(),
     memoryClassGiB: memorySizeClassGiB(p.memory.effectiveBudgetBytes),
     gpus: p.gpu.map((g) => ({

@@ -106,7 +106,8 @@ export const runCommand: Exec = (command, timeoutMs) =>
       (err, stdout, stderr) => {
         if (!err) return resolve({ ok: true, stdout });
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') return resolve({ ok: false, missing: true, reason: `${command.file}: not installed` });
+        if (code === 'ENOENT')
+          return resolve({ ok: false, missing: true, reason: `${command.file}: not installed` });
         const killed = (err as { killed?: boolean }).killed;
         const reason = killed
           ? `${command.file}: timed out after ${timeoutMs} ms`

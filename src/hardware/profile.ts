@@ -7,7 +7,12 @@ import { readMemory, readStorage } from './readers/memory.js';
 import { readPower } from './readers/power.js';
 import { readBoard, readCpu, readCpuinfo, readOs } from './readers/system.js';
 import { readThermal } from './readers/thermal.js';
-import { type DeviceProfile, deviceProfileSchema, type ExecutionProvidersInfo, type Unavailable } from './schema.js';
+import {
+  type DeviceProfile,
+  deviceProfileSchema,
+  type ExecutionProvidersInfo,
+  type Unavailable,
+} from './schema.js';
 import {
   batteryFromSystemInformation,
   cpuFromSystemInformation,
@@ -79,7 +84,10 @@ export async function readProfile(deps: ReadProfileDeps = {}): Promise<DevicePro
     thermal,
     unavailable: parts.unavailable,
   };
-  log?.debug({ fingerprint: profile.fingerprint, family: board.family, unavailable: unavailable.length }, 'device profiled');
+  log?.debug(
+    { fingerprint: profile.fingerprint, family: board.family, unavailable: unavailable.length },
+    'device profiled',
+  );
   // The schema is the contract HTTP and MQTT return as-is: a reader bug must fail here, not there.
   return deviceProfileSchema.parse(profile);
 }
@@ -123,6 +131,8 @@ async function fillFromSystemInformation(
     filled.push('os');
   }
   // What systeminformation supplied is no longer unavailable.
-  parts.unavailable = parts.unavailable.filter((u) => !filled.some((f) => u.field === f || u.field.startsWith(`${f}.`)));
+  parts.unavailable = parts.unavailable.filter(
+    (u) => !filled.some((f) => u.field === f || u.field.startsWith(`${f}.`)),
+  );
   if (filled.length) log?.debug({ filled }, 'filled from systeminformation');
 }

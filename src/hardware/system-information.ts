@@ -31,7 +31,8 @@ export async function cpuFromSystemInformation(s: SystemInformation): Promise<Cp
       },
     ],
     // Apple silicon has NEON, fp16 and dotprod on every model; systeminformation lists no flags there.
-    features: arch === 'aarch64' && raw.length === 0 ? ['dotprod', 'fp16', 'neon'] : normalizeFeatures(arch, raw),
+    features:
+      arch === 'aarch64' && raw.length === 0 ? ['dotprod', 'fp16', 'neon'] : normalizeFeatures(arch, raw),
     rawFeatures: raw,
     ...(cpu.speed > 0 ? { curMhz: cpu.speed * 1000 } : {}),
     ...(maxMhz > 0 ? { maxMhz } : {}),
@@ -53,7 +54,13 @@ export async function memoryFromSystemInformation(s: SystemInformation): Promise
 export async function batteryFromSystemInformation(s: SystemInformation): Promise<BatteryInfo | undefined> {
   const b = await s.battery();
   if (!b.hasBattery) return undefined;
-  const status = b.isCharging ? 'Charging' : b.acConnected ? (b.percent >= 99 ? 'Full' : 'Not charging') : 'Discharging';
+  const status = b.isCharging
+    ? 'Charging'
+    : b.acConnected
+      ? b.percent >= 99
+        ? 'Full'
+        : 'Not charging'
+      : 'Discharging';
   return {
     name: b.model || 'battery',
     status,

@@ -18,7 +18,9 @@ export function parseCompatible(text: string): string[] {
 /** The SoC from `compatible` (the last, least specific entry names the chip: brcm,bcm2711, nvidia,tegra234). */
 export function socFromCompatible(compatible: readonly string[]): string | undefined {
   for (let i = compatible.length - 1; i >= 0; i--) {
-    const m = /^[\w-]+,((?:bcm|tegra|rk|sun\d|exynos|sdm|sm|msm|imx|mt|s\d|meson|a\d)[\w-]*)$/.exec(compatible[i]!);
+    const m = /^[\w-]+,((?:bcm|tegra|rk|sun\d|exynos|sdm|sm|msm|imx|mt|s\d|meson|a\d)[\w-]*)$/.exec(
+      compatible[i]!,
+    );
     if (m) return m[1];
   }
   return undefined;
@@ -29,7 +31,11 @@ export function socFromCompatible(compatible: readonly string[]): string | undef
  * Jetson modules are told apart by their module part numbers (p3767-0000/0001 = Orin NX 16/8 GB,
  * 0003/0004/0005 = Orin Nano 8/4 GB/devkit), which are stable across L4T releases, unlike the model text.
  */
-export function classifyBoard(model: string | undefined, compatible: readonly string[], arch: CpuInfo['arch']): BoardFamily {
+export function classifyBoard(
+  model: string | undefined,
+  compatible: readonly string[],
+  arch: CpuInfo['arch'],
+): BoardFamily {
   const m = model ?? '';
   const c = compatible.join(' ');
   if (/Raspberry Pi (5|500)|Compute Module 5/.test(m) || /brcm,bcm2712/.test(c)) return 'raspberry-pi-5';

@@ -17,7 +17,8 @@ export function parseMeminfo(text: string): Meminfo {
   const free = kb.get('MemFree');
   // Without MemAvailable, free + page cache is the kernel's own pre-3.14 estimate.
   const available =
-    kb.get('MemAvailable') ?? (free === undefined ? undefined : free + (kb.get('Cached') ?? 0) + (kb.get('Buffers') ?? 0));
+    kb.get('MemAvailable') ??
+    (free === undefined ? undefined : free + (kb.get('Cached') ?? 0) + (kb.get('Buffers') ?? 0));
   return {
     totalBytes: kb.get('MemTotal'),
     availableBytes: available,

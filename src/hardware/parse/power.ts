@@ -47,7 +47,8 @@ export function parseBattery(supply: PowerSupply): BatteryInfo {
   const currentUa = num(a, 'current_now');
   let powerW: number | undefined;
   if (powerUw !== undefined) powerW = Math.abs(powerUw) / 1e6;
-  else if (currentUa !== undefined && voltageUv !== undefined) powerW = (Math.abs(currentUa) * voltageUv) / 1e12;
+  else if (currentUa !== undefined && voltageUv !== undefined)
+    powerW = (Math.abs(currentUa) * voltageUv) / 1e12;
 
   // Energy in Wh: energy_* directly, or charge_* (µAh) × the voltage (nominal design voltage when known).
   const voltsForCharge = (num(a, 'voltage_min_design') ?? voltageUv ?? 0) / 1e6;
@@ -69,8 +70,10 @@ export function parseBattery(supply: PowerSupply): BatteryInfo {
         : undefined;
 
   let percent = num(a, 'capacity');
-  if (percent === undefined && energyNowUwh !== undefined && energyFullUwh) percent = (100 * energyNowUwh) / energyFullUwh;
-  if (percent === undefined && chargeNow !== undefined && chargeFull) percent = (100 * chargeNow) / chargeFull;
+  if (percent === undefined && energyNowUwh !== undefined && energyFullUwh)
+    percent = (100 * energyNowUwh) / energyFullUwh;
+  if (percent === undefined && chargeNow !== undefined && chargeFull)
+    percent = (100 * chargeNow) / chargeFull;
   if (percent !== undefined) percent = Math.min(100, Math.max(0, percent));
 
   let timeRemainingS: number | undefined;
@@ -80,7 +83,8 @@ export function parseBattery(supply: PowerSupply): BatteryInfo {
   else if (charging && toFull !== undefined && toFull > 0) timeRemainingS = toFull;
   else if (powerW !== undefined && powerW > 0.05 && energyWh !== undefined) {
     if (status === 'Discharging') timeRemainingS = (energyWh / powerW) * 3600;
-    else if (charging && energyFullWh !== undefined) timeRemainingS = (Math.max(0, energyFullWh - energyWh) / powerW) * 3600;
+    else if (charging && energyFullWh !== undefined)
+      timeRemainingS = (Math.max(0, energyFullWh - energyWh) / powerW) * 3600;
   }
 
   return {
@@ -111,7 +115,8 @@ export function derivePowerSource(
   const battery = systemBatteries(supplies)[0];
   const status = battery ? cleanText(battery.attrs.status ?? '') : '';
   if (usb) return { source: 'usb', reason: `${usb.name} (${usb.type}) online` };
-  if (battery && status === 'Discharging') return { source: 'battery', reason: `${battery.name} discharging, no external supply online` };
+  if (battery && status === 'Discharging')
+    return { source: 'battery', reason: `${battery.name} discharging, no external supply online` };
   if (battery && /^(Charging|Full|Not charging)$/.test(status)) {
     return { source: 'mains', reason: `${battery.name} ${status.toLowerCase()}: external power connected` };
   }
@@ -161,7 +166,11 @@ export function parsePmicAdc(text: string): { rails: PmicRail[]; totalW?: number
       any = true;
     }
   }
-  return { rails: [...rails.values()], ...(any ? { totalW: round(total, 3) } : {}), ...(inputV ? { inputV } : {}) };
+  return {
+    rails: [...rails.values()],
+    ...(any ? { totalW: round(total, 3) } : {}),
+    ...(inputV ? { inputV } : {}),
+  };
 }
 
 /** INA3221 rails that measure the whole module's input (Orin/Xavier VDD_IN, Nano POM_5V_IN). */
@@ -170,7 +179,11 @@ export function isTotalRail(name: string): boolean {
 }
 
 /** Energy between two readings of a RAPL counter (µJ), handling the wrap at max_energy_range_uj. */
-export function raplDeltaUj(prevUj: number, curUj: number, maxRangeUj: number | undefined): number | undefined {
+export function raplDeltaUj(
+  prevUj: number,
+  curUj: number,
+  maxRangeUj: number | undefined,
+): number | undefined {
   if (curUj >= prevUj) return curUj - prevUj;
   // The counter wrapped; without the range we cannot tell how far it went.
   if (!maxRangeUj || prevUj > maxRangeUj) return undefined;

@@ -70,7 +70,8 @@ export function parseNvidiaSmi(text: string): GpuInfo[] {
     const cells = line.split(',').map((c) => c.trim());
     if (cells.length < 4 || !cells[0] || /^name$/i.test(cells[0])) continue;
     const [name, memTotal, memFree, driver, cc, power, temp, util] = cells;
-    const n = (v: string | undefined) => (v === undefined || v === '' || v.startsWith('[') ? undefined : Number(v));
+    const n = (v: string | undefined) =>
+      v === undefined || v === '' || v.startsWith('[') ? undefined : Number(v);
     const fin = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : undefined);
     const memTotalMiB = fin(n(memTotal));
     const memFreeMiB = fin(n(memFree));

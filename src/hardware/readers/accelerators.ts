@@ -47,7 +47,12 @@ export interface GpuRead {
   sensors: PowerSensor[];
 }
 
-export async function readGpus(host: Host, family: BoardFamily, soc: string | undefined, miss: Miss): Promise<GpuRead> {
+export async function readGpus(
+  host: Host,
+  family: BoardFamily,
+  soc: string | undefined,
+  miss: Miss,
+): Promise<GpuRead> {
   const gpu: GpuInfo[] = [];
   const tegra = await readTegraGpu(host, soc);
   if (tegra) gpu.push(tegra);
@@ -63,7 +68,13 @@ export async function readGpus(host: Host, family: BoardFamily, soc: string | un
       found.forEach((g, i) => {
         gpu.push(cudaVersion ? { ...g, cudaVersion } : g);
         if (g.powerW !== undefined) {
-          sensors.push({ name: `gpu${i}`, kind: 'nvidia-smi', total: false, powerW: g.powerW, path: 'nvidia-smi' });
+          sensors.push({
+            name: `gpu${i}`,
+            kind: 'nvidia-smi',
+            total: false,
+            powerW: g.powerW,
+            path: 'nvidia-smi',
+          });
         }
       });
     } else if (!r.missing) miss('gpu', r.reason);
@@ -101,7 +112,10 @@ export async function readAccelerators(host: Host): Promise<AcceleratorInfo[]> {
   }
   for (const usb of await host.list('/sys/bus/usb/devices')) {
     const dir = `/sys/bus/usb/devices/${usb}`;
-    const [vendor, product] = await Promise.all([readString(host, `${dir}/idVendor`), readString(host, `${dir}/idProduct`)]);
+    const [vendor, product] = await Promise.all([
+      readString(host, `${dir}/idVendor`),
+      readString(host, `${dir}/idProduct`),
+    ]);
     if (!vendor || !product) continue;
     const id = `${vendor}:${product}`.toLowerCase();
     if (CORAL_USB.has(id)) {

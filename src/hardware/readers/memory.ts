@@ -38,7 +38,13 @@ export async function readCgroupMemory(host: Host): Promise<CgroupMemory | undef
   const isV2 = await host.exists('/sys/fs/cgroup/cgroup.controllers');
   const [mount, limitFile, usageFile, statKey, cgroupPath] = isV2
     ? ['/sys/fs/cgroup', 'memory.max', 'memory.current', 'inactive_file', membership.unified]
-    : ['/sys/fs/cgroup/memory', 'memory.limit_in_bytes', 'memory.usage_in_bytes', 'total_inactive_file', membership.v1.memory];
+    : [
+        '/sys/fs/cgroup/memory',
+        'memory.limit_in_bytes',
+        'memory.usage_in_bytes',
+        'total_inactive_file',
+        membership.v1.memory,
+      ];
   let found = false;
   let limit: number | undefined;
   let usage: number | undefined;
@@ -76,7 +82,8 @@ export function effectiveMemory(
   cgroup: CgroupMemory | undefined,
 ): { effectiveBudgetBytes: number; effectiveAvailableBytes: number } {
   const limit = cgroup?.limitBytes;
-  if (limit === undefined) return { effectiveBudgetBytes: totalBytes, effectiveAvailableBytes: availableBytes };
+  if (limit === undefined)
+    return { effectiveBudgetBytes: totalBytes, effectiveAvailableBytes: availableBytes };
   const used = Math.max(0, (cgroup?.usageBytes ?? 0) - (cgroup?.inactiveFileBytes ?? 0));
   return {
     effectiveBudgetBytes: Math.min(totalBytes, limit),

@@ -56,7 +56,10 @@ export async function readIna3221(host: Host): Promise<PowerSensor[]> {
     for (let ch = 1; ch <= 8; ch++) {
       const label = await readString(host, `${dir}/in${ch}_label`);
       if (!label) continue;
-      const [mv, ma] = await Promise.all([readInt(host, `${dir}/in${ch}_input`), readInt(host, `${dir}/curr${ch}_input`)]);
+      const [mv, ma] = await Promise.all([
+        readInt(host, `${dir}/in${ch}_input`),
+        readInt(host, `${dir}/curr${ch}_input`),
+      ]);
       // Channels without a current (the "sum of shunt voltages" summation channel) are not rails.
       if (ma === undefined) continue;
       sensors.push({
@@ -113,7 +116,9 @@ export async function readRapl(host: Host, miss?: Miss): Promise<PowerSensor[]> 
       readInt(host, `${dir}/max_energy_range_uj`),
     ]);
     if (!energy.ok) {
-      const hint = /permission/.test(energy.reason) ? ' (root-only since Linux 5.10: run as root or grant read access with a udev rule)' : '';
+      const hint = /permission/.test(energy.reason)
+        ? ' (root-only since Linux 5.10: run as root or grant read access with a udev rule)'
+        : '';
       miss?.(`power.sensors.${zone}`, `${energy.reason}${hint}`);
       continue;
     }
@@ -185,6 +190,7 @@ export async function readPower(host: Host, options: PowerReadOptions, miss: Mis
       path: `${SUPPLY_DIR}/${battery.name}`,
     });
   }
-  if (sensors.length === 0) miss('power.sensors', 'no INA3221, RAPL, PMIC or battery power reading on this device');
+  if (sensors.length === 0)
+    miss('power.sensors', 'no INA3221, RAPL, PMIC or battery power reading on this device');
   return { source, sourceReason: reason, ...(battery ? { battery } : {}), sensors };
 }

@@ -11,8 +11,8 @@ import {
   socFromCompatible,
 } from '../parse/board.js';
 import {
-  type Cpuinfo,
   type CpuFreqLimits,
+  type Cpuinfo,
   cfsQuotaCores,
   commonFeatures,
   cpuArch,
@@ -39,20 +39,29 @@ export async function readCpuinfo(host: Host, miss: Miss): Promise<Cpuinfo> {
 }
 
 export async function readBoard(host: Host, cpuinfo: Cpuinfo, miss: Miss): Promise<BoardInfo> {
-  const [dtModel, dtCompatible, dmiVendor, dmiProduct, dmiVersion, tegra, hypervisorType] = await Promise.all([
-    host.readText('/proc/device-tree/model'),
-    host.readText('/proc/device-tree/compatible'),
-    readString(host, '/sys/class/dmi/id/sys_vendor'),
-    readString(host, '/sys/class/dmi/id/product_name'),
-    readString(host, '/sys/class/dmi/id/product_version'),
-    host.readText('/etc/nv_tegra_release'),
-    readString(host, '/sys/hypervisor/type'),
-  ]);
+  const [dtModel, dtCompatible, dmiVendor, dmiProduct, dmiVersion, tegra, hypervisorType] = await Promise.all(
+    [
+      host.readText('/proc/device-tree/model'),
+      host.readText('/proc/device-tree/compatible'),
+      readString(host, '/sys/class/dmi/id/sys_vendor'),
+      readString(host, '/sys/class/dmi/id/product_name'),
+      readString(host, '/sys/class/dmi/id/product_version'),
+      host.readText('/etc/nv_tegra_release'),
+      readString(host, '/sys/hypervisor/type'),
+    ],
+  );
   const compatible = dtCompatible.ok ? parseCompatible(dtCompatible.text) : [];
-  const dmiModel = [dmiVendor, dmiProduct, dmiVersion && !/^(None|Not Specified|To be filled.*)$/i.test(dmiVersion) ? dmiVersion : undefined]
+  const dmiModel = [
+    dmiVendor,
+    dmiProduct,
+    dmiVersion && !/^(None|Not Specified|To be filled.*)$/i.test(dmiVersion) ? dmiVersion : undefined,
+  ]
     .filter(Boolean)
     .join(' ');
-  const model = (dtModel.ok ? parseDeviceTreeString(dtModel.text) : undefined) ?? (dmiModel || undefined) ?? cpuinfo.model;
+  const model =
+    (dtModel.ok ? parseDeviceTreeString(dtModel.text) : undefined) ??
+    (dmiModel || undefined) ??
+    cpuinfo.model;
   if (!model) miss('board.model', 'no /proc/device-tree/model and no /sys/class/dmi/id/product_name');
   const arch = cpuArch(cpuinfo);
   const family = classifyBoard(model, compatible, arch);
@@ -62,7 +71,11 @@ export async function readBoard(host: Host, cpuinfo: Cpuinfo, miss: Miss): Promi
   let jetpack: string | undefined;
   if (tegra.ok) {
     l4tRelease = parseTegraRelease(tegra.text);
-    if (!l4tRelease) miss('board.l4tRelease', `/etc/nv_tegra_release: unrecognised "${tegra.text.split('\n')[0]?.slice(0, 80)}"`);
+    if (!l4tRelease)
+      miss(
+        'board.l4tRelease',
+        `/etc/nv_tegra_release: unrecognised "${tegra.text.split('\n')[0]?.slice(0, 80)}"`,
+      );
     else {
       jetpack = jetpackForL4t(l4tRelease);
       if (!jetpack) miss('board.jetpack', `L4T ${l4tRelease} is not in the known JetPack release table`);
@@ -94,7 +107,9 @@ export async function readBoard(host: Host, cpuinfo: Cpuinfo, miss: Miss): Promi
     family,
     ...(soc ? { soc } : {}),
     compatible,
-    ...(family.startsWith('raspberry-pi') && cpuinfo.revision ? { raspberryPiRevision: cpuinfo.revision } : {}),
+    ...(family.startsWith('raspberry-pi') && cpuinfo.revision
+      ? { raspberryPiRevision: cpuinfo.revision }
+      : {}),
     ...(l4tRelease ? { l4tRelease } : {}),
     ...(jetpack ? { jetpack } : {}),
     ...virt,
@@ -142,7 +157,8 @@ export async function readCpu(host: Host, cpuinfo: Cpuinfo, miss: Miss): Promise
     }),
   );
   const governor = await readString(host, `${CPU_DIR}/cpu${indices[0] ?? 0}/cpufreq/scaling_governor`);
-  if (freqs.every((f) => f.maxKhz === undefined)) miss('cpu.maxMhz', `${CPU_DIR}/cpu*/cpufreq: absent (no cpufreq driver, typical of VMs)`);
+  if (freqs.every((f) => f.maxKhz === undefined))
+    miss('cpu.maxMhz', `${CPU_DIR}/cpu*/cpufreq: absent (no cpufreq driver, typical of VMs)`);
   const maxKhz = Math.max(0, ...freqs.map((f) => f.maxKhz ?? 0));
   const curKhz = Math.max(0, ...freqs.map((f) => f.curKhz ?? 0));
   const cappedCpus = freqs.flatMap((f) =>
@@ -155,7 +171,11 @@ export async function readCpu(host: Host, cpuinfo: Cpuinfo, miss: Miss): Promise
   return {
     cpu: {
       arch,
-      ...(first?.vendorId ? { vendor: first.vendorId } : first?.implementer ? { vendor: armVendor(first.implementer) } : {}),
+      ...(first?.vendorId
+        ? { vendor: first.vendorId }
+        : first?.implementer
+          ? { vendor: armVendor(first.implementer) }
+          : {}),
       ...(first?.modelName ? { modelName: first.modelName } : {}),
       cores: cpuinfo.processors.length,
       ...(quotaCores ? { quotaCores } : {}),

@@ -37,14 +37,21 @@ export async function readThermalZones(host: Host, withTrips = true): Promise<Th
   );
 }
 
-export async function readRaspberryPiThrottle(host: Host, miss?: Miss): Promise<RaspberryPiThrottle | undefined> {
+export async function readRaspberryPiThrottle(
+  host: Host,
+  miss?: Miss,
+): Promise<RaspberryPiThrottle | undefined> {
   const r = await host.exec(COMMANDS.vcgencmdThrottled);
   if (!r.ok) {
     miss?.('thermal.throttling.raspberryPi', r.reason);
     return undefined;
   }
   const t = parseThrottled(r.stdout);
-  if (!t) miss?.('thermal.throttling.raspberryPi', `vcgencmd get_throttled: unrecognised output "${r.stdout.trim().slice(0, 80)}"`);
+  if (!t)
+    miss?.(
+      'thermal.throttling.raspberryPi',
+      `vcgencmd get_throttled: unrecognised output "${r.stdout.trim().slice(0, 80)}"`,
+    );
   return t;
 }
 
@@ -77,7 +84,8 @@ export async function readThermal(host: Host, options: ThermalReadOptions, miss:
     if (!nvp.ok) miss('thermal.throttling.jetsonPowerMode', nvp.reason);
     else {
       jetsonPowerMode = parseNvpmodel(nvp.stdout);
-      if (!jetsonPowerMode) miss('thermal.throttling.jetsonPowerMode', 'nvpmodel -q: no "NV Power Mode" line');
+      if (!jetsonPowerMode)
+        miss('thermal.throttling.jetsonPowerMode', 'nvpmodel -q: no "NV Power Mode" line');
     }
   }
   const reasons = [...(pi ? throttleReasons(pi) : []), ...hotZones(zones)];
