@@ -111,6 +111,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       dataDir: resolveFrom(baseDir, config.dataDir),
       models: { ...config.models, dir: resolveFrom(baseDir, config.models.dir) },
       camera: { ...config.camera, source: resolveSourcePath(baseDir, config.camera.source) },
+      hardware: { ...config.hardware, root: resolveFrom(baseDir, config.hardware.root) },
     },
     file,
     baseDir,

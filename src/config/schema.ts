@@ -103,6 +103,82 @@ const telemetrySchema = z
   })
   .prefault({});
 
+const hardwareSchema = z
+  .strictObject({
+    root: z
+      .string()
+      .min(1)
+      .default('/')
+      .describe('Filesystem root the hardware readers use; "/" on a device, a captured tree for testing'),
+    commandTimeoutMs: z
+      .int()
+      .positive()
+      .max(60_000)
+      .default(2000)
+      .describe('Timeout for vcgencmd, nvpmodel and nvidia-smi'),
+    sampler: z
+      .strictObject({
+        intervalMs: z
+          .int()
+          .min(100)
+          .max(3_600_000)
+          .default(5000)
+          .describe('How often battery, power, heat and memory are sampled'),
+        bufferSize: z
+          .int()
+          .min(2)
+          .max(100_000)
+          .default(120)
+          .describe('Samples kept for history and energy integration'),
+        batteryThresholdsPercent: z
+          .array(z.number().gt(0).lt(100))
+          .default([50, 20, 10])
+          .describe('Battery levels whose crossing is announced'),
+        batteryHysteresisPercent: z
+          .number()
+          .min(0)
+          .max(50)
+          .default(3)
+          .describe('A threshold re-arms at threshold + this'),
+        powerSourceConfirmSamples: z
+          .int()
+          .min(1)
+          .max(100)
+          .default(2)
+          .describe('Samples a new power source must hold'),
+        throttleStartSamples: z
+          .int()
+          .min(1)
+          .max(100)
+          .default(2)
+          .describe('Throttled samples in a row before throttling starts'),
+        throttleStopSamples: z
+          .int()
+          .min(1)
+          .max(100)
+          .default(3)
+          .describe('Unthrottled samples in a row before it ends'),
+        memoryPressureEnterPercent: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(10)
+          .describe('Pressure starts below this % of the budget available'),
+        memoryPressureExitPercent: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(20)
+          .describe('Pressure ends above this % available'),
+      })
+      .refine((s) => s.memoryPressureExitPercent >= s.memoryPressureEnterPercent, {
+        message: 'memoryPressureExitPercent must be ≥ memoryPressureEnterPercent',
+        path: ['memoryPressureExitPercent'],
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   deviceId: topicSegment.optional().describe('Device id used in MQTT topics; machine id when absent'),
@@ -115,6 +191,7 @@ export const configSchema = z.strictObject({
   http: httpSchema,
   policy: policySchema,
   telemetry: telemetrySchema,
+  hardware: hardwareSchema,
 });
 
 /** The validated config with defaults applied. */
