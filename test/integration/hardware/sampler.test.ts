@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../../src/clock.js';
-import { LiveSampler, type SamplerEventName, type SamplerEvents } from '../../../src/hardware/sampler.js';
+import {
+  LiveSampler,
+  type SamplerEventName,
+  type SamplerEvents,
+  type SamplerOptions,
+} from '../../../src/hardware/sampler.js';
 import { type FixtureTree, TreeCopy } from '../../helpers/hardware.js';
 
 /** A clock the test moves by hand; sleeps resolve when it is advanced past them. */
@@ -30,7 +35,7 @@ afterEach(() => {
   for (const c of copies.splice(0)) c.dispose();
 });
 
-function setup(tree: FixtureTree, options: ConstructorParameters<typeof LiveSampler>[0]['options'] = {}) {
+function setup(tree: FixtureTree, options: Partial<SamplerOptions> = {}) {
   const copy = new TreeCopy(tree);
   copies.push(copy);
   const clock = new ManualClock();
