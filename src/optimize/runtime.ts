@@ -73,28 +73,43 @@ export function zeroFeeds(model: ModelProto): Record<string, ort.Tensor> {
   return feeds;
 }
 
+export interface ProbeResult {
+  shapes: Map<string, number[]>;
+  /** onnxruntime type names ('float32', 'float16', 'int64', ...). */
+  types: Map<string, string>;
+}
+
 /**
- * The shape of every tensor the graph computes, measured by running it once on zeros with every
- * node output exposed. Used for FLOPs and channel counts; symbolic batch dimensions become 1.
+ * The shape and type of every tensor the graph computes, measured by running it once on zeros with
+ * every node output exposed. Used for FLOPs, channel counts and fp16 conversion; symbolic batch
+ * dimensions become 1.
  */
-export async function probeShapes(model: ModelProto): Promise<Map<string, number[]>> {
+export async function probeTensors(model: ModelProto): Promise<ProbeResult> {
   const names = (model.graph!.node ?? []).flatMap((n) => (n.output ?? []).filter((o) => o));
   const probe = withExtraOutputs(model, names);
   const session = await sessionFor(encodeModel(probe), { graphOptimization: 'disabled', threads: 1 });
   try {
     const results = await session.run(zeroFeeds(model));
     const shapes = new Map<string, number[]>();
+    const types = new Map<string, string>();
     for (const [name, value] of Object.entries(results)) {
       shapes.set(name, [...value.dims]);
+      types.set(name, value.type);
       value.dispose();
     }
-    for (const input of describeInputs(model))
+    for (const input of describeInputs(model)) {
       shapes.set(
         input.name,
         input.dims.map((d) => (d < 0 ? 1 : d)),
       );
-    return shapes;
+      types.set(input.name, input.dtype);
+    }
+    return { shapes, types };
   } finally {
     await session.release();
   }
+}
+
+export async function probeShapes(model: ModelProto): Promise<Map<string, number[]>> {
+  return (await probeTensors(model)).shapes;
 }
