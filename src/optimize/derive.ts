@@ -175,20 +175,32 @@ export async function derive(
     case 'prune': {
       const p = params as MethodParams['prune'];
       if (p.mode === 'unstructured') details = { ...details, ...pruneUnstructured(work, p.sparsity) };
-      else details = { ...details, ...pruneStructured(work, p.sparsity, (await probeTensors(work)).shapes) };
+      else {
+        const report = pruneStructured(work, p.sparsity, (await probeTensors(work)).shapes);
+        if (report.prunedLayers === 0) {
+          throw new DerivationError(
+            `prune: no Conv layer could lose ${p.sparsity} of its channels (${report.skippedLayers} skipped)`,
+          );
+        }
+        details = { ...details, ...report };
+      }
       break;
     }
     case 'lowrank': {
       const p = params as MethodParams['lowrank'];
-      details = {
-        ...details,
-        ...factorizeLowRank(work, {
-          energy: p.energy,
-          maxParamRatio: p.maxParamRatio,
-          signal: options.signal,
-          onLayer: (done, total) => progress?.({ stage: 'derive', done, total, message: 'SVD' }),
-        }),
-      };
+      const report = factorizeLowRank(work, {
+        energy: p.energy,
+        maxParamRatio: p.maxParamRatio,
+        signal: options.signal,
+        onLayer: (done, total) => progress?.({ stage: 'derive', done, total, message: 'SVD' }),
+      });
+      if (report.factorizedLayers === 0) {
+        throw new DerivationError(
+          `lowrank: at energy ${p.energy} no layer gets a rank small enough to save parameters ` +
+            `(≤ ${p.maxParamRatio} of ${report.keptLayers} candidate layers' weights); lower the energy`,
+        );
+      }
+      details = { ...details, ...report };
       break;
     }
     case 'input-uint8': {

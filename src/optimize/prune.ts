@@ -1,5 +1,5 @@
 import { DerivationError } from './errors.js';
-import { attrInt, GraphIndex, intAttr, removeUnused, setAttr } from './graph.js';
+import { attrFloat, attrInt, GraphIndex, intAttr, removeUnused, setAttr } from './graph.js';
 import { DataType, type ModelProto, type NodeProto, type TensorProto } from './onnx-io.js';
 import { COMPUTE_OPS } from './qdq.js';
 import { dimsOf, elementCount, floatTensor, readFloats } from './tensor.js';
@@ -9,7 +9,7 @@ export interface UnstructuredReport {
   zeroedWeights: number;
 }
 
-/** Zeroes the smallest-magnitude weights of every Conv/Gemm/MatMul to the target sparsity (per layer). In place. */
+/** Zeroes the smallest-magnitude weights of every Conv/Gemm/MatMul to the target sparsity (per output channel). In place. */
 export function pruneUnstructured(model: ModelProto, sparsity: number): UnstructuredReport {
   const graph = model.graph!;
   const index = new GraphIndex(graph);
@@ -22,17 +22,25 @@ export function pruneUnstructured(model: ModelProto, sparsity: number): Unstruct
     if (!t || t.dataType !== DataType.FLOAT || done.has(w)) continue;
     done.add(w);
     const values = readFloats(t);
-    const k = Math.floor(values.length * sparsity);
-    if (k === 0) continue;
-    // k-th smallest |w| by sorting indices (ties by index: deterministic).
-    const order = Array.from(values.keys()).sort(
-      (a, b) => Math.abs(values[a]!) - Math.abs(values[b]!) || a - b,
-    );
-    for (let i = 0; i < k; i++) {
-      if (values[order[i]!] !== 0) zeroed++;
-      values[order[i]!] = 0;
+    const dims = dimsOf(t);
+    // Per output channel: BN-folded weights differ in scale between channels by orders of
+    // magnitude, and a per-layer threshold would wipe whole small channels out.
+    const axis = n.opType === 'Conv' ? 0 : n.opType === 'Gemm' && attrInt(n, 'transB', 0) === 1 ? 0 : 1;
+    const rows = dims[axis] ?? 1;
+    const inner = elementCount(dims.slice(axis + 1));
+    const outer = elementCount(dims.slice(0, axis));
+    for (let r = 0; r < rows; r++) {
+      const idx: number[] = [];
+      for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) idx.push((o * rows + r) * inner + i);
+      const k = Math.floor(idx.length * sparsity);
+      // The k smallest |w| by sorting indices (ties by index: deterministic).
+      idx.sort((p, q) => Math.abs(values[p]!) - Math.abs(values[q]!) || p - q);
+      for (let i = 0; i < k; i++) {
+        if (values[idx[i]!] !== 0) zeroed++;
+        values[idx[i]!] = 0;
+      }
     }
-    replaceInitializer(model, t, floatTensor(w, dimsOf(t), values));
+    replaceInitializer(model, t, floatTensor(w, dims, values));
   }
   if (done.size === 0) throw new DerivationError('prune: no Conv, Gemm or MatMul with float32 weights');
   return { prunedLayers: done.size, zeroedWeights: zeroed };
@@ -67,7 +75,7 @@ export interface StructuredReport {
 }
 
 type Edit =
-  | { kind: 'input-channels'; node: NodeProto; remove: number[] }
+  | { kind: 'input-channels'; node: NodeProto; remove: number[]; values: number[] }
   | { kind: 'depthwise'; node: NodeProto; remove: number[] }
   | { kind: 'batchnorm'; node: NodeProto; remove: number[] };
 
@@ -112,7 +120,15 @@ export function pruneStructured(
       .sort((a, b) => norms[a]! - norms[b]! || a - b)
       .slice(0, count)
       .sort((a, b) => a - b);
-    const edits = traceChannels(index, conv.output?.[0] ?? '', remove, channels);
+    const ownBias = index.initializers.get(conv.input?.[2] ?? '');
+    const biasValues = ownBias ? readFloats(ownBias) : undefined;
+    const edits = traceChannels(
+      index,
+      conv.output?.[0] ?? '',
+      remove,
+      remove.map((c) => biasValues?.[c] ?? 0),
+      channels,
+    );
     if (!edits) {
       skipped++;
       continue;
@@ -145,60 +161,97 @@ function usedElsewhere(index: GraphIndex, name: string, node: NodeProto): boolea
 
 /**
  * Follows the channels of `start` to every consumer. Returns the edits and the tensors that carry
- * the channels, or undefined when some consumer cannot drop them.
+ * the channels, or undefined when some consumer cannot drop them. A removed channel is treated as
+ * the constant its bias gives (its weights are the smallest): that constant is followed through
+ * activations, BatchNorm, pooling and depthwise convs and folded into the bias of the consuming
+ * convs, so the bias the channel contributed is not lost.
  */
 function traceChannels(
   index: GraphIndex,
   start: string,
   remove: number[],
+  startValues: number[],
   channels: ReadonlyMap<string, number>,
 ): { edits: Edit[]; carriers: string[] } | undefined {
   const offset = new Map<string, number>([[start, 0]]);
+  const values = new Map<string, number[]>([[start, startValues]]);
   const queue = [start];
   const edits: Edit[] = [];
   const visited = new Set<NodeProto>();
   const shifted = (t: string) => remove.map((c) => c + offset.get(t)!);
-  const carry = (t: string, off: number): boolean => {
+  // Everything downstream of start: a Concat joining two of them (SPP: x with maxpool(x)) would
+  // need the channels cut twice at two offsets; those are skipped.
+  const downstream = new Set<string>([start]);
+  const walk = [start];
+  while (walk.length > 0) {
+    for (const c of index.consumersOf(walk.pop()!)) {
+      for (const o of c.output ?? []) {
+        if (o && !downstream.has(o)) {
+          downstream.add(o);
+          walk.push(o);
+        }
+      }
+    }
+  }
+  const carry = (t: string, off: number, vals: number[]): boolean => {
     const known = offset.get(t);
     if (known !== undefined) return known === off;
     offset.set(t, off);
+    values.set(t, vals);
     queue.push(t);
     return true;
   };
   while (queue.length > 0) {
     const t = queue.shift()!;
     if (index.graphOutputs.has(t)) return undefined;
+    const v = values.get(t)!;
     for (const c of index.consumersOf(t)) {
       if (visited.has(c)) continue;
       const op = c.opType ?? '';
       const out = c.output?.[0] ?? '';
       const input0 = c.input?.[0] === t;
       if (CHANNELWISE_UNARY.has(op) && input0) {
-        if (op === 'Clip' && (c.input ?? []).slice(1).some((x) => x && offset.has(x))) return undefined;
+        const f = unaryFunction(index, c);
+        if (!f) return undefined;
         visited.add(c);
-        if (!carry(out, offset.get(t)!)) return undefined;
+        if (!carry(out, offset.get(t)!, v.map(f))) return undefined;
       } else if ((CHANNELWISE_POOL.has(op) || op === 'Resize') && input0) {
         visited.add(c);
-        if (!carry(out, offset.get(t)!)) return undefined;
+        if (!carry(out, offset.get(t)!, v)) return undefined;
       } else if (op === 'BatchNormalization' && input0) {
         if (
           (c.input ?? []).slice(1).some((x) => !index.initializers.has(x) || index.consumersOf(x).length > 1)
         )
           return undefined;
         visited.add(c);
-        edits.push({ kind: 'batchnorm', node: c, remove: shifted(t) });
-        if (!carry(out, offset.get(t)!)) return undefined;
+        const rows = shifted(t);
+        const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) =>
+          readFloats(index.initializers.get(c.input![i]!)!),
+        );
+        const eps = attrFloat(c, 'epsilon', 1e-5);
+        const bn = v.map((x, i) => {
+          const r = rows[i]!;
+          return (scale![r]! * (x - mean![r]!)) / Math.sqrt(variance![r]! + eps) + bias![r]!;
+        });
+        edits.push({ kind: 'batchnorm', node: c, remove: rows });
+        if (!carry(out, offset.get(t)!, bn)) return undefined;
       } else if (CHANNELWISE_BINARY.has(op)) {
         // Both operands carry the same channels (SiLU: x · sigmoid(x)), or the other is a scalar constant.
-        const other = (c.input ?? []).find((x, i) => i !== (c.input ?? []).indexOf(t) && x) ?? '';
+        const inputs = c.input ?? [];
+        const other = inputs.find((x, i) => i !== inputs.indexOf(t) && x) ?? inputs[0]!;
         const scalar = index.constantOf(other);
-        const ok = offset.has(other)
-          ? offset.get(other) === offset.get(t)
-          : scalar !== undefined && elementCount(dimsOf(scalar)) === 1;
-        if (!ok) return undefined;
+        let otherValues: number[];
+        if (offset.has(other) && offset.get(other) === offset.get(t)) otherValues = values.get(other)!;
+        else if (scalar && elementCount(dimsOf(scalar)) === 1)
+          otherValues = v.map(() => readFloats(scalar)[0]!);
+        else return undefined;
+        const tFirst = inputs[0] === t;
+        const [lhs, rhs] = tFirst ? [v, otherValues] : [otherValues, v];
+        const combined = lhs.map((x, i) => binary(op, x, rhs[i]!));
         visited.add(c);
-        if (!carry(out, offset.get(t)!)) return undefined;
+        if (!carry(out, offset.get(t)!, combined)) return undefined;
       } else if (op === 'Concat' && attrInt(c, 'axis', 0) === 1) {
+        if ((c.input ?? []).filter((x) => downstream.has(x)).length > 1) return undefined;
         let off = 0;
         for (const x of c.input ?? []) {
           if (x === t) break;
@@ -207,22 +260,90 @@ function traceChannels(
           off += n;
         }
         visited.add(c);
-        if (!carry(out, off + offset.get(t)!)) return undefined;
+        if (!carry(out, off + offset.get(t)!, v)) return undefined;
       } else if (op === 'Conv' && input0) {
         const w = index.initializers.get(c.input?.[1] ?? '');
         if (!w || w.dataType !== DataType.FLOAT || index.consumersOf(w.name ?? '').length > 1)
           return undefined;
+        const b = c.input?.[2] ? index.initializers.get(c.input[2]) : undefined;
+        if (b && index.consumersOf(b.name ?? '').length > 1) return undefined;
         const group = attrInt(c, 'group', 1);
         visited.add(c);
-        if (group === 1) edits.push({ kind: 'input-channels', node: c, remove: shifted(t) });
+        if (group === 1) edits.push({ kind: 'input-channels', node: c, remove: shifted(t), values: v });
         else if (group === channels.get(t) && dimsOf(w)[1] === 1 && dimsOf(w)[0] === group) {
-          edits.push({ kind: 'depthwise', node: c, remove: shifted(t) });
-          if (!carry(out, offset.get(t)!)) return undefined;
+          const rows = shifted(t);
+          const weights = readFloats(w);
+          const per = elementCount(dimsOf(w).slice(1));
+          const bias = b ? readFloats(b) : undefined;
+          const dw = v.map((x, i) => {
+            let sum = 0;
+            for (let k = 0; k < per; k++) sum += weights[rows[i]! * per + k]!;
+            return x * sum + (bias?.[rows[i]!] ?? 0);
+          });
+          edits.push({ kind: 'depthwise', node: c, remove: rows });
+          if (!carry(out, offset.get(t)!, dw)) return undefined;
         } else return undefined;
       } else return undefined;
     }
   }
   return { edits, carriers: [...offset.keys()] };
+}
+
+function unaryFunction(index: GraphIndex, node: NodeProto): ((x: number) => number) | undefined {
+  switch (node.opType) {
+    case 'Relu':
+      return (x) => Math.max(0, x);
+    case 'LeakyRelu': {
+      const alpha = attrFloat(node, 'alpha', 0.01);
+      return (x) => (x >= 0 ? x : alpha * x);
+    }
+    case 'Sigmoid':
+      return (x) => 1 / (1 + Math.exp(-x));
+    case 'Tanh':
+      return Math.tanh;
+    case 'Identity':
+      return (x) => x;
+    case 'Elu': {
+      const alpha = attrFloat(node, 'alpha', 1);
+      return (x) => (x >= 0 ? x : alpha * (Math.exp(x) - 1));
+    }
+    case 'HardSigmoid': {
+      const alpha = attrFloat(node, 'alpha', 0.2);
+      const beta = attrFloat(node, 'beta', 0.5);
+      return (x) => Math.max(0, Math.min(1, alpha * x + beta));
+    }
+    case 'HardSwish':
+      return (x) => x * Math.max(0, Math.min(1, x / 6 + 0.5));
+    case 'Clip': {
+      const bound = (i: number, name: string, fallback: number) => {
+        const input = node.input?.[i];
+        if (input) {
+          const t = index.constantOf(input);
+          return t ? readFloats(t)[0] : undefined;
+        }
+        return attrFloat(node, name, fallback);
+      };
+      const lo = bound(1, 'min', Number.NEGATIVE_INFINITY);
+      const hi = bound(2, 'max', Number.POSITIVE_INFINITY);
+      if (lo === undefined || hi === undefined) return undefined;
+      return (x) => Math.max(lo, Math.min(hi, x));
+    }
+    default:
+      return undefined;
+  }
+}
+
+function binary(op: string, a: number, b: number): number {
+  switch (op) {
+    case 'Mul':
+      return a * b;
+    case 'Add':
+      return a + b;
+    case 'Sub':
+      return a - b;
+    default:
+      return a / b;
+  }
 }
 
 function dropRows(values: Float32Array, rowLength: number, remove: readonly number[]): Float32Array {
@@ -284,4 +405,26 @@ function applyEdit(model: ModelProto, index: GraphIndex, e: Edit): void {
       o += k;
     }
   replaceInitializer(model, w, floatTensor(w.name ?? '', [m, keptC, ...dims.slice(2)], out));
+  // Fold the removed channels' constant contribution into the bias (borders of padded convs aside).
+  const correction = new Float32Array(m);
+  e.remove.forEach((ch, i) => {
+    const value = e.values[i]!;
+    if (value === 0) return;
+    for (let r = 0; r < m; r++) {
+      let sum = 0;
+      for (let q = 0; q < k; q++) sum += values[(r * c + ch) * k + q]!;
+      correction[r]! += sum * value;
+    }
+  });
+  if (correction.every((x) => x === 0)) return;
+  const biasName = e.node.input?.[2];
+  const bias = biasName ? index.initializers.get(biasName) : undefined;
+  const base = bias ? readFloats(bias) : new Float32Array(m);
+  for (let r = 0; r < m; r++) base[r]! += correction[r]!;
+  if (bias) replaceInitializer(model, bias, floatTensor(bias.name ?? '', [m], base));
+  else {
+    const t = floatTensor(`${w.name}_pruned_bias`, [m], base);
+    model.graph!.initializer!.push(t);
+    e.node.input = [...(e.node.input ?? []).slice(0, 2), t.name!];
+  }
 }
