@@ -1,4 +1,6 @@
 import { configCommand } from './config.js';
+import { deriveCommand } from './derive.js';
+import { fidelityCommand } from './fidelity.js';
 import type { Command, CommandContext } from './command.js';
 import { inferCommand } from './infer.js';
 import { modelsCommand } from './models.js';
@@ -6,7 +8,7 @@ import { runCommand } from './run.js';
 import { EdgeAgentError } from '../errors.js';
 
 /** The subcommands of `edge-agent`; each lives in src/cli/<name>.ts. */
-export const COMMANDS: readonly Command[] = [runCommand, inferCommand, modelsCommand, configCommand];
+export const COMMANDS: readonly Command[] = [runCommand, inferCommand, modelsCommand, configCommand, deriveCommand, fidelityCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

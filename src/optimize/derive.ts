@@ -121,11 +121,15 @@ export async function derive(
       const p = params as MethodParams['int8-static'];
       const probe = await probeTensors(work);
       upgradeOpset(work, 13, (t) => probe.shapes.get(t)?.length);
-      const calib = await loadFrames(options.calibration, {
-        limit: p.frames,
-        signal: options.signal,
-        onProgress: progress,
-      });
+      // The evaluation frames are the calibration frames unless told otherwise: decode them once.
+      const same = !options.evaluation && (options.evaluationLimit ?? 32) === p.frames;
+      const calib = same
+        ? { images: [...evaluator.set.images], description: evaluator.framesDescription }
+        : await loadFrames(options.calibration, {
+            limit: p.frames,
+            signal: options.signal,
+            onProgress: progress,
+          });
       const calibration = await prepareInputs(calib.images, sourceSpec);
       const result = await quantizeStatic(
         {
