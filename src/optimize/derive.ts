@@ -10,6 +10,7 @@ import { cleanModel } from './clean.js';
 import { DerivationError, throwIfAborted } from './errors.js';
 import { Evaluator } from './evaluation.js';
 import type { FidelityReport } from './fidelity.js';
+import { foldBatchNorms } from './fold.js';
 import { convertToFp16 } from './fp16.js';
 import { type FrameSource, loadFrames, prepareInputs } from './frames.js';
 import { prependUint8Input } from './input-uint8.js';
@@ -121,6 +122,7 @@ export async function derive(
       const p = params as MethodParams['int8-static'];
       const probe = await probeTensors(work);
       upgradeOpset(work, 13, (t) => probe.shapes.get(t)?.length);
+      details = { ...details, foldedBatchNorms: foldBatchNorms(work) };
       // The evaluation frames are the calibration frames unless told otherwise: decode them once.
       const same = !options.evaluation && (options.evaluationLimit ?? 32) === p.frames;
       const calib = same
@@ -165,6 +167,7 @@ export async function derive(
       const p = params as MethodParams['int8-weights'];
       const probe = await probeTensors(work);
       upgradeOpset(work, 13, (t) => probe.shapes.get(t)?.length);
+      details = { ...details, foldedBatchNorms: foldBatchNorms(work) };
       details = { ...details, ...quantizeWeightsOnly(work, p.reduceRange) };
       precision = 'int8';
       break;

@@ -73,6 +73,12 @@ export function attrInts(node: NodeProto, name: string): number[] | undefined {
   return a ? (a.ints ?? []).map((v) => toNum(v)) : undefined;
 }
 
+/** Integer list attribute as exact bigints (int64 values beyond 2^53 survive). */
+export function attrBigInts(node: NodeProto, name: string): bigint[] | undefined {
+  const a = attr(node, name);
+  return a ? (a.ints ?? []).map((v) => BigInt(typeof v === 'number' ? v : v.toString())) : undefined;
+}
+
 export function attrFloat(node: NodeProto, name: string, fallback: number): number {
   const a = attr(node, name);
   return a ? (a.f ?? fallback) : fallback;

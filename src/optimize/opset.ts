@@ -1,5 +1,5 @@
 import { DerivationError } from './errors.js';
-import { attr, attrInt, attrInts, removeAttr, uniqueNamer } from './graph.js';
+import { attr, attrBigInts, attrInt, attrInts, removeAttr, uniqueNamer } from './graph.js';
 import { defaultOpset, type ModelProto, type NodeProto, setDefaultOpset, toNum } from './onnx-io.js';
 import { floatTensor, int64Tensor } from './tensor.js';
 
@@ -41,7 +41,7 @@ export function upgradeOpset(
       );
     }
     const moveInts = (attrName: string, slot: number) => {
-      const values = attrInts(node, attrName);
+      const values = attrBigInts(node, attrName);
       if (values === undefined) return;
       const t = int64Tensor(name(`${node.name || node.opType}_${attrName}`), [values.length], values);
       graph.initializer!.push(t);

@@ -63,12 +63,22 @@ export async function quantizeStatic(
       'int8-static: the model has no Conv, Gemm or MatMul with float weights to quantize',
     );
   }
-  const histograms = await collectHistograms(ctx.model, fullPlan.tensors, ctx.calibration, {
-    inputName: ctx.inputName,
-    threads: ctx.threads,
-    signal: ctx.signal,
-    onProgress: ctx.onProgress,
-  });
+  // Plans that keep layers in float may quantize a Conv output a Relu used to absorb: calibrate those too.
+  const computeOutputs = (ctx.model.graph!.node ?? [])
+    .filter((n) => fullPlan.computeNodes.includes(n.name ?? ''))
+    .map((n) => n.output?.[0] ?? '')
+    .filter((t) => t && !fullPlan.tensors.includes(t));
+  const histograms = await collectHistograms(
+    ctx.model,
+    [...fullPlan.tensors, ...computeOutputs],
+    ctx.calibration,
+    {
+      inputName: ctx.inputName,
+      threads: ctx.threads,
+      signal: ctx.signal,
+      onProgress: ctx.onProgress,
+    },
+  );
   const ranges = rangesOf(histograms, params);
   const build = (keep: readonly string[]) => {
     const model = cloneModel(ctx.model);

@@ -105,10 +105,18 @@ export function int32Tensor(name: string, dims: readonly number[], values: Array
   return proto.TensorProto.create({ name, dims: [...dims], dataType: DataType.INT32, rawData: raw });
 }
 
-export function int64Tensor(name: string, dims: readonly number[], values: ArrayLike<number>): TensorProto {
+/** int64 values; pass bigints for values beyond 2^53 (Slice's INT64_MAX "to the end"). */
+export function int64Tensor(
+  name: string,
+  dims: readonly number[],
+  values: ArrayLike<number | bigint>,
+): TensorProto {
   const raw = new Uint8Array(8 * values.length);
   const view = new DataView(raw.buffer);
-  for (let i = 0; i < values.length; i++) view.setBigInt64(8 * i, BigInt(values[i]!), true);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    view.setBigInt64(8 * i, typeof v === 'bigint' ? v : BigInt(Math.trunc(v)), true);
+  }
   return proto.TensorProto.create({ name, dims: [...dims], dataType: DataType.INT64, rawData: raw });
 }
 
