@@ -125,7 +125,7 @@ export function normalizeParams<M extends Method>(method: M, raw: Raw = {}): Met
         }
         return {
           mode,
-          sparsity: num(raw, 'sparsity', mode === 'structured' ? 0.25 : 0.5, 0.01, 0.95, method),
+          sparsity: num(raw, 'sparsity', mode === 'structured' ? 0.1 : 0.3, 0.01, 0.95, method),
         };
       }
       case 'lowrank':
