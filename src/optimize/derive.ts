@@ -16,7 +16,14 @@ import { type FrameSource, loadFrames, prepareInputs } from './frames.js';
 import { prependUint8Input } from './input-uint8.js';
 import { inspectModel, type ModelInspection } from './inspect.js';
 import { factorizeLowRank } from './lowrank.js';
-import { type AnyParams, type Method, type MethodParams, normalizeParams, variantIdFor } from './methods.js';
+import {
+  type AnyParams,
+  type Method,
+  type MethodParams,
+  normalizeParams,
+  parseMethod,
+  variantIdFor,
+} from './methods.js';
 import { cloneModel, decodeModel, encodeModel, type ModelProto } from './onnx-io.js';
 import { upgradeOpset } from './opset.js';
 import type { ProgressFn } from './progress.js';
@@ -85,6 +92,7 @@ export async function derive(
   options: DeriveOptions = {},
 ): Promise<DerivedVariant> {
   const started = performance.now();
+  parseMethod(method); // callers from JavaScript or MQTT may pass any string
   const params = normalizeParams(method, rawParams);
   const { model: entry, variant: source } = catalog.variant(modelName, options.source);
   const id = options.id ?? variantIdFor(source.id, method, params);
