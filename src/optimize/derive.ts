@@ -155,6 +155,7 @@ export async function derive(
           ranges: p.ranges,
           percentile: p.percentile,
           reduceRange: p.reduceRange,
+          activations: p.activations,
           ...(p.floor === null ? {} : { floor: p.floor }),
         },
       );

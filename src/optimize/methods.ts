@@ -19,6 +19,7 @@ export interface MethodParams {
     ranges: RangeMethod;
     percentile: number;
     reduceRange: boolean;
+    activations: 'uint8' | 'int8';
     floor: number | null;
     frames: number;
   };
@@ -82,7 +83,11 @@ export function normalizeParams<M extends Method>(method: M, raw: Raw = {}): Met
         refuseUnknown(raw, [], method);
         return {};
       case 'int8-static': {
-        refuseUnknown(raw, ['ranges', 'percentile', 'reduceRange', 'floor', 'frames'], method);
+        refuseUnknown(raw, ['ranges', 'percentile', 'reduceRange', 'activations', 'floor', 'frames'], method);
+        const activations = (raw.activations ?? 'uint8') as string;
+        if (activations !== 'uint8' && activations !== 'int8') {
+          throw new DerivationError(`int8-static: activations must be uint8 or int8, got "${activations}"`);
+        }
         const ranges = (raw.ranges ?? 'percentile') as string;
         if (!['minmax', 'percentile', 'entropy'].includes(ranges)) {
           throw new DerivationError(
@@ -99,6 +104,7 @@ export function normalizeParams<M extends Method>(method: M, raw: Raw = {}): Met
           ranges: ranges as RangeMethod,
           percentile: num(raw, 'percentile', 99.999, 90, 100, method),
           reduceRange: bool(raw, 'reduceRange', true, method),
+          activations,
           floor,
           frames: Math.round(num(raw, 'frames', 32, 1, 10_000, method)),
         };
@@ -154,7 +160,7 @@ export function variantTag(method: Method, params: AnyParams): string {
     case 'int8-static': {
       const p = params as MethodParams['int8-static'];
       const r = p.ranges === 'percentile' ? `pct${fmt(p.percentile)}` : p.ranges;
-      return `int8s-${r}${p.reduceRange ? '' : '-8bit'}${p.floor === null ? '' : `-f${fmt(p.floor)}`}`;
+      return `int8s-${r}${p.activations === 'int8' ? '-s8' : ''}${p.reduceRange ? '' : '-8bit'}${p.floor === null ? '' : `-f${fmt(p.floor)}`}`;
     }
     case 'int8-weights':
       return (params as MethodParams['int8-weights']).reduceRange ? 'int8w-7bit' : 'int8w';

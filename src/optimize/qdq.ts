@@ -1,7 +1,7 @@
 import { DerivationError } from './errors.js';
 import { attrInt, GraphIndex, intAttr, makeNode, removeUnused, topoSort, uniqueNamer } from './graph.js';
 import { DataType, type ModelProto, type NodeProto } from './onnx-io.js';
-import { type QParams, quantizeWeightsPerChannel, type Range, uint8Params } from './ranges.js';
+import { int8Params, type QParams, quantizeWeightsPerChannel, type Range, uint8Params } from './ranges.js';
 import { dimsOf, floatTensor, int8Tensor, int32Tensor, readFloats, uint8Tensor } from './tensor.js';
 
 /** Ops with weights whose quantized form onnxruntime fuses (QLinearConv, QLinearMatMul, QGemm). */
@@ -156,7 +156,12 @@ function hasConstantWeight(index: GraphIndex, node: NodeProto): boolean {
 }
 
 /** The union of the ranges of each scale-sharing group. */
-export function groupRanges(plan: QdqPlan, ranges: ReadonlyMap<string, Range>): Map<string, QParams> {
+export function groupRanges(
+  plan: QdqPlan,
+  ranges: ReadonlyMap<string, Range>,
+  activations: 'uint8' | 'int8' = 'uint8',
+): Map<string, QParams> {
+  const toParams = activations === 'int8' ? int8Params : uint8Params;
   const groupRange = new Map<string, Range>();
   for (const t of plan.tensors) {
     const r = ranges.get(t);
@@ -165,7 +170,7 @@ export function groupRanges(plan: QdqPlan, ranges: ReadonlyMap<string, Range>): 
     const cur = groupRange.get(g);
     groupRange.set(g, cur ? { lo: Math.min(cur.lo, r.lo), hi: Math.max(cur.hi, r.hi) } : r);
   }
-  return new Map(plan.tensors.map((t) => [t, uint8Params(groupRange.get(plan.groupOf.get(t)!)!)]));
+  return new Map(plan.tensors.map((t) => [t, toParams(groupRange.get(plan.groupOf.get(t)!)!)]));
 }
 
 export interface QdqOptions {
@@ -195,7 +200,11 @@ export function applyQdq(
   for (const t of plan.tensors) {
     const qp = params.get(t)!;
     const scale = floatTensor(name(`${t}_scale`), [], [qp.scale]);
-    const zero = uint8Tensor(name(`${t}_zero_point`), [], [qp.zeroPoint]);
+    const zeroName = name(`${t}_zero_point`);
+    const zero =
+      qp.type === 'int8'
+        ? int8Tensor(zeroName, [], [qp.zeroPoint])
+        : uint8Tensor(zeroName, [], [qp.zeroPoint]);
     graph.initializer!.push(scale, zero);
     const qName = name(`${t}_quantized`);
     const dqName = name(`${t}_dequantized`);

@@ -14,6 +14,8 @@ export interface StaticQuantParams {
   percentile: number;
   /** 7-bit weights (AVX2 without VNNI saturates with 8-bit weights). */
   reduceRange: boolean;
+  /** uint8 asymmetric activations (U8S8, fast on x86/ARM CPUs) or int8 symmetric (S8S8). */
+  activations?: 'uint8' | 'int8';
   /** Fidelity floor for the sensitivity fallback; none = no fallback. */
   floor?: number;
 }
@@ -83,7 +85,9 @@ export async function quantizeStatic(
   const build = (keep: readonly string[]) => {
     const model = cloneModel(ctx.model);
     const plan = planQdq(model, new Set(keep));
-    const report = applyQdq(model, plan, groupRanges(plan, ranges), { reduceRange: params.reduceRange });
+    const report = applyQdq(model, plan, groupRanges(plan, ranges, params.activations), {
+      reduceRange: params.reduceRange,
+    });
     return { model, bytes: encodeModel(model), report };
   };
   const first = build([]);

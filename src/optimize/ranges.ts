@@ -162,6 +162,14 @@ function klDivergence(p: ArrayLike<number>, q: ArrayLike<number>): number {
 export interface QParams {
   scale: number;
   zeroPoint: number;
+  /** Activation type: uint8 asymmetric (U8S8, the default) or int8 symmetric (S8S8). */
+  type?: 'uint8' | 'int8';
+}
+
+/** Symmetric int8 parameters (zero point 0) for a range. */
+export function int8Params(range: Range): QParams {
+  const m = Math.max(Math.abs(range.lo), Math.abs(range.hi));
+  return { scale: m < 1e-12 ? 1 : Math.fround(m / 127), zeroPoint: 0, type: 'int8' };
 }
 
 /** Asymmetric uint8 parameters for a range; the range always includes 0 (zero must be exact). */

@@ -14,6 +14,7 @@ describe('methods', () => {
       ranges: 'percentile',
       percentile: 99.999,
       reduceRange: true,
+      activations: 'uint8',
       floor: 0.9,
       frames: 32,
     });
@@ -26,6 +27,9 @@ describe('methods', () => {
       ),
     ).toBe('fp32_int8s-minmax');
     expect(variantIdFor('rfb-320', 'clean', normalizeParams('clean'))).toBe('rfb-320_clean');
+    expect(variantIdFor('fp32', 'int8-static', normalizeParams('int8-static', { activations: 'int8' }))).toBe(
+      'fp32_int8s-pct99.999-s8-f0.9',
+    );
     expect(variantIdFor('fp32', 'prune', normalizeParams('prune', { mode: 'structured' }))).toBe(
       'fp32_prune-s0.1',
     );
