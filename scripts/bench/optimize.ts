@@ -18,7 +18,6 @@ import { loadCatalog } from '../../src/models/catalog.js';
 import { readVerified } from '../../src/models/integrity.js';
 import { effectiveInputSpec, type InputSpec } from '../../src/models/manifest.js';
 import { derive } from '../../src/optimize/derive.js';
-import { Evaluator } from '../../src/optimize/evaluation.js';
 import { inspectModel } from '../../src/optimize/inspect.js';
 import type { Method } from '../../src/optimize/methods.js';
 import { decodeModel } from '../../src/optimize/onnx-io.js';

@@ -15,8 +15,7 @@ export function foldBatchNorms(model: ModelProto): number {
     const index = new GraphIndex(graph);
     const x = bn.input?.[0] ?? '';
     const conv = index.producer.get(x);
-    if (!conv || conv?.opType !== 'Conv' || index.consumersOf(x).length !== 1 || index.graphOutputs.has(x))
-      continue;
+    if (conv?.opType !== 'Conv' || index.consumersOf(x).length !== 1 || index.graphOutputs.has(x)) continue;
     const params = [1, 2, 3, 4].map((i) => index.initializers.get(bn.input?.[i] ?? ''));
     const w = index.initializers.get(conv.input?.[1] ?? '');
     const b = conv.input?.[2] ? index.initializers.get(conv.input[2]) : undefined;
