@@ -46,7 +46,7 @@ async function outputs(model: ModelProto): Promise<Float32Array[]> {
   }
 }
 
-describe('structured pruning is exact on channels that carry nothing', () => {
+describe('structured pruning is exact on channels that carry nothing', { timeout: 60_000 }, () => {
   for (const [name, file] of [
     ['squeezenet1.1', 'squeezenet1.1/squeezenet1.1.onnx'],
     ['yolox-nano', 'yolox-nano/yolox_nano.onnx'],

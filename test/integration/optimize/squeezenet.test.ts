@@ -28,7 +28,7 @@ beforeAll(async () => {
   dataDir = tempDataDir();
 });
 
-describe('derivations of squeezenet1.1', () => {
+describe('derivations of squeezenet1.1', { timeout: 120_000 }, () => {
   it('int8-static: QDQ with int8 weights, fused by onnxruntime, top-1 agreement ≥ floor, written to the catalog', async () => {
     const catalog = await catalogWith(dataDir);
     const progress: Progress[] = [];

@@ -27,7 +27,7 @@ beforeAll(async () => {
   dataDir = tempDataDir();
 });
 
-describe('derivations of yolox-nano', () => {
+describe('derivations of yolox-nano', { timeout: 120_000 }, () => {
   it('int8-static (no floor): QDQ on every conv, opset raised to 13, int8 weights, runs', async () => {
     const r = await derive(
       await catalogWith(dataDir),
@@ -124,7 +124,7 @@ describe('derivations of yolox-nano', () => {
   });
 });
 
-describe('clean on ultraface', () => {
+describe('clean on ultraface', { timeout: 60_000 }, () => {
   it('gives identical outputs and leaves no initializer among the graph inputs', async () => {
     const catalog = await catalogWith(dataDir);
     const r = await derive(catalog, 'ultraface', 'clean', {}, { calibration: frames });
