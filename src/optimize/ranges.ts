@@ -90,7 +90,8 @@ export function calibratedRange(h: ActivationHistogram, method: RangeMethod, per
       return { lo, hi };
     }
     case 'entropy': {
-      const t = entropyThreshold(h);
+      // A one-sided tensor (after ReLU) gets all 256 uint8 levels on its side, a two-sided one 128.
+      const t = entropyThreshold(h, h.min >= 0 ? 256 : 128);
       return { lo: Math.max(h.min, -t), hi: Math.min(h.max, t) };
     }
   }

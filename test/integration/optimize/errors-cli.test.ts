@@ -8,7 +8,7 @@ import { loadCatalog } from '../../../src/models/catalog.js';
 import { writeDerivedVariant } from '../../../src/models/derived-store.js';
 import { sha256Hex } from '../../../src/models/integrity.js';
 import { derive } from '../../../src/optimize/derive.js';
-import { DerivationError, OnnxFormatError } from '../../../src/optimize/errors.js';
+import { AbortedError, DerivationError, OnnxFormatError } from '../../../src/optimize/errors.js';
 import { decodeModel, encodeModel, proto } from '../../../src/optimize/onnx-io.js';
 import { modelsDir, root, samplesDir, tempDataDir } from './helpers.js';
 
@@ -79,6 +79,27 @@ describe('bad input is a clear error and leaves no file behind', () => {
     await expect(
       derive(catalog, 'squeezenet1.1', 'int8-static', {}, { calibration: { dir: empty } }),
     ).rejects.toThrow(/holds no images/);
+    expect(onnxFilesIn(dataDir)).toEqual([]);
+  });
+
+  it('aborting during calibration stops with AbortedError and writes nothing', async () => {
+    const dataDir = tempDataDir();
+    const catalog = await loadCatalog({ modelsDir, dataDir });
+    const controller = new AbortController();
+    const attempt = derive(
+      catalog,
+      'squeezenet1.1',
+      'int8-static',
+      {},
+      {
+        calibration: { dir: samplesDir },
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.stage === 'calibrate' && p.done === 2) controller.abort();
+        },
+      },
+    );
+    await expect(attempt).rejects.toThrow(AbortedError);
     expect(onnxFilesIn(dataDir)).toEqual([]);
   });
 
