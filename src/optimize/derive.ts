@@ -27,7 +27,8 @@ import {
 import { cloneModel, decodeModel, encodeModel, type ModelProto } from './onnx-io.js';
 import { upgradeOpset } from './opset.js';
 import type { ProgressFn } from './progress.js';
-import { pruneStructured, pruneUnstructured } from './prune.js';
+import { pruneStructured } from './prune.js';
+import { pruneUnstructured } from './prune-unstructured.js';
 import { ensureNodeNames } from './qdq.js';
 import { quantizeStatic } from './quantize-static.js';
 import { probeTensors, sessionFor } from './runtime.js';
