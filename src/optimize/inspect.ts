@@ -11,7 +11,8 @@ export interface ModelInspection {
   /** Node count per op type, sorted by name. */
   ops: Record<string, number>;
   inputs: InputDescription[];
-  outputs: string[];
+  /** Output names, with their shapes when probed shapes were given. */
+  outputs: Array<{ name: string; dims?: number[] }>;
   initializers: number;
   /** Weights and biases (float initializers plus quantized weights), not shapes or quantization scales. */
   parameterCount: number;
@@ -41,7 +42,10 @@ export function inspectModel(
     nodes: graph.node?.length ?? 0,
     ops: sortedOps,
     inputs: describeInputs(model),
-    outputs: (graph.output ?? []).map((o) => o.name ?? ''),
+    outputs: (graph.output ?? []).map((o) => {
+      const dims = shapes?.get(o.name ?? '');
+      return dims ? { name: o.name ?? '', dims: [...dims] } : { name: o.name ?? '' };
+    }),
     initializers: graph.initializer?.length ?? 0,
     parameterCount: count,
     nonZeroParameters: nonZero,

@@ -61,6 +61,8 @@ describe('inspectModel', () => {
     expect(info.initializerInputs).toBe(244);
     expect(info.parameterCount).toBeGreaterThan(200_000);
     expect(info.flops).toBeUndefined();
+    expect(info.outputs).toEqual([{ name: 'scores' }, { name: 'boxes' }]);
+    expect(info.inputs[0]).toEqual({ name: 'input', dtype: 'float32', dims: [1, 3, 240, 320] });
   });
 
   it('computes Conv FLOPs from shapes', () => {
