@@ -58,7 +58,9 @@ export const deriveCommand: Command = {
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 0)) {
       throw new UsageError(`derive: --threads expects a non-negative integer, got "${values.threads}"`);
     }
-    const { catalog } = await setupCli(ctx, values.config);
+    const { catalog, loaded } = await setupCli(ctx, values.config);
+    // The fallback's floor defaults to the policy's, so derived variants meet what the tuner will ask.
+    if (method === 'int8-static' && params.floor === undefined) params.floor = loaded.config.policy.fidelityFloor;
     const controller = new AbortController();
     const onSignal = () => controller.abort();
     process.once('SIGINT', onSignal);
