@@ -60,7 +60,8 @@ export const deriveCommand: Command = {
     }
     const { catalog, loaded } = await setupCli(ctx, values.config);
     // The fallback's floor defaults to the policy's, so derived variants meet what the tuner will ask.
-    if (method === 'int8-static' && params.floor === undefined) params.floor = loaded.config.policy.fidelityFloor;
+    if (method === 'int8-static' && params.floor === undefined)
+      params.floor = loaded.config.policy.fidelityFloor;
     const controller = new AbortController();
     const onSignal = () => controller.abort();
     process.once('SIGINT', onSignal);

@@ -1,5 +1,4 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +13,7 @@ import { modelsDir, root, samplesDir, tempDataDir } from './helpers.js';
 
 /** A models folder with squeezenet whose fp32 file is replaced by `bytes` (manifest sha256 updated). */
 function modelsWith(bytes: Uint8Array): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'edge-agent-models-'));
+  const dir = mkdtempSync(path.join(tempDataDir(), 'models-'));
   const m = path.join(dir, 'squeezenet1.1');
   mkdirSync(m);
   copyFileSync(path.join(modelsDir, 'squeezenet1.1/labels.txt'), path.join(m, 'labels.txt'));
@@ -72,7 +71,7 @@ describe('bad input is a clear error and leaves no file behind', () => {
     await expect(derive(catalog, 'squeezenet1.1', 'int4' as 'clean', {})).rejects.toThrow(
       /unknown method "int4"/,
     );
-    const empty = mkdtempSync(path.join(os.tmpdir(), 'edge-agent-empty-'));
+    const empty = mkdtempSync(path.join(tempDataDir(), 'empty-'));
     writeFileSync(path.join(empty, 'notes.txt'), 'no images here');
     const attempt = derive(catalog, 'squeezenet1.1', 'int8-static', {}, { calibration: { dir: empty } });
     await expect(attempt).rejects.toThrow(DerivationError);

@@ -1,7 +1,8 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { afterAll } from 'vitest';
 import { decodeImage } from '../../../src/inference/preprocess.js';
 import type { RawImage } from '../../../src/inference/types.js';
 import { loadCatalog } from '../../../src/models/catalog.js';
@@ -13,8 +14,17 @@ export const cocoDir = path.join(root, 'test/fixtures/images/coco_val2017');
 export const vocDir = path.join(root, 'test/fixtures/images/voc');
 export const samplesDir = path.join(root, 'samples');
 
+const tempDirs: string[] = [];
+// Registered while the importing test file is collected: runs after that file's tests.
+afterAll(() => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh data directory, removed after the test file. */
 export function tempDataDir(): string {
-  return mkdtempSync(path.join(os.tmpdir(), 'edge-agent-optimize-'));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'edge-agent-optimize-'));
+  tempDirs.push(dir);
+  return dir;
 }
 
 export async function catalogWith(dataDir: string) {
