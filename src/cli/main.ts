@@ -1,6 +1,8 @@
 import { EdgeAgentError } from '../errors.js';
 import type { Command, CommandContext } from './command.js';
 import { configCommand } from './config.js';
+import { deriveCommand } from './derive.js';
+import { fidelityCommand } from './fidelity.js';
 import { inferCommand } from './infer.js';
 import { modelsCommand } from './models.js';
 import { profileCommand } from './profile.js';
@@ -13,6 +15,8 @@ export const COMMANDS: readonly Command[] = [
   modelsCommand,
   configCommand,
   profileCommand,
+  deriveCommand,
+  fidelityCommand,
 ];
 
 function help(): string {
