@@ -18,7 +18,9 @@ export interface AgentDeps {
 }
 
 export function agentVersion(): string {
-  const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -49,7 +51,11 @@ export class Agent {
     mkdirSync(config.dataDir, { recursive: true });
     this.db = openDatabase({ file: path.join(config.dataDir, 'edge-agent.db'), log: this.log });
 
-    const catalog = await loadCatalog({ modelsDir: config.models.dir, dataDir: config.dataDir, log: this.log });
+    const catalog = await loadCatalog({
+      modelsDir: config.models.dir,
+      dataDir: config.dataDir,
+      log: this.log,
+    });
     this.model = await InferenceModel.load({
       catalog,
       model: config.models.default,
@@ -100,7 +106,10 @@ export class Agent {
       result.task === 'detection'
         ? (result.detections ?? []).map((d) => `${d.label} ${d.score.toFixed(2)}`)
         : (result.classes ?? []).slice(0, 3).map((c) => `${c.label} ${c.score.toFixed(2)}`);
-    log.info({ seq: result.seq, frame: result.origin, timings: result.timings, results: summary }, 'inference');
+    log.info(
+      { seq: result.seq, frame: result.origin, timings: result.timings, results: summary },
+      'inference',
+    );
   }
 
   /** Resolves when the pipeline ends on its own (source exhausted or failed) or after stop(). */
@@ -117,7 +126,10 @@ export class Agent {
   private async doStop(): Promise<void> {
     this.abort.abort();
     const counters = await this.finished();
-    if (this.model) await this.model.dispose().catch((err) => this.log.warn({ err: errorMessage(err) }, 'model release failed'));
+    if (this.model)
+      await this.model
+        .dispose()
+        .catch((err) => this.log.warn({ err: errorMessage(err) }, 'model release failed'));
     if (this.db) {
       if (this.runId !== undefined) {
         this.db

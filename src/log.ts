@@ -1,4 +1,4 @@
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { type LevelWithSilent, type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -14,7 +14,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     {
       level: options.level ?? 'info',
       base: { pid: process.pid },
-      redact: { paths: ['*.password', '*.token', '*.key', 'config.http.token', 'config.mqtt.password'], censor: '[redacted]' },
+      redact: {
+        paths: ['*.password', '*.token', '*.key', 'config.http.token', 'config.mqtt.password'],
+        censor: '[redacted]',
+      },
     },
     pino.destination({ fd: options.fd ?? 1, sync: true }),
   );

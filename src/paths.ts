@@ -11,7 +11,8 @@ export function packageRoot(): string {
   for (;;) {
     if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'models'))) return dir;
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('edge-agent package root not found (no package.json with models/ above src)');
+    if (parent === dir)
+      throw new Error('edge-agent package root not found (no package.json with models/ above src)');
     dir = parent;
   }
 }

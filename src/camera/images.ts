@@ -6,7 +6,17 @@ import { decodeImage } from '../inference/preprocess.js';
 import type { Logger } from '../log.js';
 import type { Frame, FrameSource } from './types.js';
 
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff', '.gif', '.avif']);
+const IMAGE_EXTENSIONS = new Set([
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.webp',
+  '.bmp',
+  '.tif',
+  '.tiff',
+  '.gif',
+  '.avif',
+]);
 
 export interface ImageFolderOptions {
   dir: string;
@@ -28,7 +38,8 @@ export async function listImages(dir: string): Promise<string[]> {
     throw new EdgeAgentError(`image folder ${dir}: ${errorMessage(err)}`, { cause: err });
   }
   const files = names.filter((n) => IMAGE_EXTENSIONS.has(path.extname(n).toLowerCase())).sort();
-  if (files.length === 0) throw new EdgeAgentError(`image folder ${dir} holds no images (${[...IMAGE_EXTENSIONS].join(' ')})`);
+  if (files.length === 0)
+    throw new EdgeAgentError(`image folder ${dir} holds no images (${[...IMAGE_EXTENSIONS].join(' ')})`);
   return files.map((n) => path.join(dir, n));
 }
 
@@ -45,7 +56,7 @@ export function imageFolderSource(options: ImageFolderOptions): FrameSource {
       const files = await listImages(options.dir);
       let seq = 0;
       let next = clock.now();
-      for (let pass = 0; ; pass++) {
+      for (;;) {
         let decodedThisPass = 0;
         for (const file of files) {
           if (options.signal?.aborted) return;
@@ -60,10 +71,16 @@ export function imageFolderSource(options: ImageFolderOptions): FrameSource {
             continue;
           }
           decodedThisPass++;
-          const frame: Frame = { ...image, timestampMs: clock.now(), seq: seq++, origin: path.basename(file) };
+          const frame: Frame = {
+            ...image,
+            timestampMs: clock.now(),
+            seq: seq++,
+            origin: path.basename(file),
+          };
           yield frame;
         }
-        if (decodedThisPass === 0) throw new EdgeAgentError(`image folder ${options.dir}: no file could be decoded`);
+        if (decodedThisPass === 0)
+          throw new EdgeAgentError(`image folder ${options.dir}: no file could be decoded`);
         if (options.loop === false) return;
       }
     },

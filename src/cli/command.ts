@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
 
 /** What a subcommand gets: its arguments and the process's streams and environment. */
@@ -21,11 +21,22 @@ export interface Command {
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** node:util parseArgs with errors turned into UsageError naming the command. */
-export function parseCommandArgs<O extends Options>(command: Pick<Command, 'name' | 'usage'>, argv: string[], options: O) {
+export function parseCommandArgs<O extends Options>(
+  command: Pick<Command, 'name' | 'usage'>,
+  argv: string[],
+  options: O,
+) {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    return parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
-    throw new UsageError(`${command.name}: ${(err as Error).message.replace(/\. To specify.*$/s, '')}\nusage: ${command.usage}`);
+    throw new UsageError(
+      `${command.name}: ${(err as Error).message.replace(/\. To specify.*$/s, '')}\nusage: ${command.usage}`,
+    );
   }
 }
 

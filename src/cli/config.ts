@@ -10,7 +10,10 @@ export function redactSecrets<T>(value: T): T {
   if (Array.isArray(value)) return value.map(redactSecrets) as T;
   if (value === null || typeof value !== 'object') return value;
   return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [k, SECRET_KEYS.has(k) && v !== undefined ? '[redacted]' : redactSecrets(v)]),
+    Object.entries(value).map(([k, v]) => [
+      k,
+      SECRET_KEYS.has(k) && v !== undefined ? '[redacted]' : redactSecrets(v),
+    ]),
   ) as T;
 }
 
@@ -21,12 +24,15 @@ export const configCommand: Command = {
   async run(ctx) {
     const { positionals } = parseCommandArgs(this, ctx.argv, {});
     const [action, file, ...extra] = positionals;
-    if (extra.length > 0) throw new UsageError(`config: unexpected arguments: ${extra.join(' ')}\nusage: ${this.usage}`);
+    if (extra.length > 0)
+      throw new UsageError(`config: unexpected arguments: ${extra.join(' ')}\nusage: ${this.usage}`);
     switch (action) {
       case 'validate': {
         try {
           const loaded = loadConfig({ file, env: ctx.env, cwd: ctx.cwd });
-          ctx.stdout.write(`${loaded.file ? path.relative(ctx.cwd, loaded.file) || loaded.file : 'defaults'}: valid\n`);
+          ctx.stdout.write(
+            `${loaded.file ? path.relative(ctx.cwd, loaded.file) || loaded.file : 'defaults'}: valid\n`,
+          );
           return 0;
         } catch (err) {
           if (err instanceof ConfigError && err.problems.length > 0) {

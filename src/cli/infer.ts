@@ -18,7 +18,8 @@ export const inferCommand: Command = {
       json: { type: 'boolean' },
       config: { type: 'string', short: 'c' },
     });
-    if (positionals.length !== 1) throw new UsageError(`infer: expected one IMAGE, got ${positionals.length}\nusage: ${this.usage}`);
+    if (positionals.length !== 1)
+      throw new UsageError(`infer: expected one IMAGE, got ${positionals.length}\nusage: ${this.usage}`);
     const image = path.resolve(ctx.cwd, positionals[0]!);
     if (!existsSync(image)) throw new ImageDecodeError(`${image}: no such file`);
     if (!statSync(image).isFile()) throw new ImageDecodeError(`${image}: not a file`);
@@ -71,7 +72,9 @@ function describe(r: InferenceResult, name: string): string {
     `${r.model}/${r.variant} on ${name} (${r.imageWidth}x${r.imageHeight}): ` +
     `${total.toFixed(1)} ms (preprocess ${t.preprocessMs.toFixed(1)}, inference ${t.inferenceMs.toFixed(1)}, postprocess ${t.postprocessMs.toFixed(1)})`;
   if (r.task === 'classification') {
-    const lines = (r.classes ?? []).map((c) => `  ${(c.score * 100).toFixed(1).padStart(5)}%  ${c.label} (${c.classId})`);
+    const lines = (r.classes ?? []).map(
+      (c) => `  ${(c.score * 100).toFixed(1).padStart(5)}%  ${c.label} (${c.classId})`,
+    );
     return [head, ...lines].join('\n');
   }
   const dets = r.detections ?? [];

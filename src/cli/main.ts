@@ -1,9 +1,9 @@
-import { configCommand } from './config.js';
+import { EdgeAgentError } from '../errors.js';
 import type { Command, CommandContext } from './command.js';
+import { configCommand } from './config.js';
 import { inferCommand } from './infer.js';
 import { modelsCommand } from './models.js';
 import { runCommand } from './run.js';
-import { EdgeAgentError } from '../errors.js';
 
 /** The subcommands of `edge-agent`; each lives in src/cli/<name>.ts. */
 export const COMMANDS: readonly Command[] = [runCommand, inferCommand, modelsCommand, configCommand];
@@ -16,7 +16,7 @@ function help(): string {
     'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run `edge-agent <command> --help` for a command\'s options.',
+    "Run `edge-agent <command> --help` for a command's options.",
   ].join('\n');
 }
 
@@ -56,4 +56,3 @@ export async function main(argv: string[], ctx: Omit<CommandContext, 'argv'>): P
     return 1;
   }
 }
-

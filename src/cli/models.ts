@@ -1,7 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import { sha256Hex } from '../models/integrity.js';
 import { type Command, formatTable, parseCommandArgs, writeJson } from './command.js';
 import { setupCli } from './shared.js';
-import { readFile } from 'node:fs/promises';
 
 export const modelsCommand: Command = {
   name: 'models',
@@ -65,7 +65,15 @@ export const modelsCommand: Command = {
         ...(values.verify ? [v.integrity ?? ''] : []),
       ]),
     );
-    const header = ['model', 'task', 'variant', 'precision', 'size', 'origin', ...(values.verify ? ['sha256'] : [])];
+    const header = [
+      'model',
+      'task',
+      'variant',
+      'precision',
+      'size',
+      'origin',
+      ...(values.verify ? ['sha256'] : []),
+    ];
     ctx.stdout.write(`${formatTable(header, rows)}\n(* = default variant)\n`);
     return models.some((m) => m.variants.some((v) => v.integrity && v.integrity !== 'ok')) ? 1 : 0;
   },

@@ -12,14 +12,22 @@ export interface CliSetup {
 /** Config, model catalog and a stderr logger for one-shot commands (stdout stays for results). */
 export async function setupCli(ctx: CommandContext, configFile: string | undefined): Promise<CliSetup> {
   const loaded = loadConfig({ file: configFile, env: ctx.env, cwd: ctx.cwd });
-  const log = createLogger({ level: ctx.env.EDGE_AGENT_LOG_LEVEL === undefined ? 'warn' : (ctx.env.EDGE_AGENT_LOG_LEVEL as 'info'), fd: 2 });
-  const catalog = await loadCatalog({ modelsDir: loaded.config.models.dir, dataDir: loaded.config.dataDir, log });
+  const log = createLogger({
+    level: ctx.env.EDGE_AGENT_LOG_LEVEL === undefined ? 'warn' : (ctx.env.EDGE_AGENT_LOG_LEVEL as 'info'),
+    fd: 2,
+  });
+  const catalog = await loadCatalog({
+    modelsDir: loaded.config.models.dir,
+    dataDir: loaded.config.dataDir,
+    log,
+  });
   return { loaded, catalog, log };
 }
 
 export function parsePositiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag}: expected a non-negative integer, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`${flag}: expected a non-negative integer, got "${value}"`);
   return n;
 }

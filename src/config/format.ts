@@ -6,7 +6,11 @@ import type { JsonSchemaNode } from './json-schema.js';
  * The expectation is described from the JSON Schema node at the field's path, so the message
  * names the whole constraint even when zod only reports the type.
  */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown, root: JsonSchemaNode): string[] {
+export function formatIssues(
+  issues: readonly z.core.$ZodIssue[],
+  input: unknown,
+  root: JsonSchemaNode,
+): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
     const path = issue.path.map(String);
@@ -63,9 +67,11 @@ export function describeNode(node: JsonSchemaNode): string {
   const parts: string[] = [];
   if (type === 'integer' || type === 'number') {
     if (node.exclusiveMinimum !== undefined) parts.push(`> ${node.exclusiveMinimum}`);
-    if (node.minimum !== undefined && node.minimum > Number.MIN_SAFE_INTEGER) parts.push(`>= ${node.minimum}`);
+    if (node.minimum !== undefined && node.minimum > Number.MIN_SAFE_INTEGER)
+      parts.push(`>= ${node.minimum}`);
     if (node.exclusiveMaximum !== undefined) parts.push(`< ${node.exclusiveMaximum}`);
-    if (node.maximum !== undefined && node.maximum < Number.MAX_SAFE_INTEGER) parts.push(`<= ${node.maximum}`);
+    if (node.maximum !== undefined && node.maximum < Number.MAX_SAFE_INTEGER)
+      parts.push(`<= ${node.maximum}`);
   }
   if (type === 'string') {
     if (node.pattern) parts.push(`matching ${node.pattern}`);

@@ -35,7 +35,10 @@ export function resolveConfigPath(explicit: string | undefined, env: Env, cwd: s
     if (!existsSync(file)) throw new ConfigError(`config file not found: ${file}`);
     return file;
   }
-  for (const candidate of [path.join(cwd, 'agent.config.json'), path.join(packageRoot(), 'agent.config.json')]) {
+  for (const candidate of [
+    path.join(cwd, 'agent.config.json'),
+    path.join(packageRoot(), 'agent.config.json'),
+  ]) {
     if (existsSync(candidate)) return candidate;
   }
   return undefined;

@@ -20,7 +20,11 @@ const logSchema = z
 
 const modelsSchema = z
   .strictObject({
-    dir: z.string().min(1).default('./models').describe('Folder of bundled models (one sub-folder per model)'),
+    dir: z
+      .string()
+      .min(1)
+      .default('./models')
+      .describe('Folder of bundled models (one sub-folder per model)'),
     default: z.string().min(1).default('yolox-nano').describe('Model the agent runs'),
     variant: z.string().min(1).optional().describe('Variant id to run; the manifest default when absent'),
   })
@@ -44,7 +48,9 @@ const cameraSchema = z
       .string()
       .min(1)
       .default('images:./samples')
-      .describe('images:DIR, file:PATH, v4l2:/dev/videoN, libcamera, jetson-csi:N, rtsp://..., http(s)://..., synthetic'),
+      .describe(
+        'images:DIR, file:PATH, v4l2:/dev/videoN, libcamera, jetson-csi:N, rtsp://..., http(s)://..., synthetic',
+      ),
     fps: z.number().positive().max(240).default(2).describe('Target frames per second'),
     width: z.int().positive().optional(),
     height: z.int().positive().optional(),
@@ -55,7 +61,10 @@ const mqttSchema = z
   .strictObject({
     url: z
       .string()
-      .regex(/^(embedded|mqtts?:\/\/.+|wss?:\/\/.+|tcp:\/\/.+|ssl:\/\/.+)$/, '"embedded" or a broker URL (mqtt://, mqtts://, ws://, wss://)')
+      .regex(
+        /^(embedded|mqtts?:\/\/.+|wss?:\/\/.+|tcp:\/\/.+|ssl:\/\/.+)$/,
+        '"embedded" or a broker URL (mqtt://, mqtts://, ws://, wss://)',
+      )
       .default('embedded'),
     prefix: z
       .string()
@@ -80,7 +89,11 @@ const policySchema = z
     objective: z.enum(['max-accuracy', 'min-latency', 'min-energy']).default('max-accuracy'),
     latencyP95Ms: z.number().positive().default(250).describe('Latency budget per inference (p95)'),
     fidelityFloor: z.number().min(0).max(1).default(0.9).describe('Minimum fidelity against the reference'),
-    memoryBudgetMB: z.number().positive().optional().describe('Memory budget; the device profile decides when absent'),
+    memoryBudgetMB: z
+      .number()
+      .positive()
+      .optional()
+      .describe('Memory budget; the device profile decides when absent'),
   })
   .prefault({});
 

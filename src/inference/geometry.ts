@@ -22,7 +22,11 @@ export interface ResizePlan {
   inverse: InverseTransform;
 }
 
-export function planResize(width: number, height: number, spec: Pick<InputSpec, 'width' | 'height' | 'resize'>): ResizePlan {
+export function planResize(
+  width: number,
+  height: number,
+  spec: Pick<InputSpec, 'width' | 'height' | 'resize'>,
+): ResizePlan {
   const W = spec.width;
   const H = spec.height;
   const resize = spec.resize;
@@ -38,7 +42,14 @@ export function planResize(width: number, height: number, spec: Pick<InputSpec, 
         placeX: 0,
         placeY: 0,
         padValue: undefined,
-        inverse: { scaleX: W / width, scaleY: H / height, offsetX: 0, offsetY: 0, imageWidth: width, imageHeight: height },
+        inverse: {
+          scaleX: W / width,
+          scaleY: H / height,
+          offsetX: 0,
+          offsetY: 0,
+          imageWidth: width,
+          imageHeight: height,
+        },
       };
     case 'letterbox': {
       const r = Math.min(W / width, H / height);
@@ -58,7 +69,14 @@ export function planResize(width: number, height: number, spec: Pick<InputSpec, 
         placeX,
         placeY,
         padValue: rw === W && rh === H ? undefined : resize.padValue,
-        inverse: { scaleX: r, scaleY: r, offsetX: placeX, offsetY: placeY, imageWidth: width, imageHeight: height },
+        inverse: {
+          scaleX: r,
+          scaleY: r,
+          offsetX: placeX,
+          offsetY: placeY,
+          imageWidth: width,
+          imageHeight: height,
+        },
       };
     }
     case 'center-crop': {

@@ -47,10 +47,23 @@ export class InferenceModel {
       );
     }
     options.log?.debug(
-      { model: entry.manifest.name, variant: variant.id, executionProvider: opened.executionProvider, createMs: opened.createMs },
+      {
+        model: entry.manifest.name,
+        variant: variant.id,
+        executionProvider: opened.executionProvider,
+        createMs: opened.createMs,
+      },
       'model loaded',
     );
-    return new InferenceModel(entry, variant, input, labels, opened.session, opened.executionProvider, opened.createMs);
+    return new InferenceModel(
+      entry,
+      variant,
+      input,
+      labels,
+      opened.session,
+      opened.executionProvider,
+      opened.createMs,
+    );
   }
 
   get name(): string {
@@ -117,7 +130,9 @@ const ms = (v: number) => Math.round(v * 1000) / 1000;
 function toFloat32(t: ort.Tensor): Float32Array {
   if (t.type === 'float32') return t.data as Float32Array;
   if (t.type === 'float16') return float16ToFloat32(t.data as Uint16Array);
-  throw new ModelLoadError(`model output of type ${t.type} is not supported by the decoders (float32/float16 only)`);
+  throw new ModelLoadError(
+    `model output of type ${t.type} is not supported by the decoders (float32/float16 only)`,
+  );
 }
 
 export function float16ToFloat32(bits: Uint16Array): Float32Array {

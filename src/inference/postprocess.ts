@@ -50,7 +50,13 @@ export function postprocess(
     case 'ultraface': {
       const scores = required(outputs, decoder.scoresOutput);
       const boxes = required(outputs, decoder.boxesOutput);
-      const candidates = decodeUltraface(scores.data, boxes.data, input.width, input.height, decoder.scoreThreshold);
+      const candidates = decodeUltraface(
+        scores.data,
+        boxes.data,
+        input.width,
+        input.height,
+        decoder.scoreThreshold,
+      );
       const kept = nms(candidates, decoder.nmsIou, true, decoder.maxDetections);
       return { detections: kept.map((c) => toDetection(c, inverse, label(c.classId))) };
     }
@@ -58,7 +64,11 @@ export function postprocess(
       const out = required(outputs, decoder.output);
       const probs = decoder.applySoftmax ? softmax(out.data) : out.data;
       return {
-        classes: topK(probs, decoder.topK).map((id) => ({ label: label(id), classId: id, score: round(probs[id]!, 5) })),
+        classes: topK(probs, decoder.topK).map((id) => ({
+          label: label(id),
+          classId: id,
+          score: round(probs[id]!, 5),
+        })),
       };
     }
   }

@@ -27,7 +27,9 @@ export async function decodeImage(input: Buffer | string): Promise<RawImage> {
     return { data, width: info.width, height: info.height, channels: 3 };
   } catch (err) {
     const what = typeof input === 'string' ? input : `${input.length}-byte buffer`;
-    throw new ImageDecodeError(`cannot decode image ${what}: ${errorMessage(err)}`, { cause: err });
+    // libvips repeats its complaint on several lines; the first says what is wrong.
+    const reason = errorMessage(err).split('\n')[0];
+    throw new ImageDecodeError(`cannot decode image ${what}: ${reason}`, { cause: err });
   }
 }
 
@@ -38,7 +40,12 @@ export async function resizeForPlan(image: RawImage, plan: ResizePlan): Promise<
     pipeline = pipeline.resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill' });
   }
   if (plan.cropWidth !== plan.resizeWidth || plan.cropHeight !== plan.resizeHeight) {
-    pipeline = pipeline.extract({ left: plan.cropLeft, top: plan.cropTop, width: plan.cropWidth, height: plan.cropHeight });
+    pipeline = pipeline.extract({
+      left: plan.cropLeft,
+      top: plan.cropTop,
+      width: plan.cropWidth,
+      height: plan.cropHeight,
+    });
   }
   const { data } = await pipeline.raw().toBuffer({ resolveWithObject: true });
   return data;
@@ -101,7 +108,11 @@ export function fillTensor(
 }
 
 /** Full preprocessing of one RGB image for a model input spec. */
-export async function preprocess(image: RawImage, spec: InputSpec, out?: Float32Array | Uint8Array): Promise<ModelInput> {
+export async function preprocess(
+  image: RawImage,
+  spec: InputSpec,
+  out?: Float32Array | Uint8Array,
+): Promise<ModelInput> {
   const plan = planResize(image.width, image.height, spec);
   const pixels = await resizeForPlan(image, plan);
   const data = fillTensor(pixels, plan, spec, out);

@@ -4,7 +4,13 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { errorMessage, ModelLoadError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { type DerivedManifest, derivedManifestSchema, type Manifest, manifestSchema, type Variant } from './manifest.js';
+import {
+  type DerivedManifest,
+  derivedManifestSchema,
+  type Manifest,
+  manifestSchema,
+  type Variant,
+} from './manifest.js';
 
 export interface CatalogVariant extends Variant {
   /** Absolute path of the ONNX file. */
@@ -74,19 +80,25 @@ export async function loadCatalog(deps: CatalogDeps): Promise<Catalog> {
   const entries = new Map<string, ModelEntry>();
   let folders: string[];
   try {
-    folders = (await readdir(deps.modelsDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+    folders = (await readdir(deps.modelsDir, { withFileTypes: true }))
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
   } catch (err) {
     throw new ModelLoadError(`cannot list models in ${deps.modelsDir}: ${errorMessage(err)}`, { cause: err });
   }
   for (const folder of folders.sort()) {
-    const dir = path.join(deps.modelsDir, folder);
+    const dir = path.resolve(deps.modelsDir, folder);
     const manifestFile = path.join(dir, 'manifest.json');
     if (!existsSync(manifestFile)) continue;
     const manifest = parseManifestText(await readFile(manifestFile, 'utf8'), manifestFile);
     entries.set(manifest.name, {
       manifest,
       dir,
-      variants: manifest.variants.map((v) => ({ ...v, path: variantPath(dir, v, manifestFile), derived: false })),
+      variants: manifest.variants.map((v) => ({
+        ...v,
+        path: variantPath(dir, v, manifestFile),
+        derived: false,
+      })),
     });
   }
   const derivedRoot = deps.dataDir ? path.join(deps.dataDir, 'models') : undefined;
@@ -133,7 +145,9 @@ export function parseManifestText(text: string, file: string): Manifest {
   }
   const manifest = parseWith(manifestSchema, raw, file);
   if (!manifest.variants.some((v) => v.id === manifest.defaultVariant)) {
-    throw new ModelLoadError(`${file}: defaultVariant "${manifest.defaultVariant}" is not among the variants`);
+    throw new ModelLoadError(
+      `${file}: defaultVariant "${manifest.defaultVariant}" is not among the variants`,
+    );
   }
   return manifest;
 }
@@ -147,9 +161,12 @@ function parseWith<T extends z.ZodType>(schema: T, raw: unknown, file: string): 
 
 /** Variant files must stay inside their model folder (a manifest from the fleet is untrusted). */
 function variantPath(dir: string, variant: Variant, manifestFile: string): string {
-  const resolved = path.resolve(dir, variant.file);
-  if (path.isAbsolute(variant.file) || !resolved.startsWith(dir + path.sep)) {
-    throw new ModelLoadError(`${manifestFile}: variant "${variant.id}" file "${variant.file}" is outside its model folder`);
+  const base = path.resolve(dir);
+  const resolved = path.resolve(base, variant.file);
+  if (path.isAbsolute(variant.file) || !resolved.startsWith(base + path.sep)) {
+    throw new ModelLoadError(
+      `${manifestFile}: variant "${variant.id}" file "${variant.file}" is outside its model folder`,
+    );
   }
   return resolved;
 }

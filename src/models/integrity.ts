@@ -10,7 +10,11 @@ export function sha256Hex(bytes: Uint8Array): string {
  * Reads a model file once and checks it against the manifest's sha256 and size, returning the
  * verified bytes (the session is created from these bytes, so what runs is what was checked).
  */
-export async function readVerified(file: string, expectedSha256: string, expectedBytes?: number): Promise<Buffer> {
+export async function readVerified(
+  file: string,
+  expectedSha256: string,
+  expectedBytes?: number,
+): Promise<Buffer> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);

@@ -50,9 +50,7 @@ export const inputOverrideSchema = z.strictObject({
   height: z.int().positive().optional(),
   colorOrder: z.enum(['RGB', 'BGR']).optional(),
   resize: resizeSchema.optional(),
-  normalize: z
-    .strictObject({ scale: z.number().positive(), mean: rgbTriple, std: rgbTriple })
-    .optional(),
+  normalize: z.strictObject({ scale: z.number().positive(), mean: rgbTriple, std: rgbTriple }).optional(),
 });
 
 export const decoderSchema = z.discriminatedUnion('type', [

@@ -1,5 +1,5 @@
-import { isAbortError } from '../clock.js';
 import type { FrameSource } from '../camera/types.js';
+import { isAbortError } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { InferenceModel } from '../inference/model.js';
 import type { InferenceResult } from '../inference/types.js';

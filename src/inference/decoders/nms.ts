@@ -21,7 +21,12 @@ export function iou(a: Candidate, b: Candidate): number {
  * Greedy non-maximum suppression: highest score first, drop boxes overlapping a kept one by more
  * than `iouThreshold` (only within the same class unless class-agnostic).
  */
-export function nms(candidates: Candidate[], iouThreshold: number, classAgnostic: boolean, maxKeep: number): Candidate[] {
+export function nms(
+  candidates: Candidate[],
+  iouThreshold: number,
+  classAgnostic: boolean,
+  maxKeep: number,
+): Candidate[] {
   const sorted = [...candidates].sort((p, q) => q.score - p.score);
   const kept: Candidate[] = [];
   for (const c of sorted) {

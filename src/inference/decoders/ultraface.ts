@@ -13,7 +13,8 @@ export function decodeUltraface(
   scoreThreshold: number,
 ): Candidate[] {
   const n = scores.length / 2;
-  if (boxes.length !== n * 4) throw new Error(`ultraface outputs disagree: ${n} scores, ${boxes.length / 4} boxes`);
+  if (boxes.length !== n * 4)
+    throw new Error(`ultraface outputs disagree: ${n} scores, ${boxes.length / 4} boxes`);
   const out: Candidate[] = [];
   for (let i = 0; i < n; i++) {
     const score = scores[2 * i + 1]!;

@@ -41,10 +41,18 @@ export function decodeYolox(output: Float32Array, rowLength: number, p: YoloxPar
         const cy = (output[o + 1]! + gy) * stride;
         const w = Math.exp(output[o + 2]!) * stride;
         const h = Math.exp(output[o + 3]!) * stride;
-        candidates.push({ x1: cx - w / 2, y1: cy - h / 2, x2: cx + w / 2, y2: cy + h / 2, score, classId: best });
+        candidates.push({
+          x1: cx - w / 2,
+          y1: cy - h / 2,
+          x2: cx + w / 2,
+          y2: cy + h / 2,
+          score,
+          classId: best,
+        });
       }
     }
   }
-  if (row !== rows) throw new Error(`yolox output has ${rows} rows, grids for strides ${p.strides.join('/')} give ${row}`);
+  if (row !== rows)
+    throw new Error(`yolox output has ${rows} rows, grids for strides ${p.strides.join('/')} give ${row}`);
   return candidates;
 }
