@@ -56,7 +56,8 @@ export interface LinkHandlers {
   /** Runs on every (re)connect before the link counts as online: subscribe, publish availability. */
   online?(ctx: OnlineContext): Promise<void>;
   offline?(): void;
-  message?(topic: string, payload: Buffer, packet: IPublishPacket): void;
+  /** A message; `client` is the connection it came on (answers go back on it, even mid-setup). */
+  message?(topic: string, payload: Buffer, packet: IPublishPacket, client: MqttClient): void;
   conflict?(verdict: 'suspected' | 'confirmed', detail: { clientId: string; livedMs: number }): void;
 }
 
@@ -229,7 +230,9 @@ export class MqttLink {
           'broker sent DISCONNECT',
         );
       });
-      client.on('message', (topic, payload, packet) => this.handlers.message?.(topic, payload, packet));
+      client.on('message', (topic, payload, packet) =>
+        this.handlers.message?.(topic, payload, packet, client),
+      );
       client.once('connect', (connack: IConnackPacket) => {
         void this.onConnect(client, connack).then(
           () => {

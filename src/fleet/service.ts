@@ -1,4 +1,4 @@
-import type { IPublishPacket } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { Clock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
@@ -107,7 +107,7 @@ export class FleetService {
       {
         online: (ctx) => this.onOnline(ctx),
         offline: () => this.publisher.pause(),
-        message: (topic, payload, packet) => this.onMessage(topic, payload, packet),
+        message: (topic, payload, packet, client) => this.onMessage(topic, payload, packet, client),
         conflict: (verdict, detail) =>
           this.deps.events?.emit('mqtt-client-id-conflict', { verdict, ...detail }, 'error'),
       },
@@ -201,20 +201,21 @@ export class FleetService {
     this.publisher.resume(client);
   }
 
-  private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+  private onMessage(topic: string, payload: Buffer, packet: IPublishPacket, client: MqttClient): void {
     const { config } = this.deps;
     const request = parseRequestTopic(topic, config.prefix, this.deps.deviceId, config.groups);
     if (!request) {
       this.log.debug({ topic }, 'message on an unexpected topic ignored');
       return;
     }
-    const client = this.link?.client;
+    // Queued requests of a resumed session arrive before our set-up is done: answer on the
+    // connection they came on; if that one dropped meanwhile, on the current one.
     void this.router
       .handle({ topic, scope: request.scope, command: request.command, payload })
       .then(async (response) => {
         const responseTopic = this.responseTopic(packet, request.command);
         const correlationData = packet.properties?.correlationData;
-        const target = this.link?.client ?? client;
+        const target = client.connected ? client : this.link?.client;
         if (target) {
           await target.publishAsync(responseTopic, JSON.stringify(response), {
             qos: 1,

@@ -2,6 +2,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { systemClock } from '../../../src/clock.js';
+import { parseConfig } from '../../../src/config/index.js';
+import type { CommandDeps } from '../../../src/fleet/commands.js';
+import { FleetService } from '../../../src/fleet/service.js';
+import { silentLogger } from '../../../src/log.js';
+import { Store } from '../../../src/store/index.js';
 import { TSX_LOADER } from '../../helpers/cli.js';
 import type { HarnessOptions } from './harness/device.js';
 
@@ -197,5 +203,72 @@ export async function request(
     () => observer.json(responseTopic).find((r) => r.transaction === transaction),
     timeoutMs,
     () => `no response to ${command}`,
+  );
+}
+
+// --- an in-process device (real store + fleet service) for protocol tests ---
+
+export interface InProcessDevice {
+  fleet: FleetService;
+  store: Store;
+  changes: string[];
+  stop(): Promise<void>;
+}
+
+export async function startDevice(
+  deviceId: string,
+  mqttConfig: Record<string, unknown>,
+): Promise<InProcessDevice> {
+  const config = parseConfig({ deviceId, mqtt: mqttConfig });
+  const store = new Store({
+    file: ':memory:',
+    config: config.store,
+    clock: systemClock,
+    log: silentLogger(),
+  });
+  const changes: string[] = [];
+  const commands: CommandDeps = {
+    status: () => ({ deviceId }),
+    config: { get: () => config, set: async () => Promise.reject(new Error('not wired')) },
+    models: {
+      list: () => [],
+      active: () => ({ model: 'm', variant: 'fp32' }),
+      set: async (t) => {
+        changes.push(`variant ${t.variant}`);
+        return { model: 'm', variant: t.variant ?? 'fp32' };
+      },
+    },
+    setFps: (fps) => void changes.push(`fps ${fps}`),
+    restart: () => changes.push('restart'),
+  };
+  const fleet = new FleetService({
+    config: config.mqtt,
+    deviceId,
+    version: 'test',
+    clock: systemClock,
+    log: silentLogger(),
+    outbox: store.outbox,
+    audit: store.audit,
+    events: store.events,
+    commands,
+    info: () => ({ deviceId, model: 'm', variant: 'fp32' }),
+  });
+  await fleet.start();
+  return {
+    fleet,
+    store,
+    changes,
+    stop: async () => {
+      await fleet.stop();
+      await store.stop();
+    },
+  };
+}
+
+export function online(device: InProcessDevice, timeoutMs = 10_000): Promise<true> {
+  return waitUntil(
+    () => device.fleet.status().link.state === 'online' || undefined,
+    timeoutMs,
+    () => JSON.stringify(device.fleet.status().link),
   );
 }
