@@ -6,6 +6,7 @@ import { systemClock } from '../../../src/clock.js';
 import { parseConfig } from '../../../src/config/index.js';
 import type { CommandDeps } from '../../../src/fleet/commands.js';
 import { FleetService } from '../../../src/fleet/service.js';
+import { deviceTopics } from '../../../src/fleet/topics.js';
 import { silentLogger } from '../../../src/log.js';
 import { Store } from '../../../src/store/index.js';
 import { TSX_LOADER } from '../../helpers/cli.js';
@@ -225,6 +226,7 @@ export async function startDevice(
     config: config.store,
     clock: systemClock,
     log: silentLogger(),
+    eventsTopic: deviceTopics(config.mqtt.prefix, deviceId).events,
   });
   const changes: string[] = [];
   const commands: CommandDeps = {

@@ -8,6 +8,7 @@ import { systemClock } from '../../../../src/clock.js';
 import { parseConfig } from '../../../../src/config/index.js';
 import type { CommandDeps } from '../../../../src/fleet/commands.js';
 import { FleetService } from '../../../../src/fleet/service.js';
+import { deviceTopics } from '../../../../src/fleet/topics.js';
 import { createLogger } from '../../../../src/log.js';
 import { Store } from '../../../../src/store/index.js';
 import { TelemetryCollector } from '../../../../src/telemetry/collector.js';
@@ -30,7 +31,13 @@ const config = parseConfig({
   mqtt: options.mqtt,
   telemetry: { intervalS: options.intervalS },
 });
-const store = new Store({ file: options.db, config: config.store, clock: systemClock, log });
+const store = new Store({
+  file: options.db,
+  config: config.store,
+  clock: systemClock,
+  log,
+  eventsTopic: deviceTopics(config.mqtt.prefix, options.deviceId).events,
+});
 const say = (msg: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(msg)}\n`);
 
 let variant = 'fp32';
