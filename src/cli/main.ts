@@ -1,12 +1,19 @@
 import { EdgeAgentError } from '../errors.js';
 import type { Command, CommandContext } from './command.js';
 import { configCommand } from './config.js';
+import { fleetCommand } from './fleet.js';
 import { inferCommand } from './infer.js';
 import { modelsCommand } from './models.js';
 import { runCommand } from './run.js';
 
 /** The subcommands of `edge-agent`; each lives in src/cli/<name>.ts. */
-export const COMMANDS: readonly Command[] = [runCommand, inferCommand, modelsCommand, configCommand];
+export const COMMANDS: readonly Command[] = [
+  runCommand,
+  inferCommand,
+  modelsCommand,
+  configCommand,
+  fleetCommand,
+];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

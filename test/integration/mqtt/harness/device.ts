@@ -83,7 +83,13 @@ const fleet = new FleetService({
   audit: store.audit,
   events: store.events,
   commands,
-  info: () => ({ deviceId: options.deviceId, version: 'harness', model: 'harness-model', variant }),
+  info: () => ({
+    deviceId: options.deviceId,
+    version: 'harness',
+    model: 'harness-model',
+    variant,
+    groups: config.mqtt.groups,
+  }),
 });
 
 const collector = new TelemetryCollector({
