@@ -1,7 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
 import { runCli } from '../../helpers/cli.js';
 import { Mosquitto, requireMosquitto } from '../../helpers/mosquitto.js';
 import { HarnessProcess, Observer, waitUntil } from './support.js';
@@ -43,7 +45,25 @@ describe.runIf(run)('edge-agent fleet (ls, watch, send) against devices on a rea
     await broker?.stop();
   });
 
-  const cli = (...args: string[]) => runCli(['fleet', ...args, '--url', broker.url], { timeoutMs: 30_000 });
+  /** The CLI in-process (same code path as the binary, without a tsx start-up per call). */
+  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    let stdout = '';
+    let stderr = '';
+    const sink = (append: (s: string) => void) =>
+      new Writable({
+        write(chunk, _enc, done) {
+          append(String(chunk));
+          done();
+        },
+      });
+    const code = await main(['fleet', ...args, '--url', broker.url], {
+      env: { ...process.env },
+      cwd: dir,
+      stdout: sink((s) => (stdout += s)),
+      stderr: sink((s) => (stderr += s)),
+    });
+    return { code, stdout, stderr };
+  }
 
   it('ls lists every device with availability, model, variant and live figures', async () => {
     const r = await cli('ls', '--json', '--wait', '1');
@@ -109,7 +129,7 @@ describe.runIf(run)('edge-agent fleet (ls, watch, send) against devices on a rea
     expect(rows.slice(1).every((l) => /^cam-\d\s+online\s+harness-model/.test(l))).toBe(true);
   });
 
-  it('explains an unreachable broker and bad usage in one line', async () => {
+  it('explains an unreachable broker and bad usage in one line (the real binary)', async () => {
     const down = await runCli(['fleet', 'ls', '--url', 'mqtt://127.0.0.1:1']);
     expect(down.code).toBe(1);
     expect(down.stderr.trim().split('\n')).toHaveLength(1);
