@@ -127,7 +127,7 @@ const mqttSchema = z
     results: z
       .strictObject({
         enabled: z.boolean().default(true),
-        qos: z.union([z.literal(0), z.literal(1)]).default(0),
+        qos: z.int().min(0).max(1).default(0).describe('0 = at most once (live data), 1 = at least once'),
         maxPerS: z
           .number()
           .positive()

@@ -2,7 +2,8 @@ import type { InferenceResult } from '../inference/types.js';
 
 export interface ResultsPolicy {
   enabled: boolean;
-  qos: 0 | 1;
+  /** 0 or 1. */
+  qos: number;
   maxPerS: number;
   mode: 'every' | 'on-change';
 }
@@ -55,7 +56,7 @@ export class ResultsGate {
   }
 
   get qos(): 0 | 1 {
-    return this.policy.qos;
+    return this.policy.qos === 1 ? 1 : 0;
   }
 
   /** True when this result should be published at `nowMs`; records it as sent if so. */

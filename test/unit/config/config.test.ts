@@ -8,6 +8,7 @@ import {
   loadConfig,
   parseConfig,
 } from '../../../src/config/index.js';
+import { configReferenceMarkdown } from '../../../src/config/reference.js';
 import { ConfigError } from '../../../src/errors.js';
 import { REPO } from '../../helpers/paths.js';
 
@@ -111,6 +112,10 @@ describe('agent.config.schema.json', () => {
   it('is in sync with the zod schema (run `npm run gen:schema` after changing it)', () => {
     const committed = readFileSync(path.join(REPO, 'agent.config.schema.json'), 'utf8');
     expect(committed).toBe(configJsonSchemaText());
+  });
+
+  it('docs/config.md is in sync too', () => {
+    expect(readFileSync(path.join(REPO, 'docs/config.md'), 'utf8')).toBe(configReferenceMarkdown());
   });
 
   it('is referenced by agent.config.json', () => {

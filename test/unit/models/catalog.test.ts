@@ -1,10 +1,11 @@
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelLoadError } from '../../../src/errors.js';
 import { InferenceModel } from '../../../src/inference/model.js';
 import { loadCatalog } from '../../../src/models/catalog.js';
+import { manifestJsonSchemaText } from '../../../src/models/json-schema.js';
 import { MODELS } from '../../helpers/paths.js';
 
 describe('model catalog', () => {
@@ -87,5 +88,11 @@ describe('model catalog', () => {
       JSON.stringify({ name: 'broken', task: 'segmentation' }),
     );
     await expect(loadCatalog({ modelsDir: dir })).rejects.toThrow(/task: /);
+  });
+});
+
+describe('models/manifest.schema.json', () => {
+  it('is in sync with the zod manifest schema (run `npm run gen:schema` after changing it)', () => {
+    expect(readFileSync(path.join(MODELS, 'manifest.schema.json'), 'utf8')).toBe(manifestJsonSchemaText());
   });
 });

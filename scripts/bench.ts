@@ -1,0 +1,59 @@
+// `npm run bench [-- --only a,b] [-- --quick]`: runs the benchmark sections in one process and writes
+// bench/results.json and bench/results.md. Figures are ratios and percentiles measured in one run;
+// this machine is shared and noisy, so compare numbers from the same run only.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { packageRoot } from '../src/paths.js';
+import { benchInference } from './bench/inference.js';
+import { machineInfo } from './bench/machine.js';
+
+interface Section {
+  name: string;
+  title: string;
+  run: (opts: {
+    quick: boolean;
+    log: (line: string) => void;
+  }) => Promise<{ json: unknown; markdown: string }>;
+}
+
+const SECTIONS: Section[] = [
+  {
+    name: 'inference',
+    title: 'Bundled variants: session creation, session.run and end-to-end latency',
+    run: ({ quick, log }) => benchInference({ runs: quick ? 10 : 30, rounds: quick ? 1 : 3, log }),
+  },
+];
+
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' } },
+});
+const only = values.only?.split(',').map((s) => s.trim());
+const outDir = path.resolve(values.out ?? path.join(packageRoot(), 'bench'));
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+const machine = machineInfo();
+const json: Record<string, unknown> = { machine };
+const markdown: string[] = [
+  '# edge-agent benchmark',
+  '',
+  `Measured ${machine.measuredAt} on ${machine.cpuModel} (${machine.logicalCpus} logical CPUs, ${Math.round(machine.totalMemoryBytes / 2 ** 30)} GiB), ` +
+    `${machine.platform}, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}, load average ${machine.loadAverage1m.toFixed(2)} at start.`,
+  '',
+];
+for (const section of SECTIONS) {
+  if (only && !only.includes(section.name)) continue;
+  log(`section ${section.name}`);
+  const started = performance.now();
+  const result = await section.run({ quick: values.quick ?? false, log });
+  json[section.name] = {
+    ...(result.json as object),
+    durationS: Math.round((performance.now() - started) / 100) / 10,
+  };
+  markdown.push(`## ${section.title}`, '', result.markdown, '');
+}
+mkdirSync(outDir, { recursive: true });
+writeFileSync(path.join(outDir, 'results.json'), `${JSON.stringify(json, null, 2)}\n`);
+writeFileSync(path.join(outDir, 'results.md'), `${markdown.join('\n')}\n`);
+process.stdout.write(`${markdown.join('\n')}\n`);
+log(`wrote ${path.join(outDir, 'results.json')} and results.md`);
