@@ -7,7 +7,7 @@ import { type Clock, systemClock } from './clock.js';
 import type { AgentConfig } from './config/index.js';
 import { ENV_OVERRIDES, loadConfig } from './config/index.js';
 import { errorMessage } from './errors.js';
-import type { ActiveModelInfo, CommandDeps } from './fleet/commands.js';
+import { type ActiveModelInfo, type CommandDeps, catalogSummary } from './fleet/commands.js';
 import { ConfigStore } from './fleet/config-patch.js';
 import { resolveDeviceId } from './fleet/device-id.js';
 import { BrokerStartError } from './fleet/embedded-broker.js';
@@ -325,18 +325,7 @@ export class Agent {
         },
       },
       models: {
-        list: () =>
-          (this.catalogRef?.models() ?? []).map((m) => ({
-            name: m.manifest.name,
-            task: m.manifest.task,
-            defaultVariant: m.manifest.defaultVariant,
-            variants: m.variants.map((v) => ({
-              id: v.id,
-              precision: v.precision,
-              bytes: v.bytes,
-              derived: v.derived,
-            })),
-          })),
+        list: () => (this.catalogRef ? catalogSummary(this.catalogRef) : []),
         active: () => this.activeModel(),
         set: (target) => this.switchModel(target),
       },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { redactSecrets } from '../cli/config.js';
 import type { AgentConfig } from '../config/index.js';
 import { EdgeAgentError } from '../errors.js';
+import type { Catalog } from '../models/catalog.js';
 import type { SetConfigResult } from './config-patch.js';
 import { type CommandContext, type CommandTable, defineCommand } from './router.js';
 
@@ -56,6 +57,21 @@ export interface CommandDeps {
   derive?(request: DeriveRequest, progress: (data: Record<string, unknown>) => void): Promise<unknown>;
   snapshot?(options: { quality: number; annotate: boolean }): Promise<SnapshotImage>;
   setFps?(fps: number): Promise<unknown> | unknown;
+}
+
+/** The list-models answer: every model with its variants (bundled and derived). */
+export function catalogSummary(catalog: Catalog) {
+  return catalog.models().map((m) => ({
+    name: m.manifest.name,
+    task: m.manifest.task,
+    defaultVariant: m.manifest.defaultVariant,
+    variants: m.variants.map((v) => ({
+      id: v.id,
+      precision: v.precision,
+      bytes: v.bytes,
+      derived: v.derived,
+    })),
+  }));
 }
 
 const none = z.strictObject({});
