@@ -220,6 +220,11 @@ export class Agent {
 
   // --- fleet/telemetry/store (issue 6) ---------------------------------------------------------
 
+  /** The latest telemetry record (for `/metrics`: `toPrometheus(agent.latestTelemetry())`). */
+  latestTelemetry() {
+    return this.telemetry?.latest();
+  }
+
   private activeModel(): ActiveModelInfo | undefined {
     const m = this.model;
     return m ? { model: m.name, variant: m.variant.id, executionProvider: m.executionProvider } : undefined;
