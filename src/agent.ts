@@ -1,21 +1,41 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSource } from './camera/index.js';
+// --- fleet/telemetry/store (issue 6) ---
+import { redactSecrets } from './cli/config.js';
 import { type Clock, systemClock } from './clock.js';
 import type { AgentConfig } from './config/index.js';
+import { ENV_OVERRIDES, loadConfig } from './config/index.js';
 import { errorMessage } from './errors.js';
+import { type ActiveModelInfo, type CommandDeps, catalogSummary } from './fleet/commands.js';
+import { ConfigStore } from './fleet/config-patch.js';
+import { resolveDeviceId } from './fleet/device-id.js';
+import { BrokerStartError } from './fleet/embedded-broker.js';
+import { FleetService } from './fleet/service.js';
+import { deviceTopics } from './fleet/topics.js';
 import { InferenceModel } from './inference/model.js';
 import type { Logger } from './log.js';
 import { loadCatalog } from './models/catalog.js';
 import { packageRoot } from './paths.js';
 import { type FrameResult, type PipelineCounters, runPipeline } from './pipeline/loop.js';
-import { type Db, openDatabase } from './store/database.js';
+import type { Db } from './store/database.js';
+import { Store } from './store/index.js';
+import { TelemetryCollector } from './telemetry/collector.js';
+import { TelemetryReporter } from './telemetry/reporter.js';
+import { systemCpuReader } from './telemetry/sources.js';
+// --- end fleet ---
 
 export interface AgentDeps {
   config: AgentConfig;
   log: Logger;
   clock?: Clock;
+  /** The config file the agent was started with (set-config persists to it). */
+  configFile?: string | undefined;
+  env?: Readonly<Record<string, string | undefined>>;
 }
+
+/** Exit code after a `restart` command: the service manager (systemd Restart=always) starts it again. */
+export const RESTART_EXIT_CODE = 75;
 
 export function agentVersion(): string {
   const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {
@@ -38,10 +58,24 @@ export class Agent {
   private loop: Promise<PipelineCounters> | undefined;
   private stopping: Promise<void> | undefined;
   latest: FrameResult | undefined;
+  // --- fleet/telemetry/store (issue 6) ---
+  readonly deviceId: string;
+  private store: Store | undefined;
+  private telemetry: TelemetryReporter | undefined;
+  private collector: TelemetryCollector | undefined;
+  fleet: FleetService | undefined;
+  private configStore: ConfigStore | undefined;
+  private catalogRef: Awaited<ReturnType<typeof loadCatalog>> | undefined;
+  private startedAt = 0;
+  private resultsSinceSwap = 0;
+  /** Set when a `restart` command asked for a restart; the CLI exits with RESTART_EXIT_CODE. */
+  restartRequested: string | undefined;
+  // --- end fleet ---
 
   constructor(private readonly deps: AgentDeps) {
     this.log = deps.log.child({ component: 'agent' });
     this.clock = deps.clock ?? systemClock;
+    this.deviceId = resolveDeviceId(deps.config.deviceId);
   }
 
   /** Starts everything; resolves once the pipeline is running. Abort `signal` (or call stop) to end. */
@@ -49,7 +83,19 @@ export class Agent {
     const { config } = this.deps;
     signal?.addEventListener('abort', () => void this.stop(), { once: true });
     mkdirSync(config.dataDir, { recursive: true });
-    this.db = openDatabase({ file: path.join(config.dataDir, 'edge-agent.db'), log: this.log });
+    // --- fleet/telemetry/store (issue 6): the store (outbox, metrics, audit) ---
+    this.startedAt = this.clock.now();
+    const topics = deviceTopics(config.mqtt.prefix, this.deviceId);
+    this.store = new Store({
+      file: path.join(config.dataDir, 'edge-agent.db'),
+      config: config.store,
+      clock: this.clock,
+      log: this.deps.log,
+      eventsTopic: topics.events,
+    });
+    this.store.start(this.abort.signal);
+    this.db = this.store.db;
+    // --- end fleet ---
 
     const catalog = await loadCatalog({
       modelsDir: config.models.dir,
@@ -67,6 +113,7 @@ export class Agent {
       },
       log: this.log,
     });
+    this.catalogRef = catalog;
     const model = this.model;
     this.runId = Number(
       this.db
@@ -85,6 +132,10 @@ export class Agent {
       'agent started',
     );
 
+    // --- fleet/telemetry/store (issue 6): telemetry and MQTT ---
+    await this.startFleet(topics.telemetry);
+    // --- end fleet ---
+
     const source = createSource(config.camera.source, config.camera.fps, {
       signal: this.abort.signal,
       clock: this.clock,
@@ -92,7 +143,12 @@ export class Agent {
     });
     const pipelineLog = this.deps.log.child({ component: 'pipeline' });
     this.loop = runPipeline(
-      { source, model: () => model, onResult: (r) => this.onResult(r, pipelineLog), log: pipelineLog },
+      {
+        source,
+        model: () => this.model ?? model,
+        onResult: (r) => this.onResult(r, pipelineLog),
+        log: pipelineLog,
+      },
       this.abort.signal,
     );
     this.loop.catch((err) => {
@@ -102,6 +158,23 @@ export class Agent {
 
   private onResult(result: FrameResult, log: Logger): void {
     this.latest = result;
+    // --- fleet/telemetry/store (issue 6) ---
+    this.resultsSinceSwap++;
+    this.collector?.observeFrame({ seq: result.seq, timings: { ...result.timings } });
+    this.fleet?.publishResult({
+      ts: result.capturedAtMs,
+      seq: result.seq,
+      origin: result.origin,
+      model: result.model,
+      variant: result.variant,
+      task: result.task,
+      imageWidth: result.imageWidth,
+      imageHeight: result.imageHeight,
+      timings: result.timings,
+      ...(result.detections ? { detections: result.detections } : {}),
+      ...(result.classes ? { classes: result.classes } : {}),
+    });
+    // --- end fleet ---
     const summary =
       result.task === 'detection'
         ? (result.detections ?? []).map((d) => `${d.label} ${d.score.toFixed(2)}`)
@@ -126,6 +199,10 @@ export class Agent {
   private async doStop(): Promise<void> {
     this.abort.abort();
     const counters = await this.finished();
+    // --- fleet/telemetry/store (issue 6) ---
+    await this.telemetry?.stop();
+    await this.fleet?.stop().catch((err) => this.log.warn({ err: errorMessage(err) }, 'mqtt stop failed'));
+    // --- end fleet ---
     if (this.model)
       await this.model
         .dispose()
@@ -136,8 +213,183 @@ export class Agent {
           .prepare('UPDATE agent_runs SET stopped_at = ?, frames_processed = ? WHERE id = ?')
           .run(this.clock.now(), counters?.processed ?? 0, this.runId);
       }
-      this.db.close();
+      await this.store?.stop();
     }
     this.log.info({ ...counters }, 'agent stopped');
   }
+
+  // --- fleet/telemetry/store (issue 6) ---------------------------------------------------------
+
+  /** The latest telemetry record (for `/metrics`: `toPrometheus(agent.latestTelemetry())`). */
+  latestTelemetry() {
+    return this.telemetry?.latest();
+  }
+
+  private activeModel(): ActiveModelInfo | undefined {
+    const m = this.model;
+    return m ? { model: m.name, variant: m.variant.id, executionProvider: m.executionProvider } : undefined;
+  }
+
+  private async startFleet(telemetryTopic: string): Promise<void> {
+    const { config } = this.deps;
+    const store = this.store!;
+    this.collector = new TelemetryCollector({
+      deviceId: this.deviceId,
+      clock: this.clock,
+      cpu: systemCpuReader(),
+      sources: {
+        active: () => this.activeModel(),
+        outbox: () => {
+          const s = store.outbox.stats();
+          return { pending: s.pending, droppedTotal: s.droppedTotal };
+        },
+      },
+    });
+    this.telemetry = new TelemetryReporter({
+      collector: this.collector,
+      metrics: store.metrics,
+      outbox: store.outbox,
+      topic: telemetryTopic,
+      clock: this.clock,
+      log: this.deps.log.child({ component: 'telemetry' }),
+      intervalS: config.telemetry.intervalS,
+    });
+    this.telemetry.start(this.abort.signal);
+
+    const env = this.deps.env ?? process.env;
+    this.configStore = new ConfigStore({
+      file: this.deps.configFile,
+      load: () => (this.deps.configFile ? loadConfig({ file: this.deps.configFile, env }).config : config),
+      envKeys: ENV_OVERRIDES.filter((o) => env[o.env]).map((o) => o.path.join('.')),
+      live: [
+        { prefix: 'telemetry.intervalS', apply: (c) => this.telemetry?.setIntervalS(c.telemetry.intervalS) },
+        { prefix: 'mqtt.results', apply: (c) => this.fleet?.configureResults(c.mqtt.results) },
+        {
+          prefix: 'models',
+          apply: async (c) => {
+            await this.switchModel({ model: c.models.default, variant: c.models.variant });
+          },
+        },
+      ],
+    });
+    this.configStore.setEffective(config);
+    this.fleet = new FleetService({
+      config: config.mqtt,
+      deviceId: this.deviceId,
+      version: agentVersion(),
+      clock: this.clock,
+      log: this.deps.log,
+      outbox: store.outbox,
+      audit: store.audit,
+      events: store.events,
+      commands: this.commandDeps(),
+      info: () => this.info(),
+    });
+    try {
+      await this.fleet.start(this.abort.signal);
+    } catch (err) {
+      if (!(err instanceof BrokerStartError)) throw err;
+      // Inference goes on without MQTT; telemetry keeps accumulating in the outbox.
+      this.log.error({ err: err.message }, 'MQTT disabled for this run');
+      store.events.emit('mqtt-unavailable', { error: err.message }, 'error');
+      this.fleet = undefined;
+    }
+  }
+
+  private info(): Record<string, unknown> {
+    const config = this.configStore?.effective() ?? this.deps.config;
+    return {
+      deviceId: this.deviceId,
+      version: agentVersion(),
+      startedAt: new Date(this.startedAt).toISOString(),
+      ...this.activeModel(),
+      groups: config.mqtt.groups,
+      decision: this.store?.decisions.latest() ?? null,
+      config: redactSecrets(config),
+    };
+  }
+
+  private commandDeps(): CommandDeps {
+    return {
+      status: () => ({
+        deviceId: this.deviceId,
+        version: agentVersion(),
+        uptimeS: Math.round((this.clock.now() - this.startedAt) / 1000),
+        active: this.activeModel(),
+        lastResultAt: this.latest ? new Date(this.latest.capturedAtMs).toISOString() : null,
+        telemetry: this.telemetry?.latest() ?? null,
+        outbox: this.store?.outbox.stats(),
+        mqtt: this.fleet?.status(),
+      }),
+      config: {
+        get: () => this.configStore!.effective(),
+        set: async (patch) => {
+          const result = await this.configStore!.set(patch);
+          await this.fleet?.publishInfo();
+          return result;
+        },
+      },
+      models: {
+        list: () => (this.catalogRef ? catalogSummary(this.catalogRef) : []),
+        active: () => this.activeModel(),
+        set: (target) => this.switchModel(target),
+      },
+      restart: (reason) => {
+        this.restartRequested = reason;
+        this.log.warn({ reason }, 'restart requested');
+        void this.stop();
+      },
+    };
+  }
+
+  /**
+   * Loads and verifies the new variant first (the running one keeps serving meanwhile), swaps it
+   * in for the next frame, and releases the old session once a frame ran on the new one.
+   */
+  private async switchModel(target: {
+    model?: string | undefined;
+    variant?: string | undefined;
+  }): Promise<ActiveModelInfo & { previous?: ActiveModelInfo }> {
+    const { config } = this.deps;
+    const previous = this.model;
+    if (!previous || !this.catalogRef) throw new Error('the pipeline is not running');
+    const modelName = target.model ?? previous.name;
+    if (
+      modelName === previous.name &&
+      (target.variant ?? previous.entry.manifest.defaultVariant) === previous.variant.id
+    ) {
+      return { ...this.activeModel()!, previous: this.activeModel()! };
+    }
+    const next = await InferenceModel.load({
+      catalog: this.catalogRef,
+      model: modelName,
+      variant: target.variant,
+      session: {
+        threads: config.inference.threads,
+        executionProviders: config.inference.executionProviders,
+        graphOptimization: config.inference.graphOptimization,
+      },
+      log: this.log,
+    });
+    const before = this.activeModel()!;
+    this.model = next;
+    this.resultsSinceSwap = 0;
+    void this.retire(previous);
+    const after = this.activeModel()!;
+    this.store?.events.emit('model-switched', { from: before, to: after });
+    await this.fleet
+      ?.publishInfo()
+      .catch((err) => this.log.warn({ err: errorMessage(err) }, 'info not republished'));
+    return { ...after, previous: before };
+  }
+
+  private async retire(old: InferenceModel): Promise<void> {
+    const deadline = this.clock.now() + 30_000;
+    while (this.resultsSinceSwap === 0 && !this.abort.signal.aborted && this.clock.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (this.abort.signal.aborted) await this.finished();
+    await old.dispose().catch((err) => this.log.warn({ err: errorMessage(err) }, 'old model release failed'));
+  }
+  // --- end fleet ---
 }

@@ -3,6 +3,7 @@ import type { Command, CommandContext } from './command.js';
 import { configCommand } from './config.js';
 import { deriveCommand } from './derive.js';
 import { fidelityCommand } from './fidelity.js';
+import { fleetCommand } from './fleet.js';
 import { inferCommand } from './infer.js';
 import { modelsCommand } from './models.js';
 import { profileCommand } from './profile.js';
@@ -17,6 +18,7 @@ export const COMMANDS: readonly Command[] = [
   profileCommand,
   deriveCommand,
   fidelityCommand,
+  fleetCommand,
 ];
 
 function help(): string {
