@@ -1,24 +1,46 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSource } from './camera/index.js';
+// --- fleet/telemetry/store (issue 6) ---
+import { redactSecrets } from './cli/config.js';
 import { type Clock, systemClock } from './clock.js';
 import type { AgentConfig } from './config/index.js';
+import { ENV_OVERRIDES, loadConfig } from './config/index.js';
 import { errorMessage } from './errors.js';
+import { type ActiveModelInfo, type CommandDeps, catalogSummary } from './fleet/commands.js';
+import { ConfigStore } from './fleet/config-patch.js';
+import { resolveDeviceId } from './fleet/device-id.js';
+import { BrokerStartError } from './fleet/embedded-broker.js';
+import { FleetService } from './fleet/service.js';
+import { deviceTopics } from './fleet/topics.js';
+// --- camera/pipeline/http (issue 5) ---
+import { type DeviceProfile, readProfile } from './hardware/index.js';
 import { HttpServer } from './http/server.js';
 import { WorkerModel } from './inference/worker-model.js';
+// --- end camera ---
 import type { Logger } from './log.js';
-import type { Catalog } from './models/catalog.js';
 import { loadCatalog } from './models/catalog.js';
 import { packageRoot } from './paths.js';
 import { type Pacing, pacingSchema } from './pipeline/pacing.js';
 import { type FrameResult, Pipeline, type PipelineStats } from './pipeline/pipeline.js';
-import { type Db, openDatabase } from './store/database.js';
+import type { Db } from './store/database.js';
+import { Store } from './store/index.js';
+import { TelemetryCollector } from './telemetry/collector.js';
+import { TelemetryReporter } from './telemetry/reporter.js';
+import { systemCpuReader } from './telemetry/sources.js';
+// --- end fleet ---
 
 export interface AgentDeps {
   config: AgentConfig;
   log: Logger;
   clock?: Clock;
+  /** The config file the agent was started with (set-config persists to it). */
+  configFile?: string | undefined;
+  env?: Readonly<Record<string, string | undefined>>;
 }
+
+/** Exit code after a `restart` command: the service manager (systemd Restart=always) starts it again. */
+export const RESTART_EXIT_CODE = 75;
 
 export function agentVersion(): string {
   const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {
@@ -36,18 +58,35 @@ export class Agent {
   private readonly clock: Clock;
   private readonly abort = new AbortController();
   private db: Db | undefined;
+  /** The active model (the pipeline's once it runs); its session lives in a worker thread. */
+  private model: WorkerModel | undefined;
   private runId: number | undefined;
   private stopping: Promise<void> | undefined;
-  private catalog: Catalog | undefined;
+  latest: FrameResult | undefined;
+  // --- camera/pipeline/http (issue 5) ---
   /** Camera → model → results; other parts read stats and results from it, swap models on it. */
   pipeline: Pipeline | undefined;
   /** Local API, stream, /metrics and dashboard (absent when http.enabled is false). */
   http: HttpServer | undefined;
-  latest: FrameResult | undefined;
+  private profile: Promise<DeviceProfile> | undefined;
+  // --- end camera ---
+  // --- fleet/telemetry/store (issue 6) ---
+  readonly deviceId: string;
+  private store: Store | undefined;
+  private telemetry: TelemetryReporter | undefined;
+  private collector: TelemetryCollector | undefined;
+  fleet: FleetService | undefined;
+  private configStore: ConfigStore | undefined;
+  private catalogRef: Awaited<ReturnType<typeof loadCatalog>> | undefined;
+  private startedAt = 0;
+  /** Set when a `restart` command asked for a restart; the CLI exits with RESTART_EXIT_CODE. */
+  restartRequested: string | undefined;
+  // --- end fleet ---
 
   constructor(private readonly deps: AgentDeps) {
     this.log = deps.log.child({ component: 'agent' });
     this.clock = deps.clock ?? systemClock;
+    this.deviceId = resolveDeviceId(deps.config.deviceId);
   }
 
   /** Starts everything; resolves once the pipeline is running. Abort `signal` (or call stop) to end. */
@@ -55,28 +94,35 @@ export class Agent {
     const { config } = this.deps;
     signal?.addEventListener('abort', () => void this.stop(), { once: true });
     mkdirSync(config.dataDir, { recursive: true });
-    this.db = openDatabase({ file: path.join(config.dataDir, 'edge-agent.db'), log: this.log });
+    // --- fleet/telemetry/store (issue 6): the store (outbox, metrics, audit) ---
+    this.startedAt = this.clock.now();
+    const topics = deviceTopics(config.mqtt.prefix, this.deviceId);
+    this.store = new Store({
+      file: path.join(config.dataDir, 'edge-agent.db'),
+      config: config.store,
+      clock: this.clock,
+      log: this.deps.log,
+      eventsTopic: topics.events,
+    });
+    this.store.start(this.abort.signal);
+    this.db = this.store.db;
+    // --- end fleet ---
 
     const catalog = await loadCatalog({
       modelsDir: config.models.dir,
       dataDir: config.dataDir,
       log: this.log,
     });
-    this.catalog = catalog;
     // The session runs in a worker thread: onnxruntime-node's run blocks the thread it is called on.
-    const model = await WorkerModel.load({
+    this.model = await WorkerModel.load({
       catalog,
       model: config.models.default,
       variant: config.models.variant,
-      session: {
-        threads: config.inference.threads,
-        executionProviders: config.inference.executionProviders,
-        graphOptimization: config.inference.graphOptimization,
-        // Idle intra-op threads would spin on cores that capture (ffmpeg) and the event loop need.
-        allowSpinning: false,
-      },
+      session: sessionOptions(config),
       log: this.log,
     });
+    this.catalogRef = catalog;
+    const model = this.model;
     this.runId = Number(
       this.db
         .prepare('INSERT INTO agent_runs (started_at, version, model, variant) VALUES (?, ?, ?, ?)')
@@ -94,7 +140,11 @@ export class Agent {
       'agent started',
     );
 
-    // --- camera + pipeline (camera part) ---
+    // --- fleet/telemetry/store (issue 6): telemetry and MQTT ---
+    await this.startFleet(topics.telemetry);
+    // --- end fleet ---
+
+    // --- camera + pipeline + local HTTP (issue 5) ---
     const source = createSource(config.camera, {
       signal: this.abort.signal,
       clock: this.clock,
@@ -112,36 +162,53 @@ export class Agent {
     });
     this.pipeline = pipeline;
     pipeline.onResult((r) => this.onResult(r, pipelineLog));
-
-    // --- local HTTP serving (camera part) ---
     if (config.http.enabled) {
       this.http = new HttpServer({
         config: config.http,
         log: this.deps.log.child({ component: 'http' }),
         clock: this.clock,
         pipeline,
-        catalog: () => this.catalog ?? catalog,
-        getDecision: () => configDecision(config, pipeline.stats()),
+        catalog: () => catalog,
+        getDecision: () => this.store?.decisions.latest() ?? configDecision(config, pipeline.stats()),
         version: agentVersion(),
-        ...(config.deviceId ? { deviceId: config.deviceId } : {}),
+        deviceId: this.deviceId,
+        // Read on first request (it probes the execution providers), then kept.
+        getProfile: () => {
+          this.profile ??= readProfile({
+            root: config.hardware.root,
+            dataDir: config.dataDir,
+            log: this.log,
+          });
+          return this.profile;
+        },
       });
-      try {
-        await this.http.start();
-      } catch (err) {
-        this.pipeline = undefined;
-        await model.dispose().catch(() => undefined);
-        throw err;
-      }
+      await this.http.start();
     }
-
     pipeline.start(this.abort.signal);
     pipeline.finished().catch((err) => {
       this.log.error({ err: errorMessage(err) }, 'pipeline stopped with an error');
     });
+    // --- end camera ---
   }
 
   private onResult(result: FrameResult, log: Logger): void {
     this.latest = result;
+    // --- fleet/telemetry/store (issue 6) ---
+    this.collector?.observeFrame({ seq: result.seq, timings: { ...result.timings } });
+    this.fleet?.publishResult({
+      ts: result.capturedAtMs,
+      seq: result.seq,
+      origin: result.origin,
+      model: result.model,
+      variant: result.variant,
+      task: result.task,
+      imageWidth: result.imageWidth,
+      imageHeight: result.imageHeight,
+      timings: result.timings,
+      ...(result.detections ? { detections: result.detections } : {}),
+      ...(result.classes ? { classes: result.classes } : {}),
+    });
+    // --- end fleet ---
     const summary =
       result.task === 'detection'
         ? (result.detections ?? []).map((d) => `${d.label} ${d.score.toFixed(2)}`)
@@ -168,24 +235,204 @@ export class Agent {
 
   private async doStop(): Promise<void> {
     this.abort.abort();
+    // --- camera/pipeline/http (issue 5) ---
     await this.http?.stop().catch((err) => this.log.warn({ err: errorMessage(err) }, 'http stop failed'));
     await this.pipeline?.stop();
     const stats = this.pipeline?.stats();
     const counters = stats ? { ...stats.counters } : undefined;
-    if (this.pipeline)
-      await this.pipeline.model
-        .dispose()
-        .catch((err) => this.log.warn({ err: errorMessage(err) }, 'model release failed'));
+    // --- end camera ---
+    // --- fleet/telemetry/store (issue 6) ---
+    await this.telemetry?.stop();
+    await this.fleet?.stop().catch((err) => this.log.warn({ err: errorMessage(err) }, 'mqtt stop failed'));
+    // --- end fleet ---
+    const model = this.pipeline?.model ?? this.model;
+    if (model)
+      await model.dispose().catch((err) => this.log.warn({ err: errorMessage(err) }, 'model release failed'));
     if (this.db) {
       if (this.runId !== undefined) {
         this.db
           .prepare('UPDATE agent_runs SET stopped_at = ?, frames_processed = ? WHERE id = ?')
           .run(this.clock.now(), counters?.processed ?? 0, this.runId);
       }
-      this.db.close();
+      await this.store?.stop();
     }
     this.log.info({ ...counters }, 'agent stopped');
   }
+
+  // --- fleet/telemetry/store (issue 6) ---------------------------------------------------------
+
+  /** The latest telemetry record (for `/metrics`: `toPrometheus(agent.latestTelemetry())`). */
+  latestTelemetry() {
+    return this.telemetry?.latest();
+  }
+
+  private activeModel(): ActiveModelInfo | undefined {
+    const m = this.pipeline?.model ?? this.model;
+    return m ? { model: m.name, variant: m.variant.id, executionProvider: m.executionProvider } : undefined;
+  }
+
+  private async startFleet(telemetryTopic: string): Promise<void> {
+    const { config } = this.deps;
+    const store = this.store!;
+    this.collector = new TelemetryCollector({
+      deviceId: this.deviceId,
+      clock: this.clock,
+      cpu: systemCpuReader(),
+      sources: {
+        active: () => this.activeModel(),
+        outbox: () => {
+          const s = store.outbox.stats();
+          return { pending: s.pending, droppedTotal: s.droppedTotal };
+        },
+      },
+    });
+    this.telemetry = new TelemetryReporter({
+      collector: this.collector,
+      metrics: store.metrics,
+      outbox: store.outbox,
+      topic: telemetryTopic,
+      clock: this.clock,
+      log: this.deps.log.child({ component: 'telemetry' }),
+      intervalS: config.telemetry.intervalS,
+    });
+    this.telemetry.start(this.abort.signal);
+
+    const env = this.deps.env ?? process.env;
+    this.configStore = new ConfigStore({
+      file: this.deps.configFile,
+      load: () => (this.deps.configFile ? loadConfig({ file: this.deps.configFile, env }).config : config),
+      envKeys: ENV_OVERRIDES.filter((o) => env[o.env]).map((o) => o.path.join('.')),
+      live: [
+        { prefix: 'telemetry.intervalS', apply: (c) => this.telemetry?.setIntervalS(c.telemetry.intervalS) },
+        { prefix: 'mqtt.results', apply: (c) => this.fleet?.configureResults(c.mqtt.results) },
+        {
+          prefix: 'models',
+          apply: async (c) => {
+            await this.switchModel({ model: c.models.default, variant: c.models.variant });
+          },
+        },
+      ],
+    });
+    this.configStore.setEffective(config);
+    this.fleet = new FleetService({
+      config: config.mqtt,
+      deviceId: this.deviceId,
+      version: agentVersion(),
+      clock: this.clock,
+      log: this.deps.log,
+      outbox: store.outbox,
+      audit: store.audit,
+      events: store.events,
+      commands: this.commandDeps(),
+      info: () => this.info(),
+    });
+    try {
+      await this.fleet.start(this.abort.signal);
+    } catch (err) {
+      if (!(err instanceof BrokerStartError)) throw err;
+      // Inference goes on without MQTT; telemetry keeps accumulating in the outbox.
+      this.log.error({ err: err.message }, 'MQTT disabled for this run');
+      store.events.emit('mqtt-unavailable', { error: err.message }, 'error');
+      this.fleet = undefined;
+    }
+  }
+
+  private info(): Record<string, unknown> {
+    const config = this.configStore?.effective() ?? this.deps.config;
+    return {
+      deviceId: this.deviceId,
+      version: agentVersion(),
+      startedAt: new Date(this.startedAt).toISOString(),
+      ...this.activeModel(),
+      groups: config.mqtt.groups,
+      decision: this.store?.decisions.latest() ?? null,
+      config: redactSecrets(config),
+    };
+  }
+
+  private commandDeps(): CommandDeps {
+    return {
+      status: () => ({
+        deviceId: this.deviceId,
+        version: agentVersion(),
+        uptimeS: Math.round((this.clock.now() - this.startedAt) / 1000),
+        active: this.activeModel(),
+        lastResultAt: this.latest ? new Date(this.latest.capturedAtMs).toISOString() : null,
+        telemetry: this.telemetry?.latest() ?? null,
+        outbox: this.store?.outbox.stats(),
+        mqtt: this.fleet?.status(),
+      }),
+      config: {
+        get: () => this.configStore!.effective(),
+        set: async (patch) => {
+          const result = await this.configStore!.set(patch);
+          await this.fleet?.publishInfo();
+          return result;
+        },
+      },
+      models: {
+        list: () => (this.catalogRef ? catalogSummary(this.catalogRef) : []),
+        active: () => this.activeModel(),
+        set: (target) => this.switchModel(target),
+      },
+      restart: (reason) => {
+        this.restartRequested = reason;
+        this.log.warn({ reason }, 'restart requested');
+        void this.stop();
+      },
+    };
+  }
+
+  /**
+   * Loads and verifies the new variant first (the running one keeps serving meanwhile), swaps it
+   * in for the next frame, and releases the old session once a frame ran on the new one.
+   */
+  private async switchModel(target: {
+    model?: string | undefined;
+    variant?: string | undefined;
+  }): Promise<ActiveModelInfo & { previous?: ActiveModelInfo }> {
+    const { config } = this.deps;
+    const previous = this.model;
+    if (!previous || !this.catalogRef) throw new Error('the pipeline is not running');
+    const modelName = target.model ?? previous.name;
+    if (
+      modelName === previous.name &&
+      (target.variant ?? previous.entry.manifest.defaultVariant) === previous.variant.id
+    ) {
+      return { ...this.activeModel()!, previous: this.activeModel()! };
+    }
+    const next = await WorkerModel.load({
+      catalog: this.catalogRef,
+      model: modelName,
+      variant: target.variant,
+      session: sessionOptions(config),
+      log: this.log,
+    });
+    const before = this.activeModel()!;
+    this.model = next;
+    // The frame in flight finishes on the old model, which is released once nothing uses it.
+    if (this.pipeline) await this.pipeline.setModel(next);
+    else await previous.dispose();
+    const after = this.activeModel()!;
+    this.store?.events.emit('model-switched', { from: before, to: after });
+    await this.fleet
+      ?.publishInfo()
+      .catch((err) => this.log.warn({ err: errorMessage(err) }, 'info not republished'));
+    return { ...after, previous: before };
+  }
+  // --- end fleet ---
+}
+
+// --- camera/pipeline (issue 5) ---
+/** Session options of the agent's models (the first one and every switch). */
+function sessionOptions(config: AgentConfig) {
+  return {
+    threads: config.inference.threads,
+    executionProviders: config.inference.executionProviders,
+    graphOptimization: config.inference.graphOptimization,
+    // Idle intra-op threads would spin on cores that capture (ffmpeg) and the event loop need.
+    allowSpinning: false,
+  };
 }
 
 /** The pipeline pacing the config asks for. */
@@ -214,3 +461,4 @@ export function configDecision(config: AgentConfig, stats: PipelineStats) {
     executionProvider: stats.model.executionProvider,
   };
 }
+// --- end camera ---

@@ -2,8 +2,12 @@ import { EdgeAgentError } from '../errors.js';
 import { camerasCommand } from './cameras.js';
 import type { Command, CommandContext } from './command.js';
 import { configCommand } from './config.js';
+import { deriveCommand } from './derive.js';
+import { fidelityCommand } from './fidelity.js';
+import { fleetCommand } from './fleet.js';
 import { inferCommand } from './infer.js';
 import { modelsCommand } from './models.js';
+import { profileCommand } from './profile.js';
 import { runCommand } from './run.js';
 
 /** The subcommands of `edge-agent`; each lives in src/cli/<name>.ts. */
@@ -13,6 +17,10 @@ export const COMMANDS: readonly Command[] = [
   modelsCommand,
   camerasCommand,
   configCommand,
+  profileCommand,
+  deriveCommand,
+  fidelityCommand,
+  fleetCommand,
 ];
 
 function help(): string {

@@ -1,4 +1,4 @@
-import { Agent } from '../agent.js';
+import { Agent, RESTART_EXIT_CODE } from '../agent.js';
 import { loadConfig } from '../config/index.js';
 import { createLogger } from '../log.js';
 import { type Command, parseCommandArgs } from './command.js';
@@ -20,7 +20,7 @@ export const runCommand: Command = {
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const agent = new Agent({ config: loaded.config, log });
+    const agent = new Agent({ config: loaded.config, log, configFile: loaded.file, env: ctx.env });
     try {
       await agent.start(controller.signal);
       await agent.finished();
@@ -29,6 +29,7 @@ export const runCommand: Command = {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
-    return 0;
+    // A `restart` command: a distinct code so the service manager (systemd Restart=always) restarts us.
+    return agent.restartRequested === undefined ? 0 : RESTART_EXIT_CODE;
   },
 };

@@ -114,6 +114,8 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       dataDir: resolveFrom(baseDir, config.dataDir),
       models: { ...config.models, dir: resolveFrom(baseDir, config.models.dir) },
       camera: { ...config.camera, source: resolveSourcePath(baseDir, config.camera.source) },
+      hardware: { ...config.hardware, root: resolveFrom(baseDir, config.hardware.root) },
+      mqtt: { ...config.mqtt, tls: resolveTlsPaths(baseDir, config.mqtt.tls) },
     },
     file,
     baseDir,
@@ -125,4 +127,14 @@ export function resolveSourcePath(baseDir: string, source: string): string {
   const match = /^(images|file):(.+)$/.exec(source);
   if (!match) return source;
   return `${match[1]}:${resolveFrom(baseDir, match[2]!)}`;
+}
+
+/** TLS files (CA, client certificate and key) are paths relative to the config's folder. */
+function resolveTlsPaths(baseDir: string, tls: AgentConfig['mqtt']['tls']): AgentConfig['mqtt']['tls'] {
+  return {
+    ...tls,
+    ...(tls.ca ? { ca: resolveFrom(baseDir, tls.ca) } : {}),
+    ...(tls.cert ? { cert: resolveFrom(baseDir, tls.cert) } : {}),
+    ...(tls.key ? { key: resolveFrom(baseDir, tls.key) } : {}),
+  };
 }

@@ -161,6 +161,24 @@ const pipelineSchema = z
   })
   .prefault({});
 
+const mqttTlsSchema = z
+  .strictObject({
+    ca: z.string().min(1).optional().describe('PEM file of the CA that signed the broker certificate'),
+    cert: z.string().min(1).optional().describe('PEM client certificate for mutual TLS (with key)'),
+    key: z.string().min(1).optional().describe('PEM private key of the client certificate'),
+    passphrase: z.string().optional().describe('Passphrase of the client key'),
+    rejectUnauthorized: z
+      .boolean()
+      .default(true)
+      .describe('Verify the broker certificate (keep true in production)'),
+    servername: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('TLS SNI / certificate host name when it differs from the URL'),
+  })
+  .prefault({});
+
 const mqttSchema = z
   .strictObject({
     url: z
@@ -169,14 +187,77 @@ const mqttSchema = z
         /^(embedded|mqtts?:\/\/.+|wss?:\/\/.+|tcp:\/\/.+|ssl:\/\/.+)$/,
         '"embedded" or a broker URL (mqtt://, mqtts://, ws://, wss://)',
       )
-      .default('embedded'),
+      .default('embedded')
+      .describe('Broker URL, or "embedded" to start an in-process broker on embedded.host:embedded.port'),
     prefix: z
       .string()
-      .regex(/^[A-Za-z0-9_/-]{1,64}$/, 'an MQTT topic prefix without wildcards')
+      .regex(/^[A-Za-z0-9_-]{1,64}(\/[A-Za-z0-9_-]{1,64}){0,3}$/, 'an MQTT topic prefix without wildcards')
       .default('edge-agent'),
     username: z.string().optional(),
     password: z.string().optional(),
     groups: z.array(topicSegment).default([]).describe('Fleet groups this device answers on'),
+    protocol: z
+      .enum(['auto', '5', '3.1.1'])
+      .default('auto')
+      .describe('MQTT version; auto tries 5 and falls back to 3.1.1 when the broker refuses it'),
+    keepaliveS: z.int().min(5).max(3600).default(30),
+    connectTimeoutS: z.number().positive().max(300).default(10),
+    sessionExpiryS: z
+      .int()
+      .min(0)
+      .max(4_294_967_295)
+      .default(86_400)
+      .describe('Persistent session lifetime: commands sent while offline are delivered on reconnect'),
+    reconnect: z
+      .strictObject({
+        minDelayS: z.number().positive().max(600).default(1),
+        maxDelayS: z.number().positive().max(3600).default(60),
+        stableAfterS: z
+          .number()
+          .positive()
+          .max(3600)
+          .default(30)
+          .describe('A connection must last this long before the backoff resets (stops takeover loops)'),
+      })
+      .prefault({}),
+    inflight: z.int().min(1).max(1000).default(32).describe('Outbox messages awaiting PUBACK at once'),
+    tls: mqttTlsSchema,
+    embedded: z
+      .strictObject({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.int().min(0).max(65535).default(1883),
+      })
+      .prefault({}),
+    results: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        qos: z.int().min(0).max(1).default(0).describe('0 = at most once (live data), 1 = at least once'),
+        maxPerS: z
+          .number()
+          .positive()
+          .max(100)
+          .default(1)
+          .describe('At most this many results messages a second'),
+        mode: z
+          .enum(['every', 'on-change'])
+          .default('on-change')
+          .describe('on-change skips a result identical to the previous one published'),
+      })
+      .prefault({}),
+    commands: z
+      .strictObject({
+        maxPayloadBytes: z.int().min(256).max(1_048_576).default(65_536),
+      })
+      .prefault({}),
+    homeAssistant: z
+      .strictObject({
+        enabled: z.boolean().default(false).describe('Publish Home Assistant MQTT discovery'),
+        discoveryPrefix: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,64}$/, 'an MQTT topic segment')
+          .default('homeassistant'),
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -233,6 +314,118 @@ const telemetrySchema = z
   })
   .prefault({});
 
+const hardwareSchema = z
+  .strictObject({
+    root: z
+      .string()
+      .min(1)
+      .default('/')
+      .describe('Filesystem root the hardware readers use; "/" on a device, a captured tree for testing'),
+    commandTimeoutMs: z
+      .int()
+      .positive()
+      .max(60_000)
+      .default(2000)
+      .describe('Timeout for vcgencmd, nvpmodel and nvidia-smi'),
+    sampler: z
+      .strictObject({
+        intervalMs: z
+          .int()
+          .min(100)
+          .max(3_600_000)
+          .default(5000)
+          .describe('How often battery, power, heat and memory are sampled'),
+        bufferSize: z
+          .int()
+          .min(2)
+          .max(100_000)
+          .default(120)
+          .describe('Samples kept for history and energy integration'),
+        batteryThresholdsPercent: z
+          .array(z.number().gt(0).lt(100))
+          .default([50, 20, 10])
+          .describe('Battery levels whose crossing is announced'),
+        batteryHysteresisPercent: z
+          .number()
+          .min(0)
+          .max(50)
+          .default(3)
+          .describe('A threshold re-arms at threshold + this'),
+        powerSourceConfirmSamples: z
+          .int()
+          .min(1)
+          .max(100)
+          .default(2)
+          .describe('Samples a new power source must hold'),
+        throttleStartSamples: z
+          .int()
+          .min(1)
+          .max(100)
+          .default(2)
+          .describe('Throttled samples in a row before throttling starts'),
+        throttleStopSamples: z
+          .int()
+          .min(1)
+          .max(100)
+          .default(3)
+          .describe('Unthrottled samples in a row before it ends'),
+        memoryPressureEnterPercent: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(10)
+          .describe('Pressure starts below this % of the budget available'),
+        memoryPressureExitPercent: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(20)
+          .describe('Pressure ends above this % available'),
+      })
+      .refine((s) => s.memoryPressureExitPercent >= s.memoryPressureEnterPercent, {
+        message: 'memoryPressureExitPercent must be ≥ memoryPressureEnterPercent',
+        path: ['memoryPressureExitPercent'],
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const storeSchema = z
+  .strictObject({
+    outbox: z
+      .strictObject({
+        maxRows: z
+          .int()
+          .min(100)
+          .max(10_000_000)
+          .default(100_000)
+          .describe('Oldest rows are dropped (and counted) beyond this'),
+        maxAgeS: z
+          .int()
+          .min(60)
+          .default(7 * 86_400)
+          .describe('Rows older than this are dropped (and counted)'),
+      })
+      .prefault({}),
+    metrics: z
+      .strictObject({
+        rawRetentionS: z.int().min(60).default(3600).describe('Raw telemetry samples are kept this long'),
+        rollupS: z.int().min(10).max(86_400).default(60).describe('Bucket size of the rolled-up history'),
+        rollupRetentionDays: z.number().positive().default(30),
+      })
+      .prefault({}),
+    eventsRetentionDays: z.number().positive().default(30),
+    auditRetentionDays: z.number().positive().default(90),
+    maintenanceIntervalS: z
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(60)
+      .describe('Roll-up, retention and WAL checkpoint period'),
+    walLimitMB: z.number().positive().default(16).describe('WAL file size kept after a checkpoint'),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   deviceId: topicSegment.optional().describe('Device id used in MQTT topics; machine id when absent'),
@@ -246,6 +439,8 @@ export const configSchema = z.strictObject({
   http: httpSchema,
   policy: policySchema,
   telemetry: telemetrySchema,
+  hardware: hardwareSchema,
+  store: storeSchema,
 });
 
 /** The validated config with defaults applied. */

@@ -12,6 +12,8 @@ export interface OpenDatabaseOptions {
   file: string;
   log?: Logger;
   migrations?: readonly Migration[];
+  /** WAL size kept after a checkpoint (PRAGMA journal_size_limit); unlimited when absent. */
+  walLimitBytes?: number;
 }
 
 /**
@@ -30,6 +32,8 @@ export function openDatabase(options: OpenDatabaseOptions): Db {
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
+  if (options.walLimitBytes !== undefined)
+    db.pragma(`journal_size_limit = ${Math.round(options.walLimitBytes)}`);
   migrate(db, options.migrations ?? MIGRATIONS, options.log);
   return db;
 }
@@ -50,4 +54,24 @@ export function migrate(db: Db, migrations: readonly Migration[], log?: Logger):
     })();
     log?.info({ version: v + 1, migration: m.name }, 'database migrated');
   }
+}
+
+export interface CheckpointResult {
+  /** 1 when a reader or writer kept the checkpoint from completing (it is retried next time). */
+  busy: number;
+  walFrames: number;
+  checkpointedFrames: number;
+}
+
+/**
+ * Copies the WAL back into the database and truncates it (to journal_size_limit), so the WAL
+ * cannot grow without bound on a long-running device.
+ */
+export function checkpoint(db: Db): CheckpointResult {
+  const [row] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{
+    busy: number;
+    log: number;
+    checkpointed: number;
+  }>;
+  return { busy: row?.busy ?? 0, walFrames: row?.log ?? 0, checkpointedFrames: row?.checkpointed ?? 0 };
 }

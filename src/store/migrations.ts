@@ -23,4 +23,93 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'outbox, metrics, benchmarks, decisions, events, command audit',
+    up(db) {
+      db.exec(`
+        -- Messages waiting for a broker acknowledgement, published in id order.
+        CREATE TABLE outbox (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          created_at INTEGER NOT NULL,
+          kind TEXT NOT NULL,
+          topic TEXT NOT NULL,
+          payload BLOB NOT NULL,
+          qos INTEGER NOT NULL DEFAULT 1,
+          retain INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX outbox_created ON outbox (created_at);
+
+        -- Small durable counters and values (outbox drops, ...).
+        CREATE TABLE counters (
+          name TEXT PRIMARY KEY,
+          value INTEGER NOT NULL
+        );
+
+        -- Raw telemetry samples (short window): one row per sample, fields as flat JSON.
+        CREATE TABLE metrics_raw (
+          id INTEGER PRIMARY KEY,
+          ts INTEGER NOT NULL,
+          fields TEXT NOT NULL
+        );
+        CREATE INDEX metrics_raw_ts ON metrics_raw (ts);
+
+        -- Rolled-up history: one row per (bucket, field).
+        CREATE TABLE metrics_rollup (
+          bucket_start INTEGER NOT NULL,
+          bucket_s INTEGER NOT NULL,
+          field TEXT NOT NULL,
+          count INTEGER NOT NULL,
+          sum REAL NOT NULL,
+          min REAL NOT NULL,
+          max REAL NOT NULL,
+          last REAL NOT NULL,
+          PRIMARY KEY (field, bucket_start)
+        ) WITHOUT ROWID;
+        CREATE INDEX metrics_rollup_bucket ON metrics_rollup (bucket_start);
+
+        -- Benchmark cache keyed by what makes a measurement reusable.
+        CREATE TABLE benchmarks (
+          device_fingerprint TEXT NOT NULL,
+          variant_sha256 TEXT NOT NULL,
+          session_key TEXT NOT NULL,
+          ort_version TEXT NOT NULL,
+          measured_at INTEGER NOT NULL,
+          result TEXT NOT NULL,
+          PRIMARY KEY (device_fingerprint, variant_sha256, session_key, ort_version)
+        );
+
+        CREATE TABLE decisions (
+          id INTEGER PRIMARY KEY,
+          ts INTEGER NOT NULL,
+          model TEXT NOT NULL,
+          variant TEXT NOT NULL,
+          reason TEXT NOT NULL,
+          record TEXT NOT NULL
+        );
+
+        CREATE TABLE events (
+          id INTEGER PRIMARY KEY,
+          ts INTEGER NOT NULL,
+          type TEXT NOT NULL,
+          severity TEXT NOT NULL,
+          data TEXT NOT NULL
+        );
+        CREATE INDEX events_ts ON events (ts);
+
+        CREATE TABLE command_audit (
+          id INTEGER PRIMARY KEY,
+          ts INTEGER NOT NULL,
+          command TEXT NOT NULL,
+          scope TEXT NOT NULL,
+          topic TEXT NOT NULL,
+          transaction_id TEXT,
+          params TEXT,
+          status TEXT NOT NULL,
+          error TEXT,
+          duration_ms REAL NOT NULL
+        );
+        CREATE INDEX command_audit_ts ON command_audit (ts);
+      `);
+    },
+  },
 ];

@@ -1,0 +1,348 @@
+import type { MqttClient } from 'mqtt';
+import { loadConfig } from '../config/index.js';
+import { EdgeAgentError, UsageError } from '../errors.js';
+import {
+  connectOperator,
+  type DeviceView,
+  FleetView,
+  figure,
+  operatorUrl,
+  parseTarget,
+  type Target,
+} from '../fleet/operator.js';
+import { groupRequestTopic } from '../fleet/topics.js';
+import { type Command, type CommandContext, formatTable, parseCommandArgs, writeJson } from './command.js';
+
+const USAGE = [
+  'edge-agent fleet ls [--wait S] [--no-status] [--json]',
+  '       edge-agent fleet watch [--count N] [--duration S] [--json]',
+  '       edge-agent fleet send TARGET COMMAND [JSON] [--timeout S] [--json]   (TARGET: DEVICE_ID or group:NAME)',
+  '       common: [--url URL] [--prefix PREFIX] [--config FILE]',
+].join('\n');
+
+/** Exit code when no (or not every) device answered in time. */
+export const FLEET_TIMEOUT_EXIT = 3;
+
+const OPTIONS = {
+  url: { type: 'string' },
+  prefix: { type: 'string' },
+  config: { type: 'string', short: 'c' },
+  json: { type: 'boolean' },
+  wait: { type: 'string' },
+  'no-status': { type: 'boolean' },
+  count: { type: 'string' },
+  duration: { type: 'string' },
+  timeout: { type: 'string' },
+} as const;
+
+function seconds(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`fleet: ${flag} expects a positive number of seconds, got "${value}"`);
+  return n;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const fleetCommand: Command = {
+  name: 'fleet',
+  summary: 'Operate a fleet over MQTT: ls (devices), watch (live telemetry), send (commands)',
+  usage: USAGE,
+  async run(ctx) {
+    const { values, positionals } = parseCommandArgs(this, ctx.argv, OPTIONS);
+    const [action, ...args] = positionals;
+    if (action !== 'ls' && action !== 'watch' && action !== 'send') {
+      throw new UsageError(`fleet: expected ls, watch or send\nusage: ${USAGE}`);
+    }
+    const { config } = loadConfig({ file: values.config, env: ctx.env, cwd: ctx.cwd });
+    const prefix = values.prefix ?? config.mqtt.prefix;
+    const url = values.url ?? operatorUrl(config.mqtt);
+    const client = await connectOperator(url, config.mqtt);
+    try {
+      if (action === 'ls') return await ls(ctx, client, prefix, values);
+      if (action === 'watch') return await watch(ctx, client, prefix, values);
+      return await send(ctx, client, prefix, args, values);
+    } finally {
+      await client.endAsync(true);
+    }
+  },
+};
+
+type Values = ReturnType<typeof parseCommandArgs<typeof OPTIONS>>['values'];
+
+async function collect(client: MqttClient, prefix: string, view: FleetView, waitMs: number): Promise<void> {
+  client.on('message', (topic, payload) => view.ingest(topic, payload, Date.now()));
+  await client.subscribeAsync([`${prefix}/+/availability`, `${prefix}/+/info`, `${prefix}/+/telemetry`], {
+    qos: 1,
+  });
+  await sleep(waitMs);
+}
+
+/** Sends one request and collects answers carrying its transaction until done() or the timeout. */
+async function exchange(
+  client: MqttClient,
+  prefix: string,
+  target: Target,
+  command: string,
+  params: Record<string, unknown>,
+  timeoutMs: number,
+  done: (answers: Map<string, Record<string, unknown>>) => boolean,
+): Promise<Map<string, Record<string, unknown>>> {
+  const transaction = `cli-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const answers = new Map<string, Record<string, unknown>>();
+  const responseFilter =
+    target.kind === 'device'
+      ? `${prefix}/${target.id}/response/${command}`
+      : `${prefix}/+/response/${command}`;
+  let wake: () => void = () => undefined;
+  const onMessage = (topic: string, payload: Buffer) => {
+    if (!topic.endsWith(`/response/${command}`)) return;
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      // Someone else's garbage on a response topic: not our answer.
+      return;
+    }
+    if (body.transaction !== transaction) return;
+    const device =
+      typeof body.device === 'string' ? body.device : topic.slice(prefix.length + 1).split('/')[0]!;
+    answers.set(device, body);
+    wake();
+  };
+  client.on('message', onMessage);
+  await client.subscribeAsync(responseFilter, { qos: 1 });
+  const requestTopic =
+    target.kind === 'device'
+      ? `${prefix}/${target.id}/request/${command}`
+      : groupRequestTopic(prefix, target.group, command);
+  await client.publishAsync(requestTopic, JSON.stringify({ ...params, transaction }), { qos: 1 });
+  const deadline = Date.now() + timeoutMs;
+  while (!done(answers) && Date.now() < deadline) {
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      setTimeout(resolve, Math.min(200, Math.max(0, deadline - Date.now())));
+    });
+  }
+  client.off('message', onMessage);
+  await client.unsubscribeAsync(responseFilter);
+  return answers;
+}
+
+function cell(v: unknown, digits = 1): string {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(digits);
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  return typeof v === 'string' && v !== '' ? v : '-';
+}
+
+function row(d: DeviceView): Record<string, unknown> {
+  const active = (d.status?.active as Record<string, unknown> | undefined) ?? {};
+  return {
+    device: d.id,
+    availability: d.availability ?? 'unknown',
+    model: d.info?.model ?? active.model ?? figure(d, 'model'),
+    variant: figure(d, 'variant') ?? d.info?.variant ?? active.variant,
+    fps: figure(d, 'fps'),
+    latencyTotalP95Ms: figure(d, 'latencyTotalP95Ms'),
+    cpuPercent: figure(d, 'cpuPercent'),
+    temperatureMaxC: figure(d, 'temperatureMaxC'),
+    batteryPercent: figure(d, 'batteryPercent'),
+    batteryCharging: figure(d, 'batteryCharging'),
+    powerW: figure(d, 'powerW'),
+    outboxPending: figure(d, 'outboxPending'),
+    version: d.info?.version,
+    groups: d.info?.groups,
+  };
+}
+
+const HEADER = [
+  'device',
+  'status',
+  'model',
+  'variant',
+  'fps',
+  'p95 ms',
+  'cpu %',
+  'temp C',
+  'battery %',
+  'power W',
+  'outbox',
+];
+/** Column widths of the streaming (non-TTY) watch output, where rows cannot be aligned afterwards. */
+const STREAM_WIDTHS = [20, 8, 14, 12, 6, 7, 6, 7, 10, 8, 6];
+
+function cells(r: Record<string, unknown>): string[] {
+  return [
+    cell(r.device),
+    cell(r.availability),
+    cell(r.model),
+    cell(r.variant),
+    cell(r.fps),
+    cell(r.latencyTotalP95Ms),
+    cell(r.cpuPercent),
+    cell(r.temperatureMaxC),
+    r.batteryPercent === undefined ? '-' : `${cell(r.batteryPercent, 0)}${r.batteryCharging ? ' (chg)' : ''}`,
+    cell(r.powerW, 2),
+    cell(r.outboxPending),
+  ];
+}
+
+function table(rows: Array<Record<string, unknown>>): string {
+  return formatTable(HEADER, rows.map(cells));
+}
+
+function streamLine(values: string[]): string {
+  return values
+    .map((v, i) => v.padEnd(STREAM_WIDTHS[i] ?? 0))
+    .join(' ')
+    .trimEnd();
+}
+
+async function ls(ctx: CommandContext, client: MqttClient, prefix: string, values: Values): Promise<number> {
+  const view = new FleetView(prefix);
+  await collect(client, prefix, view, seconds(values.wait, '--wait', 1.5) * 1000);
+  if (!values['no-status']) {
+    // Live figures (fps, battery) come from each online device's own get-status answer.
+    await Promise.all(
+      view
+        .list()
+        .filter((d) => d.availability === 'online')
+        .map(async (d) => {
+          const answers = await exchange(
+            client,
+            prefix,
+            { kind: 'device', id: d.id },
+            'get-status',
+            {},
+            3000,
+            (a) => a.size > 0,
+          );
+          const data = answers.get(d.id)?.data;
+          if (data && typeof data === 'object') view.setStatus(d.id, data as Record<string, unknown>);
+        }),
+    );
+  }
+  const rows = view.list().map(row);
+  if (values.json) writeJson(ctx.stdout, rows);
+  else if (rows.length === 0) ctx.stdout.write(`no devices seen under "${prefix}/"\n`);
+  else ctx.stdout.write(`${table(rows)}\n`);
+  return 0;
+}
+
+async function watch(
+  ctx: CommandContext,
+  client: MqttClient,
+  prefix: string,
+  values: Values,
+): Promise<number> {
+  const view = new FleetView(prefix);
+  const maxCount = values.count === undefined ? Number.POSITIVE_INFINITY : Number(values.count);
+  if (!(maxCount > 0))
+    throw new UsageError(`fleet: --count expects a positive integer, got "${values.count}"`);
+  const durationMs =
+    values.duration === undefined
+      ? Number.POSITIVE_INFINITY
+      : seconds(values.duration, '--duration', 1) * 1000;
+  const interactive = Boolean((ctx.stdout as NodeJS.WriteStream).isTTY) && !values.json;
+  let received = 0;
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const stopOnSignal = () => finish();
+  process.once('SIGINT', stopOnSignal);
+  client.on('message', (topic, payload) => {
+    const device = view.ingest(topic, payload, Date.now());
+    if (!device || !topic.endsWith('/telemetry')) return;
+    received++;
+    if (values.json) ctx.stdout.write(`${JSON.stringify(device.telemetry)}\n`);
+    else if (!interactive) ctx.stdout.write(`${streamLine(cells(row(device)))}\n`);
+    if (received >= maxCount) finish();
+  });
+  await client.subscribeAsync([`${prefix}/+/availability`, `${prefix}/+/info`, `${prefix}/+/telemetry`], {
+    qos: 1,
+  });
+  if (!values.json && !interactive) ctx.stdout.write(`${streamLine(HEADER)}\n`);
+  const redraw = interactive
+    ? setInterval(
+        () => ctx.stdout.write(`\x1b[2J\x1b[H${table(view.list().map(row))}\n(Ctrl-C to stop)\n`),
+        1000,
+      )
+    : undefined;
+  const timer = Number.isFinite(durationMs) ? setTimeout(() => finish(), durationMs) : undefined;
+  await finished;
+  clearInterval(redraw);
+  clearTimeout(timer);
+  process.off('SIGINT', stopOnSignal);
+  return 0;
+}
+
+async function send(
+  ctx: CommandContext,
+  client: MqttClient,
+  prefix: string,
+  args: string[],
+  values: Values,
+): Promise<number> {
+  const [targetText, command, json, ...extra] = args;
+  if (!targetText || !command || extra.length > 0)
+    throw new UsageError(`fleet send: expected TARGET COMMAND [JSON]\nusage: ${USAGE}`);
+  if (!/^[a-z][a-z0-9-]{0,63}$/.test(command))
+    throw new UsageError(`fleet send: "${command}" is not a command name`);
+  const target = parseTarget(targetText);
+  let params: Record<string, unknown> = {};
+  if (json !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(json);
+    } catch (err) {
+      throw new UsageError(`fleet send: JSON parameters are not valid JSON: ${(err as Error).message}`);
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new UsageError('fleet send: JSON parameters must be an object, like \'{"fps": 5}\'');
+    }
+    params = parsed as Record<string, unknown>;
+  }
+  const timeoutMs = seconds(values.timeout, '--timeout', 10) * 1000;
+
+  // Retained availability/info tell whether the device is up and who is in a group.
+  const view = new FleetView(prefix);
+  await collect(client, prefix, view, 500);
+  client.removeAllListeners('message');
+  let expected: string[] | undefined;
+  if (target.kind === 'device') {
+    expected = [target.id];
+    const state = view.get(target.id)?.availability;
+    if (state !== 'online') {
+      ctx.stderr.write(
+        `fleet send: ${target.id} is ${state ?? 'unknown to the broker'}; the request waits in its session if it has one\n`,
+      );
+    }
+  } else {
+    const members = view.members(target.group).filter((id) => view.get(id)?.availability === 'online');
+    expected = members.length > 0 ? members : undefined;
+  }
+  const answers = await exchange(client, prefix, target, command, params, timeoutMs, (a) =>
+    expected ? expected.every((id) => a.has(id)) : false,
+  );
+  const results = [...answers.values()];
+  if (values.json) writeJson(ctx.stdout, target.kind === 'device' ? (results[0] ?? null) : results);
+  else for (const r of results) ctx.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  const missing = (expected ?? []).filter((id) => !answers.has(id));
+  if (results.length === 0) {
+    throw new TimeoutExit(
+      `fleet send: no answer to ${command} from ${targetText} within ${timeoutMs / 1000} s`,
+    );
+  }
+  if (missing.length > 0) {
+    ctx.stderr.write(`fleet send: no answer from ${missing.join(', ')} within ${timeoutMs / 1000} s\n`);
+    return FLEET_TIMEOUT_EXIT;
+  }
+  return results.every((r) => r.status === 'ok') ? 0 : 1;
+}
+
+class TimeoutExit extends EdgeAgentError {
+  override name = 'TimeoutExit';
+  override readonly exitCode = FLEET_TIMEOUT_EXIT;
+}

@@ -1,0 +1,260 @@
+import type { IPublishPacket, MqttClient } from 'mqtt';
+import type { Clock } from '../clock.js';
+import type { AgentConfig } from '../config/index.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Outbox } from '../store/outbox.js';
+import type { CommandAudit, EventLog } from '../store/records.js';
+import { buildCommandTable, type CommandDeps } from './commands.js';
+import { type LinkStatus, MqttLink, type OnlineContext } from './connection.js';
+import { discoveryMessages } from './discovery.js';
+import { EmbeddedBroker } from './embedded-broker.js';
+import { OutboxPublisher, type PublisherStats } from './publisher.js';
+import { type ResultMessage, ResultsGate, type ResultsPolicy } from './results.js';
+import { CommandRouter } from './router.js';
+import { type DeviceTopics, deviceTopics, groupRequests, parseRequestTopic } from './topics.js';
+
+export type MqttConfig = AgentConfig['mqtt'];
+
+export interface FleetDeps {
+  config: MqttConfig;
+  deviceId: string;
+  version: string;
+  clock: Clock;
+  log: Logger;
+  outbox: Outbox;
+  audit?: CommandAudit;
+  events?: EventLog;
+  commands: CommandDeps;
+  /** The retained `info` document (agent version, profile summary, model, decision, config). */
+  info(): Record<string, unknown>;
+  random?: () => number;
+}
+
+export interface FleetStatus {
+  deviceId: string;
+  link: LinkStatus;
+  publisher: PublisherStats;
+  outboxPending: number;
+  embeddedBroker?: string;
+  results: { skippedSame: number; skippedRate: number };
+}
+
+/**
+ * Everything MQTT for one device: the (optional) embedded broker, the link, the outbox publisher,
+ * availability/info/discovery on every (re)connect, results, and the command router.
+ */
+export class FleetService {
+  readonly topics: DeviceTopics;
+  private readonly log: Logger;
+  private broker: EmbeddedBroker | undefined;
+  private link: MqttLink | undefined;
+  private readonly publisher: OutboxPublisher;
+  private readonly router: CommandRouter;
+  private readonly gate: ResultsGate;
+  private readonly deferred: Array<() => void> = [];
+
+  constructor(private readonly deps: FleetDeps) {
+    this.log = deps.log.child({ component: 'fleet' });
+    this.topics = deviceTopics(deps.config.prefix, deps.deviceId);
+    this.publisher = new OutboxPublisher({
+      outbox: deps.outbox,
+      log: this.log,
+      inflight: deps.config.inflight,
+    });
+    this.gate = new ResultsGate(deps.config.results);
+    this.router = new CommandRouter({
+      deviceId: deps.deviceId,
+      table: buildCommandTable(deps.commands, (fn) => this.deferred.push(fn)),
+      clock: deps.clock,
+      log: this.log,
+      audit: deps.audit,
+      maxPayloadBytes: deps.config.commands.maxPayloadBytes,
+      progress: (command, transaction, data) =>
+        deps.events?.emit(`${command}-progress`, { ...(transaction ? { transaction } : {}), ...data }),
+    });
+  }
+
+  /** The broker URL the link uses (the embedded broker's once it runs). */
+  get brokerUrl(): string {
+    return this.broker?.url ?? this.deps.config.url;
+  }
+
+  /** Starts the embedded broker when configured, then the link (connecting in the background). */
+  async start(signal?: AbortSignal): Promise<void> {
+    const { config } = this.deps;
+    let url = config.url;
+    if (url === 'embedded') {
+      this.broker = await EmbeddedBroker.start({ ...config.embedded, log: this.deps.log });
+      url = this.broker.url;
+    }
+    this.link = new MqttLink(
+      {
+        url,
+        clientId: this.deps.deviceId,
+        protocol: config.protocol,
+        username: config.username,
+        password: config.password,
+        tls: config.tls,
+        keepaliveS: config.keepaliveS,
+        connectTimeoutS: config.connectTimeoutS,
+        sessionExpiryS: config.sessionExpiryS,
+        reconnect: config.reconnect,
+        will: { topic: this.topics.availability, payload: 'offline', qos: 1, retain: true },
+        // Requests bigger than this never reach us (MQTT 5); up to it they get a "too large" answer.
+        maximumPacketSize: config.commands.maxPayloadBytes * 4 + 65_536,
+      },
+      {
+        online: (ctx) => this.onOnline(ctx),
+        offline: () => this.publisher.pause(),
+        message: (topic, payload, packet, client) => this.onMessage(topic, payload, packet, client),
+        conflict: (verdict, detail) =>
+          this.deps.events?.emit('mqtt-client-id-conflict', { verdict, ...detail }, 'error'),
+      },
+      {
+        clock: this.deps.clock,
+        log: this.deps.log,
+        ...(this.deps.random ? { random: this.deps.random } : {}),
+      },
+    );
+    this.link.start(signal);
+  }
+
+  status(): FleetStatus {
+    return {
+      deviceId: this.deps.deviceId,
+      link: this.link?.snapshot() ?? {
+        state: 'idle',
+        url: this.deps.config.url,
+        protocolVersion: 5,
+        connects: 0,
+        failures: 0,
+      },
+      publisher: this.publisher.snapshot(),
+      outboxPending: this.deps.outbox.pending(),
+      ...(this.broker ? { embeddedBroker: this.broker.url } : {}),
+      results: { skippedSame: this.gate.skippedSame, skippedRate: this.gate.skippedRate },
+    };
+  }
+
+  /** Resolves once every queued message is acknowledged (tests, bench). */
+  drained(): Promise<void> {
+    return this.publisher.drained();
+  }
+
+  configureResults(policy: ResultsPolicy): void {
+    this.gate.configure(policy);
+  }
+
+  /** Publishes a result when the gate lets it through and the link is up (results are not queued). */
+  publishResult(result: ResultMessage): boolean {
+    const client = this.link?.client;
+    if (!client || !this.gate.offer(result, this.deps.clock.now())) return false;
+    client.publish(this.topics.results, JSON.stringify(result), { qos: this.gate.qos }, (err) => {
+      if (err) this.log.debug({ err: err.message }, 'result not published');
+    });
+    return true;
+  }
+
+  /** Re-publishes the retained info document (after a model switch or config change). */
+  async publishInfo(): Promise<void> {
+    const client = this.link?.client;
+    if (!client) return;
+    await client.publishAsync(this.topics.info, JSON.stringify(this.deps.info()), { qos: 1, retain: true });
+  }
+
+  /** Publishes retained `offline`, disconnects cleanly, stops the embedded broker. */
+  async stop(): Promise<void> {
+    await this.publisher.stop();
+    await this.link?.stop(async (client) => {
+      await client.publishAsync(this.topics.availability, 'offline', { qos: 1, retain: true });
+    });
+    if (this.broker) await this.broker.stop();
+  }
+
+  private async onOnline({ client }: OnlineContext): Promise<void> {
+    const { config } = this.deps;
+    const subscriptions = [
+      this.topics.requests,
+      ...config.groups.map((g) => groupRequests(config.prefix, g)),
+    ];
+    // Always subscribe, even when the broker kept our session: a broker restarted without
+    // persistence forgets subscriptions and reports sessionPresent=false, a resumed one is a no-op.
+    const granted = await client.subscribeAsync(subscriptions, { qos: 1 });
+    const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
+    if (refused.length > 0)
+      this.log.error({ topics: refused }, 'broker refused subscriptions (check its ACL)');
+    await client.publishAsync(this.topics.availability, 'online', { qos: 1, retain: true });
+    await client.publishAsync(this.topics.info, JSON.stringify(this.deps.info()), { qos: 1, retain: true });
+    if (config.homeAssistant.enabled) {
+      const info = this.deps.info();
+      for (const m of discoveryMessages({
+        discoveryPrefix: config.homeAssistant.discoveryPrefix,
+        deviceId: this.deps.deviceId,
+        topics: this.topics,
+        version: this.deps.version,
+        ...(typeof info.model === 'string' ? { model: info.model } : {}),
+      })) {
+        await client.publishAsync(m.topic, m.payload, { qos: 1, retain: true });
+      }
+    }
+    this.publisher.resume(client);
+  }
+
+  private onMessage(topic: string, payload: Buffer, packet: IPublishPacket, client: MqttClient): void {
+    const { config } = this.deps;
+    const request = parseRequestTopic(topic, config.prefix, this.deps.deviceId, config.groups);
+    if (!request) {
+      this.log.debug({ topic }, 'message on an unexpected topic ignored');
+      return;
+    }
+    // Queued requests of a resumed session arrive before our set-up is done: answer on the
+    // connection they came on; if that one dropped meanwhile, on the current one.
+    void this.router
+      .handle({ topic, scope: request.scope, command: request.command, payload })
+      .then(async (response) => {
+        const responseTopic = this.responseTopic(packet, request.command);
+        const correlationData = packet.properties?.correlationData;
+        const target = client.connected ? client : this.link?.client;
+        if (target) {
+          await target.publishAsync(responseTopic, JSON.stringify(response), {
+            qos: 1,
+            ...(correlationData ? { properties: { correlationData } } : {}),
+          });
+        }
+      })
+      .catch((err) =>
+        this.log.warn({ err: errorMessage(err), command: request.command }, 'response not published'),
+      )
+      .finally(() => this.runDeferred());
+  }
+
+  /**
+   * MQTT 5 responseTopic when it is a plain topic outside our request space (a response sent to a
+   * request topic would be taken for a new request: an endless loop); our response topic otherwise.
+   */
+  private responseTopic(packet: IPublishPacket, command: string): string {
+    const asked = packet.properties?.responseTopic;
+    const fallback = this.topics.response(command);
+    if (!asked) return fallback;
+    const loops = /\/request(\/|$)/.test(asked) && asked.startsWith(`${this.deps.config.prefix}/`);
+    if (loops || /[+#]/.test(asked) || asked.length > 512 || asked.length === 0) {
+      this.log.warn(
+        { responseTopic: asked.slice(0, 200) },
+        'unusable responseTopic; answering on the response topic',
+      );
+      return fallback;
+    }
+    return asked;
+  }
+
+  private runDeferred(): void {
+    for (const fn of this.deferred.splice(0)) {
+      try {
+        fn();
+      } catch (err) {
+        this.log.error({ err: errorMessage(err) }, 'deferred command action failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,323 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { errorMessage } from '../errors.js';
+import type { Catalog } from '../models/catalog.js';
+import { writeDerivedVariant } from '../models/derived-store.js';
+import { readVerified } from '../models/integrity.js';
+import { effectiveInputSpec, type InputOverride, type Variant } from '../models/manifest.js';
+import { cleanModel } from './clean.js';
+import { DerivationError, throwIfAborted } from './errors.js';
+import { Evaluator } from './evaluation.js';
+import type { FidelityReport } from './fidelity.js';
+import { foldBatchNorms } from './fold.js';
+import { convertToFp16 } from './fp16.js';
+import { type FrameSource, loadFrames, prepareInputs } from './frames.js';
+import { prependUint8Input } from './input-uint8.js';
+import { inspectModel, type ModelInspection } from './inspect.js';
+import { factorizeLowRank } from './lowrank.js';
+import {
+  type AnyParams,
+  type Method,
+  type MethodParams,
+  normalizeParams,
+  parseMethod,
+  variantIdFor,
+} from './methods.js';
+import { cloneModel, decodeModel, encodeModel, type ModelProto } from './onnx-io.js';
+import { upgradeOpset } from './opset.js';
+import type { ProgressFn } from './progress.js';
+import { pruneStructured } from './prune.js';
+import { pruneUnstructured } from './prune-unstructured.js';
+import { ensureNodeNames } from './qdq.js';
+import { quantizeStatic } from './quantize-static.js';
+import { probeTensors, sessionFor } from './runtime.js';
+import { quantizeWeightsOnly } from './weights.js';
+
+export interface DeriveOptions {
+  /** Source variant id; the manifest's default when absent. */
+  source?: string;
+  /** Variant id of the result; `<source>_<tag>` when absent. */
+  id?: string;
+  /** Calibration frames (int8-static): a folder, frames in memory, or the bundled samples. */
+  calibration?: FrameSource;
+  /** Frames for fidelity; the calibration frames when absent. */
+  evaluation?: FrameSource;
+  /** At most this many evaluation frames (default 32). */
+  evaluationLimit?: number;
+  /** Data directory to write into (`<dataDir>/models/<model>/`); the catalog's when absent. */
+  dataDir?: string;
+  /** Compute and report but write nothing. */
+  dryRun?: boolean;
+  threads?: number;
+  signal?: AbortSignal;
+  onProgress?: ProgressFn;
+}
+
+export interface ModelFigures {
+  bytes: number;
+  parameterCount: number;
+  nonZeroParameters: number;
+  flops: number | undefined;
+}
+
+export interface DerivedVariant {
+  model: string;
+  method: Method;
+  params: AnyParams;
+  /** The manifest entry as written. */
+  variant: Variant;
+  /** Where the ONNX file was written (undefined on a dry run). */
+  path: string | undefined;
+  bytes: Uint8Array;
+  source: { id: string; sha256: string } & ModelFigures;
+  result: ModelFigures & { inspection: ModelInspection };
+  fidelity: FidelityReport;
+  /** Op histogram of the graph onnxruntime actually runs (after its fusions): which kernels it chose. */
+  kernels: Record<string, number>;
+  /** Method-specific report (layers kept in float, channels removed, ...). */
+  details: Record<string, unknown>;
+  derivationMs: number;
+}
+
+/**
+ * Derives a variant of a model on this device: reads and verifies the source variant, applies
+ * `clean` and then the method, checks onnxruntime loads the result, measures its fidelity against
+ * the reference variant, and writes it with its manifest entry into the data directory.
+ */
+export async function derive(
+  catalog: Catalog,
+  modelName: string,
+  method: Method,
+  rawParams: Record<string, unknown> = {},
+  options: DeriveOptions = {},
+): Promise<DerivedVariant> {
+  const started = performance.now();
+  parseMethod(method); // callers from JavaScript or MQTT may pass any string
+  const params = normalizeParams(method, rawParams);
+  const { model: entry, variant: source } = catalog.variant(modelName, options.source);
+  const id = options.id ?? variantIdFor(source.id, method, params);
+  const sourceBytes = await readVerified(source.path, source.sha256, source.bytes);
+  const sourceModel = decodeModel(sourceBytes, source.path);
+  const sourceSpec = effectiveInputSpec(entry.manifest.input, source);
+  const progress = options.onProgress;
+  progress?.({ stage: 'derive', done: 0, total: 1, message: `${modelName}/${source.id} → ${id}` });
+
+  const referenceId = source.reference ?? source.id;
+  const { variant: reference } = catalog.variant(modelName, referenceId);
+  const evaluator = await Evaluator.create(entry, reference, {
+    frames: options.evaluation ?? options.calibration,
+    limit: options.evaluationLimit,
+    threads: options.threads,
+    signal: options.signal,
+    onProgress: progress,
+  });
+
+  const work = cloneModel(sourceModel);
+  const cleaned = cleanModel(work);
+  ensureNodeNames(work);
+  let spec = sourceSpec;
+  let inputOverride: InputOverride | undefined = source.input;
+  let precision: Variant['precision'] = source.precision;
+  let details: Record<string, unknown> = { clean: cleaned };
+  let recordedParams: Record<string, unknown> = { ...params };
+  let model: ModelProto = work;
+  throwIfAborted(options.signal, 'derive');
+
+  switch (method) {
+    case 'clean':
+      break;
+    case 'int8-static': {
+      const p = params as MethodParams['int8-static'];
+      const probe = await probeTensors(work);
+      upgradeOpset(work, 13, (t) => probe.shapes.get(t)?.length);
+      details = { ...details, foldedBatchNorms: foldBatchNorms(work) };
+      // The evaluation frames are the calibration frames unless told otherwise: decode them once.
+      const same = !options.evaluation && (options.evaluationLimit ?? 32) === p.frames;
+      const calib = same
+        ? { images: [...evaluator.set.images], description: evaluator.framesDescription }
+        : await loadFrames(options.calibration, {
+            limit: p.frames,
+            signal: options.signal,
+            onProgress: progress,
+          });
+      const calibration = await prepareInputs(calib.images, sourceSpec);
+      const result = await quantizeStatic(
+        {
+          model: work,
+          inputName: sourceSpec.name,
+          calibration,
+          evaluate: (bytes) => evaluator.fidelityOf(bytes, sourceSpec),
+          threads: options.threads,
+          signal: options.signal,
+          onProgress: progress,
+        },
+        {
+          ranges: p.ranges,
+          percentile: p.percentile,
+          reduceRange: p.reduceRange,
+          activations: p.activations,
+          ...(p.floor === null ? {} : { floor: p.floor }),
+        },
+      );
+      model = result.model;
+      precision = result.keptFloat.length > 0 ? 'mixed' : 'int8';
+      recordedParams = { ...params, calibrationFrames: calib.images.length, keptFloat: result.keptFloat };
+      details = {
+        ...details,
+        qdq: result.report,
+        keptFloat: result.keptFloat,
+        steps: result.steps,
+        calibration: calib.description,
+        ...(result.sensitivity ? { mostSensitive: result.sensitivity.slice(0, 10) } : {}),
+      };
+      break;
+    }
+    case 'int8-weights': {
+      const p = params as MethodParams['int8-weights'];
+      const probe = await probeTensors(work);
+      upgradeOpset(work, 13, (t) => probe.shapes.get(t)?.length);
+      details = { ...details, foldedBatchNorms: foldBatchNorms(work) };
+      details = { ...details, ...quantizeWeightsOnly(work, p.reduceRange) };
+      precision = 'int8';
+      break;
+    }
+    case 'fp16': {
+      const p = params as MethodParams['fp16'];
+      const probe = await probeTensors(work);
+      details = { ...details, ...convertToFp16(work, probe.types, p.blockList) };
+      precision = 'fp16';
+      break;
+    }
+    case 'prune': {
+      const p = params as MethodParams['prune'];
+      if (p.mode === 'unstructured') details = { ...details, ...pruneUnstructured(work, p.sparsity) };
+      else {
+        const report = pruneStructured(work, p.sparsity, (await probeTensors(work)).shapes);
+        if (report.prunedLayers === 0) {
+          throw new DerivationError(
+            `prune: no Conv layer could lose ${p.sparsity} of its channels (${report.skippedLayers} skipped)`,
+          );
+        }
+        details = { ...details, ...report };
+      }
+      break;
+    }
+    case 'lowrank': {
+      const p = params as MethodParams['lowrank'];
+      const report = factorizeLowRank(work, {
+        energy: p.energy,
+        maxParamRatio: p.maxParamRatio,
+        signal: options.signal,
+        onLayer: (done, total) => progress?.({ stage: 'derive', done, total, message: 'SVD' }),
+      });
+      if (report.factorizedLayers === 0) {
+        throw new DerivationError(
+          `lowrank: at energy ${p.energy} no layer gets a rank small enough to save parameters ` +
+            `(≤ ${p.maxParamRatio} of ${report.keptLayers} candidate layers' weights); lower the energy`,
+        );
+      }
+      details = { ...details, ...report };
+      break;
+    }
+    case 'input-uint8': {
+      inputOverride = prependUint8Input(work, sourceSpec, source.input);
+      spec = effectiveInputSpec(entry.manifest.input, { input: inputOverride });
+      break;
+    }
+  }
+
+  const bytes = encodeModel(model);
+  const kernels = await optimizedKernels(bytes, options.threads);
+  const fidelity = await evaluator.evaluate(bytes, spec);
+  const sourceInspection = inspectModel(sourceModel, (await probeTensors(sourceModel)).shapes);
+  const inspection = inspectModel(model, (await probeTensors(model)).shapes);
+  const derivationMs = Math.round(performance.now() - started);
+
+  const variant: Omit<Variant, 'file' | 'sha256' | 'bytes'> = {
+    id,
+    precision,
+    origin: {
+      kind: 'derived',
+      method,
+      params: recordedParams,
+      sourceVariant: source.id,
+      sourceSha256: source.sha256,
+      derivationMs,
+    },
+    reference: reference.id,
+    quality: {
+      fidelity: clamp01(fidelity.fidelity),
+      metric: `${fidelity.metric} vs ${reference.id}`,
+      frames: fidelity.frames,
+      ...(fidelity.accuracy ? { accuracy: clamp01(fidelity.accuracy.variant) } : {}),
+    },
+    ...(inputOverride ? { input: inputOverride } : {}),
+    parameterCount: inspection.parameterCount,
+    ...(inspection.flops !== undefined ? { flops: inspection.flops } : {}),
+  };
+  let written: { variant: Variant; path: string } | undefined;
+  if (!options.dryRun) {
+    const root = options.dataDir ? path.join(options.dataDir, 'models') : catalog.derivedRoot;
+    if (!root)
+      throw new DerivationError(
+        'no data directory to write the derived variant into; set dataDir or pass --out',
+      );
+    progress?.({ stage: 'write', done: 0, total: 1 });
+    written = await writeDerivedVariant({
+      root,
+      modelName,
+      bundledDir: entry.dir,
+      shippedIds: entry.variants.filter((v) => !v.derived).map((v) => v.id),
+      variant,
+      bytes,
+    });
+    progress?.({ stage: 'write', done: 1, total: 1 });
+  }
+  return {
+    model: modelName,
+    method,
+    params,
+    variant: written?.variant ?? { ...variant, file: `${id}.onnx`, sha256: '', bytes: bytes.length },
+    path: written?.path,
+    bytes,
+    source: { id: source.id, sha256: source.sha256, ...figures(sourceBytes.length, sourceInspection) },
+    result: { ...figures(bytes.length, inspection), inspection },
+    fidelity,
+    kernels,
+    details,
+    derivationMs,
+  };
+}
+
+const clamp01 = (v: number) => Math.min(1, Math.max(0, v));
+
+function figures(bytes: number, i: ModelInspection): ModelFigures {
+  return { bytes, parameterCount: i.parameterCount, nonZeroParameters: i.nonZeroParameters, flops: i.flops };
+}
+
+/**
+ * Opens the model in onnxruntime (proving it loads) with the optimised graph written out, and
+ * returns that graph's op histogram: QLinearConv vs DequantizeLinear+Conv tells what really runs.
+ */
+export async function optimizedKernels(bytes: Uint8Array, threads?: number): Promise<Record<string, number>> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'edge-agent-ort-'));
+  const file = path.join(dir, 'optimized.onnx');
+  try {
+    let session: Awaited<ReturnType<typeof sessionFor>>;
+    try {
+      session = await sessionFor(bytes, { threads, optimizedModelFilePath: file });
+    } catch (err) {
+      throw new DerivationError(`onnxruntime cannot load the derived model: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+    await session.release();
+    const optimized = decodeModel(await readFile(file), 'optimized model');
+    const ops: Record<string, number> = {};
+    for (const n of optimized.graph!.node ?? []) ops[n.opType ?? ''] = (ops[n.opType ?? ''] ?? 0) + 1;
+    return Object.fromEntries(Object.entries(ops).sort(([a], [b]) => a.localeCompare(b)));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
