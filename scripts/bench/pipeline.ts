@@ -21,7 +21,7 @@ import { silentLogger } from '../../src/log.js';
 import { loadCatalog } from '../../src/models/catalog.js';
 import { effectiveInputSpec, type InputSpec } from '../../src/models/manifest.js';
 import { packageRoot } from '../../src/paths.js';
-import { type FrameResult, Pipeline } from '../../src/pipeline/pipeline.js';
+import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { TensorPreparer, targetFor } from '../../src/pipeline/prepare.js';
 import { markdownTable, percentile, round } from './stats.js';
 
@@ -201,10 +201,11 @@ export async function benchPipeline(
           scaleInCapture,
           log: silentLogger(),
         });
-        const done: FrameResult[] = [];
+        // Only numbers are kept: holding every result for ten minutes would itself grow memory.
+        const jsMs: number[] = [];
         let counting = false;
         pipeline.onResult((r) => {
-          if (counting) done.push(r);
+          if (counting) jsMs.push(r.timings.preprocessMs + r.timings.postprocessMs);
         });
         pipeline.start();
         await sleep(1500); // ffmpeg start-up, warm-up
@@ -221,9 +222,9 @@ export async function benchPipeline(
         const stats = pipeline.stats();
         await pipeline.stop();
         return {
-          fps: (done.length * 1000) / wallMs,
-          jsMs: done.map((r) => r.timings.preprocessMs + r.timings.postprocessMs),
-          busyMsPerFrame: elu.active / Math.max(1, done.length),
+          fps: (jsMs.length * 1000) / wallMs,
+          jsMs,
+          busyMsPerFrame: elu.active / Math.max(1, jsMs.length),
           lagP99Ms: stats.eventLoopLag.p99Ms,
           path: stats.preparePath,
         };
