@@ -169,7 +169,11 @@ export class Agent {
         clock: this.clock,
         pipeline,
         catalog: () => catalog,
-        getDecision: () => this.store?.decisions.latest() ?? configDecision(config, pipeline.stats()),
+        getDecision: () => {
+          // The tuner's latest recorded decision when there is one, else the configured choice.
+          const recorded = this.store?.decisions.latest();
+          return recorded ? { ...recorded, source: 'tuner' } : configDecision(config, pipeline.stats());
+        },
         version: agentVersion(),
         deviceId: this.deviceId,
         // Read on first request (it probes the execution providers), then kept.

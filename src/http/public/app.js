@@ -153,8 +153,10 @@ async function showProfile() {
 async function showDecision() {
   try {
     const d = await api('/api/decision');
+    const when = d.ts ? `, ${new Date(d.ts).toLocaleString()}` : '';
     $('decision').innerHTML =
-      `<b>${esc(d.model)}/${esc(d.variant)}</b> — ${esc(d.reason || '')} <span class="muted">(${esc(d.source || '')})</span>`;
+      `<b>${esc(d.model)}/${esc(d.variant)}</b> — ${esc(d.reason || '')}` +
+      (d.source ? ` <span class="muted">(${esc(d.source)}${esc(when)})</span>` : '');
   } catch (err) {
     $('decision').textContent = err.message;
   }
