@@ -150,6 +150,17 @@ export class Agent {
       clock: this.clock,
       log: this.deps.log.child({ component: 'camera' }),
     });
+    // Camera lost and back as events (MQTT events topic, through the outbox).
+    source.onStateChange((change) => {
+      const data = { source: source.description, from: change.previous, reason: change.reason };
+      if (change.state === 'offline') this.store?.events.emit('camera-lost', data, 'warning');
+      else if (
+        change.state === 'online' &&
+        (change.previous === 'offline' || change.previous === 'stalled')
+      ) {
+        this.store?.events.emit('camera-back', data);
+      }
+    });
     const pipelineLog = this.deps.log.child({ component: 'pipeline' });
     const pipeline = new Pipeline({
       source,
