@@ -47,6 +47,12 @@ describe('the agent serves its pipeline over HTTP', () => {
         source: 'config',
         variant: 'fp32',
       });
+      const profile = (await (await fetch(`${url}/api/profile`)).json()) as {
+        schemaVersion: number;
+        fingerprint: string;
+      };
+      expect(profile.schemaVersion).toBe(1);
+      expect(profile.fingerprint).toMatch(/^[0-9a-f]{64}$/);
     } finally {
       await agent.stop();
     }
