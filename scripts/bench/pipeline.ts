@@ -20,6 +20,7 @@ import { WorkerModel } from '../../src/inference/worker-model.js';
 import { silentLogger } from '../../src/log.js';
 import { loadCatalog } from '../../src/models/catalog.js';
 import { effectiveInputSpec, type InputSpec } from '../../src/models/manifest.js';
+import { derive } from '../../src/optimize/index.js';
 import { packageRoot } from '../../src/paths.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { TensorPreparer, targetFor } from '../../src/pipeline/prepare.js';
@@ -141,9 +142,20 @@ export async function benchPipeline(
       interleavedFill: summary(await timeEach(packed, nhwcFloat, 'fill')),
       zeroCopy: summary(await timeEach(packed, uint8Spec, 'zero-copy')),
     };
-    const uint8Variant = entry.variants.find(
-      (v) => effectiveInputSpec(entry.manifest.input, v).dtype === 'uint8',
+    // A uint8 NHWC variant (the cast, layout and normalisation inside the graph), derived here.
+    log('deriving an input-uint8 variant');
+    const derived = await derive(
+      catalog,
+      modelName,
+      'input-uint8',
+      {},
+      { dataDir: path.join(dir, 'data'), evaluationLimit: 4 },
     );
+    const withDerived = await loadCatalog({
+      modelsDir: path.join(root, 'models'),
+      dataDir: path.join(dir, 'data'),
+    });
+    const uint8Variant = withDerived.model(modelName).variants.find((v) => v.id === derived.variant.id);
 
     const results: Array<Record<string, unknown>> = [];
     let rss:
@@ -159,6 +171,14 @@ export async function benchPipeline(
       // session options (no spinning, as the agent sets it) in-process, called back to back.
       const session = { threads, allowSpinning: false };
       const model = await WorkerModel.load({ catalog, model: modelName, session });
+      const u8Model = uint8Variant
+        ? await WorkerModel.load({
+            catalog: withDerived,
+            model: modelName,
+            variant: uint8Variant.id,
+            session,
+          })
+        : undefined;
       const bareModel = await InferenceModel.load({ catalog, model: modelName, session });
       log(
         `pipeline: ${modelName}/${model.variant.id}, ${threads} thread(s), ${rounds} round(s) of ${phaseS} s`,
@@ -185,6 +205,7 @@ export async function benchPipeline(
         return n / phaseS;
       };
       const agentRun = async (
+        runModel: WorkerModel,
         scaleInCapture: boolean,
         seconds: number,
         onSample?: (s: number) => void,
@@ -195,7 +216,7 @@ export async function benchPipeline(
         const source = createSource(config.camera, { log: silentLogger() });
         const pipeline = new Pipeline({
           source,
-          model,
+          model: runModel,
           pacing: { mode: 'continuous' },
           maxFrameAgeMs: 1000,
           scaleInCapture,
@@ -232,13 +253,18 @@ export async function benchPipeline(
       const bare: number[] = [];
       const agent: AgentRun[] = [];
       const agentSharp: AgentRun[] = [];
+      const agentU8: AgentRun[] = [];
       await bareLoop(); // warm-up
       for (let r = 0; r < rounds; r++) {
         bare.push(await bareLoop());
-        agent.push(await agentRun(true, phaseS));
-        agentSharp.push(await agentRun(false, phaseS));
+        agent.push(await agentRun(model, true, phaseS));
+        agentSharp.push(await agentRun(model, false, phaseS));
+        if (u8Model) agentU8.push(await agentRun(u8Model, true, phaseS));
         log(
-          `  round ${r + 1}: bare ${bare[r]!.toFixed(1)}/s, agent ${agent[r]!.fps.toFixed(1)}/s (${agent[r]!.path}), agent with sharp ${agentSharp[r]!.fps.toFixed(1)}/s`,
+          `  round ${r + 1}: bare ${bare[r]!.toFixed(1)}/s, agent ${agent[r]!.fps.toFixed(1)}/s (${agent[r]!.path}), agent with sharp ${agentSharp[r]!.fps.toFixed(1)}/s` +
+            (u8Model
+              ? `, agent with the uint8 variant ${agentU8[r]!.fps.toFixed(1)}/s (${agentU8[r]!.path})`
+              : ''),
         );
       }
       preparer.release(input);
@@ -252,6 +278,13 @@ export async function benchPipeline(
         ratio: round(median(ratios), 3),
         ratioPerRound: ratios.map((x) => round(x, 3)),
         sharpRatio: round(median(agentSharp.map((a, i) => a.fps / bare[i]!)), 3),
+        ...(u8Model
+          ? {
+              agentUint8Fps: round(median(agentU8.map((a) => a.fps)), 1),
+              uint8Ratio: round(median(agentU8.map((a, i) => a.fps / bare[i]!)), 3),
+              uint8JsWorkPerFrameMs: summary(agentU8.flatMap((a) => a.jsMs)),
+            }
+          : {}),
         jsWorkPerFrameMs: summary(allJs),
         eventLoopBusyMsPerFrame: round(median(agent.map((a) => a.busyMsPerFrame)), 2),
         eventLoopLagP99Ms: round(Math.max(...agent.map((a) => a.lagP99Ms)), 2),
@@ -263,7 +296,7 @@ export async function benchPipeline(
         const total = Math.round(rssMinutes * 60);
         const firstAt = Math.min(60, Math.round(total / 2));
         log(`  memory run: ${rssMinutes} min`);
-        await agentRun(true, total, (s) => {
+        await agentRun(model, true, total, (s) => {
           if (s === firstAt || s % 30 === 0 || s === total) {
             samples.push({ minute: round(s / 60, 2), rssMB: round(process.memoryUsage().rss / 2 ** 20, 1) });
           }
@@ -272,6 +305,7 @@ export async function benchPipeline(
         rss = { samples, first, last: samples[samples.length - 1]! };
       }
       await model.dispose();
+      await u8Model?.dispose();
       await bareModel.dispose();
     }
 
@@ -279,7 +313,7 @@ export async function benchPipeline(
       model: `${modelName}/${catalog.variant(modelName).variant.id}`,
       video: '640x480 H.264, 30 fps, read as fast as possible (lossless: ffmpeg paused by backpressure)',
       throughput: results,
-      preprocessOptionsMs: { ...options_, uint8VariantInCatalog: uint8Variant?.id ?? null },
+      preprocessOptionsMs: { ...options_, uint8Variant: uint8Variant?.id ?? null },
       postprocessMs: summary(postMs),
       rss: rss ? { ...rss, growthMB: round(rss.last.rssMB - rss.first.rssMB, 1) } : undefined,
     };
@@ -292,6 +326,9 @@ export async function benchPipeline(
       bareRunPerS: number;
       agentSharpFps: number;
       sharpRatio: number;
+      agentUint8Fps?: number;
+      uint8Ratio?: number;
+      uint8JsWorkPerFrameMs?: { p50: number; p95: number };
       jsWorkPerFrameMs: { p50: number; p95: number };
       eventLoopBusyMsPerFrame: number;
       eventLoopLagP99Ms: number;
@@ -305,6 +342,16 @@ export async function benchPipeline(
           pass(r.ratio >= 0.95),
         ],
         [`${t}: agent with sharp preprocessing ÷ bare`, `${r.sharpRatio} (${r.agentSharpFps}/s)`, '', ''],
+        ...(r.uint8Ratio !== undefined
+          ? [
+              [
+                `${t}: agent with the uint8-input variant ÷ bare fp32 (frame = tensor)`,
+                `${r.uint8Ratio} (${r.agentUint8Fps}/s; JS work p50 ${r.uint8JsWorkPerFrameMs?.p50} ms)`,
+                '',
+                '',
+              ],
+            ]
+          : []),
         [
           `${t}: JS work per frame (prepare + postprocess) p50 / p95`,
           `${r.jsWorkPerFrameMs.p50} / ${r.jsWorkPerFrameMs.p95} ms`,
@@ -352,7 +399,7 @@ export async function benchPipeline(
             p.interleavedFill.p95,
           ],
           [
-            `ffmpeg scale/pad interleaved, uint8 NHWC variant: the frame is the tensor${uint8Variant ? ` (${uint8Variant.id})` : ' (JS side only: no uint8-input variant in the catalog yet)'}`,
+            `ffmpeg scale/pad interleaved, uint8 NHWC variant: the frame is the tensor${uint8Variant ? ` (${uint8Variant.id}, derived with input-uint8)` : ''}`,
             p.zeroCopy.p50,
             p.zeroCopy.p95,
           ],
