@@ -73,8 +73,8 @@ describe.skipIf(!hasFfmpeg)('capture supervision (real ffmpeg)', () => {
     const source = sourceFrom(
       {
         source: `http://127.0.0.1:${port}/video.mjpg`,
-        startTimeoutS: 0.6,
-        stallTimeoutS: 0.6,
+        startTimeoutS: 1,
+        stallTimeoutS: 1,
         offlineAfterS: 3,
         restartDelayS: 0.2,
         networkTimeoutS: 30,
@@ -94,8 +94,7 @@ describe.skipIf(!hasFfmpeg)('capture supervision (real ffmpeg)', () => {
     expect(status.stalls).toBeGreaterThanOrEqual(1);
     expect(status.reconnects).toBeGreaterThanOrEqual(1);
     expect(status.quality).toBe('unusable');
-    expect(status.lastError).toMatch(/stalled: no first frame within 0.6 s/);
-    expect(sockets.length).toBeGreaterThanOrEqual(2); // it did reconnect
+    expect(status.lastError).toMatch(/stalled: no first frame within 1 s/);
     for (const s of sockets) s.destroy();
   });
 
