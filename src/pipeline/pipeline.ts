@@ -1,80 +1,17 @@
-import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { linkSignals } from '../camera/signals.js';
-import type { CameraStatus, Frame, FrameSource } from '../camera/types.js';
+import type { Frame, FrameSource } from '../camera/types.js';
 import { type Clock, isAbortError, systemClock } from '../clock.js';
 import { errorMessage } from '../errors.js';
-import { type OutputTensor, postprocess } from '../inference/postprocess.js';
-import type { InferenceResult, StageTimings } from '../inference/types.js';
+import { postprocess } from '../inference/postprocess.js';
 import type { Logger } from '../log.js';
-import type { DecoderSpec, InputSpec } from '../models/manifest.js';
 import { FrameSlot, type Take } from './capture.js';
+import { LagMonitor, Leases } from './leases.js';
 import { describePacing, nextDueMs, overlapsPreparation, type Pacing, releasesCamera } from './pacing.js';
 import { type PreparedInput, type PreparePath, specKey, TensorPreparer, targetFor } from './prepare.js';
-import { type Percentiles, RateMeter, SampleWindow } from './stats.js';
+import { RateMeter, SampleWindow } from './stats.js';
+import type { FrameResult, PipelineModel, PipelineStats, PipelineTimings, ResultListener } from './types.js';
 
-/** What the pipeline needs of a model; `InferenceModel` is one, tests pass slow fakes. */
-export interface PipelineModel {
-  readonly name: string;
-  readonly variant: { readonly id: string };
-  readonly task: 'classification' | 'detection';
-  readonly input: InputSpec;
-  readonly decoder: DecoderSpec;
-  readonly labels: readonly string[];
-  readonly executionProvider?: string;
-  /**
-   * Runs the model on a prepared tensor. A model that moves the buffer elsewhere (an inference
-   * worker) hands it back through `recycle` so it can be reused.
-   */
-  run(
-    input: { data: Float32Array | Uint8Array; dims: [number, number, number, number] },
-    recycle?: (data: Float32Array | Uint8Array) => void,
-  ): Promise<Record<string, OutputTensor>>;
-  /** One encoded still (POST /api/infer), decoded and preprocessed like `edge-agent infer`. */
-  inferEncoded(input: Buffer): Promise<InferenceResult>;
-  dispose(): Promise<void>;
-}
-
-export interface PipelineTimings extends StageTimings {
-  /** Age of the frame when inference started. */
-  captureAgeMs: number;
-  /** Capture to result. */
-  totalMs: number;
-}
-
-/** One inferred frame: the decoded results, the frame's capture time and the variant that made them. */
-export interface FrameResult extends Omit<InferenceResult, 'timings'> {
-  seq: number;
-  origin: string;
-  capturedAtMs: number;
-  completedAtMs: number;
-  timings: PipelineTimings;
-  preparePath: PreparePath;
-}
-
-export type ResultListener = (result: FrameResult, frame: Frame) => void;
-
-export interface PipelineStats {
-  state: 'idle' | 'running' | 'stopped' | 'failed';
-  model: { name: string; variant: string; task: string; executionProvider: string | undefined };
-  pacing: Pacing & { description: string };
-  counters: {
-    captured: number;
-    processed: number;
-    dropped: number;
-    skipped: number;
-    stale: number;
-    failed: number;
-  };
-  /** Inferences per second over the last 5 s; captureFps: frames from the source. */
-  fps: number;
-  captureFps: number;
-  latency: Record<'captureAgeMs' | 'preprocessMs' | 'inferenceMs' | 'postprocessMs' | 'totalMs', Percentiles>;
-  /** Event-loop delay over the last minute (ms): the agent stays responsive while inferring. */
-  eventLoopLag: { p50Ms: number; p99Ms: number; maxMs: number };
-  preparePath: PreparePath | undefined;
-  camera: CameraStatus;
-  lastError: string | undefined;
-}
+export type { FrameResult, PipelineModel, PipelineStats, PipelineTimings, ResultListener } from './types.js';
 
 export interface PipelineDeps {
   source: FrameSource;
@@ -102,7 +39,7 @@ export class Pipeline {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly listeners = new Set<ResultListener>();
-  private readonly leases = new Map<PipelineModel, { count: number; idle: Array<() => void> }>();
+  private readonly leases = new Leases<PipelineModel>();
   private readonly windows = {
     captureAgeMs: new SampleWindow(),
     preprocessMs: new SampleWindow(),
@@ -121,9 +58,7 @@ export class Pipeline {
   private wakeUp = new AbortController();
   private abort = new AbortController();
   private done: Promise<void> | undefined;
-  private lag: IntervalHistogram | undefined;
-  private lagSnapshot = { p50Ms: 0, p99Ms: 0, maxMs: 0 };
-  private lagTimer: NodeJS.Timeout | undefined;
+  private readonly lag = new LagMonitor();
   private cheap = true;
   private cheapCheckedAt = 0;
 
@@ -159,10 +94,7 @@ export class Pipeline {
     signal?.addEventListener('abort', () => this.abort.abort(), { once: true });
     this.state = 'running';
     this.applyTarget();
-    this.lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
-    this.lag.enable();
-    this.lagTimer = setInterval(() => this.rollLag(), 60_000);
-    this.lagTimer.unref();
+    this.lag.start();
     this.done = this.work(this.abort.signal)
       .finally(() => this.cleanup())
       .then(
@@ -204,7 +136,7 @@ export class Pipeline {
       { model: next.name, variant: next.variant.id, previous: `${old.name}/${old.variant.id}` },
       'model switched',
     );
-    await this.whenIdle(old);
+    await this.leases.idle(old);
     await old
       .dispose()
       .catch((err) => this.log.warn({ err: errorMessage(err) }, 'releasing the old model failed'));
@@ -222,11 +154,11 @@ export class Pipeline {
   /** Runs `fn` with the current model, keeping it alive through a concurrent `setModel`. */
   async withModel<T>(fn: (model: PipelineModel) => Promise<T>): Promise<T> {
     const model = this.current;
-    this.lease(model);
+    this.leases.take(model);
     try {
       return await fn(model);
     } finally {
-      this.unlease(model);
+      this.leases.give(model);
     }
   }
 
@@ -245,7 +177,7 @@ export class Pipeline {
       fps: this.processedRate.perSecond(now),
       captureFps: this.slot.rate.perSecond(now),
       latency,
-      eventLoopLag: this.currentLag(),
+      eventLoopLag: this.lag.snapshot(),
       preparePath: this.lastPath,
       camera: this.deps.source.status(),
       lastError: this.lastError,
@@ -360,7 +292,7 @@ export class Pipeline {
     prepareNext: (() => Promise<PreparedInput | undefined>) | undefined,
   ): Promise<{ pending: Promise<PreparedInput | undefined> | undefined }> {
     const model = this.current;
-    this.lease(model);
+    this.leases.take(model);
     this.slot.busy = true;
     const started = this.clock.now();
     this.lastStartMs = started;
@@ -408,7 +340,7 @@ export class Pipeline {
       this.log.warn({ seq: input.frame.seq, err: errorMessage(err) }, 'frame failed');
     } finally {
       this.preparer.release(input);
-      this.unlease(model);
+      this.leases.give(model);
       this.slot.busy = false;
     }
     return { pending };
@@ -438,48 +370,12 @@ export class Pipeline {
     }
   }
 
-  private lease(model: PipelineModel): void {
-    const entry = this.leases.get(model) ?? { count: 0, idle: [] };
-    entry.count++;
-    this.leases.set(model, entry);
-  }
-
-  private unlease(model: PipelineModel): void {
-    const entry = this.leases.get(model);
-    if (!entry) return;
-    entry.count--;
-    if (entry.count > 0) return;
-    this.leases.delete(model);
-    for (const resolve of entry.idle) resolve();
-  }
-
-  private whenIdle(model: PipelineModel): Promise<void> {
-    const entry = this.leases.get(model);
-    if (!entry) return Promise.resolve();
-    return new Promise((resolve) => entry.idle.push(resolve));
-  }
-
-  private rollLag(): void {
-    this.lagSnapshot = this.currentLag();
-    this.lag?.reset();
-  }
-
-  private currentLag(): PipelineStats['eventLoopLag'] {
-    const h = this.lag;
-    if (!h || h.count === 0) return this.lagSnapshot;
-    // The histogram counts the sampling interval itself; the lag is what comes on top of it.
-    const lag = (ns: number) => round(Math.max(0, ns / 1e6 - LAG_RESOLUTION_MS));
-    return { p50Ms: lag(h.percentile(50)), p99Ms: lag(h.percentile(99)), maxMs: lag(h.max) };
-  }
-
   private async cleanup(): Promise<void> {
-    clearInterval(this.lagTimer);
     await this.slot
       .stopContinuous()
       .catch((err) => this.log.warn({ err: errorMessage(err) }, 'stopping capture failed'));
-    this.lag?.disable();
+    this.lag.stop();
   }
 }
 
 const round = (v: number) => Math.round(v * 1000) / 1000;
-const LAG_RESOLUTION_MS = 5;

@@ -1,0 +1,71 @@
+import type { CameraStatus, Frame } from '../camera/types.js';
+import type { OutputTensor } from '../inference/postprocess.js';
+import type { InferenceResult, StageTimings } from '../inference/types.js';
+import type { DecoderSpec, InputSpec } from '../models/manifest.js';
+import type { Pacing } from './pacing.js';
+import type { PreparePath } from './prepare.js';
+import type { Percentiles } from './stats.js';
+
+/** What the pipeline needs of a model; `WorkerModel` and `InferenceModel` are ones, tests pass slow fakes. */
+export interface PipelineModel {
+  readonly name: string;
+  readonly variant: { readonly id: string };
+  readonly task: 'classification' | 'detection';
+  readonly input: InputSpec;
+  readonly decoder: DecoderSpec;
+  readonly labels: readonly string[];
+  readonly executionProvider?: string;
+  /**
+   * Runs the model on a prepared tensor. A model that moves the buffer elsewhere (an inference
+   * worker) hands it back through `recycle` so it can be reused.
+   */
+  run(
+    input: { data: Float32Array | Uint8Array; dims: [number, number, number, number] },
+    recycle?: (data: Float32Array | Uint8Array) => void,
+  ): Promise<Record<string, OutputTensor>>;
+  /** One encoded still (POST /api/infer), decoded and preprocessed like `edge-agent infer`. */
+  inferEncoded(input: Buffer): Promise<InferenceResult>;
+  dispose(): Promise<void>;
+}
+
+export interface PipelineTimings extends StageTimings {
+  /** Age of the frame when inference started. */
+  captureAgeMs: number;
+  /** Capture to result. */
+  totalMs: number;
+}
+
+/** One inferred frame: the decoded results, the frame's capture time and the variant that made them. */
+export interface FrameResult extends Omit<InferenceResult, 'timings'> {
+  seq: number;
+  origin: string;
+  capturedAtMs: number;
+  completedAtMs: number;
+  timings: PipelineTimings;
+  preparePath: PreparePath;
+}
+
+export type ResultListener = (result: FrameResult, frame: Frame) => void;
+
+export interface PipelineStats {
+  state: 'idle' | 'running' | 'stopped' | 'failed';
+  model: { name: string; variant: string; task: string; executionProvider: string | undefined };
+  pacing: Pacing & { description: string };
+  counters: {
+    captured: number;
+    processed: number;
+    dropped: number;
+    skipped: number;
+    stale: number;
+    failed: number;
+  };
+  /** Inferences per second over the last 5 s; captureFps: frames from the source. */
+  fps: number;
+  captureFps: number;
+  latency: Record<'captureAgeMs' | 'preprocessMs' | 'inferenceMs' | 'postprocessMs' | 'totalMs', Percentiles>;
+  /** Event-loop delay over the last minute (ms): the agent stays responsive while inferring. */
+  eventLoopLag: { p50Ms: number; p99Ms: number; maxMs: number };
+  preparePath: PreparePath | undefined;
+  camera: CameraStatus;
+  lastError: string | undefined;
+}
