@@ -86,6 +86,7 @@ export interface FakeModel extends PipelineModel {
   runs: Array<{ startedAt: number; endedAt: number }>;
   disposed: number;
   inFlight: number;
+  maxInFlight: number;
 }
 
 /** A classifier that takes `delayMs` per run (a slow device) and can be told to fail. */
@@ -106,10 +107,12 @@ export function fakeModel(
     runs: [],
     disposed: 0,
     inFlight: 0,
+    maxInFlight: 0,
     async run() {
       if (model.disposed > 0) throw new Error(`model ${variant} used after dispose`);
       const startedAt = performance.now();
       model.inFlight++;
+      model.maxInFlight = Math.max(model.maxInFlight, model.inFlight);
       calls++;
       await new Promise((r) => setTimeout(r, delayMs));
       model.inFlight--;

@@ -49,10 +49,13 @@ describe('Pipeline', () => {
 
   it('a non-live source (a file as fast as possible) loses nothing: the pipeline sets the pace', async () => {
     const source = memorySource({ fps: 1000, count: 40, live: false });
-    const { pipeline, results } = pipelineWith({ source, model: fakeModel('m', 10), maxFrameAgeMs: 1 });
+    const model = fakeModel('m', 10);
+    const { pipeline, results } = pipelineWith({ source, model, maxFrameAgeMs: 1 });
     pipeline.start();
     const s = await pipeline.finished();
     expect(results.map((r) => r.seq)).toEqual([...Array(40).keys()]);
+    // Two frames are handed to the model at a time, so it never waits for the event loop.
+    expect(model.maxInFlight).toBe(2);
     expect(s.counters).toMatchObject({ captured: 40, processed: 40, dropped: 0, skipped: 0, stale: 0 });
   });
 
