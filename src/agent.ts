@@ -14,7 +14,7 @@ import { BrokerStartError } from './fleet/embedded-broker.js';
 import { FleetService } from './fleet/service.js';
 import { deviceTopics } from './fleet/topics.js';
 // --- camera/pipeline/http (issue 5) ---
-import { type DeviceProfile, readProfile } from './hardware/index.js';
+import { type DeviceProfile, LiveSampler, readProfile } from './hardware/index.js';
 import { HttpServer } from './http/server.js';
 import { WorkerModel } from './inference/worker-model.js';
 // --- end camera ---
@@ -69,6 +69,8 @@ export class Agent {
   /** Local API, stream, /metrics and dashboard (absent when http.enabled is false). */
   http: HttpServer | undefined;
   private profile: Promise<DeviceProfile> | undefined;
+  /** Battery, power and temperatures for the dashboard and /metrics. */
+  private sampler: LiveSampler | undefined;
   // --- end camera ---
   // --- fleet/telemetry/store (issue 6) ---
   readonly deviceId: string;
@@ -174,6 +176,14 @@ export class Agent {
     this.pipeline = pipeline;
     pipeline.onResult((r) => this.onResult(r, pipelineLog));
     if (config.http.enabled) {
+      this.sampler = new LiveSampler({
+        root: config.hardware.root,
+        clock: this.clock,
+        log: this.deps.log.child({ component: 'hardware' }),
+        options: config.hardware.sampler,
+      });
+      await this.sampler.start(this.abort.signal);
+      const sampler = this.sampler;
       this.http = new HttpServer({
         config: config.http,
         log: this.deps.log.child({ component: 'http' }),
@@ -187,6 +197,16 @@ export class Agent {
         },
         version: agentVersion(),
         deviceId: this.deviceId,
+        getReadings: async () => {
+          const s = sampler.latest();
+          if (!s) return undefined;
+          return {
+            temperaturesC: s.temperaturesC,
+            ...(s.batteryPercent !== undefined ? { batteryPercent: s.batteryPercent } : {}),
+            ...(s.powerSource !== 'unknown' ? { onBattery: s.powerSource === 'battery' } : {}),
+            ...(s.powerW !== undefined ? { powerW: s.powerW } : {}),
+          };
+        },
         // Read on first request (it probes the execution providers), then kept.
         getProfile: () => {
           this.profile ??= readProfile({
@@ -253,6 +273,9 @@ export class Agent {
     // --- camera/pipeline/http (issue 5) ---
     await this.http?.stop().catch((err) => this.log.warn({ err: errorMessage(err) }, 'http stop failed'));
     await this.pipeline?.stop();
+    await this.sampler
+      ?.stop()
+      .catch((err) => this.log.warn({ err: errorMessage(err) }, 'sampler stop failed'));
     const stats = this.pipeline?.stats();
     const counters = stats ? { ...stats.counters } : undefined;
     // --- end camera ---

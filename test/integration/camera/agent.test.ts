@@ -39,8 +39,11 @@ describe('the agent serves its pipeline over HTTP', () => {
       await waitFor(() => (agent.pipeline?.stats().counters.processed ?? 0) >= 2, 30_000, 'two results');
       const status = (await (await fetch(`${url}/api/status`)).json()) as {
         pipeline: { counters: { processed: number } };
+        readings: { temperaturesC: Record<string, number> } | null;
       };
       expect(status.pipeline.counters.processed).toBeGreaterThanOrEqual(2);
+      // The live sampler's readings (this machine may have no thermal zones: an empty map).
+      expect(status.readings?.temperaturesC).toBeTypeOf('object');
       const latest = (await (await fetch(`${url}/api/results/latest`)).json()) as { variant: string };
       expect(latest.variant).toBe('fp32');
       expect(await (await fetch(`${url}/api/decision`)).json()).toMatchObject({
