@@ -26,7 +26,7 @@ describe('parsers', () => {
   });
 
   it('ffmpeg -list_formats all: discrete and stepwise sizes, unsupported formats kept', () => {
-    const uvc = parseFfmpegListFormats(fixture('ffmpeg-list-formats-uvc.log'));
+    const uvc = parseFfmpegListFormats(fixture('ffmpeg-list-formats-uvc.stderr.txt'));
     expect(uvc).toEqual([
       {
         format: 'mjpeg',
@@ -36,7 +36,7 @@ describe('parsers', () => {
       },
       { format: 'yuyv422', description: 'YUYV 4:2:2', compressed: false, sizes: ['640x480', '1920x1080'] },
     ]);
-    const pi = parseFfmpegListFormats(fixture('ffmpeg-list-formats-bcm2835-stepwise.log'));
+    const pi = parseFfmpegListFormats(fixture('ffmpeg-list-formats-bcm2835-stepwise.stderr.txt'));
     expect(pi.map((f) => f.format)).toEqual(['yuv420p', 'mjpeg', 'Unsupported']);
     expect(pi[0]!.sizes).toEqual(['{32-2592, 2}x{32-1944, 2}']);
   });
@@ -108,7 +108,7 @@ describe('discoverCameras', () => {
     const root = fixtureRoot({ video0: 'USB Camera' });
     const exec: ExecFn = async () => ({
       stdout: '',
-      stderr: fixture('ffmpeg-list-formats-uvc.log'),
+      stderr: fixture('ffmpeg-list-formats-uvc.stderr.txt'),
       code: 1,
     });
     const withFfmpeg = await discoverCameras({

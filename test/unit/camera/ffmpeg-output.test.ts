@@ -53,15 +53,19 @@ describe('FrameAssembler', () => {
 
 describe('parseInputVideo (captured ffmpeg 5.1 logs)', () => {
   it('reads the input video size and rate, not the output one', () => {
-    expect(parseInputVideo(log('ffmpeg-file-640x480.log'))).toEqual({ width: 640, height: 480, fps: 8 });
+    expect(parseInputVideo(log('ffmpeg-file-640x480.stderr.txt'))).toEqual({
+      width: 640,
+      height: 480,
+      fps: 8,
+    });
   });
 
   it('swaps width and height for a ±90° display rotation (ffmpeg applies it)', () => {
-    expect(parseInputVideo(log('ffmpeg-rotated-90.log'))).toMatchObject({ width: 480, height: 640 });
+    expect(parseInputVideo(log('ffmpeg-rotated-90.stderr.txt'))).toMatchObject({ width: 480, height: 640 });
   });
 
   it('is undefined while the stream info has not been written yet', () => {
-    const text = log('ffmpeg-file-640x480.log');
+    const text = log('ffmpeg-file-640x480.stderr.txt');
     expect(parseInputVideo(text.slice(0, text.indexOf('Stream #0:0')))).toBeUndefined();
     expect(parseInputVideo('')).toBeUndefined();
   });
@@ -69,9 +73,9 @@ describe('parseInputVideo (captured ffmpeg 5.1 logs)', () => {
 
 describe('failureReason', () => {
   it.each([
-    ['ffmpeg-missing-file.log', '/nonexistent.mp4: No such file or directory'],
-    ['ffmpeg-v4l2-missing.log', '/dev/video9: No such file or directory'],
-    ['ffmpeg-rtsp-refused.log', 'rtsp://127.0.0.1:8554/cam: Connection refused'],
+    ['ffmpeg-missing-file.stderr.txt', '/nonexistent.mp4: No such file or directory'],
+    ['ffmpeg-v4l2-missing.stderr.txt', '/dev/video9: No such file or directory'],
+    ['ffmpeg-rtsp-refused.stderr.txt', 'rtsp://127.0.0.1:8554/cam: Connection refused'],
   ])('%s → the line that says what went wrong', (file, expected) => {
     const tail = new LineTail();
     tail.push(log(file));
