@@ -1,34 +1,31 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { buildCommandDeps } from './agent/commands.js';
+import { configDecision } from './agent/decision.js';
+import { PowerModeTracker, telemetryHardware } from './agent/hardware.js';
+import { ModelHost } from './agent/model-host.js';
 import { createSource } from './camera/index.js';
-// --- fleet/telemetry/store (issue 6) ---
+import type { Frame } from './camera/types.js';
 import { redactSecrets } from './cli/config.js';
 import { type Clock, systemClock } from './clock.js';
-import type { AgentConfig } from './config/index.js';
-import { ENV_OVERRIDES, loadConfig } from './config/index.js';
+import { type AgentConfig, ENV_OVERRIDES, loadConfig } from './config/index.js';
 import { errorMessage } from './errors.js';
-import { type ActiveModelInfo, type CommandDeps, catalogSummary } from './fleet/commands.js';
 import { ConfigStore } from './fleet/config-patch.js';
 import { resolveDeviceId } from './fleet/device-id.js';
 import { BrokerStartError } from './fleet/embedded-broker.js';
 import { FleetService } from './fleet/service.js';
 import { deviceTopics } from './fleet/topics.js';
-// --- camera/pipeline/http (issue 5) ---
 import { type DeviceProfile, LiveSampler, readProfile } from './hardware/index.js';
 import { HttpServer } from './http/server.js';
-import { WorkerModel } from './inference/worker-model.js';
-// --- end camera ---
 import type { Logger } from './log.js';
-import { loadCatalog } from './models/catalog.js';
 import { packageRoot } from './paths.js';
-import { type Pacing, pacingSchema } from './pipeline/pacing.js';
-import { type FrameResult, Pipeline, type PipelineStats } from './pipeline/pipeline.js';
-import type { Db } from './store/database.js';
+import { pacingFromConfig } from './pipeline/config.js';
+import { Pipeline } from './pipeline/pipeline.js';
+import type { FrameResult, PipelineStats } from './pipeline/types.js';
 import { Store } from './store/index.js';
 import { TelemetryCollector } from './telemetry/collector.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
 import { systemCpuReader } from './telemetry/sources.js';
-// --- end fleet ---
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -51,44 +48,43 @@ export function agentVersion(): string {
 
 /**
  * The composition root: builds every component from the config, owns their start and stop.
- * Later parts (HTTP, MQTT, tuner) are added here and nowhere else.
+ * Store → models → hardware sampler → telemetry → MQTT → camera + pipeline → HTTP. Components
+ * talk through the small functions handed to them here, never through each other's internals.
  */
 export class Agent {
-  private readonly log: Logger;
-  private readonly clock: Clock;
-  private readonly abort = new AbortController();
-  private db: Db | undefined;
-  /** The active model (the pipeline's once it runs); its session lives in a worker thread. */
-  private model: WorkerModel | undefined;
-  private runId: number | undefined;
-  private stopping: Promise<void> | undefined;
-  latest: FrameResult | undefined;
-  // --- camera/pipeline/http (issue 5) ---
+  readonly deviceId: string;
   /** Camera → model → results; other parts read stats and results from it, swap models on it. */
   pipeline: Pipeline | undefined;
   /** Local API, stream, /metrics and dashboard (absent when http.enabled is false). */
   http: HttpServer | undefined;
-  private profile: Promise<DeviceProfile> | undefined;
-  /** Battery, power and temperatures for the dashboard and /metrics. */
-  private sampler: LiveSampler | undefined;
-  // --- end camera ---
-  // --- fleet/telemetry/store (issue 6) ---
-  readonly deviceId: string;
-  private store: Store | undefined;
-  private telemetry: TelemetryReporter | undefined;
-  private collector: TelemetryCollector | undefined;
   fleet: FleetService | undefined;
-  private configStore: ConfigStore | undefined;
-  private catalogRef: Awaited<ReturnType<typeof loadCatalog>> | undefined;
-  private startedAt = 0;
+  /** The newest inferred result. */
+  latest: FrameResult | undefined;
   /** Set when a `restart` command asked for a restart; the CLI exits with RESTART_EXIT_CODE. */
   restartRequested: string | undefined;
-  // --- end fleet ---
+
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly abort = new AbortController();
+  private readonly models: ModelHost;
+  private readonly powerMode = new PowerModeTracker();
+  private latestPair: { result: FrameResult; frame: Frame } | undefined;
+  private store: Store | undefined;
+  private sampler: LiveSampler | undefined;
+  private collector: TelemetryCollector | undefined;
+  private telemetry: TelemetryReporter | undefined;
+  private configStore: ConfigStore | undefined;
+  private profile: Promise<DeviceProfile> | undefined;
+  private runId: number | undefined;
+  private startedAt = 0;
+  private lastResultLogAt = Number.NEGATIVE_INFINITY;
+  private stopping: Promise<void> | undefined;
 
   constructor(private readonly deps: AgentDeps) {
     this.log = deps.log.child({ component: 'agent' });
     this.clock = deps.clock ?? systemClock;
     this.deviceId = resolveDeviceId(deps.config.deviceId);
+    this.models = new ModelHost(deps.config, this.log);
   }
 
   /** Starts everything; resolves once the pipeline is running. Abort `signal` (or call stop) to end. */
@@ -96,71 +92,53 @@ export class Agent {
     const { config } = this.deps;
     signal?.addEventListener('abort', () => void this.stop(), { once: true });
     mkdirSync(config.dataDir, { recursive: true });
-    // --- fleet/telemetry/store (issue 6): the store (outbox, metrics, audit) ---
     this.startedAt = this.clock.now();
     const topics = deviceTopics(config.mqtt.prefix, this.deviceId);
-    this.store = new Store({
+    const store = new Store({
       file: path.join(config.dataDir, 'edge-agent.db'),
       config: config.store,
       clock: this.clock,
       log: this.deps.log,
       eventsTopic: topics.events,
     });
-    this.store.start(this.abort.signal);
-    this.db = this.store.db;
-    // --- end fleet ---
+    this.store = store;
+    store.start(this.abort.signal);
 
-    const catalog = await loadCatalog({
-      modelsDir: config.models.dir,
-      dataDir: config.dataDir,
-      log: this.log,
-    });
-    // The session runs in a worker thread: onnxruntime-node's run blocks the thread it is called on.
-    this.model = await WorkerModel.load({
-      catalog,
-      model: config.models.default,
-      variant: config.models.variant,
-      session: sessionOptions(config),
-      log: this.log,
-    });
-    this.catalogRef = catalog;
-    const model = this.model;
+    const model = await this.models.loadInitial();
     this.runId = Number(
-      this.db
+      store.db
         .prepare('INSERT INTO agent_runs (started_at, version, model, variant) VALUES (?, ?, ?, ?)')
         .run(this.clock.now(), agentVersion(), model.name, model.variant.id).lastInsertRowid,
     );
     this.log.info(
       {
+        deviceId: this.deviceId,
         model: model.name,
         variant: model.variant.id,
         executionProvider: model.executionProvider,
         source: config.camera.source,
-        fps: config.camera.fps,
         dataDir: config.dataDir,
       },
       'agent started',
     );
 
-    // --- fleet/telemetry/store (issue 6): telemetry and MQTT ---
-    await this.startFleet(topics.telemetry);
-    // --- end fleet ---
+    await this.startSampler();
+    this.startTelemetry(topics.telemetry);
+    await this.startFleet();
 
-    // --- camera + pipeline + local HTTP (issue 5) ---
     const source = createSource(config.camera, {
       signal: this.abort.signal,
       clock: this.clock,
       log: this.deps.log.child({ component: 'camera' }),
     });
-    // Camera lost and back as events (MQTT events topic, through the outbox).
     source.onStateChange((change) => {
       const data = { source: source.description, from: change.previous, reason: change.reason };
-      if (change.state === 'offline') this.store?.events.emit('camera-lost', data, 'warning');
+      if (change.state === 'offline') store.events.emit('camera-lost', data, 'warning');
       else if (
         change.state === 'online' &&
         (change.previous === 'offline' || change.previous === 'stalled')
       ) {
-        this.store?.events.emit('camera-back', data);
+        store.events.emit('camera-back', data);
       }
     });
     const pipelineLog = this.deps.log.child({ component: 'pipeline' });
@@ -174,61 +152,18 @@ export class Agent {
       clock: this.clock,
     });
     this.pipeline = pipeline;
-    pipeline.onResult((r) => this.onResult(r, pipelineLog));
-    if (config.http.enabled) {
-      this.sampler = new LiveSampler({
-        root: config.hardware.root,
-        clock: this.clock,
-        log: this.deps.log.child({ component: 'hardware' }),
-        options: config.hardware.sampler,
-      });
-      await this.sampler.start(this.abort.signal);
-      const sampler = this.sampler;
-      this.http = new HttpServer({
-        config: config.http,
-        log: this.deps.log.child({ component: 'http' }),
-        clock: this.clock,
-        pipeline,
-        catalog: () => catalog,
-        getDecision: () => {
-          // The tuner's latest recorded decision when there is one, else the configured choice.
-          const recorded = this.store?.decisions.latest();
-          return recorded ? { ...recorded, source: 'tuner' } : configDecision(config, pipeline.stats());
-        },
-        version: agentVersion(),
-        deviceId: this.deviceId,
-        getReadings: async () => {
-          const s = sampler.latest();
-          if (!s) return undefined;
-          return {
-            temperaturesC: s.temperaturesC,
-            ...(s.batteryPercent !== undefined ? { batteryPercent: s.batteryPercent } : {}),
-            ...(s.powerSource !== 'unknown' ? { onBattery: s.powerSource === 'battery' } : {}),
-            ...(s.powerW !== undefined ? { powerW: s.powerW } : {}),
-          };
-        },
-        // Read on first request (it probes the execution providers), then kept.
-        getProfile: () => {
-          this.profile ??= readProfile({
-            root: config.hardware.root,
-            dataDir: config.dataDir,
-            log: this.log,
-          });
-          return this.profile;
-        },
-      });
-      await this.http.start();
-    }
+    this.models.attach(pipeline);
+    pipeline.onResult((r, frame) => this.onResult(r, frame, pipelineLog));
+    if (config.http.enabled) await this.startHttp(pipeline);
     pipeline.start(this.abort.signal);
     pipeline.finished().catch((err) => {
       this.log.error({ err: errorMessage(err) }, 'pipeline stopped with an error');
     });
-    // --- end camera ---
   }
 
-  private onResult(result: FrameResult, log: Logger): void {
+  private onResult(result: FrameResult, frame: Frame, log: Logger): void {
     this.latest = result;
-    // --- fleet/telemetry/store (issue 6) ---
+    this.latestPair = { result, frame };
     this.collector?.observeFrame({ seq: result.seq, timings: { ...result.timings } });
     this.fleet?.publishResult({
       ts: result.capturedAtMs,
@@ -243,13 +178,23 @@ export class Agent {
       ...(result.detections ? { detections: result.detections } : {}),
       ...(result.classes ? { classes: result.classes } : {}),
     });
-    // --- end fleet ---
+    // Every result at debug level; at info, one line every 5 s so a terminal stays readable.
+    const now = this.clock.now();
+    const level = now - this.lastResultLogAt >= 5000 ? 'info' : 'debug';
+    if (!log.isLevelEnabled(level)) return;
+    if (level === 'info') this.lastResultLogAt = now;
     const summary =
       result.task === 'detection'
         ? (result.detections ?? []).map((d) => `${d.label} ${d.score.toFixed(2)}`)
         : (result.classes ?? []).slice(0, 3).map((c) => `${c.label} ${c.score.toFixed(2)}`);
-    log.info(
-      { seq: result.seq, frame: result.origin, timings: result.timings, results: summary },
+    log[level](
+      {
+        seq: result.seq,
+        frame: result.origin,
+        timings: result.timings,
+        results: summary,
+        fps: this.pipeline?.stats().fps,
+      },
       'inference',
     );
   }
@@ -262,7 +207,12 @@ export class Agent {
     return this.pipeline?.finished();
   }
 
-  /** Stops the pipeline, releases the model and closes the database. Safe to call twice. */
+  /** The latest telemetry record (also rendered on `/metrics`). */
+  latestTelemetry() {
+    return this.telemetry?.latest();
+  }
+
+  /** Stops everything in reverse order, releases the model and closes the database. Safe to call twice. */
   stop(): Promise<void> {
     this.stopping ??= this.doStop();
     return this.stopping;
@@ -270,54 +220,72 @@ export class Agent {
 
   private async doStop(): Promise<void> {
     this.abort.abort();
-    // --- camera/pipeline/http (issue 5) ---
-    await this.http?.stop().catch((err) => this.log.warn({ err: errorMessage(err) }, 'http stop failed'));
+    const warn = (what: string) => (err: unknown) =>
+      this.log.warn({ err: errorMessage(err) }, `${what} failed`);
+    await this.http?.stop().catch(warn('http stop'));
     await this.pipeline?.stop();
-    await this.sampler
-      ?.stop()
-      .catch((err) => this.log.warn({ err: errorMessage(err) }, 'sampler stop failed'));
-    const stats = this.pipeline?.stats();
-    const counters = stats ? { ...stats.counters } : undefined;
-    // --- end camera ---
-    // --- fleet/telemetry/store (issue 6) ---
+    const counters = this.pipeline ? { ...this.pipeline.stats().counters } : undefined;
     await this.telemetry?.stop();
-    await this.fleet?.stop().catch((err) => this.log.warn({ err: errorMessage(err) }, 'mqtt stop failed'));
-    // --- end fleet ---
-    const model = this.pipeline?.model ?? this.model;
-    if (model)
-      await model.dispose().catch((err) => this.log.warn({ err: errorMessage(err) }, 'model release failed'));
-    if (this.db) {
+    await this.fleet?.stop().catch(warn('mqtt stop'));
+    await this.sampler?.stop().catch(warn('sampler stop'));
+    await this.models.dispose().catch(warn('model release'));
+    if (this.store) {
       if (this.runId !== undefined) {
-        this.db
+        this.store.db
           .prepare('UPDATE agent_runs SET stopped_at = ?, frames_processed = ? WHERE id = ?')
           .run(this.clock.now(), counters?.processed ?? 0, this.runId);
       }
-      await this.store?.stop();
+      await this.store.stop();
     }
     this.log.info({ ...counters }, 'agent stopped');
   }
 
-  // --- fleet/telemetry/store (issue 6) ---------------------------------------------------------
-
-  /** The latest telemetry record (for `/metrics`: `toPrometheus(agent.latestTelemetry())`). */
-  latestTelemetry() {
-    return this.telemetry?.latest();
+  private getProfile(): Promise<DeviceProfile> {
+    // Read once, on first use (it probes the execution providers), then kept.
+    this.profile ??= readProfile({
+      root: this.deps.config.hardware.root,
+      dataDir: this.deps.config.dataDir,
+      log: this.log,
+    });
+    return this.profile;
   }
 
-  private activeModel(): ActiveModelInfo | undefined {
-    const m = this.pipeline?.model ?? this.model;
-    return m ? { model: m.name, variant: m.variant.id, executionProvider: m.executionProvider } : undefined;
-  }
-
-  private async startFleet(telemetryTopic: string): Promise<void> {
+  /** Battery, power, heat, memory: hardware changes become events on the MQTT events topic. */
+  private async startSampler(): Promise<void> {
     const { config } = this.deps;
+    const sampler = new LiveSampler({
+      root: config.hardware.root,
+      clock: this.clock,
+      log: this.deps.log.child({ component: 'hardware' }),
+      options: config.hardware.sampler,
+    });
+    this.sampler = sampler;
+    const events = this.store!.events;
+    sampler.on('sample', (s) => this.powerMode.update(s));
+    sampler.on('power-source', ({ sample, ...e }) =>
+      events.emit('power-source', { ...e, mode: this.powerMode.current() }),
+    );
+    sampler.on('battery', ({ sample, ...e }) =>
+      events.emit('battery', e, e.percent !== undefined && e.percent <= 10 ? 'warning' : 'info'),
+    );
+    sampler.on('throttling', ({ sample, ...e }) =>
+      events.emit('throttling', e, e.active ? 'warning' : 'info'),
+    );
+    sampler.on('memory-pressure', ({ sample, ...e }) => events.emit('memory-pressure', e, 'warning'));
+    await sampler.start(this.abort.signal);
+  }
+
+  private startTelemetry(topic: string): void {
     const store = this.store!;
     this.collector = new TelemetryCollector({
       deviceId: this.deviceId,
       clock: this.clock,
       cpu: systemCpuReader(),
       sources: {
-        active: () => this.activeModel(),
+        active: () => this.models.active(),
+        hardware: () => telemetryHardware(this.sampler?.latest()),
+        cameraState: () => this.pipeline?.stats().camera.state,
+        powerMode: () => this.powerMode.current(),
         outbox: () => {
           const s = store.outbox.stats();
           return { pending: s.pending, droppedTotal: s.droppedTotal };
@@ -328,30 +296,36 @@ export class Agent {
       collector: this.collector,
       metrics: store.metrics,
       outbox: store.outbox,
-      topic: telemetryTopic,
+      topic,
       clock: this.clock,
       log: this.deps.log.child({ component: 'telemetry' }),
-      intervalS: config.telemetry.intervalS,
+      intervalS: this.deps.config.telemetry.intervalS,
     });
     this.telemetry.start(this.abort.signal);
+  }
 
+  private async startFleet(): Promise<void> {
+    const { config } = this.deps;
+    const store = this.store!;
     const env = this.deps.env ?? process.env;
-    this.configStore = new ConfigStore({
+    const configStore = new ConfigStore({
       file: this.deps.configFile,
       load: () => (this.deps.configFile ? loadConfig({ file: this.deps.configFile, env }).config : config),
       envKeys: ENV_OVERRIDES.filter((o) => env[o.env]).map((o) => o.path.join('.')),
       live: [
         { prefix: 'telemetry.intervalS', apply: (c) => this.telemetry?.setIntervalS(c.telemetry.intervalS) },
         { prefix: 'mqtt.results', apply: (c) => this.fleet?.configureResults(c.mqtt.results) },
+        { prefix: 'pipeline', apply: (c) => this.pipeline?.setPacing(pacingFromConfig(c.pipeline)) },
         {
           prefix: 'models',
           apply: async (c) => {
-            await this.switchModel({ model: c.models.default, variant: c.models.variant });
+            await this.models.switchTo({ model: c.models.default, variant: c.models.variant });
           },
         },
       ],
     });
-    this.configStore.setEffective(config);
+    configStore.setEffective(config);
+    this.configStore = configStore;
     this.fleet = new FleetService({
       config: config.mqtt,
       deviceId: this.deviceId,
@@ -361,7 +335,28 @@ export class Agent {
       outbox: store.outbox,
       audit: store.audit,
       events: store.events,
-      commands: this.commandDeps(),
+      commands: buildCommandDeps({
+        config,
+        deviceId: this.deviceId,
+        version: agentVersion(),
+        startedAtMs: this.startedAt,
+        clock: this.clock,
+        log: this.log,
+        signal: this.abort.signal,
+        models: this.models,
+        pipeline: () => this.pipeline,
+        store: () => this.store,
+        telemetry: () => this.telemetry,
+        fleet: () => this.fleet,
+        configStore: () => configStore,
+        latest: () => this.latestPair,
+        profile: () => this.getProfile(),
+        restart: (reason) => {
+          this.restartRequested = reason;
+          this.log.warn({ reason }, 'restart requested');
+          void this.stop();
+        },
+      }),
       info: () => this.info(),
     });
     try {
@@ -381,122 +376,42 @@ export class Agent {
       deviceId: this.deviceId,
       version: agentVersion(),
       startedAt: new Date(this.startedAt).toISOString(),
-      ...this.activeModel(),
+      ...this.models.active(),
+      powerMode: this.powerMode.current() ?? null,
       groups: config.mqtt.groups,
       decision: this.store?.decisions.latest() ?? null,
       config: redactSecrets(config),
     };
   }
 
-  private commandDeps(): CommandDeps {
-    return {
-      status: () => ({
-        deviceId: this.deviceId,
-        version: agentVersion(),
-        uptimeS: Math.round((this.clock.now() - this.startedAt) / 1000),
-        active: this.activeModel(),
-        lastResultAt: this.latest ? new Date(this.latest.capturedAtMs).toISOString() : null,
-        telemetry: this.telemetry?.latest() ?? null,
-        outbox: this.store?.outbox.stats(),
-        mqtt: this.fleet?.status(),
-      }),
-      config: {
-        get: () => this.configStore!.effective(),
-        set: async (patch) => {
-          const result = await this.configStore!.set(patch);
-          await this.fleet?.publishInfo();
-          return result;
-        },
-      },
-      models: {
-        list: () => (this.catalogRef ? catalogSummary(this.catalogRef) : []),
-        active: () => this.activeModel(),
-        set: (target) => this.switchModel(target),
-      },
-      restart: (reason) => {
-        this.restartRequested = reason;
-        this.log.warn({ reason }, 'restart requested');
-        void this.stop();
-      },
-    };
-  }
-
-  /**
-   * Loads and verifies the new variant first (the running one keeps serving meanwhile), swaps it
-   * in for the next frame, and releases the old session once a frame ran on the new one.
-   */
-  private async switchModel(target: {
-    model?: string | undefined;
-    variant?: string | undefined;
-  }): Promise<ActiveModelInfo & { previous?: ActiveModelInfo }> {
+  private async startHttp(pipeline: Pipeline): Promise<void> {
     const { config } = this.deps;
-    const previous = this.model;
-    if (!previous || !this.catalogRef) throw new Error('the pipeline is not running');
-    const modelName = target.model ?? previous.name;
-    if (
-      modelName === previous.name &&
-      (target.variant ?? previous.entry.manifest.defaultVariant) === previous.variant.id
-    ) {
-      return { ...this.activeModel()!, previous: this.activeModel()! };
-    }
-    const next = await WorkerModel.load({
-      catalog: this.catalogRef,
-      model: modelName,
-      variant: target.variant,
-      session: sessionOptions(config),
-      log: this.log,
+    this.http = new HttpServer({
+      config: config.http,
+      log: this.deps.log.child({ component: 'http' }),
+      clock: this.clock,
+      pipeline,
+      catalog: () => this.models.catalog,
+      getDecision: () => {
+        // The tuner's latest recorded decision when there is one, else the configured choice.
+        const recorded = this.store?.decisions.latest();
+        return recorded ? { ...recorded, source: 'tuner' } : configDecision(config, pipeline.stats());
+      },
+      version: agentVersion(),
+      deviceId: this.deviceId,
+      getReadings: async () => {
+        const s = this.sampler?.latest();
+        if (!s) return undefined;
+        return {
+          temperaturesC: s.temperaturesC,
+          ...(s.batteryPercent !== undefined ? { batteryPercent: s.batteryPercent } : {}),
+          ...(s.powerSource !== 'unknown' ? { onBattery: s.powerSource === 'battery' } : {}),
+          ...(s.powerW !== undefined ? { powerW: s.powerW } : {}),
+        };
+      },
+      getProfile: () => this.getProfile(),
+      getTelemetry: () => this.telemetry?.latest(),
     });
-    const before = this.activeModel()!;
-    this.model = next;
-    // The frame in flight finishes on the old model, which is released once nothing uses it.
-    if (this.pipeline) await this.pipeline.setModel(next);
-    else await previous.dispose();
-    const after = this.activeModel()!;
-    this.store?.events.emit('model-switched', { from: before, to: after });
-    await this.fleet
-      ?.publishInfo()
-      .catch((err) => this.log.warn({ err: errorMessage(err) }, 'info not republished'));
-    return { ...after, previous: before };
+    await this.http.start();
   }
-  // --- end fleet ---
 }
-
-// --- camera/pipeline (issue 5) ---
-/** Session options of the agent's models (the first one and every switch). */
-function sessionOptions(config: AgentConfig) {
-  return {
-    threads: config.inference.threads,
-    executionProviders: config.inference.executionProviders,
-    graphOptimization: config.inference.graphOptimization,
-    // Idle intra-op threads would spin on cores that capture (ffmpeg) and the event loop need.
-    allowSpinning: false,
-  };
-}
-
-/** The pipeline pacing the config asks for. */
-export function pacingFromConfig(p: AgentConfig['pipeline']): Pacing {
-  return pacingSchema.parse(
-    p.mode === 'continuous'
-      ? { mode: 'continuous', ...(p.fps ? { fps: p.fps } : {}) }
-      : {
-          mode: 'duty-cycle',
-          intervalS: p.intervalS,
-          releaseCamera: p.releaseCamera,
-          warmupFrames: p.warmupFrames,
-        },
-  );
-}
-
-/** Why the active variant is active, until the tuner records measured decisions. */
-export function configDecision(config: AgentConfig, stats: PipelineStats) {
-  return {
-    model: stats.model.name,
-    variant: stats.model.variant,
-    source: 'config',
-    reason: config.models.variant
-      ? `configured: models.default = ${config.models.default}, models.variant = ${config.models.variant}`
-      : `configured: models.default = ${config.models.default}, the manifest's default variant`,
-    executionProvider: stats.model.executionProvider,
-  };
-}
-// --- end camera ---

@@ -11,6 +11,8 @@ import { isLoopbackHost } from '../config/schema.js';
 import { ConfigError, EdgeAgentError, errorMessage, ImageDecodeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { packageRoot } from '../paths.js';
+import { toPrometheus } from '../telemetry/prometheus.js';
+import type { TelemetryRecord } from '../telemetry/record.js';
 import { isAuthorized, isPublicPath, SESSION_COOKIE, safeEqual, sessionValue } from './auth.js';
 import { AgentMetrics } from './metrics.js';
 import { type RouteDeps, registerApi } from './routes.js';
@@ -18,6 +20,8 @@ import { MjpegBroadcaster } from './stream.js';
 
 export interface HttpServerDeps extends Omit<RouteDeps, 'startedAtMs' | 'now'> {
   config: AgentConfig['http'];
+  /** The latest telemetry record: its figures are appended to /metrics as `edge_agent_telemetry_*`. */
+  getTelemetry?: () => TelemetryRecord | undefined;
   log: Logger;
   clock?: Clock;
 }
@@ -135,7 +139,9 @@ export class HttpServer {
 
     app.get('/metrics', async (_req, reply) => {
       reply.header('Content-Type', this.metrics.contentType);
-      return this.metrics.text();
+      const record = this.deps.getTelemetry?.();
+      const text = await this.metrics.text();
+      return record ? text + toPrometheus(record, 'edge_agent_telemetry') : text;
     });
 
     registerApi(

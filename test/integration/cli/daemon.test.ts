@@ -18,6 +18,10 @@ describe('edge-agent run (the daemon)', () => {
         models: { dir: path.join(REPO, 'models'), default: 'yolox-nano' },
         camera: { source: `images:${path.join(REPO, 'samples')}`, fps: 20 },
         inference: { threads: 1 },
+        // Every result is logged at debug level; free ports so parallel tests never collide.
+        log: { level: 'debug' },
+        http: { port: 0 },
+        mqtt: { embedded: { port: 0 } },
       }),
     );
     const child = spawn(

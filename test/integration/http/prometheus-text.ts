@@ -36,7 +36,8 @@ function parseLabels(text: string, line: string): Record<string, string> {
 function parseValue(text: string, line: string): number {
   if (text === '+Inf') return Number.POSITIVE_INFINITY;
   if (text === '-Inf') return Number.NEGATIVE_INFINITY;
-  if (text === 'NaN') return Number.NaN;
+  // Prometheus parses values with Go's ParseFloat, which takes NaN in any case (prom-client writes "Nan").
+  if (text.toLowerCase() === 'nan') return Number.NaN;
   const v = Number(text);
   if (Number.isNaN(v)) throw new Error(`bad value in: ${line}`);
   return v;

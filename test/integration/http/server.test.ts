@@ -199,3 +199,44 @@ describe('HTTP serving (real pipeline on the sample folder)', () => {
     expect((await fetch(`${s.url}/vendor/package.json`)).status).toBe(404);
   });
 });
+
+describe('/metrics with the telemetry record', () => {
+  it('appends the telemetry figures as edge_agent_telemetry_* without clashing with the pipeline metrics', async () => {
+    const record = {
+      ts: 1,
+      deviceId: 'pi-7',
+      intervalS: 10,
+      uptimeS: 60,
+      fps: 12.5,
+      framesProcessed: 125,
+      framesDropped: 3,
+      framesDroppedTotal: 9,
+      framesFailed: 0,
+      agentCpuPercent: 41,
+      agentRssMB: 140,
+      throttled: true,
+      powerW: 6.25,
+      energyPerInferenceJ: 0.5,
+      latencyInferenceP95Ms: 17.5,
+      model: 'yolox-nano',
+      variant: 'fp32',
+      powerMode: 'throttled',
+    };
+    const served = await serveSamples({}, { getTelemetry: () => record });
+    try {
+      const byName = parsePrometheusText(await (await fetch(`${served.url}/metrics`)).text());
+      expect(byName.get('edge_agent_telemetry_energy_per_inference_j')!.samples[0]).toMatchObject({
+        value: 0.5,
+        labels: { device: 'pi-7' },
+      });
+      expect(byName.get('edge_agent_telemetry_latency_inference_p95_ms')!.samples[0]!.value).toBe(17.5);
+      expect(byName.get('edge_agent_telemetry_throttled')!.samples[0]!.value).toBe(1);
+      expect(byName.get('edge_agent_telemetry_info')!.samples[0]!.labels).toMatchObject({
+        power_mode: 'throttled',
+      });
+      expect(byName.get('edge_agent_frames_total')!.type).toBe('counter');
+    } finally {
+      await served.close();
+    }
+  });
+});

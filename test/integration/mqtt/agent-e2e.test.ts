@@ -113,6 +113,50 @@ describe.runIf(run)('the real agent (edge-agent run) driven over MQTT', () => {
     expect(cfg.data).toMatchObject({ telemetry: { intervalS: 2 } });
   });
 
+  it('get-profile, snapshot and set-fps reach the hardware profiler and the pipeline', async () => {
+    const profile = await request(observer, P, 'e2e', 'get-profile', {}, 20_000);
+    expect(profile).toMatchObject({
+      status: 'ok',
+      data: { board: { family: 'x86' }, fingerprint: expect.any(String) },
+    });
+    const snap = await request(observer, P, 'e2e', 'snapshot', { quality: 70 }, 10_000);
+    expect(snap).toMatchObject({ status: 'ok', data: { width: expect.any(Number), variant: 'fp16' } });
+    const jpeg = Buffer.from((snap.data as { jpegBase64: string }).jpegBase64, 'base64');
+    expect(jpeg.subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
+    const fps = await request(observer, P, 'e2e', 'set-fps', { fps: 3 });
+    expect(fps).toMatchObject({ status: 'ok', data: { fps: 3 } });
+    expect(fps.data).toMatchObject({ result: { pacing: { mode: 'continuous', fps: 3 } } });
+    const status = await request(observer, P, 'e2e', 'get-status');
+    expect(
+      (status.data as { pipeline: { pacing: { mode: string; fps: number } } }).pipeline.pacing,
+    ).toMatchObject({
+      mode: 'continuous',
+      fps: 3,
+    });
+  });
+
+  it('derive calibrates int8 on the camera frames, reports progress and adds the variant to the catalog', async () => {
+    const r = await request(
+      observer,
+      P,
+      'e2e',
+      'derive',
+      { method: 'int8-static', options: { calibration: 'camera', frames: 4, floor: 0 } },
+      180_000,
+    );
+    expect(r, JSON.stringify(r)).toMatchObject({ status: 'ok', data: { model: 'squeezenet1.1' } });
+    const variant = (r.data as { variant: { id: string; precision: string; origin: { method: string } } })
+      .variant;
+    expect(variant.origin.method).toBe('int8-static');
+    const progress = observer.json(`${P}/e2e/events`).filter((e) => e.type === 'derive-progress');
+    expect(progress.some((e) => e.stage === 'collect-frames')).toBe(true);
+    const models = await request(observer, P, 'e2e', 'list-models');
+    const squeeze = (
+      models.data as { models: Array<{ name: string; variants: Array<{ id: string; derived: boolean }> }> }
+    ).models.find((m) => m.name === 'squeezenet1.1')!;
+    expect(squeeze.variants).toContainEqual(expect.objectContaining({ id: variant.id, derived: true }));
+  });
+
   it('restart answers, stops cleanly (offline) and exits with the restart code; every command is audited', async () => {
     const r = await request(observer, P, 'e2e', 'restart', { reason: 'test' });
     expect(r).toMatchObject({ status: 'ok', data: { restarting: true } });
@@ -128,6 +172,12 @@ describe.runIf(run)('the real agent (edge-agent run) driven over MQTT', () => {
       { command: 'set-config', status: 'ok' },
       { command: 'set-config', status: 'error' },
       { command: 'get-config', status: 'ok' },
+      { command: 'get-profile', status: 'ok' },
+      { command: 'snapshot', status: 'ok' },
+      { command: 'set-fps', status: 'ok' },
+      { command: 'get-status', status: 'ok' },
+      { command: 'derive', status: 'ok' },
+      { command: 'list-models', status: 'ok' },
       { command: 'restart', status: 'ok' },
     ]);
   });

@@ -1,0 +1,15 @@
+import type { AgentConfig } from '../config/index.js';
+import type { PipelineStats } from '../pipeline/types.js';
+
+/** Why the active variant is active, until the tuner records measured decisions. */
+export function configDecision(config: AgentConfig, stats: PipelineStats) {
+  return {
+    model: stats.model.name,
+    variant: stats.model.variant,
+    source: 'config',
+    reason: config.models.variant
+      ? `configured: models.default = ${config.models.default}, models.variant = ${config.models.variant}`
+      : `configured: models.default = ${config.models.default}, the manifest's default variant`,
+    executionProvider: stats.model.executionProvider,
+  };
+}

@@ -1,0 +1,110 @@
+import type { AgentConfig } from '../config/index.js';
+import type { ActiveModelInfo } from '../fleet/commands.js';
+import type { SessionOptions } from '../inference/session.js';
+import { WorkerModel } from '../inference/worker-model.js';
+import type { Logger } from '../log.js';
+import { type Catalog, loadCatalog } from '../models/catalog.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+
+/** Session options of the agent's models (the first one and every switch). */
+export function agentSessionOptions(config: AgentConfig): SessionOptions {
+  return {
+    threads: config.inference.threads,
+    executionProviders: config.inference.executionProviders,
+    graphOptimization: config.inference.graphOptimization,
+    // Idle intra-op threads would spin on cores that capture (ffmpeg) and the event loop need.
+    allowSpinning: false,
+  };
+}
+
+export interface ModelTarget {
+  model?: string | undefined;
+  variant?: string | undefined;
+}
+
+/**
+ * Owns the catalog and the active model: the first load, hot swaps (the new variant is loaded and
+ * verified while the old one keeps serving; the frame in flight finishes on the old one), and
+ * catalog reloads after a derivation. Sessions run in a worker thread: onnxruntime-node's run
+ * blocks the thread that calls it.
+ */
+export class ModelHost {
+  private current: WorkerModel | undefined;
+  private catalogRef: Catalog | undefined;
+  private pipeline: Pipeline | undefined;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly log: Logger,
+  ) {}
+
+  get catalog(): Catalog {
+    if (!this.catalogRef) throw new Error('the model catalog is not loaded yet');
+    return this.catalogRef;
+  }
+
+  /** The model the pipeline runs (a swap may be finishing its last frame on the previous one). */
+  get model(): WorkerModel | undefined {
+    return this.current;
+  }
+
+  async reloadCatalog(): Promise<Catalog> {
+    this.catalogRef = await loadCatalog({
+      modelsDir: this.config.models.dir,
+      dataDir: this.config.dataDir,
+      log: this.log,
+    });
+    return this.catalogRef;
+  }
+
+  async loadInitial(): Promise<WorkerModel> {
+    const catalog = this.catalogRef ?? (await this.reloadCatalog());
+    this.current = await WorkerModel.load({
+      catalog,
+      model: this.config.models.default,
+      variant: this.config.models.variant,
+      session: agentSessionOptions(this.config),
+      log: this.log,
+    });
+    return this.current;
+  }
+
+  /** From now on swaps go through the pipeline (which owns the model while it runs). */
+  attach(pipeline: Pipeline): void {
+    this.pipeline = pipeline;
+  }
+
+  active(): ActiveModelInfo | undefined {
+    const m = this.model;
+    return m ? { model: m.name, variant: m.variant.id, executionProvider: m.executionProvider } : undefined;
+  }
+
+  /** Switches to another model/variant; a no-op answer when it is already active. */
+  async switchTo(
+    target: ModelTarget,
+  ): Promise<{ changed: boolean; from: ActiveModelInfo; to: ActiveModelInfo }> {
+    const previous = this.model;
+    if (!previous) throw new Error('no model is loaded yet');
+    const from = this.active()!;
+    const name = target.model ?? previous.name;
+    // The manifest's default when no variant is named; unknown ids throw a clear error.
+    const { variant } = this.catalog.variant(name, target.variant);
+    if (name === previous.name && variant.id === previous.variant.id)
+      return { changed: false, from, to: from };
+    const next = await WorkerModel.load({
+      catalog: this.catalog,
+      model: name,
+      variant: variant.id,
+      session: agentSessionOptions(this.config),
+      log: this.log,
+    });
+    this.current = next;
+    if (this.pipeline) await this.pipeline.setModel(next);
+    else await previous.dispose();
+    return { changed: true, from, to: this.active()! };
+  }
+
+  async dispose(): Promise<void> {
+    await this.model?.dispose();
+  }
+}
