@@ -7,6 +7,10 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/paths.js';
 import { benchInference } from './bench/inference.js';
 import { machineInfo } from './bench/machine.js';
+import { benchMemory } from './bench/memory.js';
+import { benchMqtt } from './bench/mqtt.js';
+import { benchOptimize } from './bench/optimize.js';
+import { benchPipeline } from './bench/pipeline.js';
 
 interface Section {
   name: string;
@@ -22,6 +26,31 @@ const SECTIONS: Section[] = [
     name: 'inference',
     title: 'Bundled variants: session creation, session.run and end-to-end latency',
     run: ({ quick, log }) => benchInference({ runs: quick ? 10 : 30, rounds: quick ? 1 : 3, log }),
+  },
+  {
+    name: 'pipeline',
+    title: 'Camera pipeline: agent vs a bare session.run loop, per-frame JavaScript work, event-loop lag',
+    run: ({ quick, log }) => benchPipeline({ quick, log }),
+  },
+  {
+    name: 'memory',
+    title: 'Agent memory (the real process, as deployed)',
+    run: ({ quick, log }) => benchMemory({ minutes: quick ? 1 : 10, log }),
+  },
+  {
+    name: 'optimize',
+    title: 'On-device derivations: size, parameters, FLOPs, latency and fidelity against fp32',
+    run: ({ quick, log }) =>
+      benchOptimize({
+        log,
+        ...(quick ? { rounds: 1, iterations: 5, models: [{ name: 'squeezenet1.1', source: 'fp32' }] } : {}),
+      }),
+  },
+  {
+    name: 'mqtt',
+    title: 'MQTT reliability against a real Mosquitto',
+    run: ({ quick, log }) =>
+      benchMqtt({ log, ...(quick ? { outageS: 5, backlogRows: 2000, conflictS: 10 } : {}) }),
   },
 ];
 

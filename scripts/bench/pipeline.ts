@@ -38,7 +38,7 @@ export interface PipelineBenchOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A 640×480 H.264 video of the sample photographs, as a USB camera would deliver them. */
-function makeVideo(dir: string): string {
+export function makeVideo(dir: string): string {
   const out = path.join(dir, 'samples-640x480.mp4');
   execFileSync('ffmpeg', [
     '-hide_banner',

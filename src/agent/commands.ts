@@ -14,9 +14,7 @@ import type { FleetService } from '../fleet/service.js';
 import { annotateFrame } from '../http/annotate.js';
 import type { RawImage } from '../inference/types.js';
 import type { Logger } from '../log.js';
-import { derive } from '../optimize/derive.js';
 import type { FrameSource as CalibrationSource } from '../optimize/frames.js';
-import { parseMethod } from '../optimize/methods.js';
 import type { ProgressFn } from '../optimize/progress.js';
 import { pacingFromConfig } from '../pipeline/config.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
@@ -130,6 +128,11 @@ async function deriveCommand(
   request: DeriveRequest,
   progress: (data: Record<string, unknown>) => void,
 ): Promise<unknown> {
+  // Loaded on first use: the optimizer (protobuf, linear algebra) is not needed to serve.
+  const [{ derive }, { parseMethod }] = await Promise.all([
+    import('../optimize/derive.js'),
+    import('../optimize/methods.js'),
+  ]);
   const method = parseMethod(request.method);
   const { calibration = 'camera', ...params } = (request.options ?? {}) as { calibration?: string } & Record<
     string,

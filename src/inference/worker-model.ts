@@ -74,6 +74,8 @@ export class WorkerModel {
     const model = new Uint8Array(bytes);
     const worker = new Worker(workerScript(), {
       workerData: { model, attempts },
+      // The worker only moves tensors: a small young generation keeps its heap (and RSS) small.
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
       transferList: [model.buffer],
     });
     const ready = await new Promise<ReadyReply>((resolve, reject) => {

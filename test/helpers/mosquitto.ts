@@ -4,6 +4,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { requireTool } from './system-tools.js';
 
 /**
  * A real Mosquitto per test: a generated config, a free port on 127.0.0.1, its own data folder.
@@ -24,12 +25,7 @@ export function mosquittoBinary(): string | undefined {
 
 /** True when mosquitto can run; false (and a printed hint) to skip; throws under EDGE_AGENT_CI=1. */
 export function requireMosquitto(): boolean {
-  if (mosquittoBinary()) return true;
-  const hint =
-    'mosquitto not found: install it with `sudo apt-get install -y mosquitto` (scripts/install-system-deps.sh)';
-  if (process.env.EDGE_AGENT_CI === '1') throw new Error(`${hint} — required in CI`);
-  console.warn(`skipping MQTT integration tests: ${hint}`);
-  return false;
+  return requireTool('mosquitto', 'mosquitto', mosquittoBinary);
 }
 
 export async function freePort(): Promise<number> {

@@ -8,8 +8,12 @@ import { execFileSync } from 'node:child_process';
  *   const hasFfmpeg = requireTool('ffmpeg', 'ffmpeg');
  *   describe.skipIf(!hasFfmpeg)('...', () => { ... });
  */
-export function requireTool(name: string, debianPackage: string): boolean {
-  const found = toolPath(name);
+export function requireTool(
+  name: string,
+  debianPackage: string,
+  find: (name: string) => string | undefined = toolPath,
+): boolean {
+  const found = find(name);
   if (found) return true;
   const install = `apt-get install -y ${debianPackage}`;
   if (process.env.EDGE_AGENT_CI === '1') {
