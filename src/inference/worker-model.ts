@@ -9,9 +9,9 @@ import { readLabels } from '../models/catalog.js';
 import { readVerified } from '../models/integrity.js';
 import { type DecoderSpec, effectiveInputSpec, type InputSpec } from '../models/manifest.js';
 import { packageRoot } from '../paths.js';
+import { inferEncodedImage, inferImage } from './infer-image.js';
 import type { LoadModelOptions } from './model.js';
-import { type OutputTensor, postprocess } from './postprocess.js';
-import { decodeImage, preprocess } from './preprocess.js';
+import type { OutputTensor } from './postprocess.js';
 import { type ExecutionProvider, sessionOptionsFor } from './session.js';
 import type { InferenceResult, RawImage } from './types.js';
 
@@ -172,33 +172,13 @@ export class WorkerModel {
     });
   }
 
-  async infer(image: RawImage): Promise<InferenceResult> {
-    const t0 = performance.now();
-    const prepared = await preprocess(image, this.input);
-    const t1 = performance.now();
-    const outputs = await this.run(prepared, () => undefined);
-    const t2 = performance.now();
-    const decoded = postprocess(this.decoder, outputs, this.input, prepared.inverse, this.labels);
-    const t3 = performance.now();
-    return {
-      model: this.name,
-      variant: this.variant.id,
-      task: this.task,
-      timings: { preprocessMs: ms(t1 - t0), inferenceMs: ms(t2 - t1), postprocessMs: ms(t3 - t2) },
-      imageWidth: image.width,
-      imageHeight: image.height,
-      ...decoded,
-    };
+  infer(image: RawImage): Promise<InferenceResult> {
+    return inferImage(this, image);
   }
 
   /** Decodes an encoded image (or a file path) and infers; decode time counts as preprocessing. */
-  async inferEncoded(input: Buffer | string): Promise<InferenceResult> {
-    const t0 = performance.now();
-    const image = await decodeImage(input);
-    const decodeMs = performance.now() - t0;
-    const result = await this.infer(image);
-    result.timings.preprocessMs = ms(result.timings.preprocessMs + decodeMs);
-    return result;
+  inferEncoded(input: Buffer | string): Promise<InferenceResult> {
+    return inferEncodedImage(this, input);
   }
 
   /** Releases the session and ends the worker (terminated if it does not finish in 5 s). */
@@ -246,5 +226,3 @@ type WorkerReply =
   | { type: 'failed'; message: string }
   | { type: 'result'; id: number; outputs: Record<string, OutputTensor>; input: TensorData }
   | { type: 'error'; id: number; message: string; input: TensorData };
-
-const ms = (v: number) => Math.round(v * 1000) / 1000;

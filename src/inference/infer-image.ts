@@ -1,0 +1,47 @@
+import type { DecoderSpec, InputSpec } from '../models/manifest.js';
+import { type OutputTensor, postprocess } from './postprocess.js';
+import { decodeImage, type ModelInput, preprocess } from './preprocess.js';
+import type { InferenceResult, RawImage } from './types.js';
+
+/** What one image's inference needs of a model, whether its session runs here or in a worker. */
+export interface ImageModel {
+  readonly name: string;
+  readonly variant: { readonly id: string };
+  readonly task: 'classification' | 'detection';
+  readonly input: InputSpec;
+  readonly decoder: DecoderSpec;
+  readonly labels: readonly string[];
+  run(input: Pick<ModelInput, 'data' | 'dims'>): Promise<Record<string, OutputTensor>>;
+}
+
+const ms = (v: number) => Math.round(v * 1000) / 1000;
+
+/** Preprocess → run → decode one RGB image, with per-stage timings. */
+export async function inferImage(model: ImageModel, image: RawImage): Promise<InferenceResult> {
+  const t0 = performance.now();
+  const prepared = await preprocess(image, model.input);
+  const t1 = performance.now();
+  const outputs = await model.run(prepared);
+  const t2 = performance.now();
+  const decoded = postprocess(model.decoder, outputs, model.input, prepared.inverse, model.labels);
+  const t3 = performance.now();
+  return {
+    model: model.name,
+    variant: model.variant.id,
+    task: model.task,
+    timings: { preprocessMs: ms(t1 - t0), inferenceMs: ms(t2 - t1), postprocessMs: ms(t3 - t2) },
+    imageWidth: image.width,
+    imageHeight: image.height,
+    ...decoded,
+  };
+}
+
+/** Decodes an encoded image (or a file path) and infers; decode time counts as preprocessing. */
+export async function inferEncodedImage(model: ImageModel, input: Buffer | string): Promise<InferenceResult> {
+  const t0 = performance.now();
+  const image = await decodeImage(input);
+  const decodeMs = performance.now() - t0;
+  const result = await inferImage(model, image);
+  result.timings.preprocessMs = ms(result.timings.preprocessMs + decodeMs);
+  return result;
+}
