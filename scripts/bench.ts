@@ -79,7 +79,8 @@ for (const section of SECTIONS) {
     ...(result.json as object),
     durationS: Math.round((performance.now() - started) / 100) / 10,
   };
-  markdown.push(`## ${section.title}`, '', result.markdown, '');
+  // Sections that run alone carry their own heading; the combined report has one per section.
+  markdown.push(`## ${section.title}`, '', result.markdown.replace(/^#+ .*\n+/, ''), '');
 }
 mkdirSync(outDir, { recursive: true });
 writeFileSync(path.join(outDir, 'results.json'), `${JSON.stringify(json, null, 2)}\n`);
