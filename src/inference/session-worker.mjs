@@ -4,7 +4,6 @@
 //
 // workerData: { model: Uint8Array, attempts: [{ provider, options }] }  (options: ort SessionOptions)
 // in:  { type: 'run', id, name, dtype, dims, data: TypedArray (transferred) } | { type: 'release' }
-//      { type: 'recycle', outputs: { [name]: ArrayBuffer (transferred) } }
 // out: { type: 'ready', executionProvider, rejected, inputNames, outputNames, createMs }
 //      { type: 'failed', message } | { type: 'result', id, outputs, input } | { type: 'error', id, message }
 import { parentPort, workerData } from 'node:worker_threads';
@@ -68,30 +67,7 @@ parentPort.postMessage({
   createMs: opened.createMs,
 });
 
-// Output buffers the caller handed back once it decoded them: results are copied into these
-// instead of moving onnxruntime's fresh buffers to the caller, so the caller's thread (the agent's
-// event loop, with its larger heap) makes no garbage per frame; the copy's garbage stays here.
-const pool = new Map();
-const POOL_PER_OUTPUT = 3;
-
-function pooledCopy(name, data) {
-  const free = pool.get(name);
-  const buffer = free?.pop();
-  if (!buffer || buffer.byteLength !== data.byteLength) return data;
-  const out = new Float32Array(buffer);
-  out.set(data);
-  return out;
-}
-
 parentPort.on('message', async (msg) => {
-  if (msg.type === 'recycle') {
-    for (const [name, buffer] of Object.entries(msg.outputs)) {
-      const free = pool.get(name) ?? [];
-      if (free.length < POOL_PER_OUTPUT) free.push(buffer);
-      pool.set(name, free);
-    }
-    return;
-  }
   if (msg.type === 'release') {
     await session.release();
     parentPort.close();
@@ -104,7 +80,7 @@ parentPort.on('message', async (msg) => {
     const outputs = {};
     const transfer = new Set([msg.data.buffer]);
     for (const [name, value] of Object.entries(results)) {
-      const data = pooledCopy(name, toFloat32(value));
+      const data = toFloat32(value);
       outputs[name] = { data, dims: value.dims };
       transfer.add(data.buffer);
     }

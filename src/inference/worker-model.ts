@@ -74,6 +74,8 @@ export class WorkerModel {
     const model = new Uint8Array(bytes);
     const worker = new Worker(workerScript(), {
       workerData: { model, attempts },
+      // The worker only moves tensors: a small young generation keeps its heap (and RSS) small.
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
       transferList: [model.buffer],
     });
     const ready = await new Promise<ReadyReply>((resolve, reject) => {
@@ -168,26 +170,6 @@ export class WorkerModel {
         data.buffer as ArrayBuffer,
       ]);
     });
-  }
-
-  /**
-   * Hands decoded outputs back to the worker, which copies the next results into them: the
-   * event loop then allocates nothing per frame for outputs (a YOLOX output is 1.2 MB; at 60 fps
-   * that garbage cost the main thread more in GC than all its per-frame work). The arrays must
-   * not be used afterwards.
-   */
-  releaseOutputs(outputs: Record<string, OutputTensor>): void {
-    if (this.stopped) return;
-    const buffers: Record<string, ArrayBuffer> = {};
-    const transfer: ArrayBuffer[] = [];
-    for (const [name, t] of Object.entries(outputs)) {
-      const buffer = t.data.buffer as ArrayBuffer;
-      if (t.data.byteOffset !== 0 || t.data.byteLength !== buffer.byteLength || transfer.includes(buffer))
-        continue;
-      buffers[name] = buffer;
-      transfer.push(buffer);
-    }
-    if (transfer.length > 0) this.worker.postMessage({ type: 'recycle', outputs: buffers }, transfer);
   }
 
   infer(image: RawImage): Promise<InferenceResult> {

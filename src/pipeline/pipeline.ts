@@ -342,7 +342,6 @@ export class Pipeline {
       const t2 = performance.now();
       this.lastRunEndPerf = t2;
       const decoded = postprocess(model.decoder, outputs, model.input, input.inverse, model.labels);
-      model.releaseOutputs?.(outputs);
       const t3 = performance.now();
       const completedAtMs = this.clock.now();
       const timings: PipelineTimings = {

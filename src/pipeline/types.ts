@@ -23,8 +23,6 @@ export interface PipelineModel {
     input: { data: Float32Array | Uint8Array; dims: [number, number, number, number] },
     recycle?: (data: Float32Array | Uint8Array) => void,
   ): Promise<Record<string, OutputTensor>>;
-  /** Takes back outputs once they are decoded, to reuse their buffers (optional). */
-  releaseOutputs?(outputs: Record<string, OutputTensor>): void;
   /** One encoded still (POST /api/infer), decoded and preprocessed like `edge-agent infer`. */
   inferEncoded(input: Buffer): Promise<InferenceResult>;
   dispose(): Promise<void>;
