@@ -1,12 +1,12 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { type Clock, isAbortError, systemClock } from '../clock.js';
+import { type Clock, systemClock } from '../clock.js';
 import { EdgeAgentError, errorMessage } from '../errors.js';
 import { decodeImage } from '../inference/preprocess.js';
 import type { Logger } from '../log.js';
+import { generatedSource } from './generated.js';
 import { SourceMonitor } from './monitor.js';
-import { linkSignals } from './signals.js';
-import type { CameraStateChange, CameraStatus, Frame, FrameSource } from './types.js';
+import type { FrameSource } from './types.js';
 
 const IMAGE_EXTENSIONS = new Set([
   '.jpg',
@@ -54,69 +54,45 @@ export async function listImages(dir: string): Promise<string[]> {
  */
 export function imageFolderSource(options: ImageFolderOptions): FrameSource {
   const clock = options.clock ?? systemClock;
-  const intervalMs = 1000 / options.fps;
-  const monitor = new SourceMonitor(`images:${options.dir}`, clock, options.log);
+  const description = `images:${options.dir}`;
+  const monitor = new SourceMonitor(description, clock, options.log);
   let position = 0;
   let seq = 0;
-  return {
-    description: `images:${options.dir}`,
-    status: (): CameraStatus => monitor.status(),
-    onStateChange: (listener: (change: CameraStateChange) => void) => monitor.onStateChange(listener),
-    live: options.realtime !== false,
-    setTarget: () => false,
-    [Symbol.asyncIterator]() {
-      return this.frames()[Symbol.asyncIterator]();
-    },
-    async *frames(stop?: AbortSignal) {
-      const linked = linkSignals(options.signal, stop);
-      const signal = linked.signal;
+  return generatedSource({
+    description,
+    monitor,
+    clock,
+    fps: options.fps,
+    ...(options.realtime === undefined ? {} : { realtime: options.realtime }),
+    ...(options.signal ? { signal: options.signal } : {}),
+    starting: 'reading the folder',
+    async *produce(signal, pace, emit) {
       const files = await listImages(options.dir);
-      monitor.setState('starting', 'reading the folder');
-      let next = clock.now();
       let failuresInARow = 0;
-      try {
-        // Position and sequence carry over when capture stops and starts again (a duty cycle
-        // releasing the camera): like a camera, it shows what comes next, not the first image.
-        for (;;) {
-          if (position >= files.length) {
-            if (options.loop === false) return;
-            position = 0;
-          }
-          const file = files[position++]!;
-          if (signal.aborted) return;
-          if (options.realtime !== false) {
-            const wait = next - clock.now();
-            if (wait > 0) await clock.sleep(wait, signal);
-            next = Math.max(next + intervalMs, clock.now());
-          }
-          let image: Awaited<ReturnType<typeof decodeImage>>;
-          try {
-            image = await decodeImage(file);
-          } catch (err) {
-            options.log?.warn({ file, err: errorMessage(err) }, 'skipping undecodable image');
-            monitor.error(errorMessage(err));
-            if (++failuresInARow >= files.length) {
-              throw new EdgeAgentError(`image folder ${options.dir}: no file could be decoded`);
-            }
-            continue;
-          }
-          failuresInARow = 0;
-          const frame: Frame = {
-            ...image,
-            timestampMs: clock.now(),
-            seq: seq++,
-            origin: path.basename(file),
-          };
-          monitor.frame(frame.timestampMs, frame.width, frame.height);
-          monitor.setState('online', 'frames arriving');
-          yield frame;
+      // Position and sequence carry over when capture stops and starts again (a duty cycle
+      // releasing the camera): like a camera, it shows what comes next, not the first image.
+      for (;;) {
+        if (position >= files.length) {
+          if (options.loop === false) return;
+          position = 0;
         }
-      } catch (err) {
-        if (!isAbortError(err)) throw err;
-      } finally {
-        linked.dispose();
-        monitor.setState('stopped', signal.aborted ? 'shutdown' : 'capture ended');
+        const file = files[position++]!;
+        if (signal.aborted) return;
+        await pace();
+        let image: Awaited<ReturnType<typeof decodeImage>>;
+        try {
+          image = await decodeImage(file);
+        } catch (err) {
+          options.log?.warn({ file, err: errorMessage(err) }, 'skipping undecodable image');
+          monitor.error(errorMessage(err));
+          if (++failuresInARow >= files.length) {
+            throw new EdgeAgentError(`image folder ${options.dir}: no file could be decoded`);
+          }
+          continue;
+        }
+        failuresInARow = 0;
+        yield emit({ ...image, timestampMs: clock.now(), seq: seq++, origin: path.basename(file) });
       }
     },
-  };
+  });
 }

@@ -1,8 +1,8 @@
-import { type Clock, isAbortError, systemClock } from '../clock.js';
+import { type Clock, systemClock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { generatedSource } from './generated.js';
 import { SourceMonitor } from './monitor.js';
-import { linkSignals } from './signals.js';
-import type { CameraStateChange, CameraStatus, Frame, FrameSource } from './types.js';
+import type { FrameSource } from './types.js';
 
 export interface SyntheticOptions {
   width: number;
@@ -70,53 +70,32 @@ export function drawFrame(background: Uint8Array, width: number, height: number,
 export function syntheticSource(options: SyntheticOptions): FrameSource {
   const clock = options.clock ?? systemClock;
   const description = `synthetic ${options.width}x${options.height}`;
-  const monitor = new SourceMonitor(description, clock, options.log);
-  const intervalMs = 1000 / options.fps;
   let n = 0;
-  return {
+  return generatedSource({
     description,
-    status: (): CameraStatus => monitor.status(),
-    onStateChange: (listener: (change: CameraStateChange) => void) => monitor.onStateChange(listener),
-    live: options.realtime !== false,
-    setTarget: () => false,
-    [Symbol.asyncIterator]() {
-      return this.frames()[Symbol.asyncIterator]();
-    },
-    async *frames(stop?: AbortSignal) {
-      const linked = linkSignals(options.signal, stop);
-      const signal = linked.signal;
+    monitor: new SourceMonitor(description, clock, options.log),
+    clock,
+    fps: options.fps,
+    ...(options.realtime === undefined ? {} : { realtime: options.realtime }),
+    ...(options.signal ? { signal: options.signal } : {}),
+    starting: 'pattern generator started',
+    async *produce(signal, pace, emit) {
       const background = drawBackground(options.width, options.height);
-      monitor.setState('starting', 'pattern generator started');
-      let next = clock.now();
-      try {
-        // The pattern goes on where it stopped when capture restarts (duty cycle).
-        while (options.frames === undefined || n < options.frames) {
-          const i = n++;
-          if (signal.aborted) return;
-          if (options.realtime !== false) {
-            const wait = next - clock.now();
-            if (wait > 0) await clock.sleep(wait, signal);
-            next = Math.max(next + intervalMs, clock.now());
-          }
-          const frame: Frame = {
-            data: drawFrame(background, options.width, options.height, i),
-            width: options.width,
-            height: options.height,
-            channels: 3,
-            timestampMs: clock.now(),
-            seq: i,
-            origin: 'synthetic',
-          };
-          monitor.frame(frame.timestampMs, frame.width, frame.height);
-          monitor.setState('online', 'frames arriving');
-          yield frame;
-        }
-      } catch (err) {
-        if (!isAbortError(err)) throw err;
-      } finally {
-        linked.dispose();
-        monitor.setState('stopped', signal.aborted ? 'shutdown' : 'capture ended');
+      // The pattern goes on where it stopped when capture restarts (duty cycle).
+      while (options.frames === undefined || n < options.frames) {
+        const i = n++;
+        if (signal.aborted) return;
+        await pace();
+        yield emit({
+          data: drawFrame(background, options.width, options.height, i),
+          width: options.width,
+          height: options.height,
+          channels: 3,
+          timestampMs: clock.now(),
+          seq: i,
+          origin: 'synthetic',
+        });
       }
     },
-  };
+  });
 }

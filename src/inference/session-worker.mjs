@@ -9,6 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 
+// The same conversion as float16ToFloat32 in model.ts: this plain-JS file cannot import TypeScript.
 function float16ToFloat32(bits) {
   const out = new Float32Array(bits.length);
   for (let i = 0; i < bits.length; i++) {
