@@ -8,10 +8,8 @@ export interface GeneratedSourceOptions {
   description: string;
   monitor: SourceMonitor;
   clock: Clock;
-  fps: number;
-  /** False: as fast as the consumer takes them. */
-  realtime?: boolean;
-  signal?: AbortSignal;
+  /** The caller's own options: rate, `realtime: false` for as fast as consumed, a stop signal. */
+  pacing: { fps: number; realtime?: boolean; signal?: AbortSignal };
   /** The reason shown with the `starting` state. */
   starting: string;
   /**
@@ -30,24 +28,24 @@ export interface GeneratedSourceOptions {
  * supervise: paced to `fps`, stopped by either signal, and reporting its state like the others.
  */
 export function generatedSource(options: GeneratedSourceOptions): FrameSource {
-  const { monitor, clock } = options;
-  const intervalMs = 1000 / options.fps;
+  const { monitor, clock, pacing } = options;
+  const intervalMs = 1000 / pacing.fps;
   return {
     description: options.description,
     status: (): CameraStatus => monitor.status(),
     onStateChange: (listener: (change: CameraStateChange) => void) => monitor.onStateChange(listener),
-    live: options.realtime !== false,
+    live: pacing.realtime !== false,
     setTarget: () => false,
     [Symbol.asyncIterator]() {
       return this.frames()[Symbol.asyncIterator]();
     },
     async *frames(stop?: AbortSignal) {
-      const linked = linkSignals(options.signal, stop);
+      const linked = linkSignals(pacing.signal, stop);
       const signal = linked.signal;
       monitor.setState('starting', options.starting);
       let next = clock.now();
       const pace = async () => {
-        if (options.realtime === false) return;
+        if (pacing.realtime === false) return;
         const wait = next - clock.now();
         if (wait > 0) await clock.sleep(wait, signal);
         next = Math.max(next + intervalMs, clock.now());

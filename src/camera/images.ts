@@ -62,9 +62,7 @@ export function imageFolderSource(options: ImageFolderOptions): FrameSource {
     description,
     monitor,
     clock,
-    fps: options.fps,
-    ...(options.realtime === undefined ? {} : { realtime: options.realtime }),
-    ...(options.signal ? { signal: options.signal } : {}),
+    pacing: options,
     starting: 'reading the folder',
     async *produce(signal, pace, emit) {
       const files = await listImages(options.dir);

@@ -75,9 +75,7 @@ export function syntheticSource(options: SyntheticOptions): FrameSource {
     description,
     monitor: new SourceMonitor(description, clock, options.log),
     clock,
-    fps: options.fps,
-    ...(options.realtime === undefined ? {} : { realtime: options.realtime }),
-    ...(options.signal ? { signal: options.signal } : {}),
+    pacing: options,
     starting: 'pattern generator started',
     async *produce(signal, pace, emit) {
       const background = drawBackground(options.width, options.height);
