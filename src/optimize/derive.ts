@@ -7,6 +7,7 @@ import { writeDerivedVariant } from '../models/derived-store.js';
 import { readVerified } from '../models/integrity.js';
 import { effectiveInputSpec, type InputOverride, type Variant } from '../models/manifest.js';
 import { cleanModel } from './clean.js';
+import { compactConstants } from './constants.js';
 import { DerivationError, throwIfAborted } from './errors.js';
 import { Evaluator } from './evaluation.js';
 import type { FidelityReport } from './fidelity.js';
@@ -179,6 +180,7 @@ export async function derive(
       upgradeOpset(work, 13, (t) => probe.shapes.get(t)?.length);
       details = { ...details, foldedBatchNorms: foldBatchNorms(work) };
       details = { ...details, ...quantizeWeightsOnly(work, p.reduceRange) };
+      details = { ...details, constants: compactConstants(work) };
       precision = 'int8';
       break;
     }

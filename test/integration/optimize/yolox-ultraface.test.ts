@@ -145,3 +145,23 @@ describe('clean on ultraface', { timeout: 60_000 }, () => {
     expect(r.fidelity.fidelity).toBe(1);
   });
 });
+
+describe('int8-weights on ultraface', { timeout: 120_000 }, () => {
+  it('every variant ≤ 30% of fp32: int8 weights plus compacted anchor priors, no kernel added', async () => {
+    const catalog = await catalogWith(dataDir);
+    for (const variant of ['slim-320', 'rfb-320', 'rfb-640']) {
+      const r = await derive(
+        catalog,
+        'ultraface',
+        'int8-weights',
+        {},
+        { calibration: frames, dryRun: true, source: variant },
+      );
+      expect(r.result.bytes, variant).toBeLessThanOrEqual(0.3 * r.source.bytes);
+      const c = r.details.constants as { deduplicated: number; paletted: number };
+      expect(c, variant).toMatchObject({ deduplicated: 1, paletted: 2 });
+      expect(r.kernels.Gather ?? 0, variant).toBe(0);
+      expect(r.fidelity.fidelity, variant).toBeGreaterThanOrEqual(0.8);
+    }
+  });
+});
