@@ -24,7 +24,7 @@ import { derive } from '../../src/optimize/index.js';
 import { packageRoot } from '../../src/paths.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { TensorPreparer, targetFor } from '../../src/pipeline/prepare.js';
-import { markdownTable, percentile, round } from './stats.js';
+import { childCpuMs, markdownTable, percentile, round } from './stats.js';
 
 export interface PipelineBenchOptions {
   quick?: boolean;
@@ -93,6 +93,10 @@ function summary(values: number[], digits = 3) {
 
 interface AgentRun {
   fps: number;
+  /** CPU of this process (main thread, inference worker, onnxruntime's threads) per frame. */
+  cpuMsPerFrame: number;
+  /** CPU of the capture process (ffmpeg: decode and scale) per frame. */
+  ffmpegCpuMsPerFrame: number;
   jsMs: number[];
   busyMsPerFrame: number;
   lagP99Ms: number;
@@ -195,13 +199,17 @@ export async function benchPipeline(
         postMs = postMs.slice(3);
       }
       const input = await preparer.prepare(planar[0]!, spec);
+      const bareCpu: number[] = [];
       const bareLoop = async () => {
         let n = 0;
+        const cpu0 = process.cpuUsage();
         const until = performance.now() + phaseS * 1000;
         while (performance.now() < until) {
           await bareModel.run(input);
           n++;
         }
+        const cpu = process.cpuUsage(cpu0);
+        bareCpu.push((cpu.user + cpu.system) / 1000 / n);
         return n / phaseS;
       };
       const agentRun = async (
@@ -232,6 +240,8 @@ export async function benchPipeline(
         await sleep(1500); // ffmpeg start-up, warm-up
         counting = true;
         const elu0 = performance.eventLoopUtilization();
+        const cpu0 = process.cpuUsage();
+        const ffmpeg0 = childCpuMs('ffmpeg');
         const t0 = performance.now();
         for (let s = 1; s <= seconds; s++) {
           await sleep(1000);
@@ -240,10 +250,15 @@ export async function benchPipeline(
         counting = false;
         const wallMs = performance.now() - t0;
         const elu = performance.eventLoopUtilization(elu0);
+        const cpu = process.cpuUsage(cpu0);
+        const ffmpegMs = childCpuMs('ffmpeg') - ffmpeg0;
         const stats = pipeline.stats();
         await pipeline.stop();
+        const frames = Math.max(1, jsMs.length);
         return {
           fps: (jsMs.length * 1000) / wallMs,
+          cpuMsPerFrame: (cpu.user + cpu.system) / 1000 / frames,
+          ffmpegCpuMsPerFrame: ffmpegMs / frames,
           jsMs,
           busyMsPerFrame: elu.active / Math.max(1, jsMs.length),
           lagP99Ms: stats.eventLoopLag.p99Ms,
@@ -255,6 +270,7 @@ export async function benchPipeline(
       const agentSharp: AgentRun[] = [];
       const agentU8: AgentRun[] = [];
       await bareLoop(); // warm-up
+      bareCpu.length = 0;
       for (let r = 0; r < rounds; r++) {
         bare.push(await bareLoop());
         agent.push(await agentRun(model, true, phaseS));
@@ -285,6 +301,11 @@ export async function benchPipeline(
               uint8JsWorkPerFrameMs: summary(agentU8.flatMap((a) => a.jsMs)),
             }
           : {}),
+        cpuMsPerFrame: {
+          bareRun: round(median(bareCpu), 2),
+          agentProcess: round(median(agent.map((a) => a.cpuMsPerFrame)), 2),
+          agentFfmpeg: round(median(agent.map((a) => a.ffmpegCpuMsPerFrame)), 2),
+        },
         jsWorkPerFrameMs: summary(allJs),
         eventLoopBusyMsPerFrame: round(median(agent.map((a) => a.busyMsPerFrame)), 2),
         eventLoopLagP99Ms: round(Math.max(...agent.map((a) => a.lagP99Ms)), 2),
@@ -330,6 +351,7 @@ export async function benchPipeline(
       uint8Ratio?: number;
       uint8JsWorkPerFrameMs?: { p50: number; p95: number };
       jsWorkPerFrameMs: { p50: number; p95: number };
+      cpuMsPerFrame: { bareRun: number; agentProcess: number; agentFfmpeg: number };
       eventLoopBusyMsPerFrame: number;
       eventLoopLagP99Ms: number;
     }>) {
@@ -359,6 +381,12 @@ export async function benchPipeline(
           pass(r.jsWorkPerFrameMs.p50 <= 1),
         ],
         [`${t}: event-loop busy time per frame (ELU)`, `${r.eventLoopBusyMsPerFrame} ms`, '', ''],
+        [
+          `${t}: CPU per frame: bare run / agent process (main + worker + onnxruntime) + capture ffmpeg`,
+          `${r.cpuMsPerFrame.bareRun} / ${r.cpuMsPerFrame.agentProcess} + ${r.cpuMsPerFrame.agentFfmpeg} ms`,
+          '',
+          '',
+        ],
         [
           `${t}: event-loop lag p99 while inferring`,
           `${r.eventLoopLagP99Ms} ms`,

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
 /** Percentile by linear interpolation between closest ranks; `values` need not be sorted. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -14,3 +16,33 @@ export function markdownTable(header: string[], rows: Array<Array<string | numbe
   const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
+
+/**
+ * CPU time (ms, user + system) used so far by this process's child processes named `name` that
+ * are still running (Linux /proc; 0 elsewhere). For per-frame costs of a capture process.
+ */
+export function childCpuMs(name: string): number {
+  let ticks = 0;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return 0;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      if (stat.slice(stat.indexOf('(') + 1, close) !== name) continue;
+      const fields = stat.slice(close + 2).split(' ');
+      if (Number(fields[1]) !== process.pid) continue; // ppid
+      ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+
+/** USER_HZ: 100 on every Linux build we ship to. */
+const CLOCK_TICKS = 100;
