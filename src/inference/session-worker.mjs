@@ -5,7 +5,10 @@
 // workerData: { model: Uint8Array, attempts: [{ provider, options }] }  (options: ort SessionOptions)
 // in:  { type: 'run', id, name, dtype, dims, data: TypedArray (transferred) } | { type: 'release' }
 // out: { type: 'ready', executionProvider, rejected, inputNames, outputNames, createMs }
-//      { type: 'failed', message } | { type: 'result', id, outputs, input } | { type: 'error', id, message }
+//      { type: 'failed', message } | { type: 'result', id, outputs, input, runMs, idleMs }
+//      { type: 'error', id, message }
+// runMs: session.run alone; idleMs: how long the worker waited for this request since its last
+// reply (0 when the request was already queued) — the caller's overhead as the model sees it.
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 
@@ -68,6 +71,8 @@ parentPort.postMessage({
   createMs: opened.createMs,
 });
 
+let lastReplyAt;
+
 parentPort.on('message', async (msg) => {
   if (msg.type === 'release') {
     await session.release();
@@ -75,9 +80,13 @@ parentPort.on('message', async (msg) => {
     return;
   }
   if (msg.type !== 'run') return;
+  const received = performance.now();
+  const idleMs = lastReplyAt === undefined ? 0 : received - lastReplyAt;
   try {
     const input = new ort.Tensor(msg.dtype, msg.data, msg.dims);
+    const started = performance.now();
     const results = await session.run({ [msg.name]: input });
+    const runMs = performance.now() - started;
     const outputs = {};
     const transfer = new Set([msg.data.buffer]);
     for (const [name, value] of Object.entries(results)) {
@@ -86,7 +95,10 @@ parentPort.on('message', async (msg) => {
       transfer.add(data.buffer);
     }
     // The input buffer goes back to the caller's pool; outputs move without a copy.
-    parentPort.postMessage({ type: 'result', id: msg.id, outputs, input: msg.data }, [...transfer]);
+    parentPort.postMessage({ type: 'result', id: msg.id, outputs, input: msg.data, runMs, idleMs }, [
+      ...transfer,
+    ]);
+    lastReplyAt = performance.now();
   } catch (err) {
     parentPort.postMessage(
       {
@@ -97,5 +109,6 @@ parentPort.on('message', async (msg) => {
       },
       [msg.data.buffer],
     );
+    lastReplyAt = performance.now();
   }
 });

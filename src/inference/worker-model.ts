@@ -42,6 +42,7 @@ interface Pending {
  */
 export class WorkerModel {
   private readonly pending = new Map<number, Pending>();
+  private readonly totals: WorkerTimes = { runs: 0, runMs: 0, idleMs: 0 };
   private nextId = 1;
   private stopped: string | undefined;
 
@@ -172,6 +173,15 @@ export class WorkerModel {
     });
   }
 
+  /**
+   * Totals since load, measured inside the worker: `runMs` is `session.run` alone, `idleMs` the time
+   * the worker waited for its next request after replying (0 while requests are queued). When
+   * frames are fed as fast as possible, idleMs per run is the caller's overhead as the model sees it.
+   */
+  workerTimes(): WorkerTimes {
+    return { ...this.totals };
+  }
+
   infer(image: RawImage): Promise<InferenceResult> {
     return inferImage(this, image);
   }
@@ -198,8 +208,12 @@ export class WorkerModel {
     if (!pending) return;
     this.pending.delete(msg.id);
     pending.recycle?.(msg.input);
-    if (msg.type === 'result') pending.resolve(msg.outputs);
-    else pending.reject(new EdgeAgentError(`inference failed: ${msg.message}`));
+    if (msg.type === 'result') {
+      this.totals.runs++;
+      this.totals.runMs += msg.runMs;
+      this.totals.idleMs += msg.idleMs;
+      pending.resolve(msg.outputs);
+    } else pending.reject(new EdgeAgentError(`inference failed: ${msg.message}`));
   }
 
   private fail(reason: string): void {
@@ -210,6 +224,12 @@ export class WorkerModel {
     for (const p of this.pending.values()) p.reject(new EdgeAgentError(reason));
     this.pending.clear();
   }
+}
+
+export interface WorkerTimes {
+  runs: number;
+  runMs: number;
+  idleMs: number;
 }
 
 interface ReadyReply {
@@ -224,5 +244,12 @@ interface ReadyReply {
 type WorkerReply =
   | ReadyReply
   | { type: 'failed'; message: string }
-  | { type: 'result'; id: number; outputs: Record<string, OutputTensor>; input: TensorData }
+  | {
+      type: 'result';
+      id: number;
+      outputs: Record<string, OutputTensor>;
+      input: TensorData;
+      runMs: number;
+      idleMs: number;
+    }
   | { type: 'error'; id: number; message: string; input: TensorData };

@@ -68,6 +68,25 @@ describe('WorkerModel (onnxruntime session in a worker thread)', () => {
     expect(outputs.output?.dims).toEqual([1, 3549, 85]);
   });
 
+  it('counts session.run time and the time the worker waited for work', async () => {
+    const input = await preprocess(await decodeImage(IMAGE), worker.input);
+    const before = worker.workerTimes();
+    await worker.run(input);
+    // The worker replies, then waits 80 ms for the next request: that wait is idle time.
+    await new Promise((r) => setTimeout(r, 80));
+    const afterPause = worker.workerTimes();
+    await worker.run(input);
+    const paused = worker.workerTimes();
+    // Three requests queued at once: the worker takes each the moment it replies to the previous.
+    await Promise.all([worker.run(input), worker.run(input), worker.run(input)]);
+    const queued = worker.workerTimes();
+    expect(paused.runs - before.runs).toBe(2);
+    expect(queued.runs - paused.runs).toBe(3);
+    expect(paused.idleMs - afterPause.idleMs).toBeGreaterThanOrEqual(75);
+    expect(queued.runMs - paused.runMs).toBeGreaterThan(0);
+    expect(queued.idleMs - paused.idleMs).toBeLessThan(paused.idleMs - afterPause.idleMs);
+  });
+
   it('after dispose the worker is gone and runs fail with a clear error', async () => {
     const m = await WorkerModel.load({
       catalog,
