@@ -16,7 +16,7 @@ import { type Command, type CommandContext, formatTable, parseCommandArgs, write
 const USAGE = [
   'edge-agent fleet ls [--wait S] [--no-status] [--json]',
   '       edge-agent fleet watch [--count N] [--duration S] [--json]',
-  '       edge-agent fleet send TARGET COMMAND [JSON] [--timeout S] [--json]   (TARGET: DEVICE_ID or group:NAME)',
+  '       edge-agent fleet send TARGET COMMAND [JSON] [--timeout S] [--expires S] [--json]   (TARGET: DEVICE_ID or group:NAME)',
   '       common: [--url URL] [--prefix PREFIX] [--config FILE]',
 ].join('\n');
 
@@ -33,6 +33,7 @@ const OPTIONS = {
   count: { type: 'string' },
   duration: { type: 'string' },
   timeout: { type: 'string' },
+  expires: { type: 'string' },
 } as const;
 
 function seconds(value: string | undefined, flag: string, fallback: number): number {
@@ -88,6 +89,7 @@ async function exchange(
   params: Record<string, unknown>,
   timeoutMs: number,
   done: (answers: Map<string, Record<string, unknown>>) => boolean,
+  expiresS?: number,
 ): Promise<Map<string, Record<string, unknown>>> {
   const transaction = `cli-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const answers = new Map<string, Record<string, unknown>>();
@@ -117,7 +119,12 @@ async function exchange(
     target.kind === 'device'
       ? `${prefix}/${target.id}/request/${command}`
       : groupRequestTopic(prefix, target.group, command);
-  await client.publishAsync(requestTopic, JSON.stringify({ ...params, transaction }), { qos: 1 });
+  // MQTT 5 message expiry: the broker drops the request if it has not been delivered in time
+  // (e.g. waiting in an offline device's session), so a stale command never runs later.
+  await client.publishAsync(requestTopic, JSON.stringify({ ...params, transaction }), {
+    qos: 1,
+    ...(expiresS !== undefined ? { properties: { messageExpiryInterval: expiresS } } : {}),
+  });
   const deadline = Date.now() + timeoutMs;
   while (!done(answers) && Date.now() < deadline) {
     await new Promise<void>((resolve) => {
@@ -305,6 +312,20 @@ async function send(
     params = parsed as Record<string, unknown>;
   }
   const timeoutMs = seconds(values.timeout, '--timeout', 10) * 1000;
+  let expiresS: number | undefined;
+  if (values.expires !== undefined) {
+    const n = Number(values.expires);
+    if (!Number.isInteger(n) || n < 1 || n > 4_294_967_295)
+      throw new UsageError(
+        `fleet send: --expires expects whole seconds (1 or more), got "${values.expires}"`,
+      );
+    if (client.options.protocolVersion !== 5) {
+      throw new UsageError(
+        'fleet send: --expires needs MQTT 5 (message expiry); this broker speaks 3.1.1, so a request cannot be made to expire',
+      );
+    }
+    expiresS = n;
+  }
 
   // Retained availability/info tell whether the device is up and who is in a group.
   const view = new FleetView(prefix);
@@ -316,15 +337,25 @@ async function send(
     const state = view.get(target.id)?.availability;
     if (state !== 'online') {
       ctx.stderr.write(
-        `fleet send: ${target.id} is ${state ?? 'unknown to the broker'}; the request waits in its session if it has one\n`,
+        `fleet send: ${target.id} is ${state ?? 'unknown to the broker'}; the request waits in its session if it has one` +
+          (expiresS === undefined
+            ? ' (--expires S drops it unless delivered within S seconds)\n'
+            : ` for up to ${expiresS} s\n`),
       );
     }
   } else {
     const members = view.members(target.group).filter((id) => view.get(id)?.availability === 'online');
     expected = members.length > 0 ? members : undefined;
   }
-  const answers = await exchange(client, prefix, target, command, params, timeoutMs, (a) =>
-    expected ? expected.every((id) => a.has(id)) : false,
+  const answers = await exchange(
+    client,
+    prefix,
+    target,
+    command,
+    params,
+    timeoutMs,
+    (a) => (expected ? expected.every((id) => a.has(id)) : false),
+    expiresS,
   );
   const results = [...answers.values()];
   if (values.json) writeJson(ctx.stdout, target.kind === 'device' ? (results[0] ?? null) : results);

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -127,6 +127,52 @@ describe.runIf(run)('edge-agent fleet (ls, watch, send) against devices on a rea
     const rows = table.stdout.trim().split('\n');
     expect(rows[0]).toMatch(/^device\s+status\s+model/);
     expect(rows.slice(1).every((l) => /^cam-\d\s+online\s+harness-model/.test(l))).toBe(true);
+  });
+
+  it('send --expires: a request waiting for an offline device is dropped once expired, not run later', async () => {
+    const o = await Observer.connect(broker.url, {}, [
+      'edge-agent/cam-3/request/ping',
+      'edge-agent/cam-3/response/ping',
+    ]);
+    const cam3 = devices[2]!;
+    cam3.kill('SIGKILL');
+    await cam3.exited;
+    const expiring = await cli('send', 'cam-3', 'ping', '--expires', '1', '--timeout', '0.3');
+    expect(expiring.code).toBe(3);
+    expect(expiring.stderr).toContain('the request waits in its session if it has one for up to 1 s');
+    const kept = await cli('send', 'cam-3', 'ping', '--timeout', '0.3');
+    expect(kept.code).toBe(3);
+    expect(kept.stderr).toContain('--expires S drops it');
+    await waitUntil(() => o.on('edge-agent/cam-3/request/ping').length === 2, 5000);
+    const [tExpiring, tKept] = o.json('edge-agent/cam-3/request/ping').map((m) => m.transaction);
+    await new Promise((r) => setTimeout(r, 2000)); // past the 1 s expiry
+
+    devices[2] = await HarnessProcess.start({
+      db: path.join(dir, 'cam-3.db'),
+      deviceId: 'cam-3',
+      intervalS: 0.5,
+      produce: true,
+      mqtt: { url: broker.url, groups: ['door'] },
+    });
+    await waitUntil(
+      () => o.json('edge-agent/cam-3/response/ping').some((m) => m.transaction === tKept),
+      15_000,
+    );
+    await new Promise((r) => setTimeout(r, 1000)); // anything else queued would have come by now
+    const answered = o.json('edge-agent/cam-3/response/ping').map((m) => m.transaction);
+    expect(answered).toEqual([tKept]);
+    expect(answered).not.toContain(tExpiring);
+    await o.close();
+
+    // Over MQTT 3.1.1 there is no message expiry: refused up front, never silently ignored.
+    const config = path.join(dir, 'mqtt311.json');
+    writeFileSync(config, JSON.stringify({ mqtt: { protocol: '3.1.1' } }));
+    const old = await cli('send', 'cam-3', 'ping', '--expires', '5', '--config', config);
+    expect(old.code).toBe(2);
+    expect(old.stderr).toContain('--expires needs MQTT 5');
+    const bad = await cli('send', 'cam-3', 'ping', '--expires', '1.5');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--expires expects whole seconds');
   });
 
   it('explains an unreachable broker and bad usage in one line (the real binary)', async () => {
