@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/paths.js';
+import { benchDerive } from './bench/derive.js';
 import { benchInference } from './bench/inference.js';
 import { machineInfo } from './bench/machine.js';
 import { benchMemory } from './bench/memory.js';
@@ -45,6 +46,11 @@ const SECTIONS: Section[] = [
         log,
         ...(quick ? { rounds: 1, iterations: 5, models: [{ name: 'squeezenet1.1', source: 'fp32' }] } : {}),
       }),
+  },
+  {
+    name: 'derive',
+    title: 'A derivation asked of the running agent: event loop and memory, in-process vs child process',
+    run: ({ quick, log }) => benchDerive({ log, ...(quick ? { model: 'squeezenet1.1' } : {}) }),
   },
   {
     name: 'mqtt',

@@ -14,6 +14,7 @@ import type { FleetService } from '../fleet/service.js';
 import { annotateFrame } from '../http/annotate.js';
 import type { RawImage } from '../inference/types.js';
 import type { Logger } from '../log.js';
+import { deriveInChildProcess } from '../optimize/derive-process.js';
 import type { FrameSource as CalibrationSource } from '../optimize/frames.js';
 import type { ProgressFn } from '../optimize/progress.js';
 import { pacingFromConfig } from '../pipeline/config.js';
@@ -128,11 +129,7 @@ async function deriveCommand(
   request: DeriveRequest,
   progress: (data: Record<string, unknown>) => void,
 ): Promise<unknown> {
-  // Loaded on first use: the optimizer (protobuf, linear algebra) is not needed to serve.
-  const [{ derive }, { parseMethod }] = await Promise.all([
-    import('../optimize/derive.js'),
-    import('../optimize/methods.js'),
-  ]);
+  const { parseMethod } = await import('../optimize/methods.js');
   const method = parseMethod(request.method);
   const { calibration = 'camera', ...params } = (request.options ?? {}) as { calibration?: string } & Record<
     string,
@@ -151,29 +148,28 @@ async function deriveCommand(
   } else if (calibration !== 'samples' && calibration !== 'camera') {
     source = { dir: path.resolve(ctx.config.dataDir, calibration) };
   }
-  const result = await derive(ctx.models.catalog, modelName, method, params, {
-    ...(request.from ? { source: request.from } : {}),
-    ...(source ? { calibration: source } : {}),
-    threads: 1,
-    signal: ctx.signal,
-    onProgress: throttledProgress(progress, ctx.clock),
-  });
+  // In a child process: the agent keeps serving, and gets every byte back afterwards.
+  const result = await deriveInChildProcess(
+    {
+      modelsDir: ctx.config.models.dir,
+      dataDir: ctx.config.dataDir,
+      model: modelName,
+      method,
+      params,
+      ...(request.from ? { source: request.from } : {}),
+      ...(source ? { calibration: source } : {}),
+      threads: 1,
+    },
+    {
+      signal: ctx.signal,
+      onProgress: throttledProgress(progress, ctx.clock),
+      onSpawn: (pid) => ctx.log.info({ pid, model: modelName, method }, 'derivation process started'),
+    },
+  );
   await ctx.models.reloadCatalog();
   ctx.store()?.events.emit('variant-derived', { model: modelName, variant: result.variant.id, method });
   await ctx.fleet()?.publishInfo();
-  return {
-    model: result.model,
-    variant: result.variant,
-    fidelity: result.fidelity,
-    kernels: result.kernels,
-    source: result.source,
-    result: {
-      bytes: result.result.bytes,
-      parameterCount: result.result.parameterCount,
-      flops: result.result.flops,
-    },
-    derivationMs: result.derivationMs,
-  };
+  return result;
 }
 
 /**
