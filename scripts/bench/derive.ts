@@ -1,7 +1,7 @@
 // A derivation requested from the running agent (the MQTT `derive` command, later the tuner):
 // what it does to the agent's event loop and memory, derived in the agent's own process vs in the
 // child process the agent uses. `npm run bench:derive [-- --quick]`.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -11,7 +11,7 @@ import { derive } from '../../src/optimize/derive.js';
 import { deriveInChildProcess } from '../../src/optimize/derive-process.js';
 import type { Method } from '../../src/optimize/methods.js';
 import { packageRoot } from '../../src/paths.js';
-import { markdownTable, round } from './stats.js';
+import { markdownTable, round, writeStandalone } from './stats.js';
 
 export interface DeriveBenchOptions {
   model?: string;
@@ -117,13 +117,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
     log: (l) => process.stderr.write(`[bench] ${l}\n`),
     ...(quick ? { model: 'squeezenet1.1', method: 'int8-static' as Method } : {}),
   });
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-  mkdirSync(path.join(root, 'bench'), { recursive: true });
-  writeFileSync(
-    path.join(root, 'bench/derive.json'),
-    `${JSON.stringify({ at: new Date().toISOString(), ...(result.json as object) }, null, 2)}\n`,
-  );
-  writeFileSync(path.join(root, 'bench/derive.md'), result.markdown);
-  process.stdout.write(result.markdown);
+  writeStandalone('derive', result);
   process.exit(0);
 }

@@ -3,7 +3,7 @@
 // while the broker is unreachable, a broker restart without persistence, and two agents sharing
 // one client id. Run alone with `npm run bench:mqtt` (writes bench/mqtt.json and bench/mqtt.md);
 // `npm run bench` calls benchMqtt().
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -23,6 +23,7 @@ import {
   startDevice,
   waitUntil,
 } from '../../test/integration/mqtt/support.js';
+import { writeStandalone } from './stats.js';
 
 export interface BenchMqttOptions {
   /** Broker outage length, s (the issue's figure: 30). */
@@ -306,13 +307,6 @@ export async function benchMqtt(opts: BenchMqttOptions = {}): Promise<{ json: un
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const quick = process.argv.includes('--quick');
   const result = await benchMqtt(quick ? { outageS: 5, backlogRows: 2000, conflictS: 10 } : {});
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-  mkdirSync(path.join(root, 'bench'), { recursive: true });
-  writeFileSync(
-    path.join(root, 'bench/mqtt.json'),
-    `${JSON.stringify({ at: new Date().toISOString(), ...(result.json as object) }, null, 2)}\n`,
-  );
-  writeFileSync(path.join(root, 'bench/mqtt.md'), result.markdown);
-  process.stdout.write(result.markdown);
+  writeStandalone('mqtt', result);
   process.exit(0);
 }

@@ -1,4 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../../src/paths.js';
 
 /** Percentile by linear interpolation between closest ranks; `values` need not be sorted. */
 export function percentile(values: readonly number[], p: number): number {
@@ -46,3 +48,18 @@ export function childCpuMs(name: string): number {
 
 /** USER_HZ: 100 on every Linux build we ship to. */
 const CLOCK_TICKS = 100;
+
+/**
+ * A section run alone: writes bench/<name>.json (stamped with the time) and bench/<name>.md, and
+ * prints the markdown.
+ */
+export function writeStandalone(name: string, result: { json: unknown; markdown: string }): void {
+  const dir = path.join(packageRoot(), 'bench');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, `${name}.json`),
+    `${JSON.stringify({ at: new Date().toISOString(), ...(result.json as object) }, null, 2)}\n`,
+  );
+  writeFileSync(path.join(dir, `${name}.md`), result.markdown);
+  process.stdout.write(result.markdown);
+}
