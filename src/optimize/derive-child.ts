@@ -21,7 +21,7 @@ process.on('disconnect', () => controller.abort()); // the agent is gone: stop w
 async function run(job: DeriveJob): Promise<void> {
   const catalog = await loadCatalog({ modelsDir: job.modelsDir, dataDir: job.dataDir });
   // Frames in memory arrive as Uint8Arrays (structured clone); sharp takes them as they are.
-  const calibration = job.calibration;
+  const { calibration } = job;
   const result = await derive(catalog, job.model, job.method, job.params, {
     ...(job.source ? { source: job.source } : {}),
     ...(calibration ? { calibration } : {}),

@@ -10,6 +10,10 @@ import { deviceTopics } from '../../../src/fleet/topics.js';
 import { silentLogger } from '../../../src/log.js';
 import { Store } from '../../../src/store/index.js';
 import { TSX_LOADER } from '../../helpers/cli.js';
+import { waitUntil } from '../../helpers/wait.js';
+
+export { waitUntil };
+
 import type { HarnessOptions } from './harness/device.js';
 
 const HARNESS = path.join(path.dirname(new URL(import.meta.url).pathname), 'harness/device.ts');
@@ -57,20 +61,6 @@ export class HarnessProcess {
 
   kill(signal: NodeJS.Signals): void {
     this.child.kill(signal);
-  }
-}
-
-export async function waitUntil<T>(
-  probe: () => T | undefined | false,
-  timeoutMs: number,
-  describe: () => string = () => 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
-    await new Promise((r) => setTimeout(r, 25));
   }
 }
 

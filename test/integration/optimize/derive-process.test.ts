@@ -5,6 +5,7 @@ import { sha256Hex } from '../../../src/models/integrity.js';
 import { derive } from '../../../src/optimize/derive.js';
 import { deriveInChildProcess } from '../../../src/optimize/derive-process.js';
 import type { Progress } from '../../../src/optimize/progress.js';
+import { waitUntil } from '../../helpers/wait.js';
 import { catalogWith, modelsDir, tempDataDir } from './helpers.js';
 
 function alive(pid: number): boolean {
@@ -17,7 +18,7 @@ function alive(pid: number): boolean {
 }
 
 async function gone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  await waitUntil(() => !alive(pid), 5000).catch(() => undefined);
   return !alive(pid);
 }
 
