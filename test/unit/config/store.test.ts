@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type AgentConfig, loadConfig } from '../../../src/config/index.js';
+import { ConfigStore, changedPaths, mergePatch } from '../../../src/config/store.js';
 import { ConfigError } from '../../../src/errors.js';
-import { ConfigStore, changedPaths, mergePatch } from '../../../src/fleet/config-patch.js';
 
 describe('merge patch', () => {
   it('merges objects, replaces arrays and scalars, deletes on null (RFC 7396)', () => {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { type AgentConfig, parseConfig } from '../config/index.js';
-import { readConfigFile } from '../config/load.js';
 import { ConfigError, errorMessage } from '../errors.js';
+import { type AgentConfig, parseConfig } from './index.js';
+import { readConfigFile } from './load.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -42,13 +42,17 @@ export function changedPaths(before: unknown, after: unknown, prefix = ''): stri
 }
 
 /**
- * Keys the running agent applies without a restart, by path prefix. The appliers are supplied by
- * the composition root; a changed key not covered here needs a restart.
+ * A config key the running agent applies without a restart, by dotted path prefix
+ * (`telemetry.intervalS`, `pipeline`). Feature modules own their live keys; a changed key no
+ * live key covers needs a restart.
  */
-export type LiveAppliers = ReadonlyArray<{
-  prefix: string;
+export interface LiveKey {
+  /** One prefix, or several applied together by one call. */
+  prefix: string | readonly string[];
   apply(config: AgentConfig): Promise<void> | void;
-}>;
+}
+
+export type LiveAppliers = readonly LiveKey[];
 
 export interface SetConfigResult {
   file: string;
@@ -135,7 +139,7 @@ export class ConfigStore {
     const restartRequired: string[] = [];
     const byApplier = new Map<LiveAppliers[number], string[]>();
     for (const key of changed) {
-      const applier = this.deps.live.find((a) => key === a.prefix || key.startsWith(`${a.prefix}.`));
+      const applier = this.deps.live.find((a) => coversKey(a, key));
       if (!applier) restartRequired.push(key);
       else byApplier.set(applier, [...(byApplier.get(applier) ?? []), key]);
     }
@@ -152,6 +156,12 @@ export class ConfigStore {
     const shadowedByEnv = changedInFile.filter((k) => envKeys.includes(k));
     return { file, changed, applied, restartRequired, shadowedByEnv, failed };
   }
+}
+
+/** Whether a live key covers a changed dotted path (`pipeline` covers `pipeline.fps`). */
+export function coversKey(live: LiveKey, key: string): boolean {
+  const prefixes: readonly string[] = typeof live.prefix === 'string' ? [live.prefix] : live.prefix;
+  return prefixes.some((p) => key === p || key.startsWith(`${p}.`));
 }
 
 /** Writes a file so that readers see the old or the new content, never half of it. */
