@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
-import { ConfigStore } from '../config/store.js';
+import { ConfigStore, removeStaleTemps } from '../config/store.js';
+import { errorMessage } from '../errors.js';
 import { configFeature } from '../features/config.js';
 import { agentDerivation, deriveFeature } from '../features/derive.js';
 import { deviceFeature, deviceStatus } from '../features/device.js';
@@ -93,7 +94,17 @@ export function agentFeatures(parts: AgentParts): { features: Feature[]; configS
     inferFeature({ pipeline, maxBytes: parts.config.http.inferMaxBytes }),
   ];
   const configStore = new ConfigStore({ ...parts.configFile, live: liveKeys(features) });
+  if (parts.configFile.file) removeTempsOfKilledWrites(parts.configFile.file, parts.log);
   configStore.setEffective(parts.config);
   features.push(configFeature({ store: configStore, infoChanged }));
   return { features, configStore };
+}
+
+function removeTempsOfKilledWrites(file: string, log: Logger): void {
+  try {
+    const removed = removeStaleTemps(file);
+    if (removed.length > 0) log.warn({ removed }, 'removed temp files of an interrupted config write');
+  } catch (err) {
+    log.warn({ err: errorMessage(err) }, 'cannot remove temp files of an interrupted config write');
+  }
 }

@@ -9,6 +9,11 @@ const SECRET_KEYS = /^(password|passphrase|token|key|secret)$/i;
 
 export const REDACTED = '[redacted]';
 
+/** Whether a key (the last segment of a config path) holds a secret. */
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEYS.test(key);
+}
+
 /** `scheme://user:password@`, anywhere in a text (a URL, a command line, an error message). */
 const CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^:@/\s]*):([^\s/]*)@/gi;
 
@@ -36,7 +41,7 @@ function redactValue(value: unknown, depth: number): unknown {
   return Object.fromEntries(
     Object.entries(value).map(([k, v]) => [
       k,
-      SECRET_KEYS.test(k) && v !== undefined ? REDACTED : redactValue(v, depth + 1),
+      isSecretKey(k) && v !== undefined ? REDACTED : redactValue(v, depth + 1),
     ]),
   );
 }

@@ -124,9 +124,12 @@ export class HttpServer {
       if (err.statusCode && err.statusCode < 500)
         return reply.code(err.statusCode).send({ error: err.message });
       log.error({ path: req.url.split('?')[0], err: errorMessage(err) }, 'http handler failed');
-      return reply
-        .code(500)
-        .send({ error: err instanceof EdgeAgentError ? err.message : 'internal error (see the agent log)' });
+      return reply.code(500).send({
+        error:
+          err instanceof EdgeAgentError
+            ? err.message
+            : `internal error on ${req.method} ${req.url.split('?')[0]} (see the agent log)`,
+      });
     });
 
     app.post('/api/session', async (req, reply) => {
