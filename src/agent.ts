@@ -2,12 +2,12 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { configDecision } from './agent/decision.js';
 import { agentFeatures } from './agent/features.js';
-import { PowerModeTracker, telemetryHardware } from './agent/hardware.js';
+import { forwardSamplerEvents, PowerModeTracker, telemetryHardware } from './agent/hardware.js';
 import { ModelHost } from './agent/model-host.js';
 import { createSource } from './camera/index.js';
 import { type Clock, systemClock } from './clock.js';
 import { resolveDeviceId } from './config/device-id.js';
-import { type AgentConfig, ENV_OVERRIDES, loadConfig } from './config/index.js';
+import type { AgentConfig } from './config/index.js';
 import { redactSecrets, redactUrl } from './config/redact.js';
 import type { ConfigStore } from './config/store.js';
 import { errorMessage } from './errors.js';
@@ -134,15 +134,9 @@ export class Agent {
     await this.startSampler();
     this.startTelemetry(topics.telemetry);
     const pipeline = this.buildPipeline(model, store);
-    const env = this.deps.env ?? process.env;
-    const configFile = this.deps.configFile;
     const built = agentFeatures({
       config,
-      configFile: {
-        file: configFile,
-        load: () => (configFile ? loadConfig({ file: configFile, env }).config : config),
-        envKeys: ENV_OVERRIDES.filter((o) => env[o.env]).map((o) => o.path.join('.')),
-      },
+      configFile: { file: this.deps.configFile, env: this.deps.env ?? process.env },
       deviceId: this.deviceId,
       version: agentVersion(),
       startedAtMs: this.startedAt,
@@ -154,7 +148,7 @@ export class Agent {
       store,
       telemetry: this.telemetry!,
       decision: () => {
-        // The tuner's latest recorded decision when there is one, else the configured choice.
+        // The latest recorded decision when there is one, else the configured choice.
         const recorded = store.decisions.latest();
         return recorded ? { ...recorded, source: 'tuner' } : configDecision(config, pipeline.stats());
       },
@@ -310,18 +304,7 @@ export class Agent {
       options: config.hardware.sampler,
     });
     this.sampler = sampler;
-    const events = this.store!.events;
-    sampler.on('sample', (s) => this.powerMode.update(s));
-    sampler.on('power-source', ({ sample, ...e }) =>
-      events.emit('power-source', { ...e, mode: this.powerMode.current() }),
-    );
-    sampler.on('battery', ({ sample, ...e }) =>
-      events.emit('battery', e, e.percent !== undefined && e.percent <= 10 ? 'warning' : 'info'),
-    );
-    sampler.on('throttling', ({ sample, ...e }) =>
-      events.emit('throttling', e, e.active ? 'warning' : 'info'),
-    );
-    sampler.on('memory-pressure', ({ sample, ...e }) => events.emit('memory-pressure', e, 'warning'));
+    forwardSamplerEvents(sampler, this.store!.events, this.powerMode);
     await sampler.start(this.abort.signal);
   }
 

@@ -62,10 +62,14 @@ export interface LinkHandlers {
   conflict?(verdict: 'suspected' | 'confirmed', detail: { clientId: string; livedMs: number }): void;
 }
 
+/** Opens one MQTT.js client (`mqtt.connect` unless a test passes its own). */
+export type ConnectFn = (url: string, options: IClientOptions) => MqttClient;
+
 export interface LinkDeps {
   clock: Clock;
   log: Logger;
   random?: () => number;
+  connect?: ConnectFn;
 }
 
 interface SessionEnd {
@@ -214,7 +218,7 @@ export class MqttLink {
     { kind: 'session'; end: SessionEnd } | { kind: 'failed'; error: string; code?: number }
   > {
     return new Promise((resolve) => {
-      const client = mqtt.connect(this.options.url, this.clientOptions());
+      const client = (this.deps.connect ?? mqtt.connect)(this.options.url, this.clientOptions());
       this.current = client;
       let lastError: { message: string; code?: number } | undefined;
       let connectedAt: number | undefined;
