@@ -12,7 +12,7 @@ import {
 import type { ConfigStore } from '../fleet/config-patch.js';
 import type { FleetService } from '../fleet/service.js';
 import { annotateFrame } from '../http/annotate.js';
-import type { RawImage } from '../inference/types.js';
+import type { RawImage } from '../image/types.js';
 import type { Logger } from '../log.js';
 import { deriveInChildProcess } from '../optimize/derive-process.js';
 import type { FrameSource as CalibrationSource } from '../optimize/frames.js';

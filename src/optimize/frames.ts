@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { listImages } from '../camera/images.js';
 import { errorMessage } from '../errors.js';
-import { decodeImage, type ModelInput, preprocess } from '../inference/preprocess.js';
-import type { RawImage } from '../inference/types.js';
+import { decodeImage } from '../image/decode.js';
+import type { RawImage } from '../image/types.js';
+import { type ModelInput, preprocess } from '../inference/preprocess.js';
 import type { InputSpec } from '../models/manifest.js';
 import { packageRoot } from '../paths.js';
 import { DerivationError, throwIfAborted } from './errors.js';

@@ -1,5 +1,12 @@
-import type { InputSpec } from '../models/manifest.js';
+import type { ResizeSpec } from '../models/manifest.js';
 import type { InverseTransform } from './types.js';
+
+/** The canvas an image is fitted into (a model input, or a capture target) and how. */
+export interface ResizeTarget {
+  width: number;
+  height: number;
+  resize: ResizeSpec;
+}
 
 /**
  * Where the original image lands in the model input: the size it is resized to, the crop taken
@@ -22,11 +29,7 @@ export interface ResizePlan {
   inverse: InverseTransform;
 }
 
-export function planResize(
-  width: number,
-  height: number,
-  spec: Pick<InputSpec, 'width' | 'height' | 'resize'>,
-): ResizePlan {
+export function planResize(width: number, height: number, spec: ResizeTarget): ResizePlan {
   const W = spec.width;
   const H = spec.height;
   const resize = spec.resize;
