@@ -19,10 +19,10 @@ import { loadCatalog } from '../../src/models/catalog.js';
 import { readVerified } from '../../src/models/integrity.js';
 import { effectiveInputSpec, type InputSpec } from '../../src/models/manifest.js';
 import { derive } from '../../src/optimize/derive.js';
-import { inspectModel } from '../../src/optimize/inspect.js';
 import type { Method } from '../../src/optimize/methods.js';
-import { decodeModel } from '../../src/optimize/onnx-io.js';
-import { probeShapes } from '../../src/optimize/runtime.js';
+import { inspectModel } from '../../src/optimize/onnx/inspect.js';
+import { decodeModel } from '../../src/optimize/onnx/onnx-io.js';
+import { probeShapes } from '../../src/optimize/onnx/runtime.js';
 
 export interface BenchOptimizeOptions {
   models?: Array<{ name: string; source: string }>;

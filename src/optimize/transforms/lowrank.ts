@@ -1,8 +1,16 @@
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-import { throwIfAborted } from './errors.js';
-import { attrInt, attrInts, GraphIndex, makeNode, removeUnused, topoSort, uniqueNamer } from './graph.js';
-import { DataType, type ModelProto, type NodeProto } from './onnx-io.js';
-import { dimsOf, floatTensor, readFloats } from './tensor.js';
+import { throwIfAborted } from '../errors.js';
+import {
+  attrInt,
+  attrInts,
+  GraphIndex,
+  makeNode,
+  removeUnused,
+  topoSort,
+  uniqueNamer,
+} from '../onnx/graph.js';
+import { DataType, type ModelProto, type NodeProto } from '../onnx/onnx-io.js';
+import { dimsOf, floatTensor, readFloats } from '../onnx/tensor.js';
 
 export interface LowRankReport {
   factorizedLayers: number;

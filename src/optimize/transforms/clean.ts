@@ -1,5 +1,5 @@
-import { GraphIndex, removeUnused } from './graph.js';
-import type { ModelProto } from './onnx-io.js';
+import { GraphIndex, removeUnused } from '../onnx/graph.js';
+import type { ModelProto } from '../onnx/onnx-io.js';
 
 export interface CleanReport {
   /** Initializers that were also listed as graph inputs (and so could be overridden at run time). */

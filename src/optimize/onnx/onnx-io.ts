@@ -1,7 +1,7 @@
 import type { onnx } from 'onnx-proto';
 import onnxProto from 'onnx-proto';
-import { errorMessage } from '../errors.js';
-import { OnnxFormatError } from './errors.js';
+import { errorMessage } from '../../errors.js';
+import { OnnxFormatError } from '../errors.js';
 
 export type ModelProto = onnx.ModelProto;
 export type GraphProto = onnx.IGraphProto;

@@ -1,7 +1,7 @@
-import { DerivationError } from './errors.js';
-import { attr, GraphIndex, intAttr, makeNode, removeUnused, topoSort, uniqueNamer } from './graph.js';
-import { DataType, type ModelProto, type NodeProto, type TensorProto, toNum } from './onnx-io.js';
-import { float16Tensor, readFloats } from './tensor.js';
+import { DerivationError } from '../errors.js';
+import { attr, GraphIndex, intAttr, makeNode, removeUnused, topoSort, uniqueNamer } from '../onnx/graph.js';
+import { DataType, type ModelProto, type NodeProto, type TensorProto, toNum } from '../onnx/onnx-io.js';
+import { float16Tensor, readFloats } from '../onnx/tensor.js';
 
 /**
  * Ops kept in float32 (Casts around them): their ONNX schema has no float16, or onnxruntime's CPU

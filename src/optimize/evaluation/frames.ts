@@ -1,13 +1,13 @@
 import path from 'node:path';
-import { listImages } from '../camera/images.js';
-import { errorMessage } from '../errors.js';
-import { decodeImage } from '../image/decode.js';
-import type { RawImage } from '../image/types.js';
-import { type ModelInput, preprocess } from '../inference/preprocess.js';
-import type { InputSpec } from '../models/manifest.js';
-import { packageRoot } from '../paths.js';
-import { DerivationError, throwIfAborted } from './errors.js';
-import type { ProgressFn } from './progress.js';
+import { listImages } from '../../camera/images.js';
+import { errorMessage } from '../../errors.js';
+import { decodeImage } from '../../image/decode.js';
+import type { RawImage } from '../../image/types.js';
+import { type ModelInput, preprocess } from '../../inference/preprocess.js';
+import type { InputSpec } from '../../models/manifest.js';
+import { packageRoot } from '../../paths.js';
+import { DerivationError, throwIfAborted } from '../errors.js';
+import type { ProgressFn } from '../progress.js';
 
 /** Where calibration / evaluation frames come from: a folder, frames already in memory, or the bundled samples. */
 export type FrameSource =

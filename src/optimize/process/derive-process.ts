@@ -3,13 +3,13 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { EdgeAgentError, errorMessage } from '../errors.js';
-import type { Variant } from '../models/manifest.js';
-import type { DerivedVariant } from './derive.js';
-import type { FidelityReport } from './fidelity.js';
-import type { FrameSource } from './frames.js';
-import type { Method } from './methods.js';
-import type { Progress, ProgressFn } from './progress.js';
+import { EdgeAgentError, errorMessage } from '../../errors.js';
+import type { Variant } from '../../models/manifest.js';
+import type { DerivedVariant } from '../derive.js';
+import type { FidelityReport } from '../evaluation/fidelity.js';
+import type { FrameSource } from '../evaluation/frames.js';
+import type { Method } from '../methods.js';
+import type { Progress, ProgressFn } from '../progress.js';
 
 /**
  * Derivation in a child process, for the running agent. In the agent's own process a YOLOX int8

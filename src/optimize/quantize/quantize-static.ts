@@ -1,12 +1,12 @@
 import * as ort from 'onnxruntime-node';
-import type { ModelInput } from '../inference/preprocess.js';
+import type { ModelInput } from '../../inference/preprocess.js';
+import { DerivationError, throwIfAborted } from '../errors.js';
+import { cloneModel, encodeModel, type ModelProto } from '../onnx/onnx-io.js';
+import { sessionFor } from '../onnx/runtime.js';
+import type { ProgressFn } from '../progress.js';
 import { collectHistograms } from './calibrate.js';
-import { DerivationError, throwIfAborted } from './errors.js';
-import { cloneModel, encodeModel, type ModelProto } from './onnx-io.js';
-import type { ProgressFn } from './progress.js';
 import { applyQdq, groupRanges, planQdq, type QdqReport } from './qdq.js';
 import { type ActivationHistogram, calibratedRange, type Range, type RangeMethod } from './ranges.js';
-import { sessionFor } from './runtime.js';
 
 export interface StaticQuantParams {
   ranges: RangeMethod;

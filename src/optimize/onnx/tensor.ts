@@ -1,4 +1,4 @@
-import { OnnxFormatError } from './errors.js';
+import { OnnxFormatError } from '../errors.js';
 import { DataType, proto, type TensorProto, toNum } from './onnx-io.js';
 
 export function dimsOf(t: TensorProto): number[] {

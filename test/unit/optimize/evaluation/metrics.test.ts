@@ -5,7 +5,7 @@ import {
   classificationAgreement,
   detectionMatch,
   outputDifference,
-} from '../../../src/optimize/metrics.js';
+} from '../../../../src/optimize/evaluation/metrics.js';
 
 const box = (x: number, classId = 0, score = 0.9): Box => ({ box: [x, 0, x + 10, 10], score, classId });
 

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
-import { openSession, type SessionOptions } from '../inference/session.js';
-import { OnnxFormatError } from './errors.js';
+import { openSession, type SessionOptions } from '../../inference/session.js';
+import { OnnxFormatError } from '../errors.js';
 import { GraphIndex } from './graph.js';
 import { cloneModel, DataType, encodeModel, type ModelProto, proto, toNum } from './onnx-io.js';
 

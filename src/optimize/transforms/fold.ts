@@ -1,6 +1,6 @@
-import { attrFloat, attrInt, GraphIndex, removeUnused } from './graph.js';
-import { DataType, type ModelProto } from './onnx-io.js';
-import { dimsOf, elementCount, floatTensor, readFloats } from './tensor.js';
+import { attrFloat, attrInt, GraphIndex, removeUnused } from '../onnx/graph.js';
+import { DataType, type ModelProto } from '../onnx/onnx-io.js';
+import { dimsOf, elementCount, floatTensor, readFloats } from '../onnx/tensor.js';
 
 /**
  * Folds BatchNormalization into the Conv before it (w' = w·γ/σ, b' = (b − μ)·γ/σ + β) so the

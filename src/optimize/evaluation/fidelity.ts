@@ -1,17 +1,17 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { errorMessage } from '../errors.js';
-import type { RawImage } from '../image/types.js';
-import { softmax } from '../inference/decoders/softmax.js';
-import { type Decoded, type OutputTensor, postprocess } from '../inference/postprocess.js';
-import type { ModelInput } from '../inference/preprocess.js';
-import type { DecoderSpec, InputSpec } from '../models/manifest.js';
-import { DerivationError, throwIfAborted } from './errors.js';
+import { errorMessage } from '../../errors.js';
+import type { RawImage } from '../../image/types.js';
+import { softmax } from '../../inference/decoders/softmax.js';
+import { type Decoded, type OutputTensor, postprocess } from '../../inference/postprocess.js';
+import type { ModelInput } from '../../inference/preprocess.js';
+import type { DecoderSpec, InputSpec } from '../../models/manifest.js';
+import { DerivationError, throwIfAborted } from '../errors.js';
+import { sessionFor } from '../onnx/runtime.js';
+import type { ProgressFn } from '../progress.js';
 import { prepareInputs } from './frames.js';
 import { type Box, classificationAgreement, detectionMatch, outputDifference } from './metrics.js';
-import type { ProgressFn } from './progress.js';
-import { sessionFor } from './runtime.js';
 
 export interface FidelityReport {
   task: 'classification' | 'detection';

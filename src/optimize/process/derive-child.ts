@@ -2,9 +2,9 @@
 // one job over the IPC channel, reports progress and the result the same way, and exits: its
 // memory (a YOLOX int8 calibration peaks near 600 MB) goes back to the system when it ends, and if
 // the kernel kills it for memory, the agent serving the camera is not the one killed.
-import { errorMessage } from '../errors.js';
-import { loadCatalog } from '../models/catalog.js';
-import { derive } from './derive.js';
+import { errorMessage } from '../../errors.js';
+import { loadCatalog } from '../../models/catalog.js';
+import { derive } from '../derive.js';
 import type { ChildMessage, DeriveJob } from './derive-process.js';
 import { deriveSummary } from './derive-process.js';
 

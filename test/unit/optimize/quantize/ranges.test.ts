@@ -5,7 +5,7 @@ import {
   entropyThreshold,
   quantizeWeightsPerChannel,
   uint8Params,
-} from '../../../src/optimize/ranges.js';
+} from '../../../../src/optimize/quantize/ranges.js';
 
 /** Deterministic pseudo-random values (xorshift) so the tests need no fixtures. */
 function noise(n: number, seed = 1): Float32Array {

@@ -1,11 +1,11 @@
 import * as ort from 'onnxruntime-node';
-import type { ModelInput } from '../inference/preprocess.js';
-import { throwIfAborted } from './errors.js';
-import type { ModelProto } from './onnx-io.js';
-import { encodeModel } from './onnx-io.js';
-import type { ProgressFn } from './progress.js';
+import type { ModelInput } from '../../inference/preprocess.js';
+import { throwIfAborted } from '../errors.js';
+import type { ModelProto } from '../onnx/onnx-io.js';
+import { encodeModel } from '../onnx/onnx-io.js';
+import { sessionFor, withExtraOutputs } from '../onnx/runtime.js';
+import type { ProgressFn } from '../progress.js';
 import { ActivationHistogram } from './ranges.js';
-import { sessionFor, withExtraOutputs } from './runtime.js';
 
 export interface CalibrationOptions {
   inputName: string;

@@ -1,6 +1,6 @@
-import { attrFloat, attrInt, GraphIndex, intAttr, removeUnused, setAttr } from './graph.js';
-import { DataType, type ModelProto, type NodeProto, type TensorProto } from './onnx-io.js';
-import { dimsOf, elementCount, floatTensor, readFloats } from './tensor.js';
+import { attrFloat, attrInt, GraphIndex, intAttr, removeUnused, setAttr } from '../onnx/graph.js';
+import { DataType, type ModelProto, type NodeProto, type TensorProto } from '../onnx/onnx-io.js';
+import { dimsOf, elementCount, floatTensor, readFloats } from '../onnx/tensor.js';
 
 export function replaceInitializer(model: ModelProto, old: TensorProto, next: TensorProto): void {
   const list = model.graph!.initializer!;

@@ -1,7 +1,7 @@
-import { DerivationError } from './errors.js';
-import { attr, attrBigInts, attrInt, attrInts, removeAttr, uniqueNamer } from './graph.js';
-import { defaultOpset, type ModelProto, type NodeProto, setDefaultOpset, toNum } from './onnx-io.js';
-import { floatTensor, int64Tensor } from './tensor.js';
+import { DerivationError } from '../errors.js';
+import { attr, attrBigInts, attrInt, attrInts, removeAttr, uniqueNamer } from '../onnx/graph.js';
+import { defaultOpset, type ModelProto, type NodeProto, setDefaultOpset, toNum } from '../onnx/onnx-io.js';
+import { floatTensor, int64Tensor } from '../onnx/tensor.js';
 
 /**
  * Ops whose definition changed between opset 9 and 13 in a way that needs a rewrite. Anything not

@@ -1,8 +1,8 @@
-import type { InputOverride, InputSpec } from '../models/manifest.js';
-import { DerivationError } from './errors.js';
-import { GraphIndex, intAttr, intsAttr, makeNode, topoSort, uniqueNamer } from './graph.js';
-import { DataType, type ModelProto, proto, toNum } from './onnx-io.js';
-import { floatTensor } from './tensor.js';
+import type { InputOverride, InputSpec } from '../../models/manifest.js';
+import { DerivationError } from '../errors.js';
+import { GraphIndex, intAttr, intsAttr, makeNode, topoSort, uniqueNamer } from '../onnx/graph.js';
+import { DataType, type ModelProto, proto, toNum } from '../onnx/onnx-io.js';
+import { floatTensor } from '../onnx/tensor.js';
 
 /**
  * Prepends the preprocessing to the graph: the variant takes uint8 NHWC pixels in the model's

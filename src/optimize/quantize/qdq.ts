@@ -1,8 +1,16 @@
-import { DerivationError } from './errors.js';
-import { attrInt, GraphIndex, intAttr, makeNode, removeUnused, topoSort, uniqueNamer } from './graph.js';
-import { DataType, type ModelProto, type NodeProto } from './onnx-io.js';
+import { DerivationError } from '../errors.js';
+import {
+  attrInt,
+  GraphIndex,
+  intAttr,
+  makeNode,
+  removeUnused,
+  topoSort,
+  uniqueNamer,
+} from '../onnx/graph.js';
+import { DataType, type ModelProto, type NodeProto } from '../onnx/onnx-io.js';
+import { dimsOf, floatTensor, int8Tensor, int32Tensor, readFloats, uint8Tensor } from '../onnx/tensor.js';
 import { int8Params, type QParams, quantizeWeightsPerChannel, type Range, uint8Params } from './ranges.js';
-import { dimsOf, floatTensor, int8Tensor, int32Tensor, readFloats, uint8Tensor } from './tensor.js';
 
 /** Ops with weights whose quantized form onnxruntime fuses (QLinearConv, QLinearMatMul, QGemm). */
 export const COMPUTE_OPS = new Set(['Conv', 'Gemm', 'MatMul']);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { attr, makeNode, removeUnused, renameInput, topoSort, uniqueNamer } from './graph.js';
+import { attr, makeNode, removeUnused, renameInput, topoSort, uniqueNamer } from '../onnx/graph.js';
 import {
   AttrType,
   DataType,
@@ -8,8 +8,8 @@ import {
   type NodeProto,
   proto,
   type TensorProto,
-} from './onnx-io.js';
-import { dimsOf, elementCount, floatTensor, readFloats } from './tensor.js';
+} from '../onnx/onnx-io.js';
+import { dimsOf, elementCount, floatTensor, readFloats } from '../onnx/tensor.js';
 
 export interface ConstantCompaction {
   /** Constant tensors dropped because an identical one already exists. */

@@ -1,9 +1,9 @@
-import { DerivationError } from './errors.js';
-import { attrInt, GraphIndex } from './graph.js';
-import { DataType, type ModelProto } from './onnx-io.js';
+import { DerivationError } from '../errors.js';
+import { attrInt, GraphIndex } from '../onnx/graph.js';
+import { DataType, type ModelProto } from '../onnx/onnx-io.js';
+import { dimsOf, elementCount, floatTensor, readFloats } from '../onnx/tensor.js';
+import { COMPUTE_OPS } from '../quantize/qdq.js';
 import { replaceInitializer } from './prune.js';
-import { COMPUTE_OPS } from './qdq.js';
-import { dimsOf, elementCount, floatTensor, readFloats } from './tensor.js';
 
 export interface UnstructuredReport {
   prunedLayers: number;

@@ -1,7 +1,8 @@
-import { type Catalog, type CatalogVariant, type ModelEntry, readLabels } from '../models/catalog.js';
-import { readVerified } from '../models/integrity.js';
-import { effectiveInputSpec, type InputSpec } from '../models/manifest.js';
-import { DerivationError } from './errors.js';
+import { type Catalog, type CatalogVariant, type ModelEntry, readLabels } from '../../models/catalog.js';
+import { readVerified } from '../../models/integrity.js';
+import { effectiveInputSpec, type InputSpec } from '../../models/manifest.js';
+import { DerivationError } from '../errors.js';
+import type { ProgressFn } from '../progress.js';
 import {
   compare,
   type EvalSet,
@@ -12,7 +13,6 @@ import {
   type VariantOutputs,
 } from './fidelity.js';
 import { type FrameSource, loadFrames } from './frames.js';
-import type { ProgressFn } from './progress.js';
 
 export interface EvaluatorOptions {
   frames?: FrameSource;

@@ -1,6 +1,6 @@
-import { DerivationError } from './errors.js';
-import { GraphIndex, removeUnused, topoSort, uniqueNamer } from './graph.js';
-import { DataType, type ModelProto } from './onnx-io.js';
+import { DerivationError } from '../errors.js';
+import { GraphIndex, removeUnused, topoSort, uniqueNamer } from '../onnx/graph.js';
+import { DataType, type ModelProto } from '../onnx/onnx-io.js';
 import { COMPUTE_OPS, WeightQuantizer, weightAxis } from './qdq.js';
 
 export interface WeightOnlyReport {

@@ -1,12 +1,18 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OnnxFormatError } from '../../../src/optimize/errors.js';
-import { inspectModel } from '../../../src/optimize/inspect.js';
-import { cloneModel, decodeModel, encodeModel, proto } from '../../../src/optimize/onnx-io.js';
-import { floatToHalf, halfToFloat, int64Tensor, readFloats, readInts } from '../../../src/optimize/tensor.js';
+import { OnnxFormatError } from '../../../../src/optimize/errors.js';
+import { inspectModel } from '../../../../src/optimize/onnx/inspect.js';
+import { cloneModel, decodeModel, encodeModel, proto } from '../../../../src/optimize/onnx/onnx-io.js';
+import {
+  floatToHalf,
+  halfToFloat,
+  int64Tensor,
+  readFloats,
+  readInts,
+} from '../../../../src/optimize/onnx/tensor.js';
 
-const root = path.resolve(import.meta.dirname, '../../..');
+const root = path.resolve(import.meta.dirname, '../../../..');
 const squeezenet = readFileSync(path.join(root, 'models/squeezenet1.1/squeezenet1.1.onnx'));
 const ultraface = readFileSync(path.join(root, 'models/ultraface/ultraface_version-RFB-320.onnx'));
 
