@@ -1,7 +1,7 @@
 import type { Frame } from '../camera/types.js';
 import type { Clock } from '../clock.js';
 import { EdgeAgentError } from '../errors.js';
-import type { RawImage } from '../inference/types.js';
+import type { RawImage } from '../image/types.js';
 import { contentImage } from '../pipeline/prepare.js';
 import type { FrameResult, ResultListener } from '../pipeline/types.js';
 
