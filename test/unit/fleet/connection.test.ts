@@ -1,7 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/config/index.js';
+import { EdgeAgentError } from '../../../src/errors.js';
 import { type LinkOptions, MqttLink } from '../../../src/fleet/connection.js';
+import { connectOperator } from '../../../src/fleet/operator.js';
 import { silentLogger } from '../../../src/log.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 
@@ -112,5 +115,16 @@ describe('MqttLink with an injected connect (no broker)', () => {
     expect(events).toContain('before disconnect');
     expect(clients[2]!.ended).toBe(true);
     expect(link.snapshot().state).toBe('stopped');
+  });
+});
+
+describe('the operator connection (edge-agent fleet)', () => {
+  it('names the broker without its password when it cannot connect', async () => {
+    const config = parseConfig({ mqtt: { protocol: '3.1.1' } }).mqtt;
+    // Port 1 on loopback: refused at once.
+    const error = await connectOperator('mqtt://fleet:op-s3cret@127.0.0.1:1', config, 2000).catch((e) => e);
+    expect(error).toBeInstanceOf(EdgeAgentError);
+    expect(error.message).toContain('cannot connect to the MQTT broker mqtt://fleet:***@127.0.0.1:1');
+    expect(error.message).not.toContain('op-s3cret');
   });
 });
