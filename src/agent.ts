@@ -4,6 +4,7 @@ import { buildCommandDeps } from './agent/commands.js';
 import { configDecision } from './agent/decision.js';
 import { PowerModeTracker, telemetryHardware } from './agent/hardware.js';
 import { ModelHost } from './agent/model-host.js';
+import { runStopSteps } from './agent/stop-steps.js';
 import { createSource } from './camera/index.js';
 import type { Frame } from './camera/types.js';
 import { redactSecrets } from './cli/config.js';
@@ -220,15 +221,19 @@ export class Agent {
 
   private async doStop(): Promise<void> {
     this.abort.abort();
-    const warn = (what: string) => (err: unknown) =>
-      this.log.warn({ err: errorMessage(err) }, `${what} failed`);
-    await this.http?.stop().catch(warn('http stop'));
-    await this.pipeline?.stop();
+    // Every step bounded (issue 12 item 8): SIGTERM exits within 3 s whatever is stuck.
+    await runStopSteps(
+      [
+        { name: 'http', budgetMs: 300, run: () => this.http?.stop() },
+        { name: 'pipeline', budgetMs: 500, run: () => this.pipeline?.stop() },
+        { name: 'telemetry', budgetMs: 200, run: () => this.telemetry?.stop() },
+        { name: 'mqtt', budgetMs: 1100, run: () => this.fleet?.stop() },
+        { name: 'sampler', budgetMs: 200, run: () => this.sampler?.stop() },
+        { name: 'model', budgetMs: 300, run: () => this.models.dispose() },
+      ],
+      this.log,
+    );
     const counters = this.pipeline ? { ...this.pipeline.stats().counters } : undefined;
-    await this.telemetry?.stop();
-    await this.fleet?.stop().catch(warn('mqtt stop'));
-    await this.sampler?.stop().catch(warn('sampler stop'));
-    await this.models.dispose().catch(warn('model release'));
     if (this.store) {
       if (this.runId !== undefined) {
         this.store.db
