@@ -89,12 +89,14 @@ export function buildCommandTable(deps: CommandDeps, afterResponse: (fn: () => v
       summary: 'Answers pong with the device time',
       params: none,
       mutates: false,
+      cost: 'light',
       run: () => ({ pong: true, time: new Date().toISOString() }),
     }),
     'get-status': defineCommand({
       summary: 'Uptime, active model, pipeline and link state, latest telemetry, outbox',
       params: none,
       mutates: false,
+      cost: 'light',
       run: () => deps.status(),
     }),
     'get-profile': defineCommand({
@@ -107,6 +109,7 @@ export function buildCommandTable(deps: CommandDeps, afterResponse: (fn: () => v
       summary: 'The effective configuration, secrets redacted',
       params: none,
       mutates: false,
+      cost: 'light',
       run: () => redactSecrets(deps.config.get()),
     }),
     'set-config': defineCommand({
@@ -123,6 +126,7 @@ export function buildCommandTable(deps: CommandDeps, afterResponse: (fn: () => v
       summary: 'Models and variants (bundled and derived) and the active one',
       params: none,
       mutates: false,
+      cost: 'light',
       run: () => ({ active: deps.models.active(), models: deps.models.list() }),
     }),
     'set-model': defineCommand({

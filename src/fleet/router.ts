@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CommandAudit } from '../store/records.js';
+import { Admission, type AdmissionStats } from './admission.js';
 import type { RequestScope } from './topics.js';
 import { scopeLabel } from './topics.js';
 
@@ -20,6 +21,11 @@ export interface CommandSpec<S extends z.ZodType = z.ZodType> {
   params: S;
   /** Changes state: runs one at a time with the other mutating commands. */
   mutates: boolean;
+  /**
+   * `light`: answered at once from memory (ping, status, config): never queued nor refused by the
+   * limit on heavy work. `heavy` (the default): admitted by the bounded run queue, or `busy`.
+   */
+  cost?: 'light' | 'heavy';
   run(params: z.output<S>, ctx: CommandContext): Promise<unknown> | unknown;
 }
 
@@ -53,8 +59,10 @@ export interface RouterDeps {
   log: Logger;
   audit?: CommandAudit;
   maxPayloadBytes: number;
-  /** Requests being handled at once, at most; more are refused (bounded memory under a flood). */
+  /** Heavy requests running at once, at most (default 4). */
   maxConcurrent?: number;
+  /** Heavy requests waiting for a slot, at most (default 64); more are answered `busy`. */
+  maxQueued?: number;
   /** Emits a progress event (the agent queues it on the events topic). */
   progress?(command: string, transaction: string | undefined, data: Record<string, unknown>): void;
 }
@@ -71,9 +79,19 @@ const SECRET_KEYS = /^(password|passphrase|token|key|secret)$/i;
  */
 export class CommandRouter {
   private mutationChain: Promise<unknown> = Promise.resolve();
-  private running = 0;
+  private readonly admission: Admission;
 
-  constructor(private readonly deps: RouterDeps) {}
+  constructor(private readonly deps: RouterDeps) {
+    this.admission = new Admission({
+      maxRunning: deps.maxConcurrent ?? 4,
+      maxWaiting: deps.maxQueued ?? 64,
+    });
+  }
+
+  /** Heavy requests running, waiting, and refused as busy so far. */
+  load(): AdmissionStats {
+    return this.admission.stats();
+  }
 
   commands(): string[] {
     return Object.keys(this.deps.table).sort();
@@ -108,9 +126,15 @@ export class CommandRouter {
     const valid = spec.params.safeParse(parsed.params);
     if (!valid.success) return fail(`invalid parameters: ${formatZodIssues(valid.error)}`);
 
-    if (this.running >= (this.deps.maxConcurrent ?? 16))
-      return fail('busy: too many requests in progress, retry later');
-    this.running++;
+    let release: (() => void) | undefined;
+    if (spec.cost !== 'light') {
+      const slot = this.admission.acquire();
+      if (!slot) {
+        const { running, waiting } = this.admission.stats();
+        return fail(`busy: ${running} requests running and ${waiting} waiting; retry later`);
+      }
+      release = await slot;
+    }
     try {
       const ctx: CommandContext = {
         scope: request.scope,
@@ -129,7 +153,7 @@ export class CommandRouter {
       this.deps.log.warn({ command: request.command, err: errorMessage(err) }, 'command failed');
       return fail(errorMessage(err));
     } finally {
-      this.running--;
+      release?.();
     }
   }
 
