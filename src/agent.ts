@@ -363,6 +363,7 @@ export class Agent {
         },
       }),
       info: () => this.info(),
+      dataDir: config.dataDir,
     });
     try {
       await this.fleet.start(this.abort.signal);

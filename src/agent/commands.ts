@@ -14,8 +14,9 @@ import type { FleetService } from '../fleet/service.js';
 import { annotateFrame } from '../http/annotate.js';
 import type { RawImage } from '../inference/types.js';
 import type { Logger } from '../log.js';
+import { confineCalibrationDir } from '../optimize/calibration-dir.js';
 import { deriveInChildProcess } from '../optimize/derive-process.js';
-import type { FrameSource as CalibrationSource } from '../optimize/frames.js';
+import { type FrameSource as CalibrationSource, defaultFramesDir } from '../optimize/frames.js';
 import type { ProgressFn } from '../optimize/progress.js';
 import { pacingFromConfig } from '../pipeline/config.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
@@ -146,7 +147,13 @@ async function deriveCommand(
     const taken = await nextFrames(pipeline, frames, 500, 120_000, ctx.clock, copyOfContent);
     source = { images: taken.map((t) => t.image!), names: taken.map((t) => `camera-${t.frame.seq}`) };
   } else if (calibration !== 'samples' && calibration !== 'camera') {
-    source = { dir: path.resolve(ctx.config.dataDir, calibration) };
+    // Confined to the data directory and the bundled samples (issue 12 item 1).
+    source = {
+      dir: confineCalibrationDir(calibration, {
+        dataDir: ctx.config.dataDir,
+        samplesDir: defaultFramesDir(),
+      }),
+    };
   }
   // In a child process: the agent keeps serving, and gets every byte back afterwards.
   const result = await deriveInChildProcess(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { redactSecrets } from '../cli/config.js';
 import type { AgentConfig } from '../config/index.js';
+import { assertRemotelyChangeable } from '../config/protected-keys.js';
 import { EdgeAgentError } from '../errors.js';
 import type { Catalog } from '../models/catalog.js';
 import type { SetConfigResult } from './config-patch.js';
@@ -118,6 +119,7 @@ export function buildCommandTable(deps: CommandDeps, afterResponse: (fn: () => v
       params: z.strictObject({ patch: z.record(z.string(), z.unknown()) }),
       mutates: true,
       run: async ({ patch }: { patch: Record<string, unknown> }) => {
+        assertRemotelyChangeable(patch); // security-relevant keys: never over unsigned MQTT
         const result = await deps.config.set(patch);
         return { ...result, config: redactSecrets(deps.config.get()) };
       },
