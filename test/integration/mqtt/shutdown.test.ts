@@ -106,5 +106,60 @@ describe.skipIf(!haveMosquitto)(
       expect(code).toBe(0);
       expect(ms).toBeLessThan(EXIT_BUDGET_MS);
     });
+
+    it('exits within 3 s while a derivation runs, and the derivation process is gone', async () => {
+      const broker = await Mosquitto.start();
+      cleanups.push(() => broker.stop());
+      const agent = AgentProcess.start({
+        deviceId: 'shutdown-derive',
+        mqtt: { url: broker.url },
+        telemetry: { intervalS: 0.5 },
+      });
+      cleanups.push(() => agent.kill());
+      await agent.waitFor((l) => l.msg === 'mqtt connected');
+      const operator = await Observer.connect(broker.url);
+      cleanups.push(() => operator.close());
+      await operator.client.publishAsync(
+        `${PREFIX}/shutdown-derive/request/derive`,
+        JSON.stringify({ method: 'int8-static', options: { calibration: 'samples' } }),
+        { qos: 1 },
+      );
+      const started = await agent.waitFor((l) => l.msg === 'derivation process started', 60_000);
+      const { code, ms } = await agent.terminate();
+      expect(code).toBe(0);
+      expect(ms).toBeLessThan(EXIT_BUDGET_MS);
+      const pid = started.pid as number;
+      await waitUntil(
+        () => !isAlive(pid),
+        2000,
+        () => `derivation process ${pid} still alive`,
+      );
+    });
+
+    it('exits within 3 s when the camera is missing', async () => {
+      const agent = AgentProcess.start({
+        deviceId: 'shutdown-camera',
+        mqtt: { url: `mqtt://127.0.0.1:${await freePort()}` },
+        camera: { source: 'v4l2:/dev/video97', restartDelayS: 0.2 },
+      });
+      cleanups.push(() => agent.kill());
+      await agent.waitFor((l) => l.msg === 'http listening', 60_000);
+      await agent.waitFor(
+        (l) => /camera/.test(String(l.msg)) && l.level !== undefined && Number(l.level) >= 40,
+      );
+      expect(agent.child.exitCode).toBeNull(); // still running, retrying the camera
+      const { code, ms } = await agent.terminate();
+      expect(ms).toBeLessThan(EXIT_BUDGET_MS);
+      expect([0, 1]).toContain(code);
+    });
   },
 );
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
