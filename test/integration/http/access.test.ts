@@ -59,8 +59,6 @@ async function serve(host: string, token?: string) {
     },
     log: pino({ level: 'info' }, sink),
     pipeline,
-    catalog: () => ({ models: () => [] }) as never,
-    getDecision: () => ({ source: 'config' }),
     version: 'test',
   });
   const url = (await server.start()).replace('0.0.0.0', '127.0.0.1');
