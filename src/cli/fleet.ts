@@ -1,11 +1,13 @@
 import type { MqttClient } from 'mqtt';
 import { loadConfig } from '../config/index.js';
 import { EdgeAgentError, UsageError } from '../errors.js';
+import { withEmbeddedCredentials } from '../fleet/broker-auth.js';
 import {
   connectOperator,
   type DeviceView,
   FleetView,
   figure,
+  MAX_OPERATOR_PAYLOAD_BYTES,
   operatorUrl,
   parseTarget,
   type Target,
@@ -59,7 +61,9 @@ export const fleetCommand: Command = {
     const { config } = loadConfig({ file: values.config, env: ctx.env, cwd: ctx.cwd });
     const prefix = values.prefix ?? config.mqtt.prefix;
     const url = values.url ?? operatorUrl(config.mqtt);
-    const client = await connectOperator(url, config.mqtt);
+    // The embedded broker's generated pair, when this is that broker (never sent to another one).
+    const mqttConfig = values.url === undefined ? withEmbeddedCredentials(config) : config.mqtt;
+    const client = await connectOperator(url, mqttConfig);
     try {
       if (action === 'ls') return await ls(ctx, client, prefix, values);
       if (action === 'watch') return await watch(ctx, client, prefix, values);
@@ -101,6 +105,7 @@ async function exchange(
   const onMessage = (topic: string, payload: Buffer) => {
     if (!topic.endsWith(`/response/${command}`)) return;
     let body: Record<string, unknown>;
+    if (payload.length > MAX_OPERATOR_PAYLOAD_BYTES) return; // never parsed: bounded memory
     try {
       body = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
     } catch {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import type { AgentConfig } from '../config/index.js';
 import { isLoopbackHost } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -104,4 +105,20 @@ export function readStoredCredentials(file: string, log?: Logger): BrokerCredent
     log?.warn({ file }, 'credentials file was readable by others; mode set to 0600');
   }
   return { ...parsed, origin: 'stored', file };
+}
+
+/**
+ * The mqtt config for a client of this device's embedded broker (the fleet CLI on the device):
+ * with the stored generated pair when the config sets none and the file is readable.
+ */
+export function withEmbeddedCredentials(config: AgentConfig): AgentConfig['mqtt'] {
+  const { mqtt } = config;
+  if (mqtt.url !== 'embedded' || mqtt.username !== undefined) return mqtt;
+  try {
+    const stored = readStoredCredentials(path.join(config.dataDir, CREDENTIALS_FILE));
+    return stored ? { ...mqtt, username: stored.username, password: stored.password } : mqtt;
+  } catch {
+    // Unreadable (another user's 0600 file): connect without; a loopback broker may not need it.
+    return mqtt;
+  }
 }

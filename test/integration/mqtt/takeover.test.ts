@@ -3,6 +3,7 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentProcess } from '../../helpers/agent-process.js';
+import { runCli } from '../../helpers/cli.js';
 import { freePort } from '../../helpers/mosquitto.js';
 import { Observer, request, waitUntil } from './support.js';
 
@@ -75,6 +76,12 @@ describe('an agent whose embedded broker listens on the LAN', { timeout: 90_000 
     );
     // The password never reaches the log.
     expect(JSON.stringify(agent.lines)).not.toContain(credentials.password);
+  });
+
+  it('the fleet CLI on the device connects with the stored pair (same config)', async () => {
+    const r = await runCli(['fleet', 'send', ID, 'ping', '--config', agent.configFile], { cwd: agent.dir });
+    expect(r.stdout + r.stderr).toContain('pong');
+    expect(r.code).toBe(0);
   });
 
   it('refuses anonymous clients and wrong passwords', async () => {
