@@ -124,6 +124,14 @@ function valueAt(value: unknown, keyPath: string, leafPath: string): unknown {
   return v;
 }
 
+/** How a config key may be changed over MQTT: freely, never, or depending on the value. Pure. */
+export function remoteChangeability(key: string): 'allowed' | 'forbidden' | 'by value' {
+  if (CHANGEABLE_EXCEPTIONS.some((e) => within(key, e))) return 'allowed';
+  const rule = PROTECTED_KEYS.find((k) => within(key, k.path));
+  if (!rule) return 'allowed';
+  return rule.forbidsValue ? 'by value' : 'forbidden';
+}
+
 /** Throws a `forbidden` error naming every protected key the patch touches. */
 export function assertRemotelyChangeable(patch: Record<string, unknown>): void {
   const bad = forbiddenChanges(patch);
