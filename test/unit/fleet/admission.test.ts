@@ -11,8 +11,14 @@ describe('Admission (bounded run queue)', () => {
     const r1 = await a.acquire()!;
     const r2 = await a.acquire()!;
     const order: number[] = [];
-    const w3 = a.acquire()!.then((r) => (order.push(3), r));
-    const w4 = a.acquire()!.then((r) => (order.push(4), r));
+    const w3 = a.acquire()!.then((r) => {
+      order.push(3);
+      return r;
+    });
+    const w4 = a.acquire()!.then((r) => {
+      order.push(4);
+      return r;
+    });
     expect(a.acquire()).toBeUndefined();
     expect(a.stats()).toEqual({ running: 2, waiting: 2, refused: 1 });
     r1();
