@@ -84,19 +84,22 @@ const transactionSchema = z.union([z.string().max(128), z.number().finite()]).op
  * becomes `{status: "error", error}` and changes nothing; every request is audited.
  */
 export class CommandRouter {
-  private mutationChain: Promise<unknown> = Promise.resolve();
+  /** Heavy read-only requests: a few at once, a bounded line behind them. */
   private readonly admission: Admission;
+  /** State changes: one at a time, in arrival order, a bounded line (a long derive blocks only these). */
+  private readonly mutations: Admission;
 
   constructor(private readonly deps: RouterDeps) {
     this.admission = new Admission({
       maxRunning: deps.maxConcurrent ?? 4,
       maxWaiting: deps.maxQueued ?? 64,
     });
+    this.mutations = new Admission({ maxRunning: 1, maxWaiting: deps.maxQueued ?? 64 });
   }
 
-  /** Heavy requests running, waiting, and refused as busy so far. */
-  load(): AdmissionStats {
-    return this.admission.stats();
+  /** Requests running, waiting, and refused as busy so far: heavy reads and state changes. */
+  load(): { reads: AdmissionStats; mutations: AdmissionStats } {
+    return { reads: this.admission.stats(), mutations: this.mutations.stats() };
   }
 
   commands(): string[] {
@@ -133,11 +136,13 @@ export class CommandRouter {
     if (!valid.success) return fail(`invalid parameters: ${formatZodIssues(valid.error)}`);
 
     let release: (() => void) | undefined;
-    if (spec.cost !== 'light') {
-      const slot = this.admission.acquire();
+    if (spec.mutates || spec.cost !== 'light') {
+      const line = spec.mutates ? this.mutations : this.admission;
+      const slot = line.acquire();
       if (!slot) {
-        const { running, waiting } = this.admission.stats();
-        return fail(`busy: ${running} requests running and ${waiting} waiting; retry later`);
+        const { running, waiting } = line.stats();
+        const what = spec.mutates ? 'state changes' : 'requests';
+        return fail(`busy: ${running} ${what} running and ${waiting} waiting; retry later`);
       }
       release = await slot;
     }
@@ -148,8 +153,7 @@ export class CommandRouter {
         progress: (data) => this.deps.progress?.(request.command, transaction, data),
         afterResponse: (fn) => (this.deps.afterResponse ? this.deps.afterResponse(fn) : queueMicrotask(fn)),
       };
-      const run = () => Promise.resolve().then(() => spec.run(valid.data, ctx));
-      const data = spec.mutates ? await this.serialised(run) : await run();
+      const data = await spec.run(valid.data, ctx);
       return finish({
         status: 'ok',
         ...base,
@@ -162,12 +166,6 @@ export class CommandRouter {
     } finally {
       release?.();
     }
-  }
-
-  private serialised<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.mutationChain.then(fn, fn);
-    this.mutationChain = result.catch(() => undefined);
-    return result;
   }
 
   private parse(

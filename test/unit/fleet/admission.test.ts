@@ -88,4 +88,56 @@ describe('CommandRouter under a burst', () => {
     const done = await Promise.all(heavy.slice(0, 5));
     expect(done.map((r) => r.status)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
   });
+
+  it('runs state changes one at a time in order, without holding up heavy reads; a full line answers busy', async () => {
+    const gates: Array<() => void> = [];
+    const order: string[] = [];
+    const table: CommandTable = {
+      change: defineCommand({
+        summary: 'c',
+        params: z.strictObject({ n: z.int() }),
+        mutates: true,
+        run: ({ n }: { n: number }) =>
+          new Promise<number>((resolve) => {
+            order.push(`start ${n}`);
+            gates.push(() => {
+              order.push(`end ${n}`);
+              resolve(n);
+            });
+          }),
+      }),
+      read: defineCommand({
+        summary: 'r',
+        params: z.strictObject({}),
+        mutates: false,
+        run: async () => 'read',
+      }),
+    };
+    const router = new CommandRouter({
+      deviceId: 'd',
+      table,
+      clock: new FakeClock(),
+      log: silentLogger(),
+      maxPayloadBytes: 1024,
+      maxQueued: 2,
+    });
+    const send = (command: string, body = '{}') =>
+      router.handle({
+        topic: `p/d/request/${command}`,
+        scope: { kind: 'device' },
+        command,
+        payload: Buffer.from(body),
+      });
+    const changes = [1, 2, 3, 4].map((n) => send('change', JSON.stringify({ n })));
+    // 1 runs, 2 and 3 wait, 4 is refused at once.
+    expect((await changes[3])!.error).toMatch(/^busy: 1 state changes running and 2 waiting/);
+    // A heavy read is not stuck behind the running change.
+    expect(await send('read')).toMatchObject({ status: 'ok', data: 'read' });
+    for (let i = 0; i < 20 && order.length < 6; i++) {
+      gates.shift()?.();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(order).toEqual(['start 1', 'end 1', 'start 2', 'end 2', 'start 3', 'end 3']);
+    expect((await Promise.all(changes.slice(0, 3))).map((r) => r.data)).toEqual([1, 2, 3]);
+  });
 });
