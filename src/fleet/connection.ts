@@ -139,13 +139,13 @@ export class MqttLink {
     const client = this.client;
     this.abort.abort();
     // One budget for the whole stop: a hung broker must not hold SIGTERM up (systemd kills at 20 s).
-    const deadline = Date.now() + timeoutMs;
+    const deadline = this.deps.clock.now() + timeoutMs;
     if (client && beforeDisconnect) {
       await withTimeout(beforeDisconnect(client), Math.round(timeoutMs * 0.6)).catch((err) =>
         this.log.warn({ err: errorMessage(err) }, 'final publish before disconnect failed'),
       );
     }
-    if (this.current) await endClient(this.current, false, Math.max(100, deadline - Date.now()));
+    if (this.current) await endClient(this.current, false, Math.max(100, deadline - this.deps.clock.now()));
     await this.loop;
     this.status.state = 'stopped';
   }
