@@ -4,6 +4,7 @@ import { configDecision } from './agent/decision.js';
 import { agentFeatures } from './agent/features.js';
 import { forwardSamplerEvents, PowerModeTracker, telemetryHardware } from './agent/hardware.js';
 import { ModelHost } from './agent/model-host.js';
+import { runStopSteps } from './agent/stop-steps.js';
 import { createSource } from './camera/index.js';
 import { type Clock, systemClock } from './clock.js';
 import { resolveDeviceId } from './config/device-id.js';
@@ -263,16 +264,27 @@ export class Agent {
 
   private async doStop(): Promise<void> {
     this.abort.abort();
-    const warn = (what: string) => (err: unknown) =>
-      this.log.warn({ err: errorMessage(err) }, `${what} failed`);
-    await this.http?.stop().catch(warn('http stop'));
-    await this.pipeline?.stop();
+    // Every step bounded (issue 12 item 8): SIGTERM exits within 3 s whatever is stuck.
+    await runStopSteps(
+      [
+        { name: 'http', budgetMs: 300, run: () => this.http?.stop() },
+        { name: 'pipeline', budgetMs: 500, run: () => this.pipeline?.stop() },
+        {
+          name: 'features',
+          budgetMs: 400,
+          run: () =>
+            stopFeatures(this.features, (feature, err) =>
+              this.log.warn({ feature, err: errorMessage(err) }, 'feature stop failed'),
+            ),
+        },
+        { name: 'telemetry', budgetMs: 200, run: () => this.telemetry?.stop() },
+        { name: 'mqtt', budgetMs: 1100, run: () => this.fleet?.stop() },
+        { name: 'sampler', budgetMs: 200, run: () => this.sampler?.stop() },
+        { name: 'model', budgetMs: 300, run: () => this.models.dispose() },
+      ],
+      this.log,
+    );
     const counters = this.pipeline ? { ...this.pipeline.stats().counters } : undefined;
-    await stopFeatures(this.features, (feature, err) => warn(`feature ${feature} stop`)(err));
-    await this.telemetry?.stop();
-    await this.fleet?.stop().catch(warn('mqtt stop'));
-    await this.sampler?.stop().catch(warn('sampler stop'));
-    await this.models.dispose().catch(warn('model release'));
     if (this.store) {
       if (this.runId !== undefined) {
         this.store.db
@@ -351,6 +363,7 @@ export class Agent {
       events: store.events,
       commands,
       info: () => this.info(),
+      dataDir: config.dataDir,
     });
     try {
       await this.fleet.start(this.abort.signal);
