@@ -34,6 +34,7 @@ import { Store } from './store/index.js';
 import { TelemetryCollector } from './telemetry/collector.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
 import { systemCpuReader } from './telemetry/sources.js';
+import { commandGate } from './trust/authorizer.js';
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -364,6 +365,13 @@ export class Agent {
       commands,
       info: () => this.info(),
       dataDir: config.dataDir,
+      authorize: commandGate({
+        config: config.trust,
+        deviceId: this.deviceId,
+        clock: this.clock,
+        log: this.log,
+        db: store.db,
+      }),
     });
     try {
       await this.fleet.start(this.abort.signal);

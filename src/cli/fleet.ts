@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { loadConfig } from '../config/index.js';
 import { EdgeAgentError, UsageError } from '../errors.js';
 import { withEmbeddedCredentials } from '../fleet/broker-auth.js';
@@ -10,12 +11,13 @@ import {
   operatorUrl,
   parseTarget,
 } from '../fleet/operator.js';
+import { readPrivateKeyFile, signCommand } from '../trust/sign-command.js';
 import { type Command, type CommandContext, formatTable, parseCommandArgs, writeJson } from './command.js';
 
 const USAGE = [
   'edge-agent fleet ls [--wait S] [--no-status] [--json]',
   '       edge-agent fleet watch [--count N] [--duration S] [--json]',
-  '       edge-agent fleet send TARGET COMMAND [JSON] [--timeout S] [--expires S] [--json]   (TARGET: DEVICE_ID or group:NAME)',
+  '       edge-agent fleet send TARGET COMMAND [JSON] [--timeout S] [--expires S] [--key KEY] [--json]   (TARGET: DEVICE_ID or group:NAME)',
   '       common: [--url URL] [--prefix PREFIX] [--config FILE]',
 ].join('\n');
 
@@ -33,6 +35,7 @@ const OPTIONS = {
   duration: { type: 'string' },
   timeout: { type: 'string' },
   expires: { type: 'string' },
+  key: { type: 'string' },
 } as const;
 
 function seconds(value: string | undefined, flag: string, fallback: number): number {
@@ -271,6 +274,7 @@ async function send(
     const members = view.members(target.group).filter((id) => view.get(id)?.availability === 'online');
     expected = members.length > 0 ? members : undefined;
   }
+  if (values.key) params = signedRequest(ctx, values.key, target, command, params, expiresS);
   const answers = await fleet.exchange(target, command, params, {
     timeoutMs,
     done: (a) => (expected ? expected.every((id) => a.has(id)) : false),
@@ -295,4 +299,29 @@ async function send(
 class TimeoutExit extends EdgeAgentError {
   override name = 'TimeoutExit';
   override readonly exitCode = FLEET_TIMEOUT_EXIT;
+}
+
+/** `--key`: the request becomes `{signed: envelope}` for the device (or "*" for a group). */
+function signedRequest(
+  ctx: CommandContext,
+  keyFile: string,
+  target: ReturnType<typeof parseTarget>,
+  command: string,
+  params: Record<string, unknown>,
+  expiresS: number | undefined,
+): Record<string, unknown> {
+  const pem = readPrivateKeyFile(path.resolve(ctx.cwd, keyFile), (m) =>
+    ctx.stderr.write(`fleet send: ${m}\n`),
+  );
+  const signed = signCommand(
+    {
+      command,
+      params,
+      target: target.kind === 'device' ? target.id : '*',
+      nowMs: Date.now(),
+      lifetimeS: expiresS ?? 300,
+    },
+    pem,
+  );
+  return { signed };
 }

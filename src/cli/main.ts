@@ -6,6 +6,7 @@ import { deriveCommand } from './derive.js';
 import { fidelityCommand } from './fidelity.js';
 import { fleetCommand } from './fleet.js';
 import { inferCommand } from './infer.js';
+import { keysCommand, signCommand } from './keys.js';
 import { modelsCommand } from './models.js';
 import { profileCommand } from './profile.js';
 import { runCommand } from './run.js';
@@ -21,6 +22,8 @@ export const COMMANDS: readonly Command[] = [
   deriveCommand,
   fidelityCommand,
   fleetCommand,
+  keysCommand,
+  signCommand,
 ];
 
 function help(): string {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { trustSchema } from '../trust/config.js';
 
 /**
  * The one schema of `agent.config.json`. The TypeScript type, the defaults and the JSON Schema for
@@ -451,6 +452,7 @@ export const configSchema = z.strictObject({
   telemetry: telemetrySchema,
   hardware: hardwareSchema,
   store: storeSchema,
+  trust: trustSchema,
 });
 
 /** The validated config with defaults applied. */

@@ -73,6 +73,14 @@ export interface RouterDeps {
    * has published). Without it, such actions run on the next microtask.
    */
   afterResponse?(fn: () => void): void;
+  /**
+   * Gate run on every parsed request before its command (trust/authorizer.ts: signed commands).
+   * Returns the parameters to run with, or an error that becomes the response and the audit row.
+   */
+  authorize?(
+    command: string,
+    params: Record<string, unknown>,
+  ): { ok: true; params: Record<string, unknown>; signedBy?: string } | { ok: false; error: string };
 }
 
 /** Request envelope: `transaction` is ours, every other key is the command's parameters. */
@@ -112,8 +120,9 @@ export class CommandRouter {
     const base = { device: deviceId, command: request.command };
     let transaction: string | undefined;
     let params: unknown;
+    let signedBy: string | undefined;
     const finish = (response: CommandResponse): CommandResponse => {
-      this.audit(request, transaction, params, response, this.deps.clock.now() - started);
+      this.audit(request, transaction, params, response, this.deps.clock.now() - started, signedBy);
       return response;
     };
     const fail = (error: string): CommandResponse =>
@@ -123,6 +132,12 @@ export class CommandRouter {
     if (parsed.kind === 'error') return fail(parsed.error);
     transaction = parsed.transaction;
     params = parsed.params;
+    if (this.deps.authorize) {
+      const verdict = this.deps.authorize(request.command, parsed.params);
+      if (!verdict.ok) return fail(verdict.error);
+      params = parsed.params = verdict.params;
+      signedBy = verdict.signedBy;
+    }
 
     const spec = Object.hasOwn(this.deps.table, request.command)
       ? this.deps.table[request.command]
@@ -203,11 +218,12 @@ export class CommandRouter {
     params: unknown,
     response: CommandResponse,
     durationMs: number,
+    signedBy?: string,
   ): void {
     try {
       this.deps.audit?.add({
         command: request.command,
-        scope: scopeLabel(request.scope),
+        scope: `${scopeLabel(request.scope)}${signedBy === undefined ? '' : ` signed:${signedBy}`}`,
         topic: request.topic,
         transaction,
         params: params === undefined ? undefined : redactSecrets(params),

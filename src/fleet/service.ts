@@ -11,7 +11,7 @@ import { discoveryMessages } from './discovery.js';
 import { EmbeddedBroker } from './embedded-broker.js';
 import { OutboxPublisher, type PublisherStats } from './publisher.js';
 import { type ResultMessage, ResultsGate, type ResultsPolicy } from './results.js';
-import { CommandRouter, type CommandTable } from './router.js';
+import { CommandRouter, type CommandTable, type RouterDeps } from './router.js';
 import { type DeviceTopics, deviceTopics, groupRequests, parseRequestTopic } from './topics.js';
 
 export type MqttConfig = AgentConfig['mqtt'];
@@ -32,6 +32,8 @@ export interface FleetDeps {
   random?: () => number;
   /** Where the embedded broker keeps generated credentials (required to listen beyond loopback). */
   dataDir?: string;
+  /** Signed-command gate (trust/authorizer.ts), run before every command. */
+  authorize?: RouterDeps['authorize'];
 }
 
 export interface FleetStatus {
@@ -76,6 +78,7 @@ export class FleetService {
       progress: (command, transaction, data) =>
         deps.events?.emit(`${command}-progress`, { ...(transaction ? { transaction } : {}), ...data }),
       afterResponse: (fn) => this.deferred.push(fn),
+      authorize: deps.authorize,
     });
   }
 

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+
+/**
+ * `trust` in the agent config: who may sign commands and deployment manifests. The whole section
+ * is protected from `set-config` (config/protected-keys.ts); the field holding a public key is
+ * named `key` so every redacted output (get-config, info, logs) hides it.
+ */
+export const trustKeySchema = z.strictObject({
+  name: z.string().min(1).max(64).describe('A label for logs and audit rows (e.g. "ops", "dashboard")'),
+  key: z
+    .string()
+    .min(40)
+    .max(4096)
+    .describe('Ed25519 public key: base64 SPKI DER or PEM (`edge-agent keys generate`)'),
+  allow: z
+    .array(z.string().min(1).max(64))
+    .min(1)
+    .default(['*'])
+    .describe('Commands this key may sign ("*" = all); deploy manifests need "deploy-model"'),
+});
+
+export const trustSchema = z
+  .strictObject({
+    keys: z
+      .array(trustKeySchema)
+      .max(32)
+      .default([])
+      .describe('Public keys trusted to sign commands and manifests'),
+    requireSignedCommands: z
+      .boolean()
+      .default(false)
+      .describe('Refuse unsigned MQTT commands (off for a single device; required for fleets)'),
+    clockSkewS: z.int().min(0).max(3600).default(120).describe('Tolerated clock difference with the signer'),
+    maxCommandLifetimeS: z
+      .int()
+      .min(10)
+      .max(7 * 86_400)
+      .default(86_400)
+      .describe('Longest expiresAt − issuedAt accepted (bounds the replay store)'),
+  })
+  .prefault({});
+
+export type TrustConfig = z.infer<typeof trustSchema>;
+export type TrustKeyConfig = z.infer<typeof trustKeySchema>;
