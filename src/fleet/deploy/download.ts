@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  fsyncSync,
+  openSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import { errorMessage } from '../../errors.js';
+import { DeployError } from './errors.js';
+
+export interface DownloadJob {
+  url: string;
+  /** The partial file; kept between attempts so a restart can resume it. */
+  file: string;
+  /** Exact size: more is refused as it arrives, less is a truncated download. */
+  bytes: number;
+  sha256: string;
+  idleTimeoutMs: number;
+  deadlineMs: number;
+  signal?: AbortSignal;
+  onProgress?(receivedBytes: number, totalBytes: number): void;
+}
+
+/** Free bytes on the filesystem holding `dir` (for unprivileged users). */
+export async function freeBytes(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return Number(s.bavail) * Number(s.bsize);
+}
+
+/** Refuses when the model (plus a margin for the database and logs) would not fit. */
+export async function checkFreeSpace(
+  dir: string,
+  bytes: number,
+  marginBytes = 16 * 1024 * 1024,
+): Promise<void> {
+  const free = await freeBytes(dir);
+  if (free < bytes + marginBytes)
+    throw new DeployError(
+      'space',
+      `${Math.round(bytes / 1024)} KiB needed (+${Math.round(marginBytes / 1024 / 1024)} MiB margin), ${Math.round(free / 1024)} KiB free in ${dir}`,
+    );
+}
+
+/**
+ * Downloads `url` into `file` (resuming a partial file with a Range request when the server
+ * allows it), bounded by the declared size, an idle timeout and an overall deadline, then checks
+ * the sha256 of the whole file. A wrong checksum or an oversized body deletes the partial file;
+ * a stalled or cut connection keeps it for the next attempt.
+ */
+export async function downloadVerified(job: DownloadJob): Promise<void> {
+  let have = existsSync(job.file) ? statSync(job.file).size : 0;
+  if (have > job.bytes) {
+    unlinkSync(job.file);
+    have = 0;
+  }
+  if (have < job.bytes) await fetchInto(job, have);
+  const actual = await sha256File(job.file);
+  if (actual !== job.sha256) {
+    unlinkSync(job.file);
+    throw new DeployError(
+      'checksum',
+      `sha256 mismatch (expected ${job.sha256.slice(0, 12)}…, got ${actual.slice(0, 12)}…)`,
+    );
+  }
+}
+
+export function sha256File(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(file)
+      .on('data', (d) => hash.update(d))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
+
+function fetchInto(job: DownloadJob, offset: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(job.url);
+    const get = url.protocol === 'https:' ? https.get : http.get;
+    let fd: number | undefined;
+    let received = offset;
+    let settled = false;
+    const done = (err?: DeployError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(idle);
+      clearTimeout(deadline);
+      job.signal?.removeEventListener('abort', onAbort);
+      req.destroy();
+      if (fd !== undefined) {
+        try {
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+      }
+      if (err) reject(err);
+      else resolve();
+    };
+    const fail = (message: string, options: { retryable: boolean; discard?: boolean }) => {
+      done(new DeployError('download', message, { retryable: options.retryable }));
+      if (options.discard && existsSync(job.file)) unlinkSync(job.file);
+    };
+    let idle = setTimeout(
+      () => fail(`no data for ${job.idleTimeoutMs} ms (stalled)`, { retryable: true }),
+      job.idleTimeoutMs,
+    );
+    const deadline = setTimeout(
+      () =>
+        fail(`not finished within ${job.deadlineMs} ms (${received}/${job.bytes} bytes)`, {
+          retryable: true,
+        }),
+      job.deadlineMs,
+    );
+    const onAbort = () => fail('aborted', { retryable: true });
+    job.signal?.addEventListener('abort', onAbort, { once: true });
+    const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
+    const req = get(url, { headers, timeout: job.idleTimeoutMs }, (res) => {
+      const status = res.statusCode ?? 0;
+      let start = offset;
+      if (status === 200) start = 0;
+      else if (status === 206 && offset > 0) {
+        const range = /^bytes (\d+)-/.exec(res.headers['content-range'] ?? '');
+        if (!range || Number(range[1]) !== offset) start = -1;
+      } else {
+        res.resume();
+        return fail(`HTTP ${status} from ${url.host}${url.pathname}`, {
+          retryable: status >= 500 || status === 429,
+        });
+      }
+      if (start < 0) {
+        res.resume();
+        return fail('server answered a different range than asked; starting over next attempt', {
+          retryable: true,
+          discard: true,
+        });
+      }
+      const length = Number(res.headers['content-length'] ?? Number.NaN);
+      if (Number.isFinite(length) && start + length > job.bytes) {
+        res.resume();
+        return fail(`server announces ${start + length} bytes, the manifest ${job.bytes}`, {
+          retryable: false,
+          discard: true,
+        });
+      }
+      try {
+        fd = openSync(job.file, start === 0 ? 'w' : 'a', 0o600);
+      } catch (err) {
+        res.resume();
+        return fail(`cannot write ${path.basename(job.file)}: ${errorMessage(err)}`, { retryable: false });
+      }
+      received = start;
+      res.on('data', (chunk: Buffer) => {
+        if (settled) return;
+        if (received + chunk.length > job.bytes)
+          return fail(`body larger than the declared ${job.bytes} bytes`, {
+            retryable: false,
+            discard: true,
+          });
+        try {
+          writeSync(fd!, chunk);
+        } catch (err) {
+          return fail(`cannot write: ${errorMessage(err)}`, { retryable: false, discard: true });
+        }
+        received += chunk.length;
+        job.onProgress?.(received, job.bytes);
+        clearTimeout(idle);
+        idle = setTimeout(
+          () => fail(`no data for ${job.idleTimeoutMs} ms (stalled)`, { retryable: true }),
+          job.idleTimeoutMs,
+        );
+      });
+      res.on('end', () => {
+        if (received < job.bytes)
+          return fail(`truncated: ${received} of ${job.bytes} bytes`, { retryable: true });
+        done();
+      });
+      res.on('error', (err) => fail(`connection: ${errorMessage(err)}`, { retryable: true }));
+      res.on('aborted', () =>
+        fail(`truncated: connection closed at ${received} of ${job.bytes} bytes`, { retryable: true }),
+      );
+    });
+    req.on('error', (err) => fail(`connection: ${errorMessage(err)}`, { retryable: true }));
+  });
+}

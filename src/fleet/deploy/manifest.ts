@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { keyAllows, type TrustedKey, targetMatches, verifySigned } from '../../trust/envelope.js';
+import type { SignedDocument } from '../../trust/keys.js';
+
+const segment = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits or "_.-" (1-64)');
+
+/** An output the deployed model must have: its name and shape (null = any size on that axis). */
+export const expectedOutputSchema = z.strictObject({
+  name: z.string().min(1).max(256),
+  shape: z.array(z.int().min(1).nullable()).max(8),
+});
+
+/**
+ * What an operator signs to ship a model file to devices (`edge-agent sign manifest.json`).
+ * `bytes` is exact: the download stops beyond it and fails short of it.
+ */
+export const deployManifestSchema = z.strictObject({
+  model: segment,
+  variant: segment,
+  version: z
+    .int()
+    .min(1)
+    .max(2 ** 31),
+  url: z.url({ protocol: /^https?$/ }),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256'),
+  bytes: z
+    .int()
+    .min(1)
+    .max(4 * 1024 ** 3),
+  target: z.union([z.string().min(1).max(128), z.array(z.string().min(1).max(128)).min(1).max(10_000)]),
+  expires: z.iso.datetime({ offset: true }),
+  /** Allows a version lower than the installed one (a deliberate, signed downgrade). */
+  downgrade: z.boolean().default(false),
+  outputs: z.array(expectedOutputSchema).min(1).max(64),
+});
+export type DeployManifest = z.infer<typeof deployManifestSchema>;
+
+export interface ManifestCheck {
+  deviceId: string;
+  keys: ReadonlyMap<string, TrustedKey>;
+  nowMs: number;
+  clockSkewMs: number;
+  /** Highest version installed of this model/variant (0 when none). */
+  installedVersion(model: string, variant: string): number;
+}
+
+export type ManifestVerdict =
+  | { ok: true; manifest: DeployManifest; signedBy: string }
+  | { ok: false; reason: string };
+
+/**
+ * Signature by a trusted key allowed to deploy, expiry, target and anti-rollback. Pure (the
+ * installed versions and the clock come in as values).
+ */
+export function checkDeployManifest(doc: SignedDocument, check: ManifestCheck): ManifestVerdict {
+  const v = verifySigned('deploy-manifest', doc, check.keys, deployManifestSchema);
+  if (!v.ok) return v;
+  const m = v.value;
+  if (!keyAllows(v.key, 'deploy-model'))
+    return {
+      ok: false,
+      reason: `key ${v.key.name} may not sign deployments ("deploy-model" not in its allow list)`,
+    };
+  if (Date.parse(m.expires) + check.clockSkewMs < check.nowMs)
+    return { ok: false, reason: `manifest expired at ${m.expires}` };
+  if (!targetMatches(m.target, check.deviceId))
+    return { ok: false, reason: `manifest is not addressed to ${check.deviceId}` };
+  const installed = check.installedVersion(m.model, m.variant);
+  if (m.version <= installed && !(m.downgrade && m.version < installed))
+    return {
+      ok: false,
+      reason:
+        m.version === installed
+          ? `version ${m.version} of ${m.model}/${m.variant} is already installed`
+          : `downgrade refused: version ${m.version} < installed ${installed} (sign with "downgrade": true to allow)`,
+    };
+  return { ok: true, manifest: m, signedBy: v.key.name };
+}
