@@ -57,7 +57,7 @@ beforeAll(async () => {
     }
     if (url === '/other.onnx') {
       const other = Buffer.from(MODEL);
-      other[other.length - 1] ^= 0xff;
+      other.writeUInt8(other.readUInt8(other.length - 1) ^ 0xff, other.length - 1);
       res.writeHead(200, { 'content-length': other.length });
       return res.end(other);
     }
