@@ -76,6 +76,7 @@ export class Agent {
 
   private readonly log: Logger;
   private readonly clock: Clock;
+  private deployUpdate: (() => unknown) | undefined;
   private readonly abort = new AbortController();
   private readonly models: ModelHost;
   private readonly powerMode = new PowerModeTracker();
@@ -164,6 +165,7 @@ export class Agent {
     });
     this.features = built.features;
     this.configStore = built.configStore;
+    this.deployUpdate = built.update;
     await startFeatures(this.features, this.abort.signal);
     await this.startFleet(commandTable(this.features));
     if (config.http.enabled) await this.startHttp(pipeline, routeRegistrars(this.features));
@@ -395,6 +397,7 @@ export class Agent {
       groups: config.mqtt.groups,
       decision: this.store?.decisions.latest() ?? null,
       config: redactSecrets(config),
+      update: this.deployUpdate?.() ?? null,
     };
   }
 

@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Store } from '../store/index.js';
 import type { TelemetryReporter } from '../telemetry/reporter.js';
+import { agentDeployFeature } from './deploy.js';
 import type { ModelHost } from './model-host.js';
 
 /** The built parts of the running agent the features are made from. */
@@ -46,9 +47,15 @@ export interface AgentParts {
 }
 
 /** Every feature of the agent, and the config store that applies their live keys. */
-export function agentFeatures(parts: AgentParts): { features: Feature[]; configStore: ConfigStore } {
+export function agentFeatures(parts: AgentParts): {
+  features: Feature[];
+  configStore: ConfigStore;
+  /** The `update` block of the retained info (the latest model deployment). */
+  update(): unknown;
+} {
   const { store, pipeline, models } = parts;
   const infoChanged = async () => parts.fleet()?.publishInfo();
+  const deploy = agentDeployFeature(parts, infoChanged);
   const features = [
     deviceFeature({
       status: () =>
@@ -92,6 +99,7 @@ export function agentFeatures(parts: AgentParts): { features: Feature[]; configS
       setResultsPolicy: (p) => parts.fleet()?.configureResults(p),
     }),
     inferFeature({ pipeline, maxBytes: parts.config.http.inferMaxBytes }),
+    deploy,
   ];
   const { file, env } = parts.configFile;
   const configStore = new ConfigStore({
@@ -103,7 +111,7 @@ export function agentFeatures(parts: AgentParts): { features: Feature[]; configS
   if (file) removeTempsOfKilledWrites(file, parts.log);
   configStore.setEffective(parts.config);
   features.push(configFeature({ store: configStore, infoChanged }));
-  return { features, configStore };
+  return { features, configStore, update: () => deploy.update() };
 }
 
 function removeTempsOfKilledWrites(file: string, log: Logger): void {

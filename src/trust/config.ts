@@ -37,6 +37,42 @@ export const trustSchema = z
       .max(7 * 86_400)
       .default(86_400)
       .describe('Longest expiresAt − issuedAt accepted (bounds the replay store)'),
+    deploy: z
+      .strictObject({
+        idleTimeoutS: z
+          .int()
+          .min(1)
+          .max(3600)
+          .default(30)
+          .describe('Download: no byte for this long fails it'),
+        deadlineS: z.int().min(10).max(86_400).default(1800).describe('Download: overall deadline'),
+        validateTimeoutS: z
+          .int()
+          .min(5)
+          .max(3600)
+          .default(120)
+          .describe('Validation child: load + one inference'),
+        validateHeapMB: z.int().min(64).max(16_384).default(512).describe('Validation child: V8 heap cap'),
+        healthWindowS: z
+          .int()
+          .min(1)
+          .max(86_400)
+          .default(60)
+          .describe('Watch the new model this long before committing'),
+        latencyFactor: z
+          .number()
+          .min(1)
+          .max(100)
+          .default(1.5)
+          .describe('Allowed p95 latency: baseline × this'),
+        minInferences: z
+          .int()
+          .min(1)
+          .default(10)
+          .describe('Fewer inferences in the window: judged on errors only'),
+      })
+      .prefault({})
+      .describe('Model deployment limits (deploy-model)'),
   })
   .prefault({});
 

@@ -32,6 +32,7 @@ export const deployManifestSchema = z.strictObject({
   /** Allows a version lower than the installed one (a deliberate, signed downgrade). */
   downgrade: z.boolean().default(false),
   outputs: z.array(expectedOutputSchema).min(1).max(64),
+  precision: z.enum(['fp32', 'fp16', 'int8', 'mixed']).default('fp32'),
 });
 export type DeployManifest = z.infer<typeof deployManifestSchema>;
 

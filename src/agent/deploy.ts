@@ -1,0 +1,66 @@
+import path from 'node:path';
+import { catalogInstaller, deployFeature } from '../features/deploy.js';
+import type { Feature } from '../features/feature.js';
+import { Deployer, type UpdateInfo } from '../fleet/deploy/deployer.js';
+import { DeployStore } from '../fleet/deploy/state.js';
+import { buildKeyRing } from '../trust/envelope.js';
+import type { AgentParts } from './features.js';
+
+/** The deploy feature built from the agent's parts (its own tables in the agent's database). */
+export function agentDeployFeature(
+  parts: AgentParts,
+  infoChanged: () => Promise<void> | void,
+): Feature & { update(): UpdateInfo } {
+  const { config, models, pipeline } = parts;
+  const trust = config.trust;
+  const store = new DeployStore(parts.store.db);
+  const switchTo = async (model: string, variant: string) => {
+    await models.switchTo({ model, variant });
+  };
+  const active = () => {
+    const a = models.active();
+    return a ? { model: a.model, variant: a.variant } : undefined;
+  };
+  const log = parts.log.child({ component: 'deploy' });
+  const deployer = new Deployer({
+    deviceId: parts.deviceId,
+    dataDir: path.resolve(config.dataDir),
+    keys: buildKeyRing(trust).keys,
+    clockSkewMs: trust.clockSkewS * 1000,
+    store,
+    clock: parts.clock,
+    log,
+    limits: {
+      idleTimeoutMs: trust.deploy.idleTimeoutS * 1000,
+      deadlineMs: trust.deploy.deadlineS * 1000,
+      validateTimeoutMs: trust.deploy.validateTimeoutS * 1000,
+      validateHeapMB: trust.deploy.validateHeapMB,
+      healthWindowMs: trust.deploy.healthWindowS * 1000,
+      latencyFactor: trust.deploy.latencyFactor,
+      minInferences: trust.deploy.minInferences,
+    },
+    host: {
+      install: catalogInstaller({
+        catalog: () => models.catalog,
+        reloadCatalog: () => models.reloadCatalog(),
+      }),
+      active,
+      switchTo,
+      health: () => {
+        const s = pipeline.stats();
+        const latency = s.latency.inferenceMs;
+        return {
+          processed: s.counters.processed,
+          failed: s.counters.failed,
+          latencyP95Ms: latency.count > 0 ? latency.p95Ms : undefined,
+        };
+      },
+    },
+    progress: (data) => parts.store.events.emit('deploy-model-progress', data),
+  });
+  deployer.recover();
+  return {
+    ...deployFeature({ deployer, store, infoChanged, switchTo, active }),
+    update: () => deployer.update(),
+  };
+}

@@ -1,0 +1,118 @@
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { errorMessage } from '../errors.js';
+import type { Deployer } from '../fleet/deploy/deployer.js';
+import type { DeployManifest } from '../fleet/deploy/manifest.js';
+import type { DeployStore } from '../fleet/deploy/state.js';
+import { defineCommand } from '../fleet/router.js';
+import type { Catalog } from '../models/catalog.js';
+import { writeDerivedVariant } from '../models/derived-store.js';
+import { signedDocumentSchema } from '../trust/envelope.js';
+import type { Feature } from './feature.js';
+
+export interface DeployFeatureDeps {
+  deployer: Deployer;
+  store: DeployStore;
+  /** Re-publishes the retained info (its `update` block changed). */
+  infoChanged?(): Promise<void> | void;
+  switchTo(model: string, variant: string): Promise<void>;
+  active(): { model: string; variant: string } | undefined;
+}
+
+/** `deploy-model`, `rollback-model`, `list-deployments`: signed model deployment (docs/deploy.md). */
+export function deployFeature(deps: DeployFeatureDeps): Feature {
+  return {
+    name: 'deploy',
+    commands: {
+      'deploy-model': defineCommand({
+        summary:
+          'Deploys a signed model manifest: verified, validated in a child process, health-checked, rolled back on failure',
+        params: z.strictObject({ manifest: signedDocumentSchema }),
+        mutates: true,
+        run: ({ manifest }, ctx) => {
+          const { accepted, done } = deps.deployer.start(manifest);
+          void done.then((update) => {
+            ctx.progress({ ...update });
+            return deps.infoChanged?.();
+          });
+          void deps.infoChanged?.();
+          return {
+            accepted: { model: accepted.model, variant: accepted.variant, version: accepted.version },
+          };
+        },
+      }),
+      'rollback-model': defineCommand({
+        summary: 'Switches a model back to its previous deployed version',
+        params: z.strictObject({ model: z.string().min(1).max(64) }),
+        mutates: true,
+        run: async ({ model }) => {
+          const versions = deps.store.versions(model);
+          const active = versions.find((v) => v.status === 'active');
+          const previous = versions.find((v) => v.status === 'previous');
+          if (!active || !previous) throw new Error(`${model}: no previous deployed version to roll back to`);
+          await deps.switchTo(model, previous.variantId);
+          deps.store.markRolledBack(model, active.variant, active.version);
+          deps.store.commit({ ...previous });
+          await deps.infoChanged?.();
+          return { from: active.variantId, to: previous.variantId };
+        },
+      }),
+      'list-deployments': defineCommand({
+        summary: 'Installed deployed versions and the state of the latest deployment',
+        params: z.strictObject({}),
+        mutates: false,
+        cost: 'light',
+        run: () => ({ update: deps.deployer.update(), versions: deps.store.versions() }),
+      }),
+    },
+    stop: () => deps.deployer.stop(),
+  };
+}
+
+/** Installs a verified file as a variant of a catalog model (`<dataDir>/models/<model>/`). */
+export function catalogInstaller(deps: { catalog(): Catalog; reloadCatalog(): Promise<unknown> }) {
+  return async (manifest: DeployManifest, variantId: string, file: string): Promise<void> => {
+    const model = manifest.model;
+    const catalog = deps.catalog();
+    const entry = catalog.models().find((m) => m.manifest.name === model);
+    if (!entry) throw new Error(`model "${model}" is not in the catalog (new models are not deployable yet)`);
+    const bytes = await readFile(file);
+    try {
+      await writeDerivedVariant({
+        root: catalog.derivedRoot ?? '',
+        modelName: model,
+        bundledDir: entry.dir,
+        shippedIds: entry.manifest.variants.map((v) => v.id),
+        variant: {
+          id: variantId,
+          precision: manifest.precision,
+          origin: {
+            kind: 'derived',
+            method: 'deploy',
+            params: {},
+            sourceVariant: entry.manifest.defaultVariant,
+            sourceSha256: entry.manifest.variants[0]?.sha256 ?? '0'.repeat(64),
+          },
+          reference: null,
+        },
+        bytes,
+      });
+    } catch (err) {
+      throw new Error(`install: ${errorMessage(err)}`, { cause: err });
+    }
+    // The rename is durable only once the folder's entry is on disk.
+    fsyncDir(path.join(catalog.derivedRoot ?? '', model));
+    await deps.reloadCatalog();
+  };
+}
+
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,174 @@
+import type { Db } from '../../store/database.js';
+
+export type DeployState =
+  | 'verifying'
+  | 'downloading'
+  | 'validating'
+  | 'installing'
+  | 'health'
+  | 'committed'
+  | 'rolled-back'
+  | 'failed'
+  | 'interrupted';
+
+export const TERMINAL: readonly DeployState[] = ['committed', 'rolled-back', 'failed', 'interrupted'];
+
+export interface DeployJobRow {
+  id: number;
+  model: string;
+  variant: string;
+  version: number;
+  state: DeployState;
+  progress: number;
+  error: string | null;
+  startedAt: number;
+  updatedAt: number;
+}
+
+export interface InstalledVersion {
+  model: string;
+  variant: string;
+  version: number;
+  variantId: string;
+  sha256: string;
+  installedAt: number;
+  status: 'active' | 'previous' | 'rolled-back';
+}
+
+/**
+ * Deployments and installed versions in the agent's database (own tables, created here: they are
+ * not numbered migrations so they merge with anyone's). Every state change is one statement, so a
+ * crash leaves the last state written.
+ */
+export class DeployStore {
+  constructor(private readonly db: Db) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS deploy_jobs (
+        id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL, variant TEXT NOT NULL, version INTEGER NOT NULL,
+        manifest TEXT NOT NULL, state TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0,
+        error TEXT, started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS deploy_versions (
+        model TEXT NOT NULL, variant TEXT NOT NULL, version INTEGER NOT NULL,
+        variant_id TEXT NOT NULL, sha256 TEXT NOT NULL, installed_at INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        PRIMARY KEY (model, variant, version)
+      );
+    `);
+  }
+
+  begin(m: { model: string; variant: string; version: number }, manifest: string, nowMs: number): number {
+    return Number(
+      this.db
+        .prepare(
+          `INSERT INTO deploy_jobs (model, variant, version, manifest, state, started_at, updated_at)
+           VALUES (?, ?, ?, ?, 'verifying', ?, ?)`,
+        )
+        .run(m.model, m.variant, m.version, manifest, nowMs, nowMs).lastInsertRowid,
+    );
+  }
+
+  update(
+    id: number,
+    state: DeployState,
+    nowMs: number,
+    extra: { progress?: number; error?: string } = {},
+  ): void {
+    this.db
+      .prepare(
+        'UPDATE deploy_jobs SET state = ?, progress = coalesce(?, progress), error = ?, updated_at = ? WHERE id = ?',
+      )
+      .run(state, extra.progress ?? null, extra.error ?? null, nowMs, id);
+  }
+
+  progress(id: number, progress: number): void {
+    this.db.prepare('UPDATE deploy_jobs SET progress = ? WHERE id = ?').run(progress, id);
+  }
+
+  latest(): DeployJobRow | undefined {
+    const r = this.db.prepare('SELECT * FROM deploy_jobs ORDER BY id DESC LIMIT 1').get() as
+      | Record<string, unknown>
+      | undefined;
+    return r ? toJob(r) : undefined;
+  }
+
+  /** Jobs a killed agent left unfinished (the caller marks them interrupted). */
+  unfinished(): DeployJobRow[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM deploy_jobs WHERE state NOT IN (${TERMINAL.map(() => '?').join(', ')})`)
+      .all(...TERMINAL) as Array<Record<string, unknown>>;
+    return rows.map(toJob);
+  }
+
+  installedVersion(model: string, variant: string): number {
+    const r = this.db
+      .prepare(
+        "SELECT max(version) AS v FROM deploy_versions WHERE model = ? AND variant = ? AND status != 'rolled-back'",
+      )
+      .get(model, variant) as { v: number | null };
+    return r.v ?? 0;
+  }
+
+  /** The new version becomes active; the one it replaces (if any) becomes previous. One transaction. */
+  commit(v: Omit<InstalledVersion, 'status'>): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          "UPDATE deploy_versions SET status = 'previous' WHERE model = ? AND variant = ? AND status = 'active'",
+        )
+        .run(v.model, v.variant);
+      this.db
+        .prepare(
+          `INSERT OR REPLACE INTO deploy_versions (model, variant, version, variant_id, sha256, installed_at, status)
+           VALUES (?, ?, ?, ?, ?, ?, 'active')`,
+        )
+        .run(v.model, v.variant, v.version, v.variantId, v.sha256, v.installedAt);
+    })();
+  }
+
+  markRolledBack(model: string, variant: string, version: number): void {
+    this.db
+      .prepare(
+        "UPDATE deploy_versions SET status = 'rolled-back' WHERE model = ? AND variant = ? AND version = ?",
+      )
+      .run(model, variant, version);
+  }
+
+  versions(model?: string): InstalledVersion[] {
+    const rows = (
+      model
+        ? this.db.prepare('SELECT * FROM deploy_versions WHERE model = ? ORDER BY version DESC').all(model)
+        : this.db.prepare('SELECT * FROM deploy_versions ORDER BY model, variant, version DESC').all()
+    ) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({
+      model: String(r.model),
+      variant: String(r.variant),
+      version: Number(r.version),
+      variantId: String(r.variant_id),
+      sha256: String(r.sha256),
+      installedAt: Number(r.installed_at),
+      status: r.status as InstalledVersion['status'],
+    }));
+  }
+
+  remove(model: string, variant: string, version: number): void {
+    this.db
+      .prepare('DELETE FROM deploy_versions WHERE model = ? AND variant = ? AND version = ?')
+      .run(model, variant, version);
+  }
+}
+
+function toJob(r: Record<string, unknown>): DeployJobRow {
+  return {
+    id: Number(r.id),
+    model: String(r.model),
+    variant: String(r.variant),
+    version: Number(r.version),
+    state: r.state as DeployState,
+    progress: Number(r.progress),
+    error: r.error === null ? null : String(r.error),
+    startedAt: Number(r.started_at),
+    updatedAt: Number(r.updated_at),
+  };
+}

@@ -1,0 +1,188 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Clock } from '../../../src/clock.js';
+import { catalogInstaller } from '../../../src/features/deploy.js';
+import { Deployer } from '../../../src/fleet/deploy/deployer.js';
+import type { HealthSample } from '../../../src/fleet/deploy/health.js';
+import type { DeployManifest } from '../../../src/fleet/deploy/manifest.js';
+import { DeployStore } from '../../../src/fleet/deploy/state.js';
+import { silentLogger } from '../../../src/log.js';
+import { type Catalog, loadCatalog } from '../../../src/models/catalog.js';
+import { openDatabase } from '../../../src/store/database.js';
+import { trustSchema } from '../../../src/trust/config.js';
+import { buildKeyRing } from '../../../src/trust/envelope.js';
+import { generateKeys, parsePrivateKey, signPayload } from '../../../src/trust/keys.js';
+import { REPO } from '../../helpers/paths.js';
+
+const MODEL = readFileSync(path.join(REPO, 'models/ultraface/ultraface_version-slim-320.onnx'));
+const SHA = createHash('sha256').update(MODEL).digest('hex');
+const ops = generateKeys();
+const keys = buildKeyRing(trustSchema.parse({ keys: [{ name: 'ops', key: ops.publicBase64 }] })).keys;
+
+let server: http.Server;
+let base: string;
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    if (req.url === '/m.onnx') {
+      res.writeHead(200, { 'content-length': MODEL.length });
+      return res.end(MODEL);
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+
+/** A clock whose sleeps end at once: the health window's samples are scripted. */
+const instantClock: Clock = { now: () => Date.now(), sleep: async () => undefined };
+
+async function device(health: { during?: Partial<HealthSample> } = {}) {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'ea-deployer-'));
+  const db = openDatabase({ file: path.join(dataDir, 'edge-agent.db') });
+  let catalog: Catalog = await loadCatalog({ modelsDir: path.join(REPO, 'models'), dataDir });
+  const reloadCatalog = async () => {
+    catalog = await loadCatalog({ modelsDir: path.join(REPO, 'models'), dataDir });
+  };
+  let active = { model: 'ultraface', variant: 'slim-320' };
+  const switches: string[] = [];
+  let samples = 0;
+  const store = new DeployStore(db);
+  const events: Array<Record<string, unknown>> = [];
+  const deployer = new Deployer({
+    deviceId: 'cam-1',
+    dataDir,
+    keys,
+    clockSkewMs: 60_000,
+    store,
+    clock: instantClock,
+    log: silentLogger(),
+    limits: {
+      idleTimeoutMs: 2000,
+      deadlineMs: 20_000,
+      validateTimeoutMs: 60_000,
+      validateHeapMB: 256,
+      healthWindowMs: 1000,
+      latencyFactor: 1.5,
+      minInferences: 5,
+    },
+    host: {
+      install: catalogInstaller({ catalog: () => catalog, reloadCatalog }),
+      active: () => active,
+      switchTo: async (model, variant) => {
+        catalog.variant(model, variant); // throws for an unknown variant, as the model host does
+        switches.push(variant);
+        active = { model, variant };
+      },
+      health: () => {
+        samples += 1;
+        // Samples: baseline (before the switch), window start, window end.
+        if (samples >= 3 && health.during)
+          return { processed: 40, failed: 0, latencyP95Ms: 10, ...health.during };
+        return { processed: samples === 3 ? 40 : 0, failed: 0, latencyP95Ms: 10 };
+      },
+    },
+    progress: (d) => events.push(d),
+  });
+  return { dataDir, db, store, deployer, switches, events, active: () => active, catalog: () => catalog };
+}
+
+const manifest = (over: Partial<DeployManifest> = {}) => ({
+  model: 'ultraface',
+  variant: 'slim',
+  version: 2,
+  url: `${base}/m.onnx`,
+  sha256: SHA,
+  bytes: MODEL.length,
+  target: 'cam-1',
+  expires: new Date(Date.now() + 3600_000).toISOString(),
+  outputs: [
+    { name: 'scores', shape: [1, null, 2] },
+    { name: 'boxes', shape: [1, null, 4] },
+  ],
+  ...over,
+});
+const sign = (m: object) =>
+  signPayload('deploy-manifest', JSON.stringify(m), parsePrivateKey(ops.privatePem));
+
+describe('Deployer', () => {
+  it('happy path: download → validate → install → switch → health → committed', async () => {
+    const d = await device();
+    const { done } = d.deployer.start(sign(manifest()));
+    const update = await done;
+    expect(update).toMatchObject({ state: 'committed', installedVersion: 2, latestVersion: 2, progress: 1 });
+    expect(d.active()).toEqual({ model: 'ultraface', variant: 'slim-v2' });
+    expect(d.catalog().variant('ultraface', 'slim-v2').variant.sha256).toBe(SHA);
+    expect(d.events.map((e) => e.state)).toEqual(
+      expect.arrayContaining(['downloading', 'validating', 'installing', 'health', 'committed']),
+    );
+    expect(d.store.versions()).toMatchObject([{ version: 2, status: 'active', variantId: 'slim-v2' }]);
+    // No partial file left; the same version again is refused (anti-rollback).
+    expect(readdirSync(path.join(d.dataDir, 'deploy'))).toEqual([]);
+    expect(() => d.deployer.start(sign(manifest()))).toThrow(/already installed/);
+    expect((d.db.pragma('integrity_check') as Array<{ integrity_check: string }>)[0]!.integrity_check).toBe(
+      'ok',
+    );
+  });
+
+  it('wrong output shapes: failed at validation, nothing installed, the previous model still serving', async () => {
+    const d = await device();
+    const update = await d.deployer.start(
+      sign(manifest({ outputs: [{ name: 'scores', shape: [1, 100, 2] }] })),
+    ).done;
+    expect(update).toMatchObject({ state: 'failed', installedVersion: 0 });
+    expect(update.error).toMatch(/validate: output "scores" has shape/);
+    expect(d.switches).toEqual([]);
+    expect(d.active().variant).toBe('slim-320');
+    expect(existsSync(path.join(d.dataDir, 'models/ultraface/slim-v2.onnx'))).toBe(false);
+  });
+
+  it('sha256 mismatch: failed, no partial file', async () => {
+    const d = await device();
+    const update = await d.deployer.start(sign(manifest({ sha256: 'a'.repeat(64) }))).done;
+    expect(update.error).toMatch(/checksum: sha256 mismatch/);
+    expect(readdirSync(path.join(d.dataDir, 'deploy'))).toEqual([]);
+    expect(d.active().variant).toBe('slim-320');
+  });
+
+  it('inference errors in the health window: rolled back automatically with the reason', async () => {
+    const d = await device({ during: { failed: 3 } });
+    const update = await d.deployer.start(sign(manifest())).done;
+    expect(update).toMatchObject({ state: 'rolled-back', installedVersion: 0 });
+    expect(update.error).toMatch(/health: 3 inference error/);
+    expect(d.switches).toEqual(['slim-v2', 'slim-320']);
+    expect(d.active().variant).toBe('slim-320');
+  });
+
+  it('a model too slow in the health window: rolled back', async () => {
+    const d = await device({ during: { latencyP95Ms: 100 } });
+    const update = await d.deployer.start(sign(manifest())).done;
+    expect(update.state).toBe('rolled-back');
+    expect(update.error).toMatch(/p95 latency 100.0 ms exceeds 15.0 ms/);
+  });
+
+  it('one deployment at a time; a bad signature is refused before anything starts', async () => {
+    const d = await device();
+    const first = d.deployer.start(sign(manifest()));
+    expect(() => d.deployer.start(sign(manifest({ version: 3 })))).toThrow(/one at a time/);
+    await first.done;
+    const forged = { ...sign(manifest({ version: 3 })), payload: JSON.stringify(manifest({ version: 4 })) };
+    expect(() => d.deployer.start(forged)).toThrow(/verify: bad signature/);
+  });
+
+  it('a deployment a killed agent left unfinished is reported as interrupted after restart', async () => {
+    const d = await device();
+    d.store.begin({ model: 'ultraface', variant: 'slim', version: 5 }, '{}', Date.now());
+    d.deployer.recover();
+    expect(d.deployer.update()).toMatchObject({ state: 'interrupted', latestVersion: 5 });
+    expect(d.deployer.update().error).toMatch(/send the manifest again to resume/);
+  });
+});
