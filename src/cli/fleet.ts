@@ -13,10 +13,13 @@ import {
 } from '../fleet/operator.js';
 import { readPrivateKeyFile, signCommand } from '../trust/sign-command.js';
 import { type Command, type CommandContext, formatTable, parseCommandArgs, writeJson } from './command.js';
+import { readSignedManifest, serveModel } from './fleet-deploy.js';
 
 const USAGE = [
   'edge-agent fleet ls [--wait S] [--no-status] [--json]',
   '       edge-agent fleet watch [--count N] [--duration S] [--json]',
+  '       edge-agent fleet deploy TARGET SIGNED_MANIFEST [--serve FILE] [--key KEY] [--timeout S]',
+  '       edge-agent fleet deployments TARGET [--json]',
   '       edge-agent fleet send TARGET COMMAND [JSON] [--timeout S] [--expires S] [--key KEY] [--json]   (TARGET: DEVICE_ID or group:NAME)',
   '       common: [--url URL] [--prefix PREFIX] [--config FILE]',
 ].join('\n');
@@ -36,6 +39,7 @@ const OPTIONS = {
   timeout: { type: 'string' },
   expires: { type: 'string' },
   key: { type: 'string' },
+  serve: { type: 'string' },
 } as const;
 
 function seconds(value: string | undefined, flag: string, fallback: number): number {
@@ -53,8 +57,8 @@ export const fleetCommand: Command = {
   async run(ctx) {
     const { values, positionals } = parseCommandArgs(this, ctx.argv, OPTIONS);
     const [action, ...args] = positionals;
-    if (action !== 'ls' && action !== 'watch' && action !== 'send') {
-      throw new UsageError(`fleet: expected ls, watch or send\nusage: ${USAGE}`);
+    if (!['ls', 'watch', 'send', 'deploy', 'deployments'].includes(action ?? '')) {
+      throw new UsageError(`fleet: expected ls, watch, send, deploy or deployments\nusage: ${USAGE}`);
     }
     const { config } = loadConfig({ file: values.config, env: ctx.env, cwd: ctx.cwd });
     const prefix = values.prefix ?? config.mqtt.prefix;
@@ -65,6 +69,9 @@ export const fleetCommand: Command = {
     try {
       if (action === 'ls') return await ls(ctx, fleet, values);
       if (action === 'watch') return await watch(ctx, fleet, values);
+      if (action === 'deploy') return await deploy(ctx, fleet, args, values);
+      if (action === 'deployments')
+        return await send(ctx, fleet, [args[0] ?? '', 'list-deployments'], values);
       return await send(ctx, fleet, args, values);
     } finally {
       await fleet.close();
@@ -294,6 +301,59 @@ async function send(
     return FLEET_TIMEOUT_EXIT;
   }
   return results.every((r) => r.status === 'ok') ? 0 : 1;
+}
+
+/** `fleet deploy`: sends the signed manifest; with --serve, serves the file until the devices finish. */
+async function deploy(
+  ctx: CommandContext,
+  fleet: FleetClient,
+  args: string[],
+  values: Values,
+): Promise<number> {
+  const [targetText, file, ...extra] = args;
+  if (!targetText || !file || extra.length > 0)
+    throw new UsageError(`fleet deploy: expected TARGET SIGNED_MANIFEST\nusage: ${USAGE}`);
+  const { doc, manifest } = readSignedManifest(ctx, file);
+  const server = values.serve ? await serveModel(ctx, values.serve, manifest.url, manifest.bytes) : undefined;
+  try {
+    const code = await send(
+      ctx,
+      fleet,
+      [targetText, 'deploy-model', JSON.stringify({ manifest: doc })],
+      values,
+    );
+    if (code !== 0 || !server) return code;
+    // Keep serving until the device(s) report a final state (or the timeout).
+    const deadline = Date.now() + seconds(values.timeout, '--timeout', 600) * 1000;
+    const target = parseTarget(targetText);
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 2000));
+      const answers = await fleet.exchange(
+        target,
+        'list-deployments',
+        {},
+        { timeoutMs: 3000, done: () => false },
+      );
+      const states = [...answers.values()].map(
+        (a) => (a.data as { update?: { state?: string } } | undefined)?.update?.state,
+      );
+      if (
+        states.length > 0 &&
+        states.every(
+          (s) => s && !['downloading', 'validating', 'installing', 'health', 'verifying'].includes(s),
+        )
+      ) {
+        for (const a of answers.values())
+          ctx.stdout.write(`${JSON.stringify({ device: a.device, ...((a.data as object) ?? {}) })}\n`);
+        return states.every((s) => s === 'committed') ? 0 : 1;
+      }
+    }
+    ctx.stderr.write('fleet deploy: devices still busy at the timeout; see `fleet deployments`\n');
+    return FLEET_TIMEOUT_EXIT;
+  } finally {
+    server?.closeAllConnections();
+    server?.close();
+  }
 }
 
 class TimeoutExit extends EdgeAgentError {

@@ -1,0 +1,75 @@
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import { deployManifestSchema } from '../fleet/deploy/manifest.js';
+import { signedDocumentSchema } from '../trust/envelope.js';
+import type { CommandContext } from './command.js';
+
+/**
+ * `fleet deploy TARGET MANIFEST [--serve FILE]`: the signed manifest (from `edge-agent sign`)
+ * becomes a `deploy-model` request. With `--serve`, FILE is served at the manifest's own URL
+ * (its port and path; the URL is signed, so it cannot be chosen here) until the command ends.
+ */
+export function readSignedManifest(ctx: CommandContext, file: string) {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path.resolve(ctx.cwd, file), 'utf8'));
+  } catch (err) {
+    throw new UsageError(`fleet deploy: ${file}: ${(err as Error).message}`);
+  }
+  const doc = signedDocumentSchema.safeParse(raw);
+  if (!doc.success)
+    throw new UsageError(
+      `fleet deploy: ${file} is not a signed manifest (run \`edge-agent sign MANIFEST --key KEY\`)`,
+    );
+  const manifest = deployManifestSchema.safeParse(JSON.parse(doc.data.payload));
+  if (!manifest.success)
+    throw new UsageError(
+      `fleet deploy: ${file}: ${manifest.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  return { doc: doc.data, manifest: manifest.data };
+}
+
+/** Serves `file` at the manifest URL's port and path (all interfaces) for the devices to fetch. */
+export async function serveModel(
+  ctx: CommandContext,
+  file: string,
+  url: string,
+  bytes: number,
+): Promise<http.Server> {
+  const target = new URL(url);
+  if (target.protocol !== 'http:')
+    throw new UsageError('fleet deploy: --serve needs an http:// manifest URL');
+  const abs = path.resolve(ctx.cwd, file);
+  const size = statSync(abs).size;
+  if (size !== bytes)
+    throw new UsageError(`fleet deploy: ${file} has ${size} bytes, the manifest says ${bytes}`);
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || new URL(req.url ?? '/', 'http://x').pathname !== target.pathname) {
+      res.writeHead(404).end();
+      return;
+    }
+    const m = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
+    const from = m ? Number(m[1]) : 0;
+    if (from >= size) {
+      res.writeHead(416).end();
+      return;
+    }
+    res.writeHead(m ? 206 : 200, {
+      'content-length': size - from,
+      'accept-ranges': 'bytes',
+      ...(m ? { 'content-range': `bytes ${from}-${size - 1}/${size}` } : {}),
+    });
+    createReadStream(abs, { start: from }).pipe(res);
+    ctx.stderr.write(
+      `fleet deploy: serving ${path.basename(abs)} to ${req.socket.remoteAddress}${m ? ` from byte ${from}` : ''}\n`,
+    );
+  });
+  const port = Number(target.port || 80);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, resolve);
+  });
+  return server;
+}
