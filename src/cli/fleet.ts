@@ -328,12 +328,12 @@ async function deploy(
     const target = parseTarget(targetText);
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 2000));
-      const answers = await fleet.exchange(
-        target,
-        'list-deployments',
-        {},
-        { timeoutMs: 3000, done: () => false },
-      );
+      // Signed like the deploy request when a key is given (devices may refuse unsigned requests).
+      const poll = values.key ? signedRequest(ctx, values.key, target, 'list-deployments', {}, 60) : {};
+      const answers = await fleet.exchange(target, 'list-deployments', poll, {
+        timeoutMs: 3000,
+        done: (a) => target.kind === 'device' && a.size > 0,
+      });
       const states = [...answers.values()].map(
         (a) => (a.data as { update?: { state?: string } } | undefined)?.update?.state,
       );
