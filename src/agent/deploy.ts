@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { ConfigStore } from '../config/store.js';
 import { catalogInstaller, deployFeature } from '../features/deploy.js';
 import type { Feature } from '../features/feature.js';
 import { Deployer, type UpdateInfo } from '../fleet/deploy/deployer.js';
@@ -10,6 +11,7 @@ import type { AgentParts } from './features.js';
 export function agentDeployFeature(
   parts: AgentParts,
   infoChanged: () => Promise<void> | void,
+  configStore: () => ConfigStore,
 ): Feature & { update(): UpdateInfo } {
   const { config, models, pipeline } = parts;
   const trust = config.trust;
@@ -46,6 +48,10 @@ export function agentDeployFeature(
       }),
       active,
       switchTo,
+      persist: async (model, variant) => {
+        if (!parts.configFile.file) return; // no file: the choice lasts until the agent restarts
+        await configStore().set({ models: { default: model, variant } });
+      },
       health: () => {
         const s = pipeline.stats();
         const latency = s.latency.inferenceMs;

@@ -55,7 +55,7 @@ export function agentFeatures(parts: AgentParts): {
 } {
   const { store, pipeline, models } = parts;
   const infoChanged = async () => parts.fleet()?.publishInfo();
-  const deploy = agentDeployFeature(parts, infoChanged);
+  const deploy = agentDeployFeature(parts, infoChanged, () => configStore);
   const features = [
     deviceFeature({
       status: () =>

@@ -21,6 +21,8 @@ export interface DeployHost {
   active(): { model: string; variant: string } | undefined;
   switchTo(model: string, variant: string): Promise<void>;
   health(): HealthSample;
+  /** Makes the committed variant the one the agent starts with (the config file), when there is one. */
+  persist?(model: string, variant: string): Promise<void>;
   /** The tuned latency figure for the active model when the tuner has one. */
   tunedLatencyMs?(): number | undefined;
 }
@@ -177,6 +179,9 @@ export class Deployer {
       await clock.sleep(limits.healthWindowMs, this.abort.signal);
       const verdict = healthVerdict(start, host.health(), baseline, limits);
       if (!verdict.ok) throw new DeployError('health', verdict.reason);
+      // Config first: a crash between the two leaves the new model configured and the job
+      // `interrupted` — never a committed version the agent would not start with.
+      await host.persist?.(m.model, variantId);
       store.commit({
         model: m.model,
         variant: m.variant,

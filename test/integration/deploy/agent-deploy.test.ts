@@ -4,6 +4,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { TSX_LOADER } from '../../helpers/cli.js';
@@ -46,6 +47,43 @@ describe.runIf(run)('the real agent: signed commands and fleet deploy', () => {
     return { code, stdout: out, stderr: err };
   }
 
+  async function startAgent(): Promise<void> {
+    const before = observer.on(`${P}/e2e/telemetry`).length;
+    child = spawn(
+      process.execPath,
+      ['--import', TSX_LOADER, path.join(REPO, 'src/cli.ts'), 'run', '--config', 'agent.config.json'],
+      {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    child.stdout?.on('data', (d) => (stdout += d));
+    child.stderr?.on('data', (d) => (stdout += d));
+    await waitUntil(
+      () => observer.on(`${P}/e2e/telemetry`).length > before,
+      60_000,
+      () => stdout.slice(-2000),
+    );
+  }
+
+  function manifest(version: number, port: number): Record<string, unknown> {
+    const bytes = readFileSync(MODEL_FILE);
+    return {
+      model: 'ultraface',
+      variant: 'slim',
+      version,
+      url: `http://127.0.0.1:${port}/models/slim-v2.onnx`,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      bytes: bytes.length,
+      target: 'e2e',
+      expires: new Date(Date.now() + 3600_000).toISOString(),
+      outputs: [
+        { name: 'scores', shape: [1, null, 2] },
+        { name: 'boxes', shape: [1, null, 4] },
+      ],
+    };
+  }
+
   beforeAll(async () => {
     broker = await Mosquitto.start();
     const gen = await cli('keys', 'generate', '--out', 'ops', '--json');
@@ -65,26 +103,12 @@ describe.runIf(run)('the real agent: signed commands and fleet deploy', () => {
         trust: {
           requireSignedCommands: true,
           keys: [trustKey],
-          deploy: { healthWindowS: 3, minInferences: 1, latencyFactor: 20 },
+          deploy: { healthWindowS: 4, minInferences: 1, latencyFactor: 20 },
         },
       }),
     );
     observer = await Observer.connect(broker.url, {}, [`${P}/e2e/#`]);
-    child = spawn(
-      process.execPath,
-      ['--import', TSX_LOADER, path.join(REPO, 'src/cli.ts'), 'run', '--config', 'agent.config.json'],
-      {
-        cwd: dir,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    child.stdout?.on('data', (d) => (stdout += d));
-    child.stderr?.on('data', (d) => (stdout += d));
-    await waitUntil(
-      () => observer.on(`${P}/e2e/telemetry`).length >= 1,
-      60_000,
-      () => stdout.slice(-2000),
-    );
+    await startAgent();
   }, 90_000);
 
   afterAll(async () => {
@@ -119,24 +143,7 @@ describe.runIf(run)('the real agent: signed commands and fleet deploy', () => {
   it('fleet deploy --serve: downloaded, validated, installed, health-checked, committed; info.update walks the states', async () => {
     const port = await freePort();
     copyFileSync(MODEL_FILE, path.join(dir, 'slim-v2.onnx'));
-    const bytes = readFileSync(MODEL_FILE);
-    writeFileSync(
-      path.join(dir, 'manifest.json'),
-      JSON.stringify({
-        model: 'ultraface',
-        variant: 'slim',
-        version: 2,
-        url: `http://127.0.0.1:${port}/models/slim-v2.onnx`,
-        sha256: createHash('sha256').update(bytes).digest('hex'),
-        bytes: bytes.length,
-        target: 'e2e',
-        expires: new Date(Date.now() + 3600_000).toISOString(),
-        outputs: [
-          { name: 'scores', shape: [1, null, 2] },
-          { name: 'boxes', shape: [1, null, 4] },
-        ],
-      }),
-    );
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest(2, port)));
     expect(
       (await cli('sign', 'manifest.json', '--key', 'ops.key', '--out', 'manifest.signed.json')).code,
     ).toBe(0);
@@ -183,5 +190,56 @@ describe.runIf(run)('the real agent: signed commands and fleet deploy', () => {
       '--json',
     );
     expect(again.stdout).toMatch(/already installed/);
+    // Committed means configured: the agent will start on it.
+    const config = JSON.parse(readFileSync(path.join(dir, 'agent.config.json'), 'utf8'));
+    expect(config.models).toMatchObject({ default: 'ultraface', variant: 'slim-v2' });
+  }, 180_000);
+
+  it('SIGKILL during the health window of the next version: after restart the committed one serves, the job reports interrupted', async () => {
+    const port = await freePort();
+    writeFileSync(path.join(dir, 'manifest3.json'), JSON.stringify(manifest(3, port)));
+    expect(
+      (await cli('sign', 'manifest3.json', '--key', 'ops.key', '--out', 'manifest3.signed.json')).code,
+    ).toBe(0);
+    const seen = observer.json(`${P}/e2e/events`).length;
+    const deploying = cli(
+      'fleet',
+      'deploy',
+      'e2e',
+      'manifest3.signed.json',
+      '--serve',
+      'slim-v2.onnx',
+      '--key',
+      'ops.key',
+      '--url',
+      broker.url,
+      '--timeout',
+      '20',
+    );
+    await waitUntil(
+      () =>
+        observer
+          .json(`${P}/e2e/events`)
+          .slice(seen)
+          .some((e) => e.type === 'deploy-model-progress' && e.state === 'health'),
+      60_000,
+      () => JSON.stringify(observer.json(`${P}/e2e/events`).slice(seen)).slice(-1500) + stdout.slice(-1500),
+    );
+    // The new file is installed and serving; the agent dies before the commit.
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    await deploying;
+    await startAgent();
+    const info = () => observer.json(`${P}/e2e/info`).at(-1) as Record<string, unknown>;
+    await waitUntil(() => (info().update as { state?: string } | undefined)?.state === 'interrupted', 20_000);
+    expect(info()).toMatchObject({ model: 'ultraface', variant: 'slim-v2' });
+    expect(info().update).toMatchObject({ installedVersion: 2, latestVersion: 3 });
+    const db = new Database(path.join(dir, 'data/edge-agent.db'), { readonly: true });
+    try {
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      db.close();
+    }
   }, 180_000);
 });
