@@ -25,6 +25,8 @@ for (const file of readdirSync(x86Dir)) {
   }
   const ok = maxDiff <= 1e-3 * Math.max(range, 1e-6);
   if (!ok) bad = true;
-  console.log(`${path.basename(file, '.json')} max|x86-arm64| ${maxDiff.toExponential(2)} (max|x| ${range.toPrecision(3)})${ok ? '' : ' TOO LARGE'}`);
+  console.log(
+    `${path.basename(file, '.json')} max|x86-arm64| ${maxDiff.toExponential(2)} (max|x| ${range.toPrecision(3)})${ok ? '' : ' TOO LARGE'}`,
+  );
 }
 process.exit(bad ? 1 : 0);
