@@ -11,9 +11,9 @@
 # and the system user edge-agent in video (and gpio, i2c, render where they exist).
 #
 # Options:
-#   --dry-run        print the system changes (apt-get, useradd, systemctl, npm) instead of making them;
-#                    with --root the files are still laid out under that root
-#   --root DIR       lay everything out under DIR (tests, image building); never touches the host's systemd
+#   --root DIR       lay the files out under DIR (tests, images); the system changes (apt-get,
+#                    useradd/usermod, npm, systemctl) are then printed, never made on this host
+#   --dry-run        the same, said explicitly (needs --root)
 #   --user NAME      service user (default edge-agent)
 #   --uninstall      remove the service, the app and the command; keep config and data (and the user)
 #   --purge          with --uninstall: also remove /etc/edge-agent, /var/lib/edge-agent and the user
@@ -51,6 +51,10 @@ while [ $# -gt 0 ]; do
 done
 [ "$PURGE" -eq 1 ] && [ "$UNINSTALL" -eq 0 ] && die "--purge goes with --uninstall"
 [ "$ROOT" = "/" ] && ROOT=""
+[ "$DRY" -eq 1 ] && [ -z "$ROOT" ] &&
+  die "--dry-run lays the files out under --root DIR (give one, e.g. --root /tmp/edge-agent-root) and prints the system changes"
+# Under --root, commands that would change this host (apt-get, useradd, systemctl) are printed only.
+[ -n "$ROOT" ] && DRY=1
 
 OPT=$ROOT/opt/edge-agent
 ETC=$ROOT/etc/edge-agent

@@ -207,5 +207,9 @@ describe('scripts/install.sh --dry-run --root', () => {
     await expect(install(src, ['--purge', '--root', root])).rejects.toMatchObject({
       stderr: expect.stringMatching(/--purge goes with --uninstall/),
     });
+    // A dry run never touches this host: without --root it refuses.
+    await expect(install(src, ['--dry-run'])).rejects.toMatchObject({
+      stderr: expect.stringMatching(/--dry-run lays the files out under --root DIR/),
+    });
   });
 });
