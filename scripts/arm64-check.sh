@@ -150,12 +150,17 @@ else
 fi
 
 step "derive squeezenet1.1 --method int8-static (ARM int8 kernels)"
-rm -rf "$WORK/derive" "$WORK/frames" && mkdir -p "$WORK/frames"
+rm -rf "$WORK/derive" "$WORK/derive-x86" "$WORK/frames" && mkdir -p "$WORK/frames"
 # Four sample photos for calibration and for the fidelity check: emulated inference is slow.
 cp samples/coffee.png samples/chelsea.png samples/astronaut.png samples/rocket.jpg "$WORK/frames/"
 if arm derive derive squeezenet1.1 --method int8-static --calib "$WORK/frames" --frames "$WORK/frames" \
   --out "$WORK/derive" --json --quiet &&
   summary=$(node scripts/arm64/derive-summary.mjs "$OUT/derive.arm.json"); then
+  # The same derivation on x86, for comparison (a different int8 kernel set, same calibration).
+  if x86 derive derive squeezenet1.1 --method int8-static --calib "$WORK/frames" --frames "$WORK/frames" \
+    --out "$WORK/derive-x86" --json --quiet; then
+    summary="$summary; on x86: $(node scripts/arm64/derive-summary.mjs "$OUT/derive.x86.json" | sed 's/^[^:]*: //')"
+  fi
   record "ok   derive: $summary"
 else
   tail -5 "$OUT/derive.arm.err" || true

@@ -23,7 +23,9 @@ if (x86.task === 'classification') {
     if (armById.has(c.classId)) maxScore = Math.max(maxScore, Math.abs(c.score - armById.get(c.classId)));
   }
   if (problems.length === 0) {
-    console.log(`top-1 "${a.label}" on both, max score difference ${maxScore.toExponential(2)}`);
+    console.log(
+      `top-1 "${a.label}" on both, max score difference ${maxScore.toExponential(2)} (at --json's rounding)`,
+    );
   }
 } else {
   const left = [...arm.detections];
@@ -47,7 +49,7 @@ if (x86.task === 'classification') {
   }
   if (problems.length === 0) {
     console.log(
-      `${x86.detections.length} detections, same on both; max score difference ${maxScore.toExponential(2)}, max box difference ${maxBox.toFixed(3)} px`,
+      `${x86.detections.length} detections, same on both; max score difference ${maxScore.toExponential(2)}, max box difference ${maxBox.toFixed(3)} px (at --json's rounding)`,
     );
   }
 }

@@ -12,5 +12,5 @@ const c = f.classification;
 console.log(
   `${r.model} ${r.method} -> ${r.variant?.id ?? r.variant}: fidelity ${f.fidelity.toFixed(3)} (${f.metric}, ${f.frames} frames)` +
     (c ? `, top-5 overlap ${c.top5Overlap.toFixed(3)}` : '') +
-    `, max output difference ${f.output.maxAbsDiff.toExponential(2)}`,
+    `, output difference max ${f.output.maxAbsDiff.toExponential(2)} mean ${f.output.meanAbsDiff.toExponential(2)}`,
 );
