@@ -50,9 +50,11 @@ describe('bundled models and samples resolve against the package, user paths aga
     expect(validate.stderr).toBe('');
     expect(validate.code).toBe(0);
     // The real thing: the copied config runs inference on the bundled model.
-    const infer = await runCli(['infer', path.join(REPO, 'samples/coffee.png'), '--config', copy, '--json']);
+    const infer = await runCli(['infer', path.join(REPO, 'samples/coffee.png'), '--config', copy, '--json'], {
+      timeoutMs: 120_000,
+    });
     expect(infer.code, infer.stderr).toBe(0);
-  });
+  }, 180_000);
 
   it('config validate reports referenced files and folders that do not exist', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ea-missing-'));
@@ -81,5 +83,5 @@ describe('bundled models and samples resolve against the package, user paths aga
       `mqtt.tls.key: file not found: ${path.join(dir, 'keys', 'dev.key')}`,
       '5 problems found',
     ]);
-  });
+  }, 120_000);
 });

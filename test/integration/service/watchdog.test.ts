@@ -39,12 +39,18 @@ describe.skipIf(!hasTools)('systemd notify protocol through systemd-notify', () 
 
   it('says READY and pings the watchdog; a blocked event loop stops the pings and is seen as hung', async () => {
     socket = await NotifySocket.open(path.join(mkdtempSync(path.join(tmpdir(), 'ea-notify-')), 'notify'));
-    const watchdogUsec = 3_000_000; // WatchdogSec=3: pings every second
+    // WatchdogSec=6: pings every 2 s (margin for a loaded machine); the child blocks for 60 s.
+    const watchdogUsec = 6_000_000;
     const child = spawn(
       process.execPath,
       ['--import', TSX_LOADER, path.join(FIXTURES, 'service/watchdog-child.ts')],
       {
-        env: { ...process.env, NOTIFY_SOCKET: socket.path, WATCHDOG_USEC: String(watchdogUsec) },
+        env: {
+          ...process.env,
+          NOTIFY_SOCKET: socket.path,
+          WATCHDOG_USEC: String(watchdogUsec),
+          BLOCK_MS: '60000',
+        },
         stdio: ['pipe', 'pipe', 'inherit'],
       },
     );
@@ -65,14 +71,14 @@ describe.skipIf(!hasTools)('systemd notify protocol through systemd-notify', () 
       const s = socket;
       await waitUntil(
         () => s.times('READY=1').length > 0,
-        30_000,
+        90_000,
         () => `READY=1 (got ${JSON.stringify(s.messages)})`,
       );
       expect(s.messages.some((m) => m.text.includes(`MAINPID=${child.pid}`))).toBe(true);
       expect(s.messages.some((m) => m.text.includes('STATUS=serving: test child'))).toBe(true);
       await waitUntil(
         () => s.times('WATCHDOG=1').length >= 3,
-        30_000,
+        60_000,
         () => 'three watchdog pings',
       );
       expect(hungAt, 'a healthy loop was taken for hung').toBeUndefined();
@@ -88,11 +94,11 @@ describe.skipIf(!hasTools)('systemd notify protocol through systemd-notify', () 
       clearInterval(supervisor);
       expect(hungAt, 'the blocked loop was never seen as hung').toBeDefined();
       expect(signal).toBe('SIGABRT');
-      expect(stdout).not.toContain('unblocked'); // killed while blocked (it blocks for 30 s)
+      expect(stdout).not.toContain('unblocked'); // killed while blocked (it blocks for 60 s)
       // At most the ping already on its way when the loop blocked arrives after it.
       expect(s.times('WATCHDOG=1').length - pingsBefore).toBeLessThanOrEqual(1);
     } finally {
       child.kill('SIGKILL');
     }
-  }, 90_000);
+  }, 240_000);
 });
