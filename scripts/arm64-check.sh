@@ -48,7 +48,9 @@ if [ ! -x "$NODE_PKG/bin/node" ]; then
 fi
 # Without -L: the interpreter and libraries come from the multiarch libc6:arm64 (the cross
 # toolchain's copy under /usr/aarch64-linux-gnu made Node hang at start here).
-ARM_NODE=(qemu-aarch64-static "$NODE_PKG/bin/node")
+# Each emulated run is bounded (STEP_TIMEOUT s), so a hang fails the step instead of stalling CI.
+STEP_TIMEOUT=${ARM64_STEP_TIMEOUT:-900}
+ARM_NODE=(timeout "$STEP_TIMEOUT" qemu-aarch64-static "$NODE_PKG/bin/node")
 "${ARM_NODE[@]}" --version >/dev/null || fail "arm64 node does not start under qemu"
 
 # ---- 3. the production tree: compiled JS (architecture-independent) + arm64 production deps
@@ -69,7 +71,8 @@ if [ ! -f "$APP/.deps-$LOCK_SUM" ]; then
     { tail -20 "$WORK/better-sqlite3-build.log"; fail "better-sqlite3 cross-compile (log: $WORK/better-sqlite3-build.log)"; }
   touch "$APP/.deps-$LOCK_SUM"
 fi
-file "$APP/node_modules/better-sqlite3/build/Release/better_sqlite3.node" | grep -q 'ARM aarch64' ||
+# ELF e_machine 0xb7 = AArch64 (od is in coreutils; `file` may not be installed).
+[ "$(od -An -tx1 -j18 -N2 "$APP/node_modules/better-sqlite3/build/Release/better_sqlite3.node" | tr -d ' ')" = b700 ] ||
   fail "better_sqlite3.node is not an arm64 binary"
 rm -rf "$APP/dist" "$APP/models" "$APP/samples"
 cp -r dist models samples "$APP/"
