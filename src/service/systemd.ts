@@ -67,6 +67,7 @@ export class ServiceNotifier {
   private readyPoll: NodeJS.Timeout | undefined;
   private pingInFlight = false;
   private readySent = false;
+  private stopped = false;
   private sent = 0;
 
   constructor(private readonly deps: ServiceNotifierDeps) {
@@ -123,6 +124,8 @@ export class ServiceNotifier {
 
   /** Tells systemd we are stopping and ends the timers. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     clearInterval(this.readyPoll);
     this.timers = [];

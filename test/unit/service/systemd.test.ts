@@ -40,8 +40,9 @@ describe('ServiceNotifier', () => {
     await waitUntil(() => sent.length === 1, 5000);
     await new Promise((r) => setTimeout(r, 50));
     expect(sent).toEqual([['--pid=4242', '--ready', '--status=serving: inferring']]);
-    await n.stop();
+    await Promise.all([n.stop(), n.stop()]); // the abort signal and the finally block both stop it
     expect(sent.at(-1)).toEqual(['--pid=4242', 'STOPPING=1']);
+    expect(sent.filter((a) => a.includes('STOPPING=1'))).toHaveLength(1);
   });
 
   it('pings the watchdog every WATCHDOG_USEC/3 when asked for this PID', async () => {
