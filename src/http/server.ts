@@ -11,7 +11,6 @@ import { isLoopbackHost } from '../config/schema.js';
 import { ConfigError, EdgeAgentError, errorMessage, ImageDecodeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { packageRoot } from '../paths.js';
-import { toPrometheus } from '../telemetry/prometheus.js';
 import type { TelemetryRecord } from '../telemetry/record.js';
 import { isAuthorized, isPublicPath, SESSION_COOKIE, safeEqual, sessionValue } from './auth.js';
 import { AgentMetrics } from './metrics.js';
@@ -20,7 +19,7 @@ import { MjpegBroadcaster } from './stream.js';
 
 export interface HttpServerDeps extends Omit<RouteDeps, 'startedAtMs' | 'now'> {
   config: AgentConfig['http'];
-  /** The latest telemetry record: its figures are appended to /metrics as `edge_agent_telemetry_*`. */
+  /** The latest telemetry record: the figures only it has go to /metrics (see metrics-telemetry.ts). */
   getTelemetry?: () => TelemetryRecord | undefined;
   log: Logger;
   clock?: Clock;
@@ -63,6 +62,7 @@ export class HttpServer {
     this.metrics = new AgentMetrics({
       stats: () => deps.pipeline.stats(),
       ...(deps.getReadings ? { readings: deps.getReadings } : {}),
+      ...(deps.getTelemetry ? { telemetry: deps.getTelemetry } : {}),
     });
     this.stream = new MjpegBroadcaster(
       { maxFps: config.streamMaxFps, quality: config.streamQuality },
@@ -139,9 +139,7 @@ export class HttpServer {
 
     app.get('/metrics', async (_req, reply) => {
       reply.header('Content-Type', this.metrics.contentType);
-      const record = this.deps.getTelemetry?.();
-      const text = await this.metrics.text();
-      return record ? text + toPrometheus(record, 'edge_agent_telemetry') : text;
+      return this.metrics.text();
     });
 
     registerApi(
