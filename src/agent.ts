@@ -1,8 +1,10 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildCommandDeps } from './agent/commands.js';
+import { Controls, controlCommands } from './agent/controls.js';
 import { configDecision } from './agent/decision.js';
 import { PowerModeTracker, telemetryHardware } from './agent/hardware.js';
+import { dashboardUrl, haDevice } from './agent/home-assistant.js';
 import { ModelHost } from './agent/model-host.js';
 import { createSource } from './camera/index.js';
 import type { Frame } from './camera/types.js';
@@ -13,9 +15,11 @@ import { errorMessage } from './errors.js';
 import { ConfigStore } from './fleet/config-patch.js';
 import { resolveDeviceId } from './fleet/device-id.js';
 import { BrokerStartError } from './fleet/embedded-broker.js';
+import { HomeAssistantBridge } from './fleet/home-assistant.js';
 import { FleetService } from './fleet/service.js';
 import { deviceTopics } from './fleet/topics.js';
 import { type DeviceProfile, LiveSampler, readProfile } from './hardware/index.js';
+import { annotateFrame } from './http/annotate.js';
 import { HttpServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { packageRoot } from './paths.js';
@@ -58,6 +62,9 @@ export class Agent {
   /** Local API, stream, /metrics and dashboard (absent when http.enabled is false). */
   http: HttpServer | undefined;
   fleet: FleetService | undefined;
+  /** Inference on/off, fps, variant, restart: shared by Home Assistant and the dashboard. */
+  readonly controls: Controls;
+  homeAssistant: HomeAssistantBridge | undefined;
   /** The newest inferred result. */
   latest: FrameResult | undefined;
   /** Set when a `restart` command asked for a restart; the CLI exits with RESTART_EXIT_CODE. */
@@ -85,6 +92,31 @@ export class Agent {
     this.clock = deps.clock ?? systemClock;
     this.deviceId = resolveDeviceId(deps.config.deviceId);
     this.models = new ModelHost(deps.config, this.log);
+    this.controls = new Controls({
+      pipeline: () => this.pipeline,
+      config: deps.config.pipeline,
+      variants: () => this.activeVariants(),
+      setVariant: async (variant) => {
+        const { changed, from, to } = await this.models.switchTo({ variant });
+        if (changed) {
+          this.store?.events.emit('model-switched', { from, to });
+          await this.fleet?.publishInfo();
+        }
+      },
+      restart: (reason) => this.requestRestart(reason),
+    });
+  }
+
+  private activeVariants(): string[] {
+    const active = this.models.active();
+    const entry = active && this.models.catalog.models().find((m) => m.manifest.name === active.model);
+    return entry ? entry.variants.map((v) => v.id) : [];
+  }
+
+  private requestRestart(reason: string): void {
+    this.restartRequested = reason;
+    this.log.warn({ reason }, 'restart requested');
+    void this.stop();
   }
 
   /** Starts everything; resolves once the pipeline is running. Abort `signal` (or call stop) to end. */
@@ -165,6 +197,7 @@ export class Agent {
     this.latest = result;
     this.latestPair = { result, frame };
     this.collector?.observeFrame({ seq: result.seq, timings: { ...result.timings } });
+    this.homeAssistant?.observe(result, frame);
     this.fleet?.publishResult({
       ts: result.capturedAtMs,
       seq: result.seq,
@@ -326,6 +359,23 @@ export class Agent {
     });
     configStore.setEffective(config);
     this.configStore = configStore;
+    if (config.mqtt.homeAssistant.enabled) {
+      this.homeAssistant = new HomeAssistantBridge({
+        config: config.mqtt,
+        deviceId: this.deviceId,
+        topics: deviceTopics(config.mqtt.prefix, this.deviceId),
+        version: agentVersion(),
+        clock: this.clock,
+        log: this.deps.log,
+        device: async () => haDevice(await this.getProfile()),
+        state: () => ({ ...this.controls.state() }),
+        variants: () => this.activeVariants(),
+        hasCommand: (name) => this.fleet?.hasCommand(name) ?? false,
+        annotate: (result, frame) => annotateFrame(frame, result, { quality: 75, maxWidth: 1280 }),
+        configurationUrl: dashboardUrl(config),
+      });
+      this.homeAssistant.start(this.abort.signal);
+    }
     this.fleet = new FleetService({
       config: config.mqtt,
       deviceId: this.deviceId,
@@ -351,13 +401,11 @@ export class Agent {
         configStore: () => configStore,
         latest: () => this.latestPair,
         profile: () => this.getProfile(),
-        restart: (reason) => {
-          this.restartRequested = reason;
-          this.log.warn({ reason }, 'restart requested');
-          void this.stop();
-        },
+        restart: (reason) => this.requestRestart(reason),
       }),
       info: () => this.info(),
+      extraCommands: controlCommands(this.controls),
+      ...(this.homeAssistant ? { extensions: [this.homeAssistant] } : {}),
     });
     try {
       await this.fleet.start(this.abort.signal);
@@ -411,6 +459,8 @@ export class Agent {
       },
       getProfile: () => this.getProfile(),
       getTelemetry: () => this.telemetry?.latest(),
+      controls: this.controls,
+      history: (field, fromMs, toMs) => this.store?.metrics.history(field, fromMs, toMs) ?? [],
     });
     await this.http.start();
   }

@@ -7,11 +7,10 @@ import type { Outbox } from '../store/outbox.js';
 import type { CommandAudit, EventLog } from '../store/records.js';
 import { buildCommandTable, type CommandDeps } from './commands.js';
 import { type LinkStatus, MqttLink, type OnlineContext } from './connection.js';
-import { discoveryMessages } from './discovery.js';
 import { EmbeddedBroker } from './embedded-broker.js';
 import { OutboxPublisher, type PublisherStats } from './publisher.js';
 import { type ResultMessage, ResultsGate, type ResultsPolicy } from './results.js';
-import { CommandRouter } from './router.js';
+import { CommandRouter, type CommandTable } from './router.js';
 import { type DeviceTopics, deviceTopics, groupRequests, parseRequestTopic } from './topics.js';
 
 export type MqttConfig = AgentConfig['mqtt'];
@@ -29,6 +28,16 @@ export interface FleetDeps {
   /** The retained `info` document (agent version, profile summary, model, decision, config). */
   info(): Record<string, unknown>;
   random?: () => number;
+  /** Parts that ride on the link (Home Assistant): told of every (re)connect, offered other topics. */
+  extensions?: FleetExtension[];
+  /** Commands beyond the built-in table (the controls' set-inference). */
+  extraCommands?: CommandTable;
+}
+
+export interface FleetExtension {
+  online(client: MqttClient): Promise<void>;
+  /** True when it took the message. */
+  message?(topic: string, payload: Buffer): boolean;
 }
 
 export interface FleetStatus {
@@ -51,6 +60,7 @@ export class FleetService {
   private link: MqttLink | undefined;
   private readonly publisher: OutboxPublisher;
   private readonly router: CommandRouter;
+  private readonly table: CommandTable;
   private readonly gate: ResultsGate;
   private readonly deferred: Array<() => void> = [];
 
@@ -63,9 +73,13 @@ export class FleetService {
       inflight: deps.config.inflight,
     });
     this.gate = new ResultsGate(deps.config.results);
+    this.table = {
+      ...buildCommandTable(deps.commands, (fn) => this.deferred.push(fn)),
+      ...deps.extraCommands,
+    };
     this.router = new CommandRouter({
       deviceId: deps.deviceId,
-      table: buildCommandTable(deps.commands, (fn) => this.deferred.push(fn)),
+      table: this.table,
       clock: deps.clock,
       log: this.log,
       audit: deps.audit,
@@ -73,6 +87,11 @@ export class FleetService {
       progress: (command, transaction, data) =>
         deps.events?.emit(`${command}-progress`, { ...(transaction ? { transaction } : {}), ...data }),
     });
+  }
+
+  /** Whether `request/<name>` is a command of this agent. */
+  hasCommand(name: string): boolean {
+    return Object.hasOwn(this.table, name);
   }
 
   /** The broker URL the link uses (the embedded broker's once it runs). */
@@ -186,17 +205,10 @@ export class FleetService {
       this.log.error({ topics: refused }, 'broker refused subscriptions (check its ACL)');
     await client.publishAsync(this.topics.availability, 'online', { qos: 1, retain: true });
     await client.publishAsync(this.topics.info, JSON.stringify(this.deps.info()), { qos: 1, retain: true });
-    if (config.homeAssistant.enabled) {
-      const info = this.deps.info();
-      for (const m of discoveryMessages({
-        discoveryPrefix: config.homeAssistant.discoveryPrefix,
-        deviceId: this.deps.deviceId,
-        topics: this.topics,
-        version: this.deps.version,
-        ...(typeof info.model === 'string' ? { model: info.model } : {}),
-      })) {
-        await client.publishAsync(m.topic, m.payload, { qos: 1, retain: true });
-      }
+    for (const extension of this.deps.extensions ?? []) {
+      await extension
+        .online(client)
+        .catch((err) => this.log.warn({ err: errorMessage(err) }, 'extension set-up on connect failed'));
     }
     this.publisher.resume(client);
   }
@@ -205,6 +217,7 @@ export class FleetService {
     const { config } = this.deps;
     const request = parseRequestTopic(topic, config.prefix, this.deps.deviceId, config.groups);
     if (!request) {
+      if (this.deps.extensions?.some((e) => e.message?.(topic, payload))) return;
       this.log.debug({ topic }, 'message on an unexpected topic ignored');
       return;
     }

@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import { packageRoot } from '../paths.js';
 import type { TelemetryRecord } from '../telemetry/record.js';
 import { isAuthorized, isPublicPath, SESSION_COOKIE, safeEqual, sessionValue } from './auth.js';
+import { type DashboardDeps, registerDashboardRoutes } from './dashboard-routes.js';
 import { AgentMetrics } from './metrics.js';
 import { type RouteDeps, registerApi } from './routes.js';
 import { MjpegBroadcaster } from './stream.js';
@@ -23,6 +24,10 @@ export interface HttpServerDeps extends Omit<RouteDeps, 'startedAtMs' | 'now'> {
   getTelemetry?: () => TelemetryRecord | undefined;
   log: Logger;
   clock?: Clock;
+  /** Metrics history for the dashboard's charts (the store). */
+  history?: DashboardDeps['history'];
+  /** The controls shared with Home Assistant (inference on/off, fps, variant, restart). */
+  controls?: DashboardDeps['controls'];
 }
 
 /** The dashboard's static files: next to this module (src/ under tsx), else the package's src/. */
@@ -147,6 +152,16 @@ export class HttpServer {
       { ...deps, startedAtMs: clock.now(), now: () => clock.now() },
       this.stream,
       deps.config.inferMaxBytes,
+    );
+
+    registerDashboardRoutes(
+      app,
+      {
+        ...(deps.history ? { history: deps.history } : {}),
+        ...(deps.controls ? { controls: deps.controls } : {}),
+        now: () => clock.now(),
+      },
+      this.stream,
     );
 
     app.register(fastifyStatic, { root: publicDir(), index: ['index.html'], cacheControl: false });
