@@ -17,7 +17,7 @@ export interface Served {
 /** The agent's serving stack on a free port: the sample folder through YOLOX-nano, real sessions. */
 export async function serveSamples(
   http: Record<string, unknown> = {},
-  extra: Partial<HttpServerDeps> = {},
+  extra: Partial<HttpServerDeps> | ((pipeline: Pipeline) => Partial<HttpServerDeps>) = {},
   log: Logger = silentLogger(),
 ): Promise<Served> {
   const config = parseConfig({
@@ -35,7 +35,7 @@ export async function serveSamples(
     catalog: () => catalog,
     getDecision: () => ({ model: 'yolox-nano', variant: 'fp32', source: 'config', reason: 'configured' }),
     version: '0.0.0-test',
-    ...extra,
+    ...(typeof extra === 'function' ? extra(pipeline) : extra),
   });
   const url = await server.start();
   pipeline.start();
