@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { AgentConfig } from '../config/index.js';
 import { EdgeAgentError } from '../errors.js';
-import { type CommandTable, defineCommand } from '../fleet/router.js';
 import { pacingFromConfig } from '../pipeline/config.js';
 import { describePacing, type Pacing } from '../pipeline/pacing.js';
 
@@ -133,25 +132,4 @@ export class Controls {
     if (!pipeline) throw new EdgeAgentError('the pipeline is not running');
     return pipeline;
   }
-}
-
-/** MQTT commands of the controls that no other command covers (Home Assistant's switch uses them). */
-export function controlCommands(controls: Controls): CommandTable {
-  return {
-    'set-inference': defineCommand({
-      summary: 'Switches inference on or off (off releases the camera); the pacing is restored on',
-      params: z.strictObject({ enabled: z.boolean() }),
-      mutates: true,
-      run: ({ enabled }: { enabled: boolean }) => {
-        controls.setInference(enabled);
-        return controls.state();
-      },
-    }),
-    'get-controls': defineCommand({
-      summary: 'Inference on/off, target fps, active variant and the variants to choose from',
-      params: z.strictObject({}),
-      mutates: false,
-      run: () => controls.state(),
-    }),
-  };
 }

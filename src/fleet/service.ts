@@ -5,7 +5,6 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Outbox } from '../store/outbox.js';
 import type { CommandAudit, EventLog } from '../store/records.js';
-import { buildCommandTable, type CommandDeps } from './commands.js';
 import { type LinkStatus, MqttLink, type OnlineContext } from './connection.js';
 import { EmbeddedBroker } from './embedded-broker.js';
 import { OutboxPublisher, type PublisherStats } from './publisher.js';
@@ -24,14 +23,13 @@ export interface FleetDeps {
   outbox: Outbox;
   audit?: CommandAudit;
   events?: EventLog;
-  commands: CommandDeps;
+  /** `request/<command>` → handler: the features' commands (src/features/feature.ts commandTable). */
+  commands: CommandTable;
   /** The retained `info` document (agent version, profile summary, model, decision, config). */
   info(): Record<string, unknown>;
   random?: () => number;
   /** Parts that ride on the link (Home Assistant): told of every (re)connect, offered other topics. */
   extensions?: FleetExtension[];
-  /** Commands beyond the built-in table (the controls' set-inference). */
-  extraCommands?: CommandTable;
 }
 
 export interface FleetExtension {
@@ -73,10 +71,7 @@ export class FleetService {
       inflight: deps.config.inflight,
     });
     this.gate = new ResultsGate(deps.config.results);
-    this.table = {
-      ...buildCommandTable(deps.commands, (fn) => this.deferred.push(fn)),
-      ...deps.extraCommands,
-    };
+    this.table = deps.commands;
     this.router = new CommandRouter({
       deviceId: deps.deviceId,
       table: this.table,
@@ -86,6 +81,7 @@ export class FleetService {
       maxPayloadBytes: deps.config.commands.maxPayloadBytes,
       progress: (command, transaction, data) =>
         deps.events?.emit(`${command}-progress`, { ...(transaction ? { transaction } : {}), ...data }),
+      afterResponse: (fn) => this.deferred.push(fn),
     });
   }
 

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { type Controls, controlsPatchSchema } from '../agent/controls.js';
 import { formatZodIssues } from '../fleet/router.js';
 import { inferenceJson } from '../inference/json.js';
 import type { HistoryPoint } from '../store/metrics.js';
@@ -18,8 +17,6 @@ export const HISTORY_FIELDS = [
 export interface DashboardDeps {
   /** A numeric telemetry field over [fromMs, toMs] (the store's MetricsStore.history). */
   history?: (field: string, fromMs: number, toMs: number) => HistoryPoint[];
-  /** Inference on/off, fps, variant, restart; absent: the routes answer 503. */
-  controls?: Controls;
   now: () => number;
 }
 
@@ -51,10 +48,8 @@ export function historyColumns(
 }
 
 /**
- * The dashboard's own routes: the charts' recent history, the latest annotated frame together
- * with its result, and the controls (the same as Home Assistant's). Mutating routes take JSON
- * only, so a cross-site form cannot post to them; the server's token hook guards them like the
- * rest of /api.
+ * The dashboard's own reads: the charts' recent history and the latest annotated frame together
+ * with its result. (Its controls are the controls feature's routes: src/features/controls.ts.)
  */
 export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDeps, stream: MjpegBroadcaster) {
   app.get('/api/metrics/history', async (req, reply) => {
@@ -77,29 +72,5 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDep
       result: inferenceJson(latest.result),
       jpegBase64: latest.jpeg.toString('base64'),
     };
-  });
-
-  app.get('/api/controls', async (_req, reply) => {
-    const state = deps.controls?.state();
-    if (!state) return reply.code(503).send({ error: 'controls are not available (pipeline not running)' });
-    return state;
-  });
-
-  app.post('/api/controls', async (req, reply) => {
-    if (!deps.controls) return reply.code(503).send({ error: 'controls are not available in this build' });
-    if (!String(req.headers['content-type'] ?? '').startsWith('application/json'))
-      return reply.code(415).send({ error: 'send a JSON object with Content-Type application/json' });
-    const parsed = controlsPatchSchema.safeParse(req.body);
-    if (!parsed.success) return reply.code(400).send({ error: formatZodIssues(parsed.error) });
-    return deps.controls.apply(parsed.data);
-  });
-
-  app.post('/api/controls/restart', async (req, reply) => {
-    if (!deps.controls) return reply.code(503).send({ error: 'controls are not available in this build' });
-    if (!String(req.headers['content-type'] ?? '').startsWith('application/json'))
-      return reply.code(415).send({ error: 'send {} with Content-Type application/json' });
-    // After the answer is sent: the agent stops, and the service manager starts it again.
-    reply.raw.once('finish', () => deps.controls!.restart('dashboard'));
-    return { restarting: true };
   });
 }

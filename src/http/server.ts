@@ -18,16 +18,19 @@ import { AgentMetrics } from './metrics.js';
 import { type RouteDeps, registerApi } from './routes.js';
 import { MjpegBroadcaster } from './stream.js';
 
+/** Adds routes to the server; feature modules provide these (src/features/). */
+export type RouteRegistrar = (app: FastifyInstance) => void;
+
 export interface HttpServerDeps extends Omit<RouteDeps, 'startedAtMs' | 'now'> {
   config: AgentConfig['http'];
+  /** The features' routes, registered after the core ones, behind the same auth and error handling. */
+  routes?: readonly RouteRegistrar[];
   /** The latest telemetry record: the figures only it has go to /metrics (see metrics-telemetry.ts). */
   getTelemetry?: () => TelemetryRecord | undefined;
   log: Logger;
   clock?: Clock;
   /** Metrics history for the dashboard's charts (the store). */
   history?: DashboardDeps['history'];
-  /** The controls shared with Home Assistant (inference on/off, fps, variant, restart). */
-  controls?: DashboardDeps['controls'];
 }
 
 /** The dashboard's static files: next to this module (src/ under tsx), else the package's src/. */
@@ -124,9 +127,12 @@ export class HttpServer {
       if (err.statusCode && err.statusCode < 500)
         return reply.code(err.statusCode).send({ error: err.message });
       log.error({ path: req.url.split('?')[0], err: errorMessage(err) }, 'http handler failed');
-      return reply
-        .code(500)
-        .send({ error: err instanceof EdgeAgentError ? err.message : 'internal error (see the agent log)' });
+      return reply.code(500).send({
+        error:
+          err instanceof EdgeAgentError
+            ? err.message
+            : `internal error on ${req.method} ${req.url.split('?')[0]} (see the agent log)`,
+      });
     });
 
     app.post('/api/session', async (req, reply) => {
@@ -147,18 +153,13 @@ export class HttpServer {
       return this.metrics.text();
     });
 
-    registerApi(
-      app,
-      { ...deps, startedAtMs: clock.now(), now: () => clock.now() },
-      this.stream,
-      deps.config.inferMaxBytes,
-    );
+    registerApi(app, { ...deps, startedAtMs: clock.now(), now: () => clock.now() }, this.stream);
+    for (const register of deps.routes ?? []) register(app);
 
     registerDashboardRoutes(
       app,
       {
         ...(deps.history ? { history: deps.history } : {}),
-        ...(deps.controls ? { controls: deps.controls } : {}),
         now: () => clock.now(),
       },
       this.stream,

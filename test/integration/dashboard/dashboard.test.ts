@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Controls } from '../../../src/agent/controls.js';
 import { systemClock } from '../../../src/clock.js';
 import { parseConfig } from '../../../src/config/index.js';
+import { controlsFeature } from '../../../src/features/controls.js';
 import { readProfile } from '../../../src/hardware/index.js';
 import { silentLogger } from '../../../src/log.js';
 import { Store } from '../../../src/store/index.js';
@@ -66,13 +67,17 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     served = await serveSamples({ streamMaxFps: 5 }, (pipeline) => ({
       getProfile: () => profile,
       history: (field, from, to) => store.metrics.history(field, from, to),
-      controls: new Controls({
-        pipeline: () => pipeline,
-        config: parseConfig({}).pipeline,
-        variants: () => ['fp32'],
-        setVariant: async () => undefined,
-        restart: (reason) => restarts.push(reason),
-      }),
+      routes: [
+        controlsFeature({
+          controls: new Controls({
+            pipeline: () => pipeline,
+            config: parseConfig({}).pipeline,
+            variants: () => ['fp32'],
+            setVariant: async () => undefined,
+            restart: (reason) => restarts.push(reason),
+          }),
+        }).routes!,
+      ],
     }));
     await waitForResult(served.pipeline);
     context = await chromium.launchPersistentContext(profileDir, {

@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { resolveDeviceId, sanitizeDeviceId } from '../../../src/config/device-id.js';
 import { backoffDelayMs, isProtocolRefusal, TakeoverDetector } from '../../../src/fleet/backoff.js';
-import { resolveDeviceId, sanitizeDeviceId } from '../../../src/fleet/device-id.js';
 import { type ResultMessage, ResultsGate, resultSignature } from '../../../src/fleet/results.js';
 import { deviceTopics, parseDeviceTopic, parseRequestTopic } from '../../../src/fleet/topics.js';
 
