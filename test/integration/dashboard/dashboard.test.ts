@@ -65,7 +65,7 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
       dataDir: dir,
     });
     served = await serveSamples({ streamMaxFps: 5 }, (pipeline) => ({
-      getProfile: () => profile,
+      profile: () => profile,
       history: (field, from, to) => store.metrics.history(field, from, to),
       routes: [
         controlsFeature({

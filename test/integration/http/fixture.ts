@@ -18,10 +18,13 @@ export interface Served {
   close(): Promise<void>;
 }
 
+/** Server deps to add (routes are added to the features'), and the device profile for GET /api/profile. */
+type Extra = Partial<HttpServerDeps> & { profile?: () => Promise<unknown> };
+
 /** The agent's serving stack on a free port: the sample folder through YOLOX-nano, real sessions. */
 export async function serveSamples(
   http: Record<string, unknown> = {},
-  extra: Partial<HttpServerDeps> | ((pipeline: Pipeline) => Partial<HttpServerDeps>) = {},
+  extra: Extra | ((pipeline: Pipeline) => Extra) = {},
   log: Logger = silentLogger(),
 ): Promise<Served> {
   const config = parseConfig({
@@ -32,9 +35,10 @@ export async function serveSamples(
   const model = await WorkerModel.load({ catalog, model: 'yolox-nano', session: { threads: 1 } });
   const source = createSource(config.camera, { log });
   const pipeline = new Pipeline({ source, model, pacing: { mode: 'continuous' }, maxFrameAgeMs: 2000, log });
+  const { profile, ...more } = typeof extra === 'function' ? extra(pipeline) : extra;
   // The features the agent serves over HTTP (src/agent/features.ts), on this stack.
   const features = [
-    deviceFeature({ status: () => ({}), restart: () => undefined }),
+    deviceFeature({ status: () => ({}), restart: () => undefined, ...(profile ? { profile } : {}) }),
     modelsFeature({
       models: {
         catalog,
@@ -46,7 +50,6 @@ export async function serveSamples(
     }),
     inferFeature({ pipeline, maxBytes: config.http.inferMaxBytes }),
   ];
-  const more = typeof extra === 'function' ? extra(pipeline) : extra;
   const server = new HttpServer({
     config: config.http,
     log,

@@ -86,7 +86,7 @@ describe('usage errors exit 2 before any network work', () => {
     const before = connections;
     const run = await cli(['fleet', 'send', ...args, '--url', `mqtt://127.0.0.1:${port}`]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/^edge-agent fleet: (fleet send|fleet): /);
+    expect(run.stderr).toMatch(/^edge-agent fleet: /);
     expect(connections).toBe(before);
   });
 
