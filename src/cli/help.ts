@@ -246,7 +246,7 @@ export const HELP: Readonly<Record<string, CommandHelp>> = {
     ],
     notes: [
       'Exit codes: 0 all answered ok, 1 an error answer, 2 usage error (checked before connecting), 3 no answer in time.',
-      'Commands: ping, get-status, get-profile, get-config, set-config, list-models, set-model, derive, snapshot, set-fps, restart (docs/mqtt.md).',
+      'Commands: ping, get-status, get-profile, get-config, set-config, list-models, set-model, derive, snapshot, set-fps, set-inference, get-controls, restart (docs/mqtt.md).',
     ],
   },
 };
