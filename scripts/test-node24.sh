@@ -26,7 +26,8 @@ echo "--- node 24: copying the tree to $work/repo"
 mkdir "$work/repo"
 tar -C "$repo" --exclude=./node_modules --exclude=./dist --exclude=./data --exclude=./.git -cf - . |
   tar -C "$work/repo" -xf -
-cp -al "$repo/node_modules" "$work/repo/node_modules"
+# Hard links when the temp folder is on the same filesystem (fast, no space), a copy otherwise.
+cp -al "$repo/node_modules" "$work/repo/node_modules" 2>/dev/null || cp -a "$repo/node_modules" "$work/repo/node_modules"
 # Whatever is written inside node_modules must not write through a hard link into the Node 20 tree.
 rm -rf "$work/repo/node_modules/.vite" "$work/repo/node_modules/.cache" "$work/repo/node_modules/better-sqlite3"
 cp -a "$repo/node_modules/better-sqlite3" "$work/repo/node_modules/better-sqlite3"
