@@ -61,6 +61,7 @@ export class HomeAssistantBridge {
   private lastSnapshotAt = Number.NEGATIVE_INFINITY;
   private snapshotBusy = false;
   private lastStateJson = '';
+  private lastVariantsJson = '';
   private stateTimer: ReturnType<typeof setInterval> | undefined;
   private discoveryPending: Promise<void> | undefined;
   private readonly log: Logger;
@@ -208,6 +209,10 @@ export class HomeAssistantBridge {
     const client = this.connected();
     const state = this.deps.state();
     if (!client || !state) return;
+    // A derived variant or a model switch changes the select's options: announce them again.
+    const variants = JSON.stringify(this.deps.variants());
+    if (this.lastVariantsJson && variants !== this.lastVariantsJson) void this.publishDiscovery();
+    this.lastVariantsJson = variants;
     const json = JSON.stringify(state);
     if (json === this.lastStateJson) return;
     this.lastStateJson = json;
