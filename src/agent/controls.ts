@@ -20,6 +20,8 @@ export interface ControlsDeps {
   /** Loads, verifies and swaps in a variant of the active model. */
   setVariant(variant: string): Promise<unknown>;
   restart(reason: string): void;
+  /** The tuner's current objective, when the build has the tuner (Home Assistant's select). */
+  objective?(): string | undefined;
 }
 
 /** The state every control surface shows (Home Assistant, the dashboard, `get-controls`). */
@@ -32,6 +34,7 @@ export interface ControlState {
   /** The target rate in continuous mode; null when unlimited or in duty cycle. */
   fps: number | null;
   pacing: string;
+  objective?: string;
 }
 
 /**
@@ -81,6 +84,7 @@ export class Controls {
       variants: this.deps.variants(),
       fps: pacing.mode === 'continuous' ? (pacing.fps ?? null) : null,
       pacing: this.resumeTo ? 'paused' : describePacing(pacing),
+      ...(this.deps.objective?.() ? { objective: this.deps.objective()! } : {}),
     };
   }
 

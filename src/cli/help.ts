@@ -211,6 +211,50 @@ export const HELP: Readonly<Record<string, CommandHelp>> = {
       'edge-agent fidelity squeezenet1.1 --variant fp16 --frames ~/photos --limit 50 --json',
     ],
   },
+  tune: {
+    options: [
+      {
+        flag: '--model NAME',
+        text: 'The model whose variants are measured.',
+        default: 'models.default (yolox-nano)',
+      },
+      {
+        flag: '--objective ID',
+        text: 'max-accuracy (under the budgets), min-latency or min-energy (above the fidelity floor).',
+        default: 'policy.objective (max-accuracy)',
+      },
+      {
+        flag: '--latency-p95-ms N',
+        text: 'Latency budget per inference (p95).',
+        default: 'policy.latencyP95Ms (250)',
+      },
+      {
+        flag: '--min-fidelity F',
+        text: 'Lowest fidelity against the reference, 0–1.',
+        default: 'policy.fidelityFloor (0.9)',
+      },
+      {
+        flag: '--derive auto|never',
+        text: 'Derive a variant (int8, fp16) when no measured one meets the policy.',
+        default: 'auto',
+      },
+      { flag: '--force', text: 'Measure again instead of using the cached measurements.' },
+      { flag: '--plot FILE.svg', text: 'Write the trade-off charts of the decision to FILE.svg.' },
+      {
+        flag: '--frames DIR',
+        text: 'Images for the fidelity measurement.',
+        default: "the camera's image folder when it is one, else the bundled samples",
+      },
+      { flag: '-q, --quiet', text: 'No progress on stderr.' },
+      JSON_OUT,
+      CONFIG,
+    ],
+    examples: [
+      'edge-agent tune                                   # measure (or reuse the cache) and choose',
+      'edge-agent tune --objective min-latency --min-fidelity 0.95 --plot tune.svg',
+      'edge-agent tune --force --derive never --json     # fresh measurements, shipped variants only',
+    ],
+  },
   fleet: {
     arguments: [
       {

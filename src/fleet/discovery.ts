@@ -287,7 +287,7 @@ export function discoveryMessages(input: DiscoveryInput): DiscoveryMessage[] {
     input.commands.tune && {
       name: 'Re-tune',
       command_topic: topics.request('tune'),
-      payload_press: '{}',
+      payload_press: '{"force":true}',
       entity_category: 'config',
       icon: 'mdi:tune',
     },
