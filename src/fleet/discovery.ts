@@ -238,7 +238,8 @@ export function discoveryMessages(input: DiscoveryInput): DiscoveryMessage[] {
     command_topic: topics.request('set-fps'),
     command_template: '{"fps": {{ value }}}',
     state_topic: ha.state,
-    value_template: '{{ value_json.fps | default(0, true) }}',
+    // null (no limit) renders as "None", Home Assistant's payload_reset: the number shows unknown.
+    value_template: '{{ value_json.fps }}',
     min: 0.5,
     max: 30,
     step: 0.5,
