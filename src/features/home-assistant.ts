@@ -6,8 +6,8 @@ import { HomeAssistantBridge } from '../fleet/home-assistant.js';
 import type { FleetExtension } from '../fleet/service.js';
 import { deviceTopics } from '../fleet/topics.js';
 import type { DeviceProfile } from '../hardware/index.js';
-import { annotateFrame } from '../http/annotate.js';
 import type { Logger } from '../log.js';
+import { annotateFrame } from '../pipeline/annotate.js';
 import type { ResultListener } from '../pipeline/pipeline.js';
 import type { Feature } from './feature.js';
 
