@@ -140,17 +140,17 @@ export class HomeAssistantBridge {
       }
     }
     this.lastCounts = counts;
-    // On change, and while something is seen often enough that the occupancy off_delay never fires.
+    // On change (at most twice a second: a later result carries a held-back change), and while
+    // something is seen often enough that the occupancy off_delay never fires.
     const json = JSON.stringify(counts);
     const seen = Object.values(counts).some((n) => n > 0);
+    const since = now - this.lastCountsAt;
     const heartbeatMs = (this.settings.offDelayS * 1000) / 3;
-    if (json !== this.lastCountsJson || (seen && now - this.lastCountsAt >= heartbeatMs)) {
-      if (json !== this.lastCountsJson || now - this.lastCountsAt >= 1000) {
-        this.lastCountsJson = json;
-        this.lastCountsAt = now;
-        this.publish(this.ha.detections, JSON.stringify({ ts: result.capturedAtMs, counts }));
-        this.published.detections++;
-      }
+    if ((json !== this.lastCountsJson && since >= 500) || (seen && since >= heartbeatMs)) {
+      this.lastCountsJson = json;
+      this.lastCountsAt = now;
+      this.publish(this.ha.detections, JSON.stringify({ ts: result.capturedAtMs, counts }));
+      this.published.detections++;
     }
     if (!this.snapshotBusy && now - this.lastSnapshotAt >= this.settings.snapshotIntervalS * 1000) {
       this.lastSnapshotAt = now;
