@@ -129,7 +129,7 @@ async function deriveCommand(
   request: DeriveRequest,
   progress: (data: Record<string, unknown>) => void,
 ): Promise<unknown> {
-  const { parseMethod } = await import('../optimize/methods.js');
+  const { parseMethod } = await import('../optimize/methods/index.js');
   const method = parseMethod(request.method);
   const { calibration = 'camera', ...params } = (request.options ?? {}) as { calibration?: string } & Record<
     string,

@@ -17,7 +17,7 @@ export {
   normalizeParams,
   parseMethod,
   variantIdFor,
-} from './methods.js';
+} from './methods/index.js';
 export { inspectModel, type ModelInspection } from './onnx/inspect.js';
 export { decodeModel, encodeModel } from './onnx/onnx-io.js';
 export { probeShapes, probeTensors } from './onnx/runtime.js';

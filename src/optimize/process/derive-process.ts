@@ -8,7 +8,7 @@ import type { Variant } from '../../models/manifest.js';
 import type { DerivedVariant } from '../derive.js';
 import type { FidelityReport } from '../evaluation/fidelity.js';
 import type { FrameSource } from '../evaluation/frames.js';
-import type { Method } from '../methods.js';
+import type { Method } from '../methods/index.js';
 import type { Progress, ProgressFn } from '../progress.js';
 
 /**
