@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EXECUTION_PROVIDERS } from '../inference/providers.js';
 
 /**
  * The one schema of `agent.config.json`. The TypeScript type, the defaults and the JSON Schema for
@@ -10,7 +11,7 @@ const topicSegment = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-" (1-64), usable as an MQTT topic segment');
 
-export const executionProviderSchema = z.enum(['cpu', 'cuda', 'tensorrt', 'webgpu']);
+export const executionProviderSchema = z.enum(EXECUTION_PROVIDERS);
 
 const logSchema = z
   .strictObject({
