@@ -14,7 +14,6 @@ export {
   type Host,
   runCommand,
 } from './host.js';
-export { readMachineId } from './machine-id.js';
 export { type ReadProfileDeps, readProfile } from './profile.js';
 export type { LiveSample } from './sample.js';
 export {

@@ -1,4 +1,9 @@
-/** On-device model optimisation: derivations and fidelity. It never chooses between variants (the tuner does). */
+/**
+ * On-device model optimisation: derivations (methods/), their fidelity against the reference
+ * (evaluation/), ONNX graph I/O (onnx/), graph transforms (transforms/), int8 quantization
+ * (quantize/) and the child process the agent derives in (process/). It never chooses between
+ * variants: choosing belongs to src/tuner/ (DESIGN.md "Choosing a variant").
+ */
 
 export { type DerivedVariant, type DeriveOptions, derive, optimizedKernels } from './derive.js';
 export { AbortedError, DerivationError, OnnxFormatError } from './errors.js';
