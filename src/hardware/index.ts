@@ -1,7 +1,15 @@
 /**
  * The device profile and the live sampler. `src/hardware/` describes the device; it never decides
- * (the tuner does). See docs/hardware.md.
+ * (deciding is the tuner's job, DESIGN.md). See docs/hardware.md.
  */
+export {
+  BOARDS,
+  type BoardDescriptor,
+  type BoardPowerDefaults,
+  type BoardSensors,
+  boardDescriptor,
+  classifyBoard,
+} from './boards.js';
 export type { EnergyResult } from './energy.js';
 export { probeExecutionProviders } from './execution-providers.js';
 export { computeFingerprint, fingerprintInputs, memorySizeClassGiB } from './fingerprint.js';
