@@ -49,7 +49,7 @@ export const inferCommand: Command = {
       log,
     });
     try {
-      const result = await model.inferEncoded(image);
+      const result = await model.inferEncoded(image, { maxPixels: loaded.config.inference.maxInputPixels });
       if (values.json) writeJson(ctx.stdout, toJson(result));
       else ctx.stdout.write(`${describe(result, path.basename(image))}\n`);
     } finally {

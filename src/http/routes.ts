@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ImageDecodeError } from '../errors.js';
+import type { ImageLimits } from '../inference/image-limits.js';
 import { inferenceJson } from '../inference/json.js';
 import type { Catalog } from '../models/catalog.js';
 import type { FrameResult, PipelineModel, PipelineStats, ResultListener } from '../pipeline/pipeline.js';
@@ -27,6 +28,10 @@ export interface RouteDeps {
   getReadings?: () => Promise<DeviceReadings | undefined>;
   /** Latency figures measured elsewhere (the tuner's benchmarks), by `model/variant`. */
   getMeasurements?: () => Measured | Promise<Measured>;
+  /** What POST /api/infer may decode (pixel limit); the default limit when absent. */
+  imageLimits?: ImageLimits;
+  /** POST /api/infer requests decoded and inferred at once; more get 429 (default 1). */
+  inferConcurrency?: number;
   version: string;
   deviceId?: string;
   startedAtMs: number;
@@ -131,6 +136,9 @@ export function registerApi(
       done(null, body);
     },
   );
+  // Each request decodes a whole image: a bound on how many at once bounds the memory they take.
+  const maxInferring = deps.inferConcurrency ?? 1;
+  let inferring = 0;
   app.post('/api/infer', { bodyLimit: inferMaxBytes }, async (req, reply) => {
     const body = req.body;
     if (!Buffer.isBuffer(body)) {
@@ -143,7 +151,18 @@ export function registerApi(
         'empty body: send the image bytes (JPEG, PNG, WebP) with Content-Type image/jpeg or image/png',
       );
     }
-    const result = await deps.pipeline.withModel((model) => model.inferEncoded(body));
-    return inferenceJson(result);
+    if (inferring >= maxInferring) {
+      reply.header('Retry-After', '1');
+      return reply.code(429).send({
+        error: `busy: ${inferring} image${inferring === 1 ? '' : 's'} already being inferred (http.inferConcurrency ${maxInferring}); retry later`,
+      });
+    }
+    inferring++;
+    try {
+      const result = await deps.pipeline.withModel((model) => model.inferEncoded(body, deps.imageLimits));
+      return inferenceJson(result);
+    } finally {
+      inferring--;
+    }
   });
 }

@@ -9,6 +9,7 @@ import { type Clock, systemClock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
 import { isLoopbackHost } from '../config/schema.js';
 import { ConfigError, EdgeAgentError, errorMessage, ImageDecodeError } from '../errors.js';
+import { ImageTooLargeError, UnsupportedImageError } from '../inference/image-limits.js';
 import type { Logger } from '../log.js';
 import { packageRoot } from '../paths.js';
 import { toPrometheus } from '../telemetry/prometheus.js';
@@ -105,6 +106,8 @@ export class HttpServer {
       );
     });
     app.setErrorHandler((err: FastifyError, req, reply) => {
+      if (err instanceof ImageTooLargeError) return reply.code(413).send({ error: err.message });
+      if (err instanceof UnsupportedImageError) return reply.code(415).send({ error: err.message });
       if (err instanceof ImageDecodeError) return reply.code(400).send({ error: err.message });
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
         return reply
@@ -146,7 +149,12 @@ export class HttpServer {
 
     registerApi(
       app,
-      { ...deps, startedAtMs: clock.now(), now: () => clock.now() },
+      {
+        ...deps,
+        inferConcurrency: deps.config.inferConcurrency,
+        startedAtMs: clock.now(),
+        now: () => clock.now(),
+      },
       this.stream,
       deps.config.inferMaxBytes,
     );

@@ -5,6 +5,7 @@ import type { Catalog, CatalogVariant, ModelEntry } from '../models/catalog.js';
 import { readLabels } from '../models/catalog.js';
 import { readVerified } from '../models/integrity.js';
 import { type DecoderSpec, effectiveInputSpec, type InputSpec } from '../models/manifest.js';
+import type { ImageLimits } from './image-limits.js';
 import { inferEncodedImage, inferImage } from './infer-image.js';
 import type { OutputTensor } from './postprocess.js';
 import type { ModelInput } from './preprocess.js';
@@ -97,8 +98,8 @@ export class InferenceModel {
   }
 
   /** Decodes an encoded image (or a file path) and infers; decode time counts as preprocessing. */
-  inferEncoded(input: Buffer | string): Promise<InferenceResult> {
-    return inferEncodedImage(this, input);
+  inferEncoded(input: Buffer | string, limits?: ImageLimits): Promise<InferenceResult> {
+    return inferEncodedImage(this, input, limits);
   }
 
   async dispose(): Promise<void> {

@@ -9,6 +9,7 @@ import { readLabels } from '../models/catalog.js';
 import { readVerified } from '../models/integrity.js';
 import { type DecoderSpec, effectiveInputSpec, type InputSpec } from '../models/manifest.js';
 import { packageRoot } from '../paths.js';
+import type { ImageLimits } from './image-limits.js';
 import { inferEncodedImage, inferImage } from './infer-image.js';
 import type { LoadModelOptions } from './model.js';
 import type { OutputTensor } from './postprocess.js';
@@ -187,8 +188,8 @@ export class WorkerModel {
   }
 
   /** Decodes an encoded image (or a file path) and infers; decode time counts as preprocessing. */
-  inferEncoded(input: Buffer | string): Promise<InferenceResult> {
-    return inferEncodedImage(this, input);
+  inferEncoded(input: Buffer | string, limits?: ImageLimits): Promise<InferenceResult> {
+    return inferEncodedImage(this, input, limits);
   }
 
   /** Releases the session and ends the worker (terminated if it does not finish in 5 s). */
