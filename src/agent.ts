@@ -4,6 +4,7 @@ import { buildCommandDeps } from './agent/commands.js';
 import { configDecision } from './agent/decision.js';
 import { PowerModeTracker, telemetryHardware } from './agent/hardware.js';
 import { ModelHost } from './agent/model-host.js';
+import { guardedTelemetry, wireDiskGuard } from './agent/resilience.js';
 import { createSource } from './camera/index.js';
 import type { Frame } from './camera/types.js';
 import { redactSecrets } from './cli/config.js';
@@ -16,12 +17,14 @@ import { BrokerStartError } from './fleet/embedded-broker.js';
 import { FleetService } from './fleet/service.js';
 import { deviceTopics } from './fleet/topics.js';
 import { type DeviceProfile, LiveSampler, readProfile } from './hardware/index.js';
+import { HealthFaults } from './health/faults.js';
 import { HttpServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { packageRoot } from './paths.js';
 import { pacingFromConfig } from './pipeline/config.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { FrameResult, PipelineStats } from './pipeline/types.js';
+import type { DiskGuard } from './store/disk-guard.js';
 import { Store } from './store/index.js';
 import { TelemetryCollector } from './telemetry/collector.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
@@ -62,6 +65,8 @@ export class Agent {
   latest: FrameResult | undefined;
   /** Set when a `restart` command asked for a restart; the CLI exits with RESTART_EXIT_CODE. */
   restartRequested: string | undefined;
+  /** What is degraded (disk full, camera, model fallback, MQTT): shown by /healthz and telemetry. */
+  readonly faults: HealthFaults;
 
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -70,6 +75,7 @@ export class Agent {
   private readonly powerMode = new PowerModeTracker();
   private latestPair: { result: FrameResult; frame: Frame } | undefined;
   private store: Store | undefined;
+  private disk: DiskGuard | undefined;
   private sampler: LiveSampler | undefined;
   private collector: TelemetryCollector | undefined;
   private telemetry: TelemetryReporter | undefined;
@@ -85,6 +91,7 @@ export class Agent {
     this.clock = deps.clock ?? systemClock;
     this.deviceId = resolveDeviceId(deps.config.deviceId);
     this.models = new ModelHost(deps.config, this.log);
+    this.faults = new HealthFaults(this.clock);
   }
 
   /** Starts everything; resolves once the pipeline is running. Abort `signal` (or call stop) to end. */
@@ -94,12 +101,21 @@ export class Agent {
     mkdirSync(config.dataDir, { recursive: true });
     this.startedAt = this.clock.now();
     const topics = deviceTopics(config.mqtt.prefix, this.deviceId);
+    const disk = wireDiskGuard({
+      log: this.deps.log,
+      faults: this.faults,
+      dataDir: config.dataDir,
+      events: () => this.store?.events,
+      publishLive: (m) => this.fleet?.publishLive(m) ?? false,
+    });
+    this.disk = disk.guard;
     const store = new Store({
       file: path.join(config.dataDir, 'edge-agent.db'),
       config: config.store,
       clock: this.clock,
       log: this.deps.log,
       eventsTopic: topics.events,
+      onEventWriteError: disk.onEventWriteError,
     });
     this.store = store;
     store.start(this.abort.signal);
@@ -231,11 +247,16 @@ export class Agent {
     await this.models.dispose().catch(warn('model release'));
     if (this.store) {
       if (this.runId !== undefined) {
-        this.store.db
-          .prepare('UPDATE agent_runs SET stopped_at = ?, frames_processed = ? WHERE id = ?')
-          .run(this.clock.now(), counters?.processed ?? 0, this.runId);
+        // A full disk must not keep the database from closing (nor turn SIGTERM into exit 1).
+        try {
+          this.store.db
+            .prepare('UPDATE agent_runs SET stopped_at = ?, frames_processed = ? WHERE id = ?')
+            .run(this.clock.now(), counters?.processed ?? 0, this.runId);
+        } catch (err) {
+          warn('recording the end of the run')(err);
+        }
       }
-      await this.store.stop();
+      await this.store.stop().catch(warn('closing the database'));
     }
     this.log.info({ ...counters }, 'agent stopped');
   }
@@ -288,14 +309,16 @@ export class Agent {
         powerMode: () => this.powerMode.current(),
         outbox: () => {
           const s = store.outbox.stats();
-          return { pending: s.pending, droppedTotal: s.droppedTotal };
+          // Messages lost to a full disk are counted in memory (the durable counter cannot be written).
+          return {
+            pending: s.pending,
+            droppedTotal: s.droppedTotal + (this.disk?.stats().droppedTotal ?? 0),
+          };
         },
       },
     });
     this.telemetry = new TelemetryReporter({
-      collector: this.collector,
-      metrics: store.metrics,
-      outbox: store.outbox,
+      ...guardedTelemetry(this.collector, store, this.disk!, this.faults),
       topic,
       clock: this.clock,
       log: this.deps.log.child({ component: 'telemetry' }),
@@ -411,6 +434,8 @@ export class Agent {
       },
       getProfile: () => this.getProfile(),
       getTelemetry: () => this.telemetry?.latest(),
+      faults: () => this.faults.list(),
+      imageLimits: { maxPixels: config.inference.maxInputPixels },
     });
     await this.http.start();
   }

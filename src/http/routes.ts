@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ImageDecodeError } from '../errors.js';
+import { type Fault, healthStatus } from '../health/faults.js';
 import type { ImageLimits } from '../inference/image-limits.js';
 import { inferenceJson } from '../inference/json.js';
 import type { Catalog } from '../models/catalog.js';
@@ -28,6 +29,8 @@ export interface RouteDeps {
   getReadings?: () => Promise<DeviceReadings | undefined>;
   /** Latency figures measured elsewhere (the tuner's benchmarks), by `model/variant`. */
   getMeasurements?: () => Measured | Promise<Measured>;
+  /** What is degraded right now (disk full, camera missing, model fallback, ...); none when absent. */
+  faults?: () => readonly Fault[];
   /** What POST /api/infer may decode (pixel limit); the default limit when absent. */
   imageLimits?: ImageLimits;
   /** POST /api/infer requests decoded and inferred at once; more get 429 (default 1). */
@@ -64,9 +67,11 @@ export function registerApi(
     w.add(r.timings.inferenceMs);
   });
 
+  // Liveness stays 200 while degraded: the process serves what works, a restart would not help.
   app.get('/healthz', async () => {
     const s = deps.pipeline.stats();
-    return { status: 'ok', pipeline: s.state, camera: s.camera.state };
+    const faults = deps.faults?.() ?? [];
+    return { status: healthStatus(faults), pipeline: s.state, camera: s.camera.state, faults };
   });
 
   app.get('/api/status', async () => {
@@ -90,6 +95,7 @@ export function registerApi(
         lastError: s.lastError,
       },
       stream: { clients: stream.clientCount },
+      faults: deps.faults?.() ?? [],
       readings: readings ?? null,
     };
   });
