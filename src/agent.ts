@@ -4,13 +4,13 @@ import { buildCommandDeps } from './agent/commands.js';
 import { configDecision } from './agent/decision.js';
 import { PowerModeTracker, telemetryHardware } from './agent/hardware.js';
 import { ModelHost } from './agent/model-host.js';
-import { guardedTelemetry, wireDiskGuard } from './agent/resilience.js';
+import { guardedTelemetry, retryFleet, watchDegradation, wireDiskGuard } from './agent/resilience.js';
 import { createSource } from './camera/index.js';
 import type { Frame } from './camera/types.js';
 import { redactSecrets } from './cli/config.js';
 import { type Clock, systemClock } from './clock.js';
 import { type AgentConfig, ENV_OVERRIDES, loadConfig } from './config/index.js';
-import { errorMessage } from './errors.js';
+import { ConfigError, errorMessage } from './errors.js';
 import { ConfigStore } from './fleet/config-patch.js';
 import { resolveDeviceId } from './fleet/device-id.js';
 import { BrokerStartError } from './fleet/embedded-broker.js';
@@ -121,6 +121,13 @@ export class Agent {
     store.start(this.abort.signal);
 
     const model = await this.models.loadInitial();
+    watchDegradation({
+      faults: this.faults,
+      events: store.events,
+      models: this.models,
+      camera: () => this.pipeline?.stats().camera,
+      model,
+    });
     this.runId = Number(
       store.db
         .prepare('INSERT INTO agent_runs (started_at, version, model, variant) VALUES (?, ?, ?, ?)')
@@ -143,6 +150,7 @@ export class Agent {
     await this.startFleet();
 
     const source = createSource(config.camera, {
+      imageLimits: { maxPixels: config.inference.maxInputPixels },
       signal: this.abort.signal,
       clock: this.clock,
       log: this.deps.log.child({ component: 'camera' }),
@@ -385,11 +393,23 @@ export class Agent {
     try {
       await this.fleet.start(this.abort.signal);
     } catch (err) {
-      if (!(err instanceof BrokerStartError)) throw err;
-      // Inference goes on without MQTT; telemetry keeps accumulating in the outbox.
-      this.log.error({ err: err.message }, 'MQTT disabled for this run');
-      store.events.emit('mqtt-unavailable', { error: err.message }, 'error');
+      if (!(err instanceof BrokerStartError || err instanceof ConfigError)) throw err;
+      // Inference and HTTP go on; telemetry accumulates in the outbox; MQTT is retried with backoff.
+      const fleet = this.fleet;
       this.fleet = undefined;
+      retryFleet({
+        fleet,
+        error: err,
+        config: config.mqtt,
+        faults: this.faults,
+        events: store.events,
+        clock: this.clock,
+        log: this.log,
+        signal: this.abort.signal,
+        started: () => {
+          this.fleet = fleet;
+        },
+      });
     }
   }
 

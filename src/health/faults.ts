@@ -22,6 +22,7 @@ export type FaultListener = (fault: Fault, change: 'raised' | 'cleared') => void
 export class HealthFaults {
   private readonly faults = new Map<string, Fault>();
   private readonly listeners = new Set<FaultListener>();
+  private readonly probes: Array<() => Fault | undefined> = [];
 
   constructor(private readonly clock: Pick<Clock, 'now'>) {}
 
@@ -44,11 +45,22 @@ export class HealthFaults {
   }
 
   has(id: string): boolean {
-    return this.faults.has(id);
+    return this.list().some((f) => f.id === id);
+  }
+
+  /** A fault derived from another component's state (camera offline, model fallback), read on list(). */
+  probe(fn: () => Fault | undefined): void {
+    this.probes.push(fn);
   }
 
   list(): Fault[] {
-    return [...this.faults.values()].sort((a, b) => a.sinceMs - b.sinceMs || a.id.localeCompare(b.id));
+    const probed = this.probes.flatMap((p) => {
+      const f = p();
+      return f ? [f] : [];
+    });
+    return [...this.faults.values(), ...probed].sort(
+      (a, b) => a.sinceMs - b.sinceMs || a.id.localeCompare(b.id),
+    );
   }
 
   onChange(listener: FaultListener): () => void {
