@@ -191,6 +191,11 @@ export function retryFleet(deps: RetryFleetDeps): void {
     },
   ).then((ok) => {
     if (!ok) return;
+    if (deps.signal.aborted) {
+      // The agent began stopping while this attempt connected: it will not stop this fleet.
+      void deps.fleet.stop().catch(() => undefined);
+      return;
+    }
     deps.started();
     faults.clear('mqtt');
     deps.events.emit('mqtt-available', {});
