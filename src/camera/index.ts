@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
-import type { ImageLimits } from '../inference/image-limits.js';
+import type { ImageLimits } from '../image/limits.js';
 import type { Logger } from '../log.js';
 import type { SpawnFn } from './capture-process.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './health.js';

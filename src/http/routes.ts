@@ -1,13 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { ImageDecodeError } from '../errors.js';
 import { type Fault, healthStatus } from '../health/faults.js';
-import type { ImageLimits } from '../inference/image-limits.js';
-import { inferenceJson } from '../inference/json.js';
-import type { Catalog } from '../models/catalog.js';
-import type { FrameResult, PipelineModel, PipelineStats, ResultListener } from '../pipeline/pipeline.js';
-import { SampleWindow } from '../pipeline/stats.js';
+import type { FrameResult, PipelineStats, ResultListener } from '../pipeline/pipeline.js';
 import type { DeviceReadings } from './metrics.js';
-import { type Measured, modelsView, variantKey } from './models-view.js';
 import type { MjpegBroadcaster } from './stream.js';
 
 /** What the HTTP layer reads from the pipeline (the Pipeline class provides it). */
@@ -15,58 +9,25 @@ export interface HttpPipeline {
   stats(): PipelineStats;
   latest(): FrameResult | undefined;
   onResult(listener: ResultListener): () => void;
-  withModel<T>(fn: (model: PipelineModel) => Promise<T>): Promise<T>;
 }
 
 export interface RouteDeps {
   pipeline: HttpPipeline;
-  /** The current catalog (derived variants appear in it as they are made). */
-  catalog: () => Catalog | Promise<Catalog>;
-  /** The active variant and why: from the config today, the tuner's decision later. */
-  getDecision: () => unknown | Promise<unknown>;
-  /** The device profile (hardware part); 503 until it is wired in. */
-  getProfile?: () => Promise<unknown>;
   getReadings?: () => Promise<DeviceReadings | undefined>;
-  /** Latency figures measured elsewhere (the tuner's benchmarks), by `model/variant`. */
-  getMeasurements?: () => Measured | Promise<Measured>;
   /** What is degraded right now (disk full, camera missing, model fallback, ...); none when absent. */
   faults?: () => readonly Fault[];
-  /** What POST /api/infer may decode (pixel limit); the default limit when absent. */
-  imageLimits?: ImageLimits;
-  /** POST /api/infer requests decoded and inferred at once; more get 429 (default 1). */
-  inferConcurrency?: number;
   version: string;
   deviceId?: string;
   startedAtMs: number;
   now: () => number;
 }
 
-const IMAGE_TYPES = [
-  'image/jpeg',
-  'image/png',
-  'image/webp',
-  'image/gif',
-  'image/tiff',
-  'image/avif',
-  'application/octet-stream',
-];
-
-/** The JSON API. Errors become `{ error }` with a status by the server's error handler. */
-export function registerApi(
-  app: FastifyInstance,
-  deps: RouteDeps,
-  stream: MjpegBroadcaster,
-  inferMaxBytes: number,
-) {
-  // Latency per variant measured by this agent, for the models table.
-  const measured = new Map<string, SampleWindow>();
-  deps.pipeline.onResult((r) => {
-    const key = variantKey(r.model, r.variant);
-    const w = measured.get(key) ?? new SampleWindow(256);
-    measured.set(key, w);
-    w.add(r.timings.inferenceMs);
-  });
-
+/**
+ * The serving core of the JSON API: health, status, the latest result and the stream. Feature
+ * modules (src/features/) add theirs (models, decision, profile, infer). Errors become
+ * `{ error }` with a status by the server's error handler.
+ */
+export function registerApi(app: FastifyInstance, deps: RouteDeps, stream: MjpegBroadcaster) {
   // Liveness stays 200 while degraded: the process serves what works, a restart would not help.
   app.get('/healthz', async () => {
     const s = deps.pipeline.stats();
@@ -100,28 +61,6 @@ export function registerApi(
     };
   });
 
-  app.get('/api/profile', async (_req, reply) => {
-    if (!deps.getProfile) {
-      return reply
-        .code(503)
-        .send({ error: 'the device profile is not available in this build (hardware part not wired in)' });
-    }
-    return deps.getProfile();
-  });
-
-  app.get('/api/decision', async () => deps.getDecision());
-
-  app.get('/api/models', async () => {
-    const catalog = await deps.catalog();
-    const s = deps.pipeline.stats();
-    const merged = new Map((await deps.getMeasurements?.()) ?? []);
-    for (const [k, w] of measured) merged.set(k, w.summary());
-    return {
-      active: { model: s.model.name, variant: s.model.variant },
-      models: modelsView(catalog.models(), { model: s.model.name, variant: s.model.variant }, merged),
-    };
-  });
-
   app.get('/api/results/latest', async (_req, reply) => {
     const latest = deps.pipeline.latest();
     if (!latest)
@@ -133,42 +72,5 @@ export function registerApi(
     reply.hijack();
     stream.add(reply.raw);
     req.log.debug('stream client connected');
-  });
-
-  app.addContentTypeParser(
-    IMAGE_TYPES,
-    { parseAs: 'buffer', bodyLimit: inferMaxBytes },
-    (_req, body, done) => {
-      done(null, body);
-    },
-  );
-  // Each request decodes a whole image: a bound on how many at once bounds the memory they take.
-  const maxInferring = deps.inferConcurrency ?? 1;
-  let inferring = 0;
-  app.post('/api/infer', { bodyLimit: inferMaxBytes }, async (req, reply) => {
-    const body = req.body;
-    if (!Buffer.isBuffer(body)) {
-      return reply
-        .code(415)
-        .send({ error: 'send the image bytes with Content-Type image/jpeg, image/png or image/webp' });
-    }
-    if (body.length === 0) {
-      throw new ImageDecodeError(
-        'empty body: send the image bytes (JPEG, PNG, WebP) with Content-Type image/jpeg or image/png',
-      );
-    }
-    if (inferring >= maxInferring) {
-      reply.header('Retry-After', '1');
-      return reply.code(429).send({
-        error: `busy: ${inferring} image${inferring === 1 ? '' : 's'} already being inferred (http.inferConcurrency ${maxInferring}); retry later`,
-      });
-    }
-    inferring++;
-    try {
-      const result = await deps.pipeline.withModel((model) => model.inferEncoded(body, deps.imageLimits));
-      return inferenceJson(result);
-    } finally {
-      inferring--;
-    }
   });
 }

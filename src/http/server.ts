@@ -9,7 +9,7 @@ import { type Clock, systemClock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
 import { isLoopbackHost } from '../config/schema.js';
 import { ConfigError, EdgeAgentError, errorMessage, ImageDecodeError } from '../errors.js';
-import { ImageTooLargeError, UnsupportedImageError } from '../inference/image-limits.js';
+import { ImageTooLargeError, UnsupportedImageError } from '../image/limits.js';
 import type { Logger } from '../log.js';
 import { packageRoot } from '../paths.js';
 import { toPrometheus } from '../telemetry/prometheus.js';
@@ -19,8 +19,13 @@ import { AgentMetrics } from './metrics.js';
 import { type RouteDeps, registerApi } from './routes.js';
 import { MjpegBroadcaster } from './stream.js';
 
+/** Adds routes to the server; feature modules provide these (src/features/). */
+export type RouteRegistrar = (app: FastifyInstance) => void;
+
 export interface HttpServerDeps extends Omit<RouteDeps, 'startedAtMs' | 'now'> {
   config: AgentConfig['http'];
+  /** The features' routes, registered after the core ones, behind the same auth and error handling. */
+  routes?: readonly RouteRegistrar[];
   /** The latest telemetry record: its figures are appended to /metrics as `edge_agent_telemetry_*`. */
   getTelemetry?: () => TelemetryRecord | undefined;
   log: Logger;
@@ -122,9 +127,12 @@ export class HttpServer {
       if (err.statusCode && err.statusCode < 500)
         return reply.code(err.statusCode).send({ error: err.message });
       log.error({ path: req.url.split('?')[0], err: errorMessage(err) }, 'http handler failed');
-      return reply
-        .code(500)
-        .send({ error: err instanceof EdgeAgentError ? err.message : 'internal error (see the agent log)' });
+      return reply.code(500).send({
+        error:
+          err instanceof EdgeAgentError
+            ? err.message
+            : `internal error on ${req.method} ${req.url.split('?')[0]} (see the agent log)`,
+      });
     });
 
     app.post('/api/session', async (req, reply) => {
@@ -147,17 +155,8 @@ export class HttpServer {
       return record ? text + toPrometheus(record, 'edge_agent_telemetry') : text;
     });
 
-    registerApi(
-      app,
-      {
-        ...deps,
-        inferConcurrency: deps.config.inferConcurrency,
-        startedAtMs: clock.now(),
-        now: () => clock.now(),
-      },
-      this.stream,
-      deps.config.inferMaxBytes,
-    );
+    registerApi(app, { ...deps, startedAtMs: clock.now(), now: () => clock.now() }, this.stream);
+    for (const register of deps.routes ?? []) register(app);
 
     app.register(fastifyStatic, { root: publicDir(), index: ['index.html'], cacheControl: false });
     app.register(fastifyStatic, {

@@ -1,16 +1,17 @@
 import * as ort from 'onnxruntime-node';
 import { ModelLoadError } from '../errors.js';
+import type { ImageLimits } from '../image/limits.js';
+import type { RawImage } from '../image/types.js';
 import type { Logger } from '../log.js';
 import type { Catalog, CatalogVariant, ModelEntry } from '../models/catalog.js';
 import { readLabels } from '../models/catalog.js';
 import { readVerified } from '../models/integrity.js';
 import { type DecoderSpec, effectiveInputSpec, type InputSpec } from '../models/manifest.js';
-import type { ImageLimits } from './image-limits.js';
 import { inferEncodedImage, inferImage } from './infer-image.js';
 import type { OutputTensor } from './postprocess.js';
 import type { ModelInput } from './preprocess.js';
 import { type ExecutionProvider, openSession, type SessionOptions } from './session.js';
-import type { InferenceResult, RawImage } from './types.js';
+import type { InferenceResult } from './types.js';
 
 export interface LoadModelOptions {
   catalog: Catalog;

@@ -1,5 +1,5 @@
 import type { CameraStatus, Frame } from '../camera/types.js';
-import type { ImageLimits } from '../inference/image-limits.js';
+import type { ImageLimits } from '../image/limits.js';
 import type { OutputTensor } from '../inference/postprocess.js';
 import type { InferenceResult, StageTimings } from '../inference/types.js';
 import type { DecoderSpec, InputSpec } from '../models/manifest.js';
