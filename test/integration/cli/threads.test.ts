@@ -15,7 +15,8 @@ function expectUsageError(run: { code: number | null; stderr: string; stdout: st
   expect(run.stdout).toBe('');
 }
 
-describe('--threads is bounded on the command line', () => {
+// Each case starts one to three CLI processes; on a loaded 2-core machine that takes a while.
+describe('--threads is bounded on the command line', { timeout: 120_000 }, () => {
   it('infer --threads 100000 is a usage error before any session starts', async () => {
     const run = await runCli(['infer', image, '--model', 'squeezenet1.1', '--threads', '100000']);
     expectUsageError(run, /infer: --threads expects an integer from 0 to 256/);
