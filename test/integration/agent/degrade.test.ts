@@ -48,7 +48,10 @@ async function waitForHealth(url: string, ok: (h: Health) => boolean, agent: Age
   let last: Health | undefined;
   return waitUntil(
     () => {
-      void health(url).then((h) => (last = h));
+      health(url).then(
+        (h) => (last = h),
+        () => undefined, // the agent died: `agent.exit` and the timeout say so
+      );
       return last && ok(last) ? last : undefined;
     },
     60_000,
