@@ -48,6 +48,7 @@ async function waitForHealth(url: string, ok: (h: Health) => boolean, agent: Age
   let last: Health | undefined;
   return waitUntil(
     () => {
+      if (agent.exit) throw new Error(`the agent exited (${JSON.stringify(agent.exit)})\n${agent.log()}`);
       health(url).then(
         (h) => (last = h),
         () => undefined, // the agent died: `agent.exit` and the timeout say so
