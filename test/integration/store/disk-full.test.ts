@@ -95,7 +95,31 @@ describe.skipIf(!mounted)('a full data directory (2 MB tmpfs filled during the r
     expect(health.faults.find((f) => f.id === 'disk-full')!.message).toContain(mounted!.dir);
     // One error line for the transition, not one per interval.
     expect(agent.lines.filter((l) => l.level === 50 && String(l.msg).startsWith('disk full')).length).toBe(1);
+    expect(
+      agent.lines.filter((l) => l.level === 50 && String(l.msg).includes('telemetry sample failed')),
+    ).toEqual([]);
 
+    // Room again: the fault clears, disk-ok is announced, queueing resumes.
+    unlinkSync(path.join(mounted!.dir, 'filler'));
+    const ok = await waitUntil(
+      () => messages.find((m) => m.topic.endsWith('/events') && m.body.type === 'disk-ok'),
+      30_000,
+      () => `no disk-ok event after the space came back\n${agent!.log()}`,
+    );
+    await waitUntil(
+      () =>
+        telemetry().find((m) => m.at > ok.at && m.body.diskFull === false && m.body.healthStatus === 'ok'),
+      30_000,
+      () => `telemetry still says the disk is full\n${agent!.log()}`,
+    );
+
+    // Full again, and SIGTERM while it is: exit 0, database closed.
+    fillDisk(mounted!.dir);
+    await waitUntil(
+      () => messages.filter((m) => m.topic.endsWith('/events') && m.body.type === 'disk-full').length >= 2,
+      30_000,
+      () => `no second disk-full event\n${agent!.log()}`,
+    );
     await client.endAsync();
     client = undefined;
     const exit = await agent.stop();
