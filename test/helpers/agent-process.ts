@@ -1,27 +1,32 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TSX_LOADER } from './cli.js';
 import { REPO } from './paths.js';
 import { waitUntil } from './wait.js';
 
 /**
- * `edge-agent run` as a real process on free ports (HTTP and embedded MQTT on port 0), its JSON
- * log lines collected. The HTTP URL comes from the `http listening` line.
+ * A real `edge-agent run` process on a config written to a temp folder (free ports, its own data
+ * folder). Its JSON log lines are parsed as they arrive.
  */
 export class AgentProcess {
   readonly lines: Array<Record<string, unknown>> = [];
-  stdout = '';
   stderr = '';
-  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; atMs: number }>;
 
-  private constructor(readonly child: ChildProcessWithoutNullStreams) {
-    child.stdout.on('data', (d) => {
-      this.stdout += d;
-      const parts = this.stdout.split('\n');
-      this.stdout = parts.pop() ?? '';
+  private constructor(
+    readonly child: ChildProcess,
+    readonly dir: string,
+    readonly configFile: string,
+  ) {
+    let buffer = '';
+    child.stdout?.on('data', (d) => {
+      buffer += d;
+      const parts = buffer.split('\n');
+      buffer = parts.pop() ?? '';
       for (const line of parts) {
+        if (!line.trim()) continue;
         try {
           this.lines.push(JSON.parse(line) as Record<string, unknown>);
         } catch {
@@ -29,60 +34,73 @@ export class AgentProcess {
         }
       }
     });
-    child.stderr.on('data', (d) => (this.stderr += d));
+    child.stderr?.on('data', (d) => {
+      this.stderr += d;
+    });
     this.exited = new Promise((resolve) =>
-      child.on('exit', (code, signal) => {
-        this.exit = { code, signal };
-        resolve(this.exit);
-      }),
+      child.once('exit', (code, signal) => resolve({ code, signal, atMs: performance.now() })),
     );
   }
 
-  /** Writes `config` to DIR/agent.config.json (merged over test defaults) and starts the agent. */
-  static start(dir: string, config: Record<string, unknown>, env: Record<string, string> = {}): AgentProcess {
-    const file = path.join(dir, 'agent.config.json');
-    const base = {
-      dataDir: path.join(dir, 'data'),
-      models: { dir: path.join(REPO, 'models'), default: 'squeezenet1.1' },
-      camera: { source: `images:${path.join(REPO, 'samples')}`, fps: 5 },
-      inference: { threads: 1 },
-      log: { level: 'info' },
-      http: { port: 0 },
-      mqtt: { embedded: { port: 0 } },
-    };
-    writeFileSync(file, JSON.stringify({ ...base, ...config }));
+  get dataDir(): string {
+    return path.join(this.dir, 'data');
+  }
+
+  /** Starts the agent; `config` is merged over small defaults (sample images, free ports). */
+  static start(config: Record<string, unknown>, env: Record<string, string> = {}): AgentProcess {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ea-agent-'));
+    const configFile = path.join(dir, 'agent.config.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify(
+        {
+          dataDir: path.join(dir, 'data'),
+          models: { dir: path.join(REPO, 'models'), default: 'yolox-nano' },
+          camera: { source: `images:${path.join(REPO, 'samples')}`, fps: 2 },
+          inference: { threads: 1 },
+          http: { port: 0 },
+          ...config,
+        },
+        null,
+        2,
+      ),
+    );
     const child = spawn(
       process.execPath,
-      ['--import', TSX_LOADER, path.join(REPO, 'src/cli.ts'), 'run', '--config', file],
-      { cwd: dir, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
+      ['--import', TSX_LOADER, path.join(REPO, 'src/cli.ts'), 'run', '--config', configFile],
+      { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    return new AgentProcess(child);
+    return new AgentProcess(child, dir, configFile);
   }
 
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  /** The first log line matching `match`, waiting up to `timeoutMs`; fails early if the agent exits. */
-  async line(
-    match: (l: Record<string, unknown>) => boolean,
-    timeoutMs = 60_000,
+  waitFor(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs = 30_000,
   ): Promise<Record<string, unknown>> {
     return waitUntil(
-      () => {
-        const found = this.lines.find(match);
-        if (found) return found;
-        if (this.exit) throw new Error(`agent exited (${JSON.stringify(this.exit)}) first\n${this.log()}`);
-        return undefined;
-      },
+      () => this.lines.find(match),
       timeoutMs,
-      () => `log line not seen\n${this.log()}`,
+      () => `agent log line not seen\n${this.lines.map((l) => JSON.stringify(l)).join('\n')}\n${this.stderr}`,
     );
   }
 
+  /** Sends SIGTERM and resolves with the exit code and the time it took, ms. */
+  async terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+    const sentAt = performance.now();
+    this.child.kill('SIGTERM');
+    const { code, signal, atMs } = await this.exited;
+    return { code, signal, ms: atMs - sentAt };
+  }
+
+  /** The exit, once the process has exited. */
+  get exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined {
+    const { exitCode, signalCode } = this.child;
+    return exitCode === null && signalCode === null ? undefined : { code: exitCode, signal: signalCode };
+  }
+
+  /** The HTTP URL from the `http listening` line. */
   async url(timeoutMs = 60_000): Promise<string> {
-    const l = await this.line((x) => x.msg === 'http listening', timeoutMs);
-    return String(l.url);
+    return String((await this.waitFor((l) => l.msg === 'http listening', timeoutMs)).url);
   }
 
   /** The last log lines and stderr, for failure messages. */
@@ -93,31 +111,15 @@ export class AgentProcess {
       .join('\n')}\n${this.stderr.slice(-3000)}`;
   }
 
-  /** Peak and current resident memory of the agent process, MB (from /proc). */
-  memoryMB(): { peak: number; rss: number } {
-    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { peak: kb('VmHWM') / 1024, rss: kb('VmRSS') / 1024 };
+  /** Current and peak resident memory of the agent process, MB (/proc/PID/status VmRSS, VmHWM). */
+  memoryMB(): { rss: number; peak: number } {
+    const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
+    const kb = (key: string) =>
+      Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+    return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
   }
 
-  /** Sends SIGTERM and waits for the exit (SIGKILL after `timeoutMs`). */
-  async stop(timeoutMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (this.exit) return this.exit;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
-    try {
-      return await this.exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** SIGKILL without waiting for a clean stop (teardown after a failed test). */
   kill(): void {
-    if (!this.exit) this.child.kill('SIGKILL');
-  }
-
-  wait(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    return this.exited;
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
 }

@@ -22,7 +22,10 @@ interface Health {
 const dirs: string[] = [];
 const agents: AgentProcess[] = [];
 afterEach(async () => {
-  for (const a of agents.splice(0)) await a.stop();
+  for (const a of agents.splice(0)) {
+    if (!a.exit) await a.terminate();
+    dirs.push(a.dir);
+  }
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
@@ -32,8 +35,12 @@ function tempDir(): string {
   return dir;
 }
 
-function start(dir: string, config: Record<string, unknown>): AgentProcess {
-  const agent = AgentProcess.start(dir, config);
+function start(config: Record<string, unknown>): AgentProcess {
+  const agent = AgentProcess.start({
+    models: { dir: MODELS, default: 'squeezenet1.1' },
+    mqtt: { embedded: { port: 0 } },
+    ...config,
+  });
   agents.push(agent);
   return agent;
 }
@@ -64,7 +71,7 @@ describe('the agent degrades instead of exiting', () => {
   it('a missing image folder: serves, shows the camera fault, and picks the folder up when it appears', async () => {
     const dir = tempDir();
     const folder = path.join(dir, 'frames');
-    const agent = start(dir, {
+    const agent = start({
       camera: { source: `images:${folder}`, fps: 5, restartDelayS: 0.2, restartMaxDelayS: 1 },
     });
     const url = await agent.url();
@@ -78,14 +85,14 @@ describe('the agent degrades instead of exiting', () => {
     cpSync(path.join(REPO, 'samples', '000000086956.jpg'), path.join(folder, 'a.jpg'));
     const up = await waitForHealth(url, (h) => h.status === 'ok' && h.camera === 'online', agent);
     expect(up.faults).toEqual([]);
-    await agent.line((l) => l.msg === 'inference');
-    expect(await agent.stop()).toEqual({ code: 0, signal: null });
+    await agent.waitFor((l) => l.msg === 'inference');
+    expect(await agent.terminate()).toMatchObject({ code: 0, signal: null });
   }, 120_000);
 
   it('a missing CA file: HTTP and inference run, /healthz names the file, MQTT is retried', async () => {
     const dir = tempDir();
     const ca = path.join(dir, 'missing-ca.crt');
-    const agent = start(dir, {
+    const agent = start({
       mqtt: { url: 'mqtts://127.0.0.1:1', tls: { ca }, reconnect: { minDelayS: 0.2, maxDelayS: 1 } },
     });
     const url = await agent.url();
@@ -94,10 +101,10 @@ describe('the agent degrades instead of exiting', () => {
     expect(h.faults.find((f) => f.id === 'mqtt')!.message).toMatch(
       /mqtt\.tls\.ca: cannot read .*missing-ca\.crt/,
     );
-    await agent.line((l) => l.msg === 'inference');
+    await agent.waitFor((l) => l.msg === 'inference');
     const status = (await (await fetch(`${url}/api/status`)).json()) as { pipeline: { state: string } };
     expect(status.pipeline.state).toBe('running');
-    expect(await agent.stop()).toEqual({ code: 0, signal: null });
+    expect(await agent.terminate()).toMatchObject({ code: 0, signal: null });
   }, 120_000);
 
   it('a corrupt default model: falls back to another verified variant, with an event and a fault', async () => {
@@ -108,7 +115,7 @@ describe('the agent degrades instead of exiting', () => {
     const fd = openSync(path.join(models, 'squeezenet1.1', 'squeezenet1.1.onnx'), 'r+');
     writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 100_000);
     closeSync(fd);
-    const agent = start(dir, { models: { dir: models, default: 'squeezenet1.1', variant: 'fp32' } });
+    const agent = start({ models: { dir: models, default: 'squeezenet1.1', variant: 'fp32' } });
     const url = await agent.url();
     const h = await waitForHealth(url, (x) => x.faults.some((f) => f.id === 'model-fallback'), agent);
     expect(h.status).toBe('degraded');
@@ -117,9 +124,9 @@ describe('the agent degrades instead of exiting', () => {
     );
     const status = (await (await fetch(`${url}/api/status`)).json()) as { model: { variant: string } };
     expect(status.model.variant).toBe('fp16');
-    await agent.line((l) => l.msg === 'inference');
-    expect(await agent.stop()).toEqual({ code: 0, signal: null });
-    const db = new Database(path.join(dir, 'data', 'edge-agent.db'), { readonly: true });
+    await agent.waitFor((l) => l.msg === 'inference');
+    expect(await agent.terminate()).toMatchObject({ code: 0, signal: null });
+    const db = new Database(path.join(agent.dataDir, 'edge-agent.db'), { readonly: true });
     const event = db.prepare("SELECT data FROM events WHERE type = 'model-fallback'").get() as {
       data: string;
     };

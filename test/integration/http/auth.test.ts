@@ -27,7 +27,6 @@ function serverOn(host: string, token: string | undefined, log = silentLogger())
       streamMaxFps: 5,
       streamQuality: 70,
       inferMaxBytes: 1 << 20,
-      inferConcurrency: 1,
       ...(token ? { token } : {}),
     },
     log,

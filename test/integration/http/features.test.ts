@@ -45,7 +45,6 @@ describe('feature routes on the HTTP server', () => {
         streamMaxFps: 5,
         streamQuality: 70,
         inferMaxBytes: 1 << 20,
-        inferConcurrency: 1,
         token: TOKEN,
       },
       log: silentLogger(),

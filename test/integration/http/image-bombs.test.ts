@@ -28,12 +28,18 @@ beforeAll(async () => {
     .toBuffer();
   writeFileSync(bombFile, bomb);
   writeFileSync(svgFile, svg);
-  agent = AgentProcess.start(dir, {});
+  agent = AgentProcess.start({
+    models: { dir: MODELS, default: 'squeezenet1.1' },
+    mqtt: { embedded: { port: 0 } },
+  });
   url = await agent.url();
 }, 120_000);
 
 afterAll(async () => {
-  await agent?.stop();
+  if (agent) {
+    await agent.terminate();
+    rmSync(agent.dir, { recursive: true, force: true });
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AgentProcess } from '../../helpers/agent-process.js';
+import { MODELS, REPO } from '../../helpers/paths.js';
 import { fillDisk, mountTmpfs } from '../../helpers/tmpfs.js';
 import { waitUntil } from '../../helpers/wait.js';
 
@@ -29,19 +30,23 @@ describe.skipIf(!mounted)('a full data directory (2 MB tmpfs filled during the r
   afterAll(async () => {
     await client?.endAsync(true);
     agent?.kill();
-    await agent?.wait();
+    await agent?.exited;
+    if (agent) rmSync(agent.dir, { recursive: true, force: true });
     mounted?.unmount();
     rmSync(root, { recursive: true, force: true });
   });
 
   it('keeps telemetry flowing live, reports disk-full and what was lost, and exits 0 on SIGTERM', async () => {
-    agent = AgentProcess.start(root, {
+    agent = AgentProcess.start({
       dataDir: mounted!.dir,
       deviceId: 'diskfull',
+      models: { dir: MODELS, default: 'squeezenet1.1' },
+      camera: { source: `images:${path.join(REPO, 'samples')}`, fps: 5 },
+      mqtt: { embedded: { port: 0 } },
       telemetry: { intervalS: 1 },
     });
     const url = await agent.url();
-    const brokerLine = await agent.line((l) => String(l.msg).startsWith('embedded MQTT broker listening'));
+    const brokerLine = await agent.waitFor((l) => String(l.msg).startsWith('embedded MQTT broker listening'));
     client = await mqtt.connectAsync(`mqtt://127.0.0.1:${brokerLine.port}`, { reconnectPeriod: 0 });
     // An agent that dies takes its broker with it: the waits below say so, not an unhandled error.
     client.on('error', () => undefined);
@@ -122,8 +127,8 @@ describe.skipIf(!mounted)('a full data directory (2 MB tmpfs filled during the r
     );
     await client.endAsync();
     client = undefined;
-    const exit = await agent.stop();
-    expect(exit, agent.log()).toEqual({ code: 0, signal: null });
+    const exit = await agent.terminate();
+    expect(exit, agent.log()).toMatchObject({ code: 0, signal: null });
     expect(agent.lines.some((l) => l.msg === 'agent stopped')).toBe(true);
 
     // The database was closed cleanly and is intact once there is room again.
