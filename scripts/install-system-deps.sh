@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages edge-agent uses at run time and in tests: ffmpeg (camera sources),
 # mosquitto (a real MQTT broker for the integration tests; the service is not enabled here) and
-# chromium (the dashboard test drives it headless through playwright-core) and prometheus (for
-# `promtool check metrics` on /metrics; its service is not enabled here).
+# chromium (the dashboard test drives it headless through playwright-core), the Vulkan loader
+# with Mesa's drivers (libvulkan1 mesa-vulkan-drivers): onnxruntime's WebGPU provider then finds a
+# Vulkan driver and its native warnings appear, so the tests check they stay out of our output —
+# and prometheus (for `promtool check metrics` on /metrics; its service is not enabled here).
 # Safe to run twice; does nothing when everything is present.
 set -euo pipefail
 
-packages=(ffmpeg mosquitto chromium prometheus)
+packages=(ffmpeg mosquitto chromium libvulkan1 mesa-vulkan-drivers prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -114,7 +114,12 @@ export function agentFeatures(parts: AgentParts): {
       setTelemetryIntervalS: (s) => parts.telemetry.setIntervalS(s),
       setResultsPolicy: (p) => parts.fleet()?.configureResults(p),
     }),
-    inferFeature({ pipeline, maxBytes: parts.config.http.inferMaxBytes }),
+    inferFeature({
+      pipeline,
+      maxBytes: parts.config.http.inferMaxBytes,
+      imageLimits: { maxPixels: parts.config.inference.maxInputPixels },
+      concurrency: parts.config.http.inferConcurrency,
+    }),
     controlsFeature({ controls }),
   ];
   const extensions: FleetExtension[] = [];

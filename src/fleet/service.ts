@@ -184,6 +184,20 @@ export class FleetService {
     return true;
   }
 
+  /**
+   * Publishes one message now, bypassing the outbox (used when the outbox cannot be written: a full
+   * disk). False when the link is down; no retry, no persistence.
+   */
+  publishLive(message: { topic: string; payload: string | Buffer; qos?: 0 | 1; retain?: boolean }): boolean {
+    const client = this.link?.client;
+    if (!client) return false;
+    const options = { qos: message.qos ?? 1, retain: message.retain ?? false } as const;
+    client.publish(message.topic, message.payload, options, (err) => {
+      if (err) this.log.debug({ err: err.message, topic: message.topic }, 'live message not published');
+    });
+    return true;
+  }
+
   /** Re-publishes the retained info document (after a model switch or config change). */
   async publishInfo(): Promise<void> {
     const client = this.link?.client;

@@ -9,6 +9,7 @@ import { type Clock, systemClock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
 import { isLoopbackHost } from '../config/schema.js';
 import { ConfigError, EdgeAgentError, errorMessage, ImageDecodeError } from '../errors.js';
+import { ImageTooLargeError, UnsupportedImageError } from '../image/limits.js';
 import type { Logger } from '../log.js';
 import { packageRoot } from '../paths.js';
 import type { TelemetryRecord } from '../telemetry/record.js';
@@ -23,7 +24,8 @@ import { MjpegBroadcaster } from './stream.js';
 export type RouteRegistrar = (app: FastifyInstance) => void;
 
 export interface HttpServerDeps extends Omit<RouteDeps, 'startedAtMs' | 'now'> {
-  config: AgentConfig['http'];
+  /** http.inferConcurrency belongs to the infer feature (src/features/infer.ts), not the server. */
+  config: Omit<AgentConfig['http'], 'inferConcurrency'>;
   /** The features' routes, registered after the core ones, behind the same auth and error handling. */
   routes?: readonly RouteRegistrar[];
   /** The latest telemetry record: the figures only it has go to /metrics (see metrics-telemetry.ts). */
@@ -110,6 +112,8 @@ export class HttpServer {
       );
     });
     app.setErrorHandler((err: FastifyError, req, reply) => {
+      if (err instanceof ImageTooLargeError) return reply.code(413).send({ error: err.message });
+      if (err instanceof UnsupportedImageError) return reply.code(415).send({ error: err.message });
       if (err instanceof ImageDecodeError) return reply.code(400).send({ error: err.message });
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
         const infer = req.url.split('?')[0] === '/api/infer';
