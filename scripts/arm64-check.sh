@@ -56,7 +56,8 @@ ARM_NODE=(timeout "$STEP_TIMEOUT" qemu-aarch64-static "$NODE_PKG/bin/node")
 # ---- 3. the production tree: compiled JS (architecture-independent) + arm64 production deps
 [ -f dist/cli.js ] || { step "npm run build"; npm run build >/dev/null; }
 APP=$WORK/app
-LOCK_SUM=$(cat package-lock.json .npmrc | sha256sum | cut -c1-16)
+# Keyed on the locked dependency tree (not the root package's own fields such as engines).
+LOCK_SUM=$( (node -e 'const l = require("./package-lock.json"); delete l.packages[""]; process.stdout.write(JSON.stringify(l.packages))'; cat .npmrc) | sha256sum | cut -c1-16)
 if [ ! -f "$APP/.deps-$LOCK_SUM" ]; then
   step "npm ci --omit=dev --cpu=arm64 --os=linux (sharp's arm64 build, onnxruntime's bundled arm64 binding)"
   rm -rf "$APP" && mkdir -p "$APP"
@@ -76,7 +77,7 @@ fi
   fail "better_sqlite3.node is not an arm64 binary"
 rm -rf "$APP/dist" "$APP/models" "$APP/samples"
 cp -r dist models samples "$APP/"
-cp agent.config.json agent.config.schema.json "$APP/"
+cp package.json agent.config.json agent.config.schema.json "$APP/"
 
 # ---- 4. run under emulation. onnxruntime's arm64 binding reads /proc/cpuinfo at load and crashes
 # on an x86 one, so every emulated run sees the Raspberry Pi 4 fixture's cpuinfo, bind-mounted in a
