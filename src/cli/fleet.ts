@@ -10,6 +10,7 @@ import {
   figure,
   operatorUrl,
   parseTarget,
+  type Target,
 } from '../fleet/operator.js';
 import { readPrivateKeyFile, signCommand } from '../trust/sign-command.js';
 import { type Command, type CommandContext, formatTable, parseCommandArgs, writeJson } from './command.js';
@@ -60,6 +61,8 @@ export const fleetCommand: Command = {
     if (!['ls', 'watch', 'send', 'deploy', 'deployments'].includes(action ?? '')) {
       throw new UsageError(`fleet: expected ls, watch, send, deploy or deployments\nusage: ${USAGE}`);
     }
+    // Usage errors exit 2 before any network work.
+    const request = action === 'send' ? parseSendArgs(args, values) : undefined;
     const { config } = loadConfig({ file: values.config, env: ctx.env, cwd: ctx.cwd });
     const prefix = values.prefix ?? config.mqtt.prefix;
     const url = values.url ?? operatorUrl(config.mqtt);
@@ -71,8 +74,8 @@ export const fleetCommand: Command = {
       if (action === 'watch') return await watch(ctx, fleet, values);
       if (action === 'deploy') return await deploy(ctx, fleet, args, values);
       if (action === 'deployments')
-        return await send(ctx, fleet, [args[0] ?? '', 'list-deployments'], values);
-      return await send(ctx, fleet, args, values);
+        return await send(ctx, fleet, parseSendArgs([args[0] ?? '', 'list-deployments'], values), values);
+      return await send(ctx, fleet, request!, values);
     } finally {
       await fleet.close();
     }
@@ -221,12 +224,17 @@ async function watch(ctx: CommandContext, fleet: FleetClient, values: Values): P
   return 0;
 }
 
-async function send(
-  ctx: CommandContext,
-  fleet: FleetClient,
-  args: string[],
-  values: Values,
-): Promise<number> {
+interface SendRequest {
+  targetText: string;
+  target: Target;
+  command: string;
+  params: Record<string, unknown>;
+  timeoutMs: number;
+  expiresS: number | undefined;
+}
+
+/** `fleet send` arguments, checked without touching the network (a usage error exits 2). */
+export function parseSendArgs(args: string[], values: Values): SendRequest {
   const [targetText, command, json, ...extra] = args;
   if (!targetText || !command || extra.length > 0)
     throw new UsageError(`fleet send: expected TARGET COMMAND [JSON]\nusage: ${USAGE}`);
@@ -254,12 +262,22 @@ async function send(
       throw new UsageError(
         `fleet send: --expires expects whole seconds (1 or more), got "${values.expires}"`,
       );
-    if (fleet.client.options.protocolVersion !== 5) {
-      throw new UsageError(
-        'fleet send: --expires needs MQTT 5 (message expiry); this broker speaks 3.1.1, so a request cannot be made to expire',
-      );
-    }
     expiresS = n;
+  }
+  return { targetText, target, command, params, timeoutMs, expiresS };
+}
+
+async function send(
+  ctx: CommandContext,
+  fleet: FleetClient,
+  request: SendRequest,
+  values: Values,
+): Promise<number> {
+  const { targetText, target, command, params, timeoutMs, expiresS } = request;
+  if (expiresS !== undefined && fleet.client.options.protocolVersion !== 5) {
+    throw new UsageError(
+      'fleet send: --expires needs MQTT 5 (message expiry); this broker speaks 3.1.1, so a request cannot be made to expire',
+    );
   }
 
   // Retained availability/info tell whether the device is up and who is in a group.
@@ -281,8 +299,8 @@ async function send(
     const members = view.members(target.group).filter((id) => view.get(id)?.availability === 'online');
     expected = members.length > 0 ? members : undefined;
   }
-  if (values.key) params = signedRequest(ctx, values.key, target, command, params, expiresS);
-  const answers = await fleet.exchange(target, command, params, {
+  const body = values.key ? signedRequest(ctx, values.key, target, command, params, expiresS) : params;
+  const answers = await fleet.exchange(target, command, body, {
     timeoutMs,
     done: (a) => (expected ? expected.every((id) => a.has(id)) : false),
     expiresS,
@@ -316,12 +334,8 @@ async function deploy(
   const { doc, manifest } = readSignedManifest(ctx, file);
   const server = values.serve ? await serveModel(ctx, values.serve, manifest.url, manifest.bytes) : undefined;
   try {
-    const code = await send(
-      ctx,
-      fleet,
-      [targetText, 'deploy-model', JSON.stringify({ manifest: doc })],
-      values,
-    );
+    const request = parseSendArgs([targetText, 'deploy-model', JSON.stringify({ manifest: doc })], values);
+    const code = await send(ctx, fleet, request, values);
     if (code !== 0 || !server) return code;
     // Keep serving until the device(s) report a final state (or the timeout).
     const deadline = Date.now() + seconds(values.timeout, '--timeout', 600) * 1000;
