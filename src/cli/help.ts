@@ -255,6 +255,29 @@ export const HELP: Readonly<Record<string, CommandHelp>> = {
       'edge-agent tune --force --derive never --json     # fresh measurements, shipped variants only',
     ],
   },
+  keys: {
+    arguments: [{ flag: 'generate', text: 'Create an Ed25519 key pair: NAME.key (mode 600) and NAME.pub.' }],
+    options: [
+      { flag: '--out NAME', text: 'Path and base name of the two files.' },
+      { flag: '--name LABEL', text: 'Label in the printed trust.keys entry.', default: 'the base name' },
+      { flag: '--force', text: 'Overwrite existing files.' },
+      JSON_OUT,
+    ],
+    examples: ['edge-agent keys generate --out ops', 'edge-agent keys generate --out dashboard --json'],
+    notes: ['Add the printed entry to trust.keys in each device config (docs/fleet-security.md).'],
+  },
+  sign: {
+    arguments: [{ flag: 'FILE', text: 'A JSON file: a deployment manifest.' }],
+    options: [
+      { flag: '--key KEY', text: 'The private key from `edge-agent keys generate`.' },
+      { flag: '--out FILE', text: 'Write the signed document here.', default: 'standard output' },
+      { flag: '--purpose P', text: 'deploy-manifest or command.', default: 'deploy-manifest' },
+    ],
+    examples: [
+      'edge-agent sign manifest.json --key ops.key --out manifest.signed.json',
+      'edge-agent sign manifest.json --key ops.key | jq .keyId',
+    ],
+  },
   fleet: {
     arguments: [
       {
@@ -266,6 +289,11 @@ export const HELP: Readonly<Record<string, CommandHelp>> = {
         flag: 'send TARGET COMMAND [JSON]',
         text: 'Send a command to DEVICE_ID or group:NAME and print the answers.',
       },
+      {
+        flag: 'deploy TARGET SIGNED_MANIFEST',
+        text: 'Send a signed model manifest (`edge-agent sign`) as deploy-model and wait for the outcome.',
+      },
+      { flag: 'deployments TARGET', text: 'Show installed deployed versions and the latest deployment.' },
     ],
     options: [
       {
@@ -280,6 +308,11 @@ export const HELP: Readonly<Record<string, CommandHelp>> = {
       { flag: '--duration S', text: 'watch: stop after S seconds.', default: 'until Ctrl-C' },
       { flag: '--timeout S', text: 'send: seconds to wait for answers.', default: '10' },
       { flag: '--expires S', text: 'send: drop the request unless delivered within S seconds (MQTT 5).' },
+      {
+        flag: '--key KEY',
+        text: 'send, deploy: sign the request with this Ed25519 private key (docs/fleet-security.md).',
+      },
+      { flag: '--serve FILE', text: "deploy: serve FILE at the manifest's URL until the devices finish." },
       JSON_OUT,
       CONFIG,
     ],
@@ -287,10 +320,11 @@ export const HELP: Readonly<Record<string, CommandHelp>> = {
       'edge-agent fleet ls --url mqtt://broker.local',
       'edge-agent fleet send pi-kitchen set-fps \'{"fps": 2}\'',
       'edge-agent fleet send group:garden snapshot --json | jq -r .data.jpegBase64 | base64 -d > s.jpg',
+      'edge-agent fleet deploy group:lobby manifest.signed.json --serve slim-v2.onnx --key ops.key',
     ],
     notes: [
       'Exit codes: 0 all answered ok, 1 an error answer, 2 usage error (checked before connecting), 3 no answer in time.',
-      'Commands: ping, get-status, get-profile, get-config, set-config, list-models, set-model, derive, snapshot, set-fps, set-inference, get-controls, restart (docs/mqtt.md).',
+      'Commands: ping, get-status, get-profile, get-config, set-config, list-models, set-model, derive, snapshot, set-fps, set-inference, get-controls, restart, deploy-model, rollback-model, list-deployments (docs/mqtt.md).',
     ],
   },
 };
