@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { ConfigStore } from '../config/store.js';
-import { catalogInstaller, deployFeature } from '../features/deploy.js';
+import { catalogInstaller, deployFeature, removeInstalledVariant } from '../features/deploy.js';
 import type { Feature } from '../features/feature.js';
 import { Deployer, type UpdateInfo } from '../fleet/deploy/deployer.js';
 import { DeployStore } from '../fleet/deploy/state.js';
@@ -40,6 +40,7 @@ export function agentDeployFeature(
       healthWindowMs: trust.deploy.healthWindowS * 1000,
       latencyFactor: trust.deploy.latencyFactor,
       minInferences: trust.deploy.minInferences,
+      keepVersions: trust.deploy.keepVersions,
     },
     host: {
       install: catalogInstaller({
@@ -48,6 +49,11 @@ export function agentDeployFeature(
       }),
       active,
       switchTo,
+      remove: async (model, variantId) => {
+        if (models.active()?.variant === variantId) return; // never the one serving
+        await removeInstalledVariant(models.catalog.derivedRoot ?? '', model, variantId);
+        await models.reloadCatalog();
+      },
       persist: async (model, variant) => {
         if (!parts.configFile.file) return; // no file: the choice lasts until the agent restarts
         await configStore().set({ models: { default: model, variant } });

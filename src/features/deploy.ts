@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { errorMessage } from '../errors.js';
@@ -8,7 +8,7 @@ import type { DeployManifest } from '../fleet/deploy/manifest.js';
 import type { DeployStore } from '../fleet/deploy/state.js';
 import { defineCommand } from '../fleet/router.js';
 import type { Catalog } from '../models/catalog.js';
-import { writeDerivedVariant } from '../models/derived-store.js';
+import { atomicWrite, writeDerivedVariant } from '../models/derived-store.js';
 import { signedDocumentSchema } from '../trust/envelope.js';
 import type { Feature } from './feature.js';
 
@@ -115,4 +115,18 @@ export function fsyncDir(dir: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Removes a deployed variant: its manifest entry first (atomically), then its file. */
+export async function removeInstalledVariant(root: string, model: string, variantId: string): Promise<void> {
+  const dir = path.join(root, model);
+  const manifestPath = path.join(dir, 'manifest.json');
+  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as {
+    variants: Array<{ id: string; file: string }>;
+  };
+  const entry = manifest.variants.find((v) => v.id === variantId);
+  if (!entry) return;
+  manifest.variants = manifest.variants.filter((v) => v.id !== variantId);
+  await atomicWrite(manifestPath, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
+  await rm(path.join(dir, path.basename(entry.file)), { force: true });
 }

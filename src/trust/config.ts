@@ -70,6 +70,12 @@ export const trustSchema = z
           .min(1)
           .default(10)
           .describe('Fewer inferences in the window: judged on errors only'),
+        keepVersions: z
+          .int()
+          .min(2)
+          .max(50)
+          .default(3)
+          .describe('Deployed versions kept per model variant (older ones are pruned)'),
       })
       .prefault({})
       .describe('Model deployment limits (deploy-model)'),

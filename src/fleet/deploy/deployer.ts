@@ -23,6 +23,8 @@ export interface DeployHost {
   health(): HealthSample;
   /** Makes the committed variant the one the agent starts with (the config file), when there is one. */
   persist?(model: string, variant: string): Promise<void>;
+  /** Deletes an installed variant (pruning); absent: nothing is pruned. */
+  remove?(model: string, variantId: string): Promise<void>;
   /** The tuned latency figure for the active model when the tuner has one. */
   tunedLatencyMs?(): number | undefined;
 }
@@ -42,6 +44,7 @@ export interface DeployerDeps {
     validateTimeoutMs: number;
     validateHeapMB: number;
     healthWindowMs: number;
+    keepVersions?: number;
   } & HealthRules;
   /** Progress events (the events topic) and info changes (the retained info). */
   progress?(data: Record<string, unknown>): void;
@@ -124,6 +127,21 @@ export class Deployer {
     await this.running?.catch(() => undefined);
   }
 
+  /** Removes versions beyond `keepVersions` (a failure is logged: the deployment stays committed). */
+  private async prune(model: string, variant: string): Promise<void> {
+    const { host, store, limits, log } = this.deps;
+    if (!host.remove || !limits.keepVersions) return;
+    for (const v of store.beyond(model, variant, limits.keepVersions)) {
+      try {
+        await host.remove(model, v.variantId);
+        store.remove(model, variant, v.version);
+        log.info({ model, variantId: v.variantId }, 'pruned deployed version');
+      } catch (err) {
+        log.warn({ model, variantId: v.variantId, err: errorMessage(err) }, 'cannot prune deployed version');
+      }
+    }
+  }
+
   private step(id: number, state: DeployState, progress?: number): void {
     this.deps.store.update(id, state, this.deps.clock.now(), progress === undefined ? {} : { progress });
     this.deps.progress?.({ state, ...(progress === undefined ? {} : { progress }) });
@@ -194,6 +212,7 @@ export class Deployer {
       this.deps.progress?.({ state: 'committed', detail: verdict.detail });
       log.info({ model: m.model, variantId, detail: verdict.detail }, 'deployment committed');
       rmSync(part, { force: true });
+      await this.prune(m.model, m.variant);
     } catch (err) {
       const message = isAbortError(err) ? 'agent stopping' : errorMessage(err);
       let state: DeployState = 'failed';

@@ -32,7 +32,7 @@ export interface InstalledVersion {
   variantId: string;
   sha256: string;
   installedAt: number;
-  status: 'active' | 'previous' | 'rolled-back';
+  status: 'active' | 'previous' | 'superseded' | 'rolled-back';
 }
 
 /**
@@ -115,6 +115,11 @@ export class DeployStore {
     this.db.transaction(() => {
       this.db
         .prepare(
+          "UPDATE deploy_versions SET status = 'superseded' WHERE model = ? AND variant = ? AND status = 'previous'",
+        )
+        .run(v.model, v.variant);
+      this.db
+        .prepare(
           "UPDATE deploy_versions SET status = 'previous' WHERE model = ? AND variant = ? AND status = 'active'",
         )
         .run(v.model, v.variant);
@@ -150,6 +155,14 @@ export class DeployStore {
       installedAt: Number(r.installed_at),
       status: r.status as InstalledVersion['status'],
     }));
+  }
+
+  /** Versions of `model`/`variant` beyond the `keep` newest, never the active or previous one. */
+  beyond(model: string, variant: string, keep: number): InstalledVersion[] {
+    return this.versions(model)
+      .filter((v) => v.variant === variant)
+      .slice(keep)
+      .filter((v) => v.status !== 'active' && v.status !== 'previous');
   }
 
   remove(model: string, variant: string, version: number): void {

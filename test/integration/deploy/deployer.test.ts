@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clock } from '../../../src/clock.js';
-import { catalogInstaller } from '../../../src/features/deploy.js';
+import { catalogInstaller, deployFeature, removeInstalledVariant } from '../../../src/features/deploy.js';
 import { Deployer } from '../../../src/fleet/deploy/deployer.js';
 import type { HealthSample } from '../../../src/fleet/deploy/health.js';
 import type { DeployManifest } from '../../../src/fleet/deploy/manifest.js';
@@ -73,9 +73,14 @@ async function device(health: { during?: Partial<HealthSample> } = {}) {
       healthWindowMs: 1000,
       latencyFactor: 1.5,
       minInferences: 5,
+      keepVersions: 2,
     },
     host: {
       install: catalogInstaller({ catalog: () => catalog, reloadCatalog }),
+      remove: async (model, variantId) => {
+        await removeInstalledVariant(path.join(dataDir, 'models'), model, variantId);
+        await reloadCatalog();
+      },
       active: () => active,
       switchTo: async (model, variant) => {
         catalog.variant(model, variant); // throws for an unknown variant, as the model host does
@@ -92,7 +97,22 @@ async function device(health: { during?: Partial<HealthSample> } = {}) {
     },
     progress: (d) => events.push(d),
   });
-  return { dataDir, db, store, deployer, switches, events, active: () => active, catalog: () => catalog };
+  const switchTo = async (model: string, variant: string) => {
+    catalog.variant(model, variant);
+    switches.push(variant);
+    active = { model, variant };
+  };
+  return {
+    switchTo,
+    dataDir,
+    db,
+    store,
+    deployer,
+    switches,
+    events,
+    active: () => active,
+    catalog: () => catalog,
+  };
 }
 
 const manifest = (over: Partial<DeployManifest> = {}) => ({
@@ -130,6 +150,47 @@ describe('Deployer', () => {
     expect(() => d.deployer.start(sign(manifest()))).toThrow(/already installed/);
     expect((d.db.pragma('integrity_check') as Array<{ integrity_check: string }>)[0]!.integrity_check).toBe(
       'ok',
+    );
+  });
+
+  it('versions beyond trust.deploy.keepVersions are pruned (file and catalog entry), never active nor previous', async () => {
+    const d = await device({ during: {} });
+    for (const version of [2, 3, 4]) {
+      const update = await d.deployer.start(sign(manifest({ version }))).done;
+      expect(update.state).toBe('committed');
+    }
+    expect(d.store.versions().map((v) => [v.version, v.status])).toEqual([
+      [4, 'active'],
+      [3, 'previous'],
+    ]);
+    expect(existsSync(path.join(d.dataDir, 'models/ultraface/slim-v2.onnx'))).toBe(false);
+    expect(existsSync(path.join(d.dataDir, 'models/ultraface/slim-v3.onnx'))).toBe(true);
+    expect(() => d.catalog().variant('ultraface', 'slim-v2')).toThrow();
+
+    // rollback-model: back to v3; v4 is marked rolled back (a later v4 manifest is accepted again).
+    const feature = deployFeature({
+      deployer: d.deployer,
+      store: d.store,
+      switchTo: d.switchTo,
+      active: d.active,
+    });
+    const ctx = {
+      scope: { kind: 'device' as const },
+      transaction: undefined,
+      progress: () => undefined,
+      afterResponse: () => undefined,
+    };
+    expect(await feature.commands!['rollback-model']!.run({ model: 'ultraface' }, ctx)).toEqual({
+      from: 'slim-v4',
+      to: 'slim-v3',
+    });
+    expect(d.active().variant).toBe('slim-v3');
+    expect(d.store.versions().map((v) => [v.version, v.status])).toEqual([
+      [4, 'rolled-back'],
+      [3, 'active'],
+    ]);
+    await expect(feature.commands!['rollback-model']!.run({ model: 'ultraface' }, ctx)).rejects.toThrow(
+      /no previous/,
     );
   });
 
