@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { policySchema } from './policy.js';
 
 /**
  * The one schema of `agent.config.json`. The TypeScript type, the defaults and the JSON Schema for
@@ -292,19 +293,6 @@ const httpSchema = z
   .refine((h) => isLoopbackHost(h.host) || h.token !== undefined, {
     message: 'http.host is not a loopback address: set http.token (16+ characters) or bind to 127.0.0.1',
     path: ['token'],
-  })
-  .prefault({});
-
-const policySchema = z
-  .strictObject({
-    objective: z.enum(['max-accuracy', 'min-latency', 'min-energy']).default('max-accuracy'),
-    latencyP95Ms: z.number().positive().default(250).describe('Latency budget per inference (p95)'),
-    fidelityFloor: z.number().min(0).max(1).default(0.9).describe('Minimum fidelity against the reference'),
-    memoryBudgetMB: z
-      .number()
-      .positive()
-      .optional()
-      .describe('Memory budget; the device profile decides when absent'),
   })
   .prefault({});
 
