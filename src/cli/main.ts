@@ -9,6 +9,7 @@ import { inferCommand } from './infer.js';
 import { modelsCommand } from './models.js';
 import { profileCommand } from './profile.js';
 import { runCommand } from './run.js';
+import { tuneCommand } from './tune.js';
 
 /** The subcommands of `edge-agent`; each lives in src/cli/<name>.ts. */
 export const COMMANDS: readonly Command[] = [
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   profileCommand,
   deriveCommand,
   fidelityCommand,
+  tuneCommand,
   fleetCommand,
 ];
 

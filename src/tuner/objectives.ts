@@ -29,6 +29,8 @@ export interface ObjectiveDefinition {
   /** Unit of the score, for reasons ("3.1 ms", "0.42 J"). */
   unit(ctx: ScoreContext): string;
   score(m: Measured, ctx: ScoreContext): number;
+  /** The score as people read it (max-accuracy scores -fidelity; shown as fidelity). */
+  display(score: number): number;
   noise(m: Measured, ctx: ScoreContext): number;
   /** Among equal scores: negative when `a` is preferred. */
   tieBreak(a: Measured, b: Measured): number;
@@ -50,6 +52,7 @@ export const OBJECTIVES: Record<ObjectiveId, ObjectiveDefinition> = {
     unit: () => 'fidelity',
     // Fidelity on a fixed frame set is deterministic: no noise.
     score: (m) => -m.fidelity,
+    display: (score) => -score,
     noise: () => 0,
     tieBreak: byLatency,
   },
@@ -58,6 +61,7 @@ export const OBJECTIVES: Record<ObjectiveId, ObjectiveDefinition> = {
     summary: 'lowest p95 latency above the fidelity floor',
     unit: () => 'ms p95',
     score: (m) => m.latencyMs.p95,
+    display: (score) => score,
     noise: (m) => halfRange(m.latencyMs.roundP95),
     tieBreak: byCpu,
   },
@@ -70,6 +74,7 @@ export const OBJECTIVES: Record<ObjectiveId, ObjectiveDefinition> = {
       ctx.energyBasis === 'joules'
         ? (m.energyPerInferenceJ ?? Number.POSITIVE_INFINITY)
         : m.cpuMsPerInference,
+    display: (score) => score,
     noise: (m, ctx) => halfRange(ctx.energyBasis === 'joules' ? m.roundEnergyJ : m.roundCpuMs),
     tieBreak: byLatency,
   },

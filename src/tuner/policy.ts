@@ -40,6 +40,7 @@ export function selectVariant(
   };
   const budget = latencyBudgetMs(constraints);
   const unit = objective.unit(ctx);
+  const show = (score: number) => fmt(objective.display(score));
   const info = new Map<Measured, { violations: string[]; distance: number; score: number; noise: number }>();
   for (const m of measured) {
     const v = violationsOf(m, constraints, budget);
@@ -71,7 +72,7 @@ export function selectVariant(
         reason = `kept ${candidateLabel(currentM)}: it fits, and the best rival ${candidateLabel(best)} is better by ${fmt(gain)} ${unit}, within noise + margin (${fmt(needed)})`;
       } else {
         chosen = pick;
-        reason = `${candidateLabel(pick)}: ${objective.id} ${fmt(info.get(pick)!.score)} ${unit} beats the current ${candidateLabel(currentM)} (${fmt(curInfo.score)}) by more than noise + margin (${fmt(needed)})`;
+        reason = `${candidateLabel(pick)}: ${objective.id} ${show(info.get(pick)!.score)} ${unit} beats the current ${candidateLabel(currentM)} (${show(curInfo.score)}) by more than noise + margin (${fmt(needed)})`;
       }
     } else {
       chosen = pick;
@@ -79,7 +80,7 @@ export function selectVariant(
         currentM && curInfo && curInfo.violations.length > 0
           ? `; the current ${candidateLabel(currentM)} ${curInfo.violations.join(', ')}`
           : '';
-      reason = `${candidateLabel(pick)}: best ${objective.id} (${fmt(info.get(pick)!.score)} ${unit}) of ${fits.length} candidate(s) that fit${equals.length > 1 ? ` (${equals.length} equal within noise; preferred by ${tieBreakName(objective.id)}, fewer threads, smaller file)` : ''}${why}`;
+      reason = `${candidateLabel(pick)}: best ${objective.id} (${show(info.get(pick)!.score)} ${unit}) of ${fits.length} candidate(s) that fit${equals.length > 1 ? ` (${equals.length} equal within noise; preferred by ${tieBreakName(objective.id)}, fewer threads, smaller file)` : ''}${why}`;
     }
   } else if (measured.length > 0) {
     met = false;
@@ -120,8 +121,8 @@ export function selectVariant(
       verdict: 'feasible',
       reason:
         cmp > 0
-          ? `fits; ${objective.id} ${fmt(i.score)} ${unit} is worse than the choice by ${fmt(cmp)}`
-          : `fits; ${objective.id} ${fmt(i.score)} ${unit} is not better than the choice by more than noise + margin (or loses the tie-break)`,
+          ? `fits; ${objective.id} ${show(i.score)} ${unit} is worse than the choice by ${fmt(cmp)}`
+          : `fits; ${objective.id} ${show(i.score)} ${unit} is not better than the choice by more than noise + margin (or loses the tie-break)`,
     };
   });
 
