@@ -12,10 +12,10 @@ import {
 import type { ConfigStore } from '../fleet/config-patch.js';
 import type { FleetService } from '../fleet/service.js';
 import { annotateFrame } from '../http/annotate.js';
-import type { RawImage } from '../inference/types.js';
+import type { RawImage } from '../image/types.js';
 import type { Logger } from '../log.js';
-import { deriveInChildProcess } from '../optimize/derive-process.js';
-import type { FrameSource as CalibrationSource } from '../optimize/frames.js';
+import type { FrameSource as CalibrationSource } from '../optimize/evaluation/frames.js';
+import { deriveInChildProcess } from '../optimize/process/derive-process.js';
 import type { ProgressFn } from '../optimize/progress.js';
 import { pacingFromConfig } from '../pipeline/config.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
