@@ -91,7 +91,7 @@ async function handle(message: ParentMessage): Promise<ChildAnswer> {
     }
     case 'fidelity': {
       const { loadCatalog } = await import('../models/catalog.js');
-      const { measureFidelity } = await import('../optimize/evaluation.js');
+      const { measureFidelity } = await import('../optimize/evaluation/evaluation.js');
       const j = message.job;
       const catalog = await loadCatalog({
         modelsDir: j.modelsDir,
