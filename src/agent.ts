@@ -26,6 +26,8 @@ import { Store } from './store/index.js';
 import { TelemetryCollector } from './telemetry/collector.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
 import { systemCpuReader } from './telemetry/sources.js';
+import { type AgentTuner, createAgentTuner } from './tuner/agent-tuner.js';
+import { decisionJson, decisionSummary } from './tuner/report.js';
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -70,6 +72,8 @@ export class Agent {
   private readonly powerMode = new PowerModeTracker();
   private latestPair: { result: FrameResult; frame: Frame } | undefined;
   private store: Store | undefined;
+  /** The tuner: cached decision at start, background tune, power-mode / drift / memory triggers. */
+  tuner: AgentTuner | undefined;
   private sampler: LiveSampler | undefined;
   private collector: TelemetryCollector | undefined;
   private telemetry: TelemetryReporter | undefined;
@@ -156,6 +160,21 @@ export class Agent {
     pipeline.onResult((r, frame) => this.onResult(r, frame, pipelineLog));
     if (config.http.enabled) await this.startHttp(pipeline);
     pipeline.start(this.abort.signal);
+    this.tuner = createAgentTuner({
+      config,
+      profile: () => this.getProfile(),
+      models: this.models,
+      pipeline,
+      store,
+      sampler: this.sampler,
+      clock: this.clock,
+      log: this.deps.log,
+    });
+    this.tuner.controller
+      .start(this.abort.signal)
+      .catch((err) =>
+        this.log.error({ err: errorMessage(err) }, 'tuner start failed; the configured variant serves'),
+      );
     pipeline.finished().catch((err) => {
       this.log.error({ err: errorMessage(err) }, 'pipeline stopped with an error');
     });
@@ -223,6 +242,7 @@ export class Agent {
     const warn = (what: string) => (err: unknown) =>
       this.log.warn({ err: errorMessage(err) }, `${what} failed`);
     await this.http?.stop().catch(warn('http stop'));
+    await this.tuner?.controller.stop();
     await this.pipeline?.stop();
     const counters = this.pipeline ? { ...this.pipeline.stats().counters } : undefined;
     await this.telemetry?.stop();
@@ -379,7 +399,7 @@ export class Agent {
       ...this.models.active(),
       powerMode: this.powerMode.current() ?? null,
       groups: config.mqtt.groups,
-      decision: this.store?.decisions.latest() ?? null,
+      decision: this.tuner?.controller.current() ? decisionSummary(this.tuner.controller.current()!) : null,
       config: redactSecrets(config),
     };
   }
@@ -394,8 +414,8 @@ export class Agent {
       catalog: () => this.models.catalog,
       getDecision: () => {
         // The tuner's latest recorded decision when there is one, else the configured choice.
-        const recorded = this.store?.decisions.latest();
-        return recorded ? { ...recorded, source: 'tuner' } : configDecision(config, pipeline.stats());
+        const d = this.tuner?.controller.current();
+        return d ? { source: 'tuner', ...decisionJson(d) } : configDecision(config, pipeline.stats());
       },
       version: agentVersion(),
       deviceId: this.deviceId,

@@ -1,6 +1,6 @@
 import type { AgentConfig } from '../config/index.js';
 import type { ActiveModelInfo } from '../fleet/commands.js';
-import type { SessionOptions } from '../inference/session.js';
+import type { ExecutionProvider, SessionOptions } from '../inference/session.js';
 import { WorkerModel } from '../inference/worker-model.js';
 import type { Logger } from '../log.js';
 import { type Catalog, loadCatalog } from '../models/catalog.js';
@@ -20,6 +20,8 @@ export function agentSessionOptions(config: AgentConfig): SessionOptions {
 export interface ModelTarget {
   model?: string | undefined;
   variant?: string | undefined;
+  /** Session options the tuner chose (threads, execution provider); the config's when absent. */
+  session?: { threads?: number; executionProvider?: string } | undefined;
 }
 
 /**
@@ -32,6 +34,7 @@ export class ModelHost {
   private current: WorkerModel | undefined;
   private catalogRef: Catalog | undefined;
   private pipeline: Pipeline | undefined;
+  private sessionNow: { threads?: number; executionProvider?: string } | undefined;
 
   constructor(
     private readonly config: AgentConfig,
@@ -89,15 +92,23 @@ export class ModelHost {
     const name = target.model ?? previous.name;
     // The manifest's default when no variant is named; unknown ids throw a clear error.
     const { variant } = this.catalog.variant(name, target.variant);
-    if (name === previous.name && variant.id === previous.variant.id)
+    const sameSession = JSON.stringify(target.session) === JSON.stringify(this.sessionNow);
+    if (name === previous.name && variant.id === previous.variant.id && (!target.session || sameSession))
       return { changed: false, from, to: from };
+    const base = agentSessionOptions(this.config);
+    const ep = target.session?.executionProvider as ExecutionProvider | undefined;
     const next = await WorkerModel.load({
       catalog: this.catalog,
       model: name,
       variant: variant.id,
-      session: agentSessionOptions(this.config),
+      session: {
+        ...base,
+        ...(target.session?.threads !== undefined ? { threads: target.session.threads } : {}),
+        ...(ep ? { executionProviders: [ep] } : {}),
+      },
       log: this.log,
     });
+    this.sessionNow = target.session;
     this.current = next;
     if (this.pipeline) await this.pipeline.setModel(next);
     else await previous.dispose();

@@ -49,6 +49,12 @@ const tuningSchema = z
       .describe('Live p95 above the tuned p95 × this for driftWindowS triggers a re-measure'),
     driftWindowS: z.number().positive().default(60),
     background: z.boolean().default(true).describe('Tune in the running agent when no decision is cached'),
+    startDelayS: z
+      .number()
+      .nonnegative()
+      .max(86_400)
+      .default(60)
+      .describe('The background tune starts this long after the agent (start-up work finishes first)'),
   })
   .prefault({});
 

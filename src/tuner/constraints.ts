@@ -8,6 +8,8 @@ export interface PolicyOverrides {
   latencyP95Ms?: number | undefined;
   fidelityFloor?: number | undefined;
   targetFps?: number | undefined;
+  /** The memory available now (memory pressure), replacing the configured or profile budget. */
+  memoryBudgetBytes?: number | undefined;
 }
 
 /**
@@ -27,7 +29,8 @@ export function constraintsFor(
     objective: overrides.objective ?? m.objective ?? policy.objective,
     latencyP95Ms: overrides.latencyP95Ms ?? m.latencyP95Ms ?? policy.latencyP95Ms,
     fidelityFloor: overrides.fidelityFloor ?? m.fidelityFloor ?? policy.fidelityFloor,
-    memoryBudgetBytes: memoryMB !== undefined ? memoryMB * 1048576 : profileBudgetBytes,
+    memoryBudgetBytes:
+      overrides.memoryBudgetBytes ?? (memoryMB !== undefined ? memoryMB * 1048576 : profileBudgetBytes),
     ...(targetFps !== undefined ? { targetFps } : {}),
     switchMarginPercent: policy.switchMarginPercent,
   };

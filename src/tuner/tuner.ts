@@ -7,8 +7,12 @@ import type { GraphOptimization } from '../inference/session.js';
 import type { Logger } from '../log.js';
 import type { Catalog, CatalogVariant, ModelEntry } from '../models/catalog.js';
 import { effectiveInputSpec } from '../models/manifest.js';
-import { type DeriveJob, type DeriveSummary, deriveInChildProcess } from '../optimize/process/derive-process.js';
 import { loadFrames, prepareInputs } from '../optimize/evaluation/frames.js';
+import {
+  type DeriveJob,
+  type DeriveSummary,
+  deriveInChildProcess,
+} from '../optimize/process/derive-process.js';
 import type { Benchmarks, Decisions } from '../store/records.js';
 import { type Candidate, planCandidates } from './candidates.js';
 import { constraintsFor, type PolicyOverrides } from './constraints.js';
@@ -99,6 +103,10 @@ export class Tuner {
   private frames: ReturnType<typeof loadFrames> | undefined;
 
   constructor(private readonly deps: TunerDeps) {}
+
+  get fingerprint(): string {
+    return this.deps.profile.fingerprint;
+  }
 
   get ortVersion(): string {
     return this.deps.profile.executionProviders.onnxruntimeVersion;
