@@ -49,6 +49,8 @@ export class TunerController {
   private running: Promise<Decision | undefined> | undefined;
   private abort = new AbortController();
   private memoryBudgetBytes: number | undefined;
+  /** Set at run time (MQTT set-policy); applies to every later decision until the agent restarts. */
+  private policyOverrides: PolicyOverrides = {};
 
   constructor(private readonly deps: TunerControllerDeps) {
     const t = deps.policy().tuning;
@@ -204,7 +206,25 @@ export class TunerController {
   }
 
   private overrides(): PolicyOverrides {
-    return this.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: this.memoryBudgetBytes } : {};
+    return {
+      ...this.policyOverrides,
+      ...(this.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: this.memoryBudgetBytes } : {}),
+    };
+  }
+
+  /** Changes the objective / budgets at run time and re-decides from the cache (set-policy). */
+  setPolicy(overrides: PolicyOverrides): Promise<Decision | undefined> {
+    this.policyOverrides = { ...this.policyOverrides, ...overrides };
+    return this.redecide(`set-policy ${JSON.stringify(overrides)}`);
+  }
+
+  policy(): PolicyOverrides {
+    return { ...this.policyOverrides };
+  }
+
+  /** Resolves when the re-decisions and tunes queued so far are done (tests, shutdown). */
+  settled(): Promise<void> {
+    return this.chain.then(() => undefined);
   }
 
   private serialised<T>(fn: () => Promise<T>): Promise<T> {
