@@ -1,27 +1,34 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildCommandDeps } from './agent/commands.js';
 import { configDecision } from './agent/decision.js';
+import { agentFeatures } from './agent/features.js';
 import { PowerModeTracker, telemetryHardware } from './agent/hardware.js';
 import { ModelHost } from './agent/model-host.js';
 import { createSource } from './camera/index.js';
-import type { Frame } from './camera/types.js';
-import { redactSecrets } from './cli/config.js';
 import { type Clock, systemClock } from './clock.js';
+import { resolveDeviceId } from './config/device-id.js';
 import { type AgentConfig, ENV_OVERRIDES, loadConfig } from './config/index.js';
+import { redactSecrets, redactUrl } from './config/redact.js';
+import type { ConfigStore } from './config/store.js';
 import { errorMessage } from './errors.js';
-import { ConfigStore } from './fleet/config-patch.js';
-import { resolveDeviceId } from './fleet/device-id.js';
+import {
+  commandTable,
+  type Feature,
+  routeRegistrars,
+  startFeatures,
+  stopFeatures,
+} from './features/feature.js';
 import { BrokerStartError } from './fleet/embedded-broker.js';
+import type { CommandTable } from './fleet/router.js';
 import { FleetService } from './fleet/service.js';
 import { deviceTopics } from './fleet/topics.js';
 import { type DeviceProfile, LiveSampler, readProfile } from './hardware/index.js';
-import { HttpServer } from './http/server.js';
+import { HttpServer, type RouteRegistrar } from './http/server.js';
 import type { Logger } from './log.js';
 import { packageRoot } from './paths.js';
 import { pacingFromConfig } from './pipeline/config.js';
 import { Pipeline } from './pipeline/pipeline.js';
-import type { FrameResult, PipelineStats } from './pipeline/types.js';
+import type { FrameResult, PipelineModel, PipelineStats } from './pipeline/types.js';
 import { Store } from './store/index.js';
 import { TelemetryCollector } from './telemetry/collector.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
@@ -50,8 +57,10 @@ export function agentVersion(): string {
 
 /**
  * The composition root: builds every component from the config, owns their start and stop.
- * Store → models → hardware sampler → telemetry → MQTT → camera + pipeline → HTTP. Components
- * talk through the small functions handed to them here, never through each other's internals.
+ * Store → models → hardware sampler → telemetry → camera + pipeline (built, not yet running) →
+ * features (src/features/: commands, routes, live keys) → MQTT → HTTP → pipeline running.
+ * Components talk through the small functions handed to them here, never through each other's
+ * internals.
  */
 export class Agent {
   readonly deviceId: string;
@@ -70,7 +79,7 @@ export class Agent {
   private readonly abort = new AbortController();
   private readonly models: ModelHost;
   private readonly powerMode = new PowerModeTracker();
-  private latestPair: { result: FrameResult; frame: Frame } | undefined;
+  private features: Feature[] = [];
   private store: Store | undefined;
   /** The tuner: cached decision at start, background tune, power-mode / drift / memory triggers. */
   tuner: AgentTuner | undefined;
@@ -120,7 +129,7 @@ export class Agent {
         model: model.name,
         variant: model.variant.id,
         executionProvider: model.executionProvider,
-        source: config.camera.source,
+        source: redactUrl(config.camera.source),
         dataDir: config.dataDir,
       },
       'agent started',
@@ -128,8 +137,64 @@ export class Agent {
 
     await this.startSampler();
     this.startTelemetry(topics.telemetry);
-    await this.startFleet();
+    const pipeline = this.buildPipeline(model, store);
+    this.tuner = createAgentTuner({
+      config,
+      profile: () => this.getProfile(),
+      models: this.models,
+      pipeline,
+      store,
+      sampler: this.sampler,
+      clock: this.clock,
+      log: this.deps.log,
+    });
+    const env = this.deps.env ?? process.env;
+    const configFile = this.deps.configFile;
+    const built = agentFeatures({
+      config,
+      configFile: {
+        file: configFile,
+        load: () => (configFile ? loadConfig({ file: configFile, env }).config : config),
+        envKeys: ENV_OVERRIDES.filter((o) => env[o.env]).map((o) => o.path.join('.')),
+      },
+      deviceId: this.deviceId,
+      version: agentVersion(),
+      startedAtMs: this.startedAt,
+      clock: this.clock,
+      log: this.log,
+      signal: this.abort.signal,
+      models: this.models,
+      pipeline,
+      store,
+      telemetry: this.telemetry!,
+      decision: () => {
+        // The tuner's decision in force when there is one, else the configured choice.
+        const d = this.tuner?.controller.current();
+        return d ? { source: 'tuner', ...decisionJson(d) } : configDecision(config, pipeline.stats());
+      },
+      tuner: this.tuner.controller,
+      profile: () => this.getProfile(),
+      restart: (reason) => {
+        this.restartRequested = reason;
+        this.log.warn({ reason }, 'restart requested');
+        void this.stop();
+      },
+      fleet: () => this.fleet,
+    });
+    this.features = built.features;
+    this.configStore = built.configStore;
+    await startFeatures(this.features, this.abort.signal);
+    await this.startFleet(commandTable(this.features));
+    if (config.http.enabled) await this.startHttp(pipeline, routeRegistrars(this.features));
+    pipeline.start(this.abort.signal);
+    pipeline.finished().catch((err) => {
+      this.log.error({ err: errorMessage(err) }, 'pipeline stopped with an error');
+    });
+  }
 
+  /** Camera and pipeline, built but not running (features subscribe to it before it starts). */
+  private buildPipeline(model: PipelineModel, store: Store): Pipeline {
+    const { config } = this.deps;
     const source = createSource(config.camera, {
       signal: this.abort.signal,
       clock: this.clock,
@@ -157,32 +222,12 @@ export class Agent {
     });
     this.pipeline = pipeline;
     this.models.attach(pipeline);
-    pipeline.onResult((r, frame) => this.onResult(r, frame, pipelineLog));
-    if (config.http.enabled) await this.startHttp(pipeline);
-    pipeline.start(this.abort.signal);
-    this.tuner = createAgentTuner({
-      config,
-      profile: () => this.getProfile(),
-      models: this.models,
-      pipeline,
-      store,
-      sampler: this.sampler,
-      clock: this.clock,
-      log: this.deps.log,
-    });
-    this.tuner.controller
-      .start(this.abort.signal)
-      .catch((err) =>
-        this.log.error({ err: errorMessage(err) }, 'tuner start failed; the configured variant serves'),
-      );
-    pipeline.finished().catch((err) => {
-      this.log.error({ err: errorMessage(err) }, 'pipeline stopped with an error');
-    });
+    pipeline.onResult((r) => this.onResult(r, pipelineLog));
+    return pipeline;
   }
 
-  private onResult(result: FrameResult, frame: Frame, log: Logger): void {
+  private onResult(result: FrameResult, log: Logger): void {
     this.latest = result;
-    this.latestPair = { result, frame };
     this.collector?.observeFrame({ seq: result.seq, timings: { ...result.timings } });
     this.fleet?.publishResult({
       ts: result.capturedAtMs,
@@ -242,9 +287,9 @@ export class Agent {
     const warn = (what: string) => (err: unknown) =>
       this.log.warn({ err: errorMessage(err) }, `${what} failed`);
     await this.http?.stop().catch(warn('http stop'));
-    await this.tuner?.controller.stop();
     await this.pipeline?.stop();
     const counters = this.pipeline ? { ...this.pipeline.stats().counters } : undefined;
+    await stopFeatures(this.features, (feature, err) => warn(`feature ${feature} stop`)(err));
     await this.telemetry?.stop();
     await this.fleet?.stop().catch(warn('mqtt stop'));
     await this.sampler?.stop().catch(warn('sampler stop'));
@@ -324,28 +369,9 @@ export class Agent {
     this.telemetry.start(this.abort.signal);
   }
 
-  private async startFleet(): Promise<void> {
+  private async startFleet(commands: CommandTable): Promise<void> {
     const { config } = this.deps;
     const store = this.store!;
-    const env = this.deps.env ?? process.env;
-    const configStore = new ConfigStore({
-      file: this.deps.configFile,
-      load: () => (this.deps.configFile ? loadConfig({ file: this.deps.configFile, env }).config : config),
-      envKeys: ENV_OVERRIDES.filter((o) => env[o.env]).map((o) => o.path.join('.')),
-      live: [
-        { prefix: 'telemetry.intervalS', apply: (c) => this.telemetry?.setIntervalS(c.telemetry.intervalS) },
-        { prefix: 'mqtt.results', apply: (c) => this.fleet?.configureResults(c.mqtt.results) },
-        { prefix: 'pipeline', apply: (c) => this.pipeline?.setPacing(pacingFromConfig(c.pipeline)) },
-        {
-          prefix: 'models',
-          apply: async (c) => {
-            await this.models.switchTo({ model: c.models.default, variant: c.models.variant });
-          },
-        },
-      ],
-    });
-    configStore.setEffective(config);
-    this.configStore = configStore;
     this.fleet = new FleetService({
       config: config.mqtt,
       deviceId: this.deviceId,
@@ -355,28 +381,7 @@ export class Agent {
       outbox: store.outbox,
       audit: store.audit,
       events: store.events,
-      commands: buildCommandDeps({
-        config,
-        deviceId: this.deviceId,
-        version: agentVersion(),
-        startedAtMs: this.startedAt,
-        clock: this.clock,
-        log: this.log,
-        signal: this.abort.signal,
-        models: this.models,
-        pipeline: () => this.pipeline,
-        store: () => this.store,
-        telemetry: () => this.telemetry,
-        fleet: () => this.fleet,
-        configStore: () => configStore,
-        latest: () => this.latestPair,
-        profile: () => this.getProfile(),
-        restart: (reason) => {
-          this.restartRequested = reason;
-          this.log.warn({ reason }, 'restart requested');
-          void this.stop();
-        },
-      }),
+      commands,
       info: () => this.info(),
     });
     try {
@@ -404,19 +409,14 @@ export class Agent {
     };
   }
 
-  private async startHttp(pipeline: Pipeline): Promise<void> {
+  private async startHttp(pipeline: Pipeline, routes: RouteRegistrar[]): Promise<void> {
     const { config } = this.deps;
     this.http = new HttpServer({
       config: config.http,
       log: this.deps.log.child({ component: 'http' }),
       clock: this.clock,
       pipeline,
-      catalog: () => this.models.catalog,
-      getDecision: () => {
-        // The tuner's latest recorded decision when there is one, else the configured choice.
-        const d = this.tuner?.controller.current();
-        return d ? { source: 'tuner', ...decisionJson(d) } : configDecision(config, pipeline.stats());
-      },
+      routes,
       version: agentVersion(),
       deviceId: this.deviceId,
       getReadings: async () => {
@@ -429,7 +429,6 @@ export class Agent {
           ...(s.powerW !== undefined ? { powerW: s.powerW } : {}),
         };
       },
-      getProfile: () => this.getProfile(),
       getTelemetry: () => this.telemetry?.latest(),
     });
     await this.http.start();

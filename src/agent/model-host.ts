@@ -1,5 +1,5 @@
 import type { AgentConfig } from '../config/index.js';
-import type { ActiveModelInfo } from '../fleet/commands.js';
+import type { ActiveModelInfo, ModelSwitcher, ModelTarget } from '../features/models.js';
 import type { ExecutionProvider, SessionOptions } from '../inference/session.js';
 import { WorkerModel } from '../inference/worker-model.js';
 import type { Logger } from '../log.js';
@@ -17,12 +17,10 @@ export function agentSessionOptions(config: AgentConfig): SessionOptions {
   };
 }
 
-export interface ModelTarget {
-  model?: string | undefined;
-  variant?: string | undefined;
-  /** Session options the tuner chose (threads, execution provider); the config's when absent. */
+/** A switch target; the tuner also names the session options it chose (threads, provider). */
+export type TunedTarget = ModelTarget & {
   session?: { threads?: number; executionProvider?: string } | undefined;
-}
+};
 
 /**
  * Owns the catalog and the active model: the first load, hot swaps (the new variant is loaded and
@@ -30,7 +28,7 @@ export interface ModelTarget {
  * catalog reloads after a derivation. Sessions run in a worker thread: onnxruntime-node's run
  * blocks the thread that calls it.
  */
-export class ModelHost {
+export class ModelHost implements ModelSwitcher {
   private current: WorkerModel | undefined;
   private catalogRef: Catalog | undefined;
   private pipeline: Pipeline | undefined;
@@ -84,7 +82,7 @@ export class ModelHost {
 
   /** Switches to another model/variant; a no-op answer when it is already active. */
   async switchTo(
-    target: ModelTarget,
+    target: TunedTarget,
   ): Promise<{ changed: boolean; from: ActiveModelInfo; to: ActiveModelInfo }> {
     const previous = this.model;
     if (!previous) throw new Error('no model is loaded yet');

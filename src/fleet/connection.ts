@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import { type Clock, isAbortError } from '../clock.js';
+import { redactUrl } from '../config/redact.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backoffDelayMs, isAuthRefusal, isProtocolRefusal, TakeoverDetector } from './backoff.js';
@@ -335,11 +336,6 @@ function readTlsFiles(tls: LinkTls | undefined): Partial<Record<'ca' | 'cert' | 
     }
   }
   return files;
-}
-
-/** The URL without credentials, for logs and status. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//[redacted]@');
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

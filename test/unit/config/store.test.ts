@@ -1,10 +1,23 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type AgentConfig, loadConfig } from '../../../src/config/index.js';
+import { ConfigStore, changedPaths, mergePatch, removeStaleTemps } from '../../../src/config/store.js';
 import { ConfigError } from '../../../src/errors.js';
-import { ConfigStore, changedPaths, mergePatch } from '../../../src/fleet/config-patch.js';
+import { liveKeys } from '../../../src/features/feature.js';
+import { modelsFeature } from '../../../src/features/models.js';
 
 describe('merge patch', () => {
   it('merges objects, replaces arrays and scalars, deletes on null (RFC 7396)', () => {
@@ -101,5 +114,85 @@ describe('ConfigStore (get-config / set-config)', () => {
       live: [],
     });
     await expect(store.set({ camera: { fps: 3 } })).rejects.toThrow(/--config FILE/);
+  });
+});
+
+describe('set-config writes keep the file what it was (issue 12 item 4)', () => {
+  function configIn(dir: string, name = 'agent.config.json'): string {
+    const file = path.join(dir, name);
+    writeFileSync(file, JSON.stringify({ camera: { fps: 2 } }));
+    return file;
+  }
+  const storeFor = (file: string) =>
+    new ConfigStore({ file, load: () => loadConfig({ file }).config, live: [] });
+
+  it('keeps the mode of a 0600 config', async () => {
+    const file = configIn(mkdtempSync(path.join(tmpdir(), 'ea-mode-')));
+    chmodSync(file, 0o600);
+    await storeFor(file).set({ camera: { fps: 3 } });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(file, 'utf8')).camera.fps).toBe(3);
+  });
+
+  it('keeps the owner of the config (when the agent may chown, as root under systemd)', async (ctx) => {
+    if (process.getuid?.() !== 0) ctx.skip();
+    const file = configIn(mkdtempSync(path.join(tmpdir(), 'ea-owner-')));
+    chownSync(file, 4321, 4322);
+    await storeFor(file).set({ camera: { fps: 3 } });
+    expect(statSync(file)).toMatchObject({ uid: 4321, gid: 4322 });
+  });
+
+  it('writes through a symbolic link: the link stays, its target gets the new content', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ea-link-'));
+    mkdirSync(path.join(dir, 'etc'));
+    const target = configIn(path.join(dir, 'etc'), 'real.json');
+    const link = path.join(dir, 'agent.config.json');
+    symlinkSync(target, link);
+    await storeFor(link).set({ camera: { fps: 5 } });
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(JSON.parse(readFileSync(target, 'utf8')).camera.fps).toBe(5);
+    expect(readdirSync(path.join(dir, 'etc'))).toEqual(['real.json']);
+  });
+
+  it('removes temp files a killed write left behind, and nothing else', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ea-stale-'));
+    const file = configIn(dir);
+    writeFileSync(path.join(dir, '.agent.config.json.0a1b2c3d.tmp'), '{"half');
+    writeFileSync(path.join(dir, '.other.json.0a1b2c3d.tmp'), 'not ours');
+    writeFileSync(path.join(dir, 'notes.tmp'), 'not ours');
+    expect(removeStaleTemps(file)).toEqual([path.join(dir, '.agent.config.json.0a1b2c3d.tmp')]);
+    expect(readdirSync(dir).sort()).toEqual(['.other.json.0a1b2c3d.tmp', 'agent.config.json', 'notes.tmp']);
+  });
+});
+
+describe('set-config says truthfully what is live', () => {
+  it('models.dir needs a restart; models.default/variant are switched live', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ea-live-'));
+    const file = path.join(dir, 'agent.config.json');
+    writeFileSync(file, JSON.stringify({ models: { default: 'yolox-nano' } }));
+    const switched: unknown[] = [];
+    const models = modelsFeature({
+      models: {
+        catalog: { models: () => [] } as never,
+        active: () => undefined,
+        switchTo: async (target) => {
+          switched.push(target);
+          const m = { model: 'x', variant: 'y' };
+          return { changed: true, from: m, to: m };
+        },
+      },
+      decision: () => ({}),
+    });
+    const store = new ConfigStore({
+      file,
+      load: () => loadConfig({ file }).config,
+      live: liveKeys([models]),
+    });
+    const moved = await store.set({ models: { dir: path.join(dir, 'elsewhere') } });
+    expect(moved).toMatchObject({ applied: [], restartRequired: ['models.dir'] });
+    expect(switched).toEqual([]);
+    const both = await store.set({ models: { default: 'ultraface', variant: 'rfb-320' } });
+    expect(both.applied.sort()).toEqual(['models.default', 'models.variant']);
+    expect(switched).toEqual([{ model: 'ultraface', variant: 'rfb-320' }]); // one switch for both keys
   });
 });

@@ -1,9 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  type Stats,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
-import { type AgentConfig, parseConfig } from '../config/index.js';
-import { readConfigFile } from '../config/load.js';
 import { ConfigError, errorMessage } from '../errors.js';
+import { type AgentConfig, parseConfig } from './index.js';
+import { readConfigFile } from './load.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -42,13 +53,17 @@ export function changedPaths(before: unknown, after: unknown, prefix = ''): stri
 }
 
 /**
- * Keys the running agent applies without a restart, by path prefix. The appliers are supplied by
- * the composition root; a changed key not covered here needs a restart.
+ * A config key the running agent applies without a restart, by dotted path prefix
+ * (`telemetry.intervalS`, `pipeline`). Feature modules own their live keys; a changed key no
+ * live key covers needs a restart.
  */
-export type LiveAppliers = ReadonlyArray<{
-  prefix: string;
+export interface LiveKey {
+  /** One prefix, or several applied together by one call. */
+  prefix: string | readonly string[];
   apply(config: AgentConfig): Promise<void> | void;
-}>;
+}
+
+export type LiveAppliers = readonly LiveKey[];
 
 export interface SetConfigResult {
   file: string;
@@ -135,7 +150,7 @@ export class ConfigStore {
     const restartRequired: string[] = [];
     const byApplier = new Map<LiveAppliers[number], string[]>();
     for (const key of changed) {
-      const applier = this.deps.live.find((a) => key === a.prefix || key.startsWith(`${a.prefix}.`));
+      const applier = this.deps.live.find((a) => coversKey(a, key));
       if (!applier) restartRequired.push(key);
       else byApplier.set(applier, [...(byApplier.get(applier) ?? []), key]);
     }
@@ -154,13 +169,76 @@ export class ConfigStore {
   }
 }
 
-/** Writes a file so that readers see the old or the new content, never half of it. */
-export function writeAtomically(file: string, text: string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+/** Whether a live key covers a changed dotted path (`pipeline` covers `pipeline.fps`). */
+export function coversKey(live: LiveKey, key: string): boolean {
+  const prefixes: readonly string[] = typeof live.prefix === 'string' ? [live.prefix] : live.prefix;
+  return prefixes.some((p) => key === p || key.startsWith(`${p}.`));
+}
+
+const TEMP_NAME = /^\.(.+)\.[0-9a-f]{8}\.tmp$/;
+
+/** The file a path names, following symbolic links (the path itself when it does not exist yet). */
+function resolveTarget(file: string): string {
   try {
-    writeFileSync(tmp, text, { flush: true });
-    renameSync(tmp, file);
+    return realpathSync(file);
+  } catch {
+    return file;
+  }
+}
+
+/**
+ * Writes a file so that readers see the old or the new content, never half of it: a temp file in
+ * the same folder, then a rename. A symbolic link stays a link (its target is replaced), and the
+ * target keeps its mode (0600 stays 0600) and owner; if the owner cannot be kept (not allowed to
+ * chown), nothing is written.
+ */
+export function writeAtomically(file: string, text: string): void {
+  const target = resolveTarget(file);
+  const tmp = path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.${randomBytes(4).toString('hex')}.tmp`,
+  );
+  let before: Stats | undefined;
+  try {
+    before = statSync(target);
+  } catch {
+    before = undefined; // a new file: default mode and owner
+  }
+  try {
+    const mode = before ? before.mode & 0o7777 : undefined;
+    writeFileSync(tmp, text, { flush: true, ...(mode !== undefined ? { mode } : {}) });
+    if (before) {
+      chmodSync(tmp, before.mode & 0o7777); // the umask may have narrowed the mode given above
+      const stat = statSync(tmp);
+      if (stat.uid !== before.uid || stat.gid !== before.gid) chownSync(tmp, before.uid, before.gid);
+    }
+    renameSync(tmp, target);
   } catch (err) {
+    rmSync(tmp, { force: true });
     throw new ConfigError(`cannot write ${file}: ${errorMessage(err)}`, [], { cause: err });
   }
+}
+
+/**
+ * Removes temp files a killed write left next to the config file (and next to its link target);
+ * returns what it removed. Run at start, before any write of this process.
+ */
+export function removeStaleTemps(file: string): string[] {
+  const removed: string[] = [];
+  const target = resolveTarget(file);
+  for (const dir of new Set([path.dirname(file), path.dirname(target)])) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue; // an unreadable folder: nothing we could have written there either
+    }
+    for (const name of names) {
+      const base = TEMP_NAME.exec(name)?.[1];
+      if (base !== path.basename(file) && base !== path.basename(target)) continue;
+      rmSync(path.join(dir, name), { force: true });
+      removed.push(path.join(dir, name));
+    }
+  }
+  return removed;
 }
