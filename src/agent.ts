@@ -170,7 +170,9 @@ export class Agent {
       decision: () => {
         // The tuner's decision in force when there is one, else the configured choice.
         const d = this.tuner?.controller.current();
-        return d ? { source: 'tuner', ...decisionJson(d) } : configDecision(config, pipeline.stats());
+        return d
+          ? { source: 'tuner', variant: d.chosen?.variant ?? null, ts: d.decidedAt, ...decisionJson(d) }
+          : configDecision(config, pipeline.stats());
       },
       tuner: this.tuner.controller,
       profile: () => this.getProfile(),

@@ -109,6 +109,13 @@ describe('the tuner in the running agent', () => {
       };
       expect(decision.source).toBe('tuner');
       expect(decision.chosen.variant).toBe('tiny');
+      const plot = await fetch(`${agent.http!.url}/api/decision/plot.svg`);
+      expect(plot.headers.get('content-type')).toMatch(/image\/svg\+xml/);
+      expect(await plot.text()).toContain('id="chosen-latency"');
+      // The dashboard's tuner panel (chart + candidate table) is served with the page.
+      const page = await (await fetch(`${agent.http!.url}/`)).text();
+      expect(page).toContain('id="tuner-panel"');
+      expect((await fetch(`${agent.http!.url}/tuner-panel.js`)).status).toBe(200);
     } finally {
       for (const h of hogs) h.kill('SIGKILL');
       await agent.stop();

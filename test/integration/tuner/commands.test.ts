@@ -14,7 +14,9 @@ describe('MQTT commands of the tuner feature', () => {
   it('tune answers with the decision and publishes progress; set-policy re-decides from the cache; bad params are refused', async () => {
     const models = squeezenetModels({ fp16: false });
     addTinyVariant(models);
-    const policy = { tuning: { rounds: 2, runsPerRound: 3, warmupRuns: 1, maxThreads: 1, background: false } };
+    const policy = {
+      tuning: { rounds: 2, runsPerRound: 3, warmupRuns: 1, maxThreads: 1, background: false },
+    };
     const rig = await tunerRig(models, { policy });
     try {
       let active: CandidateKey = { variant: 'fp32', executionProvider: 'cpu', threads: 1 };
