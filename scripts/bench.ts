@@ -12,6 +12,7 @@ import { benchMemory } from './bench/memory.js';
 import { benchMqtt } from './bench/mqtt.js';
 import { benchOptimize } from './bench/optimize.js';
 import { benchPipeline } from './bench/pipeline.js';
+import { benchTune } from './bench/tune.js';
 
 interface Section {
   name: string;
@@ -52,6 +53,11 @@ const SECTIONS: Section[] = [
         log,
         ...(quick ? { rounds: 1, iterations: 5, models: [{ name: 'squeezenet1.1', source: 'fp32' }] } : {}),
       }),
+  },
+  {
+    name: 'tune',
+    title: 'The auto-tuner: cold tune, cached decision, decisions under constraints, stability, regret',
+    run: ({ quick, log }) => benchTune({ quick, log }),
   },
   {
     name: 'mqtt',
