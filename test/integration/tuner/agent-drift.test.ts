@@ -42,7 +42,7 @@ describe('the tuner in the running agent', () => {
           burstMs: 1500,
           pauseBetweenBurstsMs: 200,
           driftFactor: 1.3,
-          driftWindowS: 2,
+          driftWindowS: 5,
         },
       },
     });
