@@ -1,7 +1,7 @@
 // The auto-tuner on this machine (issue 14): cold tune wall time per bundled model with and without
 // derivation, the cached decision after a restart, decisions under loose / tight-latency /
 // tight-fidelity / impossible constraints, stability over repeated tunes, and regret against a
-// long exhaustive measurement. `npm run bench:tune [-- --quick]`.
+// long exhaustive measurement. `npm run bench:tune [-- --quick] [--models a,b] [--derive-models a,b]`.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -71,7 +71,7 @@ export async function benchTune(
   const models = options.models ?? (quick ? ['squeezenet1.1'] : ['squeezenet1.1', 'ultraface', 'yolox-nano']);
   const deriveModels = options.deriveModels ?? (quick ? ['squeezenet1.1'] : models);
   const tuning = quick
-    ? { rounds: 2, runsPerRound: 8, warmupRuns: 2, fidelityFrames: 8 }
+    ? { rounds: 3, runsPerRound: 8, warmupRuns: 2, fidelityFrames: 8 }
     : { rounds: 3, runsPerRound: 15, warmupRuns: 3, fidelityFrames: 16 };
   log('profiling the device');
   const profile = await readProfile({ dataDir: tmpdir() });
@@ -302,7 +302,18 @@ export async function benchTune(
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const quick = process.argv.includes('--quick');
-  const result = await benchTune({ quick, log: (l) => process.stderr.write(`[bench] ${l}\n`) });
+  const list = (flag: string) => {
+    const i = process.argv.indexOf(flag);
+    return i > 0 ? process.argv[i + 1]!.split(',').filter(Boolean) : undefined;
+  };
+  const models = list('--models');
+  const deriveModels = list('--derive-models');
+  const result = await benchTune({
+    quick,
+    ...(models ? { models } : {}),
+    ...(deriveModels ? { deriveModels } : {}),
+    log: (l) => process.stderr.write(`[bench] ${l}\n`),
+  });
   writeStandalone('tune', result);
   process.exit(0);
 }
