@@ -102,7 +102,11 @@ describe('the tuner in the running agent', () => {
       const firstTiny = results.findIndex((r) => r.variant === 'tiny');
       expect(results.slice(firstTiny).every((r) => r.variant === 'tiny')).toBe(true);
       expect(agent.tuner!.controller.current()?.trigger).toMatch(/^latency drift/);
-      // /api/decision returns the real decision.
+      // info carries the decision summary; /api/decision returns the real decision.
+      const info = (
+        agent as unknown as { info(): { decision: { chosen: { variant: string }; reason: string } } }
+      ).info();
+      expect(info.decision.chosen.variant).toBe('tiny');
       const decision = (await (await fetch(`${agent.http!.url}/api/decision`)).json()) as {
         source: string;
         chosen: { variant: string };
