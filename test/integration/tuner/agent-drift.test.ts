@@ -74,7 +74,12 @@ describe('the tuner in the running agent', () => {
       const before = results.length;
 
       hogs.push(...busy(6));
-      const events = () => agent['store']!.events.list(50);
+      const store = (
+        agent as unknown as {
+          store: { events: { list(n: number): Array<{ type: string; data: Record<string, unknown> }> } };
+        }
+      ).store;
+      const events = () => store.events.list(50);
       const changed = await waitUntil(
         () =>
           events().find(
