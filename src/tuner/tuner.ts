@@ -185,6 +185,9 @@ export class Tuner {
               method: job.method,
               params: job.params,
               source: job.source,
+              // Calibration and fidelity use every core the device gives us (the pipeline is paused
+              // only per burst, but a derivation is rare and bounded).
+              threads: Math.max(1, Math.floor(this.deps.profile.cpu.quotaCores ?? this.deps.profile.cpu.cores)),
               ...(this.deps.framesDir ? { calibration: { dir: this.deps.framesDir } } : {}),
             },
             options.onProgress,
