@@ -10,6 +10,8 @@ import type { Feature } from './feature.js';
 
 export interface TunerFeatureDeps {
   controller: TunerController;
+  /** How long the agent's start waits for a cached decision to apply (default 3 s). */
+  startWaitMs?: number;
 }
 
 const policyParams = {
@@ -86,7 +88,16 @@ export function tunerFeature(deps: TunerFeatureDeps): Feature {
       });
     },
     start: async (signal) => {
-      await controller.start(signal);
+      // A cached decision should apply before the first frame, but the agent's start never waits
+      // long for it (the profile's provider probe can be slow on a loaded device).
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        controller.start(signal),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, deps.startWaitMs ?? 3000);
+        }),
+      ]);
+      clearTimeout(timer);
     },
     stop: () => controller.stop(),
   };
