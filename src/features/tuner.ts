@@ -10,8 +10,6 @@ import type { Feature } from './feature.js';
 
 export interface TunerFeatureDeps {
   controller: TunerController;
-  /** How long the agent's start waits for a cached decision to apply (default 3 s). */
-  startWaitMs?: number;
 }
 
 const policyParams = {
@@ -87,17 +85,10 @@ export function tunerFeature(deps: TunerFeatureDeps): Feature {
         return reply.type('image/svg+xml').send(decisionSvg(d));
       });
     },
-    start: async (signal) => {
-      // A cached decision should apply before the first frame, but the agent's start never waits
-      // long for it (the profile's provider probe can be slow on a loaded device).
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        controller.start(signal),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, deps.startWaitMs ?? 3000);
-        }),
-      ]);
-      clearTimeout(timer);
+    start: (signal) => {
+      // Not awaited: the agent's start (and its first frames) never waits for the profile's
+      // provider probe; a cached decision applies by hot swap a moment later.
+      void controller.start(signal);
     },
     stop: () => controller.stop(),
   };
