@@ -22,6 +22,7 @@ import { inspectModel } from '../../src/optimize/inspect.js';
 import type { Method } from '../../src/optimize/methods.js';
 import { decodeModel } from '../../src/optimize/onnx-io.js';
 import { probeShapes } from '../../src/optimize/runtime.js';
+import { percentileOf } from '../../src/telemetry/percentiles.js';
 
 export interface BenchOptimizeOptions {
   models?: Array<{ name: string; source: string }>;
@@ -98,9 +99,6 @@ async function loadFrames(dirs: string[]): Promise<{ images: RawImage[]; names: 
   }
   return { images, names };
 }
-
-const quantile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
 export async function benchOptimize(
   opts: BenchOptimizeOptions = {},
@@ -226,10 +224,9 @@ export async function benchOptimize(
         }
       }
       for (const [row, s] of samples) {
-        s.sort((a, b) => a - b);
         row.latency[`${threads}t`] = {
-          medianMs: quantile(s, 0.5),
-          p95Ms: quantile(s, 0.95),
+          medianMs: percentileOf(s, 50),
+          p95Ms: percentileOf(s, 95),
           samples: s.length,
         };
       }

@@ -3,7 +3,7 @@ import { ImageDecodeError } from '../errors.js';
 import { inferenceJson } from '../inference/json.js';
 import type { Catalog } from '../models/catalog.js';
 import type { FrameResult, PipelineModel, PipelineStats, ResultListener } from '../pipeline/pipeline.js';
-import { SampleWindow } from '../pipeline/stats.js';
+import { LatencyWindow } from '../telemetry/percentiles.js';
 import type { DeviceReadings } from './metrics.js';
 import { type Measured, modelsView, variantKey } from './models-view.js';
 import type { MjpegBroadcaster } from './stream.js';
@@ -51,10 +51,10 @@ export function registerApi(
   inferMaxBytes: number,
 ) {
   // Latency per variant measured by this agent, for the models table.
-  const measured = new Map<string, SampleWindow>();
+  const measured = new Map<string, LatencyWindow>();
   deps.pipeline.onResult((r) => {
     const key = variantKey(r.model, r.variant);
-    const w = measured.get(key) ?? new SampleWindow(256);
+    const w = measured.get(key) ?? new LatencyWindow(256, { keep: 'recent' });
     measured.set(key, w);
     w.add(r.timings.inferenceMs);
   });
@@ -104,7 +104,7 @@ export function registerApi(
     const catalog = await deps.catalog();
     const s = deps.pipeline.stats();
     const merged = new Map((await deps.getMeasurements?.()) ?? []);
-    for (const [k, w] of measured) merged.set(k, w.summary());
+    for (const [k, w] of measured) merged.set(k, w.latency());
     return {
       active: { model: s.model.name, variant: s.model.variant },
       models: modelsView(catalog.models(), { model: s.model.name, variant: s.model.variant }, merged),
