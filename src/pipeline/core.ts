@@ -103,7 +103,10 @@ export class PipelineCore {
     const pacing = this.pacing;
     const linked = linkSignals(signal, this.wakeUp.signal);
     try {
-      return await this.slot.captureOne(linked.signal, pacing.mode === 'duty-cycle' ? pacing.warmupFrames : 0);
+      return await this.slot.captureOne(
+        linked.signal,
+        pacing.mode === 'duty-cycle' ? pacing.warmupFrames : 0,
+      );
     } finally {
       linked.dispose();
     }
@@ -182,7 +185,9 @@ export class PipelineCore {
     this.lastStartMs = started;
     const captureAgeMs = started - input.frame.timestampMs;
     const submitted = stopwatch();
-    const running = model.run({ data: input.data, dims: input.dims }, (data) => preparer.reinstall(input, data));
+    const running = model.run({ data: input.data, dims: input.dims }, (data) =>
+      preparer.reinstall(input, data),
+    );
     if (aheadSignal) {
       this.ahead = this.take(aheadSignal).then((t) => ('frame' in t ? this.prepare(t.frame) : undefined));
     }
@@ -287,7 +292,8 @@ export class PipelineCore {
     const processed = this.own.processed;
     if (processed - this.cheapCheckedAt >= 16 || processed < 16) {
       this.cheapCheckedAt = processed;
-      this.cheap = this.windows.preprocessMs.latency().p50Ms <= 0.1 * this.windows.inferenceMs.latency().p50Ms;
+      this.cheap =
+        this.windows.preprocessMs.latency().p50Ms <= 0.1 * this.windows.inferenceMs.latency().p50Ms;
     }
     return this.cheap;
   }

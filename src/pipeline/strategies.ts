@@ -6,7 +6,8 @@ export type LoopExit = 'ended' | 'changed';
 /** One loop mode: runs turns while the core's mode is its own. */
 export type LoopStrategy = (core: PipelineCore, signal: AbortSignal) => Promise<LoopExit>;
 
-const runs = (core: PipelineCore, signal: AbortSignal, mode: LoopMode) => !signal.aborted && core.mode === mode;
+const runs = (core: PipelineCore, signal: AbortSignal, mode: LoopMode) =>
+  !signal.aborted && core.mode === mode;
 
 /**
  * Files read as fast as possible: two frames are handed to the model at a time, so the next run

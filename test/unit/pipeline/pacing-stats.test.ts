@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loopMode } from '../../../src/pipeline/core.js';
 import {
   describePacing,
   minIntervalMs,
@@ -7,7 +8,6 @@ import {
   pacingSchema,
   releasesCamera,
 } from '../../../src/pipeline/pacing.js';
-import { loopMode } from '../../../src/pipeline/core.js';
 import { RateMeter } from '../../../src/pipeline/stats.js';
 import { LatencyWindow, percentile, percentileOf } from '../../../src/telemetry/percentiles.js';
 
