@@ -31,6 +31,8 @@ export interface DeriveJob {
   source?: string;
   calibration?: FrameSource;
   threads?: number;
+  /** The child refuses up front above this estimate and stops when its RSS passes it (MB). */
+  maxMemoryMB?: number;
 }
 
 /** What the agent reports of a derivation (the `derive` command's answer). */
@@ -76,10 +78,25 @@ export interface DeriveProcessOptions {
 export function childEntry(): { script: string; execArgv: string[] } {
   const dir = path.dirname(fileURLToPath(import.meta.url));
   const js = path.join(dir, 'derive-child.js');
-  if (existsSync(js)) return { script: js, execArgv: [] };
+  if (existsSync(js)) return { script: js, execArgv: [...CHILD_V8_FLAGS] };
   const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return { script: path.join(dir, 'derive-child.ts'), execArgv: ['--import', loader] };
+  return { script: path.join(dir, 'derive-child.ts'), execArgv: [...CHILD_V8_FLAGS, '--import', loader] };
 }
+
+/** The young generation stays small (V8 grows it to 3 × 16 MB under the allocation rate of calibration). */
+const CHILD_V8_FLAGS = ['--max-semi-space-size=2'] as const;
+
+/**
+ * glibc settings for the child unless the environment sets its own: two malloc arenas (not 8 per
+ * core for onnxruntime's threads), and large blocks always mapped and returned on free — a fixed
+ * mmap threshold stops glibc from raising it after the first freed activation buffer and then
+ * keeping every later one in its heap. Measured on YOLOX-nano int8-static (docs/memory.md).
+ */
+export const CHILD_MALLOC_ENV = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '65536',
+  MALLOC_TRIM_THRESHOLD_: '0',
+} as const;
 
 /** Runs one derivation in a child process; resolves with its summary, rejects with its error. */
 export function deriveInChildProcess(
@@ -92,6 +109,7 @@ export function deriveInChildProcess(
   try {
     child = fork(script, [], {
       execArgv,
+      env: { ...CHILD_MALLOC_ENV, ...process.env },
       serialization: 'advanced', // typed arrays (calibration frames) cross without base64
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
