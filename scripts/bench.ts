@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/paths.js';
+import { benchColdStart } from './bench/cold-start.js';
 import { benchDerive } from './bench/derive.js';
 import { benchInference } from './bench/inference.js';
 import { machineInfo } from './bench/machine.js';
@@ -38,6 +39,11 @@ const SECTIONS: Section[] = [
     name: 'pipeline',
     title: 'Camera pipeline: agent vs a bare session.run loop, per-frame JavaScript work, event-loop lag',
     run: ({ quick, log }) => benchPipeline({ quick, log }),
+  },
+  {
+    name: 'cold-start',
+    title: 'Cold start: `node dist/cli.js run` to /healthz and to the first result',
+    run: ({ quick, log }) => benchColdStart({ log, runs: quick ? 1 : 3 }),
   },
   {
     name: 'memory',
