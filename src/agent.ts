@@ -1,27 +1,34 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildCommandDeps } from './agent/commands.js';
 import { configDecision } from './agent/decision.js';
-import { PowerModeTracker, telemetryHardware } from './agent/hardware.js';
+import { agentFeatures } from './agent/features.js';
+import { forwardSamplerEvents, PowerModeTracker, telemetryHardware } from './agent/hardware.js';
 import { ModelHost } from './agent/model-host.js';
 import { createSource } from './camera/index.js';
-import type { Frame } from './camera/types.js';
-import { redactSecrets } from './cli/config.js';
 import { type Clock, systemClock } from './clock.js';
-import { type AgentConfig, ENV_OVERRIDES, loadConfig } from './config/index.js';
+import { resolveDeviceId } from './config/device-id.js';
+import type { AgentConfig } from './config/index.js';
+import { redactSecrets, redactUrl } from './config/redact.js';
+import type { ConfigStore } from './config/store.js';
 import { errorMessage } from './errors.js';
-import { ConfigStore } from './fleet/config-patch.js';
-import { resolveDeviceId } from './fleet/device-id.js';
+import {
+  commandTable,
+  type Feature,
+  routeRegistrars,
+  startFeatures,
+  stopFeatures,
+} from './features/feature.js';
 import { BrokerStartError } from './fleet/embedded-broker.js';
+import type { CommandTable } from './fleet/router.js';
 import { FleetService } from './fleet/service.js';
 import { deviceTopics } from './fleet/topics.js';
 import { type DeviceProfile, LiveSampler, readProfile } from './hardware/index.js';
-import { HttpServer } from './http/server.js';
+import { HttpServer, type RouteRegistrar } from './http/server.js';
 import type { Logger } from './log.js';
 import { packageRoot } from './paths.js';
 import { pacingFromConfig } from './pipeline/config.js';
 import { Pipeline } from './pipeline/pipeline.js';
-import type { FrameResult, PipelineStats } from './pipeline/types.js';
+import type { FrameResult, PipelineModel, PipelineStats } from './pipeline/types.js';
 import { Store } from './store/index.js';
 import { TelemetryCollector } from './telemetry/collector.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
@@ -48,8 +55,10 @@ export function agentVersion(): string {
 
 /**
  * The composition root: builds every component from the config, owns their start and stop.
- * Store → models → hardware sampler → telemetry → MQTT → camera + pipeline → HTTP. Components
- * talk through the small functions handed to them here, never through each other's internals.
+ * Store → models → hardware sampler → telemetry → camera + pipeline (built, not yet running) →
+ * features (src/features/: commands, routes, live keys) → MQTT → HTTP → pipeline running.
+ * Components talk through the small functions handed to them here, never through each other's
+ * internals.
  */
 export class Agent {
   readonly deviceId: string;
@@ -68,7 +77,7 @@ export class Agent {
   private readonly abort = new AbortController();
   private readonly models: ModelHost;
   private readonly powerMode = new PowerModeTracker();
-  private latestPair: { result: FrameResult; frame: Frame } | undefined;
+  private features: Feature[] = [];
   private store: Store | undefined;
   private sampler: LiveSampler | undefined;
   private collector: TelemetryCollector | undefined;
@@ -116,7 +125,7 @@ export class Agent {
         model: model.name,
         variant: model.variant.id,
         executionProvider: model.executionProvider,
-        source: config.camera.source,
+        source: redactUrl(config.camera.source),
         dataDir: config.dataDir,
       },
       'agent started',
@@ -124,8 +133,47 @@ export class Agent {
 
     await this.startSampler();
     this.startTelemetry(topics.telemetry);
-    await this.startFleet();
+    const pipeline = this.buildPipeline(model, store);
+    const built = agentFeatures({
+      config,
+      configFile: { file: this.deps.configFile, env: this.deps.env ?? process.env },
+      deviceId: this.deviceId,
+      version: agentVersion(),
+      startedAtMs: this.startedAt,
+      clock: this.clock,
+      log: this.log,
+      signal: this.abort.signal,
+      models: this.models,
+      pipeline,
+      store,
+      telemetry: this.telemetry!,
+      decision: () => {
+        // The latest recorded decision when there is one, else the configured choice.
+        const recorded = store.decisions.latest();
+        return recorded ? { ...recorded, source: 'tuner' } : configDecision(config, pipeline.stats());
+      },
+      profile: () => this.getProfile(),
+      restart: (reason) => {
+        this.restartRequested = reason;
+        this.log.warn({ reason }, 'restart requested');
+        void this.stop();
+      },
+      fleet: () => this.fleet,
+    });
+    this.features = built.features;
+    this.configStore = built.configStore;
+    await startFeatures(this.features, this.abort.signal);
+    await this.startFleet(commandTable(this.features));
+    if (config.http.enabled) await this.startHttp(pipeline, routeRegistrars(this.features));
+    pipeline.start(this.abort.signal);
+    pipeline.finished().catch((err) => {
+      this.log.error({ err: errorMessage(err) }, 'pipeline stopped with an error');
+    });
+  }
 
+  /** Camera and pipeline, built but not running (features subscribe to it before it starts). */
+  private buildPipeline(model: PipelineModel, store: Store): Pipeline {
+    const { config } = this.deps;
     const source = createSource(config.camera, {
       signal: this.abort.signal,
       clock: this.clock,
@@ -153,17 +201,12 @@ export class Agent {
     });
     this.pipeline = pipeline;
     this.models.attach(pipeline);
-    pipeline.onResult((r, frame) => this.onResult(r, frame, pipelineLog));
-    if (config.http.enabled) await this.startHttp(pipeline);
-    pipeline.start(this.abort.signal);
-    pipeline.finished().catch((err) => {
-      this.log.error({ err: errorMessage(err) }, 'pipeline stopped with an error');
-    });
+    pipeline.onResult((r) => this.onResult(r, pipelineLog));
+    return pipeline;
   }
 
-  private onResult(result: FrameResult, frame: Frame, log: Logger): void {
+  private onResult(result: FrameResult, log: Logger): void {
     this.latest = result;
-    this.latestPair = { result, frame };
     this.collector?.observeFrame({ seq: result.seq, timings: { ...result.timings } });
     this.fleet?.publishResult({
       ts: result.capturedAtMs,
@@ -225,6 +268,7 @@ export class Agent {
     await this.http?.stop().catch(warn('http stop'));
     await this.pipeline?.stop();
     const counters = this.pipeline ? { ...this.pipeline.stats().counters } : undefined;
+    await stopFeatures(this.features, (feature, err) => warn(`feature ${feature} stop`)(err));
     await this.telemetry?.stop();
     await this.fleet?.stop().catch(warn('mqtt stop'));
     await this.sampler?.stop().catch(warn('sampler stop'));
@@ -260,18 +304,7 @@ export class Agent {
       options: config.hardware.sampler,
     });
     this.sampler = sampler;
-    const events = this.store!.events;
-    sampler.on('sample', (s) => this.powerMode.update(s));
-    sampler.on('power-source', ({ sample, ...e }) =>
-      events.emit('power-source', { ...e, mode: this.powerMode.current() }),
-    );
-    sampler.on('battery', ({ sample, ...e }) =>
-      events.emit('battery', e, e.percent !== undefined && e.percent <= 10 ? 'warning' : 'info'),
-    );
-    sampler.on('throttling', ({ sample, ...e }) =>
-      events.emit('throttling', e, e.active ? 'warning' : 'info'),
-    );
-    sampler.on('memory-pressure', ({ sample, ...e }) => events.emit('memory-pressure', e, 'warning'));
+    forwardSamplerEvents(sampler, this.store!.events, this.powerMode);
     await sampler.start(this.abort.signal);
   }
 
@@ -304,28 +337,9 @@ export class Agent {
     this.telemetry.start(this.abort.signal);
   }
 
-  private async startFleet(): Promise<void> {
+  private async startFleet(commands: CommandTable): Promise<void> {
     const { config } = this.deps;
     const store = this.store!;
-    const env = this.deps.env ?? process.env;
-    const configStore = new ConfigStore({
-      file: this.deps.configFile,
-      load: () => (this.deps.configFile ? loadConfig({ file: this.deps.configFile, env }).config : config),
-      envKeys: ENV_OVERRIDES.filter((o) => env[o.env]).map((o) => o.path.join('.')),
-      live: [
-        { prefix: 'telemetry.intervalS', apply: (c) => this.telemetry?.setIntervalS(c.telemetry.intervalS) },
-        { prefix: 'mqtt.results', apply: (c) => this.fleet?.configureResults(c.mqtt.results) },
-        { prefix: 'pipeline', apply: (c) => this.pipeline?.setPacing(pacingFromConfig(c.pipeline)) },
-        {
-          prefix: 'models',
-          apply: async (c) => {
-            await this.models.switchTo({ model: c.models.default, variant: c.models.variant });
-          },
-        },
-      ],
-    });
-    configStore.setEffective(config);
-    this.configStore = configStore;
     this.fleet = new FleetService({
       config: config.mqtt,
       deviceId: this.deviceId,
@@ -335,28 +349,7 @@ export class Agent {
       outbox: store.outbox,
       audit: store.audit,
       events: store.events,
-      commands: buildCommandDeps({
-        config,
-        deviceId: this.deviceId,
-        version: agentVersion(),
-        startedAtMs: this.startedAt,
-        clock: this.clock,
-        log: this.log,
-        signal: this.abort.signal,
-        models: this.models,
-        pipeline: () => this.pipeline,
-        store: () => this.store,
-        telemetry: () => this.telemetry,
-        fleet: () => this.fleet,
-        configStore: () => configStore,
-        latest: () => this.latestPair,
-        profile: () => this.getProfile(),
-        restart: (reason) => {
-          this.restartRequested = reason;
-          this.log.warn({ reason }, 'restart requested');
-          void this.stop();
-        },
-      }),
+      commands,
       info: () => this.info(),
     });
     try {
@@ -384,19 +377,14 @@ export class Agent {
     };
   }
 
-  private async startHttp(pipeline: Pipeline): Promise<void> {
+  private async startHttp(pipeline: Pipeline, routes: RouteRegistrar[]): Promise<void> {
     const { config } = this.deps;
     this.http = new HttpServer({
       config: config.http,
       log: this.deps.log.child({ component: 'http' }),
       clock: this.clock,
       pipeline,
-      catalog: () => this.models.catalog,
-      getDecision: () => {
-        // The tuner's latest recorded decision when there is one, else the configured choice.
-        const recorded = this.store?.decisions.latest();
-        return recorded ? { ...recorded, source: 'tuner' } : configDecision(config, pipeline.stats());
-      },
+      routes,
       version: agentVersion(),
       deviceId: this.deviceId,
       getReadings: async () => {
@@ -409,7 +397,6 @@ export class Agent {
           ...(s.powerW !== undefined ? { powerW: s.powerW } : {}),
         };
       },
-      getProfile: () => this.getProfile(),
       getTelemetry: () => this.telemetry?.latest(),
     });
     await this.http.start();

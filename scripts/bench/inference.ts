@@ -1,7 +1,8 @@
 import path from 'node:path';
+import { decodeImage } from '../../src/image/decode.js';
 import { InferenceModel } from '../../src/inference/model.js';
 import { postprocess } from '../../src/inference/postprocess.js';
-import { decodeImage, preprocess } from '../../src/inference/preprocess.js';
+import { preprocess } from '../../src/inference/preprocess.js';
 import { loadCatalog } from '../../src/models/catalog.js';
 import { packageRoot } from '../../src/paths.js';
 import { markdownTable, percentile, round } from './stats.js';

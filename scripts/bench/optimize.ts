@@ -11,17 +11,18 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { errorMessage } from '../../src/errors.js';
-import { decodeImage, preprocess } from '../../src/inference/preprocess.js';
+import { decodeImage } from '../../src/image/decode.js';
+import type { RawImage } from '../../src/image/types.js';
+import { preprocess } from '../../src/inference/preprocess.js';
 import { onnxruntimeVersion, openSession } from '../../src/inference/session.js';
-import type { RawImage } from '../../src/inference/types.js';
 import { loadCatalog } from '../../src/models/catalog.js';
 import { readVerified } from '../../src/models/integrity.js';
 import { effectiveInputSpec, type InputSpec } from '../../src/models/manifest.js';
 import { derive } from '../../src/optimize/derive.js';
-import { inspectModel } from '../../src/optimize/inspect.js';
 import type { Method } from '../../src/optimize/methods.js';
-import { decodeModel } from '../../src/optimize/onnx-io.js';
-import { probeShapes } from '../../src/optimize/runtime.js';
+import { inspectModel } from '../../src/optimize/onnx/inspect.js';
+import { decodeModel } from '../../src/optimize/onnx/onnx-io.js';
+import { probeShapes } from '../../src/optimize/onnx/runtime.js';
 import { percentileOf } from '../../src/telemetry/percentiles.js';
 
 export interface BenchOptimizeOptions {

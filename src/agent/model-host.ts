@@ -1,5 +1,5 @@
 import type { AgentConfig } from '../config/index.js';
-import type { ActiveModelInfo } from '../fleet/commands.js';
+import type { ActiveModelInfo, ModelSwitcher, ModelTarget } from '../features/models.js';
 import type { SessionOptions } from '../inference/session.js';
 import { WorkerModel } from '../inference/worker-model.js';
 import type { Logger } from '../log.js';
@@ -17,18 +17,13 @@ export function agentSessionOptions(config: AgentConfig): SessionOptions {
   };
 }
 
-export interface ModelTarget {
-  model?: string | undefined;
-  variant?: string | undefined;
-}
-
 /**
  * Owns the catalog and the active model: the first load, hot swaps (the new variant is loaded and
  * verified while the old one keeps serving; the frame in flight finishes on the old one), and
  * catalog reloads after a derivation. Sessions run in a worker thread: onnxruntime-node's run
  * blocks the thread that calls it.
  */
-export class ModelHost {
+export class ModelHost implements ModelSwitcher {
   private current: WorkerModel | undefined;
   private catalogRef: Catalog | undefined;
   private pipeline: Pipeline | undefined;

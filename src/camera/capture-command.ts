@@ -162,7 +162,7 @@ export function buildCaptureCommand(spec: SourceSpec, o: CaptureOptions): Captur
 }
 
 /**
- * ffmpeg filters that reproduce `planResize` (src/inference/geometry.ts) for any input size, with
+ * ffmpeg filters that reproduce `planResize` (src/image/geometry.ts) for any input size, with
  * the same rounding, so the JavaScript side can compute the inverse transform from the input size.
  * The pixel format is set before padding: pad aligns offsets to chroma subsampling in YUV (RGB
  * formats, packed or planar, have none).

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn as nodeSpawn, type SpawnOptions } from 'node:child_process';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
-import { planResize } from '../inference/geometry.js';
+import { planResize } from '../image/geometry.js';
 import type { Logger } from '../log.js';
 import { type CaptureCommand, formatCommand } from './capture-command.js';
 import { FrameAssembler, failureReason, LineTail, parseInputVideo } from './ffmpeg-output.js';

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { type Clock, systemClock } from '../clock.js';
 import { EdgeAgentError, errorMessage } from '../errors.js';
-import { decodeImage } from '../inference/preprocess.js';
+import { decodeImage } from '../image/decode.js';
 import type { Logger } from '../log.js';
 import { generatedSource } from './generated.js';
 import { SourceMonitor } from './monitor.js';

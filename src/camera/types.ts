@@ -1,4 +1,4 @@
-import type { InverseTransform } from '../inference/types.js';
+import type { InverseTransform } from '../image/types.js';
 import type { ResizeSpec } from '../models/manifest.js';
 
 /**

@@ -58,14 +58,5 @@ function checkUrl(s: string, bad: (why: string) => Error): string {
   return s;
 }
 
-/** The URL with any password replaced, for logs and status (camera URLs often carry credentials). */
-export function redactUrl(source: string): string {
-  try {
-    const url = new URL(source);
-    if (!url.password && !url.username) return source;
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return source.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
-  }
-}
+/** Camera URLs often carry credentials: the agent's one redaction (config/redact.ts). */
+export { redactUrl } from '../config/redact.js';

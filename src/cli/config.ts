@@ -1,21 +1,8 @@
 import path from 'node:path';
 import { configJsonSchemaText, loadConfig } from '../config/index.js';
+import { redactSecrets } from '../config/redact.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { type Command, parseCommandArgs, writeJson } from './command.js';
-
-const SECRET_KEYS = new Set(['password', 'token', 'key', 'passphrase']);
-
-/** A copy with secrets replaced, for printing or publishing a config. */
-export function redactSecrets<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(redactSecrets) as T;
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [
-      k,
-      SECRET_KEYS.has(k) && v !== undefined ? '[redacted]' : redactSecrets(v),
-    ]),
-  ) as T;
-}
 
 export const configCommand: Command = {
   name: 'config',

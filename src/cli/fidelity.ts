@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { measureFidelity } from '../optimize/evaluation.js';
+import { measureFidelity } from '../optimize/evaluation/evaluation.js';
 import { terminalProgress } from '../optimize/progress.js';
 import { type Command, parseCommandArgs, writeJson } from './command.js';
 import { describeFidelity } from './derive.js';

@@ -61,7 +61,10 @@ export async function main(argv: string[], ctx: Omit<CommandContext, 'argv'>): P
     return await command.run({ ...ctx, argv: rest });
   } catch (err) {
     if (err instanceof EdgeAgentError) {
-      ctx.stderr.write(`edge-agent ${name}: ${err.message}\n`);
+      // Messages may already name the command ("infer: expected one IMAGE"): say it once.
+      ctx.stderr.write(
+        `edge-agent ${name}: ${err.message.replace(`${name}: `, (m, at) => (at === 0 ? '' : m))}\n`,
+      );
       return err.exitCode;
     }
     // Not one of ours: a bug. One line by default, the stack when asked for.

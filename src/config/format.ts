@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { JsonSchemaNode } from './json-schema.js';
+import { isSecretKey, REDACTED, redactSecrets } from './redact.js';
 
 /**
  * Turns zod issues into one line per bad field: `camera.fps: expected number > 0, got "fast"`.
@@ -31,7 +32,10 @@ export function formatIssues(
         : issue.code === 'invalid_format' && node?.pattern
           ? `expected ${issue.message.replace(/^Invalid string: /, '')}`
           : `expected ${expected}`;
-    lines.push(`${joinPath(path)}: ${detail}, got ${show(value)}`);
+    // A bad secret is not echoed back (the message reaches MQTT answers and logs).
+    const given =
+      isSecretKey(path.at(-1) ?? '') && value !== undefined ? REDACTED : show(redactSecrets(value));
+    lines.push(`${joinPath(path)}: ${detail}, got ${given}`);
   }
   return lines;
 }
@@ -75,6 +79,7 @@ export function describeNode(node: JsonSchemaNode): string {
   }
   if (type === 'string') {
     if (node.pattern) parts.push(`matching ${node.pattern}`);
+    else if (node.minLength && node.minLength > 1) parts.push(`of at least ${node.minLength} characters`);
     else if (node.minLength) parts.push('(non-empty)');
   }
   if (type === 'array') {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import { type Clock, isAbortError } from '../clock.js';
+import { redactUrl } from '../config/redact.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backoffDelayMs, isAuthRefusal, isProtocolRefusal, TakeoverDetector } from './backoff.js';
@@ -61,10 +62,14 @@ export interface LinkHandlers {
   conflict?(verdict: 'suspected' | 'confirmed', detail: { clientId: string; livedMs: number }): void;
 }
 
+/** Opens one MQTT.js client (`mqtt.connect` unless a test passes its own). */
+export type ConnectFn = (url: string, options: IClientOptions) => MqttClient;
+
 export interface LinkDeps {
   clock: Clock;
   log: Logger;
   random?: () => number;
+  connect?: ConnectFn;
 }
 
 interface SessionEnd {
@@ -213,7 +218,7 @@ export class MqttLink {
     { kind: 'session'; end: SessionEnd } | { kind: 'failed'; error: string; code?: number }
   > {
     return new Promise((resolve) => {
-      const client = mqtt.connect(this.options.url, this.clientOptions());
+      const client = (this.deps.connect ?? mqtt.connect)(this.options.url, this.clientOptions());
       this.current = client;
       let lastError: { message: string; code?: number } | undefined;
       let connectedAt: number | undefined;
@@ -335,11 +340,6 @@ function readTlsFiles(tls: LinkTls | undefined): Partial<Record<'ca' | 'cert' | 
     }
   }
   return files;
-}
-
-/** The URL without credentials, for logs and status. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//[redacted]@');
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { AgentConfig } from '../config/index.js';
+import { redactUrl } from '../config/redact.js';
 import { EdgeAgentError, errorMessage, UsageError } from '../errors.js';
 import { isProtocolRefusal } from './backoff.js';
 import { parseDeviceTopic } from './topics.js';
@@ -149,7 +150,7 @@ export async function connectOperator(
     }
   }
   throw new EdgeAgentError(
-    `cannot connect to the MQTT broker ${url}: ${errorMessage(last)} (set --url or mqtt.url)`,
+    `cannot connect to the MQTT broker ${redactUrl(url)}: ${redactUrl(errorMessage(last))} (set --url or mqtt.url)`,
     {
       cause: last,
     },

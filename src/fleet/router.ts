@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
+import { redactSecrets } from '../config/redact.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CommandAudit } from '../store/records.js';
@@ -12,6 +13,8 @@ export interface CommandContext {
   transaction: string | undefined;
   /** Publishes a progress event for long commands (derive). */
   progress(data: Record<string, unknown>): void;
+  /** Runs `fn` once the response has been sent (restart: answer first, then go). */
+  afterResponse(fn: () => void): void;
 }
 
 export interface CommandSpec<S extends z.ZodType = z.ZodType> {
@@ -57,12 +60,15 @@ export interface RouterDeps {
   maxConcurrent?: number;
   /** Emits a progress event (the agent queues it on the events topic). */
   progress?(command: string, transaction: string | undefined, data: Record<string, unknown>): void;
+  /**
+   * Takes what a handler wants done after its response went out (the transport calls it once it
+   * has published). Without it, such actions run on the next microtask.
+   */
+  afterResponse?(fn: () => void): void;
 }
 
 /** Request envelope: `transaction` is ours, every other key is the command's parameters. */
 const transactionSchema = z.union([z.string().max(128), z.number().finite()]).optional();
-
-const SECRET_KEYS = /^(password|passphrase|token|key|secret)$/i;
 
 /**
  * Turns a request message into exactly one response: size cap, JSON, the command's zod schema,
@@ -116,6 +122,7 @@ export class CommandRouter {
         scope: request.scope,
         transaction,
         progress: (data) => this.deps.progress?.(request.command, transaction, data),
+        afterResponse: (fn) => (this.deps.afterResponse ? this.deps.afterResponse(fn) : queueMicrotask(fn)),
       };
       const run = () => Promise.resolve().then(() => spec.run(valid.data, ctx));
       const data = spec.mutates ? await this.serialised(run) : await run();
@@ -181,7 +188,7 @@ export class CommandRouter {
         scope: scopeLabel(request.scope),
         topic: request.topic,
         transaction,
-        params: params === undefined ? undefined : redact(params),
+        params: params === undefined ? undefined : redactSecrets(params),
         status: response.status,
         error: response.error,
         durationMs,
@@ -208,17 +215,4 @@ export function formatZodIssues(error: z.ZodError): string {
 
 function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
-}
-
-/** A copy with secret-looking keys replaced, for the audit table. */
-export function redact(value: unknown, depth = 0): unknown {
-  if (depth > 20) return '[deep]';
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [
-      k,
-      SECRET_KEYS.test(k) && v !== undefined ? '[redacted]' : redact(v, depth + 1),
-    ]),
-  );
 }

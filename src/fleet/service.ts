@@ -5,13 +5,12 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Outbox } from '../store/outbox.js';
 import type { CommandAudit, EventLog } from '../store/records.js';
-import { buildCommandTable, type CommandDeps } from './commands.js';
 import { type LinkStatus, MqttLink, type OnlineContext } from './connection.js';
 import { discoveryMessages } from './discovery.js';
 import { EmbeddedBroker } from './embedded-broker.js';
 import { OutboxPublisher, type PublisherStats } from './publisher.js';
 import { type ResultMessage, ResultsGate, type ResultsPolicy } from './results.js';
-import { CommandRouter } from './router.js';
+import { CommandRouter, type CommandTable } from './router.js';
 import { type DeviceTopics, deviceTopics, groupRequests, parseRequestTopic } from './topics.js';
 
 export type MqttConfig = AgentConfig['mqtt'];
@@ -25,7 +24,8 @@ export interface FleetDeps {
   outbox: Outbox;
   audit?: CommandAudit;
   events?: EventLog;
-  commands: CommandDeps;
+  /** `request/<command>` → handler: the features' commands (src/features/feature.ts commandTable). */
+  commands: CommandTable;
   /** The retained `info` document (agent version, profile summary, model, decision, config). */
   info(): Record<string, unknown>;
   random?: () => number;
@@ -65,13 +65,14 @@ export class FleetService {
     this.gate = new ResultsGate(deps.config.results);
     this.router = new CommandRouter({
       deviceId: deps.deviceId,
-      table: buildCommandTable(deps.commands, (fn) => this.deferred.push(fn)),
+      table: deps.commands,
       clock: deps.clock,
       log: this.log,
       audit: deps.audit,
       maxPayloadBytes: deps.config.commands.maxPayloadBytes,
       progress: (command, transaction, data) =>
         deps.events?.emit(`${command}-progress`, { ...(transaction ? { transaction } : {}), ...data }),
+      afterResponse: (fn) => this.deferred.push(fn),
     });
   }
 

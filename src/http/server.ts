@@ -18,8 +18,13 @@ import { AgentMetrics } from './metrics.js';
 import { type RouteDeps, registerApi } from './routes.js';
 import { MjpegBroadcaster } from './stream.js';
 
+/** Adds routes to the server; feature modules provide these (src/features/). */
+export type RouteRegistrar = (app: FastifyInstance) => void;
+
 export interface HttpServerDeps extends Omit<RouteDeps, 'startedAtMs' | 'now'> {
   config: AgentConfig['http'];
+  /** The features' routes, registered after the core ones, behind the same auth and error handling. */
+  routes?: readonly RouteRegistrar[];
   /** The latest telemetry record: its figures are appended to /metrics as `edge_agent_telemetry_*`. */
   getTelemetry?: () => TelemetryRecord | undefined;
   log: Logger;
@@ -119,9 +124,12 @@ export class HttpServer {
       if (err.statusCode && err.statusCode < 500)
         return reply.code(err.statusCode).send({ error: err.message });
       log.error({ path: req.url.split('?')[0], err: errorMessage(err) }, 'http handler failed');
-      return reply
-        .code(500)
-        .send({ error: err instanceof EdgeAgentError ? err.message : 'internal error (see the agent log)' });
+      return reply.code(500).send({
+        error:
+          err instanceof EdgeAgentError
+            ? err.message
+            : `internal error on ${req.method} ${req.url.split('?')[0]} (see the agent log)`,
+      });
     });
 
     app.post('/api/session', async (req, reply) => {
@@ -144,12 +152,8 @@ export class HttpServer {
       return record ? text + toPrometheus(record, 'edge_agent_telemetry') : text;
     });
 
-    registerApi(
-      app,
-      { ...deps, startedAtMs: clock.now(), now: () => clock.now() },
-      this.stream,
-      deps.config.inferMaxBytes,
-    );
+    registerApi(app, { ...deps, startedAtMs: clock.now(), now: () => clock.now() }, this.stream);
+    for (const register of deps.routes ?? []) register(app);
 
     app.register(fastifyStatic, { root: publicDir(), index: ['index.html'], cacheControl: false });
     app.register(fastifyStatic, {

@@ -1,7 +1,9 @@
+import { decodeImage } from '../image/decode.js';
+import type { RawImage } from '../image/types.js';
 import type { DecoderSpec, InputSpec } from '../models/manifest.js';
 import { type OutputTensor, postprocess } from './postprocess.js';
-import { decodeImage, type ModelInput, preprocess } from './preprocess.js';
-import type { InferenceResult, RawImage } from './types.js';
+import { type ModelInput, preprocess } from './preprocess.js';
+import type { InferenceResult } from './types.js';
 
 /** What one image's inference needs of a model, whether its session runs here or in a worker. */
 export interface ImageModel {

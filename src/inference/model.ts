@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { ModelLoadError } from '../errors.js';
+import type { RawImage } from '../image/types.js';
 import type { Logger } from '../log.js';
 import type { Catalog, CatalogVariant, ModelEntry } from '../models/catalog.js';
 import { readLabels } from '../models/catalog.js';
@@ -9,7 +10,7 @@ import { inferEncodedImage, inferImage } from './infer-image.js';
 import type { OutputTensor } from './postprocess.js';
 import type { ModelInput } from './preprocess.js';
 import { type ExecutionProvider, openSession, type SessionOptions } from './session.js';
-import type { InferenceResult, RawImage } from './types.js';
+import type { InferenceResult } from './types.js';
 
 export interface LoadModelOptions {
   catalog: Catalog;

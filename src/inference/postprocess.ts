@@ -1,10 +1,11 @@
+import { toImageBox } from '../image/geometry.js';
+import type { InverseTransform } from '../image/types.js';
 import type { DecoderSpec, InputSpec } from '../models/manifest.js';
 import { nms } from './decoders/nms.js';
 import { softmax, topK } from './decoders/softmax.js';
 import { decodeUltraface } from './decoders/ultraface.js';
 import { decodeYolox } from './decoders/yolox.js';
-import { toImageBox } from './geometry.js';
-import type { ClassScore, Detection, InverseTransform } from './types.js';
+import type { ClassScore, Detection } from './types.js';
 
 /** A model output as the decoders need it: flat float data and its shape. */
 export interface OutputTensor {

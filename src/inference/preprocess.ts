@@ -1,54 +1,12 @@
-import sharp from 'sharp';
-import { errorMessage, ImageDecodeError } from '../errors.js';
+import { resizeForPlan } from '../image/decode.js';
+import { planResize, type ResizePlan } from '../image/geometry.js';
+import type { InverseTransform, RawImage } from '../image/types.js';
 import type { InputSpec } from '../models/manifest.js';
-import { planResize, type ResizePlan } from './geometry.js';
-import type { InverseTransform, RawImage } from './types.js';
-
-// One decode at a time per core is plenty on a device; libvips' own cache only costs memory here.
-sharp.cache(false);
-sharp.concurrency(1);
 
 export interface ModelInput {
   data: Float32Array | Uint8Array;
   dims: [number, number, number, number];
   inverse: InverseTransform;
-}
-
-/** Decodes an encoded image (JPEG, PNG, WebP, ...) or a file path to RGB pixels, EXIF orientation applied. */
-export async function decodeImage(input: Buffer | string): Promise<RawImage> {
-  try {
-    const { data, info } = await sharp(input, { failOn: 'error' })
-      .autoOrient()
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
-    return { data, width: info.width, height: info.height, channels: 3 };
-  } catch (err) {
-    const what = typeof input === 'string' ? input : `${input.length}-byte buffer`;
-    // libvips repeats its complaint on several lines; the first says what is wrong.
-    const reason = errorMessage(err).split('\n')[0];
-    throw new ImageDecodeError(`cannot decode image ${what}: ${reason}`, { cause: err });
-  }
-}
-
-/** Resizes (and crops) an RGB image with sharp as the plan says; returns the copied region's pixels. */
-export async function resizeForPlan(image: RawImage, plan: ResizePlan): Promise<Uint8Array> {
-  let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
-  if (plan.resizeWidth !== image.width || plan.resizeHeight !== image.height) {
-    pipeline = pipeline.resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill' });
-  }
-  if (plan.cropWidth !== plan.resizeWidth || plan.cropHeight !== plan.resizeHeight) {
-    pipeline = pipeline.extract({
-      left: plan.cropLeft,
-      top: plan.cropTop,
-      width: plan.cropWidth,
-      height: plan.cropHeight,
-    });
-  }
-  const { data } = await pipeline.raw().toBuffer({ resolveWithObject: true });
-  return data;
 }
 
 /**

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { EdgeAgentError, errorMessage, ModelLoadError } from '../errors.js';
+import type { RawImage } from '../image/types.js';
 import type { Logger } from '../log.js';
 import type { CatalogVariant, ModelEntry } from '../models/catalog.js';
 import { readLabels } from '../models/catalog.js';
@@ -13,7 +14,7 @@ import { inferEncodedImage, inferImage } from './infer-image.js';
 import type { LoadModelOptions } from './model.js';
 import type { OutputTensor } from './postprocess.js';
 import { type ExecutionProvider, sessionOptionsFor } from './session.js';
-import type { InferenceResult, RawImage } from './types.js';
+import type { InferenceResult } from './types.js';
 
 type TensorData = Float32Array | Uint8Array;
 

@@ -6,23 +6,10 @@ import type { Catalog } from '../models/catalog.js';
 import { writeDerivedVariant } from '../models/derived-store.js';
 import { readVerified } from '../models/integrity.js';
 import { effectiveInputSpec, type InputOverride, type Variant } from '../models/manifest.js';
-import { cleanModel } from './clean.js';
-import { compactConstants } from './constants.js';
 import { DerivationError, throwIfAborted } from './errors.js';
-import { Evaluator } from './evaluation.js';
-import type { FidelityReport } from './fidelity.js';
-import { foldBatchNorms } from './fold.js';
-import { convertToFp16 } from './fp16.js';
-import { type FrameSource, loadFrames, prepareInputs } from './frames.js';
-import { prependUint8Input } from './input-uint8.js';
-import { inspectModel, type ModelInspection } from './inspect.js';
-import { factorizeLowRank } from './lowrank.js';
-import {
-  checkDerivationMemory,
-  estimateDerivationMB,
-  MemoryWatch,
-  readMemAvailableMB,
-} from './memory-guard.js';
+import { Evaluator } from './evaluation/evaluation.js';
+import type { FidelityReport } from './evaluation/fidelity.js';
+import { type FrameSource, loadFrames, prepareInputs } from './evaluation/frames.js';
 import {
   type AnyParams,
   type Method,
@@ -31,15 +18,28 @@ import {
   parseMethod,
   variantIdFor,
 } from './methods.js';
-import { cloneModel, decodeModel, encodeModel, type ModelProto } from './onnx-io.js';
-import { upgradeOpset } from './opset.js';
+import { inspectModel, type ModelInspection } from './onnx/inspect.js';
+import { cloneModel, decodeModel, encodeModel, type ModelProto } from './onnx/onnx-io.js';
+import { probeTensors, sessionFor } from './onnx/runtime.js';
+import {
+  checkDerivationMemory,
+  estimateDerivationMB,
+  MemoryWatch,
+  readMemAvailableMB,
+} from './process/memory-guard.js';
 import type { ProgressFn } from './progress.js';
-import { pruneStructured } from './prune.js';
-import { pruneUnstructured } from './prune-unstructured.js';
-import { ensureNodeNames } from './qdq.js';
-import { quantizeStatic } from './quantize-static.js';
-import { probeTensors, sessionFor } from './runtime.js';
-import { quantizeWeightsOnly } from './weights.js';
+import { ensureNodeNames } from './quantize/qdq.js';
+import { quantizeStatic } from './quantize/quantize-static.js';
+import { quantizeWeightsOnly } from './quantize/weights.js';
+import { cleanModel } from './transforms/clean.js';
+import { compactConstants } from './transforms/constants.js';
+import { foldBatchNorms } from './transforms/fold.js';
+import { convertToFp16 } from './transforms/fp16.js';
+import { prependUint8Input } from './transforms/input-uint8.js';
+import { factorizeLowRank } from './transforms/lowrank.js';
+import { upgradeOpset } from './transforms/opset.js';
+import { pruneStructured } from './transforms/prune.js';
+import { pruneUnstructured } from './transforms/prune-unstructured.js';
 
 export interface DeriveOptions {
   /** Source variant id; the manifest's default when absent. */

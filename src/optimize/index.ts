@@ -1,5 +1,5 @@
 /** On-device model optimisation: derivations and fidelity. It never chooses between variants (the tuner does). */
-export { cleanModel } from './clean.js';
+
 export { type DerivedVariant, type DeriveOptions, derive, optimizedKernels } from './derive.js';
 export { AbortedError, DerivationError, OnnxFormatError } from './errors.js';
 export {
@@ -7,10 +7,9 @@ export {
   type FidelityResult,
   type MeasureFidelityOptions,
   measureFidelity,
-} from './evaluation.js';
-export type { FidelityReport } from './fidelity.js';
-export { type FrameSource, loadFrames } from './frames.js';
-export { inspectModel, type ModelInspection } from './inspect.js';
+} from './evaluation/evaluation.js';
+export type { FidelityReport } from './evaluation/fidelity.js';
+export { type FrameSource, loadFrames } from './evaluation/frames.js';
 export {
   METHODS,
   type Method,
@@ -19,6 +18,8 @@ export {
   parseMethod,
   variantIdFor,
 } from './methods.js';
-export { decodeModel, encodeModel } from './onnx-io.js';
+export { inspectModel, type ModelInspection } from './onnx/inspect.js';
+export { decodeModel, encodeModel } from './onnx/onnx-io.js';
+export { probeShapes, probeTensors } from './onnx/runtime.js';
 export { type Progress, type ProgressFn, terminalProgress } from './progress.js';
-export { probeShapes, probeTensors } from './runtime.js';
+export { cleanModel } from './transforms/clean.js';

@@ -1,6 +1,6 @@
 import { DerivationError } from './errors.js';
-import { DEFAULT_FP16_BLOCK_LIST } from './fp16.js';
-import type { RangeMethod } from './ranges.js';
+import type { RangeMethod } from './quantize/ranges.js';
+import { DEFAULT_FP16_BLOCK_LIST } from './transforms/fp16.js';
 
 export const METHODS = [
   'clean',

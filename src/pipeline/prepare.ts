@@ -1,7 +1,7 @@
 import type { Frame, FrameTarget } from '../camera/types.js';
-import type { ResizePlan } from '../inference/geometry.js';
+import type { ResizePlan } from '../image/geometry.js';
+import type { InverseTransform, RawImage } from '../image/types.js';
 import { fillTensor, preprocess } from '../inference/preprocess.js';
-import type { InverseTransform, RawImage } from '../inference/types.js';
 import type { InputSpec } from '../models/manifest.js';
 
 /**

@@ -110,6 +110,12 @@ describe('edge-agent infer', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command "frobnicate"/);
   });
+
+  it('names the command once in an error, not "edge-agent infer: infer: ..."', async () => {
+    const two = await runCli(['infer', 'a.jpg', 'b.jpg']);
+    expect(two.code).toBe(2);
+    expect(two.stderr).toMatch(/^edge-agent infer: expected one IMAGE, got 2\n/);
+  });
 });
 
 describe('edge-agent models', () => {
@@ -151,5 +157,32 @@ describe('edge-agent config validate', () => {
       '3 problems found',
       '',
     ]);
+  });
+});
+
+describe('edge-agent config print', () => {
+  it('prints the effective config with secrets and URL passwords redacted', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ea-cli-'));
+    const file = path.join(dir, 'agent.config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        camera: { source: 'rtsp://cam:campass-1@10.0.0.5:554/stream' },
+        mqtt: { url: 'mqtts://fleet:brokerpass-2@broker.lan:8883', password: 'brokerpass-2' },
+        http: { token: 'a-dashboard-token-3456' },
+      }),
+    );
+    const run = await runCli(['config', 'print', file]);
+    expect(run.code, run.stderr).toBe(0);
+    const printed = JSON.parse(run.stdout) as {
+      camera: { source: string };
+      mqtt: { url: string; password: string };
+      http: { token: string };
+    };
+    expect(printed.camera.source).toBe('rtsp://cam:***@10.0.0.5:554/stream');
+    expect(printed.mqtt).toMatchObject({ url: 'mqtts://fleet:***@broker.lan:8883', password: '[redacted]' });
+    expect(printed.http.token).toBe('[redacted]');
+    for (const secret of ['campass-1', 'brokerpass-2', 'a-dashboard-token-3456'])
+      expect(run.stdout).not.toContain(secret);
   });
 });

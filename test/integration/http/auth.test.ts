@@ -2,6 +2,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/errors.js';
+import { routeRegistrars } from '../../../src/features/feature.js';
+import { modelsFeature } from '../../../src/features/models.js';
 import { HttpServer } from '../../../src/http/server.js';
 import { silentLogger } from '../../../src/log.js';
 import { Pipeline } from '../../../src/pipeline/pipeline.js';
@@ -29,8 +31,16 @@ function serverOn(host: string, token: string | undefined, log = silentLogger())
     },
     log,
     pipeline,
-    catalog: () => ({ models: () => [] }) as never,
-    getDecision: () => ({ source: 'config' }),
+    routes: routeRegistrars([
+      modelsFeature({
+        models: {
+          catalog: { models: () => [] } as never,
+          active: () => undefined,
+          switchTo: () => Promise.reject(new Error('not in this test')),
+        },
+        decision: () => ({ source: 'config' }),
+      }),
+    ]),
     version: 'test',
   });
   return { server, pipeline };

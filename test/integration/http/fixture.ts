@@ -1,5 +1,9 @@
 import { createSource } from '../../../src/camera/index.js';
 import { parseConfig } from '../../../src/config/index.js';
+import { deviceFeature } from '../../../src/features/device.js';
+import { routeRegistrars, startFeatures, stopFeatures } from '../../../src/features/feature.js';
+import { inferFeature } from '../../../src/features/infer.js';
+import { modelsFeature } from '../../../src/features/models.js';
 import { HttpServer, type HttpServerDeps } from '../../../src/http/server.js';
 import { WorkerModel } from '../../../src/inference/worker-model.js';
 import { type Logger, silentLogger } from '../../../src/log.js';
@@ -28,16 +32,30 @@ export async function serveSamples(
   const model = await WorkerModel.load({ catalog, model: 'yolox-nano', session: { threads: 1 } });
   const source = createSource(config.camera, { log });
   const pipeline = new Pipeline({ source, model, pacing: { mode: 'continuous' }, maxFrameAgeMs: 2000, log });
+  // The features the agent serves over HTTP (src/agent/features.ts), on this stack.
+  const features = [
+    deviceFeature({ status: () => ({}), restart: () => undefined }),
+    modelsFeature({
+      models: {
+        catalog,
+        active: () => ({ model: pipeline.stats().model.name, variant: pipeline.stats().model.variant }),
+        switchTo: () => Promise.reject(new Error('not in this fixture')),
+      },
+      decision: () => ({ model: 'yolox-nano', variant: 'fp32', source: 'config', reason: 'configured' }),
+      results: pipeline,
+    }),
+    inferFeature({ pipeline, maxBytes: config.http.inferMaxBytes }),
+  ];
   const server = new HttpServer({
     config: config.http,
     log,
     pipeline,
-    catalog: () => catalog,
-    getDecision: () => ({ model: 'yolox-nano', variant: 'fp32', source: 'config', reason: 'configured' }),
+    routes: routeRegistrars(features),
     version: '0.0.0-test',
     ...extra,
   });
   const url = await server.start();
+  await startFeatures(features, new AbortController().signal);
   pipeline.start();
   return {
     server,
@@ -46,6 +64,7 @@ export async function serveSamples(
     async close() {
       await server.stop();
       await pipeline.stop();
+      await stopFeatures(features, () => undefined);
       await model.dispose();
     },
   };

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EdgeAgentError } from '../../../src/errors.js';
+import { decodeImage } from '../../../src/image/decode.js';
 import { InferenceModel } from '../../../src/inference/model.js';
-import { decodeImage, preprocess } from '../../../src/inference/preprocess.js';
+import { preprocess } from '../../../src/inference/preprocess.js';
 import { WorkerModel } from '../../../src/inference/worker-model.js';
 import { type Catalog, loadCatalog } from '../../../src/models/catalog.js';
 import { MODELS, REPO } from '../../helpers/paths.js';

@@ -4,7 +4,11 @@ import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { systemClock } from '../../../src/clock.js';
 import { parseConfig } from '../../../src/config/index.js';
-import type { CommandDeps } from '../../../src/fleet/commands.js';
+import { configFeature } from '../../../src/features/config.js';
+import { deviceFeature } from '../../../src/features/device.js';
+import { commandTable } from '../../../src/features/feature.js';
+import { modelsFeature } from '../../../src/features/models.js';
+import { pacingFeature } from '../../../src/features/pacing.js';
 import { FleetService } from '../../../src/fleet/service.js';
 import { deviceTopics } from '../../../src/fleet/topics.js';
 import { silentLogger } from '../../../src/log.js';
@@ -219,20 +223,31 @@ export async function startDevice(
     eventsTopic: deviceTopics(config.mqtt.prefix, deviceId).events,
   });
   const changes: string[] = [];
-  const commands: CommandDeps = {
-    status: () => ({ deviceId }),
-    config: { get: () => config, set: async () => Promise.reject(new Error('not wired')) },
-    models: {
-      list: () => [],
-      active: () => ({ model: 'm', variant: 'fp32' }),
-      set: async (t) => {
-        changes.push(`variant ${t.variant}`);
-        return { model: 'm', variant: t.variant ?? 'fp32' };
+  const active = { model: 'm', variant: 'fp32' };
+  const commands = commandTable([
+    deviceFeature({ status: () => ({ deviceId }), restart: () => changes.push('restart') }),
+    configFeature({
+      store: { effective: () => config, set: async () => Promise.reject(new Error('not wired')) },
+    }),
+    modelsFeature({
+      models: {
+        catalog: { models: () => [] } as never,
+        active: () => active,
+        switchTo: async (t) => {
+          changes.push(`variant ${t.variant}`);
+          return { changed: true, from: active, to: { model: 'm', variant: t.variant ?? 'fp32' } };
+        },
       },
-    },
-    setFps: (fps) => void changes.push(`fps ${fps}`),
-    restart: () => changes.push('restart'),
-  };
+      decision: () => ({}),
+    }),
+    pacingFeature({
+      config: config.pipeline,
+      pipeline: {
+        setPacing: (p) => void changes.push(`fps ${p.mode === 'continuous' ? p.fps : p.mode}`),
+        stats: () => ({ pacing: {} }),
+      },
+    }),
+  ]);
   const fleet = new FleetService({
     config: config.mqtt,
     deviceId,

@@ -2,10 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { cleanModel } from '../../../src/optimize/clean.js';
-import { compactConstants } from '../../../src/optimize/constants.js';
 import { optimizedKernels } from '../../../src/optimize/derive.js';
-import { makeNode } from '../../../src/optimize/graph.js';
+import { makeNode } from '../../../src/optimize/onnx/graph.js';
 import {
   AttrType,
   cloneModel,
@@ -15,9 +13,11 @@ import {
   type ModelProto,
   type NodeProto,
   proto,
-} from '../../../src/optimize/onnx-io.js';
-import { sessionFor, zeroFeeds } from '../../../src/optimize/runtime.js';
-import { floatTensor } from '../../../src/optimize/tensor.js';
+} from '../../../src/optimize/onnx/onnx-io.js';
+import { sessionFor, zeroFeeds } from '../../../src/optimize/onnx/runtime.js';
+import { floatTensor } from '../../../src/optimize/onnx/tensor.js';
+import { cleanModel } from '../../../src/optimize/transforms/clean.js';
+import { compactConstants } from '../../../src/optimize/transforms/constants.js';
 import { modelsDir } from './helpers.js';
 
 const N = 4096;

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ModelInput, preprocess } from '../../../src/inference/preprocess.js';
-import { collectHistograms } from '../../../src/optimize/calibrate.js';
 import { derive } from '../../../src/optimize/derive.js';
-import { deriveInChildProcess } from '../../../src/optimize/derive-process.js';
-import { decodeModel, type ModelProto } from '../../../src/optimize/onnx-io.js';
-import { planQdq } from '../../../src/optimize/qdq.js';
-import { probeTensors } from '../../../src/optimize/runtime.js';
+import { decodeModel, type ModelProto } from '../../../src/optimize/onnx/onnx-io.js';
+import { probeTensors } from '../../../src/optimize/onnx/runtime.js';
+import { deriveInChildProcess } from '../../../src/optimize/process/derive-process.js';
+import { collectHistograms } from '../../../src/optimize/quantize/calibrate.js';
+import { planQdq } from '../../../src/optimize/quantize/qdq.js';
 import { catalogWith, cocoDir, framesFrom, modelsDir, tempDataDir } from './helpers.js';
 
 // The derivation's memory cuts (docs/memory.md): tensors exposed a group at a time must give the

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../../src/models/integrity.js';
 import { derive } from '../../../src/optimize/derive.js';
-import { deriveInChildProcess } from '../../../src/optimize/derive-process.js';
+import { deriveInChildProcess } from '../../../src/optimize/process/derive-process.js';
 import type { Progress } from '../../../src/optimize/progress.js';
 import { waitUntil } from '../../helpers/wait.js';
 import { catalogWith, modelsDir, tempDataDir } from './helpers.js';

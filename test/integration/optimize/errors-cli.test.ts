@@ -8,7 +8,7 @@ import { writeDerivedVariant } from '../../../src/models/derived-store.js';
 import { sha256Hex } from '../../../src/models/integrity.js';
 import { derive } from '../../../src/optimize/derive.js';
 import { AbortedError, DerivationError, OnnxFormatError } from '../../../src/optimize/errors.js';
-import { decodeModel, encodeModel, proto } from '../../../src/optimize/onnx-io.js';
+import { decodeModel, encodeModel, proto } from '../../../src/optimize/onnx/onnx-io.js';
 import { modelsDir, root, samplesDir, tempDataDir } from './helpers.js';
 
 /** A models folder with squeezenet whose fp32 file is replaced by `bytes` (manifest sha256 updated). */

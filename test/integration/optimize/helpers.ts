@@ -3,10 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll } from 'vitest';
-import { decodeImage } from '../../../src/inference/preprocess.js';
-import type { RawImage } from '../../../src/inference/types.js';
+import { decodeImage } from '../../../src/image/decode.js';
+import type { RawImage } from '../../../src/image/types.js';
 import { loadCatalog } from '../../../src/models/catalog.js';
-import { decodeModel } from '../../../src/optimize/onnx-io.js';
+import { decodeModel } from '../../../src/optimize/onnx/onnx-io.js';
 
 export const root = path.resolve(import.meta.dirname, '../../..');
 export const modelsDir = path.join(root, 'models');

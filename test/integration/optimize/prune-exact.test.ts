@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cleanModel } from '../../../src/optimize/clean.js';
-import { attrInt, GraphIndex } from '../../../src/optimize/graph.js';
-import { cloneModel, decodeModel, encodeModel, type ModelProto } from '../../../src/optimize/onnx-io.js';
-import { pruneStructured } from '../../../src/optimize/prune.js';
-import { probeShapes, sessionFor, zeroFeeds } from '../../../src/optimize/runtime.js';
-import { dimsOf, floatTensor, readFloats } from '../../../src/optimize/tensor.js';
+import { attrInt, GraphIndex } from '../../../src/optimize/onnx/graph.js';
+import { cloneModel, decodeModel, encodeModel, type ModelProto } from '../../../src/optimize/onnx/onnx-io.js';
+import { probeShapes, sessionFor, zeroFeeds } from '../../../src/optimize/onnx/runtime.js';
+import { dimsOf, floatTensor, readFloats } from '../../../src/optimize/onnx/tensor.js';
+import { cleanModel } from '../../../src/optimize/transforms/clean.js';
+import { pruneStructured } from '../../../src/optimize/transforms/prune.js';
 import { maxAbsDiff, modelsDir } from './helpers.js';
 
 /** Zeroes the first `ratio` of output channels (weights and bias) of every group-1 Conv. */

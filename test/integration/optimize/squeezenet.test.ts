@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { preprocess } from '../../../src/inference/preprocess.js';
 import { effectiveInputSpec } from '../../../src/models/manifest.js';
 import { derive } from '../../../src/optimize/derive.js';
-import { DataType, decodeModel } from '../../../src/optimize/onnx-io.js';
+import { DataType, decodeModel } from '../../../src/optimize/onnx/onnx-io.js';
 import type { Progress } from '../../../src/optimize/progress.js';
 import {
   catalogWith,

@@ -4,8 +4,8 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { preprocess } from '../../../src/inference/preprocess.js';
 import { derive } from '../../../src/optimize/derive.js';
-import { GraphIndex } from '../../../src/optimize/graph.js';
-import { DataType, decodeModel } from '../../../src/optimize/onnx-io.js';
+import { GraphIndex } from '../../../src/optimize/onnx/graph.js';
+import { DataType, decodeModel } from '../../../src/optimize/onnx/onnx-io.js';
 import {
   catalogWith,
   cocoDir,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { throttledProgress } from '../../../src/agent/commands.js';
 import { PowerModeTracker, telemetryHardware } from '../../../src/agent/hardware.js';
+import { throttledProgress } from '../../../src/features/derive.js';
 import type { LiveSample } from '../../../src/hardware/index.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 

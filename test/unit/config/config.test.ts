@@ -64,6 +64,12 @@ describe('config schema', () => {
     ],
     [{ camera: { sourc: 'x' } }, 'camera.sourc: unknown key (did you mean "source"?)'],
     [{ models: 'yolox' }, 'models: expected object, got "yolox"'],
+    // The length rule is named, and the bad token is not echoed (answers and logs carry this line).
+    [{ http: { token: 'short' } }, 'http.token: expected string of at least 16 characters, got [redacted]'],
+    [
+      { deviceId: '' },
+      'deviceId: expected letters, digits, "_" or "-" (1-64), usable as an MQTT topic segment, got ""',
+    ],
   ])('reports %j as one line with its path', (raw, line) => {
     expect(problemsOf(raw)).toEqual([line]);
   });

@@ -2,11 +2,18 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { resolveDeviceId, sanitizeDeviceId } from '../../../src/config/device-id.js';
 import { backoffDelayMs, isProtocolRefusal, TakeoverDetector } from '../../../src/fleet/backoff.js';
-import { resolveDeviceId, sanitizeDeviceId } from '../../../src/fleet/device-id.js';
 import { DISCOVERY_SENSORS, discoveryMessages } from '../../../src/fleet/discovery.js';
 import { type ResultMessage, ResultsGate, resultSignature } from '../../../src/fleet/results.js';
-import { deviceTopics, parseDeviceTopic, parseRequestTopic } from '../../../src/fleet/topics.js';
+import {
+  anyDeviceResponse,
+  deviceTopics,
+  fleetStateTopics,
+  groupRequestTopic,
+  parseDeviceTopic,
+  parseRequestTopic,
+} from '../../../src/fleet/topics.js';
 
 describe('topics', () => {
   const t = deviceTopics('edge-agent', 'cam-1');
@@ -30,6 +37,16 @@ describe('topics', () => {
       'edge-agent/cam-1/response/ping',
       'edge-agent/cam-1/request/+',
     ]);
+  });
+
+  it('builds the fleet side too (what `edge-agent fleet` subscribes to)', () => {
+    expect(fleetStateTopics('edge-agent')).toEqual([
+      'edge-agent/+/availability',
+      'edge-agent/+/info',
+      'edge-agent/+/telemetry',
+    ]);
+    expect(anyDeviceResponse('edge-agent', 'set-fps')).toBe('edge-agent/+/response/set-fps');
+    expect(groupRequestTopic('edge-agent', 'lab', 'ping')).toBe('edge-agent/group/lab/request/ping');
   });
 
   it.each([

@@ -1,9 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/index.js';
-import { buildCommandTable, type CommandDeps } from '../../../src/fleet/commands.js';
+import { configFeature } from '../../../src/features/config.js';
+import { deriveFeature } from '../../../src/features/derive.js';
+import { deviceFeature } from '../../../src/features/device.js';
+import { commandTable } from '../../../src/features/feature.js';
+import { modelsFeature } from '../../../src/features/models.js';
+import { pacingFeature } from '../../../src/features/pacing.js';
+import { snapshotFeature } from '../../../src/features/snapshot.js';
 import { CommandRouter, type IncomingRequest } from '../../../src/fleet/router.js';
 import { silentLogger } from '../../../src/log.js';
+import type { Pacing } from '../../../src/pipeline/pacing.js';
 import { openDatabase } from '../../../src/store/database.js';
 import { CommandAudit } from '../../../src/store/records.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
@@ -13,55 +20,86 @@ function fakeDevice(options: { withOptional?: boolean } = {}) {
   const changes: string[] = [];
   const deferred: Array<() => void> = [];
   const config = parseConfig({ mqtt: { password: 'hunter2' } });
-  const deps: CommandDeps = {
-    status: () => ({ uptimeS: 1 }),
-    config: {
-      get: () => config,
-      set: async (patch) => {
-        changes.push(`config ${JSON.stringify(patch)}`);
-        return {
-          file: 'f',
-          changed: ['camera.fps'],
-          applied: [],
-          restartRequired: ['camera.fps'],
-          shadowedByEnv: [],
-          failed: [],
-        };
+  const catalog = { models: () => [{ manifest: { name: 'yolox-nano' }, variants: [] }] } as never;
+  const profile = () => ({ board: 'test' });
+  const features = [
+    deviceFeature({
+      status: () => ({ uptimeS: 1 }),
+      restart: (reason) => changes.push(`restart ${reason}`),
+      ...(options.withOptional ? { profile } : {}),
+    }),
+    configFeature({
+      store: {
+        effective: () => config,
+        set: async (patch) => {
+          changes.push(`config ${JSON.stringify(patch)}`);
+          return {
+            file: 'f',
+            changed: ['camera.fps'],
+            applied: [],
+            restartRequired: ['camera.fps'],
+            shadowedByEnv: [],
+            failed: [],
+          };
+        },
       },
-    },
-    models: {
-      list: () => [{ name: 'yolox-nano' }],
-      active: () => ({ model: 'yolox-nano', variant: 'fp32' }),
-      set: async (target) => {
-        changes.push(`model ${JSON.stringify(target)}`);
-        return { model: 'yolox-nano', variant: target.variant ?? 'fp32' };
+    }),
+    modelsFeature({
+      models: {
+        catalog,
+        active: () => ({ model: 'yolox-nano', variant: 'fp32' }),
+        switchTo: async (target) => {
+          changes.push(`model ${JSON.stringify(target)}`);
+          const from = { model: 'yolox-nano', variant: 'fp32' };
+          return { changed: true, from, to: { model: 'yolox-nano', variant: target.variant ?? 'fp32' } };
+        },
       },
-    },
-    restart: (reason) => changes.push(`restart ${reason}`),
-    ...(options.withOptional
-      ? {
-          profile: () => ({ board: 'test' }),
-          setFps: (fps: number) => void changes.push(`fps ${fps}`),
-          derive: async (req, progress) => {
-            progress({ percent: 50 });
-            changes.push(`derive ${req.method}`);
-            return { variant: 'int8-derived' };
-          },
-          snapshot: async () => ({ jpeg: Buffer.from([0xff, 0xd8, 0xff]), width: 2, height: 1 }),
-        }
-      : {}),
-  };
+      decision: () => ({}),
+    }),
+    pacingFeature({
+      config: config.pipeline,
+      ...(options.withOptional
+        ? {
+            pipeline: {
+              setPacing: (p: Pacing) => void changes.push(`fps ${p.mode === 'continuous' ? p.fps : p.mode}`),
+              stats: () => ({ pacing: {} }),
+            },
+          }
+        : {}),
+    }),
+    deriveFeature({
+      ...(options.withOptional
+        ? {
+            derive: async (req: { method: string }, progress: (d: Record<string, unknown>) => void) => {
+              progress({ percent: 50 });
+              changes.push(`derive ${req.method}`);
+              return { variant: 'int8-derived' };
+            },
+          }
+        : {}),
+    }),
+    snapshotFeature({
+      ...(options.withOptional
+        ? {
+            camera: {
+              snapshot: async () => ({ jpeg: Buffer.from([0xff, 0xd8, 0xff]), width: 2, height: 1 }),
+            },
+          }
+        : {}),
+    }),
+  ];
   const db = openDatabase({ file: ':memory:' });
   const audit = new CommandAudit(db, new FakeClock());
   const progress: unknown[] = [];
   const router = new CommandRouter({
     deviceId: 'cam-1',
-    table: buildCommandTable(deps, (fn) => deferred.push(fn)),
+    table: commandTable(features),
     clock: new FakeClock(),
     log: silentLogger(),
     audit,
     maxPayloadBytes: 4096,
     progress: (command, transaction, data) => progress.push({ command, transaction, ...data }),
+    afterResponse: (fn) => deferred.push(fn),
   });
   const send = (command: string, payload: string | Buffer, group?: string) =>
     router.handle({

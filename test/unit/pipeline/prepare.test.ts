@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Frame, FrameTarget } from '../../../src/camera/types.js';
-import { planResize, toImageBox } from '../../../src/inference/geometry.js';
+import { planResize, toImageBox } from '../../../src/image/geometry.js';
 import { preprocess } from '../../../src/inference/preprocess.js';
 import type { InputSpec } from '../../../src/models/manifest.js';
 import { contentImage, TensorPreparer, targetFor } from '../../../src/pipeline/prepare.js';

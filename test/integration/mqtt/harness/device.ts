@@ -6,7 +6,11 @@
  */
 import { systemClock } from '../../../../src/clock.js';
 import { parseConfig } from '../../../../src/config/index.js';
-import type { CommandDeps } from '../../../../src/fleet/commands.js';
+import { configFeature } from '../../../../src/features/config.js';
+import { deviceFeature } from '../../../../src/features/device.js';
+import { commandTable } from '../../../../src/features/feature.js';
+import { modelsFeature } from '../../../../src/features/models.js';
+import { pacingFeature } from '../../../../src/features/pacing.js';
 import { FleetService } from '../../../../src/fleet/service.js';
 import { deviceTopics } from '../../../../src/fleet/topics.js';
 import { createLogger } from '../../../../src/log.js';
@@ -42,36 +46,56 @@ const say = (msg: Record<string, unknown>) => process.stdout.write(`${JSON.strin
 
 let variant = 'fp32';
 let fps = 2;
-const commands: CommandDeps = {
-  status: () => ({ fps, variant, fleet: fleet.status() }),
-  config: {
-    get: () => config,
-    set: async () => {
-      throw new Error('set-config is not wired in the harness');
+const model = (v: string) => ({ model: 'harness-model', variant: v });
+const commands = commandTable([
+  deviceFeature({
+    status: () => ({ fps, variant, fleet: fleet.status() }),
+    restart: () => {
+      say({ restarting: true });
+      void shutdown(75);
     },
-  },
-  models: {
-    list: () => [{ name: 'harness-model', variants: ['fp32', 'int8'] }],
-    active: () => ({ model: 'harness-model', variant }),
-    set: async (target) => {
-      if (target.variant !== 'fp32' && target.variant !== 'int8')
-        throw new Error(`no variant ${target.variant}`);
-      const previous = { model: 'harness-model', variant };
-      variant = target.variant;
-      say({ changed: 'variant', variant });
-      return { model: 'harness-model', variant, previous };
+  }),
+  configFeature({
+    store: {
+      effective: () => config,
+      set: async () => {
+        throw new Error('set-config is not wired in the harness');
+      },
     },
-  },
-  setFps: (value) => {
-    fps = value;
-    say({ changed: 'fps', fps });
-    return { fps };
-  },
-  restart: () => {
-    say({ restarting: true });
-    void shutdown(75);
-  },
-};
+  }),
+  modelsFeature({
+    models: {
+      catalog: {
+        models: () => [
+          {
+            manifest: { name: 'harness-model' },
+            variants: [{ id: 'fp32' }, { id: 'int8' }],
+          },
+        ],
+      } as never,
+      active: () => model(variant),
+      switchTo: async (target) => {
+        if (target.variant !== 'fp32' && target.variant !== 'int8')
+          throw new Error(`no variant ${target.variant}`);
+        const previous = model(variant);
+        variant = target.variant;
+        say({ changed: 'variant', variant });
+        return { changed: true, from: previous, to: model(variant) };
+      },
+    },
+    decision: () => ({}),
+  }),
+  pacingFeature({
+    config: config.pipeline,
+    pipeline: {
+      setPacing: (p) => {
+        fps = p.mode === 'continuous' ? (p.fps ?? 0) : 0;
+        say({ changed: 'fps', fps });
+      },
+      stats: () => ({ pacing: { fps } }),
+    },
+  }),
+]);
 
 const fleet = new FleetService({
   config: config.mqtt,

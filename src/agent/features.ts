@@ -1,0 +1,116 @@
+import type { Clock } from '../clock.js';
+import { type AgentConfig, ENV_OVERRIDES, loadConfig } from '../config/index.js';
+import { ConfigStore, removeStaleTemps } from '../config/store.js';
+import { errorMessage } from '../errors.js';
+import { configFeature } from '../features/config.js';
+import { agentDerivation, deriveFeature } from '../features/derive.js';
+import { deviceFeature, deviceStatus } from '../features/device.js';
+import { type Feature, liveKeys } from '../features/feature.js';
+import { inferFeature } from '../features/infer.js';
+import { modelsFeature } from '../features/models.js';
+import { pacingFeature } from '../features/pacing.js';
+import { reportingFeature } from '../features/reporting.js';
+import { PipelineCamera, snapshotFeature } from '../features/snapshot.js';
+import type { FleetService } from '../fleet/service.js';
+import type { Logger } from '../log.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { Store } from '../store/index.js';
+import type { TelemetryReporter } from '../telemetry/reporter.js';
+import type { ModelHost } from './model-host.js';
+
+/** The built parts of the running agent the features are made from. */
+export interface AgentParts {
+  config: AgentConfig;
+  /** The file set-config reads and writes, and the environment whose overrides apply on top. */
+  configFile: { file: string | undefined; env: Readonly<Record<string, string | undefined>> };
+  deviceId: string;
+  version: string;
+  startedAtMs: number;
+  clock: Clock;
+  log: Logger;
+  /** Aborted when the agent stops. */
+  signal: AbortSignal;
+  models: ModelHost;
+  pipeline: Pipeline;
+  store: Store;
+  telemetry: TelemetryReporter;
+  /** Why the active variant is active (GET /api/decision). */
+  decision(): unknown;
+  profile(): Promise<unknown>;
+  restart(reason: string): void;
+  /**
+   * The MQTT side. It is built after the features because it serves their commands, so it is
+   * reached through this function (undefined while MQTT is off).
+   */
+  fleet(): FleetService | undefined;
+}
+
+/** Every feature of the agent, and the config store that applies their live keys. */
+export function agentFeatures(parts: AgentParts): { features: Feature[]; configStore: ConfigStore } {
+  const { store, pipeline, models } = parts;
+  const infoChanged = async () => parts.fleet()?.publishInfo();
+  const features = [
+    deviceFeature({
+      status: () =>
+        deviceStatus({
+          deviceId: parts.deviceId,
+          version: parts.version,
+          startedAtMs: parts.startedAtMs,
+          clock: parts.clock,
+          active: () => models.active(),
+          pipeline,
+          telemetry: parts.telemetry,
+          outbox: store.outbox,
+          mqtt: () => parts.fleet()?.status(),
+        }),
+      profile: parts.profile,
+      restart: parts.restart,
+    }),
+    modelsFeature({
+      models,
+      decision: parts.decision,
+      results: pipeline,
+      events: store.events,
+      infoChanged,
+    }),
+    deriveFeature({
+      derive: agentDerivation({
+        config: parts.config,
+        models,
+        results: pipeline,
+        clock: parts.clock,
+        log: parts.log,
+        signal: parts.signal,
+        events: store.events,
+        infoChanged,
+      }),
+    }),
+    snapshotFeature({ camera: new PipelineCamera({ pipeline, clock: parts.clock }) }),
+    pacingFeature({ pipeline, config: parts.config.pipeline }),
+    reportingFeature({
+      setTelemetryIntervalS: (s) => parts.telemetry.setIntervalS(s),
+      setResultsPolicy: (p) => parts.fleet()?.configureResults(p),
+    }),
+    inferFeature({ pipeline, maxBytes: parts.config.http.inferMaxBytes }),
+  ];
+  const { file, env } = parts.configFile;
+  const configStore = new ConfigStore({
+    file,
+    load: () => (file ? loadConfig({ file, env }).config : parts.config),
+    envKeys: ENV_OVERRIDES.filter((o) => env[o.env]).map((o) => o.path.join('.')),
+    live: liveKeys(features),
+  });
+  if (file) removeTempsOfKilledWrites(file, parts.log);
+  configStore.setEffective(parts.config);
+  features.push(configFeature({ store: configStore, infoChanged }));
+  return { features, configStore };
+}
+
+function removeTempsOfKilledWrites(file: string, log: Logger): void {
+  try {
+    const removed = removeStaleTemps(file);
+    if (removed.length > 0) log.warn({ removed }, 'removed temp files of an interrupted config write');
+  } catch (err) {
+    log.warn({ err: errorMessage(err) }, 'cannot remove temp files of an interrupted config write');
+  }
+}

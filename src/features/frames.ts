@@ -1,0 +1,59 @@
+import type { Frame } from '../camera/types.js';
+import type { Clock } from '../clock.js';
+import { EdgeAgentError } from '../errors.js';
+import type { RawImage } from '../image/types.js';
+import { contentImage } from '../pipeline/prepare.js';
+import type { FrameResult, ResultListener } from '../pipeline/types.js';
+
+/** What taking frames needs from the pipeline. */
+export interface ResultStream {
+  onResult(listener: ResultListener): () => void;
+}
+
+export interface TakenFrame {
+  result: FrameResult;
+  frame: Frame;
+  image: RawImage | undefined;
+}
+
+/**
+ * Resolves with the next `count` inferred frames (results and pixels), taken at least
+ * `spacingMs` apart, or rejects after `timeoutMs`.
+ */
+export function nextFrames(
+  pipeline: ResultStream,
+  count: number,
+  spacingMs: number,
+  timeoutMs: number,
+  clock: Clock,
+  transform: (result: FrameResult, frame: Frame) => RawImage | undefined = () => undefined,
+): Promise<TakenFrame[]> {
+  return new Promise((resolve, reject) => {
+    const taken: TakenFrame[] = [];
+    let lastAt = Number.NEGATIVE_INFINITY;
+    const timer = setTimeout(() => {
+      off();
+      reject(
+        new EdgeAgentError(`only ${taken.length} of ${count} frames arrived within ${timeoutMs / 1000} s`),
+      );
+    }, timeoutMs);
+    const off = pipeline.onResult((result, frame) => {
+      const now = clock.now();
+      if (now - lastAt < spacingMs) return;
+      lastAt = now;
+      // Copy what is needed now: frame buffers are reused once the listener returns.
+      taken.push({ result, frame, image: transform(result, frame) });
+      if (taken.length >= count) {
+        clearTimeout(timer);
+        off();
+        resolve(taken);
+      }
+    });
+  });
+}
+
+/** The camera image of a frame as an RGB copy that outlives the frame buffer. */
+export function copyOfContent(_result: FrameResult, frame: Frame): RawImage {
+  const { image } = contentImage(frame);
+  return image.data === frame.data ? { ...image, data: Uint8Array.from(image.data) } : image;
+}

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import type { Frame } from '../camera/types.js';
+import type { Clock } from '../clock.js';
+import { EdgeAgentError } from '../errors.js';
+import { defineCommand } from '../fleet/router.js';
+import { annotateFrame } from '../pipeline/annotate.js';
+import type { FrameResult } from '../pipeline/types.js';
+import type { Feature } from './feature.js';
+import { need } from './feature.js';
+import { copyOfContent, nextFrames, type ResultStream } from './frames.js';
+
+export interface SnapshotImage {
+  jpeg: Buffer;
+  width: number;
+  height: number;
+  capturedAtMs?: number;
+  [key: string]: unknown;
+}
+
+export interface SnapshotOptions {
+  quality: number;
+  annotate: boolean;
+}
+
+/** What takes the picture (PipelineCamera on the agent); absent → "not available". */
+export interface SnapshotCamera {
+  snapshot(options: SnapshotOptions): Promise<SnapshotImage>;
+  start?(): void;
+  stop?(): void;
+}
+
+/** `snapshot` over MQTT: the latest frame as JPEG (base64), annotated with the results. */
+export function snapshotFeature(deps: { camera?: SnapshotCamera | undefined }): Feature {
+  return {
+    name: 'snapshot',
+    commands: {
+      snapshot: defineCommand({
+        summary: 'The latest frame as JPEG (base64), annotated with the results',
+        params: z.strictObject({
+          quality: z.int().min(10).max(100).default(80),
+          annotate: z.boolean().default(true),
+        }),
+        mutates: false,
+        run: async (options: SnapshotOptions) => {
+          const camera = need(deps.camera, 'snapshot (pipeline frame capture)');
+          const { jpeg, ...meta } = await camera.snapshot(options);
+          return { ...meta, mime: 'image/jpeg', bytes: jpeg.length, jpegBase64: jpeg.toString('base64') };
+        },
+      }),
+    },
+    start: () => deps.camera?.start?.(),
+    stop: () => deps.camera?.stop?.(),
+  };
+}
+
+/**
+ * Pictures from the running pipeline: a fresh frame when one comes within 3 s, else the newest
+ * kept one (duty cycle, stalled camera). Keeps that newest pair while started.
+ */
+export class PipelineCamera implements SnapshotCamera {
+  private latest: { result: FrameResult; frame: Frame } | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly deps: { pipeline: ResultStream; clock: Clock }) {}
+
+  start(): void {
+    this.unsubscribe ??= this.deps.pipeline.onResult((result, frame) => {
+      this.latest = { result, frame };
+    });
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  async snapshot(options: SnapshotOptions): Promise<SnapshotImage> {
+    let pair: { result: FrameResult; frame: Frame } | undefined;
+    try {
+      const [next] = await nextFrames(this.deps.pipeline, 1, 0, 3000, this.deps.clock, copyOfContent);
+      if (next?.image)
+        pair = { result: next.result, frame: { ...next.frame, ...next.image, prepared: undefined } };
+    } catch {
+      pair = this.latest;
+    }
+    if (!pair || pair.frame.data.byteLength === 0) throw new EdgeAgentError('no frame has been captured yet');
+    const result = options.annotate ? pair.result : { ...pair.result, detections: [], classes: [] };
+    const jpeg = await annotateFrame(pair.frame, result, { quality: options.quality, maxWidth: 1920 });
+    return {
+      jpeg,
+      width: pair.frame.prepared?.sourceWidth ?? pair.frame.width,
+      height: pair.frame.prepared?.sourceHeight ?? pair.frame.height,
+      capturedAtMs: pair.result.capturedAtMs,
+      model: pair.result.model,
+      variant: pair.result.variant,
+    };
+  }
+}
