@@ -37,7 +37,7 @@ async function poll(url: string, deadline: number): Promise<boolean> {
   return false;
 }
 
-async function once(cli: string, video: string, model: string): Promise<ColdRun> {
+export async function coldStartOnce(cli: string, video: string, model: string): Promise<ColdRun> {
   const dir = mkdtempSync(path.join(tmpdir(), 'ea-bench-cold-'));
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const config = path.join(dir, 'agent.config.json');
@@ -93,7 +93,7 @@ export async function benchColdStart(options: ColdStartOptions = {}) {
     const imports: number[] = [];
     for (let i = 0; i < runs; i++) {
       imports.push(importMs(cli));
-      const r = await once(cli, video, model);
+      const r = await coldStartOnce(cli, video, model);
       log(
         `cold start ${i + 1}/${runs}: /healthz ${Math.round(r.healthzMs)} ms, first result ${Math.round(r.firstResultMs)} ms`,
       );

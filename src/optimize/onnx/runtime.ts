@@ -4,12 +4,16 @@ import { OnnxFormatError } from '../errors.js';
 import { GraphIndex } from './graph.js';
 import { cloneModel, DataType, encodeModel, type ModelProto, proto, toNum } from './onnx-io.js';
 
-/** Opens a CPU session on model bytes; errors say onnxruntime refused the derived graph. */
+/**
+ * Opens a CPU session on model bytes for the optimiser (arena off unless asked: these sessions run
+ * a few frames and are released); errors say onnxruntime refused the derived graph.
+ */
 export async function sessionFor(
   bytes: Uint8Array,
   options: SessionOptions = {},
 ): Promise<ort.InferenceSession> {
-  const opened = await openSession(bytes, { ...options, executionProviders: ['cpu'] });
+  // One-off sessions (probes, calibration, evaluation): no arena held for the session's life.
+  const opened = await openSession(bytes, { memoryArena: false, ...options, executionProviders: ['cpu'] });
   return opened.session;
 }
 
