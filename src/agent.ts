@@ -4,13 +4,15 @@ import { configDecision } from './agent/decision.js';
 import { agentFeatures } from './agent/features.js';
 import { forwardSamplerEvents, PowerModeTracker, telemetryHardware } from './agent/hardware.js';
 import { ModelHost } from './agent/model-host.js';
+import { guardedTelemetry, retryFleet, watchDegradation, wireDiskGuard } from './agent/resilience.js';
+import { runStopSteps } from './agent/stop-steps.js';
 import { createSource } from './camera/index.js';
 import { type Clock, systemClock } from './clock.js';
 import { resolveDeviceId } from './config/device-id.js';
 import type { AgentConfig } from './config/index.js';
 import { redactSecrets, redactUrl } from './config/redact.js';
 import type { ConfigStore } from './config/store.js';
-import { errorMessage } from './errors.js';
+import { ConfigError, errorMessage } from './errors.js';
 import {
   commandTable,
   type Feature,
@@ -23,12 +25,14 @@ import type { CommandTable } from './fleet/router.js';
 import { FleetService } from './fleet/service.js';
 import { deviceTopics } from './fleet/topics.js';
 import { type DeviceProfile, LiveSampler, readProfile } from './hardware/index.js';
+import { HealthFaults } from './health/faults.js';
 import { HttpServer, type RouteRegistrar } from './http/server.js';
 import type { Logger } from './log.js';
 import { packageRoot } from './paths.js';
 import { pacingFromConfig } from './pipeline/config.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { FrameResult, PipelineModel, PipelineStats } from './pipeline/types.js';
+import type { DiskGuard } from './store/disk-guard.js';
 import { Store } from './store/index.js';
 import { TelemetryCollector } from './telemetry/collector.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
@@ -71,6 +75,8 @@ export class Agent {
   latest: FrameResult | undefined;
   /** Set when a `restart` command asked for a restart; the CLI exits with RESTART_EXIT_CODE. */
   restartRequested: string | undefined;
+  /** What is degraded (disk full, camera, model fallback, MQTT): shown by /healthz and telemetry. */
+  readonly faults: HealthFaults;
 
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -79,6 +85,7 @@ export class Agent {
   private readonly powerMode = new PowerModeTracker();
   private features: Feature[] = [];
   private store: Store | undefined;
+  private disk: DiskGuard | undefined;
   private sampler: LiveSampler | undefined;
   private collector: TelemetryCollector | undefined;
   private telemetry: TelemetryReporter | undefined;
@@ -94,6 +101,7 @@ export class Agent {
     this.clock = deps.clock ?? systemClock;
     this.deviceId = resolveDeviceId(deps.config.deviceId);
     this.models = new ModelHost(deps.config, this.log);
+    this.faults = new HealthFaults(this.clock);
   }
 
   /** Starts everything; resolves once the pipeline is running. Abort `signal` (or call stop) to end. */
@@ -103,17 +111,33 @@ export class Agent {
     mkdirSync(config.dataDir, { recursive: true });
     this.startedAt = this.clock.now();
     const topics = deviceTopics(config.mqtt.prefix, this.deviceId);
+    const disk = wireDiskGuard({
+      log: this.deps.log,
+      faults: this.faults,
+      dataDir: config.dataDir,
+      events: () => this.store?.events,
+      publishLive: (m) => this.fleet?.publishLive(m) ?? false,
+    });
+    this.disk = disk.guard;
     const store = new Store({
       file: path.join(config.dataDir, 'edge-agent.db'),
       config: config.store,
       clock: this.clock,
       log: this.deps.log,
       eventsTopic: topics.events,
+      onEventWriteError: disk.onEventWriteError,
     });
     this.store = store;
     store.start(this.abort.signal);
 
     const model = await this.models.loadInitial();
+    watchDegradation({
+      faults: this.faults,
+      events: store.events,
+      models: this.models,
+      camera: () => this.pipeline?.stats().camera,
+      model,
+    });
     this.runId = Number(
       store.db
         .prepare('INSERT INTO agent_runs (started_at, version, model, variant) VALUES (?, ?, ?, ?)')
@@ -179,6 +203,7 @@ export class Agent {
   private buildPipeline(model: PipelineModel, store: Store): Pipeline {
     const { config } = this.deps;
     const source = createSource(config.camera, {
+      imageLimits: { maxPixels: config.inference.maxInputPixels },
       signal: this.abort.signal,
       clock: this.clock,
       log: this.deps.log.child({ component: 'camera' }),
@@ -267,23 +292,41 @@ export class Agent {
 
   private async doStop(): Promise<void> {
     this.abort.abort();
-    const warn = (what: string) => (err: unknown) =>
-      this.log.warn({ err: errorMessage(err) }, `${what} failed`);
-    await this.http?.stop().catch(warn('http stop'));
-    await this.pipeline?.stop();
+    // Every step bounded (issue 12 item 8): SIGTERM exits within 3 s whatever is stuck.
+    await runStopSteps(
+      [
+        { name: 'http', budgetMs: 300, run: () => this.http?.stop() },
+        { name: 'pipeline', budgetMs: 500, run: () => this.pipeline?.stop() },
+        {
+          name: 'features',
+          budgetMs: 400,
+          run: () =>
+            stopFeatures(this.features, (feature, err) =>
+              this.log.warn({ feature, err: errorMessage(err) }, 'feature stop failed'),
+            ),
+        },
+        { name: 'telemetry', budgetMs: 200, run: () => this.telemetry?.stop() },
+        { name: 'mqtt', budgetMs: 1100, run: () => this.fleet?.stop() },
+        { name: 'sampler', budgetMs: 200, run: () => this.sampler?.stop() },
+        { name: 'model', budgetMs: 300, run: () => this.models.dispose() },
+      ],
+      this.log,
+    );
     const counters = this.pipeline ? { ...this.pipeline.stats().counters } : undefined;
-    await stopFeatures(this.features, (feature, err) => warn(`feature ${feature} stop`)(err));
-    await this.telemetry?.stop();
-    await this.fleet?.stop().catch(warn('mqtt stop'));
-    await this.sampler?.stop().catch(warn('sampler stop'));
-    await this.models.dispose().catch(warn('model release'));
     if (this.store) {
       if (this.runId !== undefined) {
-        this.store.db
-          .prepare('UPDATE agent_runs SET stopped_at = ?, frames_processed = ? WHERE id = ?')
-          .run(this.clock.now(), counters?.processed ?? 0, this.runId);
+        // A full disk must not keep the database from closing (nor turn SIGTERM into exit 1).
+        try {
+          this.store.db
+            .prepare('UPDATE agent_runs SET stopped_at = ?, frames_processed = ? WHERE id = ?')
+            .run(this.clock.now(), counters?.processed ?? 0, this.runId);
+        } catch (err) {
+          this.log.warn({ err: errorMessage(err) }, 'recording the end of the run failed');
+        }
       }
-      await this.store.stop();
+      await this.store
+        .stop()
+        .catch((err) => this.log.warn({ err: errorMessage(err) }, 'closing the database failed'));
     }
     this.log.info({ ...counters }, 'agent stopped');
   }
@@ -325,14 +368,16 @@ export class Agent {
         powerMode: () => this.powerMode.current(),
         outbox: () => {
           const s = store.outbox.stats();
-          return { pending: s.pending, droppedTotal: s.droppedTotal };
+          // Messages lost to a full disk are counted in memory (the durable counter cannot be written).
+          return {
+            pending: s.pending,
+            droppedTotal: s.droppedTotal + (this.disk?.stats().droppedTotal ?? 0),
+          };
         },
       },
     });
     this.telemetry = new TelemetryReporter({
-      collector: this.collector,
-      metrics: store.metrics,
-      outbox: store.outbox,
+      ...guardedTelemetry(this.collector, store, this.disk!, this.faults),
       topic,
       clock: this.clock,
       log: this.deps.log.child({ component: 'telemetry' }),
@@ -355,15 +400,28 @@ export class Agent {
       events: store.events,
       commands,
       info: () => this.info(),
+      dataDir: config.dataDir,
     });
     try {
       await this.fleet.start(this.abort.signal);
     } catch (err) {
-      if (!(err instanceof BrokerStartError)) throw err;
-      // Inference goes on without MQTT; telemetry keeps accumulating in the outbox.
-      this.log.error({ err: err.message }, 'MQTT disabled for this run');
-      store.events.emit('mqtt-unavailable', { error: err.message }, 'error');
+      if (!(err instanceof BrokerStartError || err instanceof ConfigError)) throw err;
+      // Inference and HTTP go on; telemetry accumulates in the outbox; MQTT is retried with backoff.
+      const fleet = this.fleet;
       this.fleet = undefined;
+      retryFleet({
+        fleet,
+        error: err,
+        config: config.mqtt,
+        faults: this.faults,
+        events: store.events,
+        clock: this.clock,
+        log: this.log,
+        signal: this.abort.signal,
+        started: () => {
+          this.fleet = fleet;
+        },
+      });
     }
   }
 
@@ -402,6 +460,7 @@ export class Agent {
         };
       },
       getTelemetry: () => this.telemetry?.latest(),
+      faults: () => this.faults.list(),
     });
     await this.http.start();
   }

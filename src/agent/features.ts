@@ -91,7 +91,12 @@ export function agentFeatures(parts: AgentParts): { features: Feature[]; configS
       setTelemetryIntervalS: (s) => parts.telemetry.setIntervalS(s),
       setResultsPolicy: (p) => parts.fleet()?.configureResults(p),
     }),
-    inferFeature({ pipeline, maxBytes: parts.config.http.inferMaxBytes }),
+    inferFeature({
+      pipeline,
+      maxBytes: parts.config.http.inferMaxBytes,
+      imageLimits: { maxPixels: parts.config.inference.maxInputPixels },
+      concurrency: parts.config.http.inferConcurrency,
+    }),
   ];
   const { file, env } = parts.configFile;
   const configStore = new ConfigStore({

@@ -1,5 +1,6 @@
 import { loadConfig } from '../config/index.js';
 import { EdgeAgentError, UsageError } from '../errors.js';
+import { withEmbeddedCredentials } from '../fleet/broker-auth.js';
 import { FleetClient } from '../fleet/client.js';
 import {
   connectOperator,
@@ -55,7 +56,9 @@ export const fleetCommand: Command = {
     const { config } = loadConfig({ file: values.config, env: ctx.env, cwd: ctx.cwd });
     const prefix = values.prefix ?? config.mqtt.prefix;
     const url = values.url ?? operatorUrl(config.mqtt);
-    const fleet = new FleetClient(await connectOperator(url, config.mqtt), prefix);
+    // The embedded broker's generated pair, when this is that broker (never sent to another one).
+    const mqttConfig = values.url === undefined ? withEmbeddedCredentials(config) : config.mqtt;
+    const fleet = new FleetClient(await connectOperator(url, mqttConfig), prefix);
     try {
       if (action === 'ls') return await ls(ctx, fleet, values);
       if (action === 'watch') return await watch(ctx, fleet, values);

@@ -39,6 +39,14 @@ const inferenceSchema = z
       .default(['cpu'])
       .describe('Tried in order; CPU is always the fallback'),
     graphOptimization: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+    maxInputPixels: z
+      .int()
+      .min(64 * 64)
+      .max(268_402_689)
+      .default(4096 * 3072)
+      .describe(
+        'Largest still decoded (width x height; POST /api/infer, infer, image folders); larger is refused before decoding',
+      ),
   })
   .prefault({});
 
@@ -224,8 +232,18 @@ const mqttSchema = z
     tls: mqttTlsSchema,
     embedded: z
       .strictObject({
-        host: z.string().min(1).default('127.0.0.1'),
+        host: z
+          .string()
+          .min(1)
+          .default('127.0.0.1')
+          .describe('Bind address; anything but loopback requires username/password (generated when unset)'),
         port: z.int().min(0).max(65535).default(1883),
+        maxMessageBytes: z
+          .int()
+          .min(1024)
+          .max(256 * 1024 * 1024)
+          .default(4 * 1024 * 1024)
+          .describe('Largest MQTT packet the embedded broker accepts; bigger ones close the connection'),
       })
       .prefault({}),
     results: z
@@ -288,6 +306,12 @@ const httpSchema = z
       .max(256 * 1024 * 1024)
       .default(16 * 1024 * 1024)
       .describe('Largest image accepted by POST /api/infer'),
+    inferConcurrency: z
+      .int()
+      .min(1)
+      .max(16)
+      .default(1)
+      .describe('POST /api/infer requests decoded at once; more are answered 429'),
   })
   .refine((h) => isLoopbackHost(h.host) || h.token !== undefined, {
     message: 'http.host is not a loopback address: set http.token (16+ characters) or bind to 127.0.0.1',

@@ -1,5 +1,5 @@
 import type { MqttClient } from 'mqtt';
-import type { DeviceView, FleetView, Target } from './operator.js';
+import { type DeviceView, type FleetView, MAX_OPERATOR_PAYLOAD_BYTES, type Target } from './operator.js';
 import { anyDeviceResponse, deviceTopics, fleetStateTopics, groupRequestTopic } from './topics.js';
 
 export type Answers = Map<string, Record<string, unknown>>;
@@ -60,6 +60,7 @@ export class FleetClient {
     let wake: () => void = () => undefined;
     const onMessage = (topic: string, payload: Buffer) => {
       if (!topic.endsWith(`/response/${command}`)) return;
+      if (payload.length > MAX_OPERATOR_PAYLOAD_BYTES) return; // never parsed: bounded memory
       let body: Record<string, unknown>;
       try {
         body = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;

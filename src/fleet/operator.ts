@@ -92,7 +92,11 @@ export class FleetView {
   }
 }
 
+/** Largest message the fleet CLI parses (a snapshot answer fits); bigger ones are ignored unread. */
+export const MAX_OPERATOR_PAYLOAD_BYTES = 8 * 1024 * 1024;
+
 function parseObject(payload: Buffer): Record<string, unknown> | undefined {
+  if (payload.length > MAX_OPERATOR_PAYLOAD_BYTES) return undefined;
   try {
     const v = JSON.parse(payload.toString('utf8')) as unknown;
     return v !== null && typeof v === 'object' && !Array.isArray(v)

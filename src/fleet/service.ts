@@ -5,6 +5,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Outbox } from '../store/outbox.js';
 import type { CommandAudit, EventLog } from '../store/records.js';
+import { resolveBrokerCredentials } from './broker-auth.js';
 import { type LinkStatus, MqttLink, type OnlineContext } from './connection.js';
 import { discoveryMessages } from './discovery.js';
 import { EmbeddedBroker } from './embedded-broker.js';
@@ -29,6 +30,8 @@ export interface FleetDeps {
   /** The retained `info` document (agent version, profile summary, model, decision, config). */
   info(): Record<string, unknown>;
   random?: () => number;
+  /** Where the embedded broker keeps generated credentials (required to listen beyond loopback). */
+  dataDir?: string;
 }
 
 export interface FleetStatus {
@@ -85,17 +88,27 @@ export class FleetService {
   async start(signal?: AbortSignal): Promise<void> {
     const { config } = this.deps;
     let url = config.url;
+    let credentials = { username: config.username, password: config.password };
     if (url === 'embedded') {
-      this.broker = await EmbeddedBroker.start({ ...config.embedded, log: this.deps.log });
+      const auth = resolveBrokerCredentials({
+        host: config.embedded.host,
+        username: config.username,
+        password: config.password,
+        dataDir: this.deps.dataDir,
+        log: this.log,
+      });
+      this.broker = await EmbeddedBroker.start({ ...config.embedded, credentials: auth, log: this.deps.log });
       url = this.broker.url;
+      // The agent's own client uses the broker's pair (generated ones included).
+      if (auth) credentials = { username: auth.username, password: auth.password };
     }
     this.link = new MqttLink(
       {
         url,
         clientId: this.deps.deviceId,
         protocol: config.protocol,
-        username: config.username,
-        password: config.password,
+        username: credentials.username,
+        password: credentials.password,
         tls: config.tls,
         keepaliveS: config.keepaliveS,
         connectTimeoutS: config.connectTimeoutS,
@@ -153,6 +166,20 @@ export class FleetService {
     if (!client || !this.gate.offer(result, this.deps.clock.now())) return false;
     client.publish(this.topics.results, JSON.stringify(result), { qos: this.gate.qos }, (err) => {
       if (err) this.log.debug({ err: err.message }, 'result not published');
+    });
+    return true;
+  }
+
+  /**
+   * Publishes one message now, bypassing the outbox (used when the outbox cannot be written: a full
+   * disk). False when the link is down; no retry, no persistence.
+   */
+  publishLive(message: { topic: string; payload: string | Buffer; qos?: 0 | 1; retain?: boolean }): boolean {
+    const client = this.link?.client;
+    if (!client) return false;
+    const options = { qos: message.qos ?? 1, retain: message.retain ?? false } as const;
+    client.publish(message.topic, message.payload, options, (err) => {
+      if (err) this.log.debug({ err: err.message, topic: message.topic }, 'live message not published');
     });
     return true;
   }

@@ -54,7 +54,7 @@ describe('HTTP serving (real pipeline on the sample folder)', () => {
   it('GET /healthz and /api/status', async () => {
     const health = await fetch(`${s.url}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ok', pipeline: 'running', camera: 'online' });
+    expect(await health.json()).toEqual({ status: 'ok', pipeline: 'running', camera: 'online', faults: [] });
     const status = (await (await fetch(`${s.url}/api/status`)).json()) as {
       pipeline: { counters: { processed: number }; latency: { inferenceMs: { p50Ms: number } } };
     };
