@@ -10,6 +10,7 @@ import { benchDerive } from './bench/derive.js';
 import { benchInference } from './bench/inference.js';
 import { machineInfo } from './bench/machine.js';
 import { benchMemory } from './bench/memory.js';
+import { benchMemoryBreakdown } from './bench/memory-breakdown.js';
 import { benchMqtt } from './bench/mqtt.js';
 import { benchOptimize } from './bench/optimize.js';
 import { benchPipeline } from './bench/pipeline.js';
@@ -49,6 +50,11 @@ const SECTIONS: Section[] = [
     name: 'memory',
     title: 'Agent memory (the real process, as deployed)',
     run: ({ quick, log }) => benchMemory({ minutes: quick ? 1 : 10, log }),
+  },
+  {
+    name: 'memory-breakdown',
+    title: 'Agent anonymous memory, one setting changed at a time',
+    run: ({ quick, log }) => benchMemoryBreakdown({ log, seconds: quick ? 20 : 40 }),
   },
   {
     name: 'optimize',
