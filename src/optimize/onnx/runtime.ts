@@ -4,16 +4,12 @@ import { OnnxFormatError } from '../errors.js';
 import { GraphIndex } from './graph.js';
 import { cloneModel, DataType, encodeModel, type ModelProto, proto, toNum } from './onnx-io.js';
 
-/**
- * Opens a CPU session on model bytes for the optimiser (arena off unless asked: these sessions run
- * a few frames and are released); errors say onnxruntime refused the derived graph.
- */
+/** Opens a CPU session on model bytes; errors say onnxruntime refused the derived graph. */
 export async function sessionFor(
   bytes: Uint8Array,
   options: SessionOptions = {},
 ): Promise<ort.InferenceSession> {
-  // One-off sessions (probes, calibration, evaluation): no arena held for the session's life.
-  const opened = await openSession(bytes, { memoryArena: false, ...options, executionProviders: ['cpu'] });
+  const opened = await openSession(bytes, { ...options, executionProviders: ['cpu'] });
   return opened.session;
 }
 
@@ -155,30 +151,15 @@ export async function probeTensors(
   let next = 0;
   let perTensor = 0; // mean bytes of the tensors seen so far
   let seen = 0;
-  while (next < names.length) {
-    const count =
-      seen === 0 ? 16 : Math.max(4, Math.min(1024, Math.floor(budgetBytes / Math.max(1, perTensor))));
-    const group = names.slice(next, next + count);
-    next += group.length;
-    const session = await sessionFor(encodeWithExtraOutputs(model, group), {
-      graphOptimization: 'disabled',
-      threads: 1,
-      memoryArena: false,
-    });
-    try {
-      const results = await session.run(feeds, group);
-      let bytes = 0;
-      for (const [name, value] of Object.entries(results)) {
-        shapes.set(name, [...value.dims]);
-        types.set(name, value.type);
-        bytes += (value.data as { byteLength?: number }).byteLength ?? 0;
-        value.dispose();
-      }
-      perTensor = (perTensor * seen + bytes) / (seen + group.length);
-      seen += group.length;
-    } finally {
-      await session.release();
-    }
+  // The probe measures shapes; recorded shape hints (value_info) may be stale after an edit (a
+  // pruned layer), and onnxruntime plans buffer reuse for unexposed tensors from them.
+  const graph = model.graph!;
+  const hints = graph.valueInfo;
+  graph.valueInfo = [];
+  try {
+    await probeGroups();
+  } finally {
+    graph.valueInfo = hints;
   }
   for (const input of describeInputs(model)) {
     shapes.set(
@@ -188,6 +169,34 @@ export async function probeTensors(
     types.set(input.name, input.dtype);
   }
   return { shapes, types };
+
+  async function probeGroups(): Promise<void> {
+    while (next < names.length) {
+      const count =
+        seen === 0 ? 16 : Math.max(4, Math.min(1024, Math.floor(budgetBytes / Math.max(1, perTensor))));
+      const group = names.slice(next, next + count);
+      next += group.length;
+      const session = await sessionFor(encodeWithExtraOutputs(model, group), {
+        graphOptimization: 'disabled',
+        threads: 1,
+        memoryArena: false,
+      });
+      try {
+        const results = await session.run(feeds, group);
+        let bytes = 0;
+        for (const [name, value] of Object.entries(results)) {
+          shapes.set(name, [...value.dims]);
+          types.set(name, value.type);
+          bytes += (value.data as { byteLength?: number }).byteLength ?? 0;
+          value.dispose();
+        }
+        perTensor = (perTensor * seen + bytes) / (seen + group.length);
+        seen += group.length;
+      } finally {
+        await session.release();
+      }
+    }
+  }
 }
 
 export async function probeShapes(model: ModelProto): Promise<Map<string, number[]>> {
