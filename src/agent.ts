@@ -22,7 +22,7 @@ import {
 } from './features/feature.js';
 import { BrokerStartError } from './fleet/embedded-broker.js';
 import type { CommandTable } from './fleet/router.js';
-import { FleetService } from './fleet/service.js';
+import { type FleetExtension, FleetService } from './fleet/service.js';
 import { deviceTopics } from './fleet/topics.js';
 import { type DeviceProfile, LiveSampler, readProfile } from './hardware/index.js';
 import { HealthFaults } from './health/faults.js';
@@ -194,7 +194,7 @@ export class Agent {
       this.log.error({ err: errorMessage(err) }, 'pipeline stopped with an error');
     });
     await Promise.all([
-      this.startFleet(commandTable(this.features)),
+      this.startFleet(commandTable(this.features), built.extensions),
       config.http.enabled ? this.startHttp(pipeline, routeRegistrars(this.features)) : undefined,
     ]);
   }
@@ -386,7 +386,7 @@ export class Agent {
     this.telemetry.start(this.abort.signal);
   }
 
-  private async startFleet(commands: CommandTable): Promise<void> {
+  private async startFleet(commands: CommandTable, extensions: FleetExtension[]): Promise<void> {
     const { config } = this.deps;
     const store = this.store!;
     this.fleet = new FleetService({
@@ -401,6 +401,7 @@ export class Agent {
       commands,
       info: () => this.info(),
       dataDir: config.dataDir,
+      extensions,
     });
     try {
       await this.fleet.start(this.abort.signal);
@@ -461,6 +462,7 @@ export class Agent {
       },
       getTelemetry: () => this.telemetry?.latest(),
       faults: () => this.faults.list(),
+      history: (field, fromMs, toMs) => this.store?.metrics.history(field, fromMs, toMs) ?? [],
     });
     await this.http.start();
   }

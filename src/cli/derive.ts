@@ -2,7 +2,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { type DerivedVariant, derive } from '../optimize/derive.js';
 import type { FidelityReport } from '../optimize/evaluation/fidelity.js';
-import { METHODS, parseMethod } from '../optimize/methods.js';
+import { METHODS, parseMethod } from '../optimize/methods/index.js';
 import { terminalProgress } from '../optimize/progress.js';
 import { type Command, parseCommandArgs, writeJson } from './command.js';
 import { setupCli } from './shared.js';

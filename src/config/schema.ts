@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EXECUTION_PROVIDERS } from '../inference/providers.js';
 
 /**
  * The one schema of `agent.config.json`. The TypeScript type, the defaults and the JSON Schema for
@@ -10,7 +11,7 @@ const topicSegment = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-" (1-64), usable as an MQTT topic segment');
 
-export const executionProviderSchema = z.enum(['cpu', 'cuda', 'tensorrt', 'webgpu']);
+export const executionProviderSchema = z.enum(EXECUTION_PROVIDERS);
 
 const logSchema = z
   .strictObject({
@@ -274,6 +275,28 @@ const mqttSchema = z
           .string()
           .regex(/^[A-Za-z0-9_-]{1,64}$/, 'an MQTT topic segment')
           .default('homeassistant'),
+        labels: z
+          .array(z.string().min(1).max(64))
+          .max(64)
+          .default([])
+          .describe('Labels that get a count sensor and an occupancy binary sensor; empty = the labels seen'),
+        maxLabels: z.int().min(0).max(64).default(10).describe('At most this many labels get entities'),
+        offDelayS: z
+          .number()
+          .positive()
+          .max(3600)
+          .default(30)
+          .describe('Occupancy turns off this long after the last detection'),
+        snapshotIntervalS: z
+          .number()
+          .min(1)
+          .max(3600)
+          .default(10)
+          .describe('The camera entity gets an annotated frame this often'),
+        configurationUrl: z
+          .url()
+          .optional()
+          .describe('The dashboard URL shown in Home Assistant (default: from http.host and http.port)'),
       })
       .prefault({}),
   })

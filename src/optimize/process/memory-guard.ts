@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { DerivationError } from '../errors.js';
-import type { Method } from '../methods.js';
+import type { Method } from '../methods/index.js';
 
 /**
  * How much memory a derivation needs, decided before it starts, and a watch that stops it when it
