@@ -3,6 +3,7 @@ import { camerasCommand } from './cameras.js';
 import type { Command, CommandContext } from './command.js';
 import { configCommand } from './config.js';
 import { deriveCommand } from './derive.js';
+import { doctorCommand } from './doctor.js';
 import { fidelityCommand } from './fidelity.js';
 import { fleetCommand } from './fleet.js';
 import { commandHelp } from './help.js';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   deriveCommand,
   fidelityCommand,
   fleetCommand,
+  doctorCommand,
 ];
 
 function help(): string {
