@@ -255,6 +255,26 @@ export const HELP: Readonly<Record<string, CommandHelp>> = {
       'edge-agent tune --force --derive never --json     # fresh measurements, shipped variants only',
     ],
   },
+  doctor: {
+    options: [
+      CONFIG,
+      {
+        flag: '--root DIR',
+        text: 'Read board, throttling and memory files under DIR instead of the live system (a captured device tree).',
+        default: '/',
+      },
+      { flag: '--json', text: 'Print {status, exitCode, checks: [{id, status, summary, fix?}]} on stdout.' },
+    ],
+    examples: [
+      'edge-agent doctor                                 # every check with a one-line fix for what fails',
+      'edge-agent doctor --config /etc/edge-agent/agent.config.json --json',
+      'edge-agent doctor --root test/fixtures/hardware/raspberry-pi-4   # a captured Pi 4 tree',
+    ],
+    notes: [
+      'Checks: config, camera, ffmpeg, broker, clock, disk, memory, throttling, providers, service (docs/install.md).',
+      'Exit code: 0 all ok, 1 warnings only, 2 at least one failure.',
+    ],
+  },
   fleet: {
     arguments: [
       {
