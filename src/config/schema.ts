@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { powerSchema } from './battery.js';
 import { policySchema } from './policy.js';
 
 /**
@@ -426,6 +427,7 @@ export const configSchema = z.strictObject({
   mqtt: mqttSchema,
   http: httpSchema,
   policy: policySchema,
+  power: powerSchema,
   telemetry: telemetrySchema,
   hardware: hardwareSchema,
   store: storeSchema,
