@@ -7,6 +7,7 @@ import { fidelityCommand } from './fidelity.js';
 import { fleetCommand } from './fleet.js';
 import { inferCommand } from './infer.js';
 import { modelsCommand } from './models.js';
+import { planCommand } from './plan.js';
 import { profileCommand } from './profile.js';
 import { runCommand } from './run.js';
 import { tuneCommand } from './tune.js';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   deriveCommand,
   fidelityCommand,
   tuneCommand,
+  planCommand,
   fleetCommand,
 ];
 
