@@ -34,6 +34,8 @@ import { TelemetryCollector } from './telemetry/collector.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
 import { systemCpuReader } from './telemetry/sources.js';
 import { type AgentTuner, createAgentTuner } from './tuner/agent-tuner.js';
+import { batteryTelemetry, createAgentBattery } from './tuner/battery/agent-battery.js';
+import type { BatteryReplanner } from './tuner/battery/replanner.js';
 import { decisionJson, decisionSummary } from './tuner/report.js';
 
 export interface AgentDeps {
@@ -83,6 +85,8 @@ export class Agent {
   private store: Store | undefined;
   /** The tuner: cached decision at start, background tune, power-mode / drift / memory triggers. */
   tuner: AgentTuner | undefined;
+  /** The battery planner (policy.batteryHours), started and stopped as a feature. */
+  battery: BatteryReplanner | undefined;
   private sampler: LiveSampler | undefined;
   private collector: TelemetryCollector | undefined;
   private telemetry: TelemetryReporter | undefined;
@@ -148,6 +152,15 @@ export class Agent {
       clock: this.clock,
       log: this.deps.log,
     });
+    this.battery = createAgentBattery({
+      config,
+      profile: () => this.getProfile(),
+      pipeline,
+      decision: () => this.tuner?.controller.current(),
+      events: store.events,
+      clock: this.clock,
+      log: this.deps.log,
+    });
     const env = this.deps.env ?? process.env;
     const configFile = this.deps.configFile;
     const built = agentFeatures({
@@ -175,6 +188,7 @@ export class Agent {
           : configDecision(config, pipeline.stats());
       },
       tuner: this.tuner.controller,
+      battery: this.battery,
       profile: () => this.getProfile(),
       restart: (reason) => {
         this.restartRequested = reason;
@@ -353,6 +367,7 @@ export class Agent {
         hardware: () => telemetryHardware(this.sampler?.latest()),
         cameraState: () => this.pipeline?.stats().camera.state,
         powerMode: () => this.powerMode.current(),
+        extra: () => batteryTelemetry(this.battery?.status()),
         outbox: () => {
           const s = store.outbox.stats();
           return { pending: s.pending, droppedTotal: s.droppedTotal };

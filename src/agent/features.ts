@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
 import { ConfigStore, removeStaleTemps } from '../config/store.js';
 import { errorMessage } from '../errors.js';
+import { batteryFeature } from '../features/battery.js';
 import { configFeature } from '../features/config.js';
 import { agentDerivation, deriveFeature } from '../features/derive.js';
 import { deviceFeature, deviceStatus } from '../features/device.js';
@@ -17,6 +18,7 @@ import type { Logger } from '../log.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Store } from '../store/index.js';
 import type { TelemetryReporter } from '../telemetry/reporter.js';
+import type { BatteryReplanner } from '../tuner/battery/replanner.js';
 import type { TunerController } from '../tuner/controller.js';
 import type { ModelHost } from './model-host.js';
 
@@ -47,6 +49,8 @@ export interface AgentParts {
   fleet(): FleetService | undefined;
   /** The auto-tuner (absent: no tune / set-policy commands). */
   tuner?: TunerController | undefined;
+  /** The battery planner (absent unless policy.batteryHours is set). */
+  battery?: BatteryReplanner | undefined;
 }
 
 /** Every feature of the agent, and the config store that applies their live keys. */
@@ -97,6 +101,7 @@ export function agentFeatures(parts: AgentParts): { features: Feature[]; configS
     }),
     inferFeature({ pipeline, maxBytes: parts.config.http.inferMaxBytes }),
     ...(parts.tuner ? [tunerFeature({ controller: parts.tuner })] : []),
+    ...(parts.battery ? [batteryFeature({ replanner: parts.battery })] : []),
   ];
   const configStore = new ConfigStore({ ...parts.configFile, live: liveKeys(features) });
   if (parts.configFile.file) removeTempsOfKilledWrites(parts.configFile.file, parts.log);
