@@ -1,12 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createHost } from '../../../src/hardware/host.js';
+import { describe, expect, it } from 'vitest';
 import type { PlanCandidate } from '../../../src/tuner/battery/energy.js';
-import { type BatteryPlan, planBatteryLife } from '../../../src/tuner/battery/planner.js';
 import { type PowerModel, powerModelFor } from '../../../src/tuner/battery/power-model.js';
-import { readBatteryState } from '../../../src/tuner/battery/remaining.js';
-import { BatteryReplanner, type ReplanOptions } from '../../../src/tuner/battery/replanner.js';
-import { BatterySim } from '../../helpers/battery-sim.js';
-import { FakeClock } from '../../helpers/fake-clock.js';
+import { type RunOptions, simulateBatteryRun } from '../../helpers/battery-sim.js';
 
 const fp32: PlanCandidate = {
   variant: 'fp32',
@@ -28,91 +23,9 @@ const pi4 = powerModelFor('raspberry-pi-4', false);
 // A frugal board whose inference dominates its draw: room to slow down when the drain doubles.
 const frugal: PowerModel = { ...pi4, idleW: 1, activeW: 9, cameraW: 0.2, family: 'test' };
 
-interface RunOptions {
-  fullWh: number;
-  targetHours: number;
-  power: PowerModel;
-  /** From this hour on the true draw is multiplied by `factor`. */
-  change?: { atHours: number; factor: number };
-  /** ± this fraction of random noise on every minute's draw. */
-  noise?: number;
-  mains?: { fromHours: number; toHours: number };
-  minFps?: number;
-  options?: Partial<ReplanOptions>;
-}
+const simulate = (o: Omit<RunOptions, 'candidates'>) =>
+  simulateBatteryRun({ candidates: [fp32, int8], ...o });
 
-const sims: BatterySim[] = [];
-afterEach(() => {
-  for (const s of sims.splice(0)) s.dispose();
-});
-
-async function simulate(o: RunOptions) {
-  const clock = new FakeClock();
-  const t0 = clock.now();
-  let applied: BatteryPlan | undefined;
-  let factor = 1;
-  let seed = 42;
-  const random = () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
-  let restored = 0;
-  const events: Array<Record<string, unknown>> = [];
-  // The truth: what the modelled device draws at the applied plan (without the learned extra), × the change, ± noise.
-  const drawW = () => {
-    const base = applied ? applied.averageW - applied.energy.extraWatts : o.power.idleW;
-    return base * factor * (1 + (o.noise ?? 0) * (2 * random() - 1));
-  };
-  const sim = new BatterySim({ fullWh: o.fullWh, drawW });
-  sims.push(sim);
-  const host = createHost({ root: sim.root });
-  const replanner = new BatteryReplanner({
-    clock,
-    readBattery: () => readBatteryState(host, 'x86'),
-    plan: (req) =>
-      planBatteryLife({
-        candidates: [fp32, int8],
-        power: o.power,
-        cores: 4,
-        remainingWh: req.remainingWh,
-        targetHours: req.targetHours,
-        extraW: req.extraW,
-        minFps: o.minFps,
-      }),
-    apply: async (p) => {
-      applied = p;
-    },
-    restore: async () => {
-      applied = undefined;
-      restored++;
-    },
-    events: { emit: (_type, data) => events.push(data) },
-    options: {
-      targetHours: o.targetHours,
-      everyMinutes: 30,
-      drainMarginPercent: 15,
-      drainWindowMinutes: 30,
-      rateHysteresisPercent: 10,
-      lowBatteryPercent: 20,
-      checkIntervalMs: 5 * 60_000,
-      ...o.options,
-    },
-  });
-  await replanner.tick();
-  // One reading every 5 minutes keeps a 12-hour run to ~150 reads of the tree.
-  const stepMs = 5 * 60_000;
-  for (let i = 0; i < o.targetHours * 1.5 * 12 && !sim.empty; i++) {
-    sim.advance(stepMs);
-    await clock.advance(stepMs);
-    const h = (clock.now() - t0) / 3.6e6;
-    if (o.change && h >= o.change.atHours) factor = o.change.factor;
-    if (o.mains) sim.setMains(h >= o.mains.fromHours && h < o.mains.toHours);
-    await replanner.tick();
-  }
-  return { livedHours: sim.livedMs / 3.6e6, replans: replanner.replans(), events, restored, t0 };
-}
-
-// Each run reads the fixture tree ~150-200 times; slow on a shared machine, hence the timeout.
 describe('battery plan against a simulated battery (fake clock, power_supply fixture tree)', {
   timeout: 120_000,
 }, () => {
