@@ -2,12 +2,13 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { configDecision } from './agent/decision.js';
 import { agentFeatures } from './agent/features.js';
-import { PowerModeTracker, telemetryHardware } from './agent/hardware.js';
+import { forwardSamplerEvents, PowerModeTracker, telemetryHardware } from './agent/hardware.js';
 import { ModelHost } from './agent/model-host.js';
+import { runStopSteps } from './agent/stop-steps.js';
 import { createSource } from './camera/index.js';
 import { type Clock, systemClock } from './clock.js';
 import { resolveDeviceId } from './config/device-id.js';
-import { type AgentConfig, ENV_OVERRIDES, loadConfig } from './config/index.js';
+import type { AgentConfig } from './config/index.js';
 import { redactSecrets, redactUrl } from './config/redact.js';
 import type { ConfigStore } from './config/store.js';
 import { errorMessage } from './errors.js';
@@ -161,15 +162,9 @@ export class Agent {
       clock: this.clock,
       log: this.deps.log,
     });
-    const env = this.deps.env ?? process.env;
-    const configFile = this.deps.configFile;
     const built = agentFeatures({
       config,
-      configFile: {
-        file: configFile,
-        load: () => (configFile ? loadConfig({ file: configFile, env }).config : config),
-        envKeys: ENV_OVERRIDES.filter((o) => env[o.env]).map((o) => o.path.join('.')),
-      },
+      configFile: { file: this.deps.configFile, env: this.deps.env ?? process.env },
       deviceId: this.deviceId,
       version: agentVersion(),
       startedAtMs: this.startedAt,
@@ -300,16 +295,27 @@ export class Agent {
 
   private async doStop(): Promise<void> {
     this.abort.abort();
-    const warn = (what: string) => (err: unknown) =>
-      this.log.warn({ err: errorMessage(err) }, `${what} failed`);
-    await this.http?.stop().catch(warn('http stop'));
-    await this.pipeline?.stop();
+    // Every step bounded (issue 12 item 8): SIGTERM exits within 3 s whatever is stuck.
+    await runStopSteps(
+      [
+        { name: 'http', budgetMs: 300, run: () => this.http?.stop() },
+        { name: 'pipeline', budgetMs: 500, run: () => this.pipeline?.stop() },
+        {
+          name: 'features',
+          budgetMs: 400,
+          run: () =>
+            stopFeatures(this.features, (feature, err) =>
+              this.log.warn({ feature, err: errorMessage(err) }, 'feature stop failed'),
+            ),
+        },
+        { name: 'telemetry', budgetMs: 200, run: () => this.telemetry?.stop() },
+        { name: 'mqtt', budgetMs: 1100, run: () => this.fleet?.stop() },
+        { name: 'sampler', budgetMs: 200, run: () => this.sampler?.stop() },
+        { name: 'model', budgetMs: 300, run: () => this.models.dispose() },
+      ],
+      this.log,
+    );
     const counters = this.pipeline ? { ...this.pipeline.stats().counters } : undefined;
-    await stopFeatures(this.features, (feature, err) => warn(`feature ${feature} stop`)(err));
-    await this.telemetry?.stop();
-    await this.fleet?.stop().catch(warn('mqtt stop'));
-    await this.sampler?.stop().catch(warn('sampler stop'));
-    await this.models.dispose().catch(warn('model release'));
     if (this.store) {
       if (this.runId !== undefined) {
         this.store.db
@@ -341,18 +347,7 @@ export class Agent {
       options: config.hardware.sampler,
     });
     this.sampler = sampler;
-    const events = this.store!.events;
-    sampler.on('sample', (s) => this.powerMode.update(s));
-    sampler.on('power-source', ({ sample, ...e }) =>
-      events.emit('power-source', { ...e, mode: this.powerMode.current() }),
-    );
-    sampler.on('battery', ({ sample, ...e }) =>
-      events.emit('battery', e, e.percent !== undefined && e.percent <= 10 ? 'warning' : 'info'),
-    );
-    sampler.on('throttling', ({ sample, ...e }) =>
-      events.emit('throttling', e, e.active ? 'warning' : 'info'),
-    );
-    sampler.on('memory-pressure', ({ sample, ...e }) => events.emit('memory-pressure', e, 'warning'));
+    forwardSamplerEvents(sampler, this.store!.events, this.powerMode);
     await sampler.start(this.abort.signal);
   }
 
@@ -400,6 +395,7 @@ export class Agent {
       events: store.events,
       commands,
       info: () => this.info(),
+      dataDir: config.dataDir,
     });
     try {
       await this.fleet.start(this.abort.signal);

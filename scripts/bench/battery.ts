@@ -21,7 +21,7 @@ import { simulateBatteryRun } from '../../test/helpers/battery-sim.js';
 import { markdownTable, round, writeStandalone } from './stats.js';
 
 const MODELS_DIR = path.join(packageRoot(), 'models');
-const BATTERY_WH = 60;
+const BATTERY_WH = 50; // a 13.5 Ah 3.7 V pack: at 12 h the Pi 4 budget (4.2 W) binds just above idle + camera
 const TARGETS_H = [4, 12, 48];
 const CORES = 4; // the Pi 4's, for the per-core marginal draw
 

@@ -1,7 +1,7 @@
 import type { AgentConfig } from '../config/index.js';
 import type { PipelineStats } from '../pipeline/types.js';
 
-/** Why the active variant is active, until the tuner records measured decisions. */
+/** Why the active variant is active when no decision has been recorded: the configuration. */
 export function configDecision(config: AgentConfig, stats: PipelineStats) {
   return {
     model: stats.model.name,

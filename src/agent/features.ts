@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { AgentConfig } from '../config/index.js';
+import { type AgentConfig, ENV_OVERRIDES, loadConfig } from '../config/index.js';
 import { ConfigStore, removeStaleTemps } from '../config/store.js';
 import { errorMessage } from '../errors.js';
 import { batteryFeature } from '../features/battery.js';
@@ -25,8 +25,8 @@ import type { ModelHost } from './model-host.js';
 /** The built parts of the running agent the features are made from. */
 export interface AgentParts {
   config: AgentConfig;
-  /** Where set-config reads and writes (the file, how it loads with env overrides). */
-  configFile: { file: string | undefined; load(): AgentConfig; envKeys: readonly string[] };
+  /** The file set-config reads and writes, and the environment whose overrides apply on top. */
+  configFile: { file: string | undefined; env: Readonly<Record<string, string | undefined>> };
   deviceId: string;
   version: string;
   startedAtMs: number;
@@ -103,8 +103,14 @@ export function agentFeatures(parts: AgentParts): { features: Feature[]; configS
     ...(parts.tuner ? [tunerFeature({ controller: parts.tuner })] : []),
     ...(parts.battery ? [batteryFeature({ replanner: parts.battery })] : []),
   ];
-  const configStore = new ConfigStore({ ...parts.configFile, live: liveKeys(features) });
-  if (parts.configFile.file) removeTempsOfKilledWrites(parts.configFile.file, parts.log);
+  const { file, env } = parts.configFile;
+  const configStore = new ConfigStore({
+    file,
+    load: () => (file ? loadConfig({ file, env }).config : parts.config),
+    envKeys: ENV_OVERRIDES.filter((o) => env[o.env]).map((o) => o.path.join('.')),
+    live: liveKeys(features),
+  });
+  if (file) removeTempsOfKilledWrites(file, parts.log);
   configStore.setEffective(parts.config);
   features.push(configFeature({ store: configStore, infoChanged }));
   return { features, configStore };

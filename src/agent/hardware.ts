@@ -1,4 +1,5 @@
-import type { LiveSample } from '../hardware/index.js';
+import type { LiveSample, LiveSampler } from '../hardware/index.js';
+import type { EventLog } from '../store/records.js';
 import type { HardwareSample } from '../telemetry/sources.js';
 import { type PowerMode, powerMode } from '../tuner/power-mode.js';
 
@@ -28,4 +29,21 @@ export class PowerModeTracker {
   current(): PowerMode | undefined {
     return this.mode;
   }
+}
+
+/** Battery, power, heat, memory: the sampler's changes become events (the MQTT events topic). */
+export function forwardSamplerEvents(
+  sampler: LiveSampler,
+  events: EventLog,
+  powerMode: PowerModeTracker,
+): void {
+  sampler.on('sample', (s) => powerMode.update(s));
+  sampler.on('power-source', ({ sample, ...e }) =>
+    events.emit('power-source', { ...e, mode: powerMode.current() }),
+  );
+  sampler.on('battery', ({ sample, ...e }) =>
+    events.emit('battery', e, e.percent !== undefined && e.percent <= 10 ? 'warning' : 'info'),
+  );
+  sampler.on('throttling', ({ sample, ...e }) => events.emit('throttling', e, e.active ? 'warning' : 'info'));
+  sampler.on('memory-pressure', ({ sample, ...e }) => events.emit('memory-pressure', e, 'warning'));
 }

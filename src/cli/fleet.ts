@@ -1,6 +1,7 @@
-import type { MqttClient } from 'mqtt';
 import { loadConfig } from '../config/index.js';
 import { EdgeAgentError, UsageError } from '../errors.js';
+import { withEmbeddedCredentials } from '../fleet/broker-auth.js';
+import { FleetClient } from '../fleet/client.js';
 import {
   connectOperator,
   type DeviceView,
@@ -8,9 +9,7 @@ import {
   figure,
   operatorUrl,
   parseTarget,
-  type Target,
 } from '../fleet/operator.js';
-import { groupRequestTopic } from '../fleet/topics.js';
 import { type Command, type CommandContext, formatTable, parseCommandArgs, writeJson } from './command.js';
 
 const USAGE = [
@@ -44,8 +43,6 @@ function seconds(value: string | undefined, flag: string, fallback: number): num
   return n;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export const fleetCommand: Command = {
   name: 'fleet',
   summary: 'Operate a fleet over MQTT: ls (devices), watch (live telemetry), send (commands)',
@@ -59,83 +56,20 @@ export const fleetCommand: Command = {
     const { config } = loadConfig({ file: values.config, env: ctx.env, cwd: ctx.cwd });
     const prefix = values.prefix ?? config.mqtt.prefix;
     const url = values.url ?? operatorUrl(config.mqtt);
-    const client = await connectOperator(url, config.mqtt);
+    // The embedded broker's generated pair, when this is that broker (never sent to another one).
+    const mqttConfig = values.url === undefined ? withEmbeddedCredentials(config) : config.mqtt;
+    const fleet = new FleetClient(await connectOperator(url, mqttConfig), prefix);
     try {
-      if (action === 'ls') return await ls(ctx, client, prefix, values);
-      if (action === 'watch') return await watch(ctx, client, prefix, values);
-      return await send(ctx, client, prefix, args, values);
+      if (action === 'ls') return await ls(ctx, fleet, values);
+      if (action === 'watch') return await watch(ctx, fleet, values);
+      return await send(ctx, fleet, args, values);
     } finally {
-      await client.endAsync(true);
+      await fleet.close();
     }
   },
 };
 
 type Values = ReturnType<typeof parseCommandArgs<typeof OPTIONS>>['values'];
-
-async function collect(client: MqttClient, prefix: string, view: FleetView, waitMs: number): Promise<void> {
-  client.on('message', (topic, payload) => view.ingest(topic, payload, Date.now()));
-  await client.subscribeAsync([`${prefix}/+/availability`, `${prefix}/+/info`, `${prefix}/+/telemetry`], {
-    qos: 1,
-  });
-  await sleep(waitMs);
-}
-
-/** Sends one request and collects answers carrying its transaction until done() or the timeout. */
-async function exchange(
-  client: MqttClient,
-  prefix: string,
-  target: Target,
-  command: string,
-  params: Record<string, unknown>,
-  timeoutMs: number,
-  done: (answers: Map<string, Record<string, unknown>>) => boolean,
-  expiresS?: number,
-): Promise<Map<string, Record<string, unknown>>> {
-  const transaction = `cli-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const answers = new Map<string, Record<string, unknown>>();
-  const responseFilter =
-    target.kind === 'device'
-      ? `${prefix}/${target.id}/response/${command}`
-      : `${prefix}/+/response/${command}`;
-  let wake: () => void = () => undefined;
-  const onMessage = (topic: string, payload: Buffer) => {
-    if (!topic.endsWith(`/response/${command}`)) return;
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
-    } catch {
-      // Someone else's garbage on a response topic: not our answer.
-      return;
-    }
-    if (body.transaction !== transaction) return;
-    const device =
-      typeof body.device === 'string' ? body.device : topic.slice(prefix.length + 1).split('/')[0]!;
-    answers.set(device, body);
-    wake();
-  };
-  client.on('message', onMessage);
-  await client.subscribeAsync(responseFilter, { qos: 1 });
-  const requestTopic =
-    target.kind === 'device'
-      ? `${prefix}/${target.id}/request/${command}`
-      : groupRequestTopic(prefix, target.group, command);
-  // MQTT 5 message expiry: the broker drops the request if it has not been delivered in time
-  // (e.g. waiting in an offline device's session), so a stale command never runs later.
-  await client.publishAsync(requestTopic, JSON.stringify({ ...params, transaction }), {
-    qos: 1,
-    ...(expiresS !== undefined ? { properties: { messageExpiryInterval: expiresS } } : {}),
-  });
-  const deadline = Date.now() + timeoutMs;
-  while (!done(answers) && Date.now() < deadline) {
-    await new Promise<void>((resolve) => {
-      wake = resolve;
-      setTimeout(resolve, Math.min(200, Math.max(0, deadline - Date.now())));
-    });
-  }
-  client.off('message', onMessage);
-  await client.unsubscribeAsync(responseFilter);
-  return answers;
-}
 
 function cell(v: unknown, digits = 1): string {
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(digits);
@@ -206,9 +140,10 @@ function streamLine(values: string[]): string {
     .trimEnd();
 }
 
-async function ls(ctx: CommandContext, client: MqttClient, prefix: string, values: Values): Promise<number> {
+async function ls(ctx: CommandContext, fleet: FleetClient, values: Values): Promise<number> {
+  const { prefix } = fleet;
   const view = new FleetView(prefix);
-  await collect(client, prefix, view, seconds(values.wait, '--wait', 1.5) * 1000);
+  await fleet.collect(view, seconds(values.wait, '--wait', 1.5) * 1000);
   if (!values['no-status']) {
     // Live figures (fps, battery) come from each online device's own get-status answer.
     await Promise.all(
@@ -216,14 +151,14 @@ async function ls(ctx: CommandContext, client: MqttClient, prefix: string, value
         .list()
         .filter((d) => d.availability === 'online')
         .map(async (d) => {
-          const answers = await exchange(
-            client,
-            prefix,
+          const answers = await fleet.exchange(
             { kind: 'device', id: d.id },
             'get-status',
             {},
-            3000,
-            (a) => a.size > 0,
+            {
+              timeoutMs: 3000,
+              done: (a) => a.size > 0,
+            },
           );
           const data = answers.get(d.id)?.data;
           if (data && typeof data === 'object') view.setStatus(d.id, data as Record<string, unknown>);
@@ -237,13 +172,8 @@ async function ls(ctx: CommandContext, client: MqttClient, prefix: string, value
   return 0;
 }
 
-async function watch(
-  ctx: CommandContext,
-  client: MqttClient,
-  prefix: string,
-  values: Values,
-): Promise<number> {
-  const view = new FleetView(prefix);
+async function watch(ctx: CommandContext, fleet: FleetClient, values: Values): Promise<number> {
+  const view = new FleetView(fleet.prefix);
   const maxCount = values.count === undefined ? Number.POSITIVE_INFINITY : Number(values.count);
   if (!(maxCount > 0))
     throw new UsageError(`fleet: --count expects a positive integer, got "${values.count}"`);
@@ -259,16 +189,12 @@ async function watch(
   });
   const stopOnSignal = () => finish();
   process.once('SIGINT', stopOnSignal);
-  client.on('message', (topic, payload) => {
-    const device = view.ingest(topic, payload, Date.now());
+  await fleet.watch(view, (topic, device) => {
     if (!device || !topic.endsWith('/telemetry')) return;
     received++;
     if (values.json) ctx.stdout.write(`${JSON.stringify(device.telemetry)}\n`);
     else if (!interactive) ctx.stdout.write(`${streamLine(cells(row(device)))}\n`);
     if (received >= maxCount) finish();
-  });
-  await client.subscribeAsync([`${prefix}/+/availability`, `${prefix}/+/info`, `${prefix}/+/telemetry`], {
-    qos: 1,
   });
   if (!values.json && !interactive) ctx.stdout.write(`${streamLine(HEADER)}\n`);
   const redraw = interactive
@@ -287,8 +213,7 @@ async function watch(
 
 async function send(
   ctx: CommandContext,
-  client: MqttClient,
-  prefix: string,
+  fleet: FleetClient,
   args: string[],
   values: Values,
 ): Promise<number> {
@@ -319,7 +244,7 @@ async function send(
       throw new UsageError(
         `fleet send: --expires expects whole seconds (1 or more), got "${values.expires}"`,
       );
-    if (client.options.protocolVersion !== 5) {
+    if (fleet.client.options.protocolVersion !== 5) {
       throw new UsageError(
         'fleet send: --expires needs MQTT 5 (message expiry); this broker speaks 3.1.1, so a request cannot be made to expire',
       );
@@ -328,9 +253,8 @@ async function send(
   }
 
   // Retained availability/info tell whether the device is up and who is in a group.
-  const view = new FleetView(prefix);
-  await collect(client, prefix, view, 500);
-  client.removeAllListeners('message');
+  const view = new FleetView(fleet.prefix);
+  await fleet.collect(view, 500);
   let expected: string[] | undefined;
   if (target.kind === 'device') {
     expected = [target.id];
@@ -347,16 +271,11 @@ async function send(
     const members = view.members(target.group).filter((id) => view.get(id)?.availability === 'online');
     expected = members.length > 0 ? members : undefined;
   }
-  const answers = await exchange(
-    client,
-    prefix,
-    target,
-    command,
-    params,
+  const answers = await fleet.exchange(target, command, params, {
     timeoutMs,
-    (a) => (expected ? expected.every((id) => a.has(id)) : false),
+    done: (a) => (expected ? expected.every((id) => a.has(id)) : false),
     expiresS,
-  );
+  });
   const results = [...answers.values()];
   if (values.json) writeJson(ctx.stdout, target.kind === 'device' ? (results[0] ?? null) : results);
   else for (const r of results) ctx.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

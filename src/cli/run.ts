@@ -28,6 +28,12 @@ export const runCommand: Command = {
       await agent.stop();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      // Every stop step is bounded; should a handle still linger (a socket to a hung broker), it
+      // must not hold the process: exit anyway shortly after. Unref'd: a clean exit never waits.
+      setTimeout(() => {
+        log.warn('handles still open after stop; exiting anyway');
+        process.exit(process.exitCode ?? 0);
+      }, 500).unref();
     }
     // A `restart` command: a distinct code so the service manager (systemd Restart=always) restarts us.
     return agent.restartRequested === undefined ? 0 : RESTART_EXIT_CODE;

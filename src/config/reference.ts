@@ -1,5 +1,6 @@
 import { describeNode } from './format.js';
 import { configJsonSchema, type JsonSchemaNode } from './json-schema.js';
+import { remoteChangeability } from './protected-keys.js';
 
 /** docs/config.md: every config key with its type, default and description, from the JSON Schema. */
 export function configReferenceMarkdown(): string {
@@ -13,7 +14,14 @@ export function configReferenceMarkdown(): string {
         continue;
       }
       const dflt = child.default === undefined ? '' : `\`${JSON.stringify(child.default)}\``;
-      const desc = (child.description ?? '').replace(/\|/g, '\\|');
+      const remote = remoteChangeability(full);
+      const note =
+        remote === 'forbidden'
+          ? ' (not changeable over MQTT)'
+          : remote === 'by value'
+            ? ' (files and folders not settable over MQTT)'
+            : '';
+      const desc = `${child.description ?? ''}${note}`.trim().replace(/\|/g, '\\|');
       rows.push(`| \`${full}\` | ${describeNode(child).replace(/\|/g, '\\|')} | ${dflt} | ${desc} |`);
     }
   };
@@ -33,6 +41,9 @@ export function configReferenceMarkdown(): string {
     '`EDGE_AGENT_HTTP_HOST` → `http.host`, `EDGE_AGENT_HTTP_TOKEN` → `http.token` (keeps the secret out of the file),',
     '`EDGE_AGENT_CAMERA_SOURCE` → `camera.source`;',
     '`EDGE_AGENT_CONFIG` names the file.',
+    '',
+    'Keys marked "not changeable over MQTT" (paths, bind addresses, credentials, the broker connection) are refused',
+    'by `set-config` with a `forbidden` error: change them in the file on the device (src/config/protected-keys.ts).',
     '',
     '| key | type | default | description |',
     '|---|---|---|---|',

@@ -226,8 +226,18 @@ const mqttSchema = z
     tls: mqttTlsSchema,
     embedded: z
       .strictObject({
-        host: z.string().min(1).default('127.0.0.1'),
+        host: z
+          .string()
+          .min(1)
+          .default('127.0.0.1')
+          .describe('Bind address; anything but loopback requires username/password (generated when unset)'),
         port: z.int().min(0).max(65535).default(1883),
+        maxMessageBytes: z
+          .int()
+          .min(1024)
+          .max(256 * 1024 * 1024)
+          .default(4 * 1024 * 1024)
+          .describe('Largest MQTT packet the embedded broker accepts; bigger ones close the connection'),
       })
       .prefault({}),
     results: z

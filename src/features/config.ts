@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AgentConfig } from '../config/index.js';
+import { assertRemotelyChangeable } from '../config/protected-keys.js';
 import { redactSecrets } from '../config/redact.js';
 import type { SetConfigResult } from '../config/store.js';
 import { defineCommand } from '../fleet/router.js';
@@ -27,6 +28,7 @@ export function configFeature(deps: ConfigFeatureDeps): Feature {
         summary: 'The effective configuration, secrets redacted',
         params: z.strictObject({}),
         mutates: false,
+        cost: 'light',
         run: () => redactSecrets(deps.store.effective()),
       }),
       'set-config': defineCommand({
@@ -35,6 +37,7 @@ export function configFeature(deps: ConfigFeatureDeps): Feature {
         params: z.strictObject({ patch: z.record(z.string(), z.unknown()) }),
         mutates: true,
         run: async ({ patch }: { patch: Record<string, unknown> }) => {
+          assertRemotelyChangeable(patch); // security-relevant keys: never over unsigned MQTT
           const result = await deps.store.set(patch);
           await deps.infoChanged?.();
           return { ...result, config: redactSecrets(deps.store.effective()) };

@@ -1,10 +1,10 @@
-import path from 'node:path';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
 import { defineCommand } from '../fleet/router.js';
 import type { Logger } from '../log.js';
-import type { FrameSource as CalibrationSource } from '../optimize/evaluation/frames.js';
+import { confineCalibrationDir } from '../optimize/evaluation/calibration-dir.js';
+import { type FrameSource as CalibrationSource, defaultFramesDir } from '../optimize/evaluation/frames.js';
 import { deriveInChildProcess } from '../optimize/process/derive-process.js';
 import type { ProgressFn } from '../optimize/progress.js';
 import type { Feature } from './feature.js';
@@ -85,7 +85,13 @@ export function agentDerivation(parts: DerivationParts): DeriveFn {
       const taken = await nextFrames(parts.results, frames, 500, 120_000, parts.clock, copyOfContent);
       source = { images: taken.map((t) => t.image!), names: taken.map((t) => `camera-${t.frame.seq}`) };
     } else if (calibration !== 'samples' && calibration !== 'camera') {
-      source = { dir: path.resolve(parts.config.dataDir, calibration) };
+      // Confined to the data directory and the bundled samples (issue 12 item 1).
+      source = {
+        dir: confineCalibrationDir(calibration, {
+          dataDir: parts.config.dataDir,
+          samplesDir: defaultFramesDir(),
+        }),
+      };
     }
     // In a child process: the agent keeps serving, and gets every byte back afterwards.
     const result = await deriveInChildProcess(

@@ -26,12 +26,14 @@ export function deviceFeature(deps: DeviceFeatureDeps): Feature {
         summary: 'Answers pong with the device time',
         params: none,
         mutates: false,
+        cost: 'light',
         run: () => ({ pong: true, time: new Date().toISOString() }),
       }),
       'get-status': defineCommand({
         summary: 'Uptime, active model, pipeline and link state, latest telemetry, outbox',
         params: none,
         mutates: false,
+        cost: 'light',
         run: () => deps.status(),
       }),
       'get-profile': defineCommand({

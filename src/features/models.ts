@@ -71,6 +71,7 @@ export function modelsFeature(deps: ModelsFeatureDeps): Feature {
         summary: 'Models and variants (bundled and derived) and the active one',
         params: z.strictObject({}),
         mutates: false,
+        cost: 'light',
         run: () => ({ active: deps.models.active(), models: catalogSummary(deps.models.catalog) }),
       }),
       'set-model': defineCommand({

@@ -3,7 +3,7 @@ import type { Frame } from '../camera/types.js';
 import type { Clock } from '../clock.js';
 import { EdgeAgentError } from '../errors.js';
 import { defineCommand } from '../fleet/router.js';
-import { annotateFrame } from '../http/annotate.js';
+import { annotateFrame } from '../pipeline/annotate.js';
 import type { FrameResult } from '../pipeline/types.js';
 import type { Feature } from './feature.js';
 import { need } from './feature.js';

@@ -62,10 +62,14 @@ export interface LinkHandlers {
   conflict?(verdict: 'suspected' | 'confirmed', detail: { clientId: string; livedMs: number }): void;
 }
 
+/** Opens one MQTT.js client (`mqtt.connect` unless a test passes its own). */
+export type ConnectFn = (url: string, options: IClientOptions) => MqttClient;
+
 export interface LinkDeps {
   clock: Clock;
   log: Logger;
   random?: () => number;
+  connect?: ConnectFn;
 }
 
 interface SessionEnd {
@@ -135,15 +139,17 @@ export class MqttLink {
    * Ends the link. With `beforeDisconnect` (e.g. publishing a retained `offline`), that runs first
    * while still connected, bounded by `timeoutMs`; then a clean DISCONNECT, so no last will fires.
    */
-  async stop(beforeDisconnect?: (client: MqttClient) => Promise<void>, timeoutMs = 1500): Promise<void> {
+  async stop(beforeDisconnect?: (client: MqttClient) => Promise<void>, timeoutMs = 1000): Promise<void> {
     const client = this.client;
     this.abort.abort();
+    // One budget for the whole stop: a hung broker must not hold SIGTERM up (systemd kills at 20 s).
+    const deadline = this.deps.clock.now() + timeoutMs;
     if (client && beforeDisconnect) {
-      await withTimeout(beforeDisconnect(client), timeoutMs).catch((err) =>
+      await withTimeout(beforeDisconnect(client), Math.round(timeoutMs * 0.6)).catch((err) =>
         this.log.warn({ err: errorMessage(err) }, 'final publish before disconnect failed'),
       );
     }
-    if (this.current) await endClient(this.current, false, timeoutMs);
+    if (this.current) await endClient(this.current, false, Math.max(100, deadline - this.deps.clock.now()));
     await this.loop;
     this.status.state = 'stopped';
   }
@@ -214,7 +220,7 @@ export class MqttLink {
     { kind: 'session'; end: SessionEnd } | { kind: 'failed'; error: string; code?: number }
   > {
     return new Promise((resolve) => {
-      const client = mqtt.connect(this.options.url, this.clientOptions());
+      const client = (this.deps.connect ?? mqtt.connect)(this.options.url, this.clientOptions());
       this.current = client;
       let lastError: { message: string; code?: number } | undefined;
       let connectedAt: number | undefined;
@@ -241,7 +247,7 @@ export class MqttLink {
           },
           (err) => {
             lastError = { message: `after connect: ${errorMessage(err)}` };
-            client.end(true);
+            destroyClient(client);
           },
         );
       });
@@ -354,16 +360,38 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-/** Ends a client (a clean DISCONNECT unless `force`), never waiting longer than `timeoutMs`. */
+/**
+ * Ends a client (a clean DISCONNECT unless `force`), never waiting longer than `timeoutMs`. On
+ * timeout the socket is destroyed: MQTT.js ignores `end(true)` once an end is pending (5.16
+ * returns early while `disconnecting`), so a hung broker would otherwise keep the socket, and the
+ * process, alive until the keepalive expires.
+ */
 export function endClient(client: MqttClient, force: boolean, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
-      client.end(true);
+      destroyClient(client);
       resolve();
     }, timeoutMs);
     client.end(force, {}, () => {
       clearTimeout(timer);
+      // A half-closed socket to a hung broker would stay open: close it once DISCONNECT is out.
+      const stream = client.stream;
+      if (stream?.writableFinished) stream.destroy();
+      else if (stream && !stream.destroyed) {
+        const t = setTimeout(() => stream.destroy(), 200);
+        t.unref();
+        stream.once('finish', () => {
+          clearTimeout(t);
+          stream.destroy();
+        });
+      }
       resolve();
     });
   });
+}
+
+/** Drops the connection now, whatever MQTT.js is waiting for (pending end, unacked messages). */
+export function destroyClient(client: MqttClient): void {
+  client.stream?.destroy();
+  if (!client.disconnecting) client.end(true);
 }

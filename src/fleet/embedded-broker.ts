@@ -1,16 +1,23 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import { EdgeAgentError, errorMessage } from '../errors.js';
+import { safeEqual } from '../http/auth.js';
 import type { Logger } from '../log.js';
+import { PacketSizeGate } from './packet-gate.js';
 
 export interface EmbeddedBrokerOptions {
   host: string;
   /** 0 picks a free port. */
   port: number;
   log: Logger;
-  /** Largest message accepted, bytes. */
+  /** Largest MQTT packet accepted, bytes; a client announcing a bigger one is disconnected. */
   maxMessageBytes?: number;
+  /** Required of every client when set (see broker-auth.ts); anonymous otherwise (loopback only). */
+  credentials?: { username: string; password: string } | undefined;
 }
+
+/** Default packet limit: room for a snapshot answer (JPEG in base64), far below a memory risk. */
+export const DEFAULT_MAX_PACKET_BYTES = 4 * 1024 * 1024;
 
 /** Raised when the embedded broker cannot listen (the port is taken by another broker, ...). */
 export class BrokerStartError extends EdgeAgentError {
@@ -45,14 +52,37 @@ export class EmbeddedBroker {
 
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
     const log = options.log.child({ component: 'embedded-broker' });
-    const aedes = await Aedes.createBroker({ heartbeatInterval: 60_000, drainTimeout: 10_000 });
+    const { credentials } = options;
+    const aedes = await Aedes.createBroker({
+      heartbeatInterval: 60_000,
+      drainTimeout: 10_000,
+      ...(credentials
+        ? {
+            authenticate: (client, username, password, done) => {
+              if (checkCredentials(credentials, username, password)) return done(null, true);
+              log.warn({ clientId: client.id }, 'refused a client with wrong or missing credentials');
+              const err = Object.assign(new Error('bad username or password'), { returnCode: 4 as const });
+              done(err, false);
+            },
+          }
+        : {}),
+    });
     aedes.on('clientError', (client, err) =>
       log.debug({ clientId: client.id, err: err.message }, 'client error'),
     );
     aedes.on('connectionError', (client, err) =>
       log.debug({ clientId: client?.id, err: err.message }, 'connection error'),
     );
-    const server = createServer((socket) => aedes.handle(socket));
+    const maxPacketBytes = options.maxMessageBytes ?? DEFAULT_MAX_PACKET_BYTES;
+    const server = createServer((socket) => {
+      const gate = new PacketSizeGate(socket, maxPacketBytes, (bytes) =>
+        log.warn(
+          { remote: socket.remoteAddress, bytes, limit: maxPacketBytes },
+          'MQTT packet over the size limit: connection closed',
+        ),
+      );
+      aedes.handle(gate);
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -76,7 +106,15 @@ export class EmbeddedBroker {
     }
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : options.port;
-    log.info({ host: options.host, port }, 'embedded MQTT broker listening (MQTT 3.1.1)');
+    log.info(
+      {
+        host: options.host,
+        port,
+        auth: credentials ? 'username/password' : 'none (loopback)',
+        maxPacketBytes,
+      },
+      'embedded MQTT broker listening (MQTT 3.1.1)',
+    );
     return new EmbeddedBroker(aedes, server, options.host, port);
   }
 
@@ -87,4 +125,16 @@ export class EmbeddedBroker {
     await closed;
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
   }
+}
+
+/** The aedes `authenticate` check: both fields compared in constant time, always both. */
+export function checkCredentials(
+  expected: { username: string; password: string },
+  username: string | undefined,
+  password: Buffer | undefined,
+): boolean {
+  if (username === undefined || password === undefined) return false;
+  const userOk = safeEqual(username, expected.username);
+  const passOk = safeEqual(password.toString('utf8'), expected.password);
+  return userOk && passOk;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { AgentConfig } from '../config/index.js';
+import { redactUrl } from '../config/redact.js';
 import { EdgeAgentError, errorMessage, UsageError } from '../errors.js';
 import { isProtocolRefusal } from './backoff.js';
 import { parseDeviceTopic } from './topics.js';
@@ -91,7 +92,11 @@ export class FleetView {
   }
 }
 
+/** Largest message the fleet CLI parses (a snapshot answer fits); bigger ones are ignored unread. */
+export const MAX_OPERATOR_PAYLOAD_BYTES = 8 * 1024 * 1024;
+
 function parseObject(payload: Buffer): Record<string, unknown> | undefined {
+  if (payload.length > MAX_OPERATOR_PAYLOAD_BYTES) return undefined;
   try {
     const v = JSON.parse(payload.toString('utf8')) as unknown;
     return v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -149,7 +154,7 @@ export async function connectOperator(
     }
   }
   throw new EdgeAgentError(
-    `cannot connect to the MQTT broker ${url}: ${errorMessage(last)} (set --url or mqtt.url)`,
+    `cannot connect to the MQTT broker ${redactUrl(url)}: ${redactUrl(errorMessage(last))} (set --url or mqtt.url)`,
     {
       cause: last,
     },

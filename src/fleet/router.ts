@@ -4,6 +4,7 @@ import { redactSecrets } from '../config/redact.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CommandAudit } from '../store/records.js';
+import { Admission, type AdmissionStats } from './admission.js';
 import type { RequestScope } from './topics.js';
 import { scopeLabel } from './topics.js';
 
@@ -23,6 +24,11 @@ export interface CommandSpec<S extends z.ZodType = z.ZodType> {
   params: S;
   /** Changes state: runs one at a time with the other mutating commands. */
   mutates: boolean;
+  /**
+   * `light`: answered at once from memory (ping, status, config): never queued nor refused by the
+   * limit on heavy work. `heavy` (the default): admitted by the bounded run queue, or `busy`.
+   */
+  cost?: 'light' | 'heavy';
   run(params: z.output<S>, ctx: CommandContext): Promise<unknown> | unknown;
 }
 
@@ -56,8 +62,10 @@ export interface RouterDeps {
   log: Logger;
   audit?: CommandAudit;
   maxPayloadBytes: number;
-  /** Requests being handled at once, at most; more are refused (bounded memory under a flood). */
+  /** Heavy requests running at once, at most (default 4). */
   maxConcurrent?: number;
+  /** Heavy requests waiting for a slot, at most (default 64); more are answered `busy`. */
+  maxQueued?: number;
   /** Emits a progress event (the agent queues it on the events topic). */
   progress?(command: string, transaction: string | undefined, data: Record<string, unknown>): void;
   /**
@@ -76,10 +84,23 @@ const transactionSchema = z.union([z.string().max(128), z.number().finite()]).op
  * becomes `{status: "error", error}` and changes nothing; every request is audited.
  */
 export class CommandRouter {
-  private mutationChain: Promise<unknown> = Promise.resolve();
-  private running = 0;
+  /** Heavy read-only requests: a few at once, a bounded line behind them. */
+  private readonly admission: Admission;
+  /** State changes: one at a time, in arrival order, a bounded line (a long derive blocks only these). */
+  private readonly mutations: Admission;
 
-  constructor(private readonly deps: RouterDeps) {}
+  constructor(private readonly deps: RouterDeps) {
+    this.admission = new Admission({
+      maxRunning: deps.maxConcurrent ?? 4,
+      maxWaiting: deps.maxQueued ?? 64,
+    });
+    this.mutations = new Admission({ maxRunning: 1, maxWaiting: deps.maxQueued ?? 64 });
+  }
+
+  /** Requests running, waiting, and refused as busy so far: heavy reads and state changes. */
+  load(): { reads: AdmissionStats; mutations: AdmissionStats } {
+    return { reads: this.admission.stats(), mutations: this.mutations.stats() };
+  }
 
   commands(): string[] {
     return Object.keys(this.deps.table).sort();
@@ -114,9 +135,17 @@ export class CommandRouter {
     const valid = spec.params.safeParse(parsed.params);
     if (!valid.success) return fail(`invalid parameters: ${formatZodIssues(valid.error)}`);
 
-    if (this.running >= (this.deps.maxConcurrent ?? 16))
-      return fail('busy: too many requests in progress, retry later');
-    this.running++;
+    let release: (() => void) | undefined;
+    if (spec.mutates || spec.cost !== 'light') {
+      const line = spec.mutates ? this.mutations : this.admission;
+      const slot = line.acquire();
+      if (!slot) {
+        const { running, waiting } = line.stats();
+        const what = spec.mutates ? 'state changes' : 'requests';
+        return fail(`busy: ${running} ${what} running and ${waiting} waiting; retry later`);
+      }
+      release = await slot;
+    }
     try {
       const ctx: CommandContext = {
         scope: request.scope,
@@ -124,8 +153,7 @@ export class CommandRouter {
         progress: (data) => this.deps.progress?.(request.command, transaction, data),
         afterResponse: (fn) => (this.deps.afterResponse ? this.deps.afterResponse(fn) : queueMicrotask(fn)),
       };
-      const run = () => Promise.resolve().then(() => spec.run(valid.data, ctx));
-      const data = spec.mutates ? await this.serialised(run) : await run();
+      const data = await spec.run(valid.data, ctx);
       return finish({
         status: 'ok',
         ...base,
@@ -136,14 +164,8 @@ export class CommandRouter {
       this.deps.log.warn({ command: request.command, err: errorMessage(err) }, 'command failed');
       return fail(errorMessage(err));
     } finally {
-      this.running--;
+      release?.();
     }
-  }
-
-  private serialised<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.mutationChain.then(fn, fn);
-    this.mutationChain = result.catch(() => undefined);
-    return result;
   }
 
   private parse(

@@ -5,6 +5,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Outbox } from '../store/outbox.js';
 import type { CommandAudit, EventLog } from '../store/records.js';
+import { resolveBrokerCredentials } from './broker-auth.js';
 import { type LinkStatus, MqttLink, type OnlineContext } from './connection.js';
 import { discoveryMessages } from './discovery.js';
 import { EmbeddedBroker } from './embedded-broker.js';
@@ -29,6 +30,8 @@ export interface FleetDeps {
   /** The retained `info` document (agent version, profile summary, model, decision, config). */
   info(): Record<string, unknown>;
   random?: () => number;
+  /** Where the embedded broker keeps generated credentials (required to listen beyond loopback). */
+  dataDir?: string;
 }
 
 export interface FleetStatus {
@@ -85,17 +88,27 @@ export class FleetService {
   async start(signal?: AbortSignal): Promise<void> {
     const { config } = this.deps;
     let url = config.url;
+    let credentials = { username: config.username, password: config.password };
     if (url === 'embedded') {
-      this.broker = await EmbeddedBroker.start({ ...config.embedded, log: this.deps.log });
+      const auth = resolveBrokerCredentials({
+        host: config.embedded.host,
+        username: config.username,
+        password: config.password,
+        dataDir: this.deps.dataDir,
+        log: this.log,
+      });
+      this.broker = await EmbeddedBroker.start({ ...config.embedded, credentials: auth, log: this.deps.log });
       url = this.broker.url;
+      // The agent's own client uses the broker's pair (generated ones included).
+      if (auth) credentials = { username: auth.username, password: auth.password };
     }
     this.link = new MqttLink(
       {
         url,
         clientId: this.deps.deviceId,
         protocol: config.protocol,
-        username: config.username,
-        password: config.password,
+        username: credentials.username,
+        password: credentials.password,
         tls: config.tls,
         keepaliveS: config.keepaliveS,
         connectTimeoutS: config.connectTimeoutS,

@@ -34,6 +34,16 @@ export function groupRequestTopic(prefix: string, group: string, command: string
   return `${prefix}/group/${group}/request/${command}`;
 }
 
+/** What a fleet watcher subscribes to: every device's availability, info and telemetry. */
+export function fleetStateTopics(prefix: string): string[] {
+  return ['availability', 'info', 'telemetry'].map((kind) => `${prefix}/+/${kind}`);
+}
+
+/** Every device's answers to a command (a group's members each answer on their own topic). */
+export function anyDeviceResponse(prefix: string, command: string): string {
+  return `${prefix}/+/response/${command}`;
+}
+
 /** Subscription for a group's requests. */
 export function groupRequests(prefix: string, group: string): string {
   return `${prefix}/group/${group}/request/+`;

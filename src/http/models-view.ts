@@ -14,7 +14,7 @@ export interface VariantView {
   fidelity: number | undefined;
   accuracy: number | undefined;
   metric: string | undefined;
-  /** Measured on this device: by this agent's pipeline, or by the tuner when it provides figures. */
+  /** Measured on this device: by this agent's pipeline, or figures handed in (`measurements`). */
   latencyP50Ms: number | undefined;
   latencyP95Ms: number | undefined;
   latencySamples: number;

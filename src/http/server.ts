@@ -13,7 +13,8 @@ import type { Logger } from '../log.js';
 import { packageRoot } from '../paths.js';
 import { toPrometheus } from '../telemetry/prometheus.js';
 import type { TelemetryRecord } from '../telemetry/record.js';
-import { isAuthorized, isPublicPath, SESSION_COOKIE, safeEqual, sessionValue } from './auth.js';
+import { registerAccess } from './access.js';
+import { SESSION_COOKIE, safeEqual, sessionValue } from './auth.js';
 import { AgentMetrics } from './metrics.js';
 import { type RouteDeps, registerApi } from './routes.js';
 import { MjpegBroadcaster } from './stream.js';
@@ -81,7 +82,8 @@ export class HttpServer {
     this.app = Fastify({
       logger: false,
       forceCloseConnections: true,
-      bodyLimit: config.inferMaxBytes,
+      // JSON bodies (POST /api/session) are tiny; POST /api/infer sets its own limit (inferMaxBytes).
+      bodyLimit: 64 * 1024,
     });
     this.routes(clock);
   }
@@ -90,13 +92,8 @@ export class HttpServer {
     const { app, deps } = this;
     const token = deps.config.token;
     const log = this.log;
-    app.addHook('onRequest', async (req, reply) => {
-      if (!token || isPublicPath(req.method, req.url)) return;
-      if (!isAuthorized(req.headers, token)) {
-        reply.header('WWW-Authenticate', 'Bearer realm="edge-agent"');
-        return reply.code(401).send({ error: 'unauthorized: send Authorization: Bearer <http.token>' });
-      }
-    });
+    // Host header check (DNS rebinding), token, wrong-token throttling: see access.ts.
+    const access = registerAccess(app, { host: deps.config.host, token, now: () => clock.now(), log });
     // Method, path (no query string) and status only: tokens and payloads never reach the log.
     app.addHook('onResponse', async (req, reply) => {
       log.debug(
@@ -112,9 +109,12 @@ export class HttpServer {
     app.setErrorHandler((err: FastifyError, req, reply) => {
       if (err instanceof ImageDecodeError) return reply.code(400).send({ error: err.message });
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        return reply
-          .code(413)
-          .send({ error: `image larger than http.inferMaxBytes (${deps.config.inferMaxBytes} bytes)` });
+        const infer = req.url.split('?')[0] === '/api/infer';
+        return reply.code(413).send({
+          error: infer
+            ? `image larger than http.inferMaxBytes (${deps.config.inferMaxBytes} bytes)`
+            : 'request body too large (64 KiB at most)',
+        });
       }
       if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
         return reply
@@ -134,8 +134,10 @@ export class HttpServer {
 
     app.post('/api/session', async (req, reply) => {
       if (!token) return { session: 'not needed: no http.token configured' };
+      if (access.throttled(req, reply)) return reply;
       const given = (req.body as { token?: unknown } | undefined)?.token;
       if (typeof given !== 'string' || !safeEqual(given, token)) {
+        access.wrongToken(req);
         return reply.code(401).send({ error: 'wrong token' });
       }
       reply.header(

@@ -3,8 +3,8 @@ import type { Frame } from '../camera/types.js';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { annotateFrame } from '../pipeline/annotate.js';
 import type { FrameResult } from '../pipeline/pipeline.js';
-import { annotateFrame } from './annotate.js';
 
 export const MJPEG_BOUNDARY = 'edgeagentframe';
 

@@ -16,7 +16,7 @@ export interface BenchmarkRecord<T = unknown> extends BenchmarkKey {
   result: T;
 }
 
-/** The benchmark cache of the tuner. */
+/** Benchmark results cached by key (device fingerprint, variant, session options, runtime version). */
 export class Benchmarks {
   constructor(
     private readonly db: Db,
@@ -68,7 +68,7 @@ export interface DecisionRecord<T = unknown> {
   record: T;
 }
 
-/** Every variant choice the tuner made, with its full record (candidates, reasons, Pareto front). */
+/** Recorded variant choices with their full record (candidates, reasons, Pareto front); the latest is served as the decision. */
 export class Decisions {
   constructor(
     private readonly db: Db,

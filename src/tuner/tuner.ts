@@ -185,6 +185,11 @@ export class Tuner {
               method: job.method,
               params: job.params,
               source: job.source,
+              // The CLI derives with every core; beside a live pipeline (bursts gated) one thread,
+              // so the camera keeps its share of the CPU while the derivation runs.
+              threads: options.burst
+                ? 1
+                : Math.max(1, Math.floor(this.deps.profile.cpu.quotaCores ?? this.deps.profile.cpu.cores)),
               ...(this.deps.framesDir ? { calibration: { dir: this.deps.framesDir } } : {}),
             },
             options.onProgress,

@@ -148,7 +148,18 @@ export class Mosquitto {
   }
 
   async stop(): Promise<void> {
+    this.child?.kill('SIGCONT');
     await this.signal('SIGTERM');
+  }
+
+  /** SIGSTOP: the broker hangs (connections stay open, nothing is read or answered). */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after freeze(). */
+  thaw(): void {
+    this.child?.kill('SIGCONT');
   }
 
   private async signal(sig: NodeJS.Signals): Promise<void> {

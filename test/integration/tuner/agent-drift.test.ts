@@ -74,7 +74,12 @@ describe('the tuner in the running agent', () => {
       const before = results.length;
 
       hogs.push(...busy(6));
-      const events = () => agent['store']!.events.list(50);
+      const store = (
+        agent as unknown as {
+          store: { events: { list(n: number): Array<{ type: string; data: Record<string, unknown> }> } };
+        }
+      ).store;
+      const events = () => store.events.list(50);
       const changed = await waitUntil(
         () =>
           events().find(
@@ -102,7 +107,11 @@ describe('the tuner in the running agent', () => {
       const firstTiny = results.findIndex((r) => r.variant === 'tiny');
       expect(results.slice(firstTiny).every((r) => r.variant === 'tiny')).toBe(true);
       expect(agent.tuner!.controller.current()?.trigger).toMatch(/^latency drift/);
-      // /api/decision returns the real decision.
+      // info carries the decision summary; /api/decision returns the real decision.
+      const info = (
+        agent as unknown as { info(): { decision: { chosen: { variant: string }; reason: string } } }
+      ).info();
+      expect(info.decision.chosen.variant).toBe('tiny');
       const decision = (await (await fetch(`${agent.http!.url}/api/decision`)).json()) as {
         source: string;
         chosen: { variant: string };

@@ -104,6 +104,16 @@ describe('power modes in the running tuner (fake clock, simulated battery)', () 
       expect(changed[1]!.data).toMatchObject({ objective: 'min-energy', mode: 'battery-low' });
       expect(tunes).toBe(0); // re-decided from the cache: nothing measured again
       expect(controller.current()?.mode).toBe('mains');
+
+      // Memory pressure: re-decided under what is available now (fp32's measured session does not fit).
+      const fp32Bytes = first.candidates.find((c) => c.variant === 'fp32')!.memoryBytes!;
+      controller.onMemoryPressure(true, Math.round(fp32Bytes / 2));
+      await controller.settled();
+      expect(active.variant).toBe('tiny');
+      expect(events.at(-1)).toMatchObject({ type: 'variant-changed', data: { trigger: 'memory pressure' } });
+      controller.onMemoryPressure(false);
+      await controller.settled();
+      expect(active.variant).toBe('fp32');
     } finally {
       await rig.close();
     }

@@ -6,7 +6,14 @@ import { resolveDeviceId, sanitizeDeviceId } from '../../../src/config/device-id
 import { backoffDelayMs, isProtocolRefusal, TakeoverDetector } from '../../../src/fleet/backoff.js';
 import { DISCOVERY_SENSORS, discoveryMessages } from '../../../src/fleet/discovery.js';
 import { type ResultMessage, ResultsGate, resultSignature } from '../../../src/fleet/results.js';
-import { deviceTopics, parseDeviceTopic, parseRequestTopic } from '../../../src/fleet/topics.js';
+import {
+  anyDeviceResponse,
+  deviceTopics,
+  fleetStateTopics,
+  groupRequestTopic,
+  parseDeviceTopic,
+  parseRequestTopic,
+} from '../../../src/fleet/topics.js';
 
 describe('topics', () => {
   const t = deviceTopics('edge-agent', 'cam-1');
@@ -30,6 +37,16 @@ describe('topics', () => {
       'edge-agent/cam-1/response/ping',
       'edge-agent/cam-1/request/+',
     ]);
+  });
+
+  it('builds the fleet side too (what `edge-agent fleet` subscribes to)', () => {
+    expect(fleetStateTopics('edge-agent')).toEqual([
+      'edge-agent/+/availability',
+      'edge-agent/+/info',
+      'edge-agent/+/telemetry',
+    ]);
+    expect(anyDeviceResponse('edge-agent', 'set-fps')).toBe('edge-agent/+/response/set-fps');
+    expect(groupRequestTopic('edge-agent', 'lab', 'ping')).toBe('edge-agent/group/lab/request/ping');
   });
 
   it.each([

@@ -179,7 +179,10 @@ describe('CommandRouter', () => {
     const d = await send('derive', '{"method": "int8-static", "transaction": "d1"}');
     expect(d.data).toEqual({ variant: 'int8-derived' });
     expect(progress).toEqual([{ command: 'derive', transaction: 'd1', percent: 50 }]);
-    const setCfg = await send('set-config', '{"patch": {"mqtt": {"password": "secret2"}}}');
+    // Broker credentials are not changeable over MQTT (issue 12 item 1): forbidden, nothing changed.
+    const forbidden = await send('set-config', '{"patch": {"mqtt": {"password": "secret2"}}}');
+    expect(forbidden).toMatchObject({ status: 'error', error: expect.stringMatching(/^forbidden: mqtt /) });
+    const setCfg = await send('set-config', '{"patch": {"camera": {"fps": 7}}}');
     expect(setCfg.data).toMatchObject({ restartRequired: ['camera.fps'] });
     // The audit keeps no secrets.
     expect(JSON.stringify(audit.list())).not.toContain('secret2');
@@ -191,7 +194,7 @@ describe('CommandRouter', () => {
       'model {"variant":"int8"}',
       'fps 5',
       'derive int8-static',
-      'config {"mqtt":{"password":"secret2"}}',
+      'config {"camera":{"fps":7}}',
       'restart update',
     ]);
     expect(audit.list().find((a) => a.command === 'set-model')?.scope).toBe('group:lab');

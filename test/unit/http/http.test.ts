@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/index.js';
 import { isLoopbackHost } from '../../../src/config/schema.js';
 import { ConfigError } from '../../../src/errors.js';
-import { overlaySvg } from '../../../src/http/annotate.js';
 import {
   bearerToken,
   cookieValue,
@@ -15,6 +14,7 @@ import {
 import { modelsView } from '../../../src/http/models-view.js';
 import { MJPEG_BOUNDARY, parseMjpegParts } from '../../../src/http/stream.js';
 import type { ModelEntry } from '../../../src/models/catalog.js';
+import { overlaySvg } from '../../../src/pipeline/annotate.js';
 import type { FrameResult } from '../../../src/pipeline/pipeline.js';
 
 describe('auth', () => {

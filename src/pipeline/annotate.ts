@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import type { Frame } from '../camera/types.js';
-import type { FrameResult } from '../pipeline/pipeline.js';
-import { contentImage } from '../pipeline/prepare.js';
+import type { FrameResult } from './pipeline.js';
+import { contentImage } from './prepare.js';
 
 /** Drawing results onto frames for the live view: an SVG overlay composited by sharp. */
 

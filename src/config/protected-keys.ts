@@ -1,0 +1,144 @@
+import { EdgeAgentError } from '../errors.js';
+
+/**
+ * Config keys that an unsigned remote request (MQTT `set-config`) may not change: whoever can
+ * publish on the broker is not trusted by default (DESIGN.md, Trust). Changing them means editing
+ * the config file on the device; a signed-command issue may later allow some of them.
+ *
+ * The rule is a declared list, not a guess: a key is protected when it or one of its parents is
+ * listed here. Whole sections are listed where everything in them is security-relevant
+ * (`mqtt`, `trust`), so keys added to them later are protected without anyone remembering to.
+ * `test/unit/config/protected-keys.test.ts` walks the schema and fails when a new key that looks
+ * like a path, a bind address or a secret is changeable.
+ */
+export interface ProtectedKey {
+  /** Dotted config path; every key below it is protected too. */
+  path: string;
+  /** Why (shown in the `forbidden` answer). */
+  reason: string;
+  /** Present: only values this returns true for are forbidden (e.g. local file sources). */
+  forbidsValue?(value: unknown): boolean;
+}
+
+/** Keys below a protected path that remain changeable (live, harmless tuning). */
+export const CHANGEABLE_EXCEPTIONS: readonly string[] = ['mqtt.results'];
+
+export const PROTECTED_KEYS: readonly ProtectedKey[] = [
+  { path: 'dataDir', reason: 'a filesystem path' },
+  { path: 'models.dir', reason: 'a filesystem path' },
+  { path: 'hardware.root', reason: 'a filesystem path' },
+  { path: 'http.host', reason: 'the HTTP bind address' },
+  { path: 'http.port', reason: 'the HTTP bind address' },
+  { path: 'http.token', reason: 'HTTP authentication' },
+  { path: 'http.enabled', reason: 'the HTTP listener' },
+  { path: 'mqtt', reason: 'the broker connection, its credentials and TLS files' },
+  { path: 'trust', reason: 'command and manifest signing keys' },
+  { path: 'store.auditRetentionDays', reason: 'the audit trail' },
+  {
+    path: 'camera.source',
+    reason: 'a local file or folder (only cameras and network streams may be set remotely)',
+    forbidsValue: (value) => typeof value !== 'string' || !isRemoteSafeSource(value),
+  },
+];
+
+/**
+ * Camera sources a remote request may select: devices by index, `/dev/videoN`, network streams,
+ * synthetic. Files and folders (`file:`, `images:`) would let a publisher read any image on the
+ * device back through `snapshot`.
+ */
+export function isRemoteSafeSource(source: string): boolean {
+  const s = source.trim();
+  return (
+    s === 'synthetic' ||
+    /^libcamera(:\d{1,3})?$/.test(s) ||
+    /^jetson-csi(:\d{1,3})?$/.test(s) ||
+    /^v4l2:\/dev\/video\d{1,3}$/.test(s) ||
+    /^(rtsps?|https?):\/\/[^\s]+$/i.test(s)
+  );
+}
+
+export class ForbiddenError extends EdgeAgentError {
+  override name = 'ForbiddenError';
+  constructor(
+    message: string,
+    readonly keys: string[],
+  ) {
+    super(message);
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** The leaves a JSON merge patch writes or deletes: `[path, value]` (value null = delete). */
+function patchLeaves(patch: unknown, prefix: string[] = [], depth = 0): Array<[string[], unknown]> {
+  if (!isPlainObject(patch) || depth > 32) return prefix.length ? [[prefix, patch]] : [];
+  // An empty object merges nothing: no leaf.
+  return Object.entries(patch).flatMap(([k, v]) =>
+    isPlainObject(v)
+      ? patchLeaves(v, [...prefix, k], depth + 1)
+      : [[[...prefix, k], v] as [string[], unknown]],
+  );
+}
+
+const within = (path: string, parent: string) => path === parent || path.startsWith(`${parent}.`);
+
+/**
+ * The protected keys a merge patch would change, with the reason. Pure. A patch that replaces or
+ * deletes a parent (`{"http": null}`) changes every key below it.
+ */
+export function forbiddenChanges(patch: Record<string, unknown>): Array<{ key: string; reason: string }> {
+  const found = new Map<string, string>();
+  for (const [segments, value] of patchLeaves(patch)) {
+    const leaf = segments.join('.');
+    if (CHANGEABLE_EXCEPTIONS.some((e) => within(leaf, e))) continue;
+    for (const key of PROTECTED_KEYS) {
+      if (within(leaf, key.path)) {
+        // The leaf is the key or below it.
+        if (!key.forbidsValue || key.forbidsValue(valueAt(value, key.path, leaf)))
+          found.set(key.path, key.reason);
+      } else if (within(key.path, leaf)) {
+        // The leaf replaces or deletes a parent of the key: what does the key become?
+        if (!key.forbidsValue) {
+          found.set(key.path, key.reason);
+          continue;
+        }
+        const nested = valueAt(value, key.path, leaf);
+        // Deleted (back to the default) is allowed for value-dependent keys.
+        if (nested !== undefined && key.forbidsValue(nested)) found.set(key.path, key.reason);
+      }
+    }
+  }
+  return [...found].map(([key, reason]) => ({ key, reason }));
+}
+
+/** The value at `keyPath` inside `value`, which sits at `leafPath`. */
+function valueAt(value: unknown, keyPath: string, leafPath: string): unknown {
+  if (keyPath === leafPath || within(leafPath, keyPath)) return value;
+  let v: unknown = value;
+  for (const part of keyPath.slice(leafPath.length + 1).split('.')) {
+    if (!isPlainObject(v)) return undefined;
+    v = v[part];
+  }
+  return v;
+}
+
+/** How a config key may be changed over MQTT: freely, never, or depending on the value. Pure. */
+export function remoteChangeability(key: string): 'allowed' | 'forbidden' | 'by value' {
+  if (CHANGEABLE_EXCEPTIONS.some((e) => within(key, e))) return 'allowed';
+  const rule = PROTECTED_KEYS.find((k) => within(key, k.path));
+  if (!rule) return 'allowed';
+  return rule.forbidsValue ? 'by value' : 'forbidden';
+}
+
+/** Throws a `forbidden` error naming every protected key the patch touches. */
+export function assertRemotelyChangeable(patch: Record<string, unknown>): void {
+  const bad = forbiddenChanges(patch);
+  if (bad.length === 0) return;
+  throw new ForbiddenError(
+    `forbidden: ${bad.map((b) => `${b.key} (${b.reason})`).join(', ')} cannot be changed over MQTT; ` +
+      'edit the config file on the device. Nothing was changed.',
+    bad.map((b) => b.key),
+  );
+}

@@ -1,0 +1,98 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TSX_LOADER } from './cli.js';
+import { REPO } from './paths.js';
+import { waitUntil } from './wait.js';
+
+/**
+ * A real `edge-agent run` process on a config written to a temp folder (free ports, its own data
+ * folder). Its JSON log lines are parsed as they arrive.
+ */
+export class AgentProcess {
+  readonly lines: Array<Record<string, unknown>> = [];
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; atMs: number }>;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly dir: string,
+    readonly configFile: string,
+  ) {
+    let buffer = '';
+    child.stdout?.on('data', (d) => {
+      buffer += d;
+      const parts = buffer.split('\n');
+      buffer = parts.pop() ?? '';
+      for (const line of parts) {
+        if (!line.trim()) continue;
+        try {
+          this.lines.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          this.lines.push({ msg: line });
+        }
+      }
+    });
+    child.stderr?.on('data', (d) => {
+      this.stderr += d;
+    });
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal, atMs: performance.now() })),
+    );
+  }
+
+  get dataDir(): string {
+    return path.join(this.dir, 'data');
+  }
+
+  /** Starts the agent; `config` is merged over small defaults (sample images, free ports). */
+  static start(config: Record<string, unknown>, env: Record<string, string> = {}): AgentProcess {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ea-agent-'));
+    const configFile = path.join(dir, 'agent.config.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify(
+        {
+          dataDir: path.join(dir, 'data'),
+          models: { dir: path.join(REPO, 'models'), default: 'yolox-nano' },
+          camera: { source: `images:${path.join(REPO, 'samples')}`, fps: 2 },
+          inference: { threads: 1 },
+          http: { port: 0 },
+          ...config,
+        },
+        null,
+        2,
+      ),
+    );
+    const child = spawn(
+      process.execPath,
+      ['--import', TSX_LOADER, path.join(REPO, 'src/cli.ts'), 'run', '--config', configFile],
+      { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    return new AgentProcess(child, dir, configFile);
+  }
+
+  waitFor(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs = 30_000,
+  ): Promise<Record<string, unknown>> {
+    return waitUntil(
+      () => this.lines.find(match),
+      timeoutMs,
+      () => `agent log line not seen\n${this.lines.map((l) => JSON.stringify(l)).join('\n')}\n${this.stderr}`,
+    );
+  }
+
+  /** Sends SIGTERM and resolves with the exit code and the time it took, ms. */
+  async terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+    const sentAt = performance.now();
+    this.child.kill('SIGTERM');
+    const { code, signal, atMs } = await this.exited;
+    return { code, signal, ms: atMs - sentAt };
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
