@@ -79,6 +79,17 @@ export async function benchBattery(
           maxHours: Math.max(targetHours, plan.predictedHours) * 1.3,
         });
         const simS = (performance.now() - t0) / 1000;
+        // The same run with the draw × 1.5 from a third of the target on (a heater, the cold).
+        const changed = await simulateBatteryRun({
+          candidates,
+          power,
+          cores: CORES,
+          fullWh: BATTERY_WH,
+          targetHours,
+          change: { atHours: targetHours / 3, factor: 1.5 },
+          maxHours: Math.max(targetHours, plan.predictedHours) * 1.3,
+        });
+        const firstUnmet = changed.replans.find((r) => !r.met);
         const row = {
           model,
           targetHours,
@@ -91,6 +102,10 @@ export async function benchBattery(
           errorPercent: round((100 * (run.livedHours - plan.predictedHours)) / plan.predictedHours, 1),
           replans: run.replans.filter((r) => r.changed && r.trigger !== 'on-battery').length,
           energy: plan.energy.source,
+          drainUpHours: round(changed.livedHours, 2),
+          drainUpReplans: changed.replans.filter((r) => r.changed && r.trigger !== 'on-battery').length,
+          drainUpLastMet: changed.replans.filter((r) => r.trigger !== 'mains').at(-1)?.met ?? false,
+          drainUpUnmetReportedAtH: firstUnmet ? round((firstUnmet.atMs - changed.t0) / 3.6e6, 2) : null,
           simulatedInS: round(simS, 1),
           reason: plan.reason,
         };
@@ -109,7 +124,9 @@ export async function benchBattery(
     `Plan per bundled model for ${TARGETS_H.join(', ')} h on ${BATTERY_WH} Wh, Pi 4 power model (idle ${power.idleW} W, ` +
       `active ${power.activeW} W on ${CORES} cores, camera ${power.cameraW} W, ${power.cameraWakeS} s per wake), ` +
       'CPU-ms per inference measured on this machine (1 thread; noisy, shared machine). Predicted = the plan; ' +
-      'simulated = the battery simulator run with the re-planner (fake clock, 5-minute readings) until empty. ' +
+      'simulated = the battery simulator run with the re-planner (fake clock, 5-minute readings) until empty; it drains at ' +
+      'the modelled draw, so it checks that the plan as run (rounded rates, re-plans) keeps the prediction, not the model. ' +
+      'The last columns: the draw rises ×1.5 from a third of the target on; the re-planner learns it. ' +
       'Energy is ESTIMATED (no power sensor here).',
     '',
     markdownTable(
@@ -124,6 +141,10 @@ export async function benchBattery(
         'simulated h',
         'error %',
         're-plans that changed',
+        'drain ×1.5 from target/3: lived h',
+        'its re-plans that changed',
+        '"cannot" first reported at h',
+        'last plan met',
       ],
       rows.map((r) => [
         String(r.model),
@@ -136,6 +157,10 @@ export async function benchBattery(
         String(r.simulatedHours),
         String(r.errorPercent),
         String(r.replans),
+        String(r.drainUpHours),
+        String(r.drainUpReplans),
+        r.drainUpUnmetReportedAtH === null ? '-' : String(r.drainUpUnmetReportedAtH),
+        r.drainUpLastMet ? 'yes' : 'NO',
       ]),
     ),
     '',

@@ -136,6 +136,7 @@ export async function simulateBatteryRun(o: RunOptions) {
         remainingWh: req.remainingWh,
         targetHours: req.targetHours,
         extraW: req.extraW,
+        current: req.current,
         minFps: o.minFps,
       }),
     apply: async (p) => {

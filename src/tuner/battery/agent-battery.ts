@@ -53,6 +53,7 @@ export function createAgentBattery(deps: AgentBatteryDeps): BatteryReplanner | u
         targetHours: req.targetHours,
         remainingWh: req.remainingWh,
         extraW: req.extraW,
+        current: req.current,
         power: powerModelFor(profile?.board.family ?? 'unknown', true, config.power.model),
         cores: Math.max(1, profile?.cpu.cores ?? 1),
         minFps: config.policy.minFps,

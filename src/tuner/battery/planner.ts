@@ -1,5 +1,5 @@
 import type { CandidateKey } from '../types.js';
-import { candidateLabel } from '../types.js';
+import { candidateLabel, sameCandidate } from '../types.js';
 import {
   averageWatts,
   type CandidateEnergy,
@@ -42,6 +42,9 @@ export interface PlanInput {
   minFps?: number | undefined;
   maxIntervalS?: number | undefined;
   fidelityFloor?: number | undefined;
+  /** The candidate running now: kept while within `switchMarginPercent` of the best (no flapping). */
+  current?: CandidateKey | null | undefined;
+  switchMarginPercent?: number | undefined;
 }
 
 export interface CandidatePlan extends CandidateKey {
@@ -170,8 +173,12 @@ export function planBatteryLife(input: PlanInput): BatteryPlan {
         a.threads - b.threads ||
         candidateLabel(a).localeCompare(candidateLabel(b)),
     )[0]!;
+    const margin = (input.switchMarginPercent ?? 5) / 100;
+    const kept = feasible.find((p) => sameCandidate(p, input.current));
+    const keep = kept && kept !== chosen && kept.usefulWorkPerHour >= chosen.usefulWorkPerHour * (1 - margin);
+    if (keep) chosen = kept;
     met = true;
-    reason = `${candidateLabel(chosen)} at ${describeRate(quantiseRate(chosen.ratePerS))}: the most useful work (fidelity × inferences/h = ${fmt(chosen.usefulWorkPerHour, 0)}) of ${feasible.length} candidate(s) that last ${input.targetHours} h (predicted ${fmt(chosen.predictedHours, 1)} h)`;
+    reason = `${keep ? 'kept (within the switch margin of the best) ' : ''}${candidateLabel(chosen)} at ${describeRate(quantiseRate(chosen.ratePerS))}: the most useful work (fidelity × inferences/h = ${fmt(chosen.usefulWorkPerHour, 0)}) of ${feasible.length} candidate(s) that last ${input.targetHours} h (predicted ${fmt(chosen.predictedHours, 1)} h)`;
   } else {
     // Nothing lasts: the candidate that lives longest at the floor rate, and the plain truth.
     const usable = plans.filter((p) => p.verdict === 'too-costly');
@@ -179,6 +186,13 @@ export function planBatteryLife(input: PlanInput): BatteryPlan {
     chosen = [...pool].sort(
       (a, b) => b.predictedHours - a.predictedHours || b.fidelity - a.fidelity || a.threads - b.threads,
     )[0];
+    const kept = pool.find((p) => sameCandidate(p, input.current));
+    if (
+      chosen &&
+      kept &&
+      kept.predictedHours >= chosen.predictedHours * (1 - (input.switchMarginPercent ?? 5) / 100)
+    )
+      chosen = kept;
     met = false;
     if (!chosen) {
       reason = `cannot plan: no candidate${plans.length ? ' meets the fidelity floor' : ' measured'}`;

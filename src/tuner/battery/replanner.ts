@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { type Clock, isAbortError } from '../../clock.js';
 import { errorMessage } from '../../errors.js';
-import { sameCandidate } from '../types.js';
+import { type CandidateKey, sameCandidate } from '../types.js';
 import type { BatteryPlan } from './planner.js';
 import { type BatteryState, drainWatts, type EnergyPoint, remainingEnergy } from './remaining.js';
 
@@ -33,6 +33,8 @@ export interface PlanRequest {
   remainingWh: number;
   targetHours: number;
   extraW: number;
+  /** The candidate of the plan in force (the planner keeps it within its switch margin). */
+  current: CandidateKey | null;
 }
 
 export interface ReplannerDeps {
@@ -222,7 +224,12 @@ export class BatteryReplanner {
   ): Promise<void> {
     const o = this.deps.options;
     const hoursLeft = Math.max(0.05, o.targetHours - (now - this.startedAtMs) / 3.6e6);
-    const next = this.deps.plan({ remainingWh, targetHours: hoursLeft, extraW: this.extraW });
+    const next = this.deps.plan({
+      remainingWh,
+      targetHours: hoursLeft,
+      extraW: this.extraW,
+      current: this.plan?.chosen ?? null,
+    });
     const current = this.plan;
     let changed = true;
     let predictedHours = next.predictedHours;

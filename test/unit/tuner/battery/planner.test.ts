@@ -143,3 +143,37 @@ describe('planBatteryLife (pure, table)', () => {
     expect(quantiseRate(1 / 5.18)).toMatchObject({ mode: 'duty-cycle', intervalS: 5.2 });
   });
 });
+
+describe('planBatteryLife keeps the current candidate within the switch margin', () => {
+  const a: PlanCandidate = {
+    variant: 'a',
+    executionProvider: 'cpu',
+    threads: 1,
+    fidelity: 1,
+    latencyMs: 50,
+    cpuMsPerInference: 60,
+  };
+  const b: PlanCandidate = { ...a, variant: 'b', cpuMsPerInference: 58 };
+  const input = { candidates: [a, b], power: pi4, cores: 4, targetHours: 12, remainingWh: 50 };
+
+  it('b does ~3 % more work: chosen from scratch, but a is kept when it runs now', () => {
+    expect(planBatteryLife(input).chosen?.variant).toBe('b');
+    const kept = planBatteryLife({
+      ...input,
+      current: { variant: 'a', executionProvider: 'cpu', threads: 1 },
+    });
+    expect(kept.chosen?.variant).toBe('a');
+    expect(kept.reason).toMatch(/^kept/);
+    expect(kept.predictedHours).toBeGreaterThanOrEqual(12);
+  });
+
+  it('a rival better by more than the margin replaces it', () => {
+    const c: PlanCandidate = { ...a, variant: 'c', cpuMsPerInference: 40 };
+    const plan = planBatteryLife({
+      ...input,
+      candidates: [a, c],
+      current: { variant: 'a', executionProvider: 'cpu', threads: 1 },
+    });
+    expect(plan.chosen?.variant).toBe('c');
+  });
+});
