@@ -4,6 +4,7 @@ import { configDecision } from './agent/decision.js';
 import { agentFeatures } from './agent/features.js';
 import { forwardSamplerEvents, PowerModeTracker, telemetryHardware } from './agent/hardware.js';
 import { ModelHost } from './agent/model-host.js';
+import { guardedTelemetry, retryFleet, watchDegradation, wireDiskGuard } from './agent/resilience.js';
 import { runStopSteps } from './agent/stop-steps.js';
 import { createSource } from './camera/index.js';
 import { type Clock, systemClock } from './clock.js';
@@ -11,7 +12,7 @@ import { resolveDeviceId } from './config/device-id.js';
 import type { AgentConfig } from './config/index.js';
 import { redactSecrets, redactUrl } from './config/redact.js';
 import type { ConfigStore } from './config/store.js';
-import { errorMessage } from './errors.js';
+import { ConfigError, errorMessage } from './errors.js';
 import {
   commandTable,
   type Feature,
@@ -21,15 +22,17 @@ import {
 } from './features/feature.js';
 import { BrokerStartError } from './fleet/embedded-broker.js';
 import type { CommandTable } from './fleet/router.js';
-import { FleetService } from './fleet/service.js';
+import { type FleetExtension, FleetService } from './fleet/service.js';
 import { deviceTopics } from './fleet/topics.js';
 import { type DeviceProfile, LiveSampler, readProfile } from './hardware/index.js';
+import { HealthFaults } from './health/faults.js';
 import { HttpServer, type RouteRegistrar } from './http/server.js';
 import type { Logger } from './log.js';
 import { packageRoot } from './paths.js';
 import { pacingFromConfig } from './pipeline/config.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { FrameResult, PipelineModel, PipelineStats } from './pipeline/types.js';
+import type { DiskGuard } from './store/disk-guard.js';
 import { Store } from './store/index.js';
 import { TelemetryCollector } from './telemetry/collector.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
@@ -76,6 +79,8 @@ export class Agent {
   latest: FrameResult | undefined;
   /** Set when a `restart` command asked for a restart; the CLI exits with RESTART_EXIT_CODE. */
   restartRequested: string | undefined;
+  /** What is degraded (disk full, camera, model fallback, MQTT): shown by /healthz and telemetry. */
+  readonly faults: HealthFaults;
 
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -88,6 +93,7 @@ export class Agent {
   tuner: AgentTuner | undefined;
   /** The battery planner (policy.batteryHours), started and stopped as a feature. */
   battery: BatteryReplanner | undefined;
+  private disk: DiskGuard | undefined;
   private sampler: LiveSampler | undefined;
   private collector: TelemetryCollector | undefined;
   private telemetry: TelemetryReporter | undefined;
@@ -103,6 +109,7 @@ export class Agent {
     this.clock = deps.clock ?? systemClock;
     this.deviceId = resolveDeviceId(deps.config.deviceId);
     this.models = new ModelHost(deps.config, this.log);
+    this.faults = new HealthFaults(this.clock);
   }
 
   /** Starts everything; resolves once the pipeline is running. Abort `signal` (or call stop) to end. */
@@ -112,17 +119,33 @@ export class Agent {
     mkdirSync(config.dataDir, { recursive: true });
     this.startedAt = this.clock.now();
     const topics = deviceTopics(config.mqtt.prefix, this.deviceId);
+    const disk = wireDiskGuard({
+      log: this.deps.log,
+      faults: this.faults,
+      dataDir: config.dataDir,
+      events: () => this.store?.events,
+      publishLive: (m) => this.fleet?.publishLive(m) ?? false,
+    });
+    this.disk = disk.guard;
     const store = new Store({
       file: path.join(config.dataDir, 'edge-agent.db'),
       config: config.store,
       clock: this.clock,
       log: this.deps.log,
       eventsTopic: topics.events,
+      onEventWriteError: disk.onEventWriteError,
     });
     this.store = store;
     store.start(this.abort.signal);
 
     const model = await this.models.loadInitial();
+    watchDegradation({
+      faults: this.faults,
+      events: store.events,
+      models: this.models,
+      camera: () => this.pipeline?.stats().camera,
+      model,
+    });
     this.runId = Number(
       store.db
         .prepare('INSERT INTO agent_runs (started_at, version, model, variant) VALUES (?, ?, ?, ?)')
@@ -195,7 +218,7 @@ export class Agent {
     this.features = built.features;
     this.configStore = built.configStore;
     await startFeatures(this.features, this.abort.signal);
-    await this.startFleet(commandTable(this.features));
+    await this.startFleet(commandTable(this.features), built.extensions);
     if (config.http.enabled) await this.startHttp(pipeline, routeRegistrars(this.features));
     pipeline.start(this.abort.signal);
     pipeline.finished().catch((err) => {
@@ -207,6 +230,7 @@ export class Agent {
   private buildPipeline(model: PipelineModel, store: Store): Pipeline {
     const { config } = this.deps;
     const source = createSource(config.camera, {
+      imageLimits: { maxPixels: config.inference.maxInputPixels },
       signal: this.abort.signal,
       clock: this.clock,
       log: this.deps.log.child({ component: 'camera' }),
@@ -318,11 +342,18 @@ export class Agent {
     const counters = this.pipeline ? { ...this.pipeline.stats().counters } : undefined;
     if (this.store) {
       if (this.runId !== undefined) {
-        this.store.db
-          .prepare('UPDATE agent_runs SET stopped_at = ?, frames_processed = ? WHERE id = ?')
-          .run(this.clock.now(), counters?.processed ?? 0, this.runId);
+        // A full disk must not keep the database from closing (nor turn SIGTERM into exit 1).
+        try {
+          this.store.db
+            .prepare('UPDATE agent_runs SET stopped_at = ?, frames_processed = ? WHERE id = ?')
+            .run(this.clock.now(), counters?.processed ?? 0, this.runId);
+        } catch (err) {
+          this.log.warn({ err: errorMessage(err) }, 'recording the end of the run failed');
+        }
       }
-      await this.store.stop();
+      await this.store
+        .stop()
+        .catch((err) => this.log.warn({ err: errorMessage(err) }, 'closing the database failed'));
     }
     this.log.info({ ...counters }, 'agent stopped');
   }
@@ -365,14 +396,16 @@ export class Agent {
         extra: () => batteryTelemetry(this.battery?.status()),
         outbox: () => {
           const s = store.outbox.stats();
-          return { pending: s.pending, droppedTotal: s.droppedTotal };
+          // Messages lost to a full disk are counted in memory (the durable counter cannot be written).
+          return {
+            pending: s.pending,
+            droppedTotal: s.droppedTotal + (this.disk?.stats().droppedTotal ?? 0),
+          };
         },
       },
     });
     this.telemetry = new TelemetryReporter({
-      collector: this.collector,
-      metrics: store.metrics,
-      outbox: store.outbox,
+      ...guardedTelemetry(this.collector, store, this.disk!, this.faults),
       topic,
       clock: this.clock,
       log: this.deps.log.child({ component: 'telemetry' }),
@@ -381,7 +414,7 @@ export class Agent {
     this.telemetry.start(this.abort.signal);
   }
 
-  private async startFleet(commands: CommandTable): Promise<void> {
+  private async startFleet(commands: CommandTable, extensions: FleetExtension[]): Promise<void> {
     const { config } = this.deps;
     const store = this.store!;
     this.fleet = new FleetService({
@@ -396,15 +429,28 @@ export class Agent {
       commands,
       info: () => this.info(),
       dataDir: config.dataDir,
+      extensions,
     });
     try {
       await this.fleet.start(this.abort.signal);
     } catch (err) {
-      if (!(err instanceof BrokerStartError)) throw err;
-      // Inference goes on without MQTT; telemetry keeps accumulating in the outbox.
-      this.log.error({ err: err.message }, 'MQTT disabled for this run');
-      store.events.emit('mqtt-unavailable', { error: err.message }, 'error');
+      if (!(err instanceof BrokerStartError || err instanceof ConfigError)) throw err;
+      // Inference and HTTP go on; telemetry accumulates in the outbox; MQTT is retried with backoff.
+      const fleet = this.fleet;
       this.fleet = undefined;
+      retryFleet({
+        fleet,
+        error: err,
+        config: config.mqtt,
+        faults: this.faults,
+        events: store.events,
+        clock: this.clock,
+        log: this.log,
+        signal: this.abort.signal,
+        started: () => {
+          this.fleet = fleet;
+        },
+      });
     }
   }
 
@@ -443,6 +489,8 @@ export class Agent {
         };
       },
       getTelemetry: () => this.telemetry?.latest(),
+      faults: () => this.faults.list(),
+      history: (field, fromMs, toMs) => this.store?.metrics.history(field, fromMs, toMs) ?? [],
     });
     await this.http.start();
   }

@@ -8,7 +8,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { loadCatalog } from '../../src/models/catalog.js';
 import { derive } from '../../src/optimize/derive.js';
-import type { Method } from '../../src/optimize/methods.js';
+import type { Method } from '../../src/optimize/methods/index.js';
 import { deriveInChildProcess } from '../../src/optimize/process/derive-process.js';
 import { packageRoot } from '../../src/paths.js';
 import { markdownTable, round, writeStandalone } from './stats.js';

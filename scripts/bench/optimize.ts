@@ -19,7 +19,7 @@ import { loadCatalog } from '../../src/models/catalog.js';
 import { readVerified } from '../../src/models/integrity.js';
 import { effectiveInputSpec, type InputSpec } from '../../src/models/manifest.js';
 import { derive } from '../../src/optimize/derive.js';
-import type { Method } from '../../src/optimize/methods.js';
+import type { Method } from '../../src/optimize/methods/index.js';
 import { inspectModel } from '../../src/optimize/onnx/inspect.js';
 import { decodeModel } from '../../src/optimize/onnx/onnx-io.js';
 import { probeShapes } from '../../src/optimize/onnx/runtime.js';

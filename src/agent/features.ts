@@ -4,22 +4,26 @@ import { ConfigStore, removeStaleTemps } from '../config/store.js';
 import { errorMessage } from '../errors.js';
 import { batteryFeature } from '../features/battery.js';
 import { configFeature } from '../features/config.js';
+import { controlsFeature } from '../features/controls.js';
 import { agentDerivation, deriveFeature } from '../features/derive.js';
 import { deviceFeature, deviceStatus } from '../features/device.js';
 import { type Feature, liveKeys } from '../features/feature.js';
+import { homeAssistantFeature } from '../features/home-assistant.js';
 import { inferFeature } from '../features/infer.js';
 import { modelsFeature } from '../features/models.js';
 import { pacingFeature } from '../features/pacing.js';
 import { reportingFeature } from '../features/reporting.js';
 import { PipelineCamera, snapshotFeature } from '../features/snapshot.js';
 import { tunerFeature } from '../features/tuner.js';
-import type { FleetService } from '../fleet/service.js';
+import type { FleetExtension, FleetService } from '../fleet/service.js';
+import type { DeviceProfile } from '../hardware/index.js';
 import type { Logger } from '../log.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Store } from '../store/index.js';
 import type { TelemetryReporter } from '../telemetry/reporter.js';
 import type { BatteryReplanner } from '../tuner/battery/replanner.js';
 import type { TunerController } from '../tuner/controller.js';
+import { Controls } from './controls.js';
 import type { ModelHost } from './model-host.js';
 
 /** The built parts of the running agent the features are made from. */
@@ -54,10 +58,29 @@ export interface AgentParts {
 }
 
 /** Every feature of the agent, and the config store that applies their live keys. */
-export function agentFeatures(parts: AgentParts): { features: Feature[]; configStore: ConfigStore } {
+export function agentFeatures(parts: AgentParts): {
+  features: Feature[];
+  configStore: ConfigStore;
+  /** Parts riding on the MQTT link (Home Assistant), for the FleetService. */
+  extensions: FleetExtension[];
+} {
   const { store, pipeline, models } = parts;
   const infoChanged = async () => parts.fleet()?.publishInfo();
-  const features = [
+  const variants = () => activeVariants(models);
+  const controls = new Controls({
+    pipeline: () => pipeline,
+    config: parts.config.pipeline,
+    variants,
+    setVariant: async (variant) => {
+      const { changed, from, to } = await models.switchTo({ variant });
+      if (changed) {
+        store.events.emit('model-switched', { from, to });
+        await infoChanged();
+      }
+    },
+    restart: parts.restart,
+  });
+  const features: Feature[] = [
     deviceFeature({
       status: () =>
         deviceStatus({
@@ -99,10 +122,33 @@ export function agentFeatures(parts: AgentParts): { features: Feature[]; configS
       setTelemetryIntervalS: (s) => parts.telemetry.setIntervalS(s),
       setResultsPolicy: (p) => parts.fleet()?.configureResults(p),
     }),
-    inferFeature({ pipeline, maxBytes: parts.config.http.inferMaxBytes }),
+    inferFeature({
+      pipeline,
+      maxBytes: parts.config.http.inferMaxBytes,
+      imageLimits: { maxPixels: parts.config.inference.maxInputPixels },
+      concurrency: parts.config.http.inferConcurrency,
+    }),
+    controlsFeature({ controls }),
     ...(parts.tuner ? [tunerFeature({ controller: parts.tuner })] : []),
     ...(parts.battery ? [batteryFeature({ replanner: parts.battery })] : []),
   ];
+  const extensions: FleetExtension[] = [];
+  if (parts.config.mqtt.homeAssistant.enabled) {
+    const homeAssistant = homeAssistantFeature({
+      config: parts.config,
+      deviceId: parts.deviceId,
+      version: parts.version,
+      clock: parts.clock,
+      log: parts.log,
+      controls,
+      variants,
+      results: pipeline,
+      profile: parts.profile as () => Promise<DeviceProfile>,
+      hasCommand: (name) => features.some((f) => f.commands !== undefined && Object.hasOwn(f.commands, name)),
+    });
+    features.push(homeAssistant);
+    extensions.push(homeAssistant.mqtt);
+  }
   const { file, env } = parts.configFile;
   const configStore = new ConfigStore({
     file,
@@ -113,7 +159,14 @@ export function agentFeatures(parts: AgentParts): { features: Feature[]; configS
   if (file) removeTempsOfKilledWrites(file, parts.log);
   configStore.setEffective(parts.config);
   features.push(configFeature({ store: configStore, infoChanged }));
-  return { features, configStore };
+  return { features, configStore, extensions };
+}
+
+/** The variants of the active model (the controls' select). */
+function activeVariants(models: ModelHost): string[] {
+  const active = models.active();
+  const entry = active && models.catalog.models().find((m) => m.manifest.name === active.model);
+  return entry ? entry.variants.map((v) => v.id) : [];
 }
 
 function removeTempsOfKilledWrites(file: string, log: Logger): void {

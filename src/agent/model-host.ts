@@ -1,10 +1,12 @@
 import type { AgentConfig } from '../config/index.js';
+import { errorMessage } from '../errors.js';
 import type { ActiveModelInfo, ModelSwitcher, ModelTarget } from '../features/models.js';
 import type { ExecutionProvider, SessionOptions } from '../inference/session.js';
 import { WorkerModel } from '../inference/worker-model.js';
 import type { Logger } from '../log.js';
 import { type Catalog, loadCatalog } from '../models/catalog.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
+import { type FallbackResult, fallbackCandidates, loadWithFallback } from './degraded.js';
 
 /** Session options of the agent's models (the first one and every switch). */
 export function agentSessionOptions(config: AgentConfig): SessionOptions {
@@ -33,6 +35,10 @@ export class ModelHost implements ModelSwitcher {
   private catalogRef: Catalog | undefined;
   private pipeline: Pipeline | undefined;
   private sessionNow: { threads?: number; executionProvider?: string } | undefined;
+  /** Set while a fallback runs instead of the configured model (cleared by a later switch). */
+  fallback: FallbackResult<WorkerModel> | undefined;
+  /** Bundled models whose manifest could not be read (skipped, so the others still load). */
+  readonly broken: Array<{ file: string; error: string }> = [];
 
   constructor(
     private readonly config: AgentConfig,
@@ -50,23 +56,37 @@ export class ModelHost implements ModelSwitcher {
   }
 
   async reloadCatalog(): Promise<Catalog> {
+    this.broken.length = 0;
     this.catalogRef = await loadCatalog({
       modelsDir: this.config.models.dir,
       dataDir: this.config.dataDir,
       log: this.log,
+      onBrokenManifest: (file, err) => this.broken.push({ file, error: errorMessage(err) }),
     });
     return this.catalogRef;
   }
 
+  /**
+   * The configured model; when it cannot be verified or loaded, another variant of it or another
+   * model (see fallbackCandidates), recorded in `fallback` for the health fault and the event.
+   */
   async loadInitial(): Promise<WorkerModel> {
     const catalog = this.catalogRef ?? (await this.reloadCatalog());
-    this.current = await WorkerModel.load({
-      catalog,
-      model: this.config.models.default,
-      variant: this.config.models.variant,
-      session: agentSessionOptions(this.config),
-      log: this.log,
-    });
+    const wanted = { model: this.config.models.default, variant: this.config.models.variant };
+    const result = await loadWithFallback(
+      fallbackCandidates(catalog, wanted),
+      (choice) =>
+        WorkerModel.load({
+          catalog,
+          model: choice.model,
+          variant: choice.variant,
+          session: agentSessionOptions(this.config),
+          log: this.log,
+        }),
+      this.log,
+    );
+    this.fallback = result.failures.length > 0 ? result : undefined;
+    this.current = result.model;
     return this.current;
   }
 
@@ -108,6 +128,7 @@ export class ModelHost implements ModelSwitcher {
     });
     this.sessionNow = target.session;
     this.current = next;
+    this.fallback = undefined;
     if (this.pipeline) await this.pipeline.setModel(next);
     else await previous.dispose();
     return { changed: true, from, to: this.active()! };

@@ -3,8 +3,10 @@ import path from 'node:path';
 import { type Clock, systemClock } from '../clock.js';
 import { EdgeAgentError, errorMessage } from '../errors.js';
 import { decodeImage } from '../image/decode.js';
+import type { ImageLimits } from '../image/limits.js';
 import type { Logger } from '../log.js';
 import { generatedSource } from './generated.js';
+import { type BackoffPolicy, backoffDelayMs } from './health.js';
 import { SourceMonitor } from './monitor.js';
 import type { FrameSource } from './types.js';
 
@@ -31,6 +33,14 @@ export interface ImageFolderOptions {
   signal?: AbortSignal;
   clock?: Clock;
   log?: Logger;
+  /**
+   * A missing or empty folder is retried with this backoff (the camera is `offline` meanwhile), as
+   * a V4L2 camera's restarts are; without it, it ends the source with an error.
+   */
+  backoff?: BackoffPolicy;
+  random?: () => number;
+  /** What may be decoded (pixel limit); the default limit when absent. */
+  imageLimits?: ImageLimits;
 }
 
 /** Lists the images of a folder in name order; a folder with none is an error that says so. */
@@ -65,7 +75,7 @@ export function imageFolderSource(options: ImageFolderOptions): FrameSource {
     pacing: options,
     starting: 'reading the folder',
     async *produce(signal, pace, emit) {
-      const files = await listImages(options.dir);
+      const files = await waitForImages(options, monitor, clock, signal);
       let failuresInARow = 0;
       // Position and sequence carry over when capture stops and starts again (a duty cycle
       // releasing the camera): like a camera, it shows what comes next, not the first image.
@@ -79,7 +89,7 @@ export function imageFolderSource(options: ImageFolderOptions): FrameSource {
         await pace();
         let image: Awaited<ReturnType<typeof decodeImage>>;
         try {
-          image = await decodeImage(file);
+          image = await decodeImage(file, options.imageLimits);
         } catch (err) {
           options.log?.warn({ file, err: errorMessage(err) }, 'skipping undecodable image');
           monitor.error(errorMessage(err));
@@ -93,4 +103,32 @@ export function imageFolderSource(options: ImageFolderOptions): FrameSource {
       }
     },
   });
+}
+
+/**
+ * The folder's images; while it is missing or empty, retried with the backoff (state `offline`,
+ * the reason and the next retry in the log), so the agent keeps serving and picks it up later.
+ */
+async function waitForImages(
+  options: ImageFolderOptions,
+  monitor: SourceMonitor,
+  clock: Clock,
+  signal: AbortSignal,
+): Promise<string[]> {
+  const random = options.random ?? Math.random;
+  for (let failures = 1; ; failures++) {
+    try {
+      return await listImages(options.dir);
+    } catch (err) {
+      if (!options.backoff || signal.aborted) throw err;
+      const delayMs = backoffDelayMs(failures, options.backoff, random());
+      monitor.error(errorMessage(err));
+      monitor.setState('offline', errorMessage(err));
+      options.log?.[failures === 1 ? 'error' : 'debug'](
+        { dir: options.dir, err: errorMessage(err), retryInMs: delayMs, attempt: failures },
+        'image folder unavailable; retrying',
+      );
+      await clock.sleep(delayMs, signal);
+    }
+  }
 }

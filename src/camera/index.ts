@@ -1,8 +1,9 @@
 import { type Clock, systemClock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
+import type { ImageLimits } from '../image/limits.js';
 import type { Logger } from '../log.js';
 import type { SpawnFn } from './capture-process.js';
-import { DEFAULT_BACKOFF } from './health.js';
+import { type BackoffPolicy, DEFAULT_BACKOFF } from './health.js';
 import { imageFolderSource } from './images.js';
 import { SupervisedSource } from './supervised.js';
 import { syntheticSource } from './synthetic.js';
@@ -26,6 +27,17 @@ export interface SourceDeps {
   /** Finds capture tools; PATH by default. */
   lookup?: ToolLookup;
   spawn?: SpawnFn;
+  /** What an image folder may decode (inference.maxInputPixels). */
+  imageLimits?: ImageLimits;
+}
+
+/** Restart backoff of every source: camera.restartDelayS doubling up to restartMaxDelayS, with jitter. */
+export function cameraBackoff(camera: CameraConfig): BackoffPolicy {
+  return {
+    ...DEFAULT_BACKOFF,
+    initialMs: camera.restartDelayS * 1000,
+    maxMs: camera.restartMaxDelayS * 1000,
+  };
 }
 
 export type CameraConfig = AgentConfig['camera'];
@@ -48,6 +60,8 @@ export function createSource(camera: CameraConfig, deps: SourceDeps = {}): Frame
         fps: camera.fps,
         realtime: camera.realtime,
         loop: camera.loop,
+        backoff: cameraBackoff(camera),
+        ...(deps.imageLimits ? { imageLimits: deps.imageLimits } : {}),
         ...common,
       });
     case 'synthetic':
@@ -76,11 +90,7 @@ export function createSource(camera: CameraConfig, deps: SourceDeps = {}): Frame
             stallTimeoutMs: camera.stallTimeoutS * 1000,
             startTimeoutMs: camera.startTimeoutS * 1000,
             offlineAfterMs: camera.offlineAfterS * 1000,
-            backoff: {
-              ...DEFAULT_BACKOFF,
-              initialMs: camera.restartDelayS * 1000,
-              maxMs: camera.restartMaxDelayS * 1000,
-            },
+            backoff: cameraBackoff(camera),
             killTimeoutMs: 2000,
             stableAfterMs: 30_000,
           },

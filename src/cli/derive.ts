@@ -2,10 +2,11 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { type DerivedVariant, derive } from '../optimize/derive.js';
 import type { FidelityReport } from '../optimize/evaluation/fidelity.js';
-import { METHODS, parseMethod } from '../optimize/methods.js';
+import { METHODS, parseMethod } from '../optimize/methods/index.js';
 import { terminalProgress } from '../optimize/progress.js';
 import { type Command, parseCommandArgs, writeJson } from './command.js';
 import { setupCli } from './shared.js';
+import { parseThreadsFlag, usableCores } from './threads.js';
 
 /** Method parameters that have their own flag; anything else goes through --param KEY=VALUE. */
 const PARAM_FLAGS = ['ranges', 'percentile', 'floor', 'frames', 'mode', 'sparsity', 'energy'] as const;
@@ -16,7 +17,7 @@ export const deriveCommand: Command = {
   usage:
     'edge-agent derive MODEL --method METHOD [--variant SOURCE] [--calib DIR] [--frames DIR] [--out DATADIR] [--id ID] ' +
     '[--ranges minmax|percentile|entropy] [--percentile P] [--floor F|none] [--mode unstructured|structured] [--sparsity S] ' +
-    '[--energy E] [--param KEY=VALUE]... [--threads N] [--dry-run] [--json] [--config FILE]',
+    '[--energy E] [--param KEY=VALUE]... [--threads N [--force]] [--dry-run] [--json] [--config FILE]',
   async run(ctx) {
     const { values, positionals } = parseCommandArgs(this, ctx.argv, {
       method: { type: 'string' },
@@ -34,6 +35,7 @@ export const deriveCommand: Command = {
       energy: { type: 'string' },
       param: { type: 'string', multiple: true },
       threads: { type: 'string' },
+      force: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
@@ -54,10 +56,12 @@ export const deriveCommand: Command = {
       if (eq <= 0) throw new UsageError(`derive: --param expects KEY=VALUE, got "${kv}"`);
       params[kv.slice(0, eq)] = kv.slice(eq + 1);
     }
-    const threads = values.threads === undefined ? undefined : Number(values.threads);
-    if (threads !== undefined && (!Number.isInteger(threads) || threads < 0)) {
-      throw new UsageError(`derive: --threads expects a non-negative integer, got "${values.threads}"`);
-    }
+    const threads = parseThreadsFlag({
+      command: 'derive',
+      value: values.threads,
+      cores: usableCores(),
+      force: values.force,
+    });
     const { catalog, loaded } = await setupCli(ctx, values.config);
     // The fallback's floor defaults to the policy's, so derived variants meet what the tuner will ask.
     if (method === 'int8-static' && params.floor === undefined)

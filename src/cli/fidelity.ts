@@ -5,12 +5,13 @@ import { terminalProgress } from '../optimize/progress.js';
 import { type Command, parseCommandArgs, writeJson } from './command.js';
 import { describeFidelity } from './derive.js';
 import { setupCli } from './shared.js';
+import { parseThreadsFlag, usableCores } from './threads.js';
 
 export const fidelityCommand: Command = {
   name: 'fidelity',
   summary: 'Compare a variant with its reference on a frame set (agreement, mAP@0.5, output difference)',
   usage:
-    'edge-agent fidelity MODEL --variant ID [--reference ID] [--frames DIR] [--limit N] [--threads N] [--json] [--config FILE]',
+    'edge-agent fidelity MODEL --variant ID [--reference ID] [--frames DIR] [--limit N] [--threads N [--force]] [--json] [--config FILE]',
   async run(ctx) {
     const { values, positionals } = parseCommandArgs(this, ctx.argv, {
       variant: { type: 'string' },
@@ -18,6 +19,7 @@ export const fidelityCommand: Command = {
       frames: { type: 'string' },
       limit: { type: 'string' },
       threads: { type: 'string' },
+      force: { type: 'boolean' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
       config: { type: 'string', short: 'c' },
@@ -32,12 +34,18 @@ export const fidelityCommand: Command = {
         throw new UsageError(`fidelity: ${flag} expects an integer ≥ ${min}, got "${v}"`);
       return n;
     };
+    const threads = parseThreadsFlag({
+      command: 'fidelity',
+      value: values.threads,
+      cores: usableCores(),
+      force: values.force,
+    });
     const { catalog } = await setupCli(ctx, values.config);
     const report = await measureFidelity(catalog, positionals[0]!, values.variant, {
       reference: values.reference,
       frames: values.frames ? { dir: path.resolve(ctx.cwd, values.frames) } : undefined,
       limit: int(values.limit, '--limit', 1),
-      threads: int(values.threads, '--threads', 0),
+      threads,
       onProgress: values.quiet ? undefined : terminalProgress(ctx.stderr),
     });
     if (values.json) writeJson(ctx.stdout, report);

@@ -9,6 +9,7 @@ import {
   figure,
   operatorUrl,
   parseTarget,
+  type Target,
 } from '../fleet/operator.js';
 import { type Command, type CommandContext, formatTable, parseCommandArgs, writeJson } from './command.js';
 
@@ -53,6 +54,8 @@ export const fleetCommand: Command = {
     if (action !== 'ls' && action !== 'watch' && action !== 'send') {
       throw new UsageError(`fleet: expected ls, watch or send\nusage: ${USAGE}`);
     }
+    // Usage errors exit 2 before any network work.
+    const request = action === 'send' ? parseSendArgs(args, values) : undefined;
     const { config } = loadConfig({ file: values.config, env: ctx.env, cwd: ctx.cwd });
     const prefix = values.prefix ?? config.mqtt.prefix;
     const url = values.url ?? operatorUrl(config.mqtt);
@@ -62,7 +65,7 @@ export const fleetCommand: Command = {
     try {
       if (action === 'ls') return await ls(ctx, fleet, values);
       if (action === 'watch') return await watch(ctx, fleet, values);
-      return await send(ctx, fleet, args, values);
+      return await send(ctx, fleet, request!, values);
     } finally {
       await fleet.close();
     }
@@ -211,12 +214,17 @@ async function watch(ctx: CommandContext, fleet: FleetClient, values: Values): P
   return 0;
 }
 
-async function send(
-  ctx: CommandContext,
-  fleet: FleetClient,
-  args: string[],
-  values: Values,
-): Promise<number> {
+interface SendRequest {
+  targetText: string;
+  target: Target;
+  command: string;
+  params: Record<string, unknown>;
+  timeoutMs: number;
+  expiresS: number | undefined;
+}
+
+/** `fleet send` arguments, checked without touching the network (a usage error exits 2). */
+export function parseSendArgs(args: string[], values: Values): SendRequest {
   const [targetText, command, json, ...extra] = args;
   if (!targetText || !command || extra.length > 0)
     throw new UsageError(`fleet send: expected TARGET COMMAND [JSON]\nusage: ${USAGE}`);
@@ -244,12 +252,22 @@ async function send(
       throw new UsageError(
         `fleet send: --expires expects whole seconds (1 or more), got "${values.expires}"`,
       );
-    if (fleet.client.options.protocolVersion !== 5) {
-      throw new UsageError(
-        'fleet send: --expires needs MQTT 5 (message expiry); this broker speaks 3.1.1, so a request cannot be made to expire',
-      );
-    }
     expiresS = n;
+  }
+  return { targetText, target, command, params, timeoutMs, expiresS };
+}
+
+async function send(
+  ctx: CommandContext,
+  fleet: FleetClient,
+  request: SendRequest,
+  values: Values,
+): Promise<number> {
+  const { targetText, target, command, params, timeoutMs, expiresS } = request;
+  if (expiresS !== undefined && fleet.client.options.protocolVersion !== 5) {
+    throw new UsageError(
+      'fleet send: --expires needs MQTT 5 (message expiry); this broker speaks 3.1.1, so a request cannot be made to expire',
+    );
   }
 
   // Retained availability/info tell whether the device is up and who is in a group.

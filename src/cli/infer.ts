@@ -6,16 +6,19 @@ import { InferenceModel } from '../inference/model.js';
 import type { InferenceResult } from '../inference/types.js';
 import { type Command, parseCommandArgs, writeJson } from './command.js';
 import { setupCli } from './shared.js';
+import { parseThreadsFlag, usableCores } from './threads.js';
 
 export const inferCommand: Command = {
   name: 'infer',
   summary: 'Run one image through a model and print detections or classes',
-  usage: 'edge-agent infer IMAGE [--model NAME] [--variant ID] [--threads N] [--json] [--config FILE]',
+  usage:
+    'edge-agent infer IMAGE [--model NAME] [--variant ID] [--threads N [--force]] [--json] [--config FILE]',
   async run(ctx) {
     const { values, positionals } = parseCommandArgs(this, ctx.argv, {
       model: { type: 'string', short: 'm' },
       variant: { type: 'string' },
       threads: { type: 'string' },
+      force: { type: 'boolean' },
       json: { type: 'boolean' },
       config: { type: 'string', short: 'c' },
     });
@@ -24,10 +27,12 @@ export const inferCommand: Command = {
     const image = path.resolve(ctx.cwd, positionals[0]!);
     if (!existsSync(image)) throw new ImageDecodeError(`${image}: no such file`);
     if (!statSync(image).isFile()) throw new ImageDecodeError(`${image}: not a file`);
-    const threads = values.threads === undefined ? undefined : Number(values.threads);
-    if (threads !== undefined && (!Number.isInteger(threads) || threads < 0)) {
-      throw new UsageError(`infer: --threads expects a non-negative integer, got "${values.threads}"`);
-    }
+    const threads = parseThreadsFlag({
+      command: 'infer',
+      value: values.threads,
+      cores: usableCores(),
+      force: values.force,
+    });
 
     const { loaded, catalog, log } = await setupCli(ctx, values.config);
     const modelName = values.model ?? loaded.config.models.default;
@@ -44,7 +49,7 @@ export const inferCommand: Command = {
       log,
     });
     try {
-      const result = await model.inferEncoded(image);
+      const result = await model.inferEncoded(image, { maxPixels: loaded.config.inference.maxInputPixels });
       if (values.json) writeJson(ctx.stdout, toJson(result));
       else ctx.stdout.write(`${describe(result, path.basename(image))}\n`);
     } finally {

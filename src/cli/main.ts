@@ -5,6 +5,7 @@ import { configCommand } from './config.js';
 import { deriveCommand } from './derive.js';
 import { fidelityCommand } from './fidelity.js';
 import { fleetCommand } from './fleet.js';
+import { commandHelp } from './help.js';
 import { inferCommand } from './infer.js';
 import { modelsCommand } from './models.js';
 import { planCommand } from './plan.js';
@@ -35,12 +36,21 @@ function help(): string {
     'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    "Run `edge-agent <command> --help` for a command's options.",
+    "Run `edge-agent help <command>` (or `edge-agent <command> --help`) for a command's options and examples.",
   ].join('\n');
 }
 
 export async function main(argv: string[], ctx: Omit<CommandContext, 'argv'>): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest.length > 0) {
+    const command = COMMANDS.find((c) => c.name === rest[0]);
+    if (!command || rest.length > 1) {
+      ctx.stderr.write(`edge-agent help: unknown command "${rest.join(' ')}"\n${help()}\n`);
+      return 2;
+    }
+    ctx.stdout.write(commandHelp(command));
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     ctx.stdout.write(`${help()}\n`);
     return name ? 0 : 2;
@@ -58,7 +68,7 @@ export async function main(argv: string[], ctx: Omit<CommandContext, 'argv'>): P
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    ctx.stdout.write(`usage: ${command.usage}\n${command.summary}\n`);
+    ctx.stdout.write(commandHelp(command));
     return 0;
   }
   try {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EXECUTION_PROVIDERS } from '../inference/providers.js';
 import { powerSchema } from './battery.js';
 import { policySchema } from './policy.js';
 
@@ -12,7 +13,7 @@ const topicSegment = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-" (1-64), usable as an MQTT topic segment');
 
-export const executionProviderSchema = z.enum(['cpu', 'cuda', 'tensorrt', 'webgpu']);
+export const executionProviderSchema = z.enum(EXECUTION_PROVIDERS);
 
 const logSchema = z
   .strictObject({
@@ -41,6 +42,14 @@ const inferenceSchema = z
       .default(['cpu'])
       .describe('Tried in order; CPU is always the fallback'),
     graphOptimization: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+    maxInputPixels: z
+      .int()
+      .min(64 * 64)
+      .max(268_402_689)
+      .default(4096 * 3072)
+      .describe(
+        'Largest still decoded (width x height; POST /api/infer, infer, image folders); larger is refused before decoding',
+      ),
   })
   .prefault({});
 
@@ -268,6 +277,28 @@ const mqttSchema = z
           .string()
           .regex(/^[A-Za-z0-9_-]{1,64}$/, 'an MQTT topic segment')
           .default('homeassistant'),
+        labels: z
+          .array(z.string().min(1).max(64))
+          .max(64)
+          .default([])
+          .describe('Labels that get a count sensor and an occupancy binary sensor; empty = the labels seen'),
+        maxLabels: z.int().min(0).max(64).default(10).describe('At most this many labels get entities'),
+        offDelayS: z
+          .number()
+          .positive()
+          .max(3600)
+          .default(30)
+          .describe('Occupancy turns off this long after the last detection'),
+        snapshotIntervalS: z
+          .number()
+          .min(1)
+          .max(3600)
+          .default(10)
+          .describe('The camera entity gets an annotated frame this often'),
+        configurationUrl: z
+          .url()
+          .optional()
+          .describe('The dashboard URL shown in Home Assistant (default: from http.host and http.port)'),
       })
       .prefault({}),
   })
@@ -300,6 +331,12 @@ const httpSchema = z
       .max(256 * 1024 * 1024)
       .default(16 * 1024 * 1024)
       .describe('Largest image accepted by POST /api/infer'),
+    inferConcurrency: z
+      .int()
+      .min(1)
+      .max(16)
+      .default(1)
+      .describe('POST /api/infer requests decoded at once; more are answered 429'),
   })
   .refine((h) => isLoopbackHost(h.host) || h.token !== undefined, {
     message: 'http.host is not a loopback address: set http.token (16+ characters) or bind to 127.0.0.1',

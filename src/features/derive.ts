@@ -70,7 +70,7 @@ export interface DerivationParts {
  */
 export function agentDerivation(parts: DerivationParts): DeriveFn {
   return async (request, progress) => {
-    const { parseMethod } = await import('../optimize/methods.js');
+    const { parseMethod } = await import('../optimize/methods/index.js');
     const method = parseMethod(request.method);
     const { calibration = 'camera', ...params } = (request.options ?? {}) as {
       calibration?: string;

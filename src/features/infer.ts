@@ -1,4 +1,5 @@
 import { ImageDecodeError } from '../errors.js';
+import type { ImageLimits } from '../image/limits.js';
 import { inferenceJson } from '../inference/json.js';
 import type { PipelineModel } from '../pipeline/types.js';
 import type { Feature } from './feature.js';
@@ -18,10 +19,17 @@ export interface InferFeatureDeps {
   pipeline: { withModel<T>(fn: (model: PipelineModel) => Promise<T>): Promise<T> };
   /** Largest accepted image (http.inferMaxBytes). */
   maxBytes: number;
+  /** What may be decoded (inference.maxInputPixels); the default limit when absent. */
+  imageLimits?: ImageLimits;
+  /** Requests decoded and inferred at once (http.inferConcurrency); more get 429. Default 1. */
+  concurrency?: number;
 }
 
 /** `POST /api/infer`: an uploaded image through the active model. */
 export function inferFeature(deps: InferFeatureDeps): Feature {
+  // Each request decodes a whole image: a bound on how many at once bounds the memory they take.
+  const maxInferring = deps.concurrency ?? 1;
+  let inferring = 0;
   return {
     name: 'infer',
     routes: (app) => {
@@ -44,8 +52,19 @@ export function inferFeature(deps: InferFeatureDeps): Feature {
             'empty body: send the image bytes (JPEG, PNG, WebP) with Content-Type image/jpeg or image/png',
           );
         }
-        const result = await deps.pipeline.withModel((model) => model.inferEncoded(body));
-        return inferenceJson(result);
+        if (inferring >= maxInferring) {
+          reply.header('Retry-After', '1');
+          return reply.code(429).send({
+            error: `busy: ${inferring} image${inferring === 1 ? '' : 's'} already being inferred (http.inferConcurrency ${maxInferring}); retry later`,
+          });
+        }
+        inferring++;
+        try {
+          const result = await deps.pipeline.withModel((model) => model.inferEncoded(body, deps.imageLimits));
+          return inferenceJson(result);
+        } finally {
+          inferring--;
+        }
       });
     },
   };

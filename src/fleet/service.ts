@@ -7,7 +7,6 @@ import type { Outbox } from '../store/outbox.js';
 import type { CommandAudit, EventLog } from '../store/records.js';
 import { resolveBrokerCredentials } from './broker-auth.js';
 import { type LinkStatus, MqttLink, type OnlineContext } from './connection.js';
-import { discoveryMessages } from './discovery.js';
 import { EmbeddedBroker } from './embedded-broker.js';
 import { OutboxPublisher, type PublisherStats } from './publisher.js';
 import { type ResultMessage, ResultsGate, type ResultsPolicy } from './results.js';
@@ -32,6 +31,14 @@ export interface FleetDeps {
   random?: () => number;
   /** Where the embedded broker keeps generated credentials (required to listen beyond loopback). */
   dataDir?: string;
+  /** Parts that ride on the link (Home Assistant): told of every (re)connect, offered other topics. */
+  extensions?: FleetExtension[];
+}
+
+export interface FleetExtension {
+  online(client: MqttClient): Promise<void>;
+  /** True when it took the message. */
+  message?(topic: string, payload: Buffer): boolean;
 }
 
 export interface FleetStatus {
@@ -54,6 +61,7 @@ export class FleetService {
   private link: MqttLink | undefined;
   private readonly publisher: OutboxPublisher;
   private readonly router: CommandRouter;
+  private readonly table: CommandTable;
   private readonly gate: ResultsGate;
   private readonly deferred: Array<() => void> = [];
 
@@ -66,9 +74,10 @@ export class FleetService {
       inflight: deps.config.inflight,
     });
     this.gate = new ResultsGate(deps.config.results);
+    this.table = deps.commands;
     this.router = new CommandRouter({
       deviceId: deps.deviceId,
-      table: deps.commands,
+      table: this.table,
       clock: deps.clock,
       log: this.log,
       audit: deps.audit,
@@ -77,6 +86,11 @@ export class FleetService {
         deps.events?.emit(`${command}-progress`, { ...(transaction ? { transaction } : {}), ...data }),
       afterResponse: (fn) => this.deferred.push(fn),
     });
+  }
+
+  /** Whether `request/<name>` is a command of this agent. */
+  hasCommand(name: string): boolean {
+    return Object.hasOwn(this.table, name);
   }
 
   /** The broker URL the link uses (the embedded broker's once it runs). */
@@ -170,6 +184,20 @@ export class FleetService {
     return true;
   }
 
+  /**
+   * Publishes one message now, bypassing the outbox (used when the outbox cannot be written: a full
+   * disk). False when the link is down; no retry, no persistence.
+   */
+  publishLive(message: { topic: string; payload: string | Buffer; qos?: 0 | 1; retain?: boolean }): boolean {
+    const client = this.link?.client;
+    if (!client) return false;
+    const options = { qos: message.qos ?? 1, retain: message.retain ?? false } as const;
+    client.publish(message.topic, message.payload, options, (err) => {
+      if (err) this.log.debug({ err: err.message, topic: message.topic }, 'live message not published');
+    });
+    return true;
+  }
+
   /** Re-publishes the retained info document (after a model switch or config change). */
   async publishInfo(): Promise<void> {
     const client = this.link?.client;
@@ -200,17 +228,10 @@ export class FleetService {
       this.log.error({ topics: refused }, 'broker refused subscriptions (check its ACL)');
     await client.publishAsync(this.topics.availability, 'online', { qos: 1, retain: true });
     await client.publishAsync(this.topics.info, JSON.stringify(this.deps.info()), { qos: 1, retain: true });
-    if (config.homeAssistant.enabled) {
-      const info = this.deps.info();
-      for (const m of discoveryMessages({
-        discoveryPrefix: config.homeAssistant.discoveryPrefix,
-        deviceId: this.deps.deviceId,
-        topics: this.topics,
-        version: this.deps.version,
-        ...(typeof info.model === 'string' ? { model: info.model } : {}),
-      })) {
-        await client.publishAsync(m.topic, m.payload, { qos: 1, retain: true });
-      }
+    for (const extension of this.deps.extensions ?? []) {
+      await extension
+        .online(client)
+        .catch((err) => this.log.warn({ err: errorMessage(err) }, 'extension set-up on connect failed'));
     }
     this.publisher.resume(client);
   }
@@ -219,6 +240,7 @@ export class FleetService {
     const { config } = this.deps;
     const request = parseRequestTopic(topic, config.prefix, this.deps.deviceId, config.groups);
     if (!request) {
+      if (this.deps.extensions?.some((e) => e.message?.(topic, payload))) return;
       this.log.debug({ topic }, 'message on an unexpected topic ignored');
       return;
     }

@@ -3,7 +3,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { errorMessage } from '../errors.js';
+import { EXECUTION_PROVIDERS } from '../inference/providers.js';
 import type { Logger } from '../log.js';
+import { probeInChildProcess } from './provider-probe.js';
 import type { ExecutionProvidersInfo } from './schema.js';
 
 /**
@@ -49,9 +51,6 @@ export function probeModelBytes(): Uint8Array {
   ]);
 }
 
-/** Providers edge-agent can be configured with (src/config/schema.ts), checked even when not built in. */
-const KNOWN = ['cpu', 'cuda', 'tensorrt', 'webgpu'];
-
 function bindingDir(): string | undefined {
   try {
     const pkg = createRequire(import.meta.url).resolve('onnxruntime-node/package.json');
@@ -85,7 +84,8 @@ export function precheck(provider: string, bundled: boolean): string | undefined
   return undefined;
 }
 
-async function tryProvider(model: Uint8Array, provider: string): Promise<void> {
+/** Runs the probe model on one provider; throws when it cannot or computes a wrong result. */
+export async function tryProvider(model: Uint8Array, provider: string): Promise<void> {
   const session = await ort.InferenceSession.create(model, {
     executionProviders: [provider],
     logSeverityLevel: 3,
@@ -117,24 +117,32 @@ export function probeExecutionProviders(options: ProbeOptions = {}): Promise<Exe
 async function runProbe(log?: Logger): Promise<ExecutionProvidersInfo> {
   const model = probeModelBytes();
   const backends = ort.listSupportedBackends();
-  const available: string[] = [];
-  const rejected: ExecutionProvidersInfo['rejected'] = [];
-  // CPU first: if even CPU fails, nothing else will, and the profile says so.
+  // CPU here (it prints nothing, and if even CPU fails nothing else will); the others in a child
+  // process, because their native code writes to our stdout/stderr (docs/hardware.md).
   const ordered = [...backends].sort((a, b) => Number(b.name === 'cpu') - Number(a.name === 'cpu'));
+  const outcome = new Map<string, string | undefined>();
   for (const backend of ordered) {
     const skip = precheck(backend.name, backend.bundled);
-    if (skip) {
-      rejected.push({ provider: backend.name, reason: skip });
-      continue;
-    }
+    if (skip) outcome.set(backend.name, skip);
+  }
+  if (ordered[0]?.name === 'cpu') {
     try {
-      await tryProvider(model, backend.name);
-      available.push(backend.name);
+      await tryProvider(model, 'cpu');
+      outcome.set('cpu', undefined);
     } catch (err) {
-      rejected.push({ provider: backend.name, reason: errorMessage(err).split('\n')[0]!.slice(0, 300) });
+      outcome.set('cpu', errorMessage(err).split('\n')[0]!.slice(0, 300));
     }
   }
-  for (const name of KNOWN) {
+  const others = ordered.map((b) => b.name).filter((name) => !outcome.has(name));
+  for (const [name, reason] of await probeInChildProcess(others, { log })) outcome.set(name, reason);
+  const available: string[] = [];
+  const rejected: ExecutionProvidersInfo['rejected'] = [];
+  for (const { name } of ordered) {
+    const reason = outcome.get(name);
+    if (reason === undefined) available.push(name);
+    else rejected.push({ provider: name, reason });
+  }
+  for (const name of EXECUTION_PROVIDERS) {
     if (!backends.some((b) => b.name === name)) {
       rejected.push({ provider: name, reason: 'not built into this onnxruntime-node package' });
     }

@@ -1,7 +1,15 @@
 /**
  * The device profile and the live sampler. `src/hardware/` describes the device; it never decides
- * (the tuner does). See docs/hardware.md.
+ * (deciding is the tuner's job, DESIGN.md). See docs/hardware.md.
  */
+export {
+  BOARDS,
+  type BoardDescriptor,
+  type BoardPowerDefaults,
+  type BoardSensors,
+  boardDescriptor,
+  classifyBoard,
+} from './boards.js';
 export type { EnergyResult } from './energy.js';
 export { probeExecutionProviders } from './execution-providers.js';
 export { computeFingerprint, fingerprintInputs, memorySizeClassGiB } from './fingerprint.js';
@@ -14,7 +22,6 @@ export {
   type Host,
   runCommand,
 } from './host.js';
-export { readMachineId } from './machine-id.js';
 export { type ReadProfileDeps, readProfile } from './profile.js';
 export type { LiveSample } from './sample.js';
 export {

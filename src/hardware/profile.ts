@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { classifyBoard } from './boards.js';
 import { probeExecutionProviders as defaultProbe } from './execution-providers.js';
 import { computeFingerprint, fingerprintInputs } from './fingerprint.js';
 import { createHost, type Exec, type Host } from './host.js';
@@ -108,7 +109,7 @@ async function fillFromSystemInformation(
   const filled: string[] = [];
   if (parts.cpu.cores === 0) {
     parts.cpu = await cpuFromSystemInformation(s);
-    if (parts.board.family === 'unknown') parts.board.family = parts.cpu.arch === 'x86_64' ? 'x86' : 'arm';
+    if (parts.board.family === 'unknown') parts.board.family = classifyBoard(undefined, [], parts.cpu.arch);
     filled.push('cpu');
   }
   if (parts.memory.totalBytes === 0) {

@@ -1,3 +1,4 @@
+import { boardDescriptor } from './boards.js';
 import { type RaplReading, raplIntervalJ } from './energy.js';
 import { type Host, readInt } from './host.js';
 import {
@@ -70,14 +71,14 @@ export async function readSample(
   timeMs: number,
   previous?: SampleReading,
 ): Promise<SampleReading> {
-  const isPi = family.startsWith('raspberry-pi');
+  const { sensors } = boardDescriptor(family);
   const [supplies, ina, rapl, pmic, zones, pi, capped, meminfo, cgroup, stat, psi] = await Promise.all([
     readPowerSupplies(host),
     readIna3221(host),
     readRapl(host),
-    family === 'raspberry-pi-5' ? readPmic(host) : Promise.resolve(undefined),
+    sensors.pmic ? readPmic(host) : Promise.resolve(undefined),
     readThermalZones(host),
-    isPi ? readRaspberryPiThrottle(host) : Promise.resolve(undefined),
+    sensors.vcgencmdThrottled ? readRaspberryPiThrottle(host) : Promise.resolve(undefined),
     readCappedCpus(host),
     host.readText('/proc/meminfo'),
     readCgroupMemory(host),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BOARD_FAMILIES } from './boards.js';
 
 /**
  * The device profile: what `edge-agent profile --json`, HTTP `/api/profile` and MQTT `get-profile`
@@ -6,20 +7,6 @@ import { z } from 'zod';
  * `unavailable` with the reason.
  */
 
-export const BOARD_FAMILIES = [
-  'raspberry-pi-zero-2',
-  'raspberry-pi-3',
-  'raspberry-pi-4',
-  'raspberry-pi-5',
-  'jetson-nano',
-  'jetson-xavier-nx',
-  'jetson-orin-nano',
-  'jetson-orin-nx',
-  'jetson-agx-orin',
-  'x86',
-  'arm',
-  'unknown',
-] as const;
 export const boardFamilySchema = z.enum(BOARD_FAMILIES);
 export type BoardFamily = z.infer<typeof boardFamilySchema>;
 

@@ -13,7 +13,9 @@ export function isPublicPath(method: string, url: string): boolean {
   if (path === '/healthz') return true;
   if (method === 'POST' && path === '/api/session') return true;
   if (method !== 'GET' && method !== 'HEAD') return false;
-  return path === '/' || /^\/(index\.html|app\.js|style\.css|favicon\.svg|vendor\/[\w.-]+)$/.test(path);
+  return (
+    path === '/' || /^\/(index\.html|app\.js|panels\.js|style\.css|favicon\.svg|vendor\/[\w.-]+)$/.test(path)
+  );
 }
 
 function digest(value: string): Buffer {

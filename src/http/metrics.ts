@@ -1,6 +1,8 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { CameraState } from '../camera/types.js';
 import type { FrameResult, PipelineStats } from '../pipeline/pipeline.js';
+import type { TelemetryRecord } from '../telemetry/record.js';
+import { telemetryMetrics } from './metrics-telemetry.js';
 
 /** Live device readings the telemetry part provides (all optional: not every board has sensors). */
 export interface DeviceReadings {
@@ -15,8 +17,15 @@ export interface DeviceReadings {
 export interface MetricsSources {
   stats: () => PipelineStats;
   readings?: () => Promise<DeviceReadings | undefined>;
+  /** The latest telemetry record: the figures only it has (device CPU, energy, outbox, power mode). */
+  telemetry?: () => TelemetryRecord | undefined;
 }
 
+const GAUGES_NAMED_TOTAL = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 const STATES: readonly CameraState[] = ['stopped', 'starting', 'online', 'stalled', 'offline'];
 const STAGES = ['captureAgeMs', 'preprocessMs', 'inferenceMs', 'postprocessMs', 'totalMs'] as const;
 const STAGE_LABEL: Record<(typeof STAGES)[number], string> = {
@@ -38,6 +47,9 @@ export class AgentMetrics {
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+    // prom-client's gauges named *_total break the naming rules (promtool); the same figures stay
+    // available by type as nodejs_active_handles / _requests / _resources.
+    for (const name of GAUGES_NAMED_TOTAL) this.registry.removeSingleMetric(name);
     this.latency = new Histogram({
       name: 'edge_agent_frame_stage_seconds',
       help: 'Per-frame time by pipeline stage (capture_age = frame age when inference started)',
@@ -70,17 +82,6 @@ export class AgentMetrics {
       registers,
       collect() {
         this.set(sources.stats().captureFps);
-      },
-    });
-    new Gauge({
-      name: 'edge_agent_event_loop_lag_seconds',
-      help: 'Event-loop delay over the last minute',
-      labelNames: ['quantile'],
-      registers,
-      collect() {
-        const lag = sources.stats().eventLoopLag;
-        this.set({ quantile: '0.5' }, lag.p50Ms / 1000);
-        this.set({ quantile: '0.99' }, lag.p99Ms / 1000);
       },
     });
     new Gauge({
@@ -126,6 +127,7 @@ export class AgentMetrics {
       },
     });
     this.deviceGauges(sources, registers);
+    if (sources.telemetry) telemetryMetrics(sources.telemetry, registers);
   }
 
   /** Feeds the stage histograms; called for every result. */
@@ -158,14 +160,14 @@ export class AgentMetrics {
       },
     });
     new Gauge({
-      name: 'edge_agent_battery_percent',
-      help: 'Battery charge (absent without a battery)',
+      name: 'edge_agent_battery_ratio',
+      help: 'Battery charge, 0 to 1 (absent without a battery)',
       labelNames: ['source'],
       registers,
       async collect() {
         const r = await readings();
         this.reset();
-        if (r?.batteryPercent !== undefined) this.set({ source: 'battery' }, r.batteryPercent);
+        if (r?.batteryPercent !== undefined) this.set({ source: 'battery' }, r.batteryPercent / 100);
       },
     });
     new Gauge({

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { type Fault, healthStatus } from '../health/faults.js';
 import type { FrameResult, PipelineStats, ResultListener } from '../pipeline/pipeline.js';
 import type { DeviceReadings } from './metrics.js';
 import type { MjpegBroadcaster } from './stream.js';
@@ -13,6 +14,8 @@ export interface HttpPipeline {
 export interface RouteDeps {
   pipeline: HttpPipeline;
   getReadings?: () => Promise<DeviceReadings | undefined>;
+  /** What is degraded right now (disk full, camera missing, model fallback, ...); none when absent. */
+  faults?: () => readonly Fault[];
   version: string;
   deviceId?: string;
   startedAtMs: number;
@@ -25,9 +28,11 @@ export interface RouteDeps {
  * `{ error }` with a status by the server's error handler.
  */
 export function registerApi(app: FastifyInstance, deps: RouteDeps, stream: MjpegBroadcaster) {
+  // Liveness stays 200 while degraded: the process serves what works, a restart would not help.
   app.get('/healthz', async () => {
     const s = deps.pipeline.stats();
-    return { status: 'ok', pipeline: s.state, camera: s.camera.state };
+    const faults = deps.faults?.() ?? [];
+    return { status: healthStatus(faults), pipeline: s.state, camera: s.camera.state, faults };
   });
 
   app.get('/api/status', async () => {
@@ -51,6 +56,7 @@ export function registerApi(app: FastifyInstance, deps: RouteDeps, stream: Mjpeg
         lastError: s.lastError,
       },
       stream: { clients: stream.clientCount },
+      faults: deps.faults?.() ?? [],
       readings: readings ?? null,
     };
   });

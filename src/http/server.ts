@@ -9,12 +9,13 @@ import { type Clock, systemClock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
 import { isLoopbackHost } from '../config/schema.js';
 import { ConfigError, EdgeAgentError, errorMessage, ImageDecodeError } from '../errors.js';
+import { ImageTooLargeError, UnsupportedImageError } from '../image/limits.js';
 import type { Logger } from '../log.js';
 import { packageRoot } from '../paths.js';
-import { toPrometheus } from '../telemetry/prometheus.js';
 import type { TelemetryRecord } from '../telemetry/record.js';
 import { registerAccess } from './access.js';
 import { SESSION_COOKIE, safeEqual, sessionValue } from './auth.js';
+import { type DashboardDeps, registerDashboardRoutes } from './dashboard-routes.js';
 import { AgentMetrics } from './metrics.js';
 import { type RouteDeps, registerApi } from './routes.js';
 import { MjpegBroadcaster } from './stream.js';
@@ -23,13 +24,16 @@ import { MjpegBroadcaster } from './stream.js';
 export type RouteRegistrar = (app: FastifyInstance) => void;
 
 export interface HttpServerDeps extends Omit<RouteDeps, 'startedAtMs' | 'now'> {
-  config: AgentConfig['http'];
+  /** http.inferConcurrency belongs to the infer feature (src/features/infer.ts), not the server. */
+  config: Omit<AgentConfig['http'], 'inferConcurrency'>;
   /** The features' routes, registered after the core ones, behind the same auth and error handling. */
   routes?: readonly RouteRegistrar[];
-  /** The latest telemetry record: its figures are appended to /metrics as `edge_agent_telemetry_*`. */
+  /** The latest telemetry record: the figures only it has go to /metrics (see metrics-telemetry.ts). */
   getTelemetry?: () => TelemetryRecord | undefined;
   log: Logger;
   clock?: Clock;
+  /** Metrics history for the dashboard's charts (the store). */
+  history?: DashboardDeps['history'];
 }
 
 /** The dashboard's static files: next to this module (src/ under tsx), else the package's src/. */
@@ -69,6 +73,7 @@ export class HttpServer {
     this.metrics = new AgentMetrics({
       stats: () => deps.pipeline.stats(),
       ...(deps.getReadings ? { readings: deps.getReadings } : {}),
+      ...(deps.getTelemetry ? { telemetry: deps.getTelemetry } : {}),
     });
     this.stream = new MjpegBroadcaster(
       { maxFps: config.streamMaxFps, quality: config.streamQuality },
@@ -107,6 +112,8 @@ export class HttpServer {
       );
     });
     app.setErrorHandler((err: FastifyError, req, reply) => {
+      if (err instanceof ImageTooLargeError) return reply.code(413).send({ error: err.message });
+      if (err instanceof UnsupportedImageError) return reply.code(415).send({ error: err.message });
       if (err instanceof ImageDecodeError) return reply.code(400).send({ error: err.message });
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
         const infer = req.url.split('?')[0] === '/api/infer';
@@ -149,13 +156,20 @@ export class HttpServer {
 
     app.get('/metrics', async (_req, reply) => {
       reply.header('Content-Type', this.metrics.contentType);
-      const record = this.deps.getTelemetry?.();
-      const text = await this.metrics.text();
-      return record ? text + toPrometheus(record, 'edge_agent_telemetry') : text;
+      return this.metrics.text();
     });
 
     registerApi(app, { ...deps, startedAtMs: clock.now(), now: () => clock.now() }, this.stream);
     for (const register of deps.routes ?? []) register(app);
+
+    registerDashboardRoutes(
+      app,
+      {
+        ...(deps.history ? { history: deps.history } : {}),
+        now: () => clock.now(),
+      },
+      this.stream,
+    );
 
     app.register(fastifyStatic, { root: publicDir(), index: ['index.html'], cacheControl: false });
     app.register(fastifyStatic, {

@@ -24,6 +24,9 @@ export interface StreamOptions {
 export class MjpegBroadcaster {
   private readonly clients = new Set<ServerResponse>();
   private lastJpeg: Buffer | undefined;
+  private lastResult: FrameResult | undefined;
+  /** The dashboard asked for a frame recently: keep encoding without stream clients. */
+  private wantedUntilMs = Number.NEGATIVE_INFINITY;
   private lastEncodedAtMs = Number.NEGATIVE_INFINITY;
   private encoding = false;
   encoded = 0;
@@ -59,14 +62,15 @@ export class MjpegBroadcaster {
 
   /** Called for every inferred frame; encodes only when due and watched. */
   offer(result: FrameResult, frame: Frame): void {
-    if (this.clients.size === 0 || this.encoding) return;
     const now = this.clock.now();
+    if ((this.clients.size === 0 && now > this.wantedUntilMs) || this.encoding) return;
     if (now - this.lastEncodedAtMs < 1000 / this.options.maxFps) return;
     this.lastEncodedAtMs = now;
     this.encoding = true;
     annotateFrame(frame, result, { quality: this.options.quality, maxWidth: this.options.maxWidth ?? 1280 })
       .then((jpeg) => {
         this.lastJpeg = jpeg;
+        this.lastResult = result;
         this.encoded++;
         for (const res of this.clients) this.write(res, jpeg);
       })
@@ -74,6 +78,15 @@ export class MjpegBroadcaster {
       .finally(() => {
         this.encoding = false;
       });
+  }
+
+  /**
+   * The newest annotated frame with the result drawn on it (one pair, so a caption always
+   * describes the picture shown). Asking keeps frames coming for 5 s without stream clients.
+   */
+  latestFrame(): { jpeg: Buffer; result: FrameResult } | undefined {
+    this.wantedUntilMs = this.clock.now() + 5000;
+    return this.lastJpeg && this.lastResult ? { jpeg: this.lastJpeg, result: this.lastResult } : undefined;
   }
 
   /** Ends every stream (server shutdown). */

@@ -1,16 +1,25 @@
 import sharp from 'sharp';
 import { errorMessage, ImageDecodeError } from '../errors.js';
 import type { ResizePlan } from './geometry.js';
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits, inspectImage } from './limits.js';
 import type { RawImage } from './types.js';
 
 // One decode at a time per core is plenty on a device; libvips' own cache only costs memory here.
 sharp.cache(false);
 sharp.concurrency(1);
 
-/** Decodes an encoded image (JPEG, PNG, WebP, ...) or a file path to RGB pixels, EXIF orientation applied. */
-export async function decodeImage(input: Buffer | string): Promise<RawImage> {
+/**
+ * Decodes an encoded image (JPEG, PNG, WebP, ...) or a file path to RGB pixels, EXIF orientation
+ * applied. Non-raster formats and images above `limits.maxPixels` are refused before decoding
+ * (typed errors from limits.ts).
+ */
+export async function decodeImage(
+  input: Buffer | string,
+  limits: ImageLimits = DEFAULT_IMAGE_LIMITS,
+): Promise<RawImage> {
+  await inspectImage(input, limits);
   try {
-    const { data, info } = await sharp(input, { failOn: 'error' })
+    const { data, info } = await sharp(input, { failOn: 'error', limitInputPixels: limits.maxPixels })
       .autoOrient()
       .removeAlpha()
       .toColourspace('srgb')

@@ -1,4 +1,5 @@
 import { decodeImage } from '../image/decode.js';
+import type { ImageLimits } from '../image/limits.js';
 import type { RawImage } from '../image/types.js';
 import type { DecoderSpec, InputSpec } from '../models/manifest.js';
 import { type OutputTensor, postprocess } from './postprocess.js';
@@ -38,10 +39,17 @@ export async function inferImage(model: ImageModel, image: RawImage): Promise<In
   };
 }
 
-/** Decodes an encoded image (or a file path) and infers; decode time counts as preprocessing. */
-export async function inferEncodedImage(model: ImageModel, input: Buffer | string): Promise<InferenceResult> {
+/**
+ * Decodes an encoded image (or a file path) and infers; decode time counts as preprocessing.
+ * `limits` bounds what may be decoded (the default pixel limit when absent).
+ */
+export async function inferEncodedImage(
+  model: ImageModel,
+  input: Buffer | string,
+  limits?: ImageLimits,
+): Promise<InferenceResult> {
   const t0 = performance.now();
-  const image = await decodeImage(input);
+  const image = await decodeImage(input, limits);
   const decodeMs = performance.now() - t0;
   const result = await inferImage(model, image);
   result.timings.preprocessMs = ms(result.timings.preprocessMs + decodeMs);

@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { ModelLoadError } from '../errors.js';
+import type { ImageLimits } from '../image/limits.js';
 import type { RawImage } from '../image/types.js';
 import type { Logger } from '../log.js';
 import type { Catalog, CatalogVariant, ModelEntry } from '../models/catalog.js';
@@ -98,8 +99,8 @@ export class InferenceModel {
   }
 
   /** Decodes an encoded image (or a file path) and infers; decode time counts as preprocessing. */
-  inferEncoded(input: Buffer | string): Promise<InferenceResult> {
-    return inferEncodedImage(this, input);
+  inferEncoded(input: Buffer | string, limits?: ImageLimits): Promise<InferenceResult> {
+    return inferEncodedImage(this, input, limits);
   }
 
   async dispose(): Promise<void> {

@@ -1,8 +1,10 @@
 import * as ort from 'onnxruntime-node';
 import { errorMessage, ModelLoadError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { ExecutionProvider } from './providers.js';
 
-export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt' | 'webgpu';
+export type { ExecutionProvider } from './providers.js';
+
 export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
 
 export interface SessionOptions {

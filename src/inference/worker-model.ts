@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { EdgeAgentError, errorMessage, ModelLoadError } from '../errors.js';
+import type { ImageLimits } from '../image/limits.js';
 import type { RawImage } from '../image/types.js';
 import type { Logger } from '../log.js';
 import type { CatalogVariant, ModelEntry } from '../models/catalog.js';
@@ -188,8 +189,8 @@ export class WorkerModel {
   }
 
   /** Decodes an encoded image (or a file path) and infers; decode time counts as preprocessing. */
-  inferEncoded(input: Buffer | string): Promise<InferenceResult> {
-    return inferEncodedImage(this, input);
+  inferEncoded(input: Buffer | string, limits?: ImageLimits): Promise<InferenceResult> {
+    return inferEncodedImage(this, input, limits);
   }
 
   /** Releases the session and ends the worker (terminated if it does not finish in 5 s). */

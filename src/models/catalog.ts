@@ -32,6 +32,11 @@ export interface CatalogDeps {
   /** Agent data directory; derived variants live in `<dataDir>/models/<name>/`. */
   dataDir?: string;
   log?: Logger;
+  /**
+   * A bundled model's manifest cannot be read or is invalid: with this, the model is skipped (and
+   * reported here) so the others still load — the agent's choice; without it, loading fails.
+   */
+  onBrokenManifest?: (file: string, err: unknown) => void;
 }
 
 export class Catalog {
@@ -90,7 +95,15 @@ export async function loadCatalog(deps: CatalogDeps): Promise<Catalog> {
     const dir = path.resolve(deps.modelsDir, folder);
     const manifestFile = path.join(dir, 'manifest.json');
     if (!existsSync(manifestFile)) continue;
-    const manifest = parseManifestText(await readFile(manifestFile, 'utf8'), manifestFile);
+    let manifest: Manifest;
+    try {
+      manifest = parseManifestText(await readFile(manifestFile, 'utf8'), manifestFile);
+    } catch (err) {
+      if (!deps.onBrokenManifest) throw err;
+      deps.log?.error({ file: manifestFile, err: errorMessage(err) }, 'model skipped: manifest unreadable');
+      deps.onBrokenManifest(manifestFile, err);
+      continue;
+    }
     entries.set(manifest.name, {
       manifest,
       dir,

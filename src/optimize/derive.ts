@@ -9,31 +9,21 @@ import { effectiveInputSpec, type InputOverride, type Variant } from '../models/
 import { DerivationError, throwIfAborted } from './errors.js';
 import { Evaluator } from './evaluation/evaluation.js';
 import type { FidelityReport } from './evaluation/fidelity.js';
-import { type FrameSource, loadFrames, prepareInputs } from './evaluation/frames.js';
+import type { FrameSource } from './evaluation/frames.js';
 import {
   type AnyParams,
   type Method,
-  type MethodParams,
+  methodFor,
   normalizeParams,
   parseMethod,
   variantIdFor,
-} from './methods.js';
+} from './methods/index.js';
 import { inspectModel, type ModelInspection } from './onnx/inspect.js';
 import { cloneModel, decodeModel, encodeModel, type ModelProto } from './onnx/onnx-io.js';
 import { probeTensors, sessionFor } from './onnx/runtime.js';
 import type { ProgressFn } from './progress.js';
 import { ensureNodeNames } from './quantize/qdq.js';
-import { quantizeStatic } from './quantize/quantize-static.js';
-import { quantizeWeightsOnly } from './quantize/weights.js';
 import { cleanModel } from './transforms/clean.js';
-import { compactConstants } from './transforms/constants.js';
-import { foldBatchNorms } from './transforms/fold.js';
-import { convertToFp16 } from './transforms/fp16.js';
-import { prependUint8Input } from './transforms/input-uint8.js';
-import { factorizeLowRank } from './transforms/lowrank.js';
-import { upgradeOpset } from './transforms/opset.js';
-import { pruneStructured } from './transforms/prune.js';
-import { pruneUnstructured } from './transforms/prune-unstructured.js';
 
 export interface DeriveOptions {
   /** Source variant id; the manifest's default when absent. */
@@ -117,117 +107,27 @@ export async function derive(
   const work = cloneModel(sourceModel);
   const cleaned = cleanModel(work);
   ensureNodeNames(work);
-  let spec = sourceSpec;
-  let inputOverride: InputOverride | undefined = source.input;
-  let precision: Variant['precision'] = source.precision;
-  let details: Record<string, unknown> = { clean: cleaned };
-  let recordedParams: Record<string, unknown> = { ...params };
-  let model: ModelProto = work;
   throwIfAborted(options.signal, 'derive');
 
-  switch (method) {
-    case 'clean':
-      break;
-    case 'int8-static': {
-      const p = params as MethodParams['int8-static'];
-      const probe = await probeTensors(work);
-      upgradeOpset(work, 13, (t) => probe.shapes.get(t)?.length);
-      details = { ...details, foldedBatchNorms: foldBatchNorms(work) };
-      // The evaluation frames are the calibration frames unless told otherwise: decode them once.
-      const same = !options.evaluation && (options.evaluationLimit ?? 32) === p.frames;
-      const calib = same
-        ? { images: [...evaluator.set.images], description: evaluator.framesDescription }
-        : await loadFrames(options.calibration, {
-            limit: p.frames,
-            signal: options.signal,
-            onProgress: progress,
-          });
-      const calibration = await prepareInputs(calib.images, sourceSpec);
-      const result = await quantizeStatic(
-        {
-          model: work,
-          inputName: sourceSpec.name,
-          calibration,
-          evaluate: (bytes) => evaluator.fidelityOf(bytes, sourceSpec),
-          threads: options.threads,
-          signal: options.signal,
-          onProgress: progress,
-        },
-        {
-          ranges: p.ranges,
-          percentile: p.percentile,
-          reduceRange: p.reduceRange,
-          activations: p.activations,
-          ...(p.floor === null ? {} : { floor: p.floor }),
-        },
-      );
-      model = result.model;
-      precision = result.keptFloat.length > 0 ? 'mixed' : 'int8';
-      recordedParams = { ...params, calibrationFrames: calib.images.length, keptFloat: result.keptFloat };
-      details = {
-        ...details,
-        qdq: result.report,
-        keptFloat: result.keptFloat,
-        steps: result.steps,
-        calibration: calib.description,
-        ...(result.sensitivity ? { mostSensitive: result.sensitivity.slice(0, 10) } : {}),
-      };
-      break;
-    }
-    case 'int8-weights': {
-      const p = params as MethodParams['int8-weights'];
-      const probe = await probeTensors(work);
-      upgradeOpset(work, 13, (t) => probe.shapes.get(t)?.length);
-      details = { ...details, foldedBatchNorms: foldBatchNorms(work) };
-      details = { ...details, ...quantizeWeightsOnly(work, p.reduceRange) };
-      details = { ...details, constants: compactConstants(work) };
-      precision = 'int8';
-      break;
-    }
-    case 'fp16': {
-      const p = params as MethodParams['fp16'];
-      const probe = await probeTensors(work);
-      details = { ...details, ...convertToFp16(work, probe.types, p.blockList) };
-      precision = 'fp16';
-      break;
-    }
-    case 'prune': {
-      const p = params as MethodParams['prune'];
-      if (p.mode === 'unstructured') details = { ...details, ...pruneUnstructured(work, p.sparsity) };
-      else {
-        const report = pruneStructured(work, p.sparsity, (await probeTensors(work)).shapes);
-        if (report.prunedLayers === 0) {
-          throw new DerivationError(
-            `prune: no Conv layer could lose ${p.sparsity} of its channels (${report.skippedLayers} skipped)`,
-          );
-        }
-        details = { ...details, ...report };
-      }
-      break;
-    }
-    case 'lowrank': {
-      const p = params as MethodParams['lowrank'];
-      const report = factorizeLowRank(work, {
-        energy: p.energy,
-        maxParamRatio: p.maxParamRatio,
-        signal: options.signal,
-        onLayer: (done, total) => progress?.({ stage: 'derive', done, total, message: 'SVD' }),
-      });
-      if (report.factorizedLayers === 0) {
-        throw new DerivationError(
-          `lowrank: at energy ${p.energy} no layer gets a rank small enough to save parameters ` +
-            `(≤ ${p.maxParamRatio} of ${report.keptLayers} candidate layers' weights); lower the energy`,
-        );
-      }
-      details = { ...details, ...report };
-      break;
-    }
-    case 'input-uint8': {
-      inputOverride = prependUint8Input(work, sourceSpec, source.input);
-      spec = effectiveInputSpec(entry.manifest.input, { input: inputOverride });
-      break;
-    }
-  }
+  const outcome = await methodFor(method).apply(work, params, {
+    sourceSpec,
+    sourceInput: source.input,
+    evaluator,
+    calibration: options.calibration,
+    evaluation: options.evaluation,
+    evaluationLimit: options.evaluationLimit,
+    threads: options.threads,
+    signal: options.signal,
+    onProgress: progress,
+  });
+  const model: ModelProto = outcome.model ?? work;
+  const precision: Variant['precision'] = outcome.precision ?? source.precision;
+  const details: Record<string, unknown> = { clean: cleaned, ...outcome.details };
+  const recordedParams: Record<string, unknown> = outcome.recordedParams ?? { ...params };
+  const inputOverride: InputOverride | undefined = outcome.input ?? source.input;
+  const spec = outcome.input
+    ? effectiveInputSpec(entry.manifest.input, { input: outcome.input })
+    : sourceSpec;
 
   const bytes = encodeModel(model);
   const kernels = await optimizedKernels(bytes, options.threads);

@@ -1,4 +1,9 @@
-/** On-device model optimisation: derivations and fidelity. It never chooses between variants (the tuner does). */
+/**
+ * On-device model optimisation: derivations (methods/), their fidelity against the reference
+ * (evaluation/), ONNX graph I/O (onnx/), graph transforms (transforms/), int8 quantization
+ * (quantize/) and the child process the agent derives in (process/). It never chooses between
+ * variants: choosing belongs to src/tuner/ (DESIGN.md "Choosing a variant").
+ */
 
 export { type DerivedVariant, type DeriveOptions, derive, optimizedKernels } from './derive.js';
 export { AbortedError, DerivationError, OnnxFormatError } from './errors.js';
@@ -17,7 +22,7 @@ export {
   normalizeParams,
   parseMethod,
   variantIdFor,
-} from './methods.js';
+} from './methods/index.js';
 export { inspectModel, type ModelInspection } from './onnx/inspect.js';
 export { decodeModel, encodeModel } from './onnx/onnx-io.js';
 export { probeShapes, probeTensors } from './onnx/runtime.js';

@@ -1,4 +1,5 @@
 import type { CameraStatus, Frame } from '../camera/types.js';
+import type { ImageLimits } from '../image/limits.js';
 import type { OutputTensor } from '../inference/postprocess.js';
 import type { InferenceResult, StageTimings } from '../inference/types.js';
 import type { DecoderSpec, InputSpec } from '../models/manifest.js';
@@ -24,7 +25,7 @@ export interface PipelineModel {
     recycle?: (data: Float32Array | Uint8Array) => void,
   ): Promise<Record<string, OutputTensor>>;
   /** One encoded still (POST /api/infer), decoded and preprocessed like `edge-agent infer`. */
-  inferEncoded(input: Buffer): Promise<InferenceResult>;
+  inferEncoded(input: Buffer, limits?: ImageLimits): Promise<InferenceResult>;
   dispose(): Promise<void>;
 }
 

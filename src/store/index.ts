@@ -4,7 +4,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkpoint, type Db, openDatabase } from './database.js';
 import { MetricsStore } from './metrics.js';
-import { Outbox } from './outbox.js';
+import { type NewOutboxMessage, Outbox } from './outbox.js';
 import { Benchmarks, CommandAudit, Decisions, EventLog } from './records.js';
 
 export { checkpoint, type Db, openDatabase } from './database.js';
@@ -21,6 +21,8 @@ export interface StoreDeps {
   log: Logger;
   /** Topic the event log queues events on (the `events` topic); events stay local when absent. */
   eventsTopic?: string;
+  /** An event could not be written (a full disk): true when handled, false rethrows (see EventLog). */
+  onEventWriteError?: (err: unknown, message: NewOutboxMessage | undefined) => boolean;
 }
 
 export interface MaintenanceReport {
@@ -60,7 +62,13 @@ export class Store {
     this.metrics = new MetricsStore(this.db, config.metrics);
     this.benchmarks = new Benchmarks(this.db, clock);
     this.decisions = new Decisions(this.db, clock);
-    this.events = new EventLog({ db: this.db, clock, outbox: this.outbox, topic: deps.eventsTopic });
+    this.events = new EventLog({
+      db: this.db,
+      clock,
+      outbox: this.outbox,
+      topic: deps.eventsTopic,
+      ...(deps.onEventWriteError ? { onWriteError: deps.onEventWriteError } : {}),
+    });
     this.audit = new CommandAudit(this.db, clock);
   }
 

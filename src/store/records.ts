@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { Db } from './database.js';
-import type { Outbox } from './outbox.js';
+import type { NewOutboxMessage, Outbox } from './outbox.js';
 
 /** What makes a benchmark reusable: the same device, file, session options and runtime. */
 export interface BenchmarkKey {
@@ -115,9 +115,33 @@ export interface EventRecord {
  * in the same transaction, queued in the outbox for the `events` topic.
  */
 export class EventLog {
-  constructor(private readonly deps: { db: Db; clock: Clock; outbox?: Outbox; topic?: string }) {}
+  constructor(
+    private readonly deps: {
+      db: Db;
+      clock: Clock;
+      outbox?: Outbox;
+      topic?: string;
+      /**
+       * The event could not be written (a full disk): true when handled (e.g. published live), so
+       * whoever emitted it carries on; false rethrows.
+       */
+      onWriteError?: (err: unknown, message: NewOutboxMessage | undefined) => boolean;
+    },
+  ) {}
 
+  /** Records an event and queues it for the events topic; -1 when it could not be stored. */
   emit(type: string, data: Record<string, unknown> = {}, severity: EventSeverity = 'info'): number {
+    try {
+      return this.write(type, data, severity);
+    } catch (err) {
+      const { topic, onWriteError } = this.deps;
+      const payload = JSON.stringify({ ts: this.deps.clock.now(), type, severity, ...data });
+      if (onWriteError?.(err, topic ? { kind: 'event', topic, payload } : undefined)) return -1;
+      throw err;
+    }
+  }
+
+  private write(type: string, data: Record<string, unknown>, severity: EventSeverity): number {
     const ts = this.deps.clock.now();
     const { db, outbox, topic } = this.deps;
     return db.transaction(() => {

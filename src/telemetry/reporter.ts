@@ -7,9 +7,9 @@ import type { TelemetryCollector } from './collector.js';
 import type { TelemetryRecord } from './record.js';
 
 export interface ReporterDeps {
-  collector: TelemetryCollector;
-  metrics: MetricsStore;
-  outbox: Outbox;
+  collector: Pick<TelemetryCollector, 'snapshot'>;
+  metrics: Pick<MetricsStore, 'record'>;
+  outbox: Pick<Outbox, 'enqueue'>;
   /** The device's `telemetry` topic. */
   topic: string;
   clock: Clock;

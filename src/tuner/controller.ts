@@ -66,9 +66,21 @@ export class TunerController {
     return this.mode ?? 'mains';
   }
 
-  /** Applies a cached decision or starts the background tune; resolves once that is settled or started. */
+  /**
+   * Applies a cached decision or schedules the background tune; resolves once that is settled or
+   * scheduled. Never throws: a tuner that cannot start leaves the configured variant serving.
+   */
   async start(signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', () => this.abort.abort(), { once: true });
+    try {
+      await this.startInner();
+    } catch (err) {
+      this.deps.log?.error({ err: errorMessage(err) }, 'tuner start failed; the configured variant serves');
+      this.deps.events?.emit('tuning-failed', { trigger: 'agent-start', error: errorMessage(err) }, 'error');
+    }
+  }
+
+  private async startInner(): Promise<void> {
     const tuner = await this.deps.tuner();
     const cached = this.deps.cachedDecision(tuner, this.deps.model());
     if (cached) {

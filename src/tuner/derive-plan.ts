@@ -1,6 +1,6 @@
 import type { DeviceProfile } from '../hardware/schema.js';
 import type { ModelEntry } from '../models/catalog.js';
-import { type Method, normalizeParams, variantIdFor } from '../optimize/methods.js';
+import { type Method, normalizeParams, variantIdFor } from '../optimize/methods/index.js';
 import type { Selection } from './types.js';
 
 export interface DerivationJob {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TSX_LOADER } from './cli.js';
@@ -90,6 +90,33 @@ export class AgentProcess {
     this.child.kill('SIGTERM');
     const { code, signal, atMs } = await this.exited;
     return { code, signal, ms: atMs - sentAt };
+  }
+
+  /** The exit, once the process has exited. */
+  get exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined {
+    const { exitCode, signalCode } = this.child;
+    return exitCode === null && signalCode === null ? undefined : { code: exitCode, signal: signalCode };
+  }
+
+  /** The HTTP URL from the `http listening` line. */
+  async url(timeoutMs = 60_000): Promise<string> {
+    return String((await this.waitFor((l) => l.msg === 'http listening', timeoutMs)).url);
+  }
+
+  /** The last log lines and stderr, for failure messages. */
+  log(): string {
+    return `${this.lines
+      .slice(-30)
+      .map((l) => JSON.stringify(l))
+      .join('\n')}\n${this.stderr.slice(-3000)}`;
+  }
+
+  /** Current and peak resident memory of the agent process, MB (/proc/PID/status VmRSS, VmHWM). */
+  memoryMB(): { rss: number; peak: number } {
+    const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
+    const kb = (key: string) =>
+      Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+    return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
   }
 
   kill(): void {

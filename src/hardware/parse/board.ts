@@ -1,5 +1,4 @@
 import { cleanText } from '../host.js';
-import type { BoardFamily, CpuInfo } from '../schema.js';
 
 /** `/proc/device-tree/model` is one NUL-terminated string. */
 export function parseDeviceTreeString(text: string): string | undefined {
@@ -24,32 +23,6 @@ export function socFromCompatible(compatible: readonly string[]): string | undef
     if (m) return m[1];
   }
   return undefined;
-}
-
-/**
- * The board family from the device-tree model and compatible strings (the DMI string on x86).
- * Jetson modules are told apart by their module part numbers (p3767-0000/0001 = Orin NX 16/8 GB,
- * 0003/0004/0005 = Orin Nano 8/4 GB/devkit), which are stable across L4T releases, unlike the model text.
- */
-export function classifyBoard(
-  model: string | undefined,
-  compatible: readonly string[],
-  arch: CpuInfo['arch'],
-): BoardFamily {
-  const m = model ?? '';
-  const c = compatible.join(' ');
-  if (/Raspberry Pi (5|500)|Compute Module 5/.test(m) || /brcm,bcm2712/.test(c)) return 'raspberry-pi-5';
-  if (/Raspberry Pi (4|400)|Compute Module 4/.test(m) || /brcm,bcm2711/.test(c)) return 'raspberry-pi-4';
-  if (/Raspberry Pi Zero 2/.test(m) || /model-zero-2/.test(c)) return 'raspberry-pi-zero-2';
-  if (/Raspberry Pi 3|Compute Module 3/.test(m) || /raspberrypi,3-/.test(c)) return 'raspberry-pi-3';
-  if (/p3767-000[01]\b/.test(c) || /Orin NX/i.test(m)) return 'jetson-orin-nx';
-  if (/p3767-000[3-5]\b/.test(c) || /Orin Nano/i.test(m)) return 'jetson-orin-nano';
-  if (/p3701-/.test(c) || /AGX Orin/i.test(m)) return 'jetson-agx-orin';
-  if (/p3668-/.test(c) || /Xavier NX/i.test(m)) return 'jetson-xavier-nx';
-  if (/p3448-|p3450-|jetson-nano/.test(c) || /Jetson[ -]Nano/i.test(m)) return 'jetson-nano';
-  if (arch === 'x86_64') return 'x86';
-  if (arch === 'aarch64' || arch === 'armv7l') return 'arm';
-  return 'unknown';
 }
 
 /** The first line of /etc/nv_tegra_release: `# R36 (release), REVISION: 4.3, GCID: …`. */

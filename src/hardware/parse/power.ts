@@ -1,3 +1,4 @@
+import { boardDescriptor } from '../boards.js';
 import { cleanText, parseIntText } from '../host.js';
 import type { BatteryInfo, BoardFamily, PowerSource } from '../schema.js';
 
@@ -121,12 +122,8 @@ export function derivePowerSource(
     return { source: 'mains', reason: `${battery.name} ${status.toLowerCase()}: external power connected` };
   }
   if (battery) return { source: 'unknown', reason: `${battery.name} status "${status || 'absent'}"` };
-  if (family.startsWith('raspberry-pi')) {
-    return { source: 'usb', reason: 'no power_supply entry; Raspberry Pi boards are powered over USB' };
-  }
-  if (family.startsWith('jetson')) {
-    return { source: 'mains', reason: 'no power_supply entry; Jetson developer kits run from a DC supply' };
-  }
+  const fallback = boardDescriptor(family).fallbackPowerSource;
+  if (fallback) return { ...fallback };
   return { source: 'unknown', reason: 'no power_supply entry (desktop, server, VM or container)' };
 }
 

@@ -1,3 +1,4 @@
+import { boardDescriptor } from '../boards.js';
 import { COMMANDS, type Host, readInt, readString } from '../host.js';
 import { parseCudaVersion, parseNvidiaSmi } from '../parse/thermal.js';
 import type { AcceleratorInfo, BoardFamily, GpuInfo, PowerSensor } from '../schema.js';
@@ -56,7 +57,7 @@ export async function readGpus(
   const gpu: GpuInfo[] = [];
   const tegra = await readTegraGpu(host, soc);
   if (tegra) gpu.push(tegra);
-  else if (family.startsWith('jetson')) miss('gpu', '/sys/class/devfreq: no Tegra GPU node');
+  else if (boardDescriptor(family).sensors.tegraGpu) miss('gpu', '/sys/class/devfreq: no Tegra GPU node');
   const sensors: PowerSensor[] = [];
   // JetPack 6 ships an nvidia-smi that lists the integrated GPU with N/A fields: the devfreq node says more.
   if (!tegra) {

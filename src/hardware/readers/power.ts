@@ -1,3 +1,4 @@
+import { boardDescriptor } from '../boards.js';
 import { COMMANDS, type Host, readInt, readString } from '../host.js';
 import {
   derivePowerSource,
@@ -172,7 +173,7 @@ export async function readPower(host: Host, options: PowerReadOptions, miss: Mis
     readPowerSupplies(host),
     readIna3221(host),
     readRapl(host, miss),
-    options.family === 'raspberry-pi-5' ? readPmic(host, miss) : Promise.resolve(undefined),
+    boardDescriptor(options.family).sensors.pmic ? readPmic(host, miss) : Promise.resolve(undefined),
   ]);
   const { source, reason } = derivePowerSource(supplies, options.family);
   const batterySupply = systemBatteries(supplies)[0];

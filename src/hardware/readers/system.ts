@@ -1,6 +1,6 @@
+import { boardDescriptor, classifyBoard } from '../boards.js';
 import { type Host, readInt, readString } from '../host.js';
 import {
-  classifyBoard,
   detectContainer,
   detectVirtualization,
   jetpackForL4t,
@@ -80,7 +80,7 @@ export async function readBoard(host: Host, cpuinfo: Cpuinfo, miss: Miss): Promi
       jetpack = jetpackForL4t(l4tRelease);
       if (!jetpack) miss('board.jetpack', `L4T ${l4tRelease} is not in the known JetPack release table`);
     }
-  } else if (family.startsWith('jetson')) miss('board.l4tRelease', tegra.reason);
+  } else if (boardDescriptor(family).sensors.l4tRelease) miss('board.l4tRelease', tegra.reason);
 
   const [dockerenv, containerenv, systemdContainer, selfCgroup, initCgroup] = await Promise.all([
     host.exists('/.dockerenv'),
@@ -107,7 +107,7 @@ export async function readBoard(host: Host, cpuinfo: Cpuinfo, miss: Miss): Promi
     family,
     ...(soc ? { soc } : {}),
     compatible,
-    ...(family.startsWith('raspberry-pi') && cpuinfo.revision
+    ...(boardDescriptor(family).sensors.raspberryPiRevision && cpuinfo.revision
       ? { raspberryPiRevision: cpuinfo.revision }
       : {}),
     ...(l4tRelease ? { l4tRelease } : {}),

@@ -1,3 +1,4 @@
+import { boardDescriptor } from '../boards.js';
 import { COMMANDS, type Host, readString } from '../host.js';
 import { parseMilliCelsius, parseNvpmodel, parseThrottled, throttleReasons } from '../parse/thermal.js';
 import type { BoardFamily, RaspberryPiThrottle, ThermalInfo, ThermalZone } from '../schema.js';
@@ -71,12 +72,11 @@ export interface ThermalReadOptions {
 }
 
 export async function readThermal(host: Host, options: ThermalReadOptions, miss: Miss): Promise<ThermalInfo> {
-  const isPi = options.family.startsWith('raspberry-pi');
-  const isJetson = options.family.startsWith('jetson');
+  const { sensors } = boardDescriptor(options.family);
   const [zones, pi, nvp] = await Promise.all([
     readThermalZones(host),
-    isPi ? readRaspberryPiThrottle(host, miss) : Promise.resolve(undefined),
-    isJetson ? host.exec(COMMANDS.nvpmodel) : Promise.resolve(undefined),
+    sensors.vcgencmdThrottled ? readRaspberryPiThrottle(host, miss) : Promise.resolve(undefined),
+    sensors.nvpmodel ? host.exec(COMMANDS.nvpmodel) : Promise.resolve(undefined),
   ]);
   if (zones.length === 0) miss('thermal.zones', `${THERMAL_DIR}: no thermal zones`);
   let jetsonPowerMode: { name: string; id?: number } | undefined;

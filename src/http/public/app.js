@@ -1,8 +1,9 @@
-// edge-agent dashboard: plain script, no build step. Polls the JSON API, shows the MJPEG stream,
-// draws latency/fps charts with uPlot and the accuracy-vs-latency trade-off as SVG.
+// edge-agent dashboard: plain script, no build step. Polls the JSON API, shows the latest annotated
+// frame with its own caption, draws latency (p50/p95) and fps charts with uPlot — starting from
+// the stored history — and the accuracy-vs-latency trade-off as SVG. Panels: panels.js.
 
-const POINTS = 120; // two minutes at one poll per second
-const series = { t: [], inference: [], total: [], fps: [], captureFps: [] };
+const POINTS = 600; // ten minutes of history, then one point per poll
+const series = { t: [], inference: [], inferenceP95: [], totalP95: [], fps: [], captureFps: [] };
 let latencyChart;
 let fpsChart;
 
@@ -54,6 +55,29 @@ function push(key, value) {
   if (series[key].length > POINTS) series[key].shift();
 }
 
+function redraw() {
+  latencyChart.setData([series.t, series.inference, series.inferenceP95, series.totalP95]);
+  fpsChart.setData([series.t, series.fps, series.captureFps]);
+}
+
+/** The charts start from the telemetry history in the store, not empty. */
+async function loadHistory() {
+  try {
+    const h = await api('/api/metrics/history?minutes=10');
+    h.t.forEach((t, i) => {
+      push('t', t);
+      push('inference', h.latencyInferenceP50Ms[i]);
+      push('inferenceP95', h.latencyInferenceP95Ms[i]);
+      push('totalP95', h.latencyTotalP95Ms[i]);
+      push('fps', h.fps[i]);
+      push('captureFps', null);
+    });
+    redraw();
+  } catch (err) {
+    $('stream-note').textContent = `(history: ${err.message})`;
+  }
+}
+
 function showStatus(s) {
   $('version').textContent = `v${s.version}${s.deviceId ? ` · ${s.deviceId}` : ''} · up ${s.uptimeS} s`;
   const cam = $('camera-state');
@@ -65,11 +89,11 @@ function showStatus(s) {
   const lat = s.pipeline.latency;
   push('t', Date.now() / 1000);
   push('inference', lat.inferenceMs.count ? lat.inferenceMs.p50Ms : null);
-  push('total', lat.totalMs.count ? lat.totalMs.p50Ms : null);
+  push('inferenceP95', lat.inferenceMs.count ? lat.inferenceMs.p95Ms : null);
+  push('totalP95', lat.totalMs.count ? lat.totalMs.p95Ms : null);
   push('fps', s.pipeline.fps);
   push('captureFps', s.pipeline.captureFps);
-  latencyChart.setData([series.t, series.inference, series.total]);
-  fpsChart.setData([series.t, series.fps, series.captureFps]);
+  redraw();
 
   const c = s.pipeline.counters;
   rows($('counters'), [
@@ -115,38 +139,38 @@ function showStatus(s) {
   }
 }
 
-async function showLatest() {
-  try {
-    const r = await api('/api/results/latest');
-    const what =
-      r.task === 'detection'
-        ? `${(r.detections || []).length} detections: ${(r.detections || [])
-            .slice(0, 5)
-            .map((d) => `${d.label} ${Math.round(d.score * 100)}%`)
-            .join(', ')}`
-        : (r.classes || [])
-            .slice(0, 3)
-            .map((c) => `${c.label} ${(c.score * 100).toFixed(1)}%`)
-            .join(', ');
-    $('latest').textContent = `frame #${r.seq} (${r.origin}), ${r.model}/${r.variant}: ${what}`;
-  } catch (err) {
-    $('latest').textContent = err.status === 404 ? 'no result yet' : `results: ${err.message}`;
-  }
+function caption(r) {
+  const what =
+    r.task === 'detection'
+      ? `${(r.detections || []).length} detections: ${(r.detections || [])
+          .slice(0, 5)
+          .map((d) => `${d.label} ${Math.round(d.score * 100)}%`)
+          .join(', ')}`
+      : (r.classes || [])
+          .slice(0, 3)
+          .map((c) => `${c.label} ${(c.score * 100).toFixed(1)}%`)
+          .join(', ');
+  return `${r.model}/${r.variant}: ${what}`;
 }
 
-async function showProfile() {
-  try {
-    const p = await api('/api/profile');
-    const flat = [];
-    const walk = (prefix, v) => {
-      if (v && typeof v === 'object' && !Array.isArray(v))
-        for (const [k, x] of Object.entries(v)) walk(prefix ? `${prefix}.${k}` : k, x);
-      else flat.push([prefix, Array.isArray(v) ? v.join(', ') : String(v)]);
-    };
-    walk('', p);
-    rows($('profile'), flat.slice(0, 24));
-  } catch (err) {
-    rows($('profile'), [['profile', err.status === 503 ? 'not available yet' : err.message]]);
+/** The picture and its caption come in one answer, so the caption describes what is shown. */
+async function liveLoop() {
+  for (;;) {
+    const started = Date.now();
+    try {
+      const f = await api('/api/live/frame');
+      const img = $('stream');
+      img.src = `data:image/jpeg;base64,${f.jpegBase64}`;
+      img.dataset.seq = String(f.seq);
+      $('latest').dataset.seq = String(f.seq);
+      $('latest').textContent = `frame #${f.seq} (${f.origin}), ${caption(f.result)}`;
+      $('stream-note').textContent = '';
+    } catch (err) {
+      if (err.status === 401) return showLogin();
+      $('stream-note').textContent =
+        err.status === 404 ? '(waiting for the first frame)' : `(${err.message})`;
+    }
+    await new Promise((r) => setTimeout(r, Math.max(200, 400 - (Date.now() - started))));
   }
 }
 
@@ -257,21 +281,18 @@ async function start() {
   $('dashboard').hidden = false;
   latencyChart = makeChart(
     $('latency-chart'),
-    ['inference p50', 'capture → result p50'],
-    ['#58a6ff', '#d29922'],
+    ['inference p50', 'inference p95', 'capture → result p95'],
+    ['#58a6ff', '#a371f7', '#d29922'],
     'ms',
   );
   fpsChart = makeChart($('fps-chart'), ['inference fps', 'camera fps'], ['#3fb950', '#8b98a5'], 'fps');
-  $('stream').src = '/api/stream.mjpg';
-  $('stream').addEventListener('error', () => {
-    $('stream-note').textContent = '(stream interrupted, reconnecting)';
-    setTimeout(() => ($('stream').src = `/api/stream.mjpg?t=${Date.now()}`), 2000);
-  });
+  await loadHistory();
   await tick();
   setInterval(tick, 1000);
-  setInterval(showLatest, 1000);
-  showLatest();
-  showProfile();
+  liveLoop();
+  const panel = { $, api, rows, esc, fmt };
+  devicePanel(panel);
+  controlsPanel(panel);
   showDecision();
   showModels().catch((err) => ($('tradeoff-note').textContent = err.message));
   setInterval(() => showModels().catch(() => undefined), 10_000);

@@ -15,7 +15,7 @@ import { type Box, classificationAgreement, detectionMatch, outputDifference } f
 
 export interface FidelityReport {
   task: 'classification' | 'detection';
-  /** The scalar the tuner compares with its floor: top-1 agreement or mAP@0.5 vs the reference. */
+  /** The scalar a fidelity floor is compared with (int8-static's `floor`): top-1 agreement or mAP@0.5 vs the reference. */
   fidelity: number;
   metric: 'top1-agreement' | 'map50-vs-reference';
   frames: number;

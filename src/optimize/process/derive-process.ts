@@ -1,14 +1,11 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { childEntry } from '../../child-entry.js';
 import { EdgeAgentError, errorMessage } from '../../errors.js';
 import type { Variant } from '../../models/manifest.js';
 import type { DerivedVariant } from '../derive.js';
 import type { FidelityReport } from '../evaluation/fidelity.js';
 import type { FrameSource } from '../evaluation/frames.js';
-import type { Method } from '../methods.js';
+import type { Method } from '../methods/index.js';
 import type { Progress, ProgressFn } from '../progress.js';
 
 /**
@@ -72,22 +69,13 @@ export interface DeriveProcessOptions {
   killAfterMs?: number;
 }
 
-/** How to start the child: the compiled `.js` next to this file, or the `.ts` through tsx. */
-export function childEntry(): { script: string; execArgv: string[] } {
-  const dir = path.dirname(fileURLToPath(import.meta.url));
-  const js = path.join(dir, 'derive-child.js');
-  if (existsSync(js)) return { script: js, execArgv: [] };
-  const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return { script: path.join(dir, 'derive-child.ts'), execArgv: ['--import', loader] };
-}
-
 /** Runs one derivation in a child process; resolves with its summary, rejects with its error. */
 export function deriveInChildProcess(
   job: DeriveJob,
   options: DeriveProcessOptions = {},
 ): Promise<DeriveSummary> {
   if (options.signal?.aborted) return Promise.reject(new EdgeAgentError('derivation aborted'));
-  const { script, execArgv } = childEntry();
+  const { script, execArgv } = childEntry(import.meta.url, 'derive-child');
   let child: ChildProcess;
   try {
     child = fork(script, [], {

@@ -1,8 +1,15 @@
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Controls } from '../../../src/agent/controls.js';
+import { systemClock } from '../../../src/clock.js';
+import { parseConfig } from '../../../src/config/index.js';
+import { controlsFeature } from '../../../src/features/controls.js';
+import { readProfile } from '../../../src/hardware/index.js';
+import { silentLogger } from '../../../src/log.js';
+import { Store } from '../../../src/store/index.js';
 import { REPO } from '../../helpers/paths.js';
 import { requireTool, toolPath } from '../../helpers/system-tools.js';
 import { type Served, serveSamples, waitForResult } from '../http/fixture.js';
@@ -21,70 +28,167 @@ const CHROMIUM_FLAGS = [
   '--disable-sync',
 ];
 
+const SIZES = [
+  { name: 'desktop', width: 1400, height: 1000 },
+  { name: 'phone', width: 390, height: 844 },
+] as const;
+
 describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
   let served: Served;
   let context: BrowserContext;
-  let profile: string;
+  let store: Store;
+  const dir = mkdtempSync(path.join(tmpdir(), 'ea-dash-'));
+  const profileDir = path.join(dir, 'chromium');
+  const restarts: string[] = [];
+
   beforeAll(async () => {
-    served = await serveSamples({ streamMaxFps: 5 });
+    store = new Store({
+      file: path.join(dir, 'edge-agent.db'),
+      config: parseConfig({}).store,
+      clock: systemClock,
+      log: silentLogger(),
+    });
+    // Ten minutes of telemetry as the agent records it (one sample every 10 s), before the page loads.
+    const now = Date.now();
+    for (let i = 60; i >= 1; i--) {
+      store.metrics.record(now - i * 10_000, {
+        fps: 4 + (i % 3),
+        latencyInferenceP50Ms: 40 + (i % 5),
+        latencyInferenceP95Ms: 60 + (i % 7),
+        latencyTotalP50Ms: 55,
+        latencyTotalP95Ms: 80 + (i % 4),
+        model: 'yolox-nano',
+      });
+    }
+    const profile = readProfile({
+      root: path.join(REPO, 'test/fixtures/hardware/raspberry-pi-5'),
+      dataDir: dir,
+    });
+    served = await serveSamples({ streamMaxFps: 5 }, (pipeline) => ({
+      profile: () => profile,
+      history: (field, from, to) => store.metrics.history(field, from, to),
+      routes: [
+        controlsFeature({
+          controls: new Controls({
+            pipeline: () => pipeline,
+            config: parseConfig({}).pipeline,
+            variants: () => ['fp32'],
+            setVariant: async () => undefined,
+            restart: (reason) => restarts.push(reason),
+          }),
+        }).routes!,
+      ],
+    }));
     await waitForResult(served.pipeline);
-    profile = mkdtempSync(path.join(tmpdir(), 'ea-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
+    context = await chromium.launchPersistentContext(profileDir, {
       executablePath: toolPath('chromium'),
       headless: true,
       args: CHROMIUM_FLAGS,
-      viewport: { width: 1280, height: 1000 },
     });
-  }, 60_000);
+  }, 90_000);
   afterAll(async () => {
     await context?.close();
     await served?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await store?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
-  it('shows the live stream, the latency and fps charts, the variants and their trade-off; screenshot saved', async () => {
+  async function open(size: (typeof SIZES)[number]): Promise<{ page: Page; errors: string[] }> {
     const page = await context.newPage();
+    await page.setViewportSize({ width: size.width, height: size.height });
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
     page.on('console', (msg) => {
-      // Failed requests are checked below by URL (the profile's 503 is expected here).
       if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource'))
         errors.push(msg.text());
     });
     page.on('response', (res) => {
-      if (res.status() >= 400 && !res.url().endsWith('/api/profile'))
+      // 404 on /api/live/frame until the first frame is encoded is part of the protocol.
+      if (res.status() >= 400 && !res.url().endsWith('/api/live/frame'))
         errors.push(`${res.status()} ${res.url()}`);
     });
     await page.goto(`${served.url}/`);
     await page.waitForSelector('#dashboard:not([hidden])');
+    return { page, errors };
+  }
 
-    // Expressions as strings: they run in the page, whose script keeps `series` as a global.
-    await page.waitForFunction("document.getElementById('stream').naturalWidth > 0", null, {
-      timeout: 20_000,
+  for (const size of SIZES) {
+    it(`${size.name} ${size.width}×${size.height}: no overflow, charts from history, humanised device panel, caption of the frame shown; screenshot`, async () => {
+      const { page, errors } = await open(size);
+      // History, not live polls (one a second), fills the charts right after load.
+      await page.waitForFunction('series.t.length >= 50', null, { timeout: 5000 });
+      const p95 = (await page.evaluate('series.inferenceP95')) as Array<number | null>;
+      expect(p95.filter((v) => typeof v === 'number' && v > 0).length).toBeGreaterThanOrEqual(50);
+      expect(await page.evaluate('latencyChart.series.map((s) => s.label)')).toEqual([
+        'Time',
+        'inference p50',
+        'inference p95',
+        'capture → result p95',
+      ]);
+      expect(await page.locator('#latency-chart canvas').count()).toBe(1);
+
+      // The picture and the caption come from one answer: same frame number.
+      await page.waitForFunction("document.getElementById('stream').naturalWidth > 0", null, {
+        timeout: 20_000,
+      });
+      const seqs = (await page.evaluate(
+        "[document.getElementById('stream').dataset.seq, document.getElementById('latest').dataset.seq, document.getElementById('latest').textContent]",
+      )) as [string, string, string];
+      expect(seqs[0]).toBe(seqs[1]);
+      expect(seqs[2]).toContain(`frame #${seqs[0]} `);
+
+      await page.waitForFunction(
+        "document.getElementById('profile').textContent.includes('Raspberry Pi 5')",
+        null,
+        {
+          timeout: 30_000,
+        },
+      );
+      const device = (await page.locator('#profile').textContent()) ?? '';
+      expect(device).not.toContain('[object Object]');
+      expect(device).toMatch(/4× cortex-a76/);
+      expect(device).toMatch(/GiB budget/);
+      await page.waitForFunction("document.querySelectorAll('#variants tr').length > 1");
+      await page.waitForFunction("document.getElementById('ctl-variant').options.length > 0");
+
+      const overflow = (await page.evaluate(
+        '({ page: document.documentElement.scrollWidth, body: document.body.scrollWidth, view: window.innerWidth })',
+      )) as { page: number; body: number; view: number };
+      expect(overflow.page, JSON.stringify(overflow)).toBeLessThanOrEqual(overflow.view);
+      expect(overflow.body).toBeLessThanOrEqual(overflow.view);
+
+      const shots = path.join(REPO, 'test-artifacts');
+      mkdirSync(shots, { recursive: true });
+      const shot = path.join(shots, `dashboard-${size.name}.png`);
+      await page.screenshot({ path: shot, fullPage: true });
+      expect(statSync(shot).size).toBeGreaterThan(20_000);
+      expect(errors).toEqual([]);
+      await page.close();
+    }, 90_000);
+  }
+
+  it('the controls change the running pipeline (fps, inference off/on) and restart asks the agent', async () => {
+    const { page, errors } = await open(SIZES[1]);
+    await page.waitForFunction("document.getElementById('ctl-variant').options.length > 0");
+    await page.fill('#ctl-fps', '3');
+    await page.click('#ctl-fps-set');
+    await expect.poll(() => served.pipeline.stats().pacing).toMatchObject({ mode: 'continuous', fps: 3 });
+    await page.click('#ctl-inference');
+    await expect.poll(() => served.pipeline.stats().pacing.mode).toBe('duty-cycle');
+    await expect.poll(() => page.locator('#ctl-state').textContent()).toContain('inference off');
+    await page.click('#ctl-inference');
+    await expect.poll(() => served.pipeline.stats().pacing).toMatchObject({ mode: 'continuous', fps: 3 });
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#ctl-restart');
+    await expect.poll(() => restarts).toEqual(['dashboard']);
+    // A cross-site form post (not JSON) is refused.
+    const form = await fetch(`${served.url}/api/controls`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'fps=1',
     });
-    // The charts are uPlot canvases that have received several polls of data.
-    await page.waitForFunction('series.t.length >= 3', null, { timeout: 20_000 });
-    expect(await page.locator('#latency-chart canvas').count()).toBe(1);
-    expect(await page.locator('#fps-chart canvas').count()).toBe(1);
-    const latency = (await page.evaluate('series.inference')) as Array<number | null>;
-    expect(latency.filter((v) => typeof v === 'number' && v > 0).length).toBeGreaterThan(0);
-
-    // Variants table: every bundled variant; the active one measured and plotted.
-    await page.waitForFunction("document.querySelectorAll('#variants tr').length > 1");
-    expect(await page.locator('#variants tr').count()).toBe(1 + 6);
-    await expect.poll(() => page.locator('#variants tr.active').textContent()).toContain('yolox-nano');
-    await page.waitForFunction("document.querySelectorAll('#tradeoff circle.point').length >= 1");
-
-    expect(await page.locator('#camera-state').textContent()).toContain('online');
-    expect(await page.locator('#model').textContent()).toContain('yolox-nano/fp32');
-    expect(await page.locator('#profile').textContent()).toContain('not available yet');
-    expect(await page.locator('#latest').textContent()).toMatch(/frame #\d+/);
-
-    const dir = path.join(REPO, 'test-artifacts');
-    mkdirSync(dir, { recursive: true });
-    const shot = path.join(dir, 'dashboard.png');
-    await page.screenshot({ path: shot, fullPage: true });
-    expect(statSync(shot).size).toBeGreaterThan(20_000);
+    expect(form.status).toBe(415);
     expect(errors).toEqual([]);
-  }, 90_000);
+    await page.close();
+  }, 60_000);
 });

@@ -34,7 +34,7 @@ describe('edge-agent profile', () => {
   it('gives one line and exit 2 for a bad --root or argument', async () => {
     const missing = await runCli(['profile', '--root', '/no/such/tree']);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/^edge-agent profile: profile: --root \/no\/such\/tree: not a folder/);
+    expect(missing.stderr).toMatch(/^edge-agent profile: --root \/no\/such\/tree: not a folder/);
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
     const extra = await runCli(['profile', 'now']);
     expect(extra.code).toBe(2);

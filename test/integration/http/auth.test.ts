@@ -80,6 +80,8 @@ describe('HTTP auth when bound beyond loopback', () => {
       '/api/models',
       '/api/results/latest',
       '/api/stream.mjpg',
+      '/api/live/frame',
+      '/api/metrics/history',
       '/metrics',
     ]) {
       const res = await fetch(`${url}${path}`);
@@ -98,6 +100,7 @@ describe('HTTP auth when bound beyond loopback', () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect((await fetch(`${url}/`)).status).toBe(200);
     expect((await fetch(`${url}/app.js`)).status).toBe(200);
+    expect((await fetch(`${url}/panels.js`)).status).toBe(200);
   });
 
   it('the dashboard signs in once and then uses an HttpOnly session cookie (not the token)', async () => {

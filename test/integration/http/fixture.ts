@@ -18,10 +18,13 @@ export interface Served {
   close(): Promise<void>;
 }
 
+/** Server deps to add (routes are added to the features'), and the device profile for GET /api/profile. */
+type Extra = Partial<HttpServerDeps> & { profile?: () => Promise<unknown> };
+
 /** The agent's serving stack on a free port: the sample folder through YOLOX-nano, real sessions. */
 export async function serveSamples(
   http: Record<string, unknown> = {},
-  extra: Partial<HttpServerDeps> = {},
+  extra: Extra | ((pipeline: Pipeline) => Extra) = {},
   log: Logger = silentLogger(),
 ): Promise<Served> {
   const config = parseConfig({
@@ -32,9 +35,10 @@ export async function serveSamples(
   const model = await WorkerModel.load({ catalog, model: 'yolox-nano', session: { threads: 1 } });
   const source = createSource(config.camera, { log });
   const pipeline = new Pipeline({ source, model, pacing: { mode: 'continuous' }, maxFrameAgeMs: 2000, log });
+  const { profile, ...more } = typeof extra === 'function' ? extra(pipeline) : extra;
   // The features the agent serves over HTTP (src/agent/features.ts), on this stack.
   const features = [
-    deviceFeature({ status: () => ({}), restart: () => undefined }),
+    deviceFeature({ status: () => ({}), restart: () => undefined, ...(profile ? { profile } : {}) }),
     modelsFeature({
       models: {
         catalog,
@@ -50,9 +54,9 @@ export async function serveSamples(
     config: config.http,
     log,
     pipeline,
-    routes: routeRegistrars(features),
     version: '0.0.0-test',
-    ...extra,
+    ...more,
+    routes: [...routeRegistrars(features), ...(more.routes ?? [])],
   });
   const url = await server.start();
   await startFeatures(features, new AbortController().signal);

@@ -9,6 +9,8 @@ import type { InferenceJson } from '../../../src/inference/json.js';
 import type { FrameResult } from '../../../src/pipeline/pipeline.js';
 import { runCli } from '../../helpers/cli.js';
 import { REPO } from '../../helpers/paths.js';
+import { promtoolCheckMetrics } from '../../helpers/promtool.js';
+import { requireTool } from '../../helpers/system-tools.js';
 import { type Served, serveSamples, waitForResult } from './fixture.js';
 import { parsePrometheusText } from './prometheus-text.js';
 
@@ -54,7 +56,7 @@ describe('HTTP serving (real pipeline on the sample folder)', () => {
   it('GET /healthz and /api/status', async () => {
     const health = await fetch(`${s.url}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ok', pipeline: 'running', camera: 'online' });
+    expect(await health.json()).toEqual({ status: 'ok', pipeline: 'running', camera: 'online', faults: [] });
     const status = (await (await fetch(`${s.url}/api/status`)).json()) as {
       pipeline: { counters: { processed: number }; latency: { inferenceMs: { p50Ms: number } } };
     };
@@ -185,7 +187,8 @@ describe('HTTP serving (real pipeline on the sample folder)', () => {
       execution_provider: 'cpu',
     });
     expect(byName.has('process_resident_memory_bytes')).toBe(true);
-    expect(byName.has('edge_agent_battery_percent')).toBe(false); // no readings wired in
+    expect(byName.has('edge_agent_battery_ratio')).toBe(false); // no readings wired in
+    expect(byName.has('edge_agent_device_cpu_ratio')).toBe(false); // no telemetry wired in
     expect(() => parsePrometheusText('edge_agent_x 1\n')).toThrow(/without a TYPE/);
   });
 
@@ -200,43 +203,84 @@ describe('HTTP serving (real pipeline on the sample folder)', () => {
   });
 });
 
-describe('/metrics with the telemetry record', () => {
-  it('appends the telemetry figures as edge_agent_telemetry_* without clashing with the pipeline metrics', async () => {
-    const record = {
-      ts: 1,
-      deviceId: 'pi-7',
-      intervalS: 10,
-      uptimeS: 60,
-      fps: 12.5,
-      framesProcessed: 125,
-      framesDropped: 3,
-      framesDroppedTotal: 9,
-      framesFailed: 0,
-      agentCpuPercent: 41,
-      agentRssMB: 140,
-      throttled: true,
-      powerW: 6.25,
-      energyPerInferenceJ: 0.5,
-      latencyInferenceP95Ms: 17.5,
-      model: 'yolox-nano',
-      variant: 'fp32',
-      powerMode: 'throttled',
-    };
-    const served = await serveSamples({}, { getTelemetry: () => record });
-    try {
-      const byName = parsePrometheusText(await (await fetch(`${served.url}/metrics`)).text());
-      expect(byName.get('edge_agent_telemetry_energy_per_inference_j')!.samples[0]).toMatchObject({
-        value: 0.5,
-        labels: { device: 'pi-7' },
-      });
-      expect(byName.get('edge_agent_telemetry_latency_inference_p95_ms')!.samples[0]!.value).toBe(17.5);
-      expect(byName.get('edge_agent_telemetry_throttled')!.samples[0]!.value).toBe(1);
-      expect(byName.get('edge_agent_telemetry_info')!.samples[0]!.labels).toMatchObject({
-        power_mode: 'throttled',
-      });
-      expect(byName.get('edge_agent_frames_total')!.type).toBe('counter');
-    } finally {
-      await served.close();
+const hasPromtool = requireTool('promtool', 'prometheus');
+
+describe('/metrics with the telemetry record and device readings', () => {
+  const record = {
+    ts: 1,
+    deviceId: 'pi-7',
+    intervalS: 10,
+    uptimeS: 60,
+    fps: 12.5,
+    framesProcessed: 125,
+    framesDropped: 3,
+    framesDroppedTotal: 9,
+    framesFailed: 0,
+    cpuPercent: 37,
+    agentCpuPercent: 41,
+    agentRssMB: 140,
+    throttled: true,
+    powerW: 6.25,
+    energyPerInferenceJ: 0.5,
+    latencyInferenceP95Ms: 17.5,
+    model: 'yolox-nano',
+    variant: 'fp32',
+    powerMode: 'throttled',
+    outboxPending: 4,
+    outboxDroppedTotal: 2,
+  };
+  let served: Served;
+  let text: string;
+  beforeAll(async () => {
+    served = await serveSamples(
+      {},
+      {
+        getTelemetry: () => record,
+        getReadings: async () => ({
+          temperaturesC: { 'cpu-thermal': 61.5 },
+          batteryPercent: 80,
+          powerW: 6.25,
+        }),
+      },
+    );
+    await waitForResult(served.pipeline);
+    text = await (await fetch(`${served.url}/metrics`)).text();
+  });
+  afterAll(async () => {
+    await served?.close();
+  });
+
+  it('adds only the figures the record alone has, in base units, and no telemetry duplicates', () => {
+    const byName = parsePrometheusText(text);
+    expect(byName.get('edge_agent_energy_per_inference_joules')!.samples[0]!.value).toBe(0.5);
+    expect(byName.get('edge_agent_device_cpu_ratio')!.samples[0]!.value).toBeCloseTo(0.37);
+    expect(byName.get('edge_agent_throttled')!.samples[0]!.value).toBe(1);
+    expect(byName.get('edge_agent_outbox_pending_messages')!.samples[0]!.value).toBe(4);
+    expect(byName.get('edge_agent_outbox_dropped_messages_total')!.type).toBe('counter');
+    expect(byName.get('edge_agent_power_mode')!.samples[0]!.labels).toEqual({ mode: 'throttled' });
+    expect(byName.get('edge_agent_battery_ratio')!.samples[0]!.value).toBe(0.8);
+    expect(byName.get('edge_agent_temperature_celsius')!.samples[0]).toMatchObject({
+      value: 61.5,
+      labels: { zone: 'cpu-thermal' },
+    });
+    // No hand-written families, no units other than base units, HELP on every family.
+    for (const [name, family] of byName) {
+      expect(name).not.toMatch(/^edge_agent_telemetry_/);
+      expect(name).not.toMatch(/_(ms|mb|percent|s)(_total)?$/);
+      expect(family.help, name).not.toBe('');
+      if (family.type !== 'counter') expect(name).not.toMatch(/_total$/);
     }
+    expect(byName.get('edge_agent_battery_charging')?.samples ?? []).toEqual([]); // unknown: no sample, not 0
+  });
+
+  it.skipIf(!hasPromtool)('passes promtool check metrics', () => {
+    const { status, problems } = promtoolCheckMetrics(text);
+    expect(problems).toBe('');
+    expect(status).toBe(0);
+  });
+
+  it.skipIf(!hasPromtool)('promtool does catch what the old renderer did (the check can fail)', () => {
+    const bad = '# TYPE edge_agent_telemetry_latency_ms gauge\nedge_agent_telemetry_latency_ms 3\n';
+    expect(promtoolCheckMetrics(bad).status).not.toBe(0);
   });
 });

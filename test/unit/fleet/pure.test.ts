@@ -4,7 +4,6 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveDeviceId, sanitizeDeviceId } from '../../../src/config/device-id.js';
 import { backoffDelayMs, isProtocolRefusal, TakeoverDetector } from '../../../src/fleet/backoff.js';
-import { DISCOVERY_SENSORS, discoveryMessages } from '../../../src/fleet/discovery.js';
 import { type ResultMessage, ResultsGate, resultSignature } from '../../../src/fleet/results.js';
 import {
   anyDeviceResponse,
@@ -128,37 +127,6 @@ describe('results gate', () => {
     expect(sent).toEqual([0, 500, 1000]);
     gate.configure({ enabled: false, qos: 0, maxPerS: 2, mode: 'every' });
     expect(gate.offer(result(0.9), 5000)).toBe(false);
-  });
-});
-
-describe('Home Assistant discovery', () => {
-  it('announces the sensors and availability on retained config topics tied to one device', () => {
-    const topics = deviceTopics('edge-agent', 'cam-1');
-    const messages = discoveryMessages({
-      discoveryPrefix: 'homeassistant',
-      deviceId: 'cam-1',
-      topics,
-      version: '0.1.0',
-    });
-    expect(messages).toHaveLength(DISCOVERY_SENSORS.length + 1);
-    const byObject = new Map(messages.map((m) => [m.topic, JSON.parse(m.payload)]));
-    const battery = byObject.get('homeassistant/sensor/cam-1/battery/config');
-    expect(battery).toMatchObject({
-      state_topic: 'edge-agent/cam-1/telemetry',
-      availability_topic: 'edge-agent/cam-1/availability',
-      device_class: 'battery',
-      unit_of_measurement: '%',
-      unique_id: 'edge-agent-cam-1-battery',
-      device: { identifiers: ['edge-agent-cam-1'] },
-    });
-    expect(battery.value_template).toContain('value_json.batteryPercent');
-    for (const o of ['fps', 'latency_p95', 'power', 'temperature', 'variant']) {
-      expect(byObject.has(`homeassistant/sensor/cam-1/${o}/config`)).toBe(true);
-    }
-    expect(byObject.get('homeassistant/binary_sensor/cam-1/availability/config')).toMatchObject({
-      device_class: 'connectivity',
-      state_topic: 'edge-agent/cam-1/availability',
-    });
   });
 });
 

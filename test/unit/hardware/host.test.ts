@@ -1,9 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, createHost, runCommand } from '../../../src/hardware/host.js';
-import { readMachineId } from '../../../src/hardware/machine-id.js';
 import { fixtureRoot } from '../../helpers/hardware.js';
 
 describe('host', () => {
@@ -50,27 +46,5 @@ describe('host', () => {
       ok: true,
       stdout: 'throttled=0x0\n',
     });
-  });
-});
-
-describe('readMachineId', () => {
-  it('reads /etc/machine-id of a tree and falls back on the D-Bus id', async () => {
-    expect(await readMachineId(fixtureRoot('jetson-orin-nano'))).toBe('9c8b7a6f5e4d43c2b1a0f9e8d7c6b5a4');
-    const root = mkdtempSync(path.join(tmpdir(), 'edge-agent-mid-'));
-    try {
-      expect(await readMachineId(root)).toBeUndefined();
-      const { mkdirSync } = await import('node:fs');
-      mkdirSync(path.join(root, 'etc'));
-      mkdirSync(path.join(root, 'var/lib/dbus'), { recursive: true });
-      writeFileSync(path.join(root, 'etc/machine-id'), 'uninitialized\n');
-      writeFileSync(path.join(root, 'var/lib/dbus/machine-id'), 'ABCDEF0123456789ABCDEF0123456789\n');
-      expect(await readMachineId(root)).toBe('abcdef0123456789abcdef0123456789');
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
-  });
-  it('reads this machine', async () => {
-    const id = await readMachineId();
-    if (id !== undefined) expect(id).toMatch(/^[0-9a-f]{32}$/);
   });
 });

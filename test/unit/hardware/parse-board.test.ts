@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { classifyBoard } from '../../../src/hardware/boards.js';
 import {
-  classifyBoard,
   detectContainer,
   detectVirtualization,
   jetpackForL4t,

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { DerivationError } from '../../../src/optimize/errors.js';
-import { normalizeParams, parseMethod, variantIdFor } from '../../../src/optimize/methods.js';
+import {
+  METHODS,
+  methodFor,
+  normalizeParams,
+  parseMethod,
+  variantIdFor,
+} from '../../../src/optimize/methods/index.js';
 
 describe('methods', () => {
   it('refuses an unknown method, naming the known ones', () => {
@@ -48,5 +54,46 @@ describe('methods', () => {
       /unknown parameter\(s\) energy \(accepted: blockList\)/,
     );
     expect(() => normalizeParams('clean', { x: 1 })).toThrow(DerivationError);
+  });
+});
+
+describe('method registry', () => {
+  it('registers every method once, each with a summary, a schema and a tag of its defaults', () => {
+    expect(new Set(METHODS).size).toBe(METHODS.length);
+    for (const id of METHODS) {
+      const m = methodFor(id);
+      expect(m.id).toBe(id);
+      expect(m.summary.length).toBeGreaterThan(10);
+      expect(m.params.safeParse({}).success).toBe(true);
+      expect(m.tag(normalizeParams(id, {}))).toMatch(/^[a-z0-9][a-z0-9.-]*$/);
+    }
+  });
+
+  it('names the bad field in parameter errors', () => {
+    expect(() => normalizeParams('int8-static', { reduceRange: 'maybe' })).toThrow(
+      /^int8-static: reduceRange must be true or false, got "maybe"$/,
+    );
+    expect(() => normalizeParams('int8-static', { floor: 'high' })).toThrow(
+      /^int8-static: floor must be a number in \[0, 1\], got "high"$/,
+    );
+    expect(() => normalizeParams('prune', { mode: 'random' })).toThrow(
+      /^prune: mode must be unstructured or structured, got "random"$/,
+    );
+    expect(() => normalizeParams('lowrank', { energy: 0.9, depth: 3 })).toThrow(
+      /^lowrank: unknown parameter\(s\) depth \(accepted: energy, maxParamRatio\)$/,
+    );
+  });
+
+  it('accepts the string spellings the CLI and MQTT send, and null as the default', () => {
+    expect(
+      normalizeParams('int8-static', { reduceRange: '0', frames: '7.6', percentile: null }),
+    ).toMatchObject({
+      reduceRange: false,
+      frames: 8,
+      percentile: 99.999,
+    });
+    expect(normalizeParams('fp16', { blockList: 'Softmax,Resize' })).toEqual({
+      blockList: ['Resize', 'Softmax'],
+    });
   });
 });

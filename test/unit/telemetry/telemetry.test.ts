@@ -5,7 +5,6 @@ import { silentLogger } from '../../../src/log.js';
 import { Store } from '../../../src/store/index.js';
 import { TelemetryCollector } from '../../../src/telemetry/collector.js';
 import { LatencyWindow, percentile } from '../../../src/telemetry/percentiles.js';
-import { metricName, toPrometheus } from '../../../src/telemetry/prometheus.js';
 import { telemetryRecordSchema, temperatureField } from '../../../src/telemetry/record.js';
 import { TelemetryReporter } from '../../../src/telemetry/reporter.js';
 import type { CpuReader, HardwareSample } from '../../../src/telemetry/sources.js';
@@ -182,32 +181,5 @@ describe('TelemetryReporter', () => {
     await reporter.stop();
     expect(() => reporter.setIntervalS(0)).toThrow(RangeError);
     await store.stop();
-  });
-});
-
-describe('Prometheus exposition', () => {
-  it('renders numeric fields as gauges and text fields as info labels', () => {
-    expect(metricName('latencyInferenceP95Ms')).toBe('edge_agent_latency_inference_p95_ms');
-    expect(metricName('agentRssMB')).toBe('edge_agent_agent_rss_mb');
-    const text = toPrometheus({
-      ts: 1,
-      deviceId: 'cam"1',
-      intervalS: 10,
-      uptimeS: 5,
-      fps: 2.5,
-      framesProcessed: 25,
-      framesDropped: 0,
-      framesDroppedTotal: 0,
-      framesFailed: 0,
-      agentCpuPercent: 3,
-      agentRssMB: 200,
-      throttled: true,
-      model: 'yolox-nano',
-      variant: 'fp32',
-    });
-    expect(text).toContain('edge_agent_fps{device="cam\\"1"} 2.5');
-    expect(text).toContain('edge_agent_throttled{device="cam\\"1"} 1');
-    expect(text).toContain('edge_agent_info{device="cam\\"1",model="yolox-nano",variant="fp32"} 1');
-    expect(text).not.toContain('edge_agent_ts');
   });
 });

@@ -1,0 +1,29 @@
+// The child process that tries the non-CPU execution providers for execution-providers.ts. Their
+// native code (Dawn/Vulkan for WebGPU, the CUDA loader) writes warnings straight to file
+// descriptors 1 and 2; here those are pipes the parent reads, not the agent's log or the CLI's
+// JSON. A driver that crashes takes this process down, not the caller.
+import { errorMessage } from '../errors.js';
+import { probeModelBytes, tryProvider } from './execution-providers.js';
+
+export interface ProbeRequest {
+  providers: string[];
+}
+
+/** Per provider: undefined when it computed the probe model correctly, else why not. */
+export type ProbeAnswer = Array<{ provider: string; error?: string }>;
+
+process.once('message', (request: ProbeRequest) => {
+  void (async () => {
+    const model = probeModelBytes();
+    const answer: ProbeAnswer = [];
+    for (const provider of request.providers) {
+      try {
+        await tryProvider(model, provider);
+        answer.push({ provider });
+      } catch (err) {
+        answer.push({ provider, error: errorMessage(err).split('\n')[0]!.slice(0, 300) });
+      }
+    }
+    process.send?.(answer, undefined, undefined, () => process.disconnect());
+  })();
+});

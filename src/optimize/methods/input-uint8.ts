@@ -1,0 +1,13 @@
+import { prependUint8Input } from '../transforms/input-uint8.js';
+import { defineMethod } from './method.js';
+import { noParams } from './params.js';
+
+export const inputUint8Method = defineMethod({
+  id: 'input-uint8',
+  summary: 'the model takes uint8 NHWC pixels and normalises inside the graph (lossless)',
+  params: noParams,
+  tag: () => 'u8in',
+  apply: async (graph, _params, ctx) => ({
+    input: prependUint8Input(graph, ctx.sourceSpec, ctx.sourceInput),
+  }),
+});

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { DerivationError } from '../errors.js';
+import { probeTensors } from '../onnx/runtime.js';
+import { pruneStructured } from '../transforms/prune.js';
+import { pruneUnstructured } from '../transforms/prune-unstructured.js';
+import { defineMethod, fmt } from './method.js';
+import { enumParam, optionalNumberParam } from './params.js';
+
+export const pruneMethod = defineMethod({
+  id: 'prune',
+  summary: 'magnitude pruning: unstructured (zeros) or structured (Conv channels removed)',
+  params: z
+    .strictObject({
+      mode: enumParam(['unstructured', 'structured'], 'unstructured'),
+      sparsity: optionalNumberParam(0.01, 0.95),
+    })
+    .transform((p) => ({ mode: p.mode, sparsity: p.sparsity ?? (p.mode === 'structured' ? 0.1 : 0.3) })),
+  tag: (p) => `prune-${p.mode === 'structured' ? 's' : 'u'}${fmt(p.sparsity)}`,
+  apply: async (graph, p) => {
+    if (p.mode === 'unstructured') return { details: { ...pruneUnstructured(graph, p.sparsity) } };
+    const report = pruneStructured(graph, p.sparsity, (await probeTensors(graph)).shapes);
+    if (report.prunedLayers === 0) {
+      throw new DerivationError(
+        `prune: no Conv layer could lose ${p.sparsity} of its channels (${report.skippedLayers} skipped)`,
+      );
+    }
+    return { details: { ...report } };
+  },
+});
