@@ -38,7 +38,7 @@ import { TelemetryCollector } from './telemetry/collector.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
 import { systemCpuReader } from './telemetry/sources.js';
 import { type AgentTuner, createAgentTuner } from './tuner/agent-tuner.js';
-import { batteryTelemetry, createAgentBattery } from './tuner/battery/agent-battery.js';
+import { batteryReadings, batteryTelemetry, createAgentBattery } from './tuner/battery/agent-battery.js';
 import type { BatteryReplanner } from './tuner/battery/replanner.js';
 import { decisionJson, decisionSummary } from './tuner/report.js';
 
@@ -486,6 +486,7 @@ export class Agent {
           ...(s.batteryPercent !== undefined ? { batteryPercent: s.batteryPercent } : {}),
           ...(s.powerSource !== 'unknown' ? { onBattery: s.powerSource === 'battery' } : {}),
           ...(s.powerW !== undefined ? { powerW: s.powerW } : {}),
+          ...batteryReadings(this.battery?.status()),
         };
       },
       getTelemetry: () => this.telemetry?.latest(),

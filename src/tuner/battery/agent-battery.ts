@@ -111,3 +111,25 @@ export function batteryTelemetry(s: BatteryStatus | undefined): Record<string, n
   if (s.remainingWh !== undefined) out.batteryRemainingWh = Number(s.remainingWh.toFixed(2));
   return out;
 }
+
+/** The dashboard's readings: the plan's predicted life and planned vs measured drain. */
+export function batteryReadings(s: BatteryStatus | undefined): {
+  batteryPlan?: {
+    predictedHours?: number;
+    targetHours: number;
+    met: boolean;
+    plannedW: number;
+    measuredW?: number;
+  };
+} {
+  if (!s?.active || !s.plan) return {};
+  return {
+    batteryPlan: {
+      ...(s.predictedHours !== undefined ? { predictedHours: s.predictedHours } : {}),
+      targetHours: s.plan.targetHours,
+      met: s.plan.met,
+      plannedW: s.plan.averageW,
+      ...(s.measuredDrainW !== undefined ? { measuredW: Number(s.measuredDrainW.toFixed(3)) } : {}),
+    },
+  };
+}

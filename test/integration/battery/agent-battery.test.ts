@@ -3,7 +3,11 @@ import { parseConfig } from '../../../src/config/index.js';
 import type { DeviceProfile } from '../../../src/hardware/schema.js';
 import { createLogger } from '../../../src/log.js';
 import type { Pacing } from '../../../src/pipeline/pacing.js';
-import { batteryTelemetry, createAgentBattery } from '../../../src/tuner/battery/agent-battery.js';
+import {
+  batteryReadings,
+  batteryTelemetry,
+  createAgentBattery,
+} from '../../../src/tuner/battery/agent-battery.js';
 import type { Decision } from '../../../src/tuner/types.js';
 import { BatterySim } from '../../helpers/battery-sim.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
@@ -73,6 +77,7 @@ describe('the battery planner in the agent (pacing, hand-back, telemetry)', () =
     expect(pacings[1]).toEqual({ mode: 'continuous', fps: 5 });
     expect(events[1]).toMatchObject({ trigger: 'mains' });
     expect(batteryTelemetry(battery.status())).toEqual({});
+    expect(batteryReadings(battery.status())).toEqual({});
   });
 
   it('absent without policy.batteryHours', () => {
