@@ -111,7 +111,8 @@ export const planCommand: Command = {
       });
       if (values.json) writeJson(ctx.stdout, planJson(plan));
       else ctx.stdout.write(`${describe(plan, model, energyNote)}\n`);
-      return plan.met ? 0 : 2;
+      // 2 is a usage error; 3 says "planned, but the target cannot be met".
+      return plan.met ? 0 : 3;
     } finally {
       await store.stop();
     }

@@ -6,7 +6,7 @@ import { runCli } from '../../helpers/cli.js';
 import { squeezenetModels } from '../tuner/helpers.js';
 
 describe('edge-agent plan', { timeout: 300_000 }, () => {
-  it('--json has exactly the documented shape; an unreachable target says so and exits 2', async () => {
+  it('--json has exactly the documented shape; an unreachable target says so and exits 3', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'plan-cli-'));
     const config = path.join(dir, 'agent.config.json');
     writeFileSync(
@@ -59,7 +59,7 @@ describe('edge-agent plan', { timeout: 300_000 }, () => {
     const far = await runCli(['plan', '--config', config, '--hours', '48', '--wh', '50'], {
       timeoutMs: 120_000,
     });
-    expect(far.code).toBe(2);
+    expect(far.code).toBe(3);
     expect(far.stderr).toMatch(/0 candidate\(s\)|1 cached/);
     expect(far.stdout).toMatch(/target NOT met/);
     expect(far.stdout).toMatch(/cannot last 48 h on 50 Wh: the best is 18\.\d h/);
