@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { configJsonSchemaText, loadConfig } from '../config/index.js';
 import { redactSecrets } from '../config/redact.js';
+import { missingPaths, referencedPaths } from '../config/referenced-paths.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { type Command, parseCommandArgs, writeJson } from './command.js';
 
@@ -17,6 +18,8 @@ export const configCommand: Command = {
       case 'validate': {
         try {
           const loaded = loadConfig({ file, env: ctx.env, cwd: ctx.cwd });
+          const missing = missingPaths(referencedPaths(loaded.config));
+          if (missing.length > 0) throw new ConfigError('referenced files are missing', missing);
           ctx.stdout.write(
             `${loaded.file ? path.relative(ctx.cwd, loaded.file) || loaded.file : 'defaults'}: valid\n`,
           );

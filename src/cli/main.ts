@@ -3,6 +3,7 @@ import { camerasCommand } from './cameras.js';
 import type { Command, CommandContext } from './command.js';
 import { configCommand } from './config.js';
 import { deriveCommand } from './derive.js';
+import { doctorCommand } from './doctor.js';
 import { fidelityCommand } from './fidelity.js';
 import { fleetCommand } from './fleet.js';
 import { commandHelp } from './help.js';
@@ -26,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   tuneCommand,
   planCommand,
   fleetCommand,
+  doctorCommand,
 ];
 
 function help(): string {

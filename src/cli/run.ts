@@ -1,6 +1,7 @@
 import { Agent, RESTART_EXIT_CODE } from '../agent.js';
 import { loadConfig } from '../config/index.js';
 import { createLogger } from '../log.js';
+import { ServiceNotifier, servingState } from '../service/systemd.js';
 import { type Command, parseCommandArgs } from './command.js';
 
 export const runCommand: Command = {
@@ -21,10 +22,19 @@ export const runCommand: Command = {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     const agent = new Agent({ config: loaded.config, log, configFile: loaded.file, env: ctx.env });
+    // Type=notify: READY after the first inference (or camera offline but serving), watchdog pings.
+    const service = new ServiceNotifier({
+      env: ctx.env,
+      pid: process.pid,
+      log,
+      state: () => servingState(agent.pipeline?.stats()),
+    });
+    service.start(controller.signal);
     try {
       await agent.start(controller.signal);
       await agent.finished();
     } finally {
+      await service.stop();
       await agent.stop();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, errorMessage } from '../errors.js';
 import { packageRoot } from '../paths.js';
+import { resolveCameraSource, resolveModelsDir } from './bundled-paths.js';
 import { formatIssues } from './format.js';
 import { configJsonSchema } from './json-schema.js';
 import { type AgentConfig, configSchema } from './schema.js';
@@ -106,20 +107,35 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`${file ?? 'config'} must hold a JSON object`);
   }
-  const config = parseConfig(applyEnvOverrides(raw, env), file ?? 'config');
+  const withEnv = applyEnvOverrides(raw, env);
+  const config = parseConfig(withEnv, file ?? 'config');
   const baseDir = file ? path.dirname(file) : cwd;
+  // Bundled models/samples resolve against the package, user paths against the config's folder.
+  const bundled = { packageRoot: packageRoot() };
   return {
     config: {
       ...config,
       dataDir: resolveFrom(baseDir, config.dataDir),
-      models: { ...config.models, dir: resolveFrom(baseDir, config.models.dir) },
-      camera: { ...config.camera, source: resolveSourcePath(baseDir, config.camera.source) },
+      models: {
+        ...config.models,
+        dir: resolveModelsDir(rawString(withEnv, 'models', 'dir'), baseDir, bundled),
+      },
+      camera: {
+        ...config.camera,
+        source: resolveCameraSource(rawString(withEnv, 'camera', 'source'), baseDir, bundled),
+      },
       hardware: { ...config.hardware, root: resolveFrom(baseDir, config.hardware.root) },
       mqtt: { ...config.mqtt, tls: resolveTlsPaths(baseDir, config.mqtt.tls) },
     },
     file,
     baseDir,
   };
+}
+
+/** A string the config file (with env overrides) sets at section.key, or undefined when unset. */
+function rawString(raw: Record<string, unknown>, section: string, key: string): string | undefined {
+  const value = (raw[section] as Record<string, unknown> | undefined)?.[key];
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** `images:DIR` and `file:PATH` sources name local paths; make them absolute like the other paths. */

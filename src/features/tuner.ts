@@ -85,8 +85,10 @@ export function tunerFeature(deps: TunerFeatureDeps): Feature {
         return reply.type('image/svg+xml').send(decisionSvg(d));
       });
     },
-    start: async (signal) => {
-      await controller.start(signal);
+    start: (signal) => {
+      // Not awaited: the agent's start (and its first frames) never waits for the profile's
+      // provider probe; a cached decision applies by hot swap a moment later.
+      void controller.start(signal);
     },
     stop: () => controller.stop(),
   };
