@@ -5,7 +5,7 @@ import type { DeviceProfile } from '../../hardware/schema.js';
 import type { Logger } from '../../log.js';
 import { pacingFromConfig } from '../../pipeline/config.js';
 import type { Pacing } from '../../pipeline/pacing.js';
-import { type Decision, sameCandidate } from '../types.js';
+import { candidateLabel, type Decision, sameCandidate } from '../types.js';
 import { planCandidates } from './from-tuner.js';
 import { type BatteryPlan, planBatteryLife } from './planner.js';
 import { powerModelFor } from './power-model.js';
@@ -65,6 +65,11 @@ export function createAgentBattery(deps: AgentBatteryDeps): BatteryReplanner | u
       if (pacing) deps.pipeline.setPacing(pacing);
     },
     restore: async () => deps.pipeline.setPacing(configured),
+    // A new tuner decision (the first one, or another choice) re-plans at the next check.
+    inputsVersion: () => {
+      const d = deps.decision();
+      return d?.chosen ? `${candidateLabel(d.chosen)}@${d.decidedAt}` : '';
+    },
     events: deps.events,
     options: {
       targetHours,

@@ -47,9 +47,11 @@ export interface ReplannerDeps {
   restore: () => Promise<void>;
   events: { emit(type: string, data: Record<string, unknown>): void };
   options: ReplanOptions;
+  /** Changes when the candidates change (a new tuner decision): re-plan at the next check. */
+  inputsVersion?: () => string;
 }
 
-export type ReplanTrigger = 'on-battery' | 'periodic' | 'drain' | 'battery-low' | 'mains';
+export type ReplanTrigger = 'on-battery' | 'periodic' | 'drain' | 'battery-low' | 'mains' | 'candidates';
 
 export interface ReplanRecord {
   atMs: number;
@@ -88,6 +90,7 @@ export class BatteryReplanner {
   private points: EnergyPoint[] = [];
   private lowDone = false;
   private targetDone = false;
+  private inputsAtPlan = '';
   private missingWarned = false;
   private predictedHours: number | undefined;
   private lastRemainingWh: number | undefined;
@@ -191,6 +194,8 @@ export class BatteryReplanner {
       }
       return;
     }
+    if ((this.deps.inputsVersion?.() ?? '') !== this.inputsAtPlan)
+      return this.replan(now, rem.wh, 'candidates');
     const percent = state.battery?.percent;
     if (!this.lowDone && percent !== undefined && percent <= o.lowBatteryPercent) {
       this.lowDone = true;
@@ -223,6 +228,7 @@ export class BatteryReplanner {
     drain?: { measuredW: number; plannedW: number },
   ): Promise<void> {
     const o = this.deps.options;
+    this.inputsAtPlan = this.deps.inputsVersion?.() ?? '';
     const hoursLeft = Math.max(0.05, o.targetHours - (now - this.startedAtMs) / 3.6e6);
     const next = this.deps.plan({
       remainingWh,
@@ -233,7 +239,12 @@ export class BatteryReplanner {
     const current = this.plan;
     let changed = true;
     let predictedHours = next.predictedHours;
-    if (current && trigger !== 'drain' && sameCandidate(current.chosen, next.chosen)) {
+    if (
+      current &&
+      trigger !== 'drain' &&
+      trigger !== 'candidates' &&
+      sameCandidate(current.chosen, next.chosen)
+    ) {
       // Hysteresis: the current rate stays while it is close to the new one and still lasts.
       // Compared in watts, not in rate: on a board whose idle draw dominates, the rate is a small
       // residue of the budget and swings with every reading, while the draw barely moves.

@@ -42,7 +42,9 @@ describe('the battery planner in the agent (pacing, hand-back, telemetry)', () =
       power: { model: { idleW: 2.7, activeW: 6.4, cameraW: 1 } },
       pipeline: { mode: 'continuous', fps: 5 },
     });
-    const decision = {
+    let decision: Decision | undefined;
+    const tuned = {
+      decidedAt: 1,
       chosen: { variant: 'int8', executionProvider: 'cpu', threads: 1 },
       candidates: [measured('fp32', 100, 1), { ...measured('int8', 60, 0.96), verdict: 'chosen' as const }],
     } as unknown as Decision;
@@ -59,11 +61,22 @@ describe('the battery planner in the agent (pacing, hand-back, telemetry)', () =
       log: createLogger({ level: 'silent' }),
     })!;
     expect(battery).toBeDefined();
+    // No tuner decision yet: nothing to plan with, said as such, the pacing is left alone.
+    await battery.tick();
+    expect(pacings).toHaveLength(0);
+    expect(events[0]).toMatchObject({
+      trigger: 'on-battery',
+      met: false,
+      reason: 'cannot plan: no candidate measured',
+    });
+    // The tuner decides: the next check re-plans for its choice.
+    decision = tuned;
+    events.length = 0;
     await battery.tick();
     // 36 Wh over 12 h = 3 W: below one frame per 5 s with the tuner's int8, camera released.
     expect(pacings[0]).toMatchObject({ mode: 'duty-cycle', releaseCamera: true });
     expect((pacings[0] as { intervalS: number }).intervalS).toBeGreaterThanOrEqual(5);
-    expect(events[0]).toMatchObject({ trigger: 'on-battery', met: true, variant: 'int8' });
+    expect(events[0]).toMatchObject({ trigger: 'candidates', met: true, variant: 'int8' });
     const t = batteryTelemetry(battery.status());
     expect(t.batteryPredictedHours).toBeGreaterThanOrEqual(12);
     expect(t).toMatchObject({
