@@ -79,7 +79,7 @@ export function createAgentBattery(deps: AgentBatteryDeps): BatteryReplanner | u
       rateHysteresisPercent: config.policy.replan.rateHysteresisPercent,
       lowBatteryPercent: config.policy.lowBatteryPercent,
       batteryWh: config.power.batteryWh,
-      checkIntervalMs: Math.max(60_000, config.hardware.sampler.intervalMs),
+      checkIntervalMs: config.hardware.sampler.intervalMs,
     },
   });
 }
@@ -102,7 +102,8 @@ export function batteryTelemetry(s: BatteryStatus | undefined): Record<string, n
   if (!s?.active || !s.plan) return {};
   const p = s.plan;
   const out: Record<string, number | string | boolean> = {
-    batteryTargetHours: p.targetHours,
+    // Hours of the target left when the plan was made (the target counts from going on battery).
+    batteryTargetHours: Number(p.targetHours.toFixed(2)),
     batteryPlanMet: p.met,
     batteryPlan: p.chosen
       ? `${p.chosen.variant} ${p.mode === 'continuous' ? `${p.fps} fps` : `every ${p.intervalS} s`}`
@@ -131,7 +132,7 @@ export function batteryReadings(s: BatteryStatus | undefined): {
   return {
     batteryPlan: {
       ...(s.predictedHours !== undefined ? { predictedHours: s.predictedHours } : {}),
-      targetHours: s.plan.targetHours,
+      targetHours: Number(s.plan.targetHours.toFixed(2)),
       met: s.plan.met,
       plannedW: s.plan.averageW,
       ...(s.measuredDrainW !== undefined ? { measuredW: Number(s.measuredDrainW.toFixed(3)) } : {}),
