@@ -6,10 +6,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/paths.js';
 import { benchBattery } from './bench/battery.js';
+import { benchColdStart } from './bench/cold-start.js';
 import { benchDerive } from './bench/derive.js';
 import { benchInference } from './bench/inference.js';
 import { machineInfo } from './bench/machine.js';
 import { benchMemory } from './bench/memory.js';
+import { benchMemoryBreakdown } from './bench/memory-breakdown.js';
 import { benchMqtt } from './bench/mqtt.js';
 import { benchOptimize } from './bench/optimize.js';
 import { benchPipeline } from './bench/pipeline.js';
@@ -42,9 +44,19 @@ const SECTIONS: Section[] = [
     run: ({ quick, log }) => benchPipeline({ quick, log }),
   },
   {
+    name: 'cold-start',
+    title: 'Cold start: `node dist/cli.js run` to /healthz and to the first result',
+    run: ({ quick, log }) => benchColdStart({ log, runs: quick ? 1 : 3 }),
+  },
+  {
     name: 'memory',
     title: 'Agent memory (the real process, as deployed)',
     run: ({ quick, log }) => benchMemory({ minutes: quick ? 1 : 10, log }),
+  },
+  {
+    name: 'memory-breakdown',
+    title: 'Agent anonymous memory, one setting changed at a time',
+    run: ({ quick, log }) => benchMemoryBreakdown({ log, seconds: quick ? 20 : 40 }),
   },
   {
     name: 'optimize',

@@ -218,12 +218,16 @@ export class Agent {
     this.features = built.features;
     this.configStore = built.configStore;
     await startFeatures(this.features, this.abort.signal);
-    await this.startFleet(commandTable(this.features), built.extensions);
-    if (config.http.enabled) await this.startHttp(pipeline, routeRegistrars(this.features));
+    // Cold start: the camera (whose capture process takes the longest to deliver) starts first,
+    // the MQTT link and the HTTP server start side by side (docs/memory.md, cold start).
     pipeline.start(this.abort.signal);
     pipeline.finished().catch((err) => {
       this.log.error({ err: errorMessage(err) }, 'pipeline stopped with an error');
     });
+    await Promise.all([
+      this.startFleet(commandTable(this.features), built.extensions),
+      config.http.enabled ? this.startHttp(pipeline, routeRegistrars(this.features)) : undefined,
+    ]);
   }
 
   /** Camera and pipeline, built but not running (features subscribe to it before it starts). */
