@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/paths.js';
+import { benchBattery } from './bench/battery.js';
 import { benchColdStart } from './bench/cold-start.js';
 import { benchDerive } from './bench/derive.js';
 import { benchInference } from './bench/inference.js';
@@ -70,6 +71,12 @@ const SECTIONS: Section[] = [
     name: 'tune',
     title: 'The auto-tuner: cold tune, cached decision, decisions under constraints, stability, regret',
     run: ({ quick, log }) => benchTune({ quick, log }),
+  },
+  {
+    name: 'battery',
+    title:
+      'The battery planner: plans at 4, 12 and 48 h per model (Pi 4 power model), predicted vs simulated life',
+    run: ({ quick, log }) => benchBattery({ quick, log }),
   },
   {
     name: 'mqtt',

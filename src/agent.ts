@@ -38,6 +38,8 @@ import { TelemetryCollector } from './telemetry/collector.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
 import { systemCpuReader } from './telemetry/sources.js';
 import { type AgentTuner, createAgentTuner } from './tuner/agent-tuner.js';
+import { batteryReadings, batteryTelemetry, createAgentBattery } from './tuner/battery/agent-battery.js';
+import type { BatteryReplanner } from './tuner/battery/replanner.js';
 import { decisionJson, decisionSummary } from './tuner/report.js';
 
 export interface AgentDeps {
@@ -89,6 +91,8 @@ export class Agent {
   private store: Store | undefined;
   /** The tuner: cached decision at start, background tune, power-mode / drift / memory triggers. */
   tuner: AgentTuner | undefined;
+  /** The battery planner (policy.batteryHours), started and stopped as a feature. */
+  battery: BatteryReplanner | undefined;
   private disk: DiskGuard | undefined;
   private sampler: LiveSampler | undefined;
   private collector: TelemetryCollector | undefined;
@@ -172,6 +176,15 @@ export class Agent {
       clock: this.clock,
       log: this.deps.log,
     });
+    this.battery = createAgentBattery({
+      config,
+      profile: () => this.getProfile(),
+      pipeline,
+      decision: () => this.tuner?.controller.current(),
+      events: store.events,
+      clock: this.clock,
+      log: this.deps.log,
+    });
     const built = agentFeatures({
       config,
       configFile: { file: this.deps.configFile, env: this.deps.env ?? process.env },
@@ -193,6 +206,7 @@ export class Agent {
           : configDecision(config, pipeline.stats());
       },
       tuner: this.tuner.controller,
+      battery: this.battery,
       profile: () => this.getProfile(),
       restart: (reason) => {
         this.restartRequested = reason;
@@ -383,6 +397,7 @@ export class Agent {
         hardware: () => telemetryHardware(this.sampler?.latest()),
         cameraState: () => this.pipeline?.stats().camera.state,
         powerMode: () => this.powerMode.current(),
+        extra: () => batteryTelemetry(this.battery?.status()),
         outbox: () => {
           const s = store.outbox.stats();
           // Messages lost to a full disk are counted in memory (the durable counter cannot be written).
@@ -475,6 +490,7 @@ export class Agent {
           ...(s.batteryPercent !== undefined ? { batteryPercent: s.batteryPercent } : {}),
           ...(s.powerSource !== 'unknown' ? { onBattery: s.powerSource === 'battery' } : {}),
           ...(s.powerW !== undefined ? { powerW: s.powerW } : {}),
+          ...batteryReadings(this.battery?.status()),
         };
       },
       getTelemetry: () => this.telemetry?.latest(),

@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { type AgentConfig, ENV_OVERRIDES, loadConfig } from '../config/index.js';
 import { ConfigStore, removeStaleTemps } from '../config/store.js';
 import { errorMessage } from '../errors.js';
+import { batteryFeature } from '../features/battery.js';
 import { configFeature } from '../features/config.js';
 import { controlsFeature } from '../features/controls.js';
 import { agentDerivation, deriveFeature } from '../features/derive.js';
@@ -20,6 +21,7 @@ import type { Logger } from '../log.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Store } from '../store/index.js';
 import type { TelemetryReporter } from '../telemetry/reporter.js';
+import type { BatteryReplanner } from '../tuner/battery/replanner.js';
 import type { TunerController } from '../tuner/controller.js';
 import { Controls } from './controls.js';
 import type { ModelHost } from './model-host.js';
@@ -51,6 +53,8 @@ export interface AgentParts {
   fleet(): FleetService | undefined;
   /** The auto-tuner (absent: no tune / set-policy commands). */
   tuner?: TunerController | undefined;
+  /** The battery planner (absent unless policy.batteryHours is set). */
+  battery?: BatteryReplanner | undefined;
 }
 
 /** Every feature of the agent, and the config store that applies their live keys. */
@@ -126,6 +130,7 @@ export function agentFeatures(parts: AgentParts): {
     }),
     controlsFeature({ controls }),
     ...(parts.tuner ? [tunerFeature({ controller: parts.tuner })] : []),
+    ...(parts.battery ? [batteryFeature({ replanner: parts.battery })] : []),
   ];
   const extensions: FleetExtension[] = [];
   if (parts.config.mqtt.homeAssistant.enabled) {

@@ -275,6 +275,43 @@ export const HELP: Readonly<Record<string, CommandHelp>> = {
       'Exit code: 0 all ok, 1 warnings only, 2 at least one failure.',
     ],
   },
+  plan: {
+    options: [
+      {
+        flag: '--hours N',
+        text: 'Hours the device must keep running on the battery.',
+        default: 'policy.batteryHours',
+      },
+      {
+        flag: '--model NAME',
+        text: 'The model whose measured variants are planned over.',
+        default: 'models.default (yolox-nano)',
+      },
+      {
+        flag: '--wh WH',
+        text: 'Energy to plan with, in Wh.',
+        default:
+          "the battery's energy_now (or charge × voltage), else percent × power.batteryWh, else power.batteryWh",
+      },
+      {
+        flag: '--min-fps F',
+        text: 'Never plan fewer inferences per second than this.',
+        default: 'policy.minFps',
+      },
+      {
+        flag: '--max-interval-s S',
+        text: 'Never plan longer than this between inferences.',
+        default: 'policy.maxIntervalS (else one an hour)',
+      },
+      { flag: '-q, --quiet', text: 'No progress on stderr.' },
+      JSON_OUT,
+      CONFIG,
+    ],
+    examples: [
+      'edge-agent plan --hours 12                        # on this battery, from the tuner cache',
+      'edge-agent plan --hours 48 --wh 60 --max-interval-s 300 --json',
+    ],
+  },
   fleet: {
     arguments: [
       {

@@ -9,6 +9,7 @@ import { fleetCommand } from './fleet.js';
 import { commandHelp } from './help.js';
 import { inferCommand } from './infer.js';
 import { modelsCommand } from './models.js';
+import { planCommand } from './plan.js';
 import { profileCommand } from './profile.js';
 import { runCommand } from './run.js';
 import { tuneCommand } from './tune.js';
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   deriveCommand,
   fidelityCommand,
   tuneCommand,
+  planCommand,
   fleetCommand,
   doctorCommand,
 ];

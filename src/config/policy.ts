@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { OBJECTIVE_IDS } from '../tuner/objectives.js';
+import { batteryPolicyKeys } from './battery.js';
 
 /**
  * `policy`: what the tuner optimises and under which constraints (src/tuner/, docs/tuner.md).
@@ -97,6 +98,7 @@ export const policySchema = z
       .describe('At or above (hottest zone): throttled, even before the kernel caps the clock'),
     temperatureHysteresisC: z.number().nonnegative().default(5),
     tuning: tuningSchema,
+    ...batteryPolicyKeys,
   })
   .prefault({});
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EXECUTION_PROVIDERS } from '../inference/providers.js';
+import { powerSchema } from './battery.js';
 import { policySchema } from './policy.js';
 
 /**
@@ -473,6 +474,7 @@ export const configSchema = z.strictObject({
   mqtt: mqttSchema,
   http: httpSchema,
   policy: policySchema,
+  power: powerSchema,
   telemetry: telemetrySchema,
   hardware: hardwareSchema,
   store: storeSchema,

@@ -142,6 +142,7 @@ export class TelemetryCollector {
       record.outboxPending = outbox.pending;
       record.outboxDroppedTotal = outbox.droppedTotal;
     }
+    Object.assign(record, sources.extra?.() ?? {});
 
     this.intervalStart = now;
     this.lastProcessMicros = processMicros;

@@ -8,7 +8,7 @@ import type { Measurement } from './types.js';
  * To add one: add its id to OBJECTIVE_IDS and a definition to OBJECTIVES (score, noise, tie-break,
  * summary); the compiler points at everything else (docs/tuner.md "Adding an objective").
  */
-export const OBJECTIVE_IDS = ['max-accuracy', 'min-latency', 'min-energy'] as const;
+export const OBJECTIVE_IDS = ['max-accuracy', 'min-latency', 'min-energy', 'battery-life'] as const;
 export type ObjectiveId = (typeof OBJECTIVE_IDS)[number];
 
 /** A measured candidate: every figure the objectives read is present. */
@@ -76,6 +76,23 @@ export const OBJECTIVES: Record<ObjectiveId, ObjectiveDefinition> = {
         : m.cpuMsPerInference,
     display: (score) => score,
     noise: (m, ctx) => halfRange(ctx.energyBasis === 'joules' ? m.roundEnergyJ : m.roundCpuMs),
+    tieBreak: byLatency,
+  },
+  // The variant half of the battery planner (src/tuner/battery/): on a fixed energy budget the
+  // inferences per hour go as 1 / energy per inference, so useful work (fidelity × inferences/h)
+  // is best where energy / fidelity is least. The rate half is planned by planBatteryLife.
+  'battery-life': {
+    id: 'battery-life',
+    summary:
+      'the most useful work (fidelity × inferences/h) on the battery: least energy (or CPU-ms) per inference ÷ fidelity; the battery planner sets the rate',
+    unit: (ctx) => (ctx.energyBasis === 'joules' ? 'J/fidelity' : 'CPU-ms/fidelity'),
+    score: (m, ctx) =>
+      (ctx.energyBasis === 'joules'
+        ? (m.energyPerInferenceJ ?? Number.POSITIVE_INFINITY)
+        : m.cpuMsPerInference) / Math.max(1e-6, m.fidelity),
+    display: (score) => score,
+    noise: (m, ctx) =>
+      halfRange(ctx.energyBasis === 'joules' ? m.roundEnergyJ : m.roundCpuMs) / Math.max(1e-6, m.fidelity),
     tieBreak: byLatency,
   },
 };
