@@ -5,13 +5,17 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/paths.js';
+import { benchBattery } from './bench/battery.js';
+import { benchColdStart } from './bench/cold-start.js';
 import { benchDerive } from './bench/derive.js';
 import { benchInference } from './bench/inference.js';
 import { machineInfo } from './bench/machine.js';
 import { benchMemory } from './bench/memory.js';
+import { benchMemoryBreakdown } from './bench/memory-breakdown.js';
 import { benchMqtt } from './bench/mqtt.js';
 import { benchOptimize } from './bench/optimize.js';
 import { benchPipeline } from './bench/pipeline.js';
+import { benchTune } from './bench/tune.js';
 
 interface Section {
   name: string;
@@ -40,9 +44,19 @@ const SECTIONS: Section[] = [
     run: ({ quick, log }) => benchPipeline({ quick, log }),
   },
   {
+    name: 'cold-start',
+    title: 'Cold start: `node dist/cli.js run` to /healthz and to the first result',
+    run: ({ quick, log }) => benchColdStart({ log, runs: quick ? 1 : 3 }),
+  },
+  {
     name: 'memory',
     title: 'Agent memory (the real process, as deployed)',
     run: ({ quick, log }) => benchMemory({ minutes: quick ? 1 : 10, log }),
+  },
+  {
+    name: 'memory-breakdown',
+    title: 'Agent anonymous memory, one setting changed at a time',
+    run: ({ quick, log }) => benchMemoryBreakdown({ log, seconds: quick ? 20 : 40 }),
   },
   {
     name: 'optimize',
@@ -52,6 +66,17 @@ const SECTIONS: Section[] = [
         log,
         ...(quick ? { rounds: 1, iterations: 5, models: [{ name: 'squeezenet1.1', source: 'fp32' }] } : {}),
       }),
+  },
+  {
+    name: 'tune',
+    title: 'The auto-tuner: cold tune, cached decision, decisions under constraints, stability, regret',
+    run: ({ quick, log }) => benchTune({ quick, log }),
+  },
+  {
+    name: 'battery',
+    title:
+      'The battery planner: plans at 4, 12 and 48 h per model (Pi 4 power model), predicted vs simulated life',
+    run: ({ quick, log }) => benchBattery({ quick, log }),
   },
   {
     name: 'mqtt',

@@ -38,6 +38,10 @@ import { TelemetryCollector } from './telemetry/collector.js';
 import { TelemetryReporter } from './telemetry/reporter.js';
 import { systemCpuReader } from './telemetry/sources.js';
 import { commandGate } from './trust/authorizer.js';
+import { type AgentTuner, createAgentTuner } from './tuner/agent-tuner.js';
+import { batteryReadings, batteryTelemetry, createAgentBattery } from './tuner/battery/agent-battery.js';
+import type { BatteryReplanner } from './tuner/battery/replanner.js';
+import { decisionJson, decisionSummary } from './tuner/report.js';
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -87,6 +91,10 @@ export class Agent {
   private readonly powerMode = new PowerModeTracker();
   private features: Feature[] = [];
   private store: Store | undefined;
+  /** The tuner: cached decision at start, background tune, power-mode / drift / memory triggers. */
+  tuner: AgentTuner | undefined;
+  /** The battery planner (policy.batteryHours), started and stopped as a feature. */
+  battery: BatteryReplanner | undefined;
   private disk: DiskGuard | undefined;
   private sampler: LiveSampler | undefined;
   private collector: TelemetryCollector | undefined;
@@ -160,6 +168,25 @@ export class Agent {
     await this.startSampler();
     this.startTelemetry(topics.telemetry);
     const pipeline = this.buildPipeline(model, store);
+    this.tuner = createAgentTuner({
+      config,
+      profile: () => this.getProfile(),
+      models: this.models,
+      pipeline,
+      store,
+      sampler: this.sampler,
+      clock: this.clock,
+      log: this.deps.log,
+    });
+    this.battery = createAgentBattery({
+      config,
+      profile: () => this.getProfile(),
+      pipeline,
+      decision: () => this.tuner?.controller.current(),
+      events: store.events,
+      clock: this.clock,
+      log: this.deps.log,
+    });
     const built = agentFeatures({
       config,
       configFile: { file: this.deps.configFile, env: this.deps.env ?? process.env },
@@ -174,10 +201,14 @@ export class Agent {
       store,
       telemetry: this.telemetry!,
       decision: () => {
-        // The latest recorded decision when there is one, else the configured choice.
-        const recorded = store.decisions.latest();
-        return recorded ? { ...recorded, source: 'tuner' } : configDecision(config, pipeline.stats());
+        // The tuner's decision in force when there is one, else the configured choice.
+        const d = this.tuner?.controller.current();
+        return d
+          ? { source: 'tuner', variant: d.chosen?.variant ?? null, ts: d.decidedAt, ...decisionJson(d) }
+          : configDecision(config, pipeline.stats());
       },
+      tuner: this.tuner.controller,
+      battery: this.battery,
       profile: () => this.getProfile(),
       restart: (reason) => {
         this.restartRequested = reason;
@@ -190,12 +221,16 @@ export class Agent {
     this.configStore = built.configStore;
     this.deployUpdate = built.update;
     await startFeatures(this.features, this.abort.signal);
-    await this.startFleet(commandTable(this.features), built.extensions);
-    if (config.http.enabled) await this.startHttp(pipeline, routeRegistrars(this.features));
+    // Cold start: the camera (whose capture process takes the longest to deliver) starts first,
+    // the MQTT link and the HTTP server start side by side (docs/memory.md, cold start).
     pipeline.start(this.abort.signal);
     pipeline.finished().catch((err) => {
       this.log.error({ err: errorMessage(err) }, 'pipeline stopped with an error');
     });
+    await Promise.all([
+      this.startFleet(commandTable(this.features), built.extensions),
+      config.http.enabled ? this.startHttp(pipeline, routeRegistrars(this.features)) : undefined,
+    ]);
   }
 
   /** Camera and pipeline, built but not running (features subscribe to it before it starts). */
@@ -365,6 +400,7 @@ export class Agent {
         hardware: () => telemetryHardware(this.sampler?.latest()),
         cameraState: () => this.pipeline?.stats().camera.state,
         powerMode: () => this.powerMode.current(),
+        extra: () => batteryTelemetry(this.battery?.status()),
         outbox: () => {
           const s = store.outbox.stats();
           // Messages lost to a full disk are counted in memory (the durable counter cannot be written).
@@ -441,7 +477,7 @@ export class Agent {
       ...this.models.active(),
       powerMode: this.powerMode.current() ?? null,
       groups: config.mqtt.groups,
-      decision: this.store?.decisions.latest() ?? null,
+      decision: this.tuner?.controller.current() ? decisionSummary(this.tuner.controller.current()!) : null,
       config: redactSecrets(config),
       update: this.deployUpdate?.() ?? null,
     };
@@ -465,6 +501,7 @@ export class Agent {
           ...(s.batteryPercent !== undefined ? { batteryPercent: s.batteryPercent } : {}),
           ...(s.powerSource !== 'unknown' ? { onBattery: s.powerSource === 'battery' } : {}),
           ...(s.powerW !== undefined ? { powerW: s.powerW } : {}),
+          ...batteryReadings(this.battery?.status()),
         };
       },
       getTelemetry: () => this.telemetry?.latest(),

@@ -44,7 +44,7 @@ export function readStatus(pid: number): Omit<Reading, 's'> | undefined {
   };
 }
 
-function ensureBuilt(root: string, log: (l: string) => void): string {
+export function ensureBuilt(root: string, log: (l: string) => void): string {
   const cli = path.join(root, 'dist', 'cli.js');
   if (!existsSync(cli) || !existsSync(path.join(root, 'dist', 'inference', 'session-worker.mjs'))) {
     log('memory: building dist/ (npm run build)');

@@ -23,6 +23,7 @@ import type { Method } from '../../src/optimize/methods/index.js';
 import { inspectModel } from '../../src/optimize/onnx/inspect.js';
 import { decodeModel } from '../../src/optimize/onnx/onnx-io.js';
 import { probeShapes } from '../../src/optimize/onnx/runtime.js';
+import { percentileOf } from '../../src/telemetry/percentiles.js';
 
 export interface BenchOptimizeOptions {
   models?: Array<{ name: string; source: string }>;
@@ -99,9 +100,6 @@ async function loadFrames(dirs: string[]): Promise<{ images: RawImage[]; names: 
   }
   return { images, names };
 }
-
-const quantile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
 export async function benchOptimize(
   opts: BenchOptimizeOptions = {},
@@ -227,10 +225,9 @@ export async function benchOptimize(
         }
       }
       for (const [row, s] of samples) {
-        s.sort((a, b) => a - b);
         row.latency[`${threads}t`] = {
-          medianMs: quantile(s, 0.5),
-          p95Ms: quantile(s, 0.95),
+          medianMs: percentileOf(s, 50),
+          p95Ms: percentileOf(s, 95),
           samples: s.length,
         };
       }

@@ -58,6 +58,14 @@ export function agentDeployFeature(
         if (!parts.configFile.file) return; // no file: the choice lasts until the agent restarts
         await configStore().set({ models: { default: model, variant } });
       },
+      // The tuner's measured p95 of the variant serving before the switch, when it measured one.
+      tunedLatencyMs: () => {
+        const a = models.active();
+        const measured = parts.tuner
+          ?.current()
+          ?.candidates.find((c) => c.variant === a?.variant && c.status === 'ok' && c.latencyMs);
+        return measured?.latencyMs?.p95;
+      },
       health: () => {
         const s = pipeline.stats();
         const latency = s.latency.inferenceMs;

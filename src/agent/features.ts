@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { type AgentConfig, ENV_OVERRIDES, loadConfig } from '../config/index.js';
 import { ConfigStore, removeStaleTemps } from '../config/store.js';
 import { errorMessage } from '../errors.js';
+import { batteryFeature } from '../features/battery.js';
 import { configFeature } from '../features/config.js';
 import { controlsFeature } from '../features/controls.js';
 import { agentDerivation, deriveFeature } from '../features/derive.js';
@@ -13,12 +14,15 @@ import { modelsFeature } from '../features/models.js';
 import { pacingFeature } from '../features/pacing.js';
 import { reportingFeature } from '../features/reporting.js';
 import { PipelineCamera, snapshotFeature } from '../features/snapshot.js';
+import { tunerFeature } from '../features/tuner.js';
 import type { FleetExtension, FleetService } from '../fleet/service.js';
 import type { DeviceProfile } from '../hardware/index.js';
 import type { Logger } from '../log.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Store } from '../store/index.js';
 import type { TelemetryReporter } from '../telemetry/reporter.js';
+import type { BatteryReplanner } from '../tuner/battery/replanner.js';
+import type { TunerController } from '../tuner/controller.js';
 import { Controls } from './controls.js';
 import { agentDeployFeature } from './deploy.js';
 import type { ModelHost } from './model-host.js';
@@ -48,6 +52,10 @@ export interface AgentParts {
    * reached through this function (undefined while MQTT is off).
    */
   fleet(): FleetService | undefined;
+  /** The auto-tuner (absent: no tune / set-policy commands). */
+  tuner?: TunerController | undefined;
+  /** The battery planner (absent unless policy.batteryHours is set). */
+  battery?: BatteryReplanner | undefined;
 }
 
 /** Every feature of the agent, and the config store that applies their live keys. */
@@ -125,6 +133,8 @@ export function agentFeatures(parts: AgentParts): {
       concurrency: parts.config.http.inferConcurrency,
     }),
     controlsFeature({ controls }),
+    ...(parts.tuner ? [tunerFeature({ controller: parts.tuner })] : []),
+    ...(parts.battery ? [batteryFeature({ replanner: parts.battery })] : []),
     deploy,
   ];
   const extensions: FleetExtension[] = [];

@@ -1,7 +1,7 @@
 import type { AgentConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import type { ActiveModelInfo, ModelSwitcher, ModelTarget } from '../features/models.js';
-import type { SessionOptions } from '../inference/session.js';
+import type { ExecutionProvider, SessionOptions } from '../inference/session.js';
 import { WorkerModel } from '../inference/worker-model.js';
 import type { Logger } from '../log.js';
 import { type Catalog, loadCatalog } from '../models/catalog.js';
@@ -19,6 +19,11 @@ export function agentSessionOptions(config: AgentConfig): SessionOptions {
   };
 }
 
+/** A switch target; the tuner also names the session options it chose (threads, provider). */
+export type TunedTarget = ModelTarget & {
+  session?: { threads?: number; executionProvider?: string } | undefined;
+};
+
 /**
  * Owns the catalog and the active model: the first load, hot swaps (the new variant is loaded and
  * verified while the old one keeps serving; the frame in flight finishes on the old one), and
@@ -29,6 +34,7 @@ export class ModelHost implements ModelSwitcher {
   private current: WorkerModel | undefined;
   private catalogRef: Catalog | undefined;
   private pipeline: Pipeline | undefined;
+  private sessionNow: { threads?: number; executionProvider?: string } | undefined;
   /** Set while a fallback runs instead of the configured model (cleared by a later switch). */
   fallback: FallbackResult<WorkerModel> | undefined;
   /** Bundled models whose manifest could not be read (skipped, so the others still load). */
@@ -96,7 +102,7 @@ export class ModelHost implements ModelSwitcher {
 
   /** Switches to another model/variant; a no-op answer when it is already active. */
   async switchTo(
-    target: ModelTarget,
+    target: TunedTarget,
   ): Promise<{ changed: boolean; from: ActiveModelInfo; to: ActiveModelInfo }> {
     const previous = this.model;
     if (!previous) throw new Error('no model is loaded yet');
@@ -104,15 +110,23 @@ export class ModelHost implements ModelSwitcher {
     const name = target.model ?? previous.name;
     // The manifest's default when no variant is named; unknown ids throw a clear error.
     const { variant } = this.catalog.variant(name, target.variant);
-    if (name === previous.name && variant.id === previous.variant.id)
+    const sameSession = JSON.stringify(target.session) === JSON.stringify(this.sessionNow);
+    if (name === previous.name && variant.id === previous.variant.id && (!target.session || sameSession))
       return { changed: false, from, to: from };
+    const base = agentSessionOptions(this.config);
+    const ep = target.session?.executionProvider as ExecutionProvider | undefined;
     const next = await WorkerModel.load({
       catalog: this.catalog,
       model: name,
       variant: variant.id,
-      session: agentSessionOptions(this.config),
+      session: {
+        ...base,
+        ...(target.session?.threads !== undefined ? { threads: target.session.threads } : {}),
+        ...(ep ? { executionProviders: [ep] } : {}),
+      },
       log: this.log,
     });
+    this.sessionNow = target.session;
     this.current = next;
     this.fallback = undefined;
     if (this.pipeline) await this.pipeline.setModel(next);

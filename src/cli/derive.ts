@@ -17,7 +17,7 @@ export const deriveCommand: Command = {
   usage:
     'edge-agent derive MODEL --method METHOD [--variant SOURCE] [--calib DIR] [--frames DIR] [--out DATADIR] [--id ID] ' +
     '[--ranges minmax|percentile|entropy] [--percentile P] [--floor F|none] [--mode unstructured|structured] [--sparsity S] ' +
-    '[--energy E] [--param KEY=VALUE]... [--threads N [--force]] [--dry-run] [--json] [--config FILE]',
+    '[--energy E] [--param KEY=VALUE]... [--threads N [--force]] [--max-memory-mb MB] [--dry-run] [--json] [--config FILE]',
   async run(ctx) {
     const { values, positionals } = parseCommandArgs(this, ctx.argv, {
       method: { type: 'string' },
@@ -36,6 +36,7 @@ export const deriveCommand: Command = {
       param: { type: 'string', multiple: true },
       threads: { type: 'string' },
       force: { type: 'boolean' },
+      'max-memory-mb': { type: 'string' },
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
@@ -62,6 +63,12 @@ export const deriveCommand: Command = {
       cores: usableCores(),
       force: values.force,
     });
+    const maxMemoryMB = values['max-memory-mb'] === undefined ? undefined : Number(values['max-memory-mb']);
+    if (maxMemoryMB !== undefined && (!Number.isFinite(maxMemoryMB) || maxMemoryMB <= 0)) {
+      throw new UsageError(
+        `derive: --max-memory-mb expects a positive number, got "${values['max-memory-mb']}"`,
+      );
+    }
     const { catalog, loaded } = await setupCli(ctx, values.config);
     // The fallback's floor defaults to the policy's, so derived variants meet what the tuner will ask.
     if (method === 'int8-static' && params.floor === undefined)
@@ -78,6 +85,7 @@ export const deriveCommand: Command = {
         dataDir: values.out ? path.resolve(ctx.cwd, values.out) : undefined,
         dryRun: values['dry-run'],
         threads,
+        ...(maxMemoryMB !== undefined ? { maxMemoryMB } : {}),
         signal: controller.signal,
         onProgress: values.quiet ? undefined : terminalProgress(ctx.stderr),
       });

@@ -278,6 +278,63 @@ export const HELP: Readonly<Record<string, CommandHelp>> = {
       'edge-agent sign manifest.json --key ops.key | jq .keyId',
     ],
   },
+  doctor: {
+    options: [
+      CONFIG,
+      {
+        flag: '--root DIR',
+        text: 'Read board, throttling and memory files under DIR instead of the live system (a captured device tree).',
+        default: '/',
+      },
+      { flag: '--json', text: 'Print {status, exitCode, checks: [{id, status, summary, fix?}]} on stdout.' },
+    ],
+    examples: [
+      'edge-agent doctor                                 # every check with a one-line fix for what fails',
+      'edge-agent doctor --config /etc/edge-agent/agent.config.json --json',
+      'edge-agent doctor --root test/fixtures/hardware/raspberry-pi-4   # a captured Pi 4 tree',
+    ],
+    notes: [
+      'Checks: config, camera, ffmpeg, broker, clock, disk, memory, throttling, providers, service (docs/install.md).',
+      'Exit code: 0 all ok, 1 warnings only, 2 at least one failure.',
+    ],
+  },
+  plan: {
+    options: [
+      {
+        flag: '--hours N',
+        text: 'Hours the device must keep running on the battery.',
+        default: 'policy.batteryHours',
+      },
+      {
+        flag: '--model NAME',
+        text: 'The model whose measured variants are planned over.',
+        default: 'models.default (yolox-nano)',
+      },
+      {
+        flag: '--wh WH',
+        text: 'Energy to plan with, in Wh.',
+        default:
+          "the battery's energy_now (or charge × voltage), else percent × power.batteryWh, else power.batteryWh",
+      },
+      {
+        flag: '--min-fps F',
+        text: 'Never plan fewer inferences per second than this.',
+        default: 'policy.minFps',
+      },
+      {
+        flag: '--max-interval-s S',
+        text: 'Never plan longer than this between inferences.',
+        default: 'policy.maxIntervalS (else one an hour)',
+      },
+      { flag: '-q, --quiet', text: 'No progress on stderr.' },
+      JSON_OUT,
+      CONFIG,
+    ],
+    examples: [
+      'edge-agent plan --hours 12                        # on this battery, from the tuner cache',
+      'edge-agent plan --hours 48 --wh 60 --max-interval-s 300 --json',
+    ],
+  },
   fleet: {
     arguments: [
       {

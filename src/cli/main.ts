@@ -10,8 +10,10 @@ import { commandHelp } from './help.js';
 import { inferCommand } from './infer.js';
 import { keysCommand, signCommand } from './keys.js';
 import { modelsCommand } from './models.js';
+import { planCommand } from './plan.js';
 import { profileCommand } from './profile.js';
 import { runCommand } from './run.js';
+import { tuneCommand } from './tune.js';
 
 /** The subcommands of `edge-agent`; each lives in src/cli/<name>.ts. */
 export const COMMANDS: readonly Command[] = [
@@ -23,6 +25,8 @@ export const COMMANDS: readonly Command[] = [
   profileCommand,
   deriveCommand,
   fidelityCommand,
+  tuneCommand,
+  planCommand,
   fleetCommand,
   doctorCommand,
   keysCommand,

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { EXECUTION_PROVIDERS } from '../inference/providers.js';
 import { trustSchema } from '../trust/config.js';
+import { powerSchema } from './battery.js';
+import { policySchema } from './policy.js';
 
 /**
  * The one schema of `agent.config.json`. The TypeScript type, the defaults and the JSON Schema for
@@ -343,19 +345,6 @@ const httpSchema = z
   })
   .prefault({});
 
-const policySchema = z
-  .strictObject({
-    objective: z.enum(['max-accuracy', 'min-latency', 'min-energy']).default('max-accuracy'),
-    latencyP95Ms: z.number().positive().default(250).describe('Latency budget per inference (p95)'),
-    fidelityFloor: z.number().min(0).max(1).default(0.9).describe('Minimum fidelity against the reference'),
-    memoryBudgetMB: z
-      .number()
-      .positive()
-      .optional()
-      .describe('Memory budget; the device profile decides when absent'),
-  })
-  .prefault({});
-
 const telemetrySchema = z
   .strictObject({
     intervalS: z.number().positive().max(86_400).default(10),
@@ -486,6 +475,7 @@ export const configSchema = z.strictObject({
   mqtt: mqttSchema,
   http: httpSchema,
   policy: policySchema,
+  power: powerSchema,
   telemetry: telemetrySchema,
   hardware: hardwareSchema,
   store: storeSchema,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineCommand } from '../fleet/router.js';
 import { type Measured, modelsView, variantKey } from '../http/models-view.js';
 import type { Catalog } from '../models/catalog.js';
-import { SampleWindow } from '../pipeline/stats.js';
+import { LatencyWindow } from '../telemetry/percentiles.js';
 import type { Feature } from './feature.js';
 import type { ResultStream } from './frames.js';
 
@@ -62,7 +62,7 @@ const name = z.string().min(1).max(128);
  */
 export function modelsFeature(deps: ModelsFeatureDeps): Feature {
   // Latency per variant measured by this agent, for the models table.
-  const measured = new Map<string, SampleWindow>();
+  const measured = new Map<string, LatencyWindow>();
   let unsubscribe: (() => void) | undefined;
   return {
     name: 'models',
@@ -104,7 +104,7 @@ export function modelsFeature(deps: ModelsFeatureDeps): Feature {
         const catalog = deps.models.catalog;
         const active = deps.models.active();
         const merged = new Map((await deps.measurements?.()) ?? []);
-        for (const [k, w] of measured) merged.set(k, w.summary());
+        for (const [k, w] of measured) merged.set(k, w.latency());
         const current = { model: active?.model ?? '', variant: active?.variant ?? '' };
         return {
           active: current,
@@ -115,7 +115,7 @@ export function modelsFeature(deps: ModelsFeatureDeps): Feature {
     start: () => {
       unsubscribe = deps.results?.onResult((r) => {
         const key = variantKey(r.model, r.variant);
-        const w = measured.get(key) ?? new SampleWindow(256);
+        const w = measured.get(key) ?? new LatencyWindow(256, { keep: 'recent' });
         measured.set(key, w);
         w.add(r.timings.inferenceMs);
       });

@@ -154,6 +154,20 @@ export function discoveryMessages(input: DiscoveryInput): DiscoveryMessage[] {
       ...measurement,
     },
   );
+  // The battery planner's predicted life (docs/battery.md); unknown until a plan is in force.
+  entity(
+    'sensor',
+    'battery_predicted_hours',
+    input.has.battery && {
+      name: 'Battery predicted life',
+      ...telemetry('batteryPredictedHours'),
+      unit_of_measurement: 'h',
+      device_class: 'duration',
+      ...measurement,
+      icon: 'mdi:battery-clock',
+      suggested_display_precision: 1,
+    },
+  );
   entity(
     'sensor',
     'power',

@@ -12,6 +12,14 @@ export interface DeviceReadings {
   onBattery?: boolean;
   /** Total power draw where a sensor exists (INA3221, RAPL, battery discharge). */
   powerW?: number;
+  /** The battery plan in force (docs/battery.md): predicted life, planned and measured drain. */
+  batteryPlan?: {
+    predictedHours?: number;
+    targetHours: number;
+    met: boolean;
+    plannedW: number;
+    measuredW?: number;
+  };
 }
 
 export interface MetricsSources {

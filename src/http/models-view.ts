@@ -1,5 +1,5 @@
 import type { ModelEntry } from '../models/catalog.js';
-import type { Percentiles } from '../pipeline/stats.js';
+import type { LatencySummary } from '../telemetry/percentiles.js';
 
 /** One row of the variants table and the accuracy-vs-latency chart. */
 export interface VariantView {
@@ -31,7 +31,7 @@ export interface ModelView {
   variants: VariantView[];
 }
 
-export type Measured = ReadonlyMap<string, Percentiles>;
+export type Measured = ReadonlyMap<string, LatencySummary>;
 
 export const variantKey = (model: string, variant: string) => `${model}/${variant}`;
 

@@ -29,6 +29,7 @@ export interface ResizePlan {
   inverse: InverseTransform;
 }
 
+// Each mode spells out its whole plan (no shared defaults object), so a plan reads in one place.
 export function planResize(width: number, height: number, spec: ResizeTarget): ResizePlan {
   const W = spec.width;
   const H = spec.height;

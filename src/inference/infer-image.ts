@@ -6,14 +6,18 @@ import { type OutputTensor, postprocess } from './postprocess.js';
 import { type ModelInput, preprocess } from './preprocess.js';
 import type { InferenceResult } from './types.js';
 
-/** What one image's inference needs of a model, whether its session runs here or in a worker. */
-export interface ImageModel {
+/** What a model is to the code around it: its name, variant, task, input, decoder and labels. */
+export interface ModelDescription {
   readonly name: string;
   readonly variant: { readonly id: string };
   readonly task: 'classification' | 'detection';
   readonly input: InputSpec;
   readonly decoder: DecoderSpec;
   readonly labels: readonly string[];
+}
+
+/** What one image's inference needs of a model, whether its session runs here or in a worker. */
+export interface ImageModel extends ModelDescription {
   run(input: Pick<ModelInput, 'data' | 'dims'>): Promise<Record<string, OutputTensor>>;
 }
 

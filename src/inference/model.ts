@@ -6,8 +6,9 @@ import type { Logger } from '../log.js';
 import type { Catalog, CatalogVariant, ModelEntry } from '../models/catalog.js';
 import { readLabels } from '../models/catalog.js';
 import { readVerified } from '../models/integrity.js';
-import { type DecoderSpec, effectiveInputSpec, type InputSpec } from '../models/manifest.js';
+import { effectiveInputSpec, type InputSpec } from '../models/manifest.js';
 import { inferEncodedImage, inferImage } from './infer-image.js';
+import { LoadedVariant } from './loaded-variant.js';
 import type { OutputTensor } from './postprocess.js';
 import type { ModelInput } from './preprocess.js';
 import { type ExecutionProvider, openSession, type SessionOptions } from './session.js';
@@ -26,16 +27,18 @@ export interface LoadModelOptions {
  * One loaded variant: a verified ONNX file in an onnxruntime session plus the model's pre- and
  * post-processing. `infer` takes RGB pixels and returns decoded results with per-stage timings.
  */
-export class InferenceModel {
+export class InferenceModel extends LoadedVariant {
   private constructor(
-    readonly entry: ModelEntry,
-    readonly variant: CatalogVariant,
-    readonly input: InputSpec,
-    readonly labels: readonly string[],
+    entry: ModelEntry,
+    variant: CatalogVariant,
+    input: InputSpec,
+    labels: readonly string[],
     private readonly session: ort.InferenceSession,
-    readonly executionProvider: ExecutionProvider,
-    readonly sessionCreateMs: number,
-  ) {}
+    executionProvider: ExecutionProvider,
+    sessionCreateMs: number,
+  ) {
+    super(entry, variant, input, labels, executionProvider, sessionCreateMs);
+  }
 
   static async load(options: LoadModelOptions): Promise<InferenceModel> {
     const { model: entry, variant } = options.catalog.variant(options.model, options.variant);
@@ -67,18 +70,6 @@ export class InferenceModel {
       opened.executionProvider,
       opened.createMs,
     );
-  }
-
-  get name(): string {
-    return this.entry.manifest.name;
-  }
-
-  get task(): 'classification' | 'detection' {
-    return this.entry.manifest.task;
-  }
-
-  get decoder(): DecoderSpec {
-    return this.entry.manifest.decoder;
   }
 
   /** Runs the session on a prepared input tensor and returns float32 outputs by name. */

@@ -20,6 +20,13 @@ export interface SessionOptions {
   allowSpinning?: boolean;
   /** Writes the optimised graph here (to see which kernels onnxruntime fused). */
   optimizedModelFilePath?: string;
+  /**
+   * false: no CPU memory arena and no memory pattern — each tensor is allocated when produced and
+   * freed after its last use, so the peak is what is live at once rather than a planned block
+   * that stays reserved while the session lives. For one-off sessions (shape probes, calibration);
+   * a session serving frames keeps the default (the arena avoids an allocation per tensor per run).
+   */
+  memoryArena?: boolean;
 }
 
 export interface OpenedSession {
@@ -74,6 +81,7 @@ export function sessionOptionsFor(
     logSeverityLevel: 3,
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
     ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
+    ...(options.memoryArena === false ? { enableCpuMemArena: false, enableMemPattern: false } : {}),
     ...(options.allowSpinning === false
       ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }
       : {}),

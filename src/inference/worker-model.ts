@@ -9,9 +9,10 @@ import type { Logger } from '../log.js';
 import type { CatalogVariant, ModelEntry } from '../models/catalog.js';
 import { readLabels } from '../models/catalog.js';
 import { readVerified } from '../models/integrity.js';
-import { type DecoderSpec, effectiveInputSpec, type InputSpec } from '../models/manifest.js';
+import { effectiveInputSpec, type InputSpec } from '../models/manifest.js';
 import { packageRoot } from '../paths.js';
 import { inferEncodedImage, inferImage } from './infer-image.js';
+import { LoadedVariant } from './loaded-variant.js';
 import type { LoadModelOptions } from './model.js';
 import type { OutputTensor } from './postprocess.js';
 import { type ExecutionProvider, sessionOptionsFor } from './session.js';
@@ -42,22 +43,23 @@ interface Pending {
  * to the worker (no copy) and resolves with the outputs while the event loop stays free for
  * capture, HTTP and MQTT. Same surface as `InferenceModel` (pre/post-processing on the caller).
  */
-export class WorkerModel {
+export class WorkerModel extends LoadedVariant {
   private readonly pending = new Map<number, Pending>();
   private readonly totals: WorkerTimes = { runs: 0, runMs: 0, idleMs: 0 };
   private nextId = 1;
   private stopped: string | undefined;
 
   private constructor(
-    readonly entry: ModelEntry,
-    readonly variant: CatalogVariant,
-    readonly input: InputSpec,
-    readonly labels: readonly string[],
+    entry: ModelEntry,
+    variant: CatalogVariant,
+    input: InputSpec,
+    labels: readonly string[],
     private readonly worker: Worker,
-    readonly executionProvider: ExecutionProvider,
-    readonly sessionCreateMs: number,
+    executionProvider: ExecutionProvider,
+    sessionCreateMs: number,
     private readonly log?: Logger,
   ) {
+    super(entry, variant, input, labels, executionProvider, sessionCreateMs);
     worker.on('message', (msg: WorkerReply) => this.onMessage(msg));
     worker.on('error', (err) => this.fail(`inference worker crashed: ${errorMessage(err)}`));
     worker.on('exit', (code) => this.fail(`inference worker exited (code ${code})`));
@@ -137,18 +139,6 @@ export class WorkerModel {
       ready.createMs,
       options.log,
     );
-  }
-
-  get name(): string {
-    return this.entry.manifest.name;
-  }
-
-  get task(): 'classification' | 'detection' {
-    return this.entry.manifest.task;
-  }
-
-  get decoder(): DecoderSpec {
-    return this.entry.manifest.decoder;
   }
 
   /**

@@ -21,6 +21,12 @@ import {
 import { inspectModel, type ModelInspection } from './onnx/inspect.js';
 import { cloneModel, decodeModel, encodeModel, type ModelProto } from './onnx/onnx-io.js';
 import { probeTensors, sessionFor } from './onnx/runtime.js';
+import {
+  checkDerivationMemory,
+  estimateDerivationMB,
+  MemoryWatch,
+  readMemAvailableMB,
+} from './process/memory-guard.js';
 import type { ProgressFn } from './progress.js';
 import { ensureNodeNames } from './quantize/qdq.js';
 import { cleanModel } from './transforms/clean.js';
@@ -41,6 +47,13 @@ export interface DeriveOptions {
   /** Compute and report but write nothing. */
   dryRun?: boolean;
   threads?: number;
+  /**
+   * Resident memory this process may reach (MB): refused up front when the estimate is above it,
+   * stopped when it is passed. The device's MemAvailable is checked either way.
+   */
+  maxMemoryMB?: number;
+  /** MemAvailable in MB (default: read from /proc/meminfo; undefined where there is none). */
+  memAvailableMB?: () => number | undefined;
   signal?: AbortSignal;
   onProgress?: ProgressFn;
 }
@@ -74,7 +87,8 @@ export interface DerivedVariant {
 /**
  * Derives a variant of a model on this device: reads and verifies the source variant, applies
  * `clean` and then the method, checks onnxruntime loads the result, measures its fidelity against
- * the reference variant, and writes it with its manifest entry into the data directory.
+ * the reference variant, and writes it with its manifest entry into the data directory. Refuses
+ * up front when the device (or `maxMemoryMB`) cannot afford it, and stops when it passes `maxMemoryMB`.
  */
 export async function derive(
   catalog: Catalog,
@@ -82,6 +96,43 @@ export async function derive(
   method: Method,
   rawParams: Record<string, unknown> = {},
   options: DeriveOptions = {},
+): Promise<DerivedVariant> {
+  parseMethod(method);
+  const { model: entry, variant: source } = catalog.variant(modelName, options.source);
+  const spec = effectiveInputSpec(entry.manifest.input, source);
+  const estimatedMB = estimateDerivationMB({
+    method,
+    modelBytes: source.bytes,
+    inputBytes: 4 * 3 * spec.width * spec.height,
+    baselineMB: process.memoryUsage.rss() / 2 ** 20,
+  });
+  checkDerivationMemory(`${modelName}/${source.id} ${method}`, estimatedMB, {
+    ...(options.maxMemoryMB !== undefined ? { maxMemoryMB: options.maxMemoryMB } : {}),
+    availableMB: (options.memAvailableMB ?? readMemAvailableMB)(),
+  });
+  if (options.maxMemoryMB === undefined)
+    return deriveUnguarded(catalog, modelName, method, rawParams, options);
+  const stop = new AbortController();
+  const watch = new MemoryWatch(options.maxMemoryMB, stop);
+  watch.start();
+  try {
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    return await deriveUnguarded(catalog, modelName, method, rawParams, { ...options, signal });
+  } catch (err) {
+    // Whatever failed once the limit was passed failed because of it.
+    if (stop.signal.aborted) throw stop.signal.reason;
+    throw err;
+  } finally {
+    watch.stop();
+  }
+}
+
+async function deriveUnguarded(
+  catalog: Catalog,
+  modelName: string,
+  method: Method,
+  rawParams: Record<string, unknown>,
+  options: DeriveOptions,
 ): Promise<DerivedVariant> {
   const started = performance.now();
   parseMethod(method); // callers from JavaScript or MQTT may pass any string

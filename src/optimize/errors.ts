@@ -17,5 +17,8 @@ export class AbortedError extends EdgeAgentError {
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) throw new AbortedError(`${what}: aborted`);
+  if (!signal?.aborted) return;
+  // A derivation stopped for a reason of its own (the memory watch) says so.
+  if (signal.reason instanceof DerivationError) throw signal.reason;
+  throw new AbortedError(`${what}: aborted`);
 }

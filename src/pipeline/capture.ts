@@ -24,7 +24,7 @@ export type Take = { frame: Frame } | { ended: true } | { interrupted: true };
  * frame (one slot — never a queue), counting what it replaces. The worker `take`s from it.
  */
 export class FrameSlot {
-  readonly counters: CaptureCounters = { captured: 0, dropped: 0, skipped: 0, stale: 0 };
+  private readonly counted: CaptureCounters = { captured: 0, dropped: 0, skipped: 0, stale: 0 };
   readonly rate = new RateMeter();
   private frame: Frame | undefined;
   private waiter: ((take: Take) => void) | undefined;
@@ -32,18 +32,26 @@ export class FrameSlot {
   private ended = false;
   /** The error that ended capture, if it failed. */
   error: unknown;
-  /** Set by the worker: replacing a frame now means it could not keep up. */
-  busy = false;
   /** Non-live sources (files as fast as possible): wait for the slot to empty, drop nothing. */
   readonly lossless: boolean;
   private spaceWaiter: (() => void) | undefined;
 
+  /**
+   * @param consumerBusy whether the pipeline is working on a frame: replacing the waiting frame
+   *   then means it could not keep up (dropped) rather than that it waited by design (skipped).
+   */
   constructor(
     private readonly source: FrameSource,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly consumerBusy: () => boolean = () => false,
   ) {
     this.lossless = !source.live;
+  }
+
+  /** What capture counted so far (a copy). */
+  get counters(): CaptureCounters {
+    return { ...this.counted };
   }
 
   get hasEnded(): boolean {
@@ -100,10 +108,10 @@ export class FrameSlot {
     let seen = 0;
     try {
       for await (const frame of this.source.frames(signal)) {
-        this.counters.captured++;
+        this.counted.captured++;
         this.rate.add(this.clock.now());
         if (seen++ < warmupFrames) {
-          this.counters.skipped++;
+          this.counted.skipped++;
           continue;
         }
         return { frame };
@@ -134,11 +142,11 @@ export class FrameSlot {
   }
 
   private put(frame: Frame): void {
-    this.counters.captured++;
+    this.counted.captured++;
     this.rate.add(this.clock.now());
     if (this.frame) {
-      if (this.busy) this.counters.dropped++;
-      else this.counters.skipped++;
+      if (this.consumerBusy()) this.counted.dropped++;
+      else this.counted.skipped++;
     }
     if (this.waiter) {
       const w = this.waiter;
@@ -180,7 +188,7 @@ export class FrameSlot {
       // The age limit is for cameras; a file read as fast as possible sets its own pace.
       if (this.lossless || this.clock.now() - frame.timestampMs <= maxAgeMs)
         return Promise.resolve({ frame });
-      this.counters.stale++;
+      this.counted.stale++;
     }
     if (this.ended) return Promise.resolve({ ended: true });
     if (signal.aborted) return Promise.resolve({ interrupted: true });
@@ -193,10 +201,5 @@ export class FrameSlot {
         resolve(take);
       };
     });
-  }
-
-  /** Puts a frame back (it was taken but not used), unless a newer one arrived meanwhile. */
-  putBack(frame: Frame): void {
-    if (!this.frame) this.frame = frame;
   }
 }

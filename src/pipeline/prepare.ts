@@ -152,8 +152,12 @@ export class TensorPreparer {
   private pool: PoolEntry[] = [];
   private poolKey = '';
 
+  /** @param stopwatch monotonic ms for `preprocessMs` */
+  constructor(private readonly stopwatch: () => number = () => performance.now()) {}
+
   async prepare(frame: Frame, spec: InputSpec): Promise<PreparedInput> {
-    const started = performance.now();
+    const started = this.stopwatch();
+    const elapsed = (from: number) => Math.round((this.stopwatch() - from) * 1000) / 1000;
     const key = specKey(spec);
     const dims = dimsOf(spec);
     const p = frame.prepared;
@@ -285,8 +289,4 @@ export function fillFromPlanes(
       for (let i = c * plane; i < end; i++) out[i] = out[i]! * a + b;
     }
   }
-}
-
-function elapsed(started: number): number {
-  return Math.round((performance.now() - started) * 1000) / 1000;
 }

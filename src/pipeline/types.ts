@@ -1,20 +1,14 @@
 import type { CameraStatus, Frame } from '../camera/types.js';
 import type { ImageLimits } from '../image/limits.js';
+import type { ModelDescription } from '../inference/infer-image.js';
 import type { OutputTensor } from '../inference/postprocess.js';
 import type { InferenceResult, StageTimings } from '../inference/types.js';
-import type { DecoderSpec, InputSpec } from '../models/manifest.js';
+import type { LatencySummary } from '../telemetry/percentiles.js';
 import type { Pacing } from './pacing.js';
 import type { PreparePath } from './prepare.js';
-import type { Percentiles } from './stats.js';
 
 /** What the pipeline needs of a model; `WorkerModel` and `InferenceModel` are ones, tests pass slow fakes. */
-export interface PipelineModel {
-  readonly name: string;
-  readonly variant: { readonly id: string };
-  readonly task: 'classification' | 'detection';
-  readonly input: InputSpec;
-  readonly decoder: DecoderSpec;
-  readonly labels: readonly string[];
+export interface PipelineModel extends ModelDescription {
   readonly executionProvider?: string;
   /**
    * Runs the model on a prepared tensor. A model that moves the buffer elsewhere (an inference
@@ -63,7 +57,10 @@ export interface PipelineStats {
   /** Inferences per second over the last 5 s; captureFps: frames from the source. */
   fps: number;
   captureFps: number;
-  latency: Record<'captureAgeMs' | 'preprocessMs' | 'inferenceMs' | 'postprocessMs' | 'totalMs', Percentiles>;
+  latency: Record<
+    'captureAgeMs' | 'preprocessMs' | 'inferenceMs' | 'postprocessMs' | 'totalMs',
+    LatencySummary
+  >;
   /** Event-loop delay over the last minute (ms): the agent stays responsive while inferring. */
   eventLoopLag: { p50Ms: number; p99Ms: number; maxMs: number };
   preparePath: PreparePath | undefined;

@@ -74,7 +74,7 @@ export class TelemetryCollector {
   private window(stage: string): LatencyWindow {
     let w = this.windows.get(stage);
     if (!w) {
-      w = new LatencyWindow(this.deps.windowCapacity, this.deps.random);
+      w = new LatencyWindow(this.deps.windowCapacity, { keep: 'reservoir', random: this.deps.random });
       this.windows.set(stage, w);
     }
     return w;
@@ -142,6 +142,7 @@ export class TelemetryCollector {
       record.outboxPending = outbox.pending;
       record.outboxDroppedTotal = outbox.droppedTotal;
     }
+    Object.assign(record, sources.extra?.() ?? {});
 
     this.intervalStart = now;
     this.lastProcessMicros = processMicros;

@@ -28,6 +28,8 @@ export interface TelemetrySources {
   cameraState?(): string | undefined;
   powerMode?(): string | undefined;
   outbox?(): { pending: number; droppedTotal: number };
+  /** Flat fields of other parts (the battery plan: `batteryPredictedHours`, ...). */
+  extra?(): Record<string, number | string | boolean>;
 }
 
 /** CPU time of the device and of this process, read between two calls. */

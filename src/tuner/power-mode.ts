@@ -9,6 +9,8 @@ export interface PowerReadings {
   powerSource: 'mains' | 'battery' | 'usb' | 'unknown';
   batteryPercent?: number | undefined;
   throttled: boolean;
+  /** The hottest thermal zone, °C (for `hotTemperatureC`). */
+  temperatureC?: number | undefined;
 }
 
 export interface PowerModeOptions {
@@ -16,6 +18,10 @@ export interface PowerModeOptions {
   lowBatteryPercent: number;
   /** Leave battery-low only above lowBatteryPercent + this, so the mode does not flap. */
   hysteresisPercent: number;
+  /** At or above this (hottest zone) the mode is throttled before the kernel caps the clock. */
+  hotTemperatureC?: number | undefined;
+  /** Leave the hot state only below hotTemperatureC - this. */
+  temperatureHysteresisC?: number | undefined;
 }
 
 export const DEFAULT_POWER_MODE_OPTIONS: PowerModeOptions = { lowBatteryPercent: 20, hysteresisPercent: 3 };
@@ -26,6 +32,11 @@ export function powerMode(
   options: PowerModeOptions = DEFAULT_POWER_MODE_OPTIONS,
 ): PowerMode {
   if (readings.throttled) return 'throttled';
+  const hot = options.hotTemperatureC;
+  if (hot !== undefined && readings.temperatureC !== undefined) {
+    const limit = previous === 'throttled' ? hot - (options.temperatureHysteresisC ?? 5) : hot;
+    if (readings.temperatureC >= limit) return 'throttled';
+  }
   if (readings.powerSource !== 'battery') return 'mains';
   const percent = readings.batteryPercent;
   if (percent === undefined) return 'battery';

@@ -13,16 +13,20 @@ export class FakeClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(abortError());
-      const entry = { until: this.t + ms, resolve, reject };
-      this.sleepers.push(entry);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          this.sleepers = this.sleepers.filter((s) => s !== entry);
-          reject(abortError());
+      const onAbort = () => {
+        this.sleepers = this.sleepers.filter((s) => s !== entry);
+        reject(abortError());
+      };
+      const entry = {
+        until: this.t + ms,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
         },
-        { once: true },
-      );
+        reject,
+      };
+      this.sleepers.push(entry);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -34,6 +38,13 @@ export class FakeClock implements Clock {
     for (const s of due) s.resolve();
     // Let the woken tasks run.
     for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  }
+
+  /** The earliest deadline of a pending sleep, if any. */
+  get nextDeadline(): number | undefined {
+    let next: number | undefined;
+    for (const s of this.sleepers) if (next === undefined || s.until < next) next = s.until;
+    return next;
   }
 
   get pendingSleeps(): number {

@@ -134,6 +134,14 @@ function showStatus(s) {
       ['power source', r.onBattery === undefined ? '–' : r.onBattery ? 'battery' : 'mains'],
       ['battery', r.batteryPercent === undefined ? '–' : `${fmt(r.batteryPercent, 0)} %`],
       ['power draw', r.powerW === undefined ? '–' : `${fmt(r.powerW, 2)} W`],
+      ...(r.batteryPlan
+        ? [
+            [
+              'battery plan',
+              `${r.batteryPlan.predictedHours === undefined ? '?' : fmt(r.batteryPlan.predictedHours, 1)} h left of the ${r.batteryPlan.targetHours} h target${r.batteryPlan.met ? '' : ' (NOT reachable)'}; drain planned ${fmt(r.batteryPlan.plannedW, 2)} W, measured ${r.batteryPlan.measuredW === undefined ? '–' : `${fmt(r.batteryPlan.measuredW, 2)} W`}`,
+            ],
+          ]
+        : []),
       ['temperatures', temps || '–'],
     ]);
   }

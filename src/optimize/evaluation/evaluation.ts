@@ -1,3 +1,4 @@
+import type { ModelInput } from '../../inference/preprocess.js';
 import { type Catalog, type CatalogVariant, type ModelEntry, readLabels } from '../../models/catalog.js';
 import { readVerified } from '../../models/integrity.js';
 import { effectiveInputSpec, type InputSpec } from '../../models/manifest.js';
@@ -73,6 +74,11 @@ export class Evaluator {
       frames.description,
       options,
     );
+  }
+
+  /** The evaluation frames preprocessed for `spec` (cached: calibration on the same frames shares them). */
+  inputsFor(spec: InputSpec): Promise<ModelInput[]> {
+    return this.inputs.get(spec);
   }
 
   async evaluate(bytes: Uint8Array, spec: InputSpec): Promise<FidelityReport> {

@@ -51,7 +51,10 @@ export const int8StaticMethod = defineMethod({
     const calib = same
       ? { images: [...evaluator.set.images], description: evaluator.framesDescription }
       : await loadFrames(ctx.calibration, { limit: p.frames, signal, onProgress });
-    const calibration = await prepareInputs(calib.images, sourceSpec);
+    // Same frames: the evaluator's preprocessed inputs, not a second copy.
+    const calibration = same
+      ? await evaluator.inputsFor(sourceSpec)
+      : await prepareInputs(calib.images, sourceSpec);
     const result = await quantizeStatic(
       {
         model: graph,
@@ -59,6 +62,10 @@ export const int8StaticMethod = defineMethod({
         calibration,
         evaluate: (bytes) => evaluator.fidelityOf(bytes, sourceSpec),
         threads: ctx.threads,
+        tensorBytes: (t) => {
+          const shape = probe.shapes.get(t);
+          return shape ? 4 * shape.reduce((a, b) => a * b, 1) : undefined;
+        },
         signal,
         onProgress,
       },

@@ -1,6 +1,6 @@
 // The child process that runs one derivation for the agent (see derive-process.ts). It receives
 // one job over the IPC channel, reports progress and the result the same way, and exits: its
-// memory (a YOLOX int8 calibration peaks near 600 MB) goes back to the system when it ends, and if
+// memory (a YOLOX int8 calibration peaks near 250 MB; 600 MB before the groups of docs/memory.md) goes back to the system when it ends, and if
 // the kernel kills it for memory, the agent serving the camera is not the one killed.
 import { errorMessage } from '../../errors.js';
 import { loadCatalog } from '../../models/catalog.js';
@@ -26,6 +26,7 @@ async function run(job: DeriveJob): Promise<void> {
     ...(job.source ? { source: job.source } : {}),
     ...(calibration ? { calibration } : {}),
     ...(job.threads !== undefined ? { threads: job.threads } : {}),
+    ...(job.maxMemoryMB !== undefined ? { maxMemoryMB: job.maxMemoryMB } : {}),
     signal: controller.signal,
     onProgress: (p) => void send({ type: 'progress', progress: p }),
   });

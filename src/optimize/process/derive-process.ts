@@ -28,6 +28,8 @@ export interface DeriveJob {
   source?: string;
   calibration?: FrameSource;
   threads?: number;
+  /** The child refuses up front above this estimate and stops when its RSS passes it (MB). */
+  maxMemoryMB?: number;
 }
 
 /** What the agent reports of a derivation (the `derive` command's answer). */
@@ -69,6 +71,21 @@ export interface DeriveProcessOptions {
   killAfterMs?: number;
 }
 
+/** The young generation stays small (V8 grows it to 3 × 16 MB under the allocation rate of calibration). */
+const CHILD_V8_FLAGS = ['--max-semi-space-size=2'] as const;
+
+/**
+ * glibc settings for the child unless the environment sets its own: two malloc arenas (not 8 per
+ * core for onnxruntime's threads), and large blocks always mapped and returned on free — a fixed
+ * mmap threshold stops glibc from raising it after the first freed activation buffer and then
+ * keeping every later one in its heap. Measured on YOLOX-nano int8-static (docs/memory.md).
+ */
+export const CHILD_MALLOC_ENV = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '65536',
+  MALLOC_TRIM_THRESHOLD_: '0',
+} as const;
+
 /** Runs one derivation in a child process; resolves with its summary, rejects with its error. */
 export function deriveInChildProcess(
   job: DeriveJob,
@@ -79,7 +96,8 @@ export function deriveInChildProcess(
   let child: ChildProcess;
   try {
     child = fork(script, [], {
-      execArgv,
+      execArgv: [...CHILD_V8_FLAGS, ...execArgv],
+      env: { ...CHILD_MALLOC_ENV, ...process.env },
       serialization: 'advanced', // typed arrays (calibration frames) cross without base64
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });

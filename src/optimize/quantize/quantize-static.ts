@@ -28,6 +28,8 @@ export interface StaticQuantContext {
   /** Fidelity of candidate bytes against the reference (the scalar of FidelityReport). */
   evaluate: (bytes: Uint8Array) => Promise<number>;
   threads?: number;
+  /** Bytes of one activation tensor (from a shape probe): calibration exposes them in groups by size. */
+  tensorBytes?: (name: string) => number | undefined;
   signal?: AbortSignal;
   onProgress?: ProgressFn;
 }
@@ -77,6 +79,7 @@ export async function quantizeStatic(
     {
       inputName: ctx.inputName,
       threads: ctx.threads,
+      ...(ctx.tensorBytes ? { tensorBytes: ctx.tensorBytes } : {}),
       signal: ctx.signal,
       onProgress: ctx.onProgress,
     },
@@ -90,7 +93,7 @@ export async function quantizeStatic(
     });
     return { model, bytes: encodeModel(model), report };
   };
-  const first = build([]);
+  let first: ReturnType<typeof build> | undefined = build([]);
   const fidelity = await ctx.evaluate(first.bytes);
   const steps: SensitivityStep[] = [{ keptFloat: 0, fidelity }];
   const strip = ({ dequantized: _, ...rest }: QdqReport) => rest;
@@ -104,10 +107,14 @@ export async function quantizeStatic(
       steps,
     };
   }
+  first = undefined; // the search builds its own: hold one candidate graph at a time
+  const floor = params.floor;
 
   const sensitivity = await measureSensitivity(ctx, fullPlan.computeNodes, build);
   const order = sensitivity.map((s) => s.node);
-  const tried = new Map<number, { fidelity: number; built: ReturnType<typeof build> }>();
+  // Fidelity of every attempt; the built model only of the smallest hit so far (the search's answer).
+  const tried = new Map<number, { fidelity: number }>();
+  let best: { k: number; fidelity: number; built: ReturnType<typeof build> } | undefined;
   const attempt = async (k: number) => {
     const known = tried.get(k);
     if (known) return known;
@@ -121,8 +128,9 @@ export async function quantizeStatic(
       total: steps.length + 1,
       message: `${k} float: ${f.toFixed(3)}`,
     });
-    const entry = { fidelity: f, built };
+    const entry = { fidelity: f };
     tried.set(k, entry);
+    if (f >= floor && (!best || k < best.k)) best = { k, fidelity: f, built };
     return entry;
   };
   // Doubling, then bisection between the last miss and the first hit.
@@ -137,9 +145,9 @@ export async function quantizeStatic(
     if (k === order.length) break;
   }
   if (hit < 0) {
-    const best = Math.max(...steps.map((s) => s.fidelity));
+    const top = Math.max(...steps.map((s) => s.fidelity));
     throw new DerivationError(
-      `int8-static: fidelity floor ${params.floor} cannot be met (best ${best.toFixed(3)}, even with all ${order.length} compute layers in float); ` +
+      `int8-static: fidelity floor ${params.floor} cannot be met (best ${top.toFixed(3)}, even with all ${order.length} compute layers in float); ` +
         'lower the floor or use another method',
     );
   }
@@ -148,7 +156,7 @@ export async function quantizeStatic(
     if ((await attempt(mid)).fidelity >= params.floor) hit = mid;
     else miss = mid;
   }
-  const chosen = tried.get(hit)!;
+  const chosen = best!; // hit ≥ 0: the attempt at `hit` met the floor
   return {
     model: chosen.built.model,
     bytes: chosen.built.bytes,

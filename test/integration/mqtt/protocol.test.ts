@@ -103,20 +103,15 @@ describe.runIf(run)('MQTT protocol against a real Mosquitto (MQTT 5)', () => {
     });
   });
 
-  it('publishes Home Assistant discovery (opt-in) and results on change', async () => {
+  // Home Assistant discovery is a feature of the agent now (src/features/home-assistant.ts), tested
+  // against a real agent and broker in test/integration/home-assistant/.
+  it('publishes results on change', async () => {
     const b = await broker();
     const d = await device('cam-ha', {
       url: b.url,
-      homeAssistant: { enabled: true },
       results: { mode: 'on-change', maxPerS: 100, qos: 1 },
     });
-    const o = await observer(b.url, ['homeassistant/#', `${P}/cam-ha/results`]);
-    await waitUntil(() => o.messages.filter((m) => m.topic.startsWith('homeassistant/')).length >= 7, 5000);
-    const cfg = o.json('homeassistant/sensor/cam-ha/fps/config')[0]!;
-    expect(cfg).toMatchObject({
-      state_topic: `${P}/cam-ha/telemetry`,
-      availability_topic: `${P}/cam-ha/availability`,
-    });
+    const o = await observer(b.url, [`${P}/cam-ha/results`]);
     const result = (score: number, seq: number) => ({
       ts: Date.now(),
       seq,

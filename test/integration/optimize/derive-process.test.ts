@@ -90,7 +90,8 @@ describe('derivation in a child process (what the agent runs for the derive comm
     await expect(running).rejects.toThrow('derivation aborted');
     expect(await gone(childPid)).toBe(true);
     expect(derivedFiles(dataDir, 'yolox-nano')).toEqual([]);
-  });
+    // The child reaches calibration after loading, probing shapes (in groups) and evaluating the reference.
+  }, 90_000);
 
   it('a child killed by the kernel (SIGKILL, as the OOM killer does) is reported as such', async () => {
     const dataDir = tempDataDir();

@@ -175,6 +175,30 @@ describe('edge-agent derive / fidelity', () => {
     expect(report.classification.top1Agreement).toBe(1);
   });
 
+  it('--max-memory-mb: refuses up front in one line when the derivation needs more, writes nothing', async () => {
+    const s = streams();
+    const dataDir = tempDataDir();
+    const code = await main(['derive', 'yolox-nano', '--method', 'int8-static', '--max-memory-mb', '64'], {
+      env: { EDGE_AGENT_DATA_DIR: dataDir },
+      cwd: root,
+      stdout: s.out,
+      stderr: s.err,
+    });
+    expect(code).not.toBe(0);
+    expect(s.chunks.err.trim().split('\n')).toHaveLength(1);
+    expect(s.chunks.err).toMatch(/needs about \d+ MB, more than the allowed 64 MB \(--max-memory-mb\)/);
+    const bad = streams();
+    expect(
+      await main(['derive', 'yolox-nano', '--method', 'int8-static', '--max-memory-mb', 'lots'], {
+        env: { EDGE_AGENT_DATA_DIR: dataDir },
+        cwd: root,
+        stdout: bad.out,
+        stderr: bad.err,
+      }),
+    ).not.toBe(0);
+    expect(bad.chunks.err).toMatch(/--max-memory-mb expects a positive number, got "lots"/);
+  });
+
   it('prints one line for an unknown method and exits non-zero', async () => {
     const s = streams();
     const code = await main(['derive', 'squeezenet1.1', '--method', 'magic'], {

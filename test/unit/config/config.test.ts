@@ -47,7 +47,7 @@ describe('config schema', () => {
     [{ http: { port: 70000 } }, 'http.port: expected integer >= 0 and <= 65535, got 70000'],
     [
       { policy: { objective: 'fastest' } },
-      'policy.objective: expected one of "max-accuracy", "min-latency", "min-energy", got "fastest"',
+      'policy.objective: expected one of "max-accuracy", "min-latency", "min-energy", "battery-life", got "fastest"',
     ],
     [
       { mqtt: { url: 'localhost' } },

@@ -64,6 +64,13 @@ describe('Home Assistant discovery (pure)', () => {
       device_class: 'battery',
     });
     expect(withBattery.get('homeassistant/sensor/cam-1/temperature/config')).toBeNull();
+    // The battery planner's predicted life goes with the battery.
+    expect(m.get('homeassistant/sensor/cam-1/battery_predicted_hours/config')).toBeNull();
+    expect(withBattery.get('homeassistant/sensor/cam-1/battery_predicted_hours/config')).toMatchObject({
+      unit_of_measurement: 'h',
+      device_class: 'duration',
+      value_template: '{{ value_json.batteryPredictedHours | default(None) }}',
+    });
   });
 
   it('per label: a count sensor and an occupancy binary sensor with off_delay; an event for detections', () => {

@@ -5,6 +5,8 @@ import { type Clock, isAbortError, systemClock } from '../../../src/clock.js';
 import type { InferenceResult } from '../../../src/inference/types.js';
 import type { InputSpec } from '../../../src/models/manifest.js';
 import type { PipelineModel } from '../../../src/pipeline/pipeline.js';
+import { type PreparedInput, TensorPreparer } from '../../../src/pipeline/prepare.js';
+import type { FakeClock } from '../../helpers/fake-clock.js';
 
 export interface MemorySourceOptions {
   fps: number;
@@ -89,12 +91,17 @@ export interface FakeModel extends PipelineModel {
   maxInFlight: number;
 }
 
-/** A classifier that takes `delayMs` per run (a slow device) and can be told to fail. */
+/**
+ * A classifier that takes `delayMs` per run (a slow device) and can be told to fail. With a
+ * `clock`, a run takes that long in the clock's time.
+ */
 export function fakeModel(
   variant: string,
   delayMs: number,
-  options: { failEvery?: number; input?: InputSpec } = {},
+  options: { failEvery?: number; input?: InputSpec; clock?: Clock } = {},
 ): FakeModel {
+  const clock = options.clock;
+  const now = () => (clock ? clock.now() : performance.now());
   let calls = 0;
   const model: FakeModel = {
     name: 'fake',
@@ -110,13 +117,14 @@ export function fakeModel(
     maxInFlight: 0,
     async run() {
       if (model.disposed > 0) throw new Error(`model ${variant} used after dispose`);
-      const startedAt = performance.now();
+      const startedAt = now();
       model.inFlight++;
       model.maxInFlight = Math.max(model.maxInFlight, model.inFlight);
       calls++;
-      await new Promise((r) => setTimeout(r, delayMs));
+      if (clock) await clock.sleep(delayMs);
+      else await new Promise((r) => setTimeout(r, delayMs));
       model.inFlight--;
-      model.runs.push({ startedAt, endedAt: performance.now() });
+      model.runs.push({ startedAt, endedAt: now() });
       if (options.failEvery && calls % options.failEvery === 0) throw new Error('device lost');
       return { out: { data: Float32Array.of(2, 1, 0), dims: [1, 3] } };
     },
@@ -148,4 +156,81 @@ export function virtualClock(start = 1_000_000): Clock & { advance(ms: number): 
         });
       }),
   };
+}
+
+/**
+ * The real preparer, timed by the fake clock, that can be made to cost `costMs` of it (a big
+ * frame's resize on a slow device). Counts the real (sharp) work under way so time only moves
+ * once it is done.
+ */
+export class FakeTimePreparer extends TensorPreparer {
+  inFlight = 0;
+
+  constructor(
+    private readonly clock: FakeClock,
+    private readonly costMs = 0,
+  ) {
+    super(() => clock.now());
+  }
+
+  override async prepare(frame: Frame, spec: InputSpec): Promise<PreparedInput> {
+    const started = this.clock.now();
+    if (this.costMs > 0) await this.clock.sleep(this.costMs);
+    this.inFlight++;
+    try {
+      const input = await super.prepare(frame, spec);
+      input.preprocessMs = this.clock.now() - started;
+      return input;
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+/**
+ * Moves a fake clock from one pending deadline to the next (discrete-event time: nothing real
+ * is slept), letting real work (`busy`) and the woken tasks settle in between.
+ */
+export class TimeDriver {
+  constructor(
+    readonly clock: FakeClock,
+    private readonly busy: () => boolean = () => false,
+  ) {}
+
+  /** One event: false when no sleep is pending before `limit`. */
+  private async step(limit: number): Promise<boolean> {
+    for (let i = 0; i < 3 || this.busy(); i++) await turn();
+    const next = this.clock.nextDeadline;
+    if (next === undefined || next > limit) return false;
+    await this.clock.advance(Math.max(0, next - this.clock.now()));
+    return true;
+  }
+
+  /** Lets `ms` of fake time pass. */
+  async run(ms: number): Promise<void> {
+    const end = this.clock.now() + ms;
+    while (await this.step(end));
+    if (this.clock.now() < end) await this.clock.advance(end - this.clock.now());
+  }
+
+  /** Moves time until `until` settles (a promise) or holds (a predicate); throws when nothing is pending any more. */
+  async until<T>(until: Promise<T> | (() => boolean), limitMs = 3_600_000): Promise<T | undefined> {
+    let settled = false;
+    const promise = typeof until === 'function' ? undefined : until;
+    promise?.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    const done = () => (promise ? settled : (until as () => boolean)());
+    const limit = this.clock.now() + limitMs;
+    while (!done()) {
+      if (!(await this.step(limit))) {
+        for (let i = 0; i < 3; i++) await turn();
+        if (!done()) throw new Error(`stalled at fake time ${this.clock.now()}: nothing pending`);
+      }
+    }
+    return promise ? await promise : undefined;
+  }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loopMode } from '../../../src/pipeline/core.js';
 import {
   describePacing,
   minIntervalMs,
@@ -7,7 +8,8 @@ import {
   pacingSchema,
   releasesCamera,
 } from '../../../src/pipeline/pacing.js';
-import { percentile, RateMeter, SampleWindow } from '../../../src/pipeline/stats.js';
+import { RateMeter } from '../../../src/pipeline/stats.js';
+import { LatencyWindow, percentile, percentileOf } from '../../../src/telemetry/percentiles.js';
 
 describe('pacing', () => {
   const duty = pacingSchema.parse({ mode: 'duty-cycle', intervalS: 10 });
@@ -22,6 +24,17 @@ describe('pacing', () => {
     expect(minIntervalMs(p)).toBe(interval);
     expect(overlapsPreparation(p)).toBe(overlap);
     expect(releasesCamera(p)).toBe(release);
+  });
+
+  it.each([
+    [{ mode: 'continuous' }, false, 'overlapped'],
+    [{ mode: 'continuous' }, true, 'queued'],
+    [{ mode: 'continuous', fps: 5 }, true, 'paced'],
+    [{ mode: 'duty-cycle', intervalS: 2 }, false, 'paced'],
+    [{ mode: 'duty-cycle', intervalS: 60 }, false, 'shots'],
+    [{ mode: 'duty-cycle', intervalS: 60, releaseCamera: false }, false, 'paced'],
+  ])('%j (lossless source %s): loop mode %s', (input, lossless, mode) => {
+    expect(loopMode(pacingSchema.parse(input), lossless)).toBe(mode);
   });
 
   it('next due time', () => {
@@ -41,18 +54,21 @@ describe('pacing', () => {
 describe('stats', () => {
   it('nearest-rank percentiles', () => {
     const sorted = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    expect(percentile(sorted, 0.5)).toBe(5);
-    expect(percentile(sorted, 0.95)).toBe(10);
+    expect(percentile(sorted, 50)).toBe(5);
+    expect(percentile(sorted, 95)).toBe(10);
     expect(percentile(sorted, 0)).toBe(1);
-    expect(percentile(new Float64Array(0), 0.5)).toBe(0);
+    expect(percentile(new Float64Array(0), 50)).toBeUndefined();
+    expect(percentileOf([10, 1, 5, 3], 50)).toBe(3);
+    expect(percentileOf([], 50)).toBeNaN();
   });
 
-  it('SampleWindow keeps the last samples only', () => {
-    const w = new SampleWindow(4);
+  it('a recent-samples LatencyWindow keeps the last samples only', () => {
+    const w = new LatencyWindow(4, { keep: 'recent' });
     for (const v of [100, 100, 1, 2, 3, 4]) w.add(v);
     expect(w.values()).toEqual([1, 2, 3, 4]);
-    expect(w.summary()).toMatchObject({ count: 4, p50Ms: 2, maxMs: 4, meanMs: 2.5 });
-    expect(w.total).toBe(6);
+    expect(w.latency()).toMatchObject({ count: 4, p50Ms: 2, maxMs: 4, meanMs: 2.5 });
+    expect(w.count).toBe(6);
+    expect(new LatencyWindow(4, { keep: 'recent' }).latency()).toMatchObject({ count: 0, p50Ms: 0 });
   });
 
   it('RateMeter: events per second over the window', () => {

@@ -1,14 +1,28 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/log.js';
 import type { Pacing } from '../../../src/pipeline/pacing.js';
 import { type FrameResult, Pipeline, type PipelineDeps } from '../../../src/pipeline/pipeline.js';
-import { fakeModel, memorySource, virtualClock } from './fakes.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
+import { FakeTimePreparer, fakeModel, memorySource, TimeDriver } from './fakes.js';
 
-function pipelineWith(deps: Partial<PipelineDeps> & Pick<PipelineDeps, 'source' | 'model'>) {
+// Everything runs on a fake clock: sources, models and pacing sleep in its time, and the driver
+// moves it from one deadline to the next — no real sleeps, the same schedule on a busy machine.
+let clock: FakeClock;
+let time: TimeDriver;
+
+function pipelineWith(
+  deps: Partial<PipelineDeps> & Pick<PipelineDeps, 'source' | 'model'>,
+  options: { prepareCostMs?: number } = {},
+) {
+  const preparer = new FakeTimePreparer(clock, options.prepareCostMs);
+  time = new TimeDriver(clock, () => preparer.inFlight > 0);
   const pipeline = new Pipeline({
     pacing: { mode: 'continuous' },
     maxFrameAgeMs: 1000,
     log: silentLogger(),
+    clock,
+    stopwatch: () => clock.now(),
+    preparer,
     ...deps,
   });
   const results: FrameResult[] = [];
@@ -16,19 +30,24 @@ function pipelineWith(deps: Partial<PipelineDeps> & Pick<PipelineDeps, 'source' 
   return { pipeline, results };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const elapse = (ms: number) => time.run(ms);
+const stop = (pipeline: Pipeline) => time.until(pipeline.stop());
 
 describe('Pipeline', () => {
+  beforeEach(() => {
+    clock = new FakeClock();
+  });
+
   it('newest frame wins: a slow model drops frames (counted) instead of queueing them; memory stays flat', async () => {
     // 640x480 frames at 200 fps (~180 MB/s of pixels) into a model that needs 40 ms per frame.
-    const source = memorySource({ fps: 200, width: 640, height: 480 });
-    const { pipeline, results } = pipelineWith({ source, model: fakeModel('slow', 40) });
+    const source = memorySource({ fps: 200, width: 640, height: 480, clock });
+    const { pipeline, results } = pipelineWith({ source, model: fakeModel('slow', 40, { clock }) });
     pipeline.start();
-    await sleep(800);
+    await elapse(800);
     const rssEarly = process.memoryUsage().rss;
-    await sleep(2000);
+    await elapse(2000);
     const rssLate = process.memoryUsage().rss;
-    await pipeline.stop();
+    await stop(pipeline);
     const s = pipeline.stats();
     expect(s.counters.processed).toBe(results.length);
     expect(results.length).toBeGreaterThan(10);
@@ -48,11 +67,11 @@ describe('Pipeline', () => {
   });
 
   it('a non-live source (a file as fast as possible) loses nothing: the pipeline sets the pace', async () => {
-    const source = memorySource({ fps: 1000, count: 40, live: false });
-    const model = fakeModel('m', 10);
+    const source = memorySource({ fps: 1000, count: 40, live: false, clock });
+    const model = fakeModel('m', 10, { clock });
     const { pipeline, results } = pipelineWith({ source, model, maxFrameAgeMs: 1 });
     pipeline.start();
-    const s = await pipeline.finished();
+    const s = (await time.until(pipeline.finished()))!;
     expect(results.map((r) => r.seq)).toEqual([...Array(40).keys()]);
     // Two frames are handed to the model at a time, so it never waits for the event loop.
     expect(model.maxInFlight).toBe(2);
@@ -60,28 +79,29 @@ describe('Pipeline', () => {
   });
 
   it('prepares the next frame while the model runs (overlap), but not when paced by fps', async () => {
-    // 1920x1080 frames: resizing them costs more than a tenth of the 20 ms inference, so the
-    // frame prepared during inference is used as is.
-    const overlapped = pipelineWith({
-      source: memorySource({ fps: 200, width: 1920, height: 1080 }),
-      model: fakeModel('a', 20),
-    });
+    // Preparing a frame costs 5 ms, more than a tenth of the 20 ms inference (a big frame's
+    // resize), so the frame prepared during inference is used as is.
+    const overlapped = pipelineWith(
+      { source: memorySource({ fps: 200, clock }), model: fakeModel('a', 20, { clock }) },
+      { prepareCostMs: 5 },
+    );
     overlapped.pipeline.start();
-    await sleep(1500);
-    await overlapped.pipeline.stop();
+    await elapse(1500);
+    await stop(overlapped.pipeline);
     const r = overlapped.results.slice(2);
     expect(r.length).toBeGreaterThan(5);
     const preparedAhead = r.slice(1).filter((x, i) => x.capturedAtMs < r[i]!.completedAtMs).length;
     expect(preparedAhead / (r.length - 1)).toBeGreaterThan(0.8);
 
+    clock = new FakeClock();
     const paced = pipelineWith({
-      source: memorySource({ fps: 200, width: 320, height: 240 }),
-      model: fakeModel('b', 20),
+      source: memorySource({ fps: 200, width: 320, height: 240, clock }),
+      model: fakeModel('b', 20, { clock }),
       pacing: { mode: 'continuous', fps: 10 },
     });
     paced.pipeline.start();
-    await sleep(1200);
-    await paced.pipeline.stop();
+    await elapse(1200);
+    await stop(paced.pipeline);
     const p = paced.results;
     expect(p.length).toBeGreaterThanOrEqual(5);
     expect(p.length).toBeLessThanOrEqual(14);
@@ -90,20 +110,20 @@ describe('Pipeline', () => {
   });
 
   it('swaps the model while running: the frame in flight finishes on the old one, which is then disposed', async () => {
-    const source = memorySource({ fps: 100 });
-    const old = fakeModel('old', 60);
-    const next = fakeModel('new', 5);
+    const source = memorySource({ fps: 100, clock });
+    const old = fakeModel('old', 60, { clock });
+    const next = fakeModel('new', 5, { clock });
     const { pipeline, results } = pipelineWith({ source, model: old });
     pipeline.start();
-    await sleep(300);
-    while (old.inFlight === 0) await sleep(1);
+    await elapse(300);
+    while (old.inFlight === 0) await elapse(1);
     const swapping = pipeline.setModel(next);
     expect(old.disposed).toBe(0); // still running a frame
-    await swapping;
+    await time.until(swapping);
     expect(old.inFlight).toBe(0);
     expect(old.disposed).toBe(1);
-    await sleep(200);
-    await pipeline.stop();
+    await elapse(200);
+    await stop(pipeline);
     const variants = results.map((r) => r.variant);
     const firstNew = variants.indexOf('new');
     expect(firstNew).toBeGreaterThan(0);
@@ -114,34 +134,34 @@ describe('Pipeline', () => {
   });
 
   it('keeps a model alive for withModel users during a swap', async () => {
-    const old = fakeModel('old', 5);
-    const { pipeline } = pipelineWith({ source: memorySource({ fps: 50 }), model: old });
+    const old = fakeModel('old', 5, { clock });
+    const { pipeline } = pipelineWith({ source: memorySource({ fps: 50, clock }), model: old });
     pipeline.start();
     let release!: () => void;
     const using = pipeline.withModel((m) => new Promise<string>((r) => (release = () => r(m.variant.id))));
-    await sleep(20);
-    const swapping = pipeline.setModel(fakeModel('new', 5));
-    await sleep(50);
+    await elapse(20);
+    const swapping = pipeline.setModel(fakeModel('new', 5, { clock }));
+    await elapse(50);
     expect(old.disposed).toBe(0);
     release();
     expect(await using).toBe('old');
-    await swapping;
+    await time.until(swapping);
     expect(old.disposed).toBe(1);
-    await pipeline.stop();
+    await stop(pipeline);
   });
 
   it('switches pacing at run time: fps limit, then back to as fast as possible', async () => {
     const { pipeline, results } = pipelineWith({
-      source: memorySource({ fps: 200 }),
-      model: fakeModel('m', 2),
+      source: memorySource({ fps: 200, clock }),
+      model: fakeModel('m', 2, { clock }),
       pacing: { mode: 'continuous', fps: 4 },
     });
     pipeline.start();
-    await sleep(1000);
+    await elapse(1000);
     const slow = results.length;
     pipeline.setPacing({ mode: 'continuous' });
-    await sleep(1000);
-    await pipeline.stop();
+    await elapse(1000);
+    await stop(pipeline);
     const fast = results.length - slow;
     expect(slow).toBeLessThanOrEqual(7);
     expect(fast).toBeGreaterThan(slow * 3);
@@ -149,13 +169,12 @@ describe('Pipeline', () => {
   });
 
   it('duty cycle: one frame per interval, the camera started for each and released in between', async () => {
-    const clock = virtualClock();
     const source = memorySource({ fps: 30, clock });
     const pacing: Pacing = { mode: 'duty-cycle', intervalS: 60, releaseCamera: true, warmupFrames: 3 };
-    const { pipeline, results } = pipelineWith({ source, model: fakeModel('m', 1), pacing, clock });
+    const { pipeline, results } = pipelineWith({ source, model: fakeModel('m', 1, { clock }), pacing });
     pipeline.start();
-    while (results.length < 4) await sleep(5);
-    await pipeline.stop();
+    await time.until(() => results.length >= 4);
+    await stop(pipeline);
     // One camera start per shot (plus the shot under way when stopped).
     expect(source.starts - results.length).toBeGreaterThanOrEqual(0);
     expect(source.starts - results.length).toBeLessThanOrEqual(1);
@@ -167,21 +186,21 @@ describe('Pipeline', () => {
 
   it('never infers frames older than the age limit', async () => {
     const { pipeline, results } = pipelineWith({
-      source: memorySource({ fps: 100, ageMs: 5000 }),
-      model: fakeModel('m', 1),
+      source: memorySource({ fps: 100, ageMs: 5000, clock }),
+      model: fakeModel('m', 1, { clock }),
       maxFrameAgeMs: 1000,
     });
     pipeline.start();
-    await sleep(400);
-    await pipeline.stop();
+    await elapse(400);
+    await stop(pipeline);
     expect(results).toEqual([]);
     expect(pipeline.stats().counters.stale).toBeGreaterThan(10);
   });
 
   it('a throwing listener does not stop the others or the pipeline; failed frames are counted', async () => {
     const { pipeline, results } = pipelineWith({
-      source: memorySource({ fps: 100 }),
-      model: fakeModel('m', 2, { failEvery: 3 }),
+      source: memorySource({ fps: 100, clock }),
+      model: fakeModel('m', 2, { failEvery: 3, clock }),
     });
     pipeline.onResult(() => {
       throw new Error('listener bug');
@@ -189,8 +208,8 @@ describe('Pipeline', () => {
     const after: number[] = [];
     pipeline.onResult((r) => after.push(r.seq));
     pipeline.start();
-    await sleep(500);
-    await pipeline.stop();
+    await elapse(500);
+    await stop(pipeline);
     expect(results.length).toBeGreaterThan(5);
     expect(after).toEqual(results.map((r) => r.seq));
     const s = pipeline.stats();
@@ -200,33 +219,33 @@ describe('Pipeline', () => {
 
   it('ends when the source ends, and fails when the source fails', async () => {
     const { pipeline, results } = pipelineWith({
-      source: memorySource({ fps: 200, count: 5 }),
-      model: fakeModel('m', 1),
+      source: memorySource({ fps: 200, count: 5, clock }),
+      model: fakeModel('m', 1, { clock }),
     });
     pipeline.start();
-    const stats = await pipeline.finished();
+    const stats = (await time.until(pipeline.finished()))!;
     expect(stats.state).toBe('stopped');
     expect(results.length).toBeGreaterThanOrEqual(1);
     expect(results.length).toBeLessThanOrEqual(5);
 
     const failing = pipelineWith({
-      source: memorySource({ fps: 200, count: 2, failWith: new Error('camera unplugged') }),
-      model: fakeModel('m', 1),
+      source: memorySource({ fps: 200, count: 2, failWith: new Error('camera unplugged'), clock }),
+      model: fakeModel('m', 1, { clock }),
     });
     failing.pipeline.start();
-    await expect(failing.pipeline.finished()).rejects.toThrow('camera unplugged');
+    await expect(time.until(failing.pipeline.finished())).rejects.toThrow('camera unplugged');
     expect(failing.pipeline.stats().state).toBe('failed');
   });
 
   it('reports per-stage timings, fps and results with the frame time and variant', async () => {
     const { pipeline, results } = pipelineWith({
-      source: memorySource({ fps: 50 }),
-      model: fakeModel('v7', 5),
+      source: memorySource({ fps: 50, clock }),
+      model: fakeModel('v7', 5, { clock }),
     });
     pipeline.start();
-    await sleep(700);
+    await elapse(700);
     const s = pipeline.stats();
-    await pipeline.stop();
+    await stop(pipeline);
     expect(s.fps).toBeGreaterThan(10);
     expect(s.captureFps).toBeGreaterThan(10);
     expect(s.latency.inferenceMs.p50Ms).toBeGreaterThanOrEqual(4);

@@ -1,0 +1,151 @@
+// Cold start of the agent as a device runs it (`node dist/cli.js run`): time from spawning the
+// process to `/healthz` answering and to the first inference result (`/api/results/latest`), with
+// the import time of the CLI's modules alone for comparison. `npm run bench:cold-start [-- --runs 5]`.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { packageRoot } from '../../src/paths.js';
+import { ensureBuilt } from './memory.js';
+import { makeVideo } from './pipeline.js';
+import { markdownTable, percentile, round, writeStandalone } from './stats.js';
+
+export interface ColdStartOptions {
+  model?: string;
+  runs?: number;
+  log?: (line: string) => void;
+}
+
+interface ColdRun {
+  healthzMs: number;
+  firstResultMs: number;
+}
+
+async function poll(url: string, deadline: number): Promise<boolean> {
+  while (performance.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return false;
+}
+
+export async function coldStartOnce(cli: string, video: string, model: string): Promise<ColdRun> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ea-bench-cold-'));
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const config = path.join(dir, 'agent.config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      dataDir: path.join(dir, 'data'),
+      models: { dir: path.join(packageRoot(), 'models'), default: model },
+      inference: { threads: 2 },
+      camera: { source: `file:${video}`, realtime: false, loop: true },
+      http: { port },
+      mqtt: { embedded: { port: 0 } },
+      log: { level: 'warn' },
+    }),
+  );
+  const env = { ...process.env, MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=2' };
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [cli, 'run', '--config', config], { env, stdio: 'ignore' });
+  try {
+    const deadline = t0 + 60_000;
+    const base = `http://127.0.0.1:${port}`;
+    if (!(await poll(`${base}/healthz`, deadline))) throw new Error('cold start: /healthz never answered');
+    const healthzMs = performance.now() - t0;
+    if (!(await poll(`${base}/api/results/latest`, deadline)))
+      throw new Error('cold start: no result in 60 s');
+    return { healthzMs, firstResultMs: performance.now() - t0 };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Node start + importing the CLI's modules, without running anything (what module loading costs). */
+function importMs(cli: string): number {
+  const t0 = performance.now();
+  spawnSync(process.execPath, [
+    '-e',
+    `import(${JSON.stringify(`${cli}`.replace(/cli\.js$/, 'cli/main.js'))})`,
+  ]);
+  return performance.now() - t0;
+}
+
+export async function benchColdStart(options: ColdStartOptions = {}) {
+  const log = options.log ?? (() => {});
+  const model = options.model ?? 'yolox-nano';
+  const runs = options.runs ?? 3;
+  const cli = ensureBuilt(packageRoot(), log);
+  const dir = mkdtempSync(path.join(tmpdir(), 'ea-bench-video-'));
+  try {
+    const video = makeVideo(dir);
+    const results: ColdRun[] = [];
+    const imports: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      imports.push(importMs(cli));
+      const r = await coldStartOnce(cli, video, model);
+      log(
+        `cold start ${i + 1}/${runs}: /healthz ${Math.round(r.healthzMs)} ms, first result ${Math.round(r.firstResultMs)} ms`,
+      );
+      results.push(r);
+    }
+    const median = (v: number[]) => round(percentile(v, 50), 0);
+    const json = {
+      model,
+      runs,
+      healthzMsMedian: median(results.map((r) => r.healthzMs)),
+      firstResultMsMedian: median(results.map((r) => r.firstResultMs)),
+      importCliMsMedian: median(imports),
+      results,
+    };
+    const markdown = [
+      markdownTable(
+        [
+          'model',
+          'to /healthz (median)',
+          'to first result (median)',
+          'node + import of the CLI modules',
+          'runs',
+        ],
+        [
+          [
+            model,
+            `${json.healthzMsMedian} ms`,
+            `${json.firstResultMsMedian} ms`,
+            `${json.importCliMsMedian} ms`,
+            runs,
+          ],
+        ],
+      ),
+      '',
+      '`node dist/cli.js run` from spawn, on a video file, HTTP and the embedded MQTT broker on; the last column is ' +
+        '`node -e "import(\'dist/cli/main.js\')"` alone.',
+      '',
+    ].join('\n');
+    return { json, markdown };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({ options: { runs: { type: 'string' }, model: { type: 'string' } } });
+  writeStandalone(
+    'cold-start',
+    await benchColdStart({
+      ...(values.runs ? { runs: Number(values.runs) } : {}),
+      ...(values.model ? { model: values.model } : {}),
+      log: (line) => process.stderr.write(`[bench] ${line}\n`),
+    }),
+  );
+}

@@ -1,0 +1,118 @@
+import { RELEASE_CAMERA_MIN_INTERVAL_S } from '../../pipeline/pacing.js';
+import { estimatedJoulesPerInference, type PowerModel } from './power-model.js';
+
+/**
+ * The energy side of a plan: what one inference, the idle board and the camera cost, measured
+ * where the device has a power sensor and estimated from the power model where not, and the
+ * average draw of a candidate at a rate. Pure.
+ */
+
+/** What the planner knows about one candidate (a tuner measurement, reduced). */
+export interface PlanCandidate {
+  variant: string;
+  executionProvider: string;
+  threads: number;
+  fidelity: number;
+  /** Mean (or p50) latency of one inference: the rate can never exceed 1000 / this. */
+  latencyMs: number;
+  /** CPU time of all threads per inference (always measured). */
+  cpuMsPerInference: number;
+  /** Whole-device energy per inference from a power sensor (includes the idle draw meanwhile). */
+  energyPerInferenceJ?: number | undefined;
+}
+
+/** Figures from the device's own sensor, when it has one. */
+export interface MeasuredPower {
+  /** Idle with the camera released (W). */
+  idleW?: number | undefined;
+  /** What the running camera adds (W). */
+  cameraW?: number | undefined;
+}
+
+export type EnergySource = 'measured' | 'estimated';
+
+export interface CandidateEnergy {
+  /** Marginal energy of one inference above the idle draw (J). */
+  joulesPerInference: number;
+  joulesSource: EnergySource;
+  idleW: number;
+  idleSource: EnergySource;
+  cameraW: number;
+  /** Energy of one camera wake-up in a duty cycle with the camera released (J). */
+  wakeJ: number;
+  /** Unmodelled draw learned from the battery's real drain (heater, cold, aged cells) (W). */
+  extraW: number;
+  /** `measured` only when both the inference and the idle figure are. */
+  source: EnergySource;
+}
+
+export function candidateEnergy(
+  c: PlanCandidate,
+  model: PowerModel,
+  cores: number,
+  measured: MeasuredPower = {},
+  extraW = 0,
+): CandidateEnergy {
+  const idleW = measured.idleW ?? model.idleW;
+  const idleSource: EnergySource = measured.idleW !== undefined ? 'measured' : 'estimated';
+  let joulesPerInference: number;
+  let joulesSource: EnergySource;
+  if (c.energyPerInferenceJ !== undefined) {
+    // The sensor's figure is the whole device during the inference: take the idle draw out.
+    joulesPerInference = Math.max(0, c.energyPerInferenceJ - idleW * (c.latencyMs / 1000));
+    joulesSource = 'measured';
+  } else {
+    joulesPerInference = estimatedJoulesPerInference(model, c.cpuMsPerInference, cores);
+    joulesSource = 'estimated';
+  }
+  const cameraW = measured.cameraW ?? model.cameraW;
+  return {
+    joulesPerInference,
+    joulesSource,
+    idleW,
+    idleSource,
+    cameraW,
+    wakeJ: cameraW * model.cameraWakeS,
+    extraW,
+    source: joulesSource === 'measured' && idleSource === 'measured' ? 'measured' : 'estimated',
+  };
+}
+
+export type RateMode = 'continuous' | 'duty-cycle';
+
+/** The pacing mode a rate runs in: below one frame per 5 s the camera is released between frames. */
+export function rateMode(ratePerS: number): RateMode {
+  return ratePerS * RELEASE_CAMERA_MIN_INTERVAL_S < 1 - 1e-9 ? 'duty-cycle' : 'continuous';
+}
+
+/** Average draw (W) at a rate (inferences per second). */
+export function averageWatts(e: CandidateEnergy, ratePerS: number): number {
+  const base = e.idleW + e.extraW + e.joulesPerInference * ratePerS;
+  return rateMode(ratePerS) === 'continuous' ? base + e.cameraW : base + e.wakeJ * ratePerS;
+}
+
+/** The highest rate whose average draw stays within `budgetW`, capped at `maxRate`; 0 when none. */
+export function maxRateWithin(e: CandidateEnergy, budgetW: number, maxRate: number): number {
+  const fixed = e.idleW + e.extraW;
+  const continuousPerS = e.joulesPerInference;
+  const cont =
+    continuousPerS > 0
+      ? (budgetW - fixed - e.cameraW) / continuousPerS
+      : budgetW >= fixed + e.cameraW
+        ? maxRate
+        : 0;
+  const switchRate = 1 / RELEASE_CAMERA_MIN_INTERVAL_S;
+  let best = 0;
+  if (cont >= switchRate) best = Math.min(cont, maxRate);
+  const dutyPerS = e.joulesPerInference + e.wakeJ;
+  const duty = dutyPerS > 0 ? (budgetW - fixed) / dutyPerS : budgetW >= fixed ? switchRate : 0;
+  // Just below one frame per 5 s the duty cycle may allow more than the camera-on continuous mode.
+  const dutyCapped = Math.min(duty, switchRate * (1 - 1e-6), maxRate);
+  if (dutyCapped > best) best = dutyCapped;
+  return Math.max(0, best);
+}
+
+/** Hours a battery with `usableWh` lasts at `watts`. */
+export function lifeHours(usableWh: number, watts: number): number {
+  return watts > 0 ? usableWh / watts : Number.POSITIVE_INFINITY;
+}

@@ -1,0 +1,271 @@
+import type { Clock } from '../clock.js';
+import type { PolicyConfig } from '../config/policy.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { type PolicyOverrides, powerModeOptions } from './constraints.js';
+import { DriftDetector } from './drift.js';
+import type { BurstGate, TuneProgress } from './measure.js';
+import { type PowerMode, type PowerReadings, powerMode } from './power-mode.js';
+import type { TuneOptions, Tuner } from './tuner.js';
+import { type CandidateKey, candidateLabel, type Decision, sameCandidate } from './types.js';
+
+export interface TunerControllerDeps {
+  /** Built on first use (it needs the device profile, whose provider probe takes a moment). */
+  tuner: () => Promise<Tuner>;
+  policy: () => PolicyConfig;
+  /** The model the agent serves. */
+  model: () => string;
+  /** What runs now, when known. */
+  active: () => CandidateKey | undefined;
+  /** The hot swap (no frame lost); resolves true when something changed. */
+  switchTo: (choice: CandidateKey) => Promise<boolean>;
+  /** The newest recorded decision for this model, device and catalogue (the store). */
+  cachedDecision: (tuner: Tuner, model: string) => Decision | undefined;
+  events?: {
+    emit(type: string, data: Record<string, unknown>, severity?: 'info' | 'warning' | 'error'): void;
+  };
+  /** Pauses the live pipeline around each measurement burst. */
+  gate?: BurstGate;
+  clock: Clock;
+  log?: Logger;
+}
+
+/**
+ * The tuner in the running agent. At start a cached decision for this fingerprint and catalogue
+ * applies at once; otherwise the configured variant serves while a background tune measures in
+ * bursts (the pipeline paused for each). Then:
+ * - power-mode change (hysteresis in `powerMode`) → re-decide from the cache, no measuring;
+ * - sustained latency drift (live p95 > tuned p95 × factor for a window) → re-measure, re-decide;
+ * - memory pressure → re-decide under the memory available now;
+ * - a fleet command → tune.
+ * A changed choice goes through the hot swap and becomes a `variant-changed` event with the reason.
+ * One tune or re-decision at a time.
+ */
+export class TunerController {
+  private decision: Decision | undefined;
+  private mode: PowerMode | undefined;
+  private readonly drift: DriftDetector;
+  private chain: Promise<unknown> = Promise.resolve();
+  private running: Promise<Decision | undefined> | undefined;
+  private abort = new AbortController();
+  private memoryBudgetBytes: number | undefined;
+  /** Set at run time (MQTT set-policy); applies to every later decision until the agent restarts. */
+  private policyOverrides: PolicyOverrides = {};
+
+  constructor(private readonly deps: TunerControllerDeps) {
+    const t = deps.policy().tuning;
+    this.drift = new DriftDetector({ factor: t.driftFactor, windowMs: t.driftWindowS * 1000 }, undefined);
+  }
+
+  /** The decision in force (undefined until the first one). */
+  current(): Decision | undefined {
+    return this.decision;
+  }
+
+  powerMode(): PowerMode {
+    return this.mode ?? 'mains';
+  }
+
+  /**
+   * Applies a cached decision or schedules the background tune; resolves once that is settled or
+   * scheduled. Never throws: a tuner that cannot start leaves the configured variant serving.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
+    signal?.addEventListener('abort', () => this.abort.abort(), { once: true });
+    try {
+      await this.startInner();
+    } catch (err) {
+      this.deps.log?.error({ err: errorMessage(err) }, 'tuner start failed; the configured variant serves');
+      this.deps.events?.emit('tuning-failed', { trigger: 'agent-start', error: errorMessage(err) }, 'error');
+    }
+  }
+
+  private async startInner(): Promise<void> {
+    const tuner = await this.deps.tuner();
+    const cached = this.deps.cachedDecision(tuner, this.deps.model());
+    if (cached) {
+      this.deps.log?.info(
+        { chosen: cached.chosen, decidedAt: cached.decidedAt },
+        'cached tuner decision applies',
+      );
+      // The mode may differ from when it was recorded: re-decide from the cache (no measuring).
+      const again = tuner.redecide({
+        model: cached.model,
+        mode: this.powerMode(),
+        current: cached.chosen,
+        trigger: 'agent-start (cached)',
+        record: false,
+      });
+      await this.serialised(() =>
+        this.apply(again ?? cached, 'agent-start: cached decision for this device and catalogue'),
+      );
+      return;
+    }
+    const { background, startDelayS } = this.deps.policy().tuning;
+    if (!background) return;
+    void this.deps.clock
+      .sleep(startDelayS * 1000, this.abort.signal)
+      .then(() => this.tune({ trigger: 'agent-start: no cached decision' }))
+      .catch(() => undefined); // aborted (agent stopping) or failed (logged and emitted by tune)
+  }
+
+  stop(): Promise<void> {
+    this.abort.abort();
+    return this.chain.then(() => undefined);
+  }
+
+  /** A hardware sample: the power mode may change (battery, heat); a change re-decides from the cache. */
+  onReadings(readings: PowerReadings): void {
+    const next = powerMode(readings, this.mode, powerModeOptions(this.deps.policy()));
+    const previous = this.mode;
+    this.mode = next;
+    if (previous !== undefined && previous !== next) void this.redecide(`power-mode ${previous} → ${next}`);
+  }
+
+  /** One live inference time; sustained drift above the tuned p95 re-measures. */
+  onInference(inferenceMs: number): void {
+    if (this.running) return; // bursts pause the pipeline; their timings are not the steady state
+    if (this.drift.add(this.deps.clock.now(), inferenceMs)) {
+      const live = this.drift.livePercentile95();
+      void this.tune({
+        force: true,
+        trigger: `latency drift: live p95 ${live?.toFixed(1)} ms > ${this.deps.policy().tuning.driftFactor} × tuned ${this.drift.baseline?.toFixed(1)} ms`,
+      });
+    }
+  }
+
+  /** Memory pressure: re-decide with the budget limited to what is available now. */
+  onMemoryPressure(active: boolean, availableBytes?: number): void {
+    this.memoryBudgetBytes = active ? availableBytes : undefined;
+    void this.redecide(active ? 'memory pressure' : 'memory pressure over');
+  }
+
+  /** Re-decides from cached measurements; a full tune when nothing is cached. */
+  redecide(trigger: string): Promise<Decision | undefined> {
+    return this.serialised(async () => {
+      const tuner = await this.deps.tuner();
+      const d = tuner.redecide({
+        model: this.deps.model(),
+        mode: this.powerMode(),
+        current: this.decision?.chosen ?? this.deps.active(),
+        trigger,
+        overrides: this.overrides(),
+      });
+      if (!d) return undefined;
+      await this.apply(d, trigger);
+      return d;
+    });
+  }
+
+  /** A tune (measuring what is not cached, or everything with force); one at a time. */
+  tune(
+    options: {
+      force?: boolean;
+      trigger: string;
+      overrides?: PolicyOverrides;
+      derive?: 'auto' | 'never';
+      model?: string;
+    },
+    onProgress?: (p: TuneProgress) => void,
+  ): Promise<Decision | undefined> {
+    if (this.running) return this.running;
+    const run = this.serialised(async () => {
+      const tuner = await this.deps.tuner();
+      const opts: TuneOptions = {
+        model: options.model ?? this.deps.model(),
+        mode: this.powerMode(),
+        current: this.decision?.chosen ?? this.deps.active(),
+        trigger: options.trigger,
+        overrides: { ...this.overrides(), ...options.overrides },
+        force: options.force ?? false,
+        ...(options.derive ? { derive: options.derive } : {}),
+        signal: this.abort.signal,
+        ...(this.deps.gate
+          ? { burst: this.deps.gate, settings: { roundBudgetMs: this.deps.policy().tuning.burstMs } }
+          : {}),
+        ...(onProgress ? { onProgress } : {}),
+      };
+      this.deps.events?.emit('tuning-started', {
+        trigger: options.trigger,
+        model: opts.model,
+        force: opts.force ?? false,
+      });
+      try {
+        const d = await tuner.tune(opts);
+        this.deps.events?.emit('tuning-done', {
+          trigger: options.trigger,
+          chosen: d.chosen,
+          met: d.met,
+          reason: d.reason,
+          tookMs: d.tookMs,
+        });
+        if (d.model === this.deps.model()) await this.apply(d, options.trigger);
+        return d;
+      } catch (err) {
+        this.deps.log?.error({ err: errorMessage(err) }, 'tuning failed; the current variant keeps serving');
+        this.deps.events?.emit(
+          'tuning-failed',
+          { trigger: options.trigger, error: errorMessage(err) },
+          'error',
+        );
+        throw err;
+      }
+    });
+    this.running = run.finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private overrides(): PolicyOverrides {
+    return {
+      ...this.policyOverrides,
+      ...(this.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: this.memoryBudgetBytes } : {}),
+    };
+  }
+
+  /** Changes the objective / budgets at run time and re-decides from the cache (set-policy). */
+  setPolicy(overrides: PolicyOverrides): Promise<Decision | undefined> {
+    this.policyOverrides = { ...this.policyOverrides, ...overrides };
+    return this.redecide(`set-policy ${JSON.stringify(overrides)}`);
+  }
+
+  policy(): PolicyOverrides {
+    return { ...this.policyOverrides };
+  }
+
+  /** Resolves when the re-decisions and tunes queued so far are done (tests, shutdown). */
+  settled(): Promise<void> {
+    return this.chain.then(() => undefined);
+  }
+
+  private serialised<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch((err) => this.deps.log?.warn({ err: errorMessage(err) }, 'tuner step failed'));
+    return next;
+  }
+
+  private async apply(d: Decision, trigger: string): Promise<void> {
+    const previous = this.decision;
+    this.decision = d;
+    const chosen = d.chosen;
+    const c = chosen ? d.candidates.find((x) => sameCandidate(x, chosen)) : undefined;
+    this.drift.setBaseline(c?.latencyMs?.p95);
+    if (!chosen) return;
+    const active = this.deps.active();
+    if (active && sameCandidate(active, chosen)) return;
+    const changed = await this.deps.switchTo(chosen);
+    if (!changed) return;
+    this.deps.log?.info({ from: active, to: chosen, trigger, reason: d.reason }, 'variant changed');
+    this.deps.events?.emit('variant-changed', {
+      from: active ?? previous?.chosen ?? null,
+      to: chosen,
+      label: candidateLabel(chosen),
+      trigger,
+      mode: d.mode,
+      objective: d.objective,
+      met: d.met,
+      reason: d.reason,
+    });
+  }
+}

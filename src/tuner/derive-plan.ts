@@ -1,0 +1,61 @@
+import type { DeviceProfile } from '../hardware/schema.js';
+import type { ModelEntry } from '../models/catalog.js';
+import { type Method, normalizeParams, variantIdFor } from '../optimize/methods/index.js';
+import type { Selection } from './types.js';
+
+export interface DerivationJob {
+  method: Method;
+  params: Record<string, unknown>;
+  source: string;
+  /** The id the derived variant will have. */
+  id: string;
+  why: string;
+}
+
+/**
+ * Derivations likely to help when nothing fits, from the reference (or default) variant: for a
+ * latency or memory miss `clean` (folds and fuses: UltraFace ~3× faster losslessly here),
+ * `int8-static` with the fidelity floor (its sensitivity fallback keeps the floor), `input-uint8`
+ * (the model takes camera bytes); `fp16` only where a GPU provider works (on CPUs it is
+ * size-only). A fidelity miss alone has no derivation that helps: they never raise fidelity.
+ * Variants that already exist are not derived again. Pure.
+ */
+export function chooseDerivations(
+  entry: ModelEntry,
+  selection: Pick<Selection, 'candidates' | 'constraints'>,
+  profile: Pick<DeviceProfile, 'executionProviders'>,
+): DerivationJob[] {
+  const measured = selection.candidates.filter((c) => c.violations !== undefined);
+  const latencyOrMemory = measured.some((c) =>
+    c.violations!.some((v) => v.startsWith('p95') || v.startsWith('memory')),
+  );
+  const anyFilteredForMemory = selection.candidates.some((c) => c.verdict === 'filtered');
+  if (!latencyOrMemory && !anyFilteredForMemory) return [];
+  const source = entry.variants.find((v) => v.reference === null && !v.derived) ?? entry.variants[0]!;
+  const gpu = profile.executionProviders.available.some((p) => p !== 'cpu');
+  const wanted: Array<{ method: Method; raw: Record<string, unknown>; why: string }> = [
+    { method: 'clean', raw: {}, why: 'folds constants and fuses nodes: faster at identical outputs' },
+    {
+      method: 'int8-static',
+      raw: { floor: selection.constraints.fidelityFloor },
+      why: 'int8 kernels, with the fidelity floor kept by the sensitivity fallback',
+    },
+    { method: 'input-uint8', raw: {}, why: 'takes camera bytes directly (normalisation inside the graph)' },
+  ];
+  if (gpu) wanted.push({ method: 'fp16', raw: {}, why: 'half-precision kernels on the GPU provider' });
+  const existing = new Set(entry.variants.map((v) => v.id));
+  const jobs: DerivationJob[] = [];
+  for (const w of wanted) {
+    const params = normalizeParams(w.method, w.raw);
+    const id = variantIdFor(source.id, w.method, params);
+    if (existing.has(id)) continue;
+    jobs.push({
+      method: w.method,
+      params: params as Record<string, unknown>,
+      source: source.id,
+      id,
+      why: w.why,
+    });
+  }
+  return jobs;
+}

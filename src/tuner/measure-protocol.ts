@@ -1,0 +1,60 @@
+import type { GraphOptimization } from '../inference/session.js';
+
+/** Messages between the tuner and its measuring child (measure-child.ts). */
+
+export interface OpenJob {
+  path: string;
+  sha256: string;
+  bytes: number;
+  inputName: string;
+  input: { data: Float32Array | Uint8Array; dims: number[] };
+  executionProvider: string;
+  threads: number;
+  graphOptimization: GraphOptimization;
+  warmupRuns: number;
+}
+
+export interface FidelityJob {
+  modelsDir: string;
+  dataDir?: string | undefined;
+  model: string;
+  variant: string;
+  framesDir?: string | undefined;
+  limit: number;
+}
+
+export type ParentMessage =
+  | { type: 'open'; job: OpenJob }
+  | { type: 'burst'; runs: number; budgetMs: number }
+  | { type: 'finish' }
+  | { type: 'fidelity'; job: FidelityJob };
+
+export interface Ready {
+  type: 'ready';
+  sessionCreateMs: number;
+  warmupMs: number;
+}
+export interface BurstResult {
+  type: 'burst';
+  latenciesMs: number[];
+  cpuMs: number;
+  wallMs: number;
+}
+export interface Finished {
+  type: 'finished';
+  peakRssBytes: number;
+  baselineRssBytes: number;
+}
+export interface FidelityAnswer {
+  type: 'fidelity';
+  fidelity: number;
+  metric: string;
+  frames: number;
+}
+
+export type ChildAnswer =
+  | Ready
+  | BurstResult
+  | Finished
+  | FidelityAnswer
+  | { type: 'error'; name: string; message: string };

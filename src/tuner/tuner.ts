@@ -1,0 +1,402 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { PolicyConfig } from '../config/policy.js';
+import { errorMessage } from '../errors.js';
+import type { DeviceProfile } from '../hardware/schema.js';
+import type { GraphOptimization } from '../inference/session.js';
+import type { Logger } from '../log.js';
+import type { Catalog, CatalogVariant, ModelEntry } from '../models/catalog.js';
+import { effectiveInputSpec } from '../models/manifest.js';
+import { loadFrames, prepareInputs } from '../optimize/evaluation/frames.js';
+import {
+  type DeriveJob,
+  type DeriveSummary,
+  deriveInChildProcess,
+} from '../optimize/process/derive-process.js';
+import type { Benchmarks, Decisions } from '../store/records.js';
+import { type Candidate, planCandidates } from './candidates.js';
+import { constraintsFor, type PolicyOverrides } from './constraints.js';
+import { chooseDerivations } from './derive-plan.js';
+import type { EnergyMeter } from './energy-meter.js';
+import {
+  type BurstGate,
+  DEFAULT_MEASURE_SETTINGS,
+  type MeasureSettings,
+  measureCandidates,
+  type TuneProgress,
+} from './measure.js';
+import { MeasureProcess } from './measure-process.js';
+import { selectVariant } from './policy.js';
+import type { PowerMode } from './power-mode.js';
+import { type CandidateKey, candidateLabel, type Decision, type Measurement } from './types.js';
+
+export interface TunerDeps {
+  catalog: () => Catalog;
+  /** Reloads the catalogue after a derivation added variants. */
+  reloadCatalog?: () => Promise<Catalog>;
+  profile: DeviceProfile;
+  policy: PolicyConfig;
+  modelsDir: string;
+  dataDir: string;
+  /** Frames for inputs and fidelity: the camera's image folder, else the bundled samples. */
+  framesDir?: string | undefined;
+  graphOptimization?: GraphOptimization;
+  benchmarks?: Benchmarks | undefined;
+  decisions?: Decisions | undefined;
+  energy?: EnergyMeter | undefined;
+  clock: Clock;
+  log?: Logger | undefined;
+  derive?: (job: DeriveJob, onProgress?: (p: TuneProgress) => void) => Promise<DeriveSummary>;
+  spawn?: () => MeasureProcess;
+}
+
+export interface TuneOptions {
+  model: string;
+  mode?: PowerMode;
+  overrides?: PolicyOverrides;
+  derive?: 'auto' | 'never';
+  /** Re-measure even what is cached. */
+  force?: boolean;
+  current?: CandidateKey | null | undefined;
+  /** Only these variants (tests, benches). */
+  variants?: readonly string[];
+  /** Override the configured measurement settings (benches, tests). */
+  settings?: Partial<MeasureSettings>;
+  burst?: BurstGate;
+  onProgress?: (p: TuneProgress) => void;
+  signal?: AbortSignal;
+  trigger?: string;
+  /** Only these derivation methods when deriving (tests, benches); all helpers when absent. */
+  deriveMethods?: readonly string[];
+  /** Record the decision in the store (default true when a store is given). */
+  record?: boolean;
+}
+
+const FIDELITY_KEY = 'fidelity';
+
+/** A stable hash of a model's catalogue entry: a new or changed variant file changes it. */
+export function catalogueHash(entry: ModelEntry): string {
+  const ids = entry.variants.map((v) => `${v.id}:${v.sha256}`).sort();
+  return createHash('sha256')
+    .update(`${entry.manifest.name}\n${ids.join('\n')}`)
+    .digest('hex')
+    .slice(0, 16);
+}
+
+export function sessionKey(
+  k: Pick<CandidateKey, 'executionProvider' | 'threads'>,
+  graph: GraphOptimization,
+): string {
+  return `${k.executionProvider}|t${k.threads}|g-${graph}`;
+}
+
+/**
+ * The tuner: plans the candidates of a model on this device, reads what the SQLite cache already
+ * knows, measures the rest in child processes, measures missing fidelity, chooses with the pure
+ * policy, derives helpers when nothing fits (policy.derive = auto) and records the decision.
+ */
+export class Tuner {
+  private readonly inputs = new Map<
+    string,
+    Promise<{ name: string; data: Float32Array | Uint8Array; dims: number[] }>
+  >();
+  private frames: ReturnType<typeof loadFrames> | undefined;
+
+  constructor(private readonly deps: TunerDeps) {}
+
+  get fingerprint(): string {
+    return this.deps.profile.fingerprint;
+  }
+
+  get ortVersion(): string {
+    return this.deps.profile.executionProviders.onnxruntimeVersion;
+  }
+
+  private get graph(): GraphOptimization {
+    return this.deps.graphOptimization ?? 'all';
+  }
+
+  private settings(o?: Partial<MeasureSettings>): MeasureSettings {
+    const t = this.deps.policy.tuning;
+    return {
+      ...DEFAULT_MEASURE_SETTINGS,
+      rounds: t.rounds,
+      runsPerRound: t.runsPerRound,
+      roundBudgetMs: t.roundBudgetMs,
+      warmupRuns: t.warmupRuns,
+      graphOptimization: this.graph,
+      ...o,
+    };
+  }
+
+  private benchKey(m: { variantSha256: string } & Pick<CandidateKey, 'executionProvider' | 'threads'>) {
+    return {
+      deviceFingerprint: this.deps.profile.fingerprint,
+      variantSha256: m.variantSha256,
+      sessionKey: sessionKey(m, this.graph),
+      ortVersion: this.ortVersion,
+    };
+  }
+
+  /** Every measurement of a model the cache holds for this device (no measuring). */
+  cached(model: string): Measurement[] {
+    const entry = this.deps.catalog().model(model);
+    const plan = planCandidates(entry, this.deps.profile, { maxThreads: this.deps.policy.tuning.maxThreads });
+    const out: Measurement[] = [];
+    for (const c of plan.candidates) {
+      const hit = this.deps.benchmarks?.get<Measurement>(
+        this.benchKey({ variantSha256: c.file.sha256, ...c }),
+      );
+      if (hit)
+        out.push({ ...hit.result, variant: c.variant, cached: true, ...this.fidelityOf(entry, c.file) });
+    }
+    return out;
+  }
+
+  /** A new decision from cached figures only (a power-mode change): undefined when nothing is cached. */
+  redecide(options: Omit<TuneOptions, 'force' | 'derive' | 'settings'>): Decision | undefined {
+    const started = this.deps.clock.now();
+    const measurements = this.cached(options.model);
+    if (measurements.length === 0) return undefined;
+    return this.finish(options, measurements, [], started);
+  }
+
+  async tune(options: TuneOptions): Promise<Decision> {
+    const started = this.deps.clock.now();
+    const derived: string[] = [];
+    let measurements = await this.measureModel(options);
+    let decision = this.finish({ ...options, record: false }, measurements, derived, started);
+    const deriveMode = options.derive ?? this.deps.policy.derive;
+    if (!decision.met && deriveMode === 'auto' && !options.signal?.aborted) {
+      const entry = this.deps.catalog().model(options.model);
+      const jobs = chooseDerivations(entry, decision, this.deps.profile).filter(
+        (j) => !options.deriveMethods || options.deriveMethods.includes(j.method),
+      );
+      for (const job of jobs) {
+        options.onProgress?.({ stage: 'derive', method: job.method, variant: job.id });
+        try {
+          const derive =
+            this.deps.derive ?? ((j: DeriveJob) => deriveInChildProcess(j, { signal: options.signal }));
+          const r = await derive(
+            {
+              modelsDir: this.deps.modelsDir,
+              dataDir: this.deps.dataDir,
+              model: options.model,
+              method: job.method,
+              params: job.params,
+              source: job.source,
+              // The CLI derives with every core; beside a live pipeline (bursts gated) one thread,
+              // so the camera keeps its share of the CPU while the derivation runs.
+              threads: options.burst
+                ? 1
+                : Math.max(1, Math.floor(this.deps.profile.cpu.quotaCores ?? this.deps.profile.cpu.cores)),
+              ...(this.deps.framesDir ? { calibration: { dir: this.deps.framesDir } } : {}),
+            },
+            options.onProgress,
+          );
+          derived.push(r.variant.id);
+        } catch (err) {
+          this.deps.log?.warn(
+            { method: job.method, err: errorMessage(err) },
+            'derivation for the tuner failed',
+          );
+          options.onProgress?.({ stage: 'failed', candidate: job.id, error: errorMessage(err) });
+        }
+      }
+      if (derived.length > 0) {
+        await this.deps.reloadCatalog?.();
+        const more = await this.measureModel({ ...options, variants: derived });
+        measurements = [...measurements, ...more];
+        decision = this.finish({ ...options, record: false }, measurements, derived, started);
+      }
+    }
+    return this.record(options, decision);
+  }
+
+  private finish(
+    options: Omit<TuneOptions, 'force' | 'derive' | 'settings'>,
+    measurements: Measurement[],
+    derived: string[],
+    started: number,
+  ): Decision {
+    const { profile, policy, clock } = this.deps;
+    const mode = options.mode ?? 'mains';
+    const constraints = constraintsFor(policy, mode, profile.memory.effectiveBudgetBytes, options.overrides);
+    const selection = selectVariant(measurements, constraints, options.current ?? null);
+    const entry = this.deps.catalog().model(options.model);
+    const decision: Decision = {
+      model: options.model,
+      mode,
+      ...selection,
+      deviceFingerprint: profile.fingerprint,
+      catalogueHash: catalogueHash(entry),
+      ortVersion: this.ortVersion,
+      derived,
+      tookMs: clock.now() - started,
+      decidedAt: clock.now(),
+      trigger: options.trigger ?? 'cli',
+    };
+    options.onProgress?.({
+      stage: 'decided',
+      chosen: decision.chosen ? candidateLabel(decision.chosen) : null,
+      met: decision.met,
+    });
+    return options.record === false ? decision : this.record(options, decision);
+  }
+
+  private record(options: { record?: boolean }, decision: Decision): Decision {
+    if (options.record !== false && this.deps.decisions) {
+      this.deps.decisions.add({
+        model: decision.model,
+        variant: decision.chosen?.variant ?? '',
+        reason: decision.reason,
+        record: decision,
+      });
+    }
+    return decision;
+  }
+
+  private async measureModel(options: TuneOptions): Promise<Measurement[]> {
+    const entry = this.deps.catalog().model(options.model);
+    const subset = options.variants
+      ? { ...entry, variants: entry.variants.filter((v) => options.variants!.includes(v.id)) }
+      : entry;
+    const constraints = constraintsFor(
+      this.deps.policy,
+      options.mode ?? 'mains',
+      this.deps.profile.memory.effectiveBudgetBytes,
+      options.overrides,
+    );
+    const plan = planCandidates(subset, this.deps.profile, {
+      maxThreads: this.deps.policy.tuning.maxThreads,
+      memoryBudgetBytes: constraints.memoryBudgetBytes,
+      knownMemoryBytes: (sha, ep) => {
+        const hit = this.deps.benchmarks?.get<Measurement>(
+          this.benchKey({ variantSha256: sha, executionProvider: ep, threads: 1 }),
+        );
+        return hit?.result.memoryBytes;
+      },
+    });
+    const results = new Map<Candidate, Measurement>();
+    const todo: Candidate[] = [];
+    for (const c of plan.candidates) {
+      const hit = options.force
+        ? undefined
+        : this.deps.benchmarks?.get<Measurement>(this.benchKey({ variantSha256: c.file.sha256, ...c }));
+      if (hit)
+        results.set(c, { ...hit.result, variant: c.variant, cached: true, measuredAt: hit.measuredAt });
+      else todo.push(c);
+    }
+    options.onProgress?.({
+      stage: 'plan',
+      candidates: plan.candidates.length,
+      cached: results.size,
+      filtered: plan.filtered.length,
+    });
+    if (todo.length > 0) {
+      const measured = await measureCandidates(todo, this.settings(options.settings), {
+        input: (c) => this.inputFor(c),
+        energy: this.deps.energy,
+        ...(options.burst ? { burst: options.burst } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(this.deps.spawn ? { spawn: this.deps.spawn } : {}),
+      });
+      todo.forEach((c, i) => {
+        const m = { ...measured[i]!, measuredAt: this.deps.clock.now() };
+        results.set(c, m);
+        // Failures are not cached: a fixed file or runtime gets measured again.
+        if (m.status === 'ok') this.deps.benchmarks?.put(this.benchKey(m), m);
+      });
+    }
+    const out: Measurement[] = [];
+    for (const c of plan.candidates) {
+      const m = results.get(c)!;
+      out.push(m.status === 'ok' ? { ...m, ...(await this.fidelity(entry, c.file, options)) } : m);
+    }
+    return [...out, ...plan.filtered];
+  }
+
+  /** Fidelity the manifest or the cache already knows, without measuring. */
+  private fidelityOf(entry: ModelEntry, v: CatalogVariant): Pick<Measurement, 'fidelity' | 'fidelitySource'> {
+    if (v.reference === null) return { fidelity: 1, fidelitySource: 'reference' };
+    if (v.quality?.fidelity !== undefined)
+      return { fidelity: v.quality.fidelity, fidelitySource: 'recorded' };
+    const hit = this.deps.benchmarks?.get<{ fidelity: number }>(this.fidelityKey(entry, v));
+    return hit
+      ? { fidelity: hit.result.fidelity, fidelitySource: 'measured' }
+      : { fidelitySource: 'unknown' };
+  }
+
+  private fidelityKey(entry: ModelEntry, v: CatalogVariant) {
+    const ref = entry.variants.find((x) => x.id === v.reference);
+    return {
+      deviceFingerprint: 'any', // fidelity depends on the files and frames, not on the device
+      variantSha256: v.sha256,
+      sessionKey: `${FIDELITY_KEY}|ref-${ref?.sha256.slice(0, 16) ?? 'none'}|frames-${this.deps.framesDir ?? 'samples'}|n${this.deps.policy.tuning.fidelityFrames}`,
+      ortVersion: this.ortVersion,
+    };
+  }
+
+  private readonly fidelityRuns = new Map<
+    string,
+    Promise<Pick<Measurement, 'fidelity' | 'fidelitySource' | 'error'>>
+  >();
+
+  /** Recorded, cached, or measured now in a child on the device's frames (measureFidelity). */
+  private fidelity(entry: ModelEntry, v: CatalogVariant, options: TuneOptions) {
+    const known = this.fidelityOf(entry, v);
+    if (known.fidelity !== undefined) return Promise.resolve(known);
+    let run = this.fidelityRuns.get(v.sha256);
+    if (!run) {
+      run = (async () => {
+        options.onProgress?.({ stage: 'fidelity', variant: v.id });
+        const child = (this.deps.spawn ?? (() => MeasureProcess.spawn()))();
+        try {
+          const gate = options.burst ?? ((fn) => fn());
+          const r = await gate(() =>
+            child.fidelity(
+              {
+                modelsDir: this.deps.modelsDir,
+                dataDir: this.deps.dataDir,
+                model: entry.manifest.name,
+                variant: v.id,
+                framesDir: this.deps.framesDir,
+                limit: this.deps.policy.tuning.fidelityFrames,
+              },
+              300_000,
+              options.signal,
+            ),
+          );
+          this.deps.benchmarks?.put(this.fidelityKey(entry, v), r);
+          return { fidelity: r.fidelity, fidelitySource: 'measured' as const };
+        } catch (err) {
+          return { fidelitySource: 'unknown' as const, error: `fidelity: ${errorMessage(err)}` };
+        } finally {
+          child.kill();
+        }
+      })();
+      this.fidelityRuns.set(v.sha256, run);
+    }
+    return run;
+  }
+
+  /** The first device frame preprocessed for the candidate's input spec (cached per spec). */
+  private inputFor(c: Candidate) {
+    const spec = effectiveInputSpec(c.entry.manifest.input, c.file);
+    const key = JSON.stringify(spec);
+    let p = this.inputs.get(key);
+    if (!p) {
+      this.frames ??= loadFrames(this.deps.framesDir ? { dir: this.deps.framesDir } : undefined, {
+        limit: 1,
+      });
+      p = (async () => {
+        const frames = await this.frames!;
+        const [input] = await prepareInputs(frames.images.slice(0, 1), spec);
+        return { name: spec.name, data: input!.data, dims: [...input!.dims] };
+      })();
+      this.inputs.set(key, p);
+    }
+    return p;
+  }
+}

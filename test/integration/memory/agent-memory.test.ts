@@ -1,0 +1,92 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TSX_LOADER } from '../../helpers/cli.js';
+import { REPO } from '../../helpers/paths.js';
+import { requireTool } from '../../helpers/system-tools.js';
+import { makeSampleVideo } from '../../helpers/video.js';
+
+// A memory regression test, not a timing test: the real agent (camera from a video read as fast as
+// possible, HTTP and the embedded MQTT broker on, telemetry to SQLite) must stay under a generous
+// ceiling of anonymous memory and must not grow between two windows of its steady state.
+// The figures themselves are `npm run bench:memory` (docs/memory.md).
+const hasFfmpeg = requireTool('ffmpeg', 'ffmpeg');
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** Anonymous resident memory of a process, MB (what it holds itself; code pages are shared). */
+function anonMB(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^RssAnon:\s+(\d+) kB/m.exec(text)?.[1] ?? Number.NaN) / 1024;
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+
+/** Samples every 500 ms for `ms`. */
+async function windowOf(pid: number, ms: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let t = 0; t < ms; t += 500) {
+    out.push(anonMB(pid));
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return out;
+}
+
+describe.skipIf(!hasFfmpeg || process.platform !== 'linux')('agent memory', () => {
+  it('a real run stays under the ceiling and does not grow between two windows', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ea-memory-'));
+    dirs.push(dir);
+    const video = makeSampleVideo(dir, { fps: 10 });
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const config = path.join(dir, 'agent.config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        dataDir: path.join(dir, 'data'),
+        models: { dir: path.join(REPO, 'models'), default: 'yolox-nano' },
+        inference: { threads: 1 },
+        camera: { source: `file:${video}`, realtime: false, loop: true },
+        http: { port },
+        mqtt: { embedded: { port: 0 } },
+        log: { level: 'warn' },
+      }),
+    );
+    const child = spawn(
+      process.execPath,
+      ['--import', TSX_LOADER, path.join(REPO, 'src/cli.ts'), 'run', '--config', config],
+      {
+        env: { ...process.env, MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=2' },
+        stdio: 'ignore',
+      },
+    );
+    try {
+      const processed = async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/api/status`).catch(() => undefined);
+        if (!res?.ok) return 0;
+        return ((await res.json()) as { pipeline: { counters: { processed: number } } }).pipeline.counters
+          .processed;
+      };
+      const deadline = Date.now() + 90_000;
+      while ((await processed()) < 20) {
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error('the agent never inferred 20 frames');
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const first = await windowOf(child.pid!, 8000);
+      const before = await processed();
+      await new Promise((r) => setTimeout(r, 5000));
+      const second = await windowOf(child.pid!, 8000);
+      expect(await processed()).toBeGreaterThan(before + 20); // it kept inferring meanwhile
+      // Ceilings are generous (tsx, a busy test machine); bench:memory records the real figures.
+      expect(Math.max(...first, ...second)).toBeLessThan(400);
+      expect(median(second) - median(first)).toBeLessThan(30);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  }, 150_000);
+});

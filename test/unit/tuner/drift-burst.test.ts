@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import type { Pacing } from '../../../src/pipeline/pacing.js';
+import { pipelineBurstGate } from '../../../src/tuner/burst.js';
+import { DriftDetector } from '../../../src/tuner/drift.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
+
+describe('DriftDetector', () => {
+  it('triggers once when the live p95 stays above tuned × factor for a whole window', () => {
+    const d = new DriftDetector({ factor: 1.5, windowMs: 10_000 }, 10);
+    let t = 0;
+    const feed = (ms: number, seconds: number) => {
+      const fired: number[] = [];
+      for (let i = 0; i < seconds * 10; i++) {
+        t += 100;
+        if (d.add(t, ms)) fired.push(t);
+      }
+      return fired;
+    };
+    expect(feed(11, 30)).toEqual([]); // normal
+    expect(feed(14, 30)).toEqual([]); // above tuned but within the factor
+    const fired = feed(30, 15);
+    expect(fired).toHaveLength(1); // sustained: one trigger, then it resets
+    expect(fired[0]! - 60_000).toBeGreaterThanOrEqual(10_000);
+  });
+  it('a short spike does not trigger', () => {
+    const d = new DriftDetector({ factor: 1.5, windowMs: 10_000 }, 10);
+    let fired = false;
+    for (let i = 0; i < 300; i++) fired ||= d.add(i * 100, i >= 100 && i < 130 ? 50 : 10); // one 3 s spike
+    expect(fired).toBe(false);
+  });
+  it('does nothing without a baseline', () => {
+    const d = new DriftDetector({ factor: 1.5, windowMs: 1000 }, undefined);
+    for (let i = 0; i < 100; i++) expect(d.add(i * 100, 1000)).toBe(false);
+  });
+});
+
+describe('pipelineBurstGate', () => {
+  function fakePipeline() {
+    const listeners = new Set<() => void>();
+    const p = {
+      pacing: { mode: 'continuous' } as Pacing,
+      history: [] as string[],
+      setPacing(next: Pacing) {
+        p.pacing = next;
+        p.history.push(next.mode === 'duty-cycle' ? `paused` : 'running');
+      },
+      onResult(l: () => void) {
+        listeners.add(l);
+        return () => listeners.delete(l);
+      },
+      result() {
+        for (const l of [...listeners]) l();
+      },
+    };
+    return p;
+  }
+  it('pauses the pipeline around each burst, one burst at a time, and restores its pacing', async () => {
+    const clock = new FakeClock();
+    const p = fakePipeline();
+    const { gate, stats } = pipelineBurstGate(p, { clock, gapMs: 0, settleMs: 5 });
+    const seen: string[] = [];
+    const a = gate(async () => {
+      seen.push(`a:${p.pacing.mode}`);
+      return 1;
+    });
+    p.result(); // the frame in flight finishes
+    const b = gate(async () => {
+      seen.push(`b:${p.pacing.mode}`);
+      return 2;
+    });
+    expect(await a).toBe(1);
+    expect(await b).toBe(2);
+    expect(seen).toEqual(['a:duty-cycle', 'b:duty-cycle']);
+    expect(p.pacing).toEqual({ mode: 'continuous' });
+    expect(p.history).toEqual(['paused', 'running', 'paused', 'running']);
+    expect(stats().bursts).toBe(2);
+  });
+  it('keeps a pacing someone else set during the burst, and restores after a failed burst', async () => {
+    const clock = new FakeClock();
+    const p = fakePipeline();
+    const { gate } = pipelineBurstGate(p, { clock, gapMs: 0, settleMs: 1 });
+    await gate(async () => {
+      p.setPacing({ mode: 'continuous', fps: 5 }); // set-fps during the burst
+    });
+    expect(p.pacing).toEqual({ mode: 'continuous', fps: 5 });
+    await expect(
+      gate(async () => {
+        throw new Error('candidate crashed');
+      }),
+    ).rejects.toThrow('candidate crashed');
+    expect(p.pacing).toEqual({ mode: 'continuous', fps: 5 });
+  });
+});
