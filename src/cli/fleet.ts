@@ -63,6 +63,11 @@ export const fleetCommand: Command = {
     }
     // Usage errors exit 2 before any network work.
     const request = action === 'send' ? parseSendArgs(args, values) : undefined;
+    const deployment = action === 'deploy' ? parseDeployArgs(ctx, args) : undefined;
+    const listing =
+      action === 'deployments'
+        ? parseSendArgs([args[0] ?? '', 'list-deployments', ...args.slice(1)], values)
+        : undefined;
     const { config } = loadConfig({ file: values.config, env: ctx.env, cwd: ctx.cwd });
     const prefix = values.prefix ?? config.mqtt.prefix;
     const url = values.url ?? operatorUrl(config.mqtt);
@@ -72,9 +77,8 @@ export const fleetCommand: Command = {
     try {
       if (action === 'ls') return await ls(ctx, fleet, values);
       if (action === 'watch') return await watch(ctx, fleet, values);
-      if (action === 'deploy') return await deploy(ctx, fleet, args, values);
-      if (action === 'deployments')
-        return await send(ctx, fleet, parseSendArgs([args[0] ?? '', 'list-deployments'], values), values);
+      if (deployment) return await deploy(ctx, fleet, deployment, values);
+      if (listing) return await send(ctx, fleet, listing, values);
       return await send(ctx, fleet, request!, values);
     } finally {
       await fleet.close();
@@ -322,16 +326,20 @@ async function send(
 }
 
 /** `fleet deploy`: sends the signed manifest; with --serve, serves the file until the devices finish. */
-async function deploy(
-  ctx: CommandContext,
-  fleet: FleetClient,
-  args: string[],
-  values: Values,
-): Promise<number> {
+function parseDeployArgs(ctx: CommandContext, args: string[]) {
   const [targetText, file, ...extra] = args;
   if (!targetText || !file || extra.length > 0)
     throw new UsageError(`fleet deploy: expected TARGET SIGNED_MANIFEST\nusage: ${USAGE}`);
-  const { doc, manifest } = readSignedManifest(ctx, file);
+  parseTarget(targetText);
+  return { targetText, ...readSignedManifest(ctx, file) };
+}
+
+async function deploy(
+  ctx: CommandContext,
+  fleet: FleetClient,
+  { targetText, doc, manifest }: ReturnType<typeof parseDeployArgs>,
+  values: Values,
+): Promise<number> {
   const server = values.serve ? await serveModel(ctx, values.serve, manifest.url, manifest.bytes) : undefined;
   try {
     const request = parseSendArgs([targetText, 'deploy-model', JSON.stringify({ manifest: doc })], values);

@@ -73,6 +73,18 @@ describe('edge-agent keys / sign', () => {
     expect(r.err).not.toMatch(/BEGIN/);
   });
 
+  it('fleet deploy refuses a missing or unsigned manifest with exit 2 before connecting', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ea-keys-'));
+    writeFileSync(path.join(dir, 'plain.json'), JSON.stringify({ model: 'm' }));
+    const url = ['--url', 'mqtt://127.0.0.1:9'];
+    const missing = await cli(['fleet', 'deploy', 'cam-1', 'nope.json', ...url], dir);
+    expect(missing.code).toBe(2);
+    const unsigned = await cli(['fleet', 'deploy', 'cam-1', 'plain.json', ...url], dir);
+    expect(unsigned.code).toBe(2);
+    expect(unsigned.err).toMatch(/not a signed manifest/);
+    expect((await cli(['fleet', 'deploy', 'cam-1', ...url], dir)).code).toBe(2);
+  });
+
   it('trust keys are redacted from printed config and cannot be changed over MQTT', () => {
     const config = parseConfig({ trust: { keys: [{ name: 'ops', key: 'A'.repeat(60) }] } });
     const shown = JSON.stringify(redactSecrets(config));
