@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downloadVerified } from '../../../src/fleet/deploy/download.js';
+import { checkFreeSpace, downloadVerified, freeBytes } from '../../../src/fleet/deploy/download.js';
 import { inspectDeployedModel } from '../../../src/fleet/deploy/inspect.js';
 import { checkDeployManifest, type DeployManifest } from '../../../src/fleet/deploy/manifest.js';
 import { outputMismatch, validateInChild } from '../../../src/fleet/deploy/validate.js';
@@ -125,6 +125,13 @@ describe('deployment download', () => {
     const err = await downloadVerified(job(dir, 'other.onnx')).catch((e) => e);
     expect(err.message).toMatch(/checksum: sha256 mismatch/);
     expect(existsSync(path.join(dir, 'part'))).toBe(false);
+  });
+
+  it('refuses a model that does not fit the free space (statfs of the real filesystem)', async () => {
+    const dir = tmp();
+    const free = await freeBytes(dir);
+    await expect(checkFreeSpace(dir, free + 1)).rejects.toThrow(/space: .* KiB needed/);
+    await expect(checkFreeSpace(dir, 1024)).resolves.toBeUndefined();
   });
 
   it('an HTTP error is reported with its status', async () => {
