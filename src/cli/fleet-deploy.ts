@@ -3,7 +3,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { deployManifestSchema } from '../fleet/deploy/manifest.js';
+import type { parseTarget } from '../fleet/operator.js';
 import { signedDocumentSchema } from '../trust/envelope.js';
+import { readPrivateKeyFile, signCommand } from '../trust/sign-command.js';
 import type { CommandContext } from './command.js';
 
 /**
@@ -72,4 +74,29 @@ export async function serveModel(
     server.listen(port, resolve);
   });
   return server;
+}
+
+/** `--key`: the request becomes `{signed: envelope}` for the device (or "*" for a group). */
+export function signedRequest(
+  ctx: CommandContext,
+  keyFile: string,
+  target: ReturnType<typeof parseTarget>,
+  command: string,
+  params: Record<string, unknown>,
+  expiresS: number | undefined,
+): Record<string, unknown> {
+  const pem = readPrivateKeyFile(path.resolve(ctx.cwd, keyFile), (m) =>
+    ctx.stderr.write(`fleet send: ${m}\n`),
+  );
+  const signed = signCommand(
+    {
+      command,
+      params,
+      target: target.kind === 'device' ? target.id : '*',
+      nowMs: Date.now(),
+      lifetimeS: expiresS ?? 300,
+    },
+    pem,
+  );
+  return { signed };
 }

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { loadConfig } from '../config/index.js';
 import { EdgeAgentError, UsageError } from '../errors.js';
 import { withEmbeddedCredentials } from '../fleet/broker-auth.js';
@@ -12,9 +11,8 @@ import {
   parseTarget,
   type Target,
 } from '../fleet/operator.js';
-import { readPrivateKeyFile, signCommand } from '../trust/sign-command.js';
 import { type Command, type CommandContext, formatTable, parseCommandArgs, writeJson } from './command.js';
-import { readSignedManifest, serveModel } from './fleet-deploy.js';
+import { readSignedManifest, serveModel, signedRequest } from './fleet-deploy.js';
 
 const USAGE = [
   'edge-agent fleet ls [--wait S] [--no-status] [--json]',
@@ -381,29 +379,4 @@ async function deploy(
 class TimeoutExit extends EdgeAgentError {
   override name = 'TimeoutExit';
   override readonly exitCode = FLEET_TIMEOUT_EXIT;
-}
-
-/** `--key`: the request becomes `{signed: envelope}` for the device (or "*" for a group). */
-function signedRequest(
-  ctx: CommandContext,
-  keyFile: string,
-  target: ReturnType<typeof parseTarget>,
-  command: string,
-  params: Record<string, unknown>,
-  expiresS: number | undefined,
-): Record<string, unknown> {
-  const pem = readPrivateKeyFile(path.resolve(ctx.cwd, keyFile), (m) =>
-    ctx.stderr.write(`fleet send: ${m}\n`),
-  );
-  const signed = signCommand(
-    {
-      command,
-      params,
-      target: target.kind === 'device' ? target.id : '*',
-      nowMs: Date.now(),
-      lifetimeS: expiresS ?? 300,
-    },
-    pem,
-  );
-  return { signed };
 }
