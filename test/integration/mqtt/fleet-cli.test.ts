@@ -182,6 +182,6 @@ describe.runIf(run)('edge-agent fleet (ls, watch, send) against devices on a rea
     expect(down.stderr).toContain('cannot connect to the MQTT broker mqtt://127.0.0.1:1');
     const usage = await runCli(['fleet', 'frobnicate']);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toContain('expected ls, watch or send');
+    expect(usage.stderr).toContain('expected ls, watch, send, deploy or deployments');
   });
 });
