@@ -131,6 +131,9 @@ export class EventLog {
 
   /** Records an event and queues it for the events topic; -1 when it could not be stored. */
   emit(type: string, data: Record<string, unknown> = {}, severity: EventSeverity = 'info'): number {
+    // After the store closed (the agent is stopping), a late event from a component still winding
+    // down is dropped instead of throwing into that component.
+    if (!this.deps.db.open) return -1;
     try {
       return this.write(type, data, severity);
     } catch (err) {

@@ -75,6 +75,7 @@ export class TunerController {
     try {
       await this.startInner();
     } catch (err) {
+      if (this.abort.signal.aborted) return; // the agent stopped while the tuner was starting
       this.deps.log?.error({ err: errorMessage(err) }, 'tuner start failed; the configured variant serves');
       this.deps.events?.emit('tuning-failed', { trigger: 'agent-start', error: errorMessage(err) }, 'error');
     }
@@ -82,6 +83,7 @@ export class TunerController {
 
   private async startInner(): Promise<void> {
     const tuner = await this.deps.tuner();
+    if (this.abort.signal.aborted) return;
     const cached = this.deps.cachedDecision(tuner, this.deps.model());
     if (cached) {
       this.deps.log?.info(

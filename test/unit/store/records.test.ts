@@ -69,6 +69,14 @@ describe('store records', () => {
     expect(events.purge(clock.now() + 1)).toBe(1);
   });
 
+  it('drops an event emitted after the database closed instead of throwing (a component winding down)', () => {
+    const db = openDatabase({ file: ':memory:' });
+    const events = new EventLog({ db, clock: new FakeClock() });
+    expect(events.emit('before-close')).toBeGreaterThan(0);
+    db.close();
+    expect(events.emit('tuning-failed', { trigger: 'agent-start' }, 'error')).toBe(-1);
+  });
+
   it('audits commands with long fields truncated', () => {
     const audit = new CommandAudit(openDatabase({ file: ':memory:' }), new FakeClock());
     audit.add({ command: 'ping', scope: 'device', topic: 'p/d/request/ping', status: 'ok', durationMs: 1 });
