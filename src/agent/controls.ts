@@ -3,6 +3,7 @@ import type { AgentConfig } from '../config/index.js';
 import { EdgeAgentError } from '../errors.js';
 import { pacingFromConfig } from '../pipeline/config.js';
 import { describePacing, type Pacing } from '../pipeline/pacing.js';
+import { OBJECTIVE_IDS, type ObjectiveId } from '../tuner/objectives.js';
 
 /** What the controls change on the pipeline (the Pipeline class provides it). */
 export interface ControlledPipeline {
@@ -22,6 +23,10 @@ export interface ControlsDeps {
   restart(reason: string): void;
   /** The tuner's current objective, when the build has the tuner (Home Assistant's select). */
   objective?(): string | undefined;
+  /** Changes the tuner's objective (re-decides from the cache); absent without a tuner. */
+  setObjective?(objective: ObjectiveId): Promise<unknown>;
+  /** Starts a re-tune in the background (progress and result as events); absent without a tuner. */
+  retune?(reason: string): void;
 }
 
 /** The state every control surface shows (Home Assistant, the dashboard, `get-controls`). */
@@ -35,6 +40,8 @@ export interface ControlState {
   fps: number | null;
   pacing: string;
   objective?: string;
+  /** The objectives to choose from and whether re-tune works: only with the tuner. */
+  objectives?: readonly string[];
 }
 
 /**
@@ -57,6 +64,7 @@ export const controlsPatchSchema = z.strictObject({
   inference: z.boolean().optional(),
   fps: z.number().positive().max(240).optional(),
   variant: z.string().min(1).max(128).optional(),
+  objective: z.enum(OBJECTIVE_IDS).optional(),
 });
 export type ControlsPatch = z.infer<typeof controlsPatchSchema>;
 
@@ -85,6 +93,7 @@ export class Controls {
       fps: pacing.mode === 'continuous' ? (pacing.fps ?? null) : null,
       pacing: this.resumeTo ? 'paused' : describePacing(pacing),
       ...(this.deps.objective?.() ? { objective: this.deps.objective()! } : {}),
+      ...(this.deps.setObjective ? { objectives: OBJECTIVE_IDS } : {}),
     };
   }
 
@@ -123,8 +132,19 @@ export class Controls {
     this.deps.restart(reason);
   }
 
-  /** Applies a patch from the dashboard (fields in a fixed order: variant, fps, inference). */
+  async setObjective(objective: ObjectiveId): Promise<void> {
+    if (!this.deps.setObjective) throw new EdgeAgentError('the tuner is not available: no objective to set');
+    await this.deps.setObjective(objective);
+  }
+
+  retune(reason: string): void {
+    if (!this.deps.retune) throw new EdgeAgentError('the tuner is not available: nothing to re-tune');
+    this.deps.retune(reason);
+  }
+
+  /** Applies a patch from the dashboard (fields in a fixed order: objective, variant, fps, inference). */
   async apply(patch: ControlsPatch): Promise<ControlState | undefined> {
+    if (patch.objective !== undefined) await this.setObjective(patch.objective);
     if (patch.variant !== undefined) await this.setVariant(patch.variant);
     if (patch.fps !== undefined) this.setFps(patch.fps);
     if (patch.inference !== undefined) this.setInference(patch.inference);

@@ -23,7 +23,7 @@ import type { Store } from '../store/index.js';
 import type { TelemetryReporter } from '../telemetry/reporter.js';
 import type { BatteryReplanner } from '../tuner/battery/replanner.js';
 import type { TunerController } from '../tuner/controller.js';
-import { Controls } from './controls.js';
+import { Controls, type ControlsDeps } from './controls.js';
 import { agentDeployFeature } from './deploy.js';
 import type { ModelHost } from './model-host.js';
 
@@ -82,6 +82,7 @@ export function agentFeatures(parts: AgentParts): {
       }
     },
     restart: parts.restart,
+    ...(parts.tuner ? tunerControls(parts.tuner, parts.config.policy.objective, parts.log) : {}),
   });
   const deploy = agentDeployFeature(parts, infoChanged, () => configStore);
   const features: Feature[] = [
@@ -181,4 +182,21 @@ function removeTempsOfKilledWrites(file: string, log: Logger): void {
   } catch (err) {
     log.warn({ err: errorMessage(err) }, 'cannot remove temp files of an interrupted config write');
   }
+}
+
+/** The tuner's part of the shared controls: its objective (select) and a background re-tune (button). */
+function tunerControls(
+  tuner: TunerController,
+  configured: string,
+  log: Logger,
+): Pick<ControlsDeps, 'objective' | 'setObjective' | 'retune'> {
+  return {
+    objective: () => tuner.policy().objective ?? tuner.current()?.objective ?? configured,
+    setObjective: (objective) => tuner.setPolicy({ objective }),
+    retune: (reason) => {
+      void tuner.tune({ trigger: `${reason}: re-tune`, force: true }).catch((err: unknown) => {
+        log.warn({ err: errorMessage(err) }, 're-tune failed');
+      });
+    },
+  };
 }

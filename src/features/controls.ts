@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Controls, controlsPatchSchema } from '../agent/controls.js';
+import { errorMessage } from '../errors.js';
 import { defineCommand, formatZodIssues } from '../fleet/router.js';
 import type { Feature } from './feature.js';
 
@@ -45,6 +46,17 @@ export function controlsFeature(deps: { controls: Controls }): Feature {
         const parsed = controlsPatchSchema.safeParse(req.body);
         if (!parsed.success) return reply.code(400).send({ error: formatZodIssues(parsed.error) });
         return controls.apply(parsed.data);
+      });
+
+      app.post('/api/controls/retune', async (req, reply) => {
+        if (!String(req.headers['content-type'] ?? '').startsWith('application/json'))
+          return reply.code(415).send({ error: 'send {} with Content-Type application/json' });
+        try {
+          controls.retune('dashboard');
+        } catch (err) {
+          return reply.code(501).send({ error: errorMessage(err) });
+        }
+        return { tuning: true };
       });
 
       app.post('/api/controls/restart', async (req, reply) => {

@@ -9,6 +9,7 @@ import type { DeviceProfile } from '../hardware/index.js';
 import type { Logger } from '../log.js';
 import { annotateFrame } from '../pipeline/annotate.js';
 import type { ResultListener } from '../pipeline/pipeline.js';
+import { OBJECTIVE_IDS } from '../tuner/objectives.js';
 import type { Feature } from './feature.js';
 
 export interface HomeAssistantFeatureDeps {
@@ -46,7 +47,7 @@ export function homeAssistantFeature(deps: HomeAssistantFeatureDeps): Feature & 
     },
     variants: deps.variants,
     hasCommand: deps.hasCommand,
-    objectives: ['max-accuracy', 'min-latency', 'min-energy'],
+    objectives: OBJECTIVE_IDS,
     annotate: (result, frame) => annotateFrame(frame, result, { quality: 75, maxWidth: 1280 }),
     configurationUrl: dashboardUrl(deps.config),
   });

@@ -101,6 +101,16 @@ function controlsPanel(d) {
     )
       select.innerHTML = s.variants.map((v) => `<option value="${d.esc(v)}">${d.esc(v)}</option>`).join('');
     if (document.activeElement !== select) select.value = s.variant;
+    // The tuner's controls, only where the agent has the tuner.
+    const objectives = s.objectives ?? [];
+    d.$('ctl-objective-label').hidden = objectives.length === 0;
+    d.$('ctl-retune').hidden = objectives.length === 0;
+    const objective = d.$('ctl-objective');
+    if (objective.options.length !== objectives.length)
+      objective.innerHTML = objectives
+        .map((o) => `<option value="${d.esc(o)}">${d.esc(o)}</option>`)
+        .join('');
+    if (document.activeElement !== objective && s.objective) objective.value = s.objective;
     d.$('ctl-state').textContent = s.inference ? s.pacing : 'inference off (camera released)';
   };
   const send = async (path, body) => {
@@ -130,6 +140,13 @@ function controlsPanel(d) {
     if (fps > 0) send('/api/controls', { fps });
   });
   d.$('ctl-variant').addEventListener('change', (e) => send('/api/controls', { variant: e.target.value }));
+  d.$('ctl-objective').addEventListener('change', (e) =>
+    send('/api/controls', { objective: e.target.value }),
+  );
+  d.$('ctl-retune').addEventListener('click', async () => {
+    const answer = await send('/api/controls/retune', {});
+    if (answer?.tuning) note('re-tuning in the background: the decision panel updates when it is done');
+  });
   d.$('ctl-restart').addEventListener('click', async () => {
     if (window.confirm('Restart the agent? The service manager starts it again.'))
       await send('/api/controls/restart', {});

@@ -40,6 +40,8 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ea-dash-'));
   const profileDir = path.join(dir, 'chromium');
   const restarts: string[] = [];
+  const retunes: string[] = [];
+  let objective = 'max-accuracy';
 
   beforeAll(async () => {
     store = new Store({
@@ -75,6 +77,12 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
             variants: () => ['fp32'],
             setVariant: async () => undefined,
             restart: (reason) => restarts.push(reason),
+            // The tuner's part of the controls, recorded (the agent wires TunerController here).
+            objective: () => objective,
+            setObjective: async (o) => {
+              objective = o;
+            },
+            retune: (reason) => retunes.push(reason),
           }),
         }).routes!,
       ],
@@ -167,7 +175,7 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     }, 90_000);
   }
 
-  it('the controls change the running pipeline (fps, inference off/on) and restart asks the agent', async () => {
+  it('the controls change the running pipeline (fps, inference off/on), the tuner (objective, re-tune) and restart asks the agent', async () => {
     const { page, errors } = await open(SIZES[1]);
     await page.waitForFunction("document.getElementById('ctl-variant').options.length > 0");
     await page.fill('#ctl-fps', '3');
@@ -178,6 +186,10 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     await expect.poll(() => page.locator('#ctl-state').textContent()).toContain('inference off');
     await page.click('#ctl-inference');
     await expect.poll(() => served.pipeline.stats().pacing).toMatchObject({ mode: 'continuous', fps: 3 });
+    await page.selectOption('#ctl-objective', 'min-latency');
+    await expect.poll(() => objective).toBe('min-latency');
+    await page.click('#ctl-retune');
+    await expect.poll(() => retunes).toEqual(['dashboard']);
     page.once('dialog', (d) => void d.accept());
     await page.click('#ctl-restart');
     await expect.poll(() => restarts).toEqual(['dashboard']);

@@ -69,6 +69,45 @@ describe('Controls', () => {
     expect(restarts).toEqual(['test']);
   });
 
+  it("the tuner's objective and re-tune: offered only with a tuner, passed on, the state follows", async () => {
+    const { controls } = setup();
+    expect(controls.state()?.objectives).toBeUndefined();
+    await expect(controls.setObjective('min-latency')).rejects.toThrow(/tuner is not available/);
+    expect(() => controls.retune('test')).toThrow(/tuner is not available/);
+
+    let objective = 'max-accuracy';
+    const retunes: string[] = [];
+    const pipeline = {
+      pacing: { mode: 'continuous', fps: 5 } as Pacing,
+      setPacing(p: Pacing) {
+        this.pacing = p;
+      },
+      stats() {
+        return { pacing: this.pacing, model: { name: 'yolox-nano', variant: 'fp32' } };
+      },
+    };
+    const tuned = new Controls({
+      pipeline: () => pipeline,
+      config: parseConfig({}).pipeline,
+      variants: () => ['fp32'],
+      setVariant: async () => undefined,
+      restart: () => undefined,
+      objective: () => objective,
+      setObjective: async (o) => {
+        objective = o;
+      },
+      retune: (reason) => retunes.push(reason),
+    });
+    expect(tuned.state()).toMatchObject({
+      objective: 'max-accuracy',
+      objectives: expect.arrayContaining(['min-energy']),
+    });
+    const state = await tuned.apply({ objective: 'min-latency' });
+    expect(state?.objective).toBe('min-latency');
+    tuned.retune('dashboard');
+    expect(retunes).toEqual(['dashboard']);
+  });
+
   it('without a running pipeline: no state, and changes are refused', () => {
     const controls = new Controls({
       pipeline: () => undefined,
