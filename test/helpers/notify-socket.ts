@@ -35,9 +35,12 @@ export class NotifySocket {
 
   /** Arrival times of the datagrams that carry `line` (e.g. WATCHDOG=1). */
   times(line: string): number[] {
-    // Two datagrams read in one chunk still count twice.
+    // Two datagrams read in one chunk still count twice. socat's per-datagram children run side by
+    // side, so one's `echo` may land after the next one's text ("WATCHDOG=1READY=1"): a known
+    // notify key always starts a new line.
     return this.messages.flatMap((m) =>
       m.text
+        .replace(/([^\n])(?=(?:MAINPID|READY|WATCHDOG|STATUS|STOPPING|RELOADING|BARRIER|ERRNO)=)/g, '$1\n')
         .split('\n')
         .filter((l) => l === line)
         .map(() => m.atMs),
