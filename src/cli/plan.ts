@@ -1,16 +1,12 @@
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { systemClock } from '../clock.js';
 import { UsageError } from '../errors.js';
-import { readProfile } from '../hardware/profile.js';
-import { Store } from '../store/index.js';
 import { planCandidates, planJson, sensorIdlePower } from '../tuner/battery/from-tuner.js';
 import { type BatteryPlan, planBatteryLife } from '../tuner/battery/planner.js';
 import { powerModelFor } from '../tuner/battery/power-model.js';
 import { remainingEnergy } from '../tuner/battery/remaining.js';
 import { progressLine, tunerFromConfig } from '../tuner/setup.js';
 import { type Command, formatTable, parseCommandArgs, writeJson } from './command.js';
-import { setupCli } from './shared.js';
+import { openCliStore, profileWithProgress, setupCli } from './shared.js';
 
 export const planCommand: Command = {
   name: 'plan',
@@ -48,16 +44,7 @@ export const planCommand: Command = {
       num(values['max-interval-s'], '--max-interval-s', 86_400) ?? config.policy.maxIntervalS;
     const model = values.model ?? config.models.default;
     setup.catalog.model(model); // unknown names fail here, before profiling
-    const progress = (line: string) => {
-      if (!values.quiet) ctx.stderr.write(`${line}\n`);
-    };
-
-    progress('profiling the device…');
-    const profile = await readProfile({
-      root: config.hardware.root,
-      dataDir: config.dataDir,
-      log: setup.log,
-    });
+    const { progress, profile } = await profileWithProgress(ctx, setup, values.quiet);
     const battery = profile.power.battery;
     const fromBattery = whFlag === undefined ? remainingEnergy(battery, config.power.batteryWh) : undefined;
     const remainingWh = whFlag ?? fromBattery?.wh ?? config.power.batteryWh;
@@ -72,13 +59,7 @@ export const planCommand: Command = {
           ? `${fromBattery.wh.toFixed(1)} Wh (${fromBattery.source})`
           : `${remainingWh} Wh (power.batteryWh, assumed full: no battery reading)`;
 
-    mkdirSync(config.dataDir, { recursive: true });
-    const store = new Store({
-      file: path.join(config.dataDir, 'edge-agent.db'),
-      config: config.store,
-      clock: systemClock,
-      log: setup.log,
-    });
+    const store = openCliStore(setup);
     try {
       const tuner = tunerFromConfig({
         config,

@@ -1,9 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { systemClock } from '../clock.js';
 import { UsageError } from '../errors.js';
-import { readProfile } from '../hardware/profile.js';
-import { Store } from '../store/index.js';
 import { powerModeOptions } from '../tuner/constraints.js';
 import { isObjective, OBJECTIVE_IDS } from '../tuner/objectives.js';
 import { decisionSvg } from '../tuner/plot.js';
@@ -12,7 +10,7 @@ import { latestDecision, progressLine, tunerFromConfig } from '../tuner/setup.js
 import { catalogueHash } from '../tuner/tuner.js';
 import type { Decision } from '../tuner/types.js';
 import { type Command, formatTable, parseCommandArgs, writeJson } from './command.js';
-import { setupCli } from './shared.js';
+import { openCliStore, profileWithProgress, setupCli } from './shared.js';
 
 export const tuneCommand: Command = {
   name: 'tune',
@@ -59,22 +57,8 @@ export const tuneCommand: Command = {
     const { config } = setup.loaded;
     const model = values.model ?? config.models.default;
     catalog.model(model); // unknown names fail here, before profiling
-    const progress = (line: string) => {
-      if (!values.quiet) ctx.stderr.write(`${line}\n`);
-    };
-    progress('profiling the device…');
-    const profile = await readProfile({
-      root: config.hardware.root,
-      dataDir: config.dataDir,
-      log: setup.log,
-    });
-    mkdirSync(config.dataDir, { recursive: true });
-    const store = new Store({
-      file: path.join(config.dataDir, 'edge-agent.db'),
-      config: config.store,
-      clock: systemClock,
-      log: setup.log,
-    });
+    const { progress, profile } = await profileWithProgress(ctx, setup, values.quiet);
+    const store = openCliStore(setup);
     try {
       const { loadCatalog } = await import('../models/catalog.js');
       const tuner = tunerFromConfig({

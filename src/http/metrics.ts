@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { CameraState } from '../camera/types.js';
 import type { FrameResult, PipelineStats } from '../pipeline/pipeline.js';
 import type { TelemetryRecord } from '../telemetry/record.js';
+import type { BatteryPlanReading } from '../tuner/battery/agent-battery.js';
 import { telemetryMetrics } from './metrics-telemetry.js';
 
 /** Live device readings the telemetry part provides (all optional: not every board has sensors). */
@@ -13,13 +14,7 @@ export interface DeviceReadings {
   /** Total power draw where a sensor exists (INA3221, RAPL, battery discharge). */
   powerW?: number;
   /** The battery plan in force (docs/battery.md): predicted life, planned and measured drain. */
-  batteryPlan?: {
-    predictedHours?: number;
-    targetHours: number;
-    met: boolean;
-    plannedW: number;
-    measuredW?: number;
-  };
+  batteryPlan?: BatteryPlanReading;
 }
 
 export interface MetricsSources {

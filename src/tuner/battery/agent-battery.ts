@@ -118,16 +118,17 @@ export function batteryTelemetry(s: BatteryStatus | undefined): Record<string, n
   return out;
 }
 
+/** The battery plan in force as the dashboard shows it: predicted life, planned and measured drain. */
+export interface BatteryPlanReading {
+  predictedHours?: number;
+  targetHours: number;
+  met: boolean;
+  plannedW: number;
+  measuredW?: number;
+}
+
 /** The dashboard's readings: the plan's predicted life and planned vs measured drain. */
-export function batteryReadings(s: BatteryStatus | undefined): {
-  batteryPlan?: {
-    predictedHours?: number;
-    targetHours: number;
-    met: boolean;
-    plannedW: number;
-    measuredW?: number;
-  };
-} {
+export function batteryReadings(s: BatteryStatus | undefined): { batteryPlan?: BatteryPlanReading } {
   if (!s?.active || !s.plan) return {};
   return {
     batteryPlan: {
