@@ -5,6 +5,7 @@ import type { Feature } from '../features/feature.js';
 import { Deployer, type UpdateInfo } from '../fleet/deploy/deployer.js';
 import { DeployStore } from '../fleet/deploy/state.js';
 import { buildKeyRing } from '../trust/envelope.js';
+import { agentDeployChecks } from './deploy-checks.js';
 import type { AgentParts } from './features.js';
 
 /** The deploy feature built from the agent's parts (its own tables in the agent's database). */
@@ -24,6 +25,12 @@ export function agentDeployFeature(
     return a ? { model: a.model, variant: a.variant } : undefined;
   };
   const log = parts.log.child({ component: 'deploy' });
+  const checks = agentDeployChecks(
+    parts,
+    parts.tuner,
+    () => store.versions().filter((v) => v.status === 'active'),
+    log,
+  );
   const deployer = new Deployer({
     deviceId: parts.deviceId,
     dataDir: path.resolve(config.dataDir),
@@ -41,8 +48,14 @@ export function agentDeployFeature(
       latencyFactor: trust.deploy.latencyFactor,
       minInferences: trust.deploy.minInferences,
       keepVersions: trust.deploy.keepVersions,
+      validateMemoryMB: trust.deploy.validateMemoryMB,
+      compareFrames: trust.deploy.compareFrames,
+      minFidelity: trust.deploy.minFidelity,
+      collapseRatio: trust.deploy.collapseRatio,
+      maxSlowdown: trust.deploy.maxSlowdown,
     },
     host: {
+      checks,
       install: catalogInstaller({
         catalog: () => models.catalog,
         reloadCatalog: () => models.reloadCatalog(),
@@ -79,6 +92,7 @@ export function agentDeployFeature(
     progress: (data) => parts.store.events.emit('deploy-model-progress', data),
   });
   deployer.recover();
+  checks.restorePins();
   return {
     ...deployFeature({ deployer, store, infoChanged, switchTo, active }),
     update: () => deployer.update(),

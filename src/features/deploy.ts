@@ -4,10 +4,11 @@ import path from 'node:path';
 import { z } from 'zod';
 import { errorMessage } from '../errors.js';
 import type { Deployer } from '../fleet/deploy/deployer.js';
+import { installNewModel, manifestConflict } from '../fleet/deploy/install-model.js';
 import type { DeployManifest } from '../fleet/deploy/manifest.js';
 import type { DeployStore } from '../fleet/deploy/state.js';
 import { defineCommand } from '../fleet/router.js';
-import type { Catalog } from '../models/catalog.js';
+import { type Catalog, DEPLOYED_MODELS_DIR, readLabels } from '../models/catalog.js';
 import { atomicWrite, writeDerivedVariant } from '../models/derived-store.js';
 import { signedDocumentSchema } from '../trust/envelope.js';
 import type { Feature } from './feature.js';
@@ -71,13 +72,32 @@ export function deployFeature(deps: DeployFeatureDeps): Feature {
   };
 }
 
-/** Installs a verified file as a variant of a catalog model (`<dataDir>/models/<model>/`). */
+/**
+ * Installs a verified file: as a variant of a catalog model (`<dataDir>/models/<model>/`), or, for
+ * a model the catalog does not have, as a new model from the deployment's model manifest
+ * (`<dataDir>/deployed-models/<model>/`).
+ */
 export function catalogInstaller(deps: { catalog(): Catalog; reloadCatalog(): Promise<unknown> }) {
   return async (manifest: DeployManifest, variantId: string, file: string): Promise<void> => {
     const model = manifest.model;
     const catalog = deps.catalog();
     const entry = catalog.models().find((m) => m.manifest.name === model);
-    if (!entry) throw new Error(`model "${model}" is not in the catalog (new models are not deployable yet)`);
+    if (!entry) {
+      const carried = manifest.manifest;
+      if (!carried)
+        throw new Error(
+          `install: model "${model}" is not in the catalog; a new model's deployment must carry its "manifest"`,
+        );
+      if (!catalog.derivedRoot) throw new Error('install: no data directory for deployed models');
+      const root = path.join(path.dirname(catalog.derivedRoot), DEPLOYED_MODELS_DIR);
+      await installNewModel(root, { ...manifest, manifest: carried }, variantId, file);
+      await deps.reloadCatalog();
+      return;
+    }
+    if (manifest.manifest) {
+      const conflict = manifestConflict(entry.manifest, await readLabels(entry), manifest.manifest);
+      if (conflict) throw new Error(`install: ${conflict}`);
+    }
     const bytes = await readFile(file);
     try {
       await writeDerivedVariant({

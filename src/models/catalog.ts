@@ -39,6 +39,9 @@ export interface CatalogDeps {
   onBrokenManifest?: (file: string, err: unknown) => void;
 }
 
+/** Where models deployed to the device (not bundled) live: `<dataDir>/deployed-models/<name>/`. */
+export const DEPLOYED_MODELS_DIR = 'deployed-models';
+
 export class Catalog {
   constructor(
     private readonly entries: ReadonlyMap<string, ModelEntry>,
@@ -92,27 +95,30 @@ export async function loadCatalog(deps: CatalogDeps): Promise<Catalog> {
     throw new ModelLoadError(`cannot list models in ${deps.modelsDir}: ${errorMessage(err)}`, { cause: err });
   }
   for (const folder of folders.sort()) {
-    const dir = path.resolve(deps.modelsDir, folder);
-    const manifestFile = path.join(dir, 'manifest.json');
-    if (!existsSync(manifestFile)) continue;
-    let manifest: Manifest;
-    try {
-      manifest = parseManifestText(await readFile(manifestFile, 'utf8'), manifestFile);
-    } catch (err) {
-      if (!deps.onBrokenManifest) throw err;
-      deps.log?.error({ file: manifestFile, err: errorMessage(err) }, 'model skipped: manifest unreadable');
-      deps.onBrokenManifest(manifestFile, err);
-      continue;
+    const entry = await loadModelFolder(path.resolve(deps.modelsDir, folder), deps);
+    if (entry) entries.set(entry.manifest.name, entry);
+  }
+  // Models deployed to this device (deploy-model with a model manifest): never fatal, never over a bundled one.
+  const deployedRoot = deps.dataDir ? path.join(deps.dataDir, DEPLOYED_MODELS_DIR) : undefined;
+  if (deployedRoot && existsSync(deployedRoot)) {
+    const deployed = (await readdir(deployedRoot, { withFileTypes: true })).filter(
+      (d) => d.isDirectory() && !d.name.startsWith('.'),
+    );
+    for (const d of deployed.map((x) => x.name).sort()) {
+      const entry = await loadModelFolder(path.join(deployedRoot, d), {
+        ...deps,
+        onBrokenManifest: deps.onBrokenManifest ?? (() => undefined),
+      });
+      if (!entry) continue;
+      if (entries.has(entry.manifest.name) || entry.manifest.name !== d) {
+        deps.log?.warn(
+          { dir: entry.dir },
+          'deployed model skipped: its name is taken or differs from its folder',
+        );
+        continue;
+      }
+      entries.set(entry.manifest.name, entry);
     }
-    entries.set(manifest.name, {
-      manifest,
-      dir,
-      variants: manifest.variants.map((v) => ({
-        ...v,
-        path: variantPath(dir, v, manifestFile),
-        derived: false,
-      })),
-    });
   }
   const derivedRoot = deps.dataDir ? path.join(deps.dataDir, 'models') : undefined;
   if (derivedRoot) {
@@ -121,6 +127,30 @@ export async function loadCatalog(deps: CatalogDeps): Promise<Catalog> {
     }
   }
   return new Catalog(entries, derivedRoot);
+}
+
+/** One model folder with a manifest.json; undefined when it has none or (with onBrokenManifest) it is broken. */
+async function loadModelFolder(dir: string, deps: CatalogDeps): Promise<ModelEntry | undefined> {
+  const manifestFile = path.join(dir, 'manifest.json');
+  if (!existsSync(manifestFile)) return undefined;
+  let manifest: Manifest;
+  try {
+    manifest = parseManifestText(await readFile(manifestFile, 'utf8'), manifestFile);
+    return {
+      manifest,
+      dir,
+      variants: manifest.variants.map((v) => ({
+        ...v,
+        path: variantPath(dir, v, manifestFile),
+        derived: false,
+      })),
+    };
+  } catch (err) {
+    if (!deps.onBrokenManifest) throw err;
+    deps.log?.error({ file: manifestFile, err: errorMessage(err) }, 'model skipped: manifest unreadable');
+    deps.onBrokenManifest(manifestFile, err);
+    return undefined;
+  }
 }
 
 async function addDerived(entry: ModelEntry, dir: string, log: Logger | undefined): Promise<void> {

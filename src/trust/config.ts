@@ -53,6 +53,44 @@ export const trustSchema = z
           .default(120)
           .describe('Validation child: load + one inference'),
         validateHeapMB: z.int().min(64).max(16_384).default(512).describe('Validation child: V8 heap cap'),
+        validateMemoryMB: z
+          .int()
+          .min(128)
+          .max(65_536)
+          .default(1024)
+          .describe(
+            'Validation and comparison children: native memory cap (RLIMIT_DATA, and resident memory above it kills the child)',
+          ),
+        compareFrames: z
+          .int()
+          .min(0)
+          .max(64)
+          .default(8)
+          .describe('Live frames kept in the health window to compare the new variant with the previous one'),
+        minFidelity: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(0.5)
+          .describe(
+            'Health: fidelity against the previous variant on live frames below this rolls back (0 = off)',
+          ),
+        collapseRatio: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(0.2)
+          .describe(
+            "Health: detections below this fraction of the previous variant's on the same frames roll back",
+          ),
+        maxSlowdown: z
+          .number()
+          .min(1)
+          .max(1000)
+          .default(3)
+          .describe(
+            "The tuner's p95 for the new variant above the serving one's × this: refused before switching",
+          ),
         healthWindowS: z
           .int()
           .min(1)

@@ -51,10 +51,35 @@ export class TunerController {
   private memoryBudgetBytes: number | undefined;
   /** Set at run time (MQTT set-policy); applies to every later decision until the agent restarts. */
   private policyOverrides: PolicyOverrides = {};
+  /** Deployed variants the tuner keeps to while they serve (model → variant id). */
+  private readonly pins = new Map<string, string>();
 
   constructor(private readonly deps: TunerControllerDeps) {
     const t = deps.policy().tuning;
     this.drift = new DriftDetector({ factor: t.driftFactor, windowMs: t.driftWindowS * 1000 }, undefined);
+  }
+
+  /**
+   * Keeps re-decisions to one variant of `model` while that variant serves (a fleet deployment's):
+   * power-mode, drift, memory-pressure and start re-decisions then choose only its session
+   * (execution provider, threads), never another variant, and derive nothing. It lapses once another
+   * variant serves (rollback-model, set-model); undefined removes it.
+   */
+  pin(model: string, variant: string | undefined): void {
+    if (variant === undefined) this.pins.delete(model);
+    else this.pins.set(model, variant);
+  }
+
+  /** The variants re-decisions of `model` may choose among now (undefined: all). */
+  pinned(model: string): string[] | undefined {
+    const variant = this.pins.get(model);
+    if (variant === undefined || this.deps.model() !== model) return undefined;
+    return this.deps.active()?.variant === variant ? [variant] : undefined;
+  }
+
+  /** Applies a decision made with `tune({apply: false})` (the deployment's, once it switched). */
+  adopt(d: Decision, trigger: string): Promise<void> {
+    return this.serialised(() => this.apply(d, trigger));
   }
 
   /** The decision in force (undefined until the first one). */
@@ -91,8 +116,10 @@ export class TunerController {
         'cached tuner decision applies',
       );
       // The mode may differ from when it was recorded: re-decide from the cache (no measuring).
+      const pinned = this.pinned(cached.model);
       const again = tuner.redecide({
         model: cached.model,
+        ...(pinned ? { variants: pinned } : {}),
         mode: this.powerMode(),
         current: cached.chosen,
         trigger: 'agent-start (cached)',
@@ -146,8 +173,10 @@ export class TunerController {
   redecide(trigger: string): Promise<Decision | undefined> {
     return this.serialised(async () => {
       const tuner = await this.deps.tuner();
+      const pinned = this.pinned(this.deps.model());
       const d = tuner.redecide({
         model: this.deps.model(),
+        ...(pinned ? { variants: pinned } : {}),
         mode: this.powerMode(),
         current: this.decision?.chosen ?? this.deps.active(),
         trigger,
@@ -167,20 +196,27 @@ export class TunerController {
       overrides?: PolicyOverrides;
       derive?: 'auto' | 'never';
       model?: string;
+      /** Only these variants (a deployment measuring its new variant); default: the pin, else all. */
+      variants?: readonly string[];
+      /** false: decide and record, but switch nothing (the caller adopts it later). */
+      apply?: boolean;
     },
     onProgress?: (p: TuneProgress) => void,
   ): Promise<Decision | undefined> {
     if (this.running) return this.running;
     const run = this.serialised(async () => {
       const tuner = await this.deps.tuner();
+      const model = options.model ?? this.deps.model();
+      const variants = options.variants ?? this.pinned(model);
       const opts: TuneOptions = {
-        model: options.model ?? this.deps.model(),
+        model,
+        ...(variants ? { variants, derive: 'never' as const } : {}),
         mode: this.powerMode(),
         current: this.decision?.chosen ?? this.deps.active(),
         trigger: options.trigger,
         overrides: { ...this.overrides(), ...options.overrides },
         force: options.force ?? false,
-        ...(options.derive ? { derive: options.derive } : {}),
+        ...(options.derive && !variants ? { derive: options.derive } : {}),
         signal: this.abort.signal,
         ...(this.deps.gate
           ? { burst: this.deps.gate, settings: { roundBudgetMs: this.deps.policy().tuning.burstMs } }
@@ -201,7 +237,7 @@ export class TunerController {
           reason: d.reason,
           tookMs: d.tookMs,
         });
-        if (d.model === this.deps.model()) await this.apply(d, options.trigger);
+        if (d.model === this.deps.model() && options.apply !== false) await this.apply(d, options.trigger);
         return d;
       } catch (err) {
         this.deps.log?.error({ err: errorMessage(err) }, 'tuning failed; the current variant keeps serving');

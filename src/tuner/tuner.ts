@@ -156,7 +156,9 @@ export class Tuner {
   /** A new decision from cached figures only (a power-mode change): undefined when nothing is cached. */
   redecide(options: Omit<TuneOptions, 'force' | 'derive' | 'settings'>): Decision | undefined {
     const started = this.deps.clock.now();
-    const measurements = this.cached(options.model);
+    const measurements = this.cached(options.model).filter(
+      (m) => !options.variants || options.variants.includes(m.variant),
+    );
     if (measurements.length === 0) return undefined;
     return this.finish(options, measurements, [], started);
   }

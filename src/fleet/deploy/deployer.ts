@@ -6,13 +6,20 @@ import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { TrustedKey } from '../../trust/envelope.js';
 import type { SignedDocument } from '../../trust/keys.js';
+import {
+  type CheckContext,
+  type CheckLimits,
+  compareWithPrevious,
+  type DeployChecks,
+  tuneDeployed,
+  validateDeployed,
+} from './checks.js';
 import { checkFreeSpace, downloadVerified } from './download.js';
 import { DeployError } from './errors.js';
 import { type HealthRules, type HealthSample, healthVerdict } from './health.js';
 import { inspectDeployedModel } from './inspect.js';
 import { checkDeployManifest, type DeployManifest } from './manifest.js';
 import type { DeployState, DeployStore } from './state.js';
-import { outputMismatch, validateInChild } from './validate.js';
 
 /** What the deployer needs from the agent: install a verified file, switch models, watch health. */
 export interface DeployHost {
@@ -27,6 +34,8 @@ export interface DeployHost {
   remove?(model: string, variantId: string): Promise<void>;
   /** The tuned latency figure for the active model when the tuner has one. */
   tunedLatencyMs?(): number | undefined;
+  /** Frames, model views and the tuner for validation, tuning and the health comparison (checks.ts). */
+  checks?: DeployChecks;
 }
 
 export interface DeployerDeps {
@@ -45,7 +54,8 @@ export interface DeployerDeps {
     validateHeapMB: number;
     healthWindowMs: number;
     keepVersions?: number;
-  } & HealthRules;
+  } & HealthRules &
+    Omit<CheckLimits, 'validateTimeoutMs' | 'validateHeapMB'>;
   /** Progress events (the events topic) and info changes (the retained info). */
   progress?(data: Record<string, unknown>): void;
 }
@@ -177,26 +187,39 @@ export class Deployer {
       });
       this.step(id, 'validating', 1);
       inspectDeployedModel(await readFile(part), `${m.model} v${m.version}`);
-      const validation = await validateInChild(part, {
-        timeoutMs: limits.validateTimeoutMs,
-        maxHeapMB: limits.validateHeapMB,
-        signal: this.abort.signal,
-      });
-      const mismatch = outputMismatch(validation.outputs, m.outputs);
-      if (mismatch) throw new DeployError('validate', mismatch);
+      const checks: CheckContext = { checks: host.checks, limits, signal: this.abort.signal, log };
+      const validation = await validateDeployed(part, m, checks);
+      log.info({ model: m.model, version: m.version, validation }, 'deployment validated in a child process');
 
       this.step(id, 'installing');
       await host.install(m, variantId, part);
       const before = host.active();
       const baseline = host.tunedLatencyMs?.() ?? host.health().latencyP95Ms;
+      host.checks?.pin?.({ model: m.model, variant: variantId });
+      const tuned = await tuneDeployed(m, variantId, baseline, checks);
       await host.switchTo(m.model, variantId);
       switchedFrom = before;
+      if (tuned) await host.checks?.adoptTuned?.(m.model, tuned);
 
       this.step(id, 'health');
       const start = host.health();
-      await clock.sleep(limits.healthWindowMs, this.abort.signal);
-      const verdict = healthVerdict(start, host.health(), baseline, limits);
+      const frames = host.checks?.collectFrames?.(
+        limits.compareFrames ?? 8,
+        limits.healthWindowMs / (limits.compareFrames ?? 8),
+      );
+      await clock.sleep(limits.healthWindowMs, this.abort.signal).finally(() => frames?.stop());
+      // The window's latency is judged against the tuner's figure for the new variant when it measured one.
+      const verdict = healthVerdict(start, host.health(), tuned?.p95Ms ?? baseline, limits);
       if (!verdict.ok) throw new DeployError('health', verdict.reason);
+      const compared = await compareWithPrevious(
+        before,
+        { model: m.model, variant: variantId },
+        frames?.stop() ?? [],
+        m,
+        checks,
+      );
+      if (!compared.ok) throw new DeployError('health', compared.reason);
+      verdict.detail += `; ${compared.detail}`;
       // Config first: a crash between the two leaves the new model configured and the job
       // `interrupted` — never a committed version the agent would not start with.
       await host.persist?.(m.model, variantId);
@@ -215,6 +238,7 @@ export class Deployer {
       await this.prune(m.model, m.variant);
     } catch (err) {
       const message = isAbortError(err) ? 'agent stopping' : errorMessage(err);
+      host.checks?.pin?.(undefined);
       let state: DeployState = 'failed';
       if (switchedFrom) {
         state = 'rolled-back';

@@ -8,6 +8,7 @@ export type DeployStep =
   | 'inspect'
   | 'validate'
   | 'install'
+  | 'tune'
   | 'health';
 
 /** A deployment refused or failed at one step; the message says why, the active model is unchanged. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { manifestSchema } from '../../models/manifest.js';
 import { keyAllows, type TrustedKey, targetMatches, verifySigned } from '../../trust/envelope.js';
 import type { SignedDocument } from '../../trust/keys.js';
 
@@ -8,6 +9,26 @@ const segment = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits or "
 export const expectedOutputSchema = z.strictObject({
   name: z.string().min(1).max(256),
   shape: z.array(z.int().min(1).nullable()).max(8),
+});
+
+/**
+ * The model manifest of a NEW model (one the device does not know): the catalogue's own schema
+ * (models/manifest.ts) without what the device fills in — the name is the deployment's `model`,
+ * the variant list is the deployed file, and the labels come inline (written to labels.txt).
+ */
+export const newModelManifestSchema = manifestSchema
+  .omit({ $schema: true, name: true, labels: true, defaultVariant: true, variants: true })
+  .extend({ labels: z.array(z.string().max(256)).min(1).max(100_000) });
+export type NewModelManifest = z.infer<typeof newModelManifestSchema>;
+
+/** Per-deployment health rules (signed with the rest), over `trust.deploy`'s. */
+export const healthOverridesSchema = z.strictObject({
+  /** Fidelity against the previous variant on live frames below this → rolled back (0 = not checked). */
+  minFidelity: z.number().min(0).max(1).optional(),
+  /** New detections below this fraction of the previous variant's on the same frames → collapse. */
+  collapseRatio: z.number().min(0).max(1).optional(),
+  /** The tuner's p95 of the new variant above the serving one's × this → refused before switching. */
+  maxSlowdown: z.number().min(1).max(1000).optional(),
 });
 
 /**
@@ -33,6 +54,9 @@ export const deployManifestSchema = z.strictObject({
   downgrade: z.boolean().default(false),
   outputs: z.array(expectedOutputSchema).min(1).max(64),
   precision: z.enum(['fp32', 'fp16', 'int8', 'mixed']).default('fp32'),
+  /** The model manifest, for a model the device does not have yet (docs/fleet-security.md). */
+  manifest: newModelManifestSchema.optional(),
+  health: healthOverridesSchema.optional(),
 });
 export type DeployManifest = z.infer<typeof deployManifestSchema>;
 

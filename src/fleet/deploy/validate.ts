@@ -1,87 +1,68 @@
-import { fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { errorMessage } from '../../errors.js';
-import { DeployError } from './errors.js';
+import type { RawImage } from '../../image/types.js';
+import type { DecoderSpec, InputSpec, Manifest } from '../../models/manifest.js';
+import type { FidelityReport } from '../../optimize/evaluation/fidelity.js';
+import { type ChildLimits, runLimitedChild } from './limited-child.js';
 import type { DeployManifest } from './manifest.js';
+
+/** How a model is fed and read: what validation and the health comparison need of its manifest. */
+export interface ModelView {
+  task: Manifest['task'];
+  /** The variant's effective input spec. */
+  input: InputSpec;
+  decoder: DecoderSpec;
+  labels: string[];
+}
 
 export interface ValidationResult {
   outputs: Array<{ name: string; shape: number[] }>;
   loadMs: number;
   inferenceMs: number;
+  /** What the model ran on: a frame preprocessed as its manifest says, or zeros (no manifest view). */
+  input: 'frame' | 'zeros';
+  /** Decoded with the manifest's decoder (frame runs): detections or top classes found. */
+  decoded?: { detections?: number; topClass?: string };
+  peakRssMB?: number | undefined;
 }
 
-export interface ValidateOptions {
-  /** Killed (SIGKILL) when not done by then. */
-  timeoutMs: number;
-  /** V8 heap cap of the child; onnxruntime's native memory is bounded by the time limit and the OOM killer. */
-  maxHeapMB: number;
-  signal?: AbortSignal;
-}
-
-function childEntry(): { script: string; execArgv: string[] } {
-  const dir = path.dirname(fileURLToPath(import.meta.url));
-  const js = path.join(dir, 'validate-child.js');
-  if (existsSync(js)) return { script: js, execArgv: [] };
-  const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return { script: path.join(dir, 'validate-child.ts'), execArgv: ['--import', loader] };
+export interface ValidateOptions extends Omit<ChildLimits, 'what'> {
+  /** A recent camera frame (or a sample image) to run on; with `model`, preprocessed per its input spec. */
+  frame?: RawImage | undefined;
+  model?: ModelView | undefined;
 }
 
 /**
- * Loads and runs the candidate once in a child process. A model that crashes or hangs
- * onnxruntime kills the child (reported), never the agent.
+ * Loads and runs the candidate once in a child process under time and memory limits: on a frame
+ * preprocessed as the model's manifest says (zeros without one), decoded with its decoder. A
+ * model that crashes, hangs or balloons onnxruntime kills the child (reported), never the agent.
  */
-export function validateInChild(file: string, options: ValidateOptions): Promise<ValidationResult> {
-  const { script, execArgv } = childEntry();
-  return new Promise((resolve, reject) => {
-    let child: ReturnType<typeof fork>;
-    try {
-      child = fork(script, [], {
-        execArgv: [...execArgv, `--max-old-space-size=${options.maxHeapMB}`],
-        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      });
-    } catch (err) {
-      reject(new DeployError('validate', `cannot start the validation process: ${errorMessage(err)}`));
-      return;
-    }
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      stderr = (stderr + d.toString('utf8')).slice(-2000);
-    });
-    let outcome: { ok: ValidationResult } | { error: string } | undefined;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, options.timeoutMs);
-    const onAbort = () => child.kill('SIGKILL');
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    child.on(
-      'message',
-      (m: { type: 'result'; result: ValidationResult } | { type: 'error'; message: string }) => {
-        outcome = m.type === 'result' ? { ok: m.result } : { error: m.message };
-      },
-    );
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      if (outcome && 'ok' in outcome) return resolve(outcome.ok);
-      if (outcome)
-        return reject(new DeployError('validate', `onnxruntime refused the model: ${outcome.error}`));
-      if (timedOut)
-        return reject(new DeployError('validate', `not loaded and run within ${options.timeoutMs} ms`));
-      const last = stderr.trim().split('\n').at(-1);
-      reject(
-        new DeployError(
-          'validate',
-          `the validation process ${signal ? `was killed (${signal})` : `exited with code ${code}`}${last ? ` (${last.slice(0, 300)})` : ''}`,
-        ),
-      );
-    });
-    child.send({ type: 'validate', file });
-  });
+export async function validateInChild(file: string, options: ValidateOptions): Promise<ValidationResult> {
+  const { frame, model, ...limits } = options;
+  const job = { type: 'validate', file, ...(frame && model ? { frame, model } : {}) };
+  const r = await runLimitedChild<ValidationResult>(job, { ...limits, what: 'validation' });
+  return { ...r.result, peakRssMB: r.peakRssMB };
+}
+
+export interface CompareSide {
+  file: string;
+  model: ModelView;
+}
+
+/**
+ * Runs the previous and the new variant on the same frames in a child process (same limits) and
+ * compares the new one's outputs with the previous one's (top-1 agreement or mAP@0.5, detection
+ * counts): the inference module's own pre- and post-processing, the evaluator's metrics.
+ */
+export async function compareInChild(
+  previous: CompareSide,
+  next: CompareSide,
+  frames: readonly RawImage[],
+  limits: Omit<ChildLimits, 'what'>,
+): Promise<FidelityReport> {
+  const r = await runLimitedChild<FidelityReport>(
+    { type: 'compare', previous, next, frames },
+    { ...limits, what: 'comparison' },
+  );
+  return r.result;
 }
 
 /** Output names and shapes against the manifest (null = any size). Pure; undefined when they match. */
@@ -97,4 +78,14 @@ export function outputMismatch(
       return `output "${e.name}" has shape [${a.shape.join(', ')}], manifest expects [${e.shape.map((d) => d ?? '?').join(', ')}]`;
   }
   return undefined;
+}
+
+/** The outputs a decoder reads; each must be among the model's outputs. Pure. */
+export function decoderOutputs(decoder: DecoderSpec): string[] {
+  switch (decoder.type) {
+    case 'ultraface':
+      return [decoder.scoresOutput, decoder.boxesOutput];
+    default:
+      return [decoder.output];
+  }
 }

@@ -1,0 +1,109 @@
+import { copyOfContent, nextFrames } from '../features/frames.js';
+import type { DeployChecks, FrameCollector, TunedChoice } from '../fleet/deploy/checks.js';
+import type { RawImage } from '../image/types.js';
+import type { Logger } from '../log.js';
+import { readLabels } from '../models/catalog.js';
+import { effectiveInputSpec } from '../models/manifest.js';
+import type { TunerController } from '../tuner/controller.js';
+import { candidateLabel, type Decision, sameCandidate } from '../tuner/types.js';
+import type { AgentParts } from './features.js';
+
+/** Keeps up to `count` live frames (RGB copies) at least `spacingMs` apart until stopped. */
+export function collectLiveFrames(
+  pipeline: AgentParts['pipeline'],
+  count: number,
+  spacingMs: number,
+): FrameCollector {
+  const kept: RawImage[] = [];
+  let lastAt = Number.NEGATIVE_INFINITY;
+  let off: (() => void) | undefined = pipeline.onResult((result, frame) => {
+    const now = Date.now();
+    if (kept.length >= count || now - lastAt < spacingMs) return;
+    lastAt = now;
+    kept.push(copyOfContent(result, frame));
+  });
+  return {
+    stop: () => {
+      off?.();
+      off = undefined;
+      return kept;
+    },
+  };
+}
+
+/** The tuner's figure for one variant of a decision: the chosen candidate's p95, else its best measured. */
+export function tunedChoice(d: Decision, variant: string): TunedChoice | undefined {
+  const ok = d.candidates.filter((c) => c.variant === variant && c.status === 'ok' && c.latencyMs);
+  const chosen =
+    ok.find((c) => sameCandidate(c, d.chosen)) ?? ok.sort((a, b) => a.latencyMs!.p95 - b.latencyMs!.p95)[0];
+  if (!chosen?.latencyMs) return undefined;
+  return { p95Ms: chosen.latencyMs.p95, label: candidateLabel(chosen), decision: { ...d, chosen } };
+}
+
+/** The deployment checks of the running agent: live frames, catalog views, the tuner (docs/fleet-security.md). */
+export function agentDeployChecks(
+  parts: AgentParts,
+  tuner: TunerController | undefined,
+  /** Committed deployed versions (the store's `active` rows): their variants stay pinned. */
+  committed: () => Array<{ model: string; variantId: string; installedAt: number }>,
+  log: Logger,
+): DeployChecks & { restorePins(): void } {
+  const { models, pipeline, clock } = parts;
+  /** Each model's newest committed deployed variant is pinned; nothing else. */
+  const restorePins = () => {
+    if (!tuner) return;
+    const newest = new Map<string, { variantId: string; installedAt: number }>();
+    for (const v of committed())
+      if ((newest.get(v.model)?.installedAt ?? -1) < v.installedAt) newest.set(v.model, v);
+    for (const m of models.catalog.names()) tuner.pin(m, newest.get(m)?.variantId);
+  };
+  return {
+    restorePins,
+    recentFrame: async () => {
+      const [taken] = await nextFrames(pipeline, 1, 0, 3000, clock, copyOfContent);
+      return taken?.image;
+    },
+    collectFrames: (count, spacingMs) => collectLiveFrames(pipeline, count, spacingMs),
+    describe: async (model, variant) => {
+      const entry = models.catalog.models().find((m) => m.manifest.name === model);
+      if (!entry) return undefined;
+      const v = variant === undefined ? undefined : entry.variants.find((x) => x.id === variant);
+      if (variant !== undefined && !v) return undefined;
+      return {
+        task: entry.manifest.task,
+        input: effectiveInputSpec(entry.manifest.input, v ?? {}),
+        decoder: entry.manifest.decoder,
+        labels: await readLabels(entry),
+        ...(v ? { file: v.path } : {}),
+      };
+    },
+    ...(tuner
+      ? {
+          tune: async (model: string, variantId: string) => {
+            // A tune already running (another trigger) answers for itself: ask again after it.
+            for (let attempt = 0; attempt < 2; attempt++) {
+              const d = await tuner.tune({
+                trigger: `deploy ${model}/${variantId}`,
+                model,
+                variants: [variantId],
+                apply: false,
+              });
+              if (d?.model === model && d.candidates.some((c) => c.variant === variantId))
+                return tunedChoice(d, variantId);
+            }
+            return undefined;
+          },
+          adoptTuned: async (model: string, choice: TunedChoice) => {
+            const d = choice.decision as Decision;
+            if (models.active()?.model === model) await tuner.adopt(d, `deploy ${model}: tuned`);
+          },
+          // During a deployment its variant; after it (committed or not) the committed ones.
+          pin: (target: { model: string; variant: string } | undefined) => {
+            if (target) tuner.pin(target.model, target.variant);
+            else restorePins();
+            log.debug({ target }, 'tuner pin');
+          },
+        }
+      : {}),
+  };
+}
