@@ -3,7 +3,10 @@ import { manifestSchema } from '../../models/manifest.js';
 import { keyAllows, type TrustedKey, targetMatches, verifySigned } from '../../trust/envelope.js';
 import type { SignedDocument } from '../../trust/keys.js';
 
-const segment = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits or "_.-" (1-64)');
+const segment = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits or "_.-" (1-64)')
+  .refine((s) => !s.startsWith('.'), 'must not start with "." (file names are made from it)');
 
 /** An output the deployed model must have: its name and shape (null = any size on that axis). */
 export const expectedOutputSchema = z.strictObject({
