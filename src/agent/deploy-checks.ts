@@ -32,12 +32,21 @@ export function collectLiveFrames(
 }
 
 /** The tuner's figure for one variant of a decision: the chosen candidate's p95, else its best measured. */
-export function tunedChoice(d: Decision, variant: string): TunedChoice | undefined {
-  const ok = d.candidates.filter((c) => c.variant === variant && c.status === 'ok' && c.latencyMs);
-  const chosen =
-    ok.find((c) => sameCandidate(c, d.chosen)) ?? ok.sort((a, b) => a.latencyMs!.p95 - b.latencyMs!.p95)[0];
+export function tunedChoice(d: Decision, variant: string, serving?: string): TunedChoice | undefined {
+  const ok = (v: string) =>
+    d.candidates
+      .filter((c) => c.variant === v && c.status === 'ok' && c.latencyMs)
+      .sort((a, b) => a.latencyMs!.p95 - b.latencyMs!.p95);
+  const mine = ok(variant);
+  const chosen = mine.find((c) => sameCandidate(c, d.chosen)) ?? mine[0];
   if (!chosen?.latencyMs) return undefined;
-  return { p95Ms: chosen.latencyMs.p95, label: candidateLabel(chosen), decision: { ...d, chosen } };
+  const servingBest = serving && serving !== variant ? ok(serving)[0]?.latencyMs?.p95 : undefined;
+  return {
+    p95Ms: chosen.latencyMs.p95,
+    label: candidateLabel(chosen),
+    ...(servingBest !== undefined ? { servingP95Ms: servingBest } : {}),
+    decision: { ...d, chosen, candidates: d.candidates.filter((c) => c.variant === variant) },
+  };
 }
 
 /** The deployment checks of the running agent: live frames, catalog views, the tuner (docs/fleet-security.md). */
@@ -79,17 +88,22 @@ export function agentDeployChecks(
     },
     ...(tuner
       ? {
-          tune: async (model: string, variantId: string) => {
+          tune: async (
+            model: string,
+            variantId: string,
+            serving: { model: string; variant: string } | undefined,
+          ) => {
+            const alike = serving?.model === model ? serving.variant : undefined;
             // A tune already running (another trigger) answers for itself: ask again after it.
             for (let attempt = 0; attempt < 2; attempt++) {
               const d = await tuner.tune({
                 trigger: `deploy ${model}/${variantId}`,
                 model,
-                variants: [variantId],
+                variants: alike ? [variantId, alike] : [variantId],
                 apply: false,
               });
               if (d?.model === model && d.candidates.some((c) => c.variant === variantId))
-                return tunedChoice(d, variantId);
+                return tunedChoice(d, variantId, alike);
             }
             return undefined;
           },

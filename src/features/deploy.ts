@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -141,6 +141,7 @@ export function fsyncDir(dir: string): void {
 export async function removeInstalledVariant(root: string, model: string, variantId: string): Promise<void> {
   const dir = path.join(root, model);
   const manifestPath = path.join(dir, 'manifest.json');
+  if (!existsSync(manifestPath)) return; // not a derived variant (a deployed new model's first one stays)
   const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as {
     variants: Array<{ id: string; file: string }>;
   };

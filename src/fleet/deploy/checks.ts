@@ -19,6 +19,8 @@ export interface TunedChoice {
   p95Ms: number;
   /** e.g. "slim-v2 cpu ×2". */
   label: string;
+  /** The serving variant's p95 from the same measurement (same model only): the fair baseline. */
+  servingP95Ms?: number | undefined;
   /** The tuner's own decision record, handed back to `adoptTuned`. */
   decision: unknown;
 }
@@ -39,8 +41,15 @@ export interface DeployChecks {
   collectFrames?(count: number, spacingMs: number): FrameCollector;
   /** How a catalog model's variant is fed and read (variant absent: the model's own input spec), and its file. */
   describe?(model: string, variant?: string): Promise<(ModelView & { file?: string }) | undefined>;
-  /** The tuner measures the installed variant's candidates in child processes; nothing switches. */
-  tune?(model: string, variantId: string, signal: AbortSignal): Promise<TunedChoice | undefined>;
+  /**
+   * The tuner measures the installed variant's candidates in child processes (and the serving
+   * variant's, when it is of the same model, for a baseline measured alike); nothing switches.
+   */
+  tune?(
+    model: string,
+    variantId: string,
+    serving: { model: string; variant: string } | undefined,
+  ): Promise<TunedChoice | undefined>;
   /** Once switched: the tuner adopts its choice (session) and keeps to the variant while it serves. */
   adoptTuned?(model: string, choice: TunedChoice): Promise<void>;
   /** The variant the tuner must keep to during a deployment's window (undefined: the deployment ended). */
@@ -129,14 +138,16 @@ export async function validateDeployed(
 export async function tuneDeployed(
   m: DeployManifest,
   variantId: string,
-  servingP95Ms: number | undefined,
+  serving: { model: string; variant: string } | undefined,
+  servingFigureMs: number | undefined,
   ctx: CheckContext,
 ): Promise<TunedChoice | undefined> {
   if (!ctx.checks?.tune) return undefined;
-  const choice = await ctx.checks.tune(m.model, variantId, ctx.signal);
+  const choice = await ctx.checks.tune(m.model, variantId, serving);
   if (!choice)
     throw new DeployError('tune', `the tuner found no runnable candidate of ${m.model}/${variantId}`);
   const max = m.health?.maxSlowdown ?? ctx.limits.maxSlowdown ?? 3;
+  const servingP95Ms = choice.servingP95Ms ?? servingFigureMs;
   if (servingP95Ms !== undefined && choice.p95Ms > servingP95Ms * max)
     throw new DeployError(
       'tune',

@@ -163,6 +163,7 @@ export class Deployer {
     const part = path.join(dir, `${m.model}-${m.variant}-v${m.version}.part`);
     const variantId = `${m.variant}-v${m.version}`;
     let switchedFrom: { model: string; variant: string } | undefined;
+    let installed = false;
     try {
       await mkdir(dir, { recursive: true });
       await checkFreeSpace(dir, m.bytes * 2);
@@ -193,10 +194,11 @@ export class Deployer {
 
       this.step(id, 'installing');
       await host.install(m, variantId, part);
+      installed = true;
       const before = host.active();
       const baseline = host.tunedLatencyMs?.() ?? host.health().latencyP95Ms;
       host.checks?.pin?.({ model: m.model, variant: variantId });
-      const tuned = await tuneDeployed(m, variantId, baseline, checks);
+      const tuned = await tuneDeployed(m, variantId, before, baseline, checks);
       await host.switchTo(m.model, variantId);
       switchedFrom = before;
       if (tuned) await host.checks?.adoptTuned?.(m.model, tuned);
@@ -248,6 +250,13 @@ export class Deployer {
           log.error({ err: errorMessage(rollbackErr) }, 'rollback failed');
         }
       }
+      // A variant refused after its install leaves the catalog, so no later tune can choose it.
+      if (installed && !isAbortError(err))
+        await host
+          .remove?.(m.model, variantId)
+          .catch((removeErr) =>
+            log.warn({ variantId, err: errorMessage(removeErr) }, 'cannot remove the refused variant'),
+          );
       // A retryable download failure keeps the partial file; anything else leaves nothing behind.
       if (!(err instanceof DeployError && err.retryable)) rmSync(part, { force: true });
       store.update(id, state, clock.now(), { error: message });
