@@ -21,6 +21,8 @@ export interface ChildLimits {
    * every 50 ms). Absent: no native limit.
    */
   memoryMB?: number | undefined;
+  /** false: the resident-memory watch only, no RLIMIT_DATA (tests of the watch). Default true. */
+  rlimit?: boolean;
   signal?: AbortSignal | undefined;
   /** What the child is doing, for messages ("validation", "comparison"). */
   what: string;
@@ -54,7 +56,7 @@ function spawnLimited(limits: ChildLimits): ChildProcess {
   const { script, execArgv } = childEntry();
   const nodeArgs = [...execArgv, `--max-old-space-size=${limits.maxHeapMB}`];
   const common = { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] as const, serialization: 'advanced' as const };
-  if (limits.memoryMB === undefined || !existsSync('/bin/sh'))
+  if (limits.memoryMB === undefined || limits.rlimit === false || !existsSync('/bin/sh'))
     return fork(script, [], { ...common, stdio: [...common.stdio], execArgv: nodeArgs });
   // sh sets RLIMIT_DATA for itself and execs node (same pid, IPC descriptor inherited).
   const kb = Math.round(limits.memoryMB * 1024);

@@ -159,6 +159,8 @@ describe.runIf(run)('the real agent: new model, detection collapse, a model far 
     // Same file as the model that served before: the comparison on live frames agrees fully.
     expect(r.events.find((e) => e.detail)?.detail).toMatch(/fidelity 1\.00 \(map50-vs-reference\) on \d+ live frames/);
     await servingNow('slim-v1');
+    // Validated on a live frame, preprocessed and decoded as the carried manifest says.
+    expect(log).toMatch(/"input":"frame","decoded":\{"detections":\d+\}.*"frameFrom":"a recent camera frame"/);
     expect(existsSync(path.join(dir, 'data/deployed-models/faces/manifest.json'))).toBe(true);
     expect(JSON.parse(readFileSync(path.join(dir, 'agent.config.json'), 'utf8')).models).toMatchObject({
       default: 'faces',

@@ -63,6 +63,10 @@ describe('validation child: a recent frame, the manifest, memory limits', () => 
     const file = path.join(dir, 'balloon600.onnx');
     writeFileSync(file, addBalloon(readFileSync(SLIM), 600));
     await expect(validateInChild(file, { ...limits, memoryMB: 256 })).rejects.toThrow(/memory/);
+    // The resident-memory watch on its own (no RLIMIT_DATA): the child is killed once it holds more.
+    await expect(validateInChild(file, { ...limits, memoryMB: 256, rlimit: false })).rejects.toThrow(
+      /validation process used \d+ MB of memory, above the limit of 256 MB; killed/,
+    );
     const roomy = await validateInChild(file, { ...limits, memoryMB: 2048 });
     expect(roomy.outputs.map((o) => o.name)).toContain('balloon');
     expect(roomy.peakRssMB).toBeGreaterThan(600);
