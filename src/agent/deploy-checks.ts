@@ -1,5 +1,10 @@
 import { copyOfContent, nextFrames } from '../features/frames.js';
-import type { DeployChecks, FrameCollector, TunedChoice } from '../fleet/deploy/checks.js';
+import {
+  type DeployChecks,
+  type FrameCollector,
+  type TunedChoice,
+  WARMUP_RESULTS,
+} from '../fleet/deploy/checks.js';
 import type { RawImage } from '../image/types.js';
 import type { Logger } from '../log.js';
 import { readLabels } from '../models/catalog.js';
@@ -15,8 +20,12 @@ export function collectLiveFrames(
   spacingMs: number,
 ): FrameCollector {
   const kept: RawImage[] = [];
+  const latencies: number[] = [];
+  let seen = 0;
   let lastAt = Number.NEGATIVE_INFINITY;
   let off: (() => void) | undefined = pipeline.onResult((result, frame) => {
+    seen += 1;
+    if (seen > WARMUP_RESULTS) latencies.push(result.timings.inferenceMs);
     const now = Date.now();
     if (kept.length >= count || now - lastAt < spacingMs) return;
     lastAt = now;
@@ -27,6 +36,11 @@ export function collectLiveFrames(
       off?.();
       off = undefined;
       return kept;
+    },
+    latencyP95Ms: () => {
+      if (latencies.length === 0) return undefined;
+      const sorted = [...latencies].sort((a, b) => a - b);
+      return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.95) - 1)];
     },
   };
 }

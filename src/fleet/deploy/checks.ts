@@ -28,7 +28,15 @@ export interface TunedChoice {
 /** Frames kept from the live pipeline until stopped. */
 export interface FrameCollector {
   stop(): RawImage[];
+  /**
+   * p95 inference latency of the window's own results, without the first few after the switch
+   * (a new session's warm-up); undefined when too few.
+   */
+  latencyP95Ms?(): number | undefined;
 }
+
+/** Results right after a switch that are not judged (the new session's first inferences are slow). */
+export const WARMUP_RESULTS = 3;
 
 /**
  * What the deployment's checks need from the agent (all optional: without them validation runs on

@@ -211,7 +211,14 @@ export class Deployer {
       );
       await clock.sleep(limits.healthWindowMs, this.abort.signal).finally(() => frames?.stop());
       // The window's latency is judged against the tuner's figure for the new variant when it measured one.
-      const verdict = healthVerdict(start, host.health(), tuned?.p95Ms ?? baseline, limits);
+      const end = host.health();
+      const windowP95 = frames?.latencyP95Ms?.();
+      const verdict = healthVerdict(
+        start,
+        windowP95 === undefined ? end : { ...end, latencyP95Ms: windowP95 },
+        tuned?.p95Ms ?? baseline,
+        limits,
+      );
       if (!verdict.ok) throw new DeployError('health', verdict.reason);
       const compared = await compareWithPrevious(
         before,
