@@ -52,7 +52,7 @@ export function createAgentBattery(deps: AgentBatteryDeps): BatteryReplanner | u
         candidates,
         targetHours: req.targetHours,
         remainingWh: req.remainingWh,
-        extraW: req.extraW,
+        drainFactor: req.drainFactor,
         current: req.current,
         power: powerModelFor(profile?.board.family ?? 'unknown', true, config.power.model),
         cores: Math.max(1, profile?.cpu.cores ?? 1),

@@ -40,8 +40,13 @@ export interface CandidateEnergy {
   cameraW: number;
   /** Energy of one camera wake-up in a duty cycle with the camera released (J). */
   wakeJ: number;
-  /** Unmodelled draw learned from the battery's real drain (heater, cold, aged cells) (W). */
+  /** Unmodelled constant draw (W), added after the factor. */
   extraW: number;
+  /**
+   * The battery's real drain over the modelled draw, learned by the re-planner (cold, an aged cell,
+   * a sensor or model that reads low): every modelled watt counts this many times. 1 = the model.
+   */
+  drainFactor: number;
   /** `measured` only when both the inference and the idle figure are. */
   source: EnergySource;
 }
@@ -52,6 +57,7 @@ export function candidateEnergy(
   cores: number,
   measured: MeasuredPower = {},
   extraW = 0,
+  drainFactor = 1,
 ): CandidateEnergy {
   const idleW = measured.idleW ?? model.idleW;
   const idleSource: EnergySource = measured.idleW !== undefined ? 'measured' : 'estimated';
@@ -74,6 +80,7 @@ export function candidateEnergy(
     cameraW,
     wakeJ: cameraW * model.cameraWakeS,
     extraW,
+    drainFactor: drainFactor > 0 ? drainFactor : 1,
     source: joulesSource === 'measured' && idleSource === 'measured' ? 'measured' : 'estimated',
   };
 }
@@ -85,15 +92,22 @@ export function rateMode(ratePerS: number): RateMode {
   return ratePerS * RELEASE_CAMERA_MIN_INTERVAL_S < 1 - 1e-9 ? 'duty-cycle' : 'continuous';
 }
 
-/** Average draw (W) at a rate (inferences per second). */
-export function averageWatts(e: CandidateEnergy, ratePerS: number): number {
-  const base = e.idleW + e.extraW + e.joulesPerInference * ratePerS;
+/** Modelled draw (W) at a rate, before the learned drain factor and the extra draw. */
+export function modelledWatts(e: CandidateEnergy, ratePerS: number): number {
+  const base = e.idleW + e.joulesPerInference * ratePerS;
   return rateMode(ratePerS) === 'continuous' ? base + e.cameraW : base + e.wakeJ * ratePerS;
 }
 
+/** Average draw (W) at a rate (inferences per second): the modelled draw × the drain factor + extra. */
+export function averageWatts(e: CandidateEnergy, ratePerS: number): number {
+  return modelledWatts(e, ratePerS) * e.drainFactor + e.extraW;
+}
+
 /** The highest rate whose average draw stays within `budgetW`, capped at `maxRate`; 0 when none. */
-export function maxRateWithin(e: CandidateEnergy, budgetW: number, maxRate: number): number {
-  const fixed = e.idleW + e.extraW;
+export function maxRateWithin(e: CandidateEnergy, budgetW0: number, maxRate: number): number {
+  // In modelled watts: the budget left after the extra draw, over the drain factor.
+  const budgetW = (budgetW0 - e.extraW) / e.drainFactor;
+  const fixed = e.idleW;
   const continuousPerS = e.joulesPerInference;
   const cont =
     continuousPerS > 0

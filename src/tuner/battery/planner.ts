@@ -37,8 +37,10 @@ export interface PlanInput {
   power: PowerModel;
   cores: number;
   measured?: MeasuredPower;
-  /** Unmodelled draw learned from the real drain (W), added to every candidate. */
+  /** Unmodelled constant draw (W), added to every candidate. */
   extraW?: number;
+  /** The real drain over the modelled draw, learned from the battery (1 = the model). */
+  drainFactor?: number;
   minFps?: number | undefined;
   maxIntervalS?: number | undefined;
   fidelityFloor?: number | undefined;
@@ -77,6 +79,8 @@ export interface BatteryPlan {
     idleWatts: number;
     cameraWatts: number;
     extraWatts: number;
+    /** The learned real-over-modelled drain factor the draw includes (1 = the model alone). */
+    drainFactor: number;
     remainingWh: number;
     basis: string;
   };
@@ -113,7 +117,14 @@ export function planBatteryLife(input: PlanInput): BatteryPlan {
   const floorText = describeRate(quantiseRate(floorRate));
 
   const rows = input.candidates.map((c) => {
-    const e = candidateEnergy(c, input.power, input.cores, input.measured, input.extraW ?? 0);
+    const e = candidateEnergy(
+      c,
+      input.power,
+      input.cores,
+      input.measured,
+      input.extraW ?? 0,
+      input.drainFactor ?? 1,
+    );
     const maxRate = 1000 / Math.max(1e-3, c.latencyMs);
     const within = maxRateWithin(e, budgetW, maxRate);
     return { c, e, maxRate, within };
@@ -197,8 +208,9 @@ export function planBatteryLife(input: PlanInput): BatteryPlan {
     if (!chosen) {
       reason = `cannot plan: no candidate${plans.length ? ' meets the fidelity floor' : ' measured'}`;
     } else {
-      const idleOnly = lifeHours(usableWh, chosen.e.idleW + chosen.e.extraW);
-      reason = `cannot last ${input.targetHours} h on ${fmt(usableWh, 1)} Wh: the best is ${fmt(chosen.predictedHours, 1)} h (${candidateLabel(chosen)} at the floor, ${floorText}); the idle draw alone (${fmt(chosen.e.idleW + chosen.e.extraW)} W) lasts ${fmt(idleOnly, 1)} h`;
+      const idleAloneW = chosen.e.idleW * chosen.e.drainFactor + chosen.e.extraW;
+      const idleOnly = lifeHours(usableWh, idleAloneW);
+      reason = `cannot last ${input.targetHours} h on ${fmt(usableWh, 1)} Wh: the best is ${fmt(chosen.predictedHours, 1)} h (${candidateLabel(chosen)} at the floor, ${floorText}); the idle draw alone (${fmt(idleAloneW)} W) lasts ${fmt(idleOnly, 1)} h`;
     }
   }
 
@@ -223,6 +235,7 @@ export function planBatteryLife(input: PlanInput): BatteryPlan {
         idleWatts: input.measured?.idleW ?? input.power.idleW,
         cameraWatts: input.measured?.cameraW ?? input.power.cameraW,
         extraWatts: input.extraW ?? 0,
+        drainFactor: input.drainFactor ?? 1,
         remainingWh: fmt(usableWh, 3),
         basis: input.power.basis,
       },
@@ -247,6 +260,7 @@ export function planBatteryLife(input: PlanInput): BatteryPlan {
       idleWatts: fmt(chosen.e.idleW, 3),
       cameraWatts: fmt(chosen.e.cameraW, 3),
       extraWatts: fmt(chosen.e.extraW, 3),
+      drainFactor: fmt(chosen.e.drainFactor, 4),
       remainingWh: fmt(usableWh, 3),
       basis:
         chosen.e.source === 'measured'

@@ -8,8 +8,8 @@ import { type BatteryState, drainWatts, type EnergyPoint, remainingEnergy } from
 /**
  * Keeps a battery plan true while the battery drains (docs/battery.md "Re-planning"). On battery it
  * plans at once, then re-plans every `everyMinutes`, when the measured drain departs from the plan's
- * draw by more than `drainMarginPercent` (the difference is learned as unmodelled draw: a heater, the
- * cold, an aged cell), and on reaching battery-low; back on mains it hands back to the normal
+ * draw by more than `drainMarginPercent` (the ratio is learned as a factor on the modelled draw: the
+ * cold, an aged cell, a model that reads low), and on reaching battery-low; back on mains it hands back to the normal
  * objective. Hysteresis: a re-plan that keeps the variant and moves the draw by less than
  * `rateHysteresisPercent` (while the current rate still lasts) changes nothing, once the target
  * time is reached the plan runs on unchanged, and the drain is a
@@ -32,7 +32,8 @@ export interface ReplanOptions {
 export interface PlanRequest {
   remainingWh: number;
   targetHours: number;
-  extraW: number;
+  /** The learned real-over-modelled drain factor (1 until a drain re-plan). */
+  drainFactor: number;
   /** The candidate of the plan in force (the planner keeps it within its switch margin). */
   current: CandidateKey | null;
 }
@@ -86,7 +87,7 @@ export class BatteryReplanner {
   private startedAtMs = 0;
   private lastPlanAtMs = 0;
   private lastAppliedAtMs = 0;
-  private extraW = 0;
+  private drainFactor = 1;
   private points: EnergyPoint[] = [];
   private lowDone = false;
   private targetDone = false;
@@ -205,8 +206,10 @@ export class BatteryReplanner {
     if (measured !== undefined) {
       const planned = this.plan.averageW;
       if (Math.abs(measured - planned) > (o.drainMarginPercent / 100) * planned) {
-        // Learn the difference as draw the model does not know; the next plans include it.
-        this.extraW = Math.max(-this.plan.energy.idleWatts * 0.9, this.extraW + (measured - planned));
+        // Learn the departure as a factor on the modelled draw (cold, an aged cell, a model that
+        // reads low): the modelled watts of every later plan count this many times, so a lower
+        // rate saves in proportion, as the battery will see it.
+        this.drainFactor = Math.min(10, Math.max(0.2, this.drainFactor * (measured / planned)));
         return this.replan(now, rem.wh, 'drain', { measuredW: measured, plannedW: planned });
       }
     }
@@ -233,7 +236,7 @@ export class BatteryReplanner {
     const next = this.deps.plan({
       remainingWh,
       targetHours: hoursLeft,
-      extraW: this.extraW,
+      drainFactor: this.drainFactor,
       current: this.plan?.chosen ?? null,
     });
     const current = this.plan;
@@ -248,7 +251,7 @@ export class BatteryReplanner {
       // Hysteresis: the current rate stays while it is close to the new one and still lasts.
       // Compared in watts, not in rate: on a board whose idle draw dominates, the rate is a small
       // residue of the budget and swings with every reading, while the draw barely moves.
-      const currentW = current.averageW - current.energy.extraWatts + this.extraW;
+      const currentW = (current.averageW / (current.energy.drainFactor || 1)) * this.drainFactor;
       const lifeAtCurrent = currentW > 0 ? remainingWh / currentW : Number.POSITIVE_INFINITY;
       const close = Math.abs(next.averageW - currentW) <= (o.rateHysteresisPercent / 100) * currentW;
       // A shortfall of up to 1 % of the whole target is tolerated (minutes over a day).
@@ -311,6 +314,6 @@ export class BatteryReplanner {
     this.plan = undefined;
     this.predictedHours = undefined;
     this.points = [];
-    this.extraW = 0;
+    this.drainFactor = 1;
   }
 }

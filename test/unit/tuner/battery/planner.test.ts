@@ -131,6 +131,20 @@ describe('planBatteryLife (pure, table)', () => {
     expect(b.met).toBe(true);
   });
 
+  it('a learned drain factor scales every modelled watt: the rate falls so that factor × draw fits the budget', () => {
+    const b = planBatteryLife({ ...base, targetHours: 12, remainingWh: 50, drainFactor: 1.1 });
+    // budget 50/12 W; modelled draw = 3.7 + 0.0555 J × fps must fit in budget / 1.1
+    const fps = Math.floor(((50 / 12 / 1.1 - 3.7) / 0.0555) * 100) / 100;
+    expect(b.fps).toBeCloseTo(fps, 2);
+    expect(b.averageW).toBeCloseTo((3.7 + 0.0555 * fps) * 1.1, 3);
+    expect(b.energy.drainFactor).toBe(1.1);
+    expect(b.predictedHours).toBeGreaterThanOrEqual(12);
+    // × 1.5: not even the camera-on floor fits; a duty cycle with the camera released does.
+    const c = planBatteryLife({ ...base, targetHours: 12, remainingWh: 60, drainFactor: 1.5 });
+    expect(c).toMatchObject({ met: true, mode: 'duty-cycle' });
+    expect(c.averageW).toBeLessThanOrEqual(60 / 12);
+  });
+
   it('no candidates: cannot plan', () => {
     const plan = planBatteryLife({ ...base, candidates: [], targetHours: 4, remainingWh: 50 });
     expect(plan.chosen).toBeNull();
