@@ -87,9 +87,12 @@ export function candidateEnergy(
 
 export type RateMode = 'continuous' | 'duty-cycle';
 
-/** The pacing mode a rate runs in: below one frame per 5 s the camera is released between frames. */
+/**
+ * The pacing mode a rate runs in: at one frame per 5 s or slower the camera is released between
+ * frames (the pipeline releases it at an interval ≥ 5 s), faster it keeps running.
+ */
 export function rateMode(ratePerS: number): RateMode {
-  return ratePerS * RELEASE_CAMERA_MIN_INTERVAL_S < 1 - 1e-9 ? 'duty-cycle' : 'continuous';
+  return ratePerS * RELEASE_CAMERA_MIN_INTERVAL_S <= 1 + 1e-9 ? 'duty-cycle' : 'continuous';
 }
 
 /** Modelled draw (W) at a rate, before the learned drain factor and the extra draw. */
@@ -117,11 +120,11 @@ export function maxRateWithin(e: CandidateEnergy, budgetW0: number, maxRate: num
         : 0;
   const switchRate = 1 / RELEASE_CAMERA_MIN_INTERVAL_S;
   let best = 0;
-  if (cont >= switchRate) best = Math.min(cont, maxRate);
+  if (rateMode(cont) === 'continuous') best = Math.min(cont, maxRate);
   const dutyPerS = e.joulesPerInference + e.wakeJ;
   const duty = dutyPerS > 0 ? (budgetW - fixed) / dutyPerS : budgetW >= fixed ? switchRate : 0;
-  // Just below one frame per 5 s the duty cycle may allow more than the camera-on continuous mode.
-  const dutyCapped = Math.min(duty, switchRate * (1 - 1e-6), maxRate);
+  // Up to one frame per 5 s the duty cycle may allow more than the camera-on continuous mode.
+  const dutyCapped = Math.min(duty, switchRate, maxRate);
   if (dutyCapped > best) best = dutyCapped;
   return Math.max(0, best);
 }

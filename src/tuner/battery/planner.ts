@@ -1,3 +1,4 @@
+import { RELEASE_CAMERA_MIN_INTERVAL_S } from '../../pipeline/pacing.js';
 import type { CandidateKey } from '../types.js';
 import { candidateLabel, sameCandidate } from '../types.js';
 import {
@@ -13,6 +14,8 @@ import {
   rateMode,
 } from './energy.js';
 import type { PowerModel } from './power-model.js';
+
+const RELEASE_INTERVAL_S = RELEASE_CAMERA_MIN_INTERVAL_S;
 
 /**
  * The `battery-life` planner (issue 15, docs/battery.md): which variant × threads × rate lasts the
@@ -98,8 +101,10 @@ export function quantiseRate(ratePerS: number): {
   ratePerS: number;
 } {
   if (rateMode(ratePerS) === 'continuous') {
-    const fps = Math.max(0.2, Math.floor(ratePerS * 100 + 1e-6) / 100);
-    return { mode: 'continuous', fps, ratePerS: fps };
+    const fps = Math.floor(ratePerS * 100 + 1e-6) / 100;
+    // Rounded down to one frame per 5 s: that is a duty cycle (the camera is released).
+    if (rateMode(fps) === 'continuous') return { mode: 'continuous', fps, ratePerS: fps };
+    return { mode: 'duty-cycle', intervalS: RELEASE_INTERVAL_S, ratePerS: 1 / RELEASE_INTERVAL_S };
   }
   const raw = 1 / ratePerS;
   const intervalS = raw >= 10 ? Math.ceil(raw - 1e-6) : Math.ceil(raw * 10 - 1e-3) / 10;

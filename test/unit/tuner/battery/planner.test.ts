@@ -155,6 +155,12 @@ describe('planBatteryLife (pure, table)', () => {
     expect(quantiseRate(8.419)).toMatchObject({ mode: 'continuous', fps: 8.41 });
     expect(quantiseRate(1 / 37.2)).toMatchObject({ mode: 'duty-cycle', intervalS: 38 });
     expect(quantiseRate(1 / 5.18)).toMatchObject({ mode: 'duty-cycle', intervalS: 5.2 });
+    // One frame per 5 s releases the camera (the pipeline does at an interval ≥ 5 s): a duty cycle,
+    // also when an fps rounds down to it; re-quantising a plan's rate keeps its mode.
+    expect(quantiseRate(0.2)).toMatchObject({ mode: 'duty-cycle', intervalS: 5 });
+    expect(quantiseRate(0.2049)).toMatchObject({ mode: 'duty-cycle', intervalS: 5 });
+    expect(quantiseRate(quantiseRate(0.2).ratePerS)).toMatchObject({ mode: 'duty-cycle' });
+    expect(quantiseRate(0.21)).toMatchObject({ mode: 'continuous', fps: 0.21 });
   });
 });
 
