@@ -21,12 +21,20 @@ export interface PlanCandidate {
   energyPerInferenceJ?: number | undefined;
 }
 
-/** Figures from the device's own sensor, when it has one. */
+/** Figures from the device's own sensor, when it has one (the profile, or live-power.ts in the agent). */
 export interface MeasuredPower {
   /** Idle with the camera released (W). */
   idleW?: number | undefined;
   /** What the running camera adds (W). */
   cameraW?: number | undefined;
+  /** Live: marginal energy of one inference of the running candidate (J), fitted across rates. */
+  joulesPerInference?: number | undefined;
+  /** Live: the fit's intercept, idle + camera running at rate 0 (W). */
+  cameraOnBaseW?: number | undefined;
+  /** Live: the whole-device draw with the camera running at a rate (W). */
+  cameraOn?: { ratePerS: number; watts: number } | undefined;
+  /** Live: energy above idle of one duty-cycle frame, camera wake-up and inference (J). */
+  dutyFrameJ?: number | undefined;
 }
 
 export type EnergySource = 'measured' | 'estimated';
@@ -47,8 +55,14 @@ export interface CandidateEnergy {
    * a sensor or model that reads low): every modelled watt counts this many times. 1 = the model.
    */
   drainFactor: number;
-  /** `measured` only when both the inference and the idle figure are. */
+  cameraSource: EnergySource;
+  /**
+   * Continuous (camera on): `measured` when J per inference is and the idle (or the camera-on
+   * base) figure is.
+   */
   source: EnergySource;
+  /** Duty cycle: `measured` when idle is and J per inference or the per-frame energy is. */
+  dutySource: EnergySource;
 }
 
 export function candidateEnergy(
@@ -63,7 +77,11 @@ export function candidateEnergy(
   const idleSource: EnergySource = measured.idleW !== undefined ? 'measured' : 'estimated';
   let joulesPerInference: number;
   let joulesSource: EnergySource;
-  if (c.energyPerInferenceJ !== undefined) {
+  if (measured.joulesPerInference !== undefined) {
+    // Fitted in the running agent: already marginal (the slope of draw against rate).
+    joulesPerInference = Math.max(0, measured.joulesPerInference);
+    joulesSource = 'measured';
+  } else if (c.energyPerInferenceJ !== undefined) {
     // The sensor's figure is the whole device during the inference: take the idle draw out.
     joulesPerInference = Math.max(0, c.energyPerInferenceJ - idleW * (c.latencyMs / 1000));
     joulesSource = 'measured';
@@ -71,17 +89,41 @@ export function candidateEnergy(
     joulesPerInference = estimatedJoulesPerInference(model, c.cpuMsPerInference, cores);
     joulesSource = 'estimated';
   }
-  const cameraW = measured.cameraW ?? model.cameraW;
+  // The camera: given, or what the measured camera-on draw leaves above idle and the inferences.
+  let cameraW = model.cameraW;
+  let cameraSource: EnergySource = 'estimated';
+  let baseMeasured = false;
+  if (measured.cameraW !== undefined) [cameraW, cameraSource] = [measured.cameraW, 'measured'];
+  else if (measured.cameraOnBaseW !== undefined) {
+    cameraW = Math.max(0, measured.cameraOnBaseW - idleW);
+    cameraSource = 'measured';
+    baseMeasured = true;
+  } else if (measured.cameraOn) {
+    const on = measured.cameraOn;
+    cameraW = Math.max(0, on.watts - idleW - joulesPerInference * on.ratePerS);
+    cameraSource = 'measured';
+    baseMeasured = joulesSource === 'measured';
+  }
+  const wakeJ =
+    measured.dutyFrameJ !== undefined
+      ? Math.max(0, measured.dutyFrameJ - joulesPerInference)
+      : cameraW * model.cameraWakeS;
+  const idleKnown = idleSource === 'measured' || baseMeasured;
   return {
     joulesPerInference,
     joulesSource,
     idleW,
     idleSource,
     cameraW,
-    wakeJ: cameraW * model.cameraWakeS,
+    cameraSource,
+    wakeJ,
     extraW,
     drainFactor: drainFactor > 0 ? drainFactor : 1,
-    source: joulesSource === 'measured' && idleSource === 'measured' ? 'measured' : 'estimated',
+    source: joulesSource === 'measured' && idleKnown ? 'measured' : 'estimated',
+    dutySource:
+      idleSource === 'measured' && (joulesSource === 'measured' || measured.dutyFrameJ !== undefined)
+        ? 'measured'
+        : 'estimated',
   };
 }
 

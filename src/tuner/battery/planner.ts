@@ -249,6 +249,7 @@ export function planBatteryLife(input: PlanInput): BatteryPlan {
     };
   }
   const q = quantiseRate(chosen.ratePerS);
+  const source = q.mode === 'duty-cycle' ? chosen.e.dutySource : chosen.e.source;
   return {
     chosen: { variant: chosen.variant, executionProvider: chosen.executionProvider, threads: chosen.threads },
     mode: q.mode,
@@ -260,17 +261,14 @@ export function planBatteryLife(input: PlanInput): BatteryPlan {
     targetHours: input.targetHours,
     met,
     energy: {
-      source: chosen.e.source,
+      source,
       joulesPerInference: fmt(chosen.e.joulesPerInference, 4),
       idleWatts: fmt(chosen.e.idleW, 3),
       cameraWatts: fmt(chosen.e.cameraW, 3),
       extraWatts: fmt(chosen.e.extraW, 3),
       drainFactor: fmt(chosen.e.drainFactor, 4),
       remainingWh: fmt(usableWh, 3),
-      basis:
-        chosen.e.source === 'measured'
-          ? 'power sensor'
-          : `${chosen.e.joulesSource === 'measured' ? 'J/inference measured; ' : ''}${input.power.basis}`,
+      basis: energyBasis(chosen.e, source, input),
     },
     reason,
     candidates,
@@ -285,4 +283,16 @@ function atRate(e: CandidateEnergy, usableWh: number, ratePerS: number, fidelity
     predictedHours: lifeHours(usableWh, averageW),
     usefulWorkPerHour: fidelity * ratePerS * 3600,
   };
+}
+
+/** Which figures are measured and which come from the power model. */
+function energyBasis(e: CandidateEnergy, source: EnergySource, input: PlanInput): string {
+  const measured = [
+    ...(e.idleSource === 'measured' ? ['idle'] : []),
+    ...(e.cameraSource === 'measured' ? ['camera'] : []),
+    ...(e.joulesSource === 'measured' ? ['J/inference'] : []),
+    ...(input.measured?.dutyFrameJ !== undefined ? ['duty-cycle frame'] : []),
+  ];
+  if (source === 'measured') return `power sensor (${measured.join(', ')} measured)`;
+  return `${measured.length ? `${measured.join(', ')} measured; ` : ''}${input.power.basis}`;
 }
