@@ -177,6 +177,7 @@ export async function simulateBatteryRun(o: RunOptions) {
     events,
     restored,
     t0,
+    replanner,
     firstPlan: replanner.replans()[0],
   };
 }
