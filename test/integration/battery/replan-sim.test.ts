@@ -81,7 +81,12 @@ describe('battery plan against a simulated battery (fake clock, power_supply fix
   });
 
   it('the drain rises ×1.5 at 4 h on a Pi 4: learned as a factor on the modelled draw, the rate drops and the predicted end matches the simulated life within 5 %', async () => {
-    const r = await simulate({ fullWh: 50, targetHours: 12, power: pi4, change: { atHours: 4, factor: 1.5 } });
+    const r = await simulate({
+      fullWh: 50,
+      targetHours: 12,
+      power: pi4,
+      change: { atHours: 4, factor: 1.5 },
+    });
     const first = r.replans[0]!;
     const drains = r.replans.filter((x) => x.trigger === 'drain');
     expect(drains.length).toBeGreaterThan(0);
