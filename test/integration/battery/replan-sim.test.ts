@@ -121,6 +121,23 @@ describe('battery plan against a simulated battery (fake clock, power_supply fix
     expect(r.livedHours).toBeGreaterThanOrEqual(12 * 0.95);
   });
 
+  it('a drain change under a noisy drain (±10 %): the factor is learned in a few re-plans and the rate does not swing back and forth', async () => {
+    const r = await simulate({
+      fullWh: 60,
+      targetHours: 12,
+      power: frugal,
+      change: { atHours: 4, factor: 1.5 },
+      noise: 0.1,
+    });
+    const changed = r.replans.filter((x) => x.changed && x.trigger !== 'on-battery');
+    expect(changed.length).toBeGreaterThan(0);
+    expect(changed.length).toBeLessThanOrEqual(4);
+    // Rates after the change only go down (no up-down-up): each changed rate ≤ the one before (1 % slack).
+    const rates = changed.map((x) => x.ratePerS);
+    for (let i = 1; i < rates.length; i++) expect(rates[i]!).toBeLessThanOrEqual(rates[i - 1]! * 1.01);
+    expect(r.livedHours).toBeGreaterThanOrEqual(12 * 0.95);
+  });
+
   it('power source change: back on mains hands back to the normal objective; on battery again re-plans', async () => {
     const r = await simulate({
       fullWh: 50,
