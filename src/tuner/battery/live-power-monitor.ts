@@ -36,6 +36,8 @@ export class LivePowerMonitor {
   private off: (() => void) | undefined;
   private readonly max: number;
   private readonly fit: FitOptions;
+  private readonly known = new Map<string, Omit<MeasuredPower, 'idleW'>>();
+  private idleW: number | undefined;
 
   constructor(private readonly deps: LivePowerMonitorDeps) {
     this.max = deps.maxObservations ?? 1440;
@@ -74,7 +76,17 @@ export class LivePowerMonitor {
     return fitLivePower(this.obs, this.deps.candidate(), this.fit);
   }
 
+  /**
+   * What the planner uses: the newest figures, and those measured before that the kept window no
+   * longer shows (two hours of one rate forget the idle gaps and the other rate): a measured figure
+   * stays measured (J, camera, duty frame per candidate; idle for all).
+   */
   measured(): MeasuredPower {
-    return measuredPowerOf(this.live());
+    const candidate = this.deps.candidate();
+    const { idleW, ...fresh } = measuredPowerOf(this.live());
+    if (idleW !== undefined) this.idleW = idleW;
+    const merged = { ...this.known.get(candidate), ...fresh };
+    this.known.set(candidate, merged);
+    return { ...(this.idleW !== undefined ? { idleW: this.idleW } : {}), ...merged };
   }
 }

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import type { LiveSample } from '../../../../src/hardware/sample.js';
 import { candidateEnergy, type PlanCandidate } from '../../../../src/tuner/battery/energy.js';
 import {
   fitLivePower,
   measuredPowerOf,
   type PowerObservation,
 } from '../../../../src/tuner/battery/live-power.js';
+import { LivePowerMonitor } from '../../../../src/tuner/battery/live-power-monitor.js';
 import { planBatteryLife } from '../../../../src/tuner/battery/planner.js';
 import { powerModelFor } from '../../../../src/tuner/battery/power-model.js';
 
@@ -193,5 +195,60 @@ describe('the energy model measured in the running agent (live-power, pure)', ()
     ]);
     expect(fitLivePower(obs, 'fp32@cpu/1t').joulesPerInference).toBeUndefined();
     expect(fitLivePower(obs, 'int8@cpu/1t').groups.map((g) => g.pacing)).toEqual(['2 fps', '6 fps']);
+  });
+});
+
+describe('LivePowerMonitor (the agent side)', () => {
+  it('pairs each sample with the pipeline; a figure once measured stays when the window forgets it', () => {
+    let listener: ((s: LiveSample) => void) | undefined;
+    const sampler = {
+      on: (_e: 'sample', l: (s: LiveSample) => void) => {
+        listener = l;
+        return () => {
+          listener = undefined;
+        };
+      },
+    };
+    const p = { camera: 'stopped', since: 0, processed: 0, pacing: 'paused' };
+    const monitor = new LivePowerMonitor({
+      sampler,
+      pipeline: {
+        stats: () =>
+          ({
+            camera: { state: p.camera, sinceMs: p.since },
+            counters: { processed: p.processed },
+            pacing: { description: p.pacing },
+          }) as never,
+      },
+      candidate: () => 'int8@cpu/1t',
+      maxObservations: 20,
+    });
+    monitor.start();
+    let t = 0;
+    const sample = (w: number) => {
+      listener?.({
+        timeMs: t,
+        powerSource: 'battery',
+        batteryPowerW: w,
+        temperaturesC: {},
+        throttled: false,
+        throttleReasons: [],
+      });
+      t += 5000;
+    };
+    for (let i = 0; i < 10; i++) sample(IDLE);
+    expect(monitor.measured().idleW).toBeCloseTo(IDLE, 6);
+    // Ten minutes camera on: the idle gaps leave the 20-sample window, the idle figure stays.
+    Object.assign(p, { camera: 'online', since: t, pacing: '2 fps' });
+    for (let i = 0; i < 120; i++) {
+      p.processed += 10;
+      sample(IDLE + CAMERA + J * 2);
+    }
+    expect(monitor.live().idleW).toBeUndefined();
+    const m = monitor.measured();
+    expect(m.idleW).toBeCloseTo(IDLE, 6);
+    expect(m.cameraOn).toMatchObject({ ratePerS: 2 });
+    monitor.stop();
+    expect(listener).toBeUndefined();
   });
 });
