@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { copyOfContent, nextFrames } from '../features/frames.js';
 import {
   type DeployChecks,
@@ -13,13 +14,36 @@ import type { TunerController } from '../tuner/controller.js';
 import { candidateLabel, type Decision, sameCandidate } from '../tuner/types.js';
 import type { AgentParts } from './features.js';
 
-/** Keeps up to `count` live frames (RGB copies) at least `spacingMs` apart until stopped. */
+/** Frames kept for the health comparison are scaled down to this width (models take far less). */
+export const KEPT_FRAME_WIDTH = 640;
+
+/** A copy of the frame no wider than KEPT_FRAME_WIDTH (sharp, off the event loop). */
+async function shrink(image: RawImage): Promise<RawImage> {
+  if (image.width <= KEPT_FRAME_WIDTH) return image;
+  const { data, info } = await sharp(image.data, {
+    raw: { width: image.width, height: image.height, channels: 3 },
+  })
+    .resize({ width: KEPT_FRAME_WIDTH })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    width: info.width,
+    height: info.height,
+    channels: 3,
+  };
+}
+
+/**
+ * Keeps up to `count` live frames (RGB copies, scaled down to 640 px wide) at least `spacingMs`
+ * apart until stopped, and the window's inference latencies after the warm-up.
+ */
 export function collectLiveFrames(
   pipeline: AgentParts['pipeline'],
   count: number,
   spacingMs: number,
 ): FrameCollector {
-  const kept: RawImage[] = [];
+  const kept: Array<Promise<RawImage>> = [];
   const latencies: number[] = [];
   let seen = 0;
   let lastAt = Number.NEGATIVE_INFINITY;
@@ -29,13 +53,15 @@ export function collectLiveFrames(
     const now = Date.now();
     if (kept.length >= count || now - lastAt < spacingMs) return;
     lastAt = now;
-    kept.push(copyOfContent(result, frame));
+    // Copied now (the frame buffer is reused once the listener returns), scaled down later.
+    const copy = copyOfContent(result, frame);
+    kept.push(shrink(copy).catch(() => copy));
   });
   return {
     stop: () => {
       off?.();
       off = undefined;
-      return kept;
+      return Promise.all(kept);
     },
     latencyP95Ms: () => {
       if (latencies.length === 0) return undefined;

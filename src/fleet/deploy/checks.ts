@@ -27,7 +27,8 @@ export interface TunedChoice {
 
 /** Frames kept from the live pipeline until stopped. */
 export interface FrameCollector {
-  stop(): RawImage[];
+  /** Stops collecting; the frames kept (the same ones on every call). */
+  stop(): Promise<RawImage[]>;
   /**
    * p95 inference latency of the window's own results, without the first few after the switch
    * (a new session's warm-up); undefined when too few.

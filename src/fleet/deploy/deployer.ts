@@ -198,6 +198,7 @@ export class Deployer {
       const before = host.active();
       const baseline = host.tunedLatencyMs?.() ?? host.health().latencyP95Ms;
       host.checks?.pin?.({ model: m.model, variant: variantId });
+      if (host.checks?.tune) this.deps.progress?.({ state: 'installing', detail: 'the tuner measures it' });
       const tuned = await tuneDeployed(m, variantId, before, baseline, checks);
       await host.switchTo(m.model, variantId);
       switchedFrom = before;
@@ -223,7 +224,7 @@ export class Deployer {
       const compared = await compareWithPrevious(
         before,
         { model: m.model, variant: variantId },
-        frames?.stop() ?? [],
+        (await frames?.stop()) ?? [],
         m,
         checks,
       );

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { TSX_LOADER } from '../../helpers/cli.js';
@@ -106,6 +107,14 @@ describe.runIf(run)('the real agent: new model, detection collapse, a model far 
   };
 
   beforeAll(async () => {
+    // The camera: the sample pictures at 1280 px wide (the kept frames are scaled down to 640).
+    const frames = path.join(dir, 'frames');
+    mkdirSync(frames);
+    for (const f of readdirSync(path.join(REPO, 'samples')).filter((x) => /\.(jpg|png)$/.test(x)))
+      await sharp(path.join(REPO, 'samples', f))
+        .resize({ width: 1280 })
+        .jpeg()
+        .toFile(path.join(frames, `${f}.jpg`));
     broker = await Mosquitto.start();
     const gen = await cli('keys', 'generate', '--out', 'ops', '--json');
     const trustKey = JSON.parse(gen.out).trustKey;
@@ -115,7 +124,7 @@ describe.runIf(run)('the real agent: new model, detection collapse, a model far 
         deviceId: ID,
         dataDir: './data',
         models: { dir: path.join(REPO, 'models'), default: 'ultraface', variant: 'slim-320' },
-        camera: { source: `images:${path.join(REPO, 'samples')}`, fps: 5 },
+        camera: { source: `images:${frames}`, fps: 5 },
         inference: { threads: 1 },
         mqtt: { url: broker.url },
         http: { enabled: false },
@@ -157,10 +166,14 @@ describe.runIf(run)('the real agent: new model, detection collapse, a model far 
     expect(r.final, r.out + log.slice(-3000)).toMatchObject({ state: 'committed' });
     expect(r.code).toBe(0);
     // Same file as the model that served before: the comparison on live frames agrees fully.
-    expect(r.events.find((e) => e.detail)?.detail).toMatch(/fidelity 1\.00 \(map50-vs-reference\) on \d+ live frames/);
+    expect(r.events.find((e) => e.state === 'committed' && e.detail)?.detail).toMatch(
+      /fidelity 1\.00 \(map50-vs-reference\) on \d+ live frames/,
+    );
     await servingNow('slim-v1');
     // Validated on a live frame, preprocessed and decoded as the carried manifest says.
-    expect(log).toMatch(/"input":"frame","decoded":\{"detections":\d+\}.*"frameFrom":"a recent camera frame"/);
+    expect(log).toMatch(
+      /"input":"frame","decoded":\{"detections":\d+\}.*"frameFrom":"a recent camera frame"/,
+    );
     expect(existsSync(path.join(dir, 'data/deployed-models/faces/manifest.json'))).toBe(true);
     expect(JSON.parse(readFileSync(path.join(dir, 'agent.config.json'), 'utf8')).models).toMatchObject({
       default: 'faces',
@@ -175,6 +188,7 @@ describe.runIf(run)('the real agent: new model, detection collapse, a model far 
       /health: detections collapsed: 0 on \d+ live frames where the previous variant found \d+/,
     );
     expect(r.events.map((e) => e.state)).toContain('health');
+    expect(r.events.map((e) => e.detail)).toContain('the tuner measures it');
     await servingNow('slim-v1');
     // The refused variant left the catalog: no later tune can choose it.
     expect(existsSync(path.join(dir, 'data/models/faces/slim-v2.onnx'))).toBe(false);
