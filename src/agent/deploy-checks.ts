@@ -98,6 +98,7 @@ export function agentDeployChecks(
   log: Logger,
 ): DeployChecks & { restorePins(): void } {
   const { models, pipeline, clock } = parts;
+  let beforeAdopt: { decision: Decision | undefined } | undefined;
   /** Each model's newest committed deployed variant is pinned; nothing else. */
   const restorePins = () => {
     if (!tuner) return;
@@ -149,12 +150,18 @@ export function agentDeployChecks(
           },
           adoptTuned: async (model: string, choice: TunedChoice) => {
             const d = choice.decision as Decision;
+            beforeAdopt = { decision: tuner.current() };
             if (models.active()?.model === model) await tuner.adopt(d, `deploy ${model}: tuned`);
           },
           // During a deployment its variant; after it (committed or not) the committed ones.
           pin: (target: { model: string; variant: string } | undefined) => {
             if (target) tuner.pin(target.model, target.variant);
-            else restorePins();
+            else {
+              restorePins();
+              // Rolled back: the decision in force before the deployment's is in force again.
+              if (beforeAdopt) tuner.reinstate(beforeAdopt.decision);
+            }
+            beforeAdopt = undefined;
             log.debug({ target }, 'tuner pin');
           },
         }

@@ -82,6 +82,18 @@ export class TunerController {
     return this.serialised(() => this.apply(d, trigger));
   }
 
+  /**
+   * Puts back a decision that was in force before `adopt` (a deployment rolled back): nothing
+   * switches (the rollback did), the drift baseline follows it.
+   */
+  reinstate(d: Decision | undefined): void {
+    this.decision = d;
+    const chosen = d?.chosen;
+    this.drift.setBaseline(
+      chosen ? d.candidates.find((x) => sameCandidate(x, chosen))?.latencyMs?.p95 : undefined,
+    );
+  }
+
   /** The decision in force (undefined until the first one). */
   current(): Decision | undefined {
     return this.decision;

@@ -43,6 +43,11 @@ describe('the tuner keeps to a deployed variant', () => {
       expect(switches).toEqual([]);
       expect(controller.current()).toBeUndefined();
       await controller.tune({ trigger: 'fill the cache', variants: ['tiny'], apply: false });
+      // Adopted (the deployment switched), then reinstated (it rolled back): the earlier decision again.
+      await controller.adopt(measured!, 'deploy: tuned');
+      expect(controller.current()).toBe(measured);
+      controller.reinstate(undefined);
+      expect(controller.current()).toBeUndefined();
 
       controller.pin('squeezenet1.1', 'fp32');
       expect(controller.pinned('squeezenet1.1')).toEqual(['fp32']);
