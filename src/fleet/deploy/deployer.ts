@@ -6,17 +6,11 @@ import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { TrustedKey } from '../../trust/envelope.js';
 import type { SignedDocument } from '../../trust/keys.js';
-import {
-  type CheckContext,
-  type CheckLimits,
-  compareWithPrevious,
-  type DeployChecks,
-  tuneDeployed,
-  validateDeployed,
-} from './checks.js';
+import { type CheckLimits, type DeployChecks, validateDeployed } from './checks.js';
 import { checkFreeSpace, downloadVerified } from './download.js';
 import { DeployError } from './errors.js';
-import { type HealthRules, type HealthSample, healthVerdict } from './health.js';
+import type { HealthRules, HealthSample } from './health.js';
+import { tuneBeforeSwitch, watchHealth } from './health-window.js';
 import { inspectDeployedModel } from './inspect.js';
 import { checkDeployManifest, type DeployManifest } from './manifest.js';
 import type { DeployState, DeployStore } from './state.js';
@@ -188,7 +182,7 @@ export class Deployer {
       });
       this.step(id, 'validating', 1);
       inspectDeployedModel(await readFile(part), `${m.model} v${m.version}`);
-      const checks: CheckContext = { checks: host.checks, limits, signal: this.abort.signal, log };
+      const checks = { checks: host.checks, limits, signal: this.abort.signal, log };
       const validation = await validateDeployed(part, m, checks);
       log.info({ model: m.model, version: m.version, validation }, 'deployment validated in a child process');
 
@@ -197,39 +191,18 @@ export class Deployer {
       installed = true;
       const before = host.active();
       const baseline = host.tunedLatencyMs?.() ?? host.health().latencyP95Ms;
-      host.checks?.pin?.({ model: m.model, variant: variantId });
-      if (host.checks?.tune) this.deps.progress?.({ state: 'installing', detail: 'the tuner measures it' });
-      const tuned = await tuneDeployed(m, variantId, before, baseline, checks);
+      const tuned = await tuneBeforeSwitch(m, variantId, before, baseline, checks, this.deps.progress);
       await host.switchTo(m.model, variantId);
       switchedFrom = before;
       if (tuned) await host.checks?.adoptTuned?.(m.model, tuned);
 
       this.step(id, 'health');
-      const start = host.health();
-      const frames = host.checks?.collectFrames?.(
-        limits.compareFrames ?? 8,
-        limits.healthWindowMs / (limits.compareFrames ?? 8),
-      );
-      await clock.sleep(limits.healthWindowMs, this.abort.signal).finally(() => frames?.stop());
-      // The window's latency is judged against the tuner's figure for the new variant when it measured one.
-      const end = host.health();
-      const windowP95 = frames?.latencyP95Ms?.();
-      const verdict = healthVerdict(
-        start,
-        windowP95 === undefined ? end : { ...end, latencyP95Ms: windowP95 },
-        tuned?.p95Ms ?? baseline,
-        limits,
-      );
-      if (!verdict.ok) throw new DeployError('health', verdict.reason);
-      const compared = await compareWithPrevious(
-        before,
-        { model: m.model, variant: variantId },
-        (await frames?.stop()) ?? [],
-        m,
+      const detail = await watchHealth(
+        host,
+        clock,
+        { m, variantId, before, baselineMs: tuned?.p95Ms ?? baseline },
         checks,
       );
-      if (!compared.ok) throw new DeployError('health', compared.reason);
-      verdict.detail += `; ${compared.detail}`;
       // Config first: a crash between the two leaves the new model configured and the job
       // `interrupted` — never a committed version the agent would not start with.
       await host.persist?.(m.model, variantId);
@@ -242,8 +215,8 @@ export class Deployer {
         installedAt: clock.now(),
       });
       store.update(id, 'committed', clock.now(), { progress: 1 });
-      this.deps.progress?.({ state: 'committed', detail: verdict.detail });
-      log.info({ model: m.model, variantId, detail: verdict.detail }, 'deployment committed');
+      this.deps.progress?.({ state: 'committed', detail });
+      log.info({ model: m.model, variantId, detail }, 'deployment committed');
       rmSync(part, { force: true });
       await this.prune(m.model, m.variant);
     } catch (err) {
