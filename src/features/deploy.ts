@@ -82,14 +82,20 @@ export function catalogInstaller(deps: { catalog(): Catalog; reloadCatalog(): Pr
     const model = manifest.model;
     const catalog = deps.catalog();
     const entry = catalog.models().find((m) => m.manifest.name === model);
-    if (!entry) {
+    const root = catalog.derivedRoot && path.join(path.dirname(catalog.derivedRoot), DEPLOYED_MODELS_DIR);
+    // A deployed new model that was never committed (rolled back) is installed again whole.
+    const again =
+      entry &&
+      root &&
+      path.dirname(entry.dir) === path.resolve(root) &&
+      entry.manifest.defaultVariant === variantId;
+    if (!entry || (again && manifest.manifest)) {
       const carried = manifest.manifest;
       if (!carried)
         throw new Error(
           `install: model "${model}" is not in the catalog; a new model's deployment must carry its "manifest"`,
         );
-      if (!catalog.derivedRoot) throw new Error('install: no data directory for deployed models');
-      const root = path.join(path.dirname(catalog.derivedRoot), DEPLOYED_MODELS_DIR);
+      if (!root) throw new Error('install: no data directory for deployed models');
       await installNewModel(root, { ...manifest, manifest: carried }, variantId, file);
       await deps.reloadCatalog();
       return;

@@ -53,6 +53,9 @@ async function device() {
     catalog = await loadCatalog({ modelsDir: MODELS, dataDir });
   };
   let active = { model: 'ultraface', variant: 'slim-320' };
+  /** Inference errors the next health window will see (a scripted pipeline counter). */
+  let errors = 0;
+  let failedTotal = 0;
   const store = new DeployStore(openDatabase({ file: path.join(dataDir, 'edge-agent.db') }));
   const events: Array<Record<string, unknown>> = [];
   const deployer = new Deployer({
@@ -80,7 +83,8 @@ async function device() {
         catalog.variant(model, variant); // throws for an unknown model or variant, as the model host does
         active = { model, variant };
       },
-      health: () => ({ processed: 0, failed: 0, latencyP95Ms: undefined }),
+      // A failure counter that grows by `errors` at each reading (a window sees the growth).
+      health: () => ({ processed: 0, failed: (failedTotal += errors), latencyP95Ms: undefined }),
       checks: {
         describe: async (model, variant) => {
           const entry = catalog.models().find((m) => m.manifest.name === model);
@@ -98,7 +102,17 @@ async function device() {
     },
     progress: (d) => events.push(d),
   });
-  return { dataDir, deployer, store, events, active: () => active, catalog: () => catalog };
+  return {
+    dataDir,
+    deployer,
+    store,
+    events,
+    active: () => active,
+    catalog: () => catalog,
+    failNextWindow: (n: number) => {
+      errors = n;
+    },
+  };
 }
 
 /** The bundled UltraFace file shipped as a model the device has never seen ("faces"). */
@@ -150,6 +164,20 @@ describe('deploying a new model (a model manifest in the deployment)', () => {
       [2, 'active'],
       [1, 'previous'],
     ]);
+  }, 120_000);
+
+  it('a new model rolled back in its health window stays inactive; the same deployment sent again installs it anew', async () => {
+    const d = await device();
+    d.failNextWindow(2);
+    const first = await d.deployer.start(sign(newModel())).done;
+    expect(first).toMatchObject({ state: 'rolled-back', installedVersion: 0 });
+    expect(first.error).toMatch(/health: 2 inference error/);
+    expect(d.active()).toEqual({ model: 'ultraface', variant: 'slim-320' });
+    expect(d.catalog().names()).toContain('faces'); // installed, not serving
+    d.failNextWindow(0);
+    const again = await d.deployer.start(sign(newModel())).done;
+    expect(again).toMatchObject({ state: 'committed', installedVersion: 1 });
+    expect(d.active()).toEqual({ model: 'faces', variant: 'slim-v1' });
   }, 120_000);
 
   it('a model the device does not know and no manifest: failed at install, the previous model still serving', async () => {
