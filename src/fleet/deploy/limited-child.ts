@@ -115,7 +115,15 @@ export function runLimitedChild<T>(
     child.on('message', (m: { type: 'result'; result: T } | { type: 'error'; message: string }) => {
       outcome = m.type === 'result' ? { ok: m.result } : { error: m.message };
     });
-    child.once('error', (err) => kill(errorMessage(err)));
+    child.once('error', (err) => {
+      // Never started (no /bin/sh, no node): there will be no exit event.
+      if (child.pid === undefined) {
+        clearTimeout(timer);
+        if (poll) clearInterval(poll);
+        limits.signal?.removeEventListener('abort', onAbort);
+        reject(new DeployError('validate', `cannot start the ${limits.what} process: ${errorMessage(err)}`));
+      } else kill(errorMessage(err));
+    });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       if (poll) clearInterval(poll);
@@ -139,6 +147,8 @@ export function runLimitedChild<T>(
         ),
       );
     });
-    child.send(job);
+    child.send(job, (err) => {
+      if (err) kill(`could not be given its job: ${errorMessage(err)}`);
+    });
   });
 }
