@@ -126,6 +126,8 @@ export class HttpServer {
       if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
         return reply.code(415).send({ error: `send the image bytes: ${ACCEPTED_IMAGES_TEXT}` });
       }
+      // 503: unavailable for now (no model loaded: agent/no-model.ts); the message says why.
+      if (err.statusCode === 503) return reply.code(503).send({ error: err.message });
       if (err.statusCode && err.statusCode < 500)
         return reply.code(err.statusCode).send({ error: err.message });
       log.error({ path: req.url.split('?')[0], err: errorMessage(err) }, 'http handler failed');
