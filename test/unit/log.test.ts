@@ -43,7 +43,15 @@ describe('log redaction applies at every level (debug and trace carry payloads)'
       expect(lines).toHaveLength(2);
       const text = JSON.stringify(lines);
       for (const secret of SECRETS) expect(text).not.toContain(secret);
-      const [first, second] = lines as [Record<string, any>, Record<string, any>];
+      interface Line {
+        msg: string;
+        component: string;
+        deep: { a: { b: { c: { password: string } } } };
+        request: { params: { patch: { http: { token: string } } } };
+        sources: string[];
+        err: { type: string; message: string; stack: string };
+      }
+      const [first, second] = lines as unknown as [Line, Line];
       expect(first.msg).toBe('camera rtsp://admin:***@10.0.0.5/h264 offline');
       expect(first.deep.a.b.c.password).toBe('[redacted]');
       expect(first.request.params.patch.http.token).toBe('[redacted]');
