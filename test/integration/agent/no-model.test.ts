@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -100,6 +100,13 @@ describe.runIf(requireMosquitto())('no loadable model: the agent starts degraded
       /^no model is loaded: cannot list models/,
     );
 
+    // The dashboard and the status API serve.
+    const page = await fetch(`${url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    const apiStatus = (await (await fetch(`${url}/api/status`)).json()) as { pipeline: { state: string } };
+    expect(apiStatus.pipeline.state).toBe('idle');
+
     // MQTT: commands answer; get-status carries the fault.
     const observer = await Observer.connect(broker.url, {}, ['edge-agent/nomodel/#']);
     cleanups.push(() => observer.close());
@@ -183,6 +190,28 @@ describe.runIf(requireMosquitto())('no loadable model: the agent starts degraded
     await agent.waitFor((l) => l.msg === 'a model is loaded: inference on', 90_000);
     await agent.waitFor((l) => l.msg === 'inference', 60_000);
     expect((await waitForHealth(url, (h) => h.status === 'ok', agent)).faults).toEqual([]);
+    expect(await agent.terminate()).toMatchObject({ code: 0, signal: null });
+  }, 180_000);
+
+  it('every model corrupt: degraded with the verification error, and SIGTERM ends it with code 0', async () => {
+    const dir = tempDir();
+    const modelsDir = path.join(dir, 'models');
+    cpSync(path.join(MODELS, 'squeezenet1.1'), path.join(modelsDir, 'squeezenet1.1'), { recursive: true });
+    // Every variant's file replaced by zeros of the same size: none passes its sha256.
+    for (const file of readdirSync(path.join(modelsDir, 'squeezenet1.1')).filter((f) =>
+      f.endsWith('.onnx'),
+    )) {
+      const full = path.join(modelsDir, 'squeezenet1.1', file);
+      writeFileSync(full, Buffer.alloc(readFileSync(full).length));
+    }
+    const agent = start({
+      models: { dir: modelsDir, default: 'squeezenet1.1' },
+      mqtt: { embedded: { port: 0 } },
+    });
+    const url = await agent.url();
+    const down = await waitForHealth(url, (h) => h.faults.some((f) => f.id === 'model-unavailable'), agent);
+    expect(down.faults.find((f) => f.id === 'model-unavailable')!.message).toMatch(/sha256/);
+    expect(down.pipeline).toBe('idle');
     expect(await agent.terminate()).toMatchObject({ code: 0, signal: null });
   }, 180_000);
 });
