@@ -191,6 +191,7 @@ export class Agent {
       config,
       profile: () => this.getProfile(),
       pipeline,
+      sampler: this.sampler,
       decision: () => this.tuner?.controller.current(),
       events: store.events,
       clock: this.clock,
