@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentProcess } from '../../helpers/agent-process.js';
 import { Mosquitto, requireMosquitto } from '../../helpers/mosquitto.js';
+import { MODELS } from '../../helpers/paths.js';
 import { Observer, request, waitUntil } from './support.js';
 
 /**
@@ -26,9 +27,16 @@ describe.runIf(requireMosquitto())(
       broker = await Mosquitto.start();
       agent = AgentProcess.start({
         deviceId: ID,
+        models: { dir: MODELS, default: 'squeezenet1.1' },
         mqtt: { url: broker.url, protocol: '3.1.1', reconnect: { minDelayS: 0.2, maxDelayS: 1 } },
       });
       await agent.waitFor((l) => l.msg === 'mqtt connected', 60_000);
+      // Warm: the model loaded and inferring, so the memory peak below compares like with like.
+      await waitUntil(
+        () => agent.lines.filter((l) => l.msg === 'inference').length >= 2,
+        60_000,
+        () => agent.log(),
+      );
       operator = await Observer.connect(broker.url, { protocolVersion: 4 }, [`${P}/${ID}/response/#`]);
     }, 120_000);
 
