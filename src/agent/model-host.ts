@@ -65,9 +65,9 @@ export class ModelHost implements ModelSwitcher {
   }
 
   /**
-   * Reads the catalogue again. A `models.dir` that cannot be listed (missing, unreadable) gives an
-   * empty catalogue, remembered for the `model-unavailable` fault, instead of an error: the agent
-   * keeps serving, and a later reload picks the folder up.
+   * Reads the catalogue again. A `models.dir` that cannot be listed (missing, unreadable) keeps the
+   * catalogue read before (an empty one at start) and is remembered for the `model-unavailable`
+   * fault, instead of an error: the agent keeps serving, and a later reload picks the folder up.
    */
   async reloadCatalog(): Promise<Catalog> {
     this.broken.length = 0;
@@ -84,8 +84,9 @@ export class ModelHost implements ModelSwitcher {
       // Once per distinct error: the no-model retry reads the catalogue again and again.
       if (message !== this.catalogError) this.log.error({ err: message }, 'model catalogue unavailable');
       this.catalogError = message;
+      // The catalogue read before stays (a folder briefly unreadable must not empty it); at start, none.
       const dataDir = this.config.dataDir;
-      this.catalogRef = new Catalog(new Map(), dataDir ? path.join(dataDir, 'models') : undefined);
+      this.catalogRef ??= new Catalog(new Map(), dataDir ? path.join(dataDir, 'models') : undefined);
     }
     return this.catalogRef;
   }
@@ -217,6 +218,7 @@ export class ModelHost implements ModelSwitcher {
     return this.exclusive(async () => {
       if (this.current) return this.switchTo(target); // a retry loaded one meanwhile
       const catalog = await this.reloadCatalog();
+      if (this.catalogError) throw new ModelLoadError(this.catalogError);
       const name = target.model ?? this.config.models.default;
       const { variant } = catalog.variant(name, target.variant); // unknown names: a clear error
       const ep = target.session?.executionProvider as ExecutionProvider | undefined;

@@ -132,7 +132,7 @@ describe.runIf(requireMosquitto())('no loadable model: the agent starts degraded
     expect(deploy.status).toBe('error');
     const unknown = await request(observer, 'edge-agent', 'nomodel', 'set-model', { model: 'squeezenet1.1' });
     expect(unknown).toMatchObject({ status: 'error' });
-    expect(String(unknown.error)).toMatch(/unknown model "squeezenet1\.1" \(available: none\)/);
+    expect(String(unknown.error)).toMatch(/cannot list models in .*ENOENT/);
     await waitUntil(
       () =>
         observer
