@@ -84,7 +84,10 @@ async function device() {
         active = { model, variant };
       },
       // A failure counter that grows by `errors` at each reading (a window sees the growth).
-      health: () => ({ processed: 0, failed: (failedTotal += errors), latencyP95Ms: undefined }),
+      health: () => {
+        failedTotal += errors;
+        return { processed: 0, failed: failedTotal, latencyP95Ms: undefined };
+      },
       checks: {
         describe: async (model, variant) => {
           const entry = catalog.models().find((m) => m.manifest.name === model);
