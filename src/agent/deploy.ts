@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { ConfigStore } from '../config/store.js';
 import { catalogInstaller, deployFeature, removeInstalledVariant } from '../features/deploy.js';
 import type { Feature } from '../features/feature.js';
+import { testCrashHook } from '../fleet/deploy/crash-points.js';
 import { Deployer, type UpdateInfo } from '../fleet/deploy/deployer.js';
 import { DeployStore } from '../fleet/deploy/state.js';
 import { buildKeyRing } from '../trust/envelope.js';
@@ -24,6 +25,7 @@ export function agentDeployFeature(
     return a ? { model: a.model, variant: a.variant } : undefined;
   };
   const log = parts.log.child({ component: 'deploy' });
+  const crash = testCrashHook(process.env); // test only: undefined unless EDGE_AGENT_TEST_CRASH_AT is set
   const deployer = new Deployer({
     deviceId: parts.deviceId,
     dataDir: path.resolve(config.dataDir),
@@ -46,6 +48,7 @@ export function agentDeployFeature(
       install: catalogInstaller({
         catalog: () => models.catalog,
         reloadCatalog: () => models.reloadCatalog(),
+        crash,
       }),
       active,
       switchTo,
@@ -77,8 +80,8 @@ export function agentDeployFeature(
       },
     },
     progress: (data) => parts.store.events.emit('deploy-model-progress', data),
+    ...(crash ? { crash } : {}),
   });
-  deployer.recover();
   return {
     ...deployFeature({ deployer, store, infoChanged, switchTo, active }),
     update: () => deployer.update(),

@@ -360,7 +360,9 @@ async function deploy(
       if (
         states.length > 0 &&
         states.every(
-          (s) => s && !['downloading', 'validating', 'installing', 'health', 'verifying'].includes(s),
+          (s) =>
+            s &&
+            !['downloading', 'validating', 'installing', 'health', 'committing', 'verifying'].includes(s),
         )
       ) {
         for (const a of answers.values())

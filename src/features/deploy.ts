@@ -1,8 +1,9 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { errorMessage } from '../errors.js';
+import type { CrashPoint } from '../fleet/deploy/crash-points.js';
 import type { Deployer } from '../fleet/deploy/deployer.js';
 import type { DeployManifest } from '../fleet/deploy/manifest.js';
 import type { DeployStore } from '../fleet/deploy/state.js';
@@ -67,17 +68,28 @@ export function deployFeature(deps: DeployFeatureDeps): Feature {
         run: () => ({ update: deps.deployer.update(), versions: deps.store.versions() }),
       }),
     },
+    // A deployment a restart interrupted continues from its recorded step (docs/fleet-security.md).
+    start: () => {
+      void deps.deployer.recover()?.then(() => deps.infoChanged?.());
+    },
     stop: () => deps.deployer.stop(),
   };
 }
 
 /** Installs a verified file as a variant of a catalog model (`<dataDir>/models/<model>/`). */
-export function catalogInstaller(deps: { catalog(): Catalog; reloadCatalog(): Promise<unknown> }) {
+export function catalogInstaller(deps: {
+  catalog(): Catalog;
+  reloadCatalog(): Promise<unknown>;
+  /** TEST ONLY: crash points inside the atomic write (crash-points.ts). */
+  crash?(point: CrashPoint): void;
+}) {
   return async (manifest: DeployManifest, variantId: string, file: string): Promise<void> => {
     const model = manifest.model;
     const catalog = deps.catalog();
     const entry = catalog.models().find((m) => m.manifest.name === model);
     if (!entry) throw new Error(`model "${model}" is not in the catalog (new models are not deployable yet)`);
+    // Temp copies a killed install left behind (the rename never happened).
+    await removeStaleTemps(path.join(catalog.derivedRoot ?? '', model), `${variantId}.onnx`);
     const bytes = await readFile(file);
     try {
       await writeDerivedVariant({
@@ -98,6 +110,10 @@ export function catalogInstaller(deps: { catalog(): Catalog; reloadCatalog(): Pr
           reference: null,
         },
         bytes,
+        fileSteps: {
+          synced: () => deps.crash?.('install-fsynced'),
+          renamed: () => deps.crash?.('install-renamed'),
+        },
       });
     } catch (err) {
       throw new Error(`install: ${errorMessage(err)}`, { cause: err });
@@ -106,6 +122,13 @@ export function catalogInstaller(deps: { catalog(): Catalog; reloadCatalog(): Pr
     fsyncDir(path.join(catalog.derivedRoot ?? '', model));
     await deps.reloadCatalog();
   };
+}
+
+/** Deletes `.<name>.<random>.tmp` files (atomicWrite's temp copies) a crash left in `dir`. */
+async function removeStaleTemps(dir: string, name: string): Promise<void> {
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  const stale = entries.filter((e) => e.startsWith(`.${name}.`) && e.endsWith('.tmp'));
+  await Promise.all(stale.map((e) => rm(path.join(dir, e), { force: true })));
 }
 
 export function fsyncDir(dir: string): void {
