@@ -28,6 +28,8 @@ export interface DownloadJob {
   deadlineMs: number;
   signal?: AbortSignal;
   onProgress?(receivedBytes: number, totalBytes: number): void;
+  /** Extra CA certificate(s) (PEM) for an https server signed by a private CA. */
+  ca?: string | Buffer;
 }
 
 /** Free bytes on the filesystem holding `dir` (for unprivileged users). */
@@ -131,7 +133,7 @@ function fetchInto(job: DownloadJob, offset: number): Promise<void> {
     const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
     const request = (url: URL, hops: number): void => {
       const get = url.protocol === 'https:' ? https.get : http.get;
-      req = get(url, { headers, timeout: job.idleTimeoutMs }, (res) => {
+      req = get(url, { headers, timeout: job.idleTimeoutMs, ...(job.ca ? { ca: job.ca } : {}) }, (res) => {
         const status = res.statusCode ?? 0;
         if (REDIRECTS.has(status)) {
           res.resume();
