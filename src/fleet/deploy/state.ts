@@ -149,6 +149,14 @@ export class DeployStore {
     })();
   }
 
+  /** `rollback-model`: the active version is marked rolled back, the previous one active again. One transaction. */
+  rollBack(active: InstalledVersion, previous: InstalledVersion): void {
+    this.db.transaction(() => {
+      this.markRolledBack(active.model, active.variant, active.version);
+      this.commit({ ...previous });
+    })();
+  }
+
   markRolledBack(model: string, variant: string, version: number): void {
     this.db
       .prepare(
