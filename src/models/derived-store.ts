@@ -101,7 +101,7 @@ async function readDerivedManifest(file: string, name: string): Promise<DerivedM
   return parsed.data;
 }
 
-/** Writes to a temporary file in the same folder, flushes it and renames it over the target. */
+/** Writes to a temporary file in the same folder, flushes it, renames it over the target and flushes the folder. */
 export async function atomicWrite(
   target: string,
   bytes: Uint8Array,
@@ -122,6 +122,13 @@ export async function atomicWrite(
     steps?.synced?.();
     await rename(tmp, target);
     steps?.renamed?.();
+    // The rename is durable only once the folder's entry is: before anything refers to the file.
+    const dir = await open(path.dirname(target), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;

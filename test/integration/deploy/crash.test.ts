@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -17,6 +17,15 @@ const SHA = createHash('sha256').update(MODEL).digest('hex');
 const HALF = Math.floor(MODEL.length / 2);
 const ops = generateKeys();
 const CHILD = path.join(import.meta.dirname, 'crash-child.ts');
+const hasStrace = (() => {
+  try {
+    execFileSync('strace', ['-V'], { stdio: 'pipe' });
+    return true;
+  } catch {
+    process.stderr.write('[skip] strace not installed: the install syscall order is not checked\n');
+    return false;
+  }
+})();
 
 /** Requests seen (their Range header); `stallFirst`: the first answer sends half the file, then hangs. */
 const served: Array<string | undefined> = [];
@@ -57,16 +66,35 @@ interface Run {
 /** The device process (crash-child.ts) until it exits; `kill` lets the test SIGKILL it from outside. */
 function device(
   dataDir: string,
-  opts: { crashAt?: string; manifest?: string; kill?: (pid: number) => Promise<void> } = {},
+  opts: { crashAt?: string; manifest?: string; kill?: (pid: number) => Promise<void>; strace?: string } = {},
 ) {
-  const child = spawn(
+  const node = [
     process.execPath,
-    ['--import', TSX_LOADER, CHILD, dataDir, ops.publicBase64, ...(opts.manifest ? [opts.manifest] : [])],
-    {
-      env: { ...process.env, ...(opts.crashAt ? { EDGE_AGENT_TEST_CRASH_AT: opts.crashAt } : {}) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+    '--import',
+    TSX_LOADER,
+    CHILD,
+    dataDir,
+    ops.publicBase64,
+    ...(opts.manifest ? [opts.manifest] : []),
+  ];
+  // -y: file descriptors shown with their paths; -f: libuv's threads do the file I/O.
+  const argv = opts.strace
+    ? [
+        'strace',
+        '-f',
+        '-y',
+        '-qq',
+        '-e',
+        'trace=fsync,fdatasync,rename,renameat,renameat2',
+        '-o',
+        opts.strace,
+        ...node,
+      ]
+    : node;
+  const child = spawn(argv[0]!, argv.slice(1), {
+    env: { ...process.env, ...(opts.crashAt ? { EDGE_AGENT_TEST_CRASH_AT: opts.crashAt } : {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let stderr = '';
   child.stdout.on('data', (d) => (out += d));
@@ -215,4 +243,39 @@ describe('a deployment survives SIGKILL at every step', () => {
     expect(served.slice(before)).toEqual([undefined, `bytes=${HALF}-`]);
     expect(integrity(dataDir)).toBe('ok');
   }, 120_000);
+
+  it.skipIf(!hasStrace)(
+    'the install is temp file, fsync, rename, fsync of the folder — before the catalog manifest names it (strace)',
+    async () => {
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'ea-crash-strace-'));
+      const trace = path.join(dataDir, 'strace.txt');
+      const run = await device(dataDir, { manifest: signedManifest(dataDir), strace: trace });
+      expect(done(run)).toMatchObject({ update: { state: 'committed' } });
+      const dir = installDir(dataDir);
+      const calls = readFileSync(trace, 'utf8')
+        .split('\n')
+        .map((l) => l.replace(/^\d+\s+/, ''))
+        .filter((l) => l.includes(dir));
+      const index = (re: RegExp) => {
+        const i = calls.findIndex((l) => re.test(l));
+        expect(i, `${re} in\n${calls.join('\n')}`).toBeGreaterThanOrEqual(0);
+        return i;
+      };
+      const esc = dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const tmpSynced = index(
+        new RegExp(`^f(data)?sync\\(\\d+<${esc}/\\.slim-v2\\.onnx\\.[0-9a-f]+\\.tmp>\\)`),
+      );
+      const renamed = index(
+        new RegExp(`^rename(at2?)?\\(.*${esc}/\\.slim-v2\\.onnx\\.[0-9a-f]+\\.tmp".*"${esc}/slim-v2\\.onnx"`),
+      );
+      const dirSynced = calls.findIndex(
+        (l, i) => i > renamed && new RegExp(`^fsync\\(\\d+<${esc}>\\)`).test(l),
+      );
+      const manifestRenamed = index(new RegExp(`^rename(at2?)?\\(.*"${esc}/manifest\\.json"`));
+      expect(tmpSynced).toBeLessThan(renamed);
+      expect(dirSynced, calls.join('\n')).toBeGreaterThan(renamed);
+      expect(dirSynced).toBeLessThan(manifestRenamed);
+    },
+    120_000,
+  );
 });
