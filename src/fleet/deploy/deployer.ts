@@ -87,7 +87,10 @@ export class Deployer {
     const { store, log } = this.deps;
     const jobs = store.unfinished();
     const last = jobs.pop();
-    for (const job of jobs) this.giveUp(job, 'interrupted', `agent stopped during ${job.state}; superseded`);
+    for (const job of jobs)
+      this.giveUp(job, 'interrupted', `agent stopped during ${job.state}; superseded`, {
+        keepPart: !!last && this.partFile(job) === this.partFile(last),
+      });
     if (!last || this.running) return undefined;
     const plan = planResume(last, store.document(last.id), (doc) => this.verify(doc));
     if (!plan.resume) {
@@ -155,9 +158,14 @@ export class Deployer {
   }
 
   /** A job that will not continue: its state and reason recorded, its partial download removed. */
-  private giveUp(job: DeployJobRow, state: DeployState, reason: string): void {
+  private giveUp(
+    job: DeployJobRow,
+    state: DeployState,
+    reason: string,
+    opts: { keepPart?: boolean } = {},
+  ): void {
     this.deps.store.update(job.id, state, this.deps.clock.now(), { error: reason });
-    rmSync(this.partFile(job), { force: true });
+    if (!opts.keepPart) rmSync(this.partFile(job), { force: true });
     this.deps.progress?.({ state, error: reason });
     this.deps.log.warn({ model: job.model, version: job.version, state, reason }, 'deployment not resumed');
   }

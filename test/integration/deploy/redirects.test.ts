@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redactSecrets } from '../../../src/config/redact.js';
 import { downloadVerified, MAX_REDIRECTS, redirectTarget } from '../../../src/fleet/deploy/download.js';
 import { REPO } from '../../helpers/paths.js';
 
@@ -136,6 +137,9 @@ describe('deployment download: redirects', () => {
     );
     expect(err.message).toMatch(/HTTP 404 from http:\/\/127\.0\.0\.1:\d+\/missing\.onnx$/);
     expect(err.message).not.toMatch(/s3cret|t0k3n|fleet:/);
+    // The command audit stores deploy-model's params redacted: the signed manifest's URL included.
+    const params = { manifest: { payload: JSON.stringify({ url: withCredentials(`${base}/m.onnx`) }) } };
+    expect(JSON.stringify(redactSecrets(params))).not.toContain('s3cret');
   });
 
   it('redirectTarget is pure: hops, schemes, downgrade', () => {
