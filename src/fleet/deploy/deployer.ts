@@ -91,7 +91,9 @@ export class Deployer {
       this.giveUp(job, 'interrupted', `agent stopped during ${job.state}; superseded`, {
         keepPart: !!last && this.partFile(job) === this.partFile(last),
       });
-    if (!last || this.running) return undefined;
+    if (this.running) return undefined;
+    this.removeCommittedParts();
+    if (!last) return undefined;
     const plan = planResume(last, store.document(last.id), (doc) => this.verify(doc));
     if (!plan.resume) {
       this.giveUp(last, plan.state, plan.reason);
@@ -168,6 +170,11 @@ export class Deployer {
     if (!opts.keepPart) rmSync(this.partFile(job), { force: true });
     this.deps.progress?.({ state, error: reason });
     this.deps.log.warn({ model: job.model, version: job.version, state, reason }, 'deployment not resumed');
+  }
+
+  /** Download files of committed versions (a crash between the commit and their removal). */
+  private removeCommittedParts(): void {
+    for (const v of this.deps.store.versions()) rmSync(this.partFile(v), { force: true });
   }
 
   private partFile(m: { model: string; variant: string; version: number }): string {

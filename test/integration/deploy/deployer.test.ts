@@ -259,6 +259,18 @@ describe('Deployer', () => {
     expect(d.deployer.update().error).toMatch(/no stored signature .*send the manifest again/);
   });
 
+  it('a restart removes the download file of a committed version (killed between the commit and its removal)', async () => {
+    const d = await device();
+    await d.deployer.start(sign(manifest())).done;
+    const part = path.join(d.dataDir, 'deploy/ultraface-slim-v2.part');
+    writeFileSync(part, MODEL);
+    const retryable = path.join(d.dataDir, 'deploy/ultraface-slim-v3.part'); // a failed download's, kept for a resend
+    writeFileSync(retryable, MODEL.subarray(0, 10));
+    expect(d.deployer.recover()).toBeUndefined();
+    expect(existsSync(part)).toBe(false);
+    expect(existsSync(retryable)).toBe(true);
+  });
+
   it('an unfinished job whose stored manifest has expired since is not resumed; its partial file is removed', async () => {
     const d = await device();
     const doc = sign(manifest({ expires: new Date(Date.now() - 3600_000).toISOString() }));
