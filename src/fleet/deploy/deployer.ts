@@ -168,6 +168,15 @@ export class Deployer {
   ): void {
     this.deps.store.update(job.id, state, this.deps.clock.now(), { error: reason });
     if (!opts.keepPart) rmSync(this.partFile(job), { force: true });
+    // Installed but never committed: out of the catalog, so nothing (the tuner) picks it later.
+    const variantId = `${job.variant}-v${job.version}`;
+    const { host } = this.deps;
+    if ((job.state === 'installing' || job.state === 'health') && host.active()?.variant !== variantId)
+      void host
+        .remove?.(job.model, variantId)
+        .catch((err) =>
+          this.deps.log.warn({ variantId, err: errorMessage(err) }, 'cannot remove the variant'),
+        );
     this.deps.progress?.({ state, error: reason });
     this.deps.log.warn({ model: job.model, version: job.version, state, reason }, 'deployment not resumed');
   }
@@ -256,6 +265,7 @@ export class Deployer {
   private async healthWindow(id: number, baselineMs: number | undefined): Promise<string> {
     const { host, clock, limits } = this.deps;
     this.step(id, 'health');
+    this.deps.crash?.('health');
     const start = host.health();
     await clock.sleep(limits.healthWindowMs, this.abort.signal);
     const verdict = healthVerdict(start, host.health(), baselineMs, limits);

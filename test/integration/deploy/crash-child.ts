@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { catalogInstaller } from '../../../src/features/deploy.js';
+import { catalogInstaller, removeInstalledVariant } from '../../../src/features/deploy.js';
 import { testCrashHook } from '../../../src/fleet/deploy/crash-points.js';
 import { Deployer } from '../../../src/fleet/deploy/deployer.js';
 import { DeployStore } from '../../../src/fleet/deploy/state.js';
@@ -69,6 +69,10 @@ const deployer = new Deployer({
   host: {
     install: catalogInstaller({ catalog: () => catalog, reloadCatalog, ...(crash ? { crash } : {}) }),
     active: () => active,
+    remove: async (model, variantId) => {
+      await removeInstalledVariant(path.join(dataDir, 'models'), model, variantId);
+      await reloadCatalog();
+    },
     switchTo: async (model, variant) => {
       catalog.variant(model, variant);
       active = { model, variant };

@@ -8,6 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRASH_POINTS } from '../../../src/fleet/deploy/crash-points.js';
+import { MAX_RESUMES } from '../../../src/fleet/deploy/resume.js';
 import { generateKeys, parsePrivateKey, signPayload } from '../../../src/trust/keys.js';
 import { TSX_LOADER } from '../../helpers/cli.js';
 import { REPO } from '../../helpers/paths.js';
@@ -177,6 +178,11 @@ describe('a deployment survives SIGKILL at every step', () => {
       expect(readFileSync(path.join(installDir(d), 'slim-v2.onnx')).equals(MODEL)).toBe(true);
       expect(files(installDir(d))).not.toContain('manifest.json');
     },
+    health: (d) => {
+      // Installed and switched to, but not configured: the restart runs the old model.
+      expect(files(installDir(d))).toContain('slim-v2.onnx');
+      expect(existsSync(path.join(d, 'active.json'))).toBe(false);
+    },
     'before-commit': (d) => {
       expect(JSON.parse(readFileSync(path.join(d, 'active.json'), 'utf8'))).toEqual(NEW);
     },
@@ -217,6 +223,27 @@ describe('a deployment survives SIGKILL at every step', () => {
       expect(again.lines.some((l) => l.state === 'resuming')).toBe(false);
     }, 120_000);
   }
+
+  it('a model that kills the agent in every health window: given up after the resumes, rolled back, the old model serves', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'ea-crash-loop-'));
+    let run = await device(dataDir, { crashAt: 'health', manifest: signedManifest(dataDir) });
+    for (let i = 0; i < MAX_RESUMES; i++) {
+      expect(run.signal).toBe('SIGKILL');
+      run = await device(dataDir, { crashAt: 'health' });
+      expect(run.lines).toContainEqual(expect.objectContaining({ state: 'resuming', from: 'health' }));
+    }
+    expect(run.signal).toBe('SIGKILL');
+    const last = await device(dataDir, { crashAt: 'health' });
+    expect(last.code, last.stderr).toBe(0);
+    expect(started(last)).toMatchObject({ active: OLD, loads: true });
+    expect(done(last)).toMatchObject({ update: { state: 'rolled-back', installedVersion: 0 }, active: OLD });
+    expect(String(done(last).update.error)).toMatch(
+      new RegExp(`agent stopped during health ${MAX_RESUMES + 1} times; given up`),
+    );
+    // The refused variant left the catalog (nothing picks it later); its file is gone.
+    expect(files(installDir(dataDir))).not.toContain('slim-v2.onnx');
+    expect(integrity(dataDir)).toBe('ok');
+  }, 180_000);
 
   it('killed in the middle of the download: the restart continues with a Range request', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'ea-crash-mid-'));
