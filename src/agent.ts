@@ -182,6 +182,7 @@ export class Agent {
       config,
       profile: () => this.getProfile(),
       pipeline,
+      sampler: this.sampler,
       decision: () => this.tuner?.controller.current(),
       events: store.events,
       clock: this.clock,
