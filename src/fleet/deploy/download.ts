@@ -133,78 +133,89 @@ function fetchInto(job: DownloadJob, offset: number): Promise<void> {
     const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
     const request = (url: URL, hops: number): void => {
       const get = url.protocol === 'https:' ? https.get : http.get;
-      req = get(url, { headers, timeout: job.idleTimeoutMs, ...(job.ca ? { ca: job.ca } : {}) }, (res) => {
-        const status = res.statusCode ?? 0;
-        if (REDIRECTS.has(status)) {
-          res.resume();
-          const next = redirectTarget(url, res.headers.location, hops);
-          if (!next.ok) return fail(next.reason, { retryable: false });
-          return request(next.url, hops + 1);
-        }
-        let start = offset;
-        if (status === 200) start = 0;
-        else if (status === 206 && offset > 0) {
-          const range = /^bytes (\d+)-/.exec(res.headers['content-range'] ?? '');
-          if (!range || Number(range[1]) !== offset) start = -1;
-        } else {
-          res.resume();
-          return fail(`HTTP ${status} from ${displayUrl(url)}`, {
-            retryable: status >= 500 || status === 429,
-          });
-        }
-        if (start < 0) {
-          res.resume();
-          return fail('server answered a different range than asked; starting over next attempt', {
-            retryable: true,
-            discard: true,
-          });
-        }
-        const length = Number(res.headers['content-length'] ?? Number.NaN);
-        if (Number.isFinite(length) && start + length > job.bytes) {
-          res.resume();
-          return fail(`server announces ${start + length} bytes, the manifest ${job.bytes}`, {
-            retryable: false,
-            discard: true,
-          });
-        }
-        try {
-          fd = openSync(job.file, start === 0 ? 'w' : 'a', 0o600);
-        } catch (err) {
-          res.resume();
-          return fail(`cannot write ${path.basename(job.file)}: ${errorMessage(err)}`, { retryable: false });
-        }
-        received = start;
-        res.on('data', (chunk: Buffer) => {
-          if (settled) return;
-          if (received + chunk.length > job.bytes)
-            return fail(`body larger than the declared ${job.bytes} bytes`, {
+      const current = get(
+        url,
+        { headers, timeout: job.idleTimeoutMs, ...(job.ca ? { ca: job.ca } : {}) },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          if (REDIRECTS.has(status)) {
+            // Its body is not read: a redirect with an endless body costs nothing.
+            res.destroy();
+            const next = redirectTarget(url, res.headers.location, hops);
+            if (!next.ok) return fail(next.reason, { retryable: false });
+            return request(next.url, hops + 1);
+          }
+          let start = offset;
+          if (status === 200) start = 0;
+          else if (status === 206 && offset > 0) {
+            const range = /^bytes (\d+)-/.exec(res.headers['content-range'] ?? '');
+            if (!range || Number(range[1]) !== offset) start = -1;
+          } else {
+            res.resume();
+            return fail(`HTTP ${status} from ${displayUrl(url)}`, {
+              retryable: status >= 500 || status === 429,
+            });
+          }
+          if (start < 0) {
+            res.resume();
+            return fail('server answered a different range than asked; starting over next attempt', {
+              retryable: true,
+              discard: true,
+            });
+          }
+          const length = Number(res.headers['content-length'] ?? Number.NaN);
+          if (Number.isFinite(length) && start + length > job.bytes) {
+            res.resume();
+            return fail(`server announces ${start + length} bytes, the manifest ${job.bytes}`, {
               retryable: false,
               discard: true,
             });
-          try {
-            writeSync(fd!, chunk);
-          } catch (err) {
-            return fail(`cannot write: ${errorMessage(err)}`, { retryable: false, discard: true });
           }
-          received += chunk.length;
-          job.onProgress?.(received, job.bytes);
-          clearTimeout(idle);
-          idle = setTimeout(
-            () => fail(`no data for ${job.idleTimeoutMs} ms (stalled)`, { retryable: true }),
-            job.idleTimeoutMs,
+          try {
+            fd = openSync(job.file, start === 0 ? 'w' : 'a', 0o600);
+          } catch (err) {
+            res.resume();
+            return fail(`cannot write ${path.basename(job.file)}: ${errorMessage(err)}`, {
+              retryable: false,
+            });
+          }
+          received = start;
+          res.on('data', (chunk: Buffer) => {
+            if (settled) return;
+            if (received + chunk.length > job.bytes)
+              return fail(`body larger than the declared ${job.bytes} bytes`, {
+                retryable: false,
+                discard: true,
+              });
+            try {
+              writeSync(fd!, chunk);
+            } catch (err) {
+              return fail(`cannot write: ${errorMessage(err)}`, { retryable: false, discard: true });
+            }
+            received += chunk.length;
+            job.onProgress?.(received, job.bytes);
+            clearTimeout(idle);
+            idle = setTimeout(
+              () => fail(`no data for ${job.idleTimeoutMs} ms (stalled)`, { retryable: true }),
+              job.idleTimeoutMs,
+            );
+          });
+          res.on('end', () => {
+            if (received < job.bytes)
+              return fail(`truncated: ${received} of ${job.bytes} bytes`, { retryable: true });
+            done();
+          });
+          res.on('error', (err) => fail(`connection: ${errorMessage(err)}`, { retryable: true }));
+          res.on('aborted', () =>
+            fail(`truncated: connection closed at ${received} of ${job.bytes} bytes`, { retryable: true }),
           );
-        });
-        res.on('end', () => {
-          if (received < job.bytes)
-            return fail(`truncated: ${received} of ${job.bytes} bytes`, { retryable: true });
-          done();
-        });
-        res.on('error', (err) => fail(`connection: ${errorMessage(err)}`, { retryable: true }));
-        res.on('aborted', () =>
-          fail(`truncated: connection closed at ${received} of ${job.bytes} bytes`, { retryable: true }),
-        );
+        },
+      );
+      req = current;
+      // A redirect's abandoned request may still report its socket's end: only the current one counts.
+      current.on('error', (err) => {
+        if (req === current) fail(`connection: ${errorMessage(err)}`, { retryable: true });
       });
-      req.on('error', (err) => fail(`connection: ${errorMessage(err)}`, { retryable: true }));
     };
     request(new URL(job.url), 0);
   });

@@ -49,6 +49,13 @@ function routes(name: string, target: () => string) {
     if (url === '/elsewhere') return res.writeHead(301, { location: `${target()}/model.onnx` }).end();
     if (url === '/to-file') return res.writeHead(302, { location: 'file:///etc/passwd' }).end();
     if (url === '/no-location') return res.writeHead(302).end();
+    if (url === '/endless-redirect') {
+      // A redirect whose body never ends: it must not hold the download.
+      res.writeHead(302, { location: '/model.onnx' });
+      const timer = setInterval(() => res.write(Buffer.alloc(64 * 1024)), 5);
+      res.on('close', () => clearInterval(timer));
+      return;
+    }
     res.writeHead(404).end();
   };
 }
@@ -93,6 +100,12 @@ const job = (url: string) => ({
 describe('deployment download: redirects', () => {
   it(`follows up to ${MAX_REDIRECTS} redirects (relative Location) to the verified file`, async () => {
     const j = job(`${base}/hop/${MAX_REDIRECTS - 1}`);
+    await downloadVerified(j);
+    expect(readFileSync(j.file).equals(MODEL)).toBe(true);
+  });
+
+  it("a redirect's body is not read (an endless one does not hold the download)", async () => {
+    const j = { ...job(`${base}/endless-redirect`), deadlineMs: 5000 };
     await downloadVerified(j);
     expect(readFileSync(j.file).equals(MODEL)).toBe(true);
   });
