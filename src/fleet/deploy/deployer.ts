@@ -7,7 +7,7 @@ import type { Logger } from '../../log.js';
 import type { TrustedKey } from '../../trust/envelope.js';
 import type { SignedDocument } from '../../trust/keys.js';
 import type { CrashPoint } from './crash-points.js';
-import { checkFreeSpace, downloadVerified } from './download.js';
+import { checkFreeSpace, fetchSignedFile } from './download.js';
 import { DeployError } from './errors.js';
 import { type HealthRules, type HealthSample, healthVerdict } from './health.js';
 import { inspectDeployedModel } from './inspect.js';
@@ -216,22 +216,12 @@ export class Deployer {
     await mkdir(path.dirname(part), { recursive: true });
     await checkFreeSpace(path.dirname(part), m.bytes * 2);
     this.step(id, 'downloading', 0);
-    let lastReport = 0;
-    await downloadVerified({
-      url: m.url,
-      file: part,
-      bytes: m.bytes,
-      sha256: m.sha256,
-      idleTimeoutMs: limits.idleTimeoutMs,
-      deadlineMs: limits.deadlineMs,
+    await fetchSignedFile(m, part, {
+      ...limits,
       signal: this.abort.signal,
-      onProgress: (n, total) => {
-        const p = Math.round((n / total) * 100) / 100;
-        if (p - lastReport >= 0.1) {
-          lastReport = p;
-          store.progress(id, p);
-          this.deps.progress?.({ state: 'downloading', progress: p });
-        }
+      onProgress: (p) => {
+        store.progress(id, p);
+        this.deps.progress?.({ state: 'downloading', progress: p });
       },
     });
     this.deps.crash?.('downloaded');
@@ -244,21 +234,6 @@ export class Deployer {
     });
     const mismatch = outputMismatch(validation.outputs, m.outputs);
     if (mismatch) throw new DeployError('validate', mismatch);
-  }
-
-  /** The validated file must still be the signed one (a resumed job re-hashes it; no network). */
-  private async recheck(m: DeployManifest, part: string): Promise<void> {
-    const { limits } = this.deps;
-    await mkdir(path.dirname(part), { recursive: true });
-    await downloadVerified({
-      url: m.url,
-      file: part,
-      bytes: m.bytes,
-      sha256: m.sha256,
-      idleTimeoutMs: limits.idleTimeoutMs,
-      deadlineMs: limits.deadlineMs,
-      signal: this.abort.signal,
-    });
   }
 
   /** The health window on the switched-to model; throws the reason when it fails. */
@@ -305,7 +280,9 @@ export class Deployer {
       let detail = 'health window passed before a restart';
       if (phase === 'download') await this.fetchAndValidate(id, m, part);
       if (phase !== 'commit') {
-        if (phase === 'install') await this.recheck(m, part);
+        // The validated file must still be the signed one (re-hashed; fetched again only if gone).
+        if (phase === 'install')
+          await fetchSignedFile(m, part, { ...this.deps.limits, signal: this.abort.signal });
         this.step(id, 'installing');
         await host.install(m, variantId, part);
         const before = host.active();

@@ -10,7 +10,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { statfs } from 'node:fs/promises';
+import { mkdir, statfs } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
@@ -73,6 +73,37 @@ export async function downloadVerified(job: DownloadJob): Promise<void> {
       `sha256 mismatch (expected ${job.sha256.slice(0, 12)}…, got ${actual.slice(0, 12)}…)`,
     );
   }
+}
+
+/**
+ * The signed file into `file` (its folder created): downloaded or resumed, checked against the
+ * sha256; a complete, matching file is only re-hashed (no network). Progress as a fraction, in
+ * steps of at least 0.1.
+ */
+export async function fetchSignedFile(
+  m: { url: string; bytes: number; sha256: string },
+  file: string,
+  options: Pick<DownloadJob, 'idleTimeoutMs' | 'deadlineMs' | 'signal'> & {
+    onProgress?(fraction: number): void;
+  },
+): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  let last = 0;
+  await downloadVerified({
+    url: m.url,
+    file,
+    bytes: m.bytes,
+    sha256: m.sha256,
+    idleTimeoutMs: options.idleTimeoutMs,
+    deadlineMs: options.deadlineMs,
+    ...(options.signal ? { signal: options.signal } : {}),
+    onProgress: (n, total) => {
+      const fraction = Math.round((n / total) * 100) / 100;
+      if (fraction - last < 0.1) return;
+      last = fraction;
+      options.onProgress?.(fraction);
+    },
+  });
 }
 
 export function sha256File(file: string): Promise<string> {
