@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rollbackModel } from '../../../src/features/deploy.js';
 import { modelsFeature } from '../../../src/features/models.js';
@@ -74,6 +75,12 @@ describe('list-models shows deployed versions; rollback-model fails with typed e
 
   it('rollback-model: switched, configured, recorded; a second one has nothing to go back to', async () => {
     const { d, switchTo, active } = await deployedTwice();
+    // The install kept the previous version's file next to the new one.
+    expect(
+      readdirSync(d.installDir)
+        .filter((f) => f.endsWith('.onnx'))
+        .sort(),
+    ).toEqual(['slim-v2.onnx', 'slim-v3.onnx']);
     const persisted: string[] = [];
     const deps = {
       store: d.store,
