@@ -9,7 +9,8 @@ export type DeployStep =
   | 'validate'
   | 'install'
   | 'tune'
-  | 'health';
+  | 'health'
+  | 'rollback';
 
 /** A deployment refused or failed at one step; the message says why, the active model is unchanged. */
 export class DeployError extends EdgeAgentError {
