@@ -6,7 +6,6 @@ import { forwardSamplerEvents, PowerModeTracker, telemetryHardware } from './age
 import { ModelHost } from './agent/model-host.js';
 import { guardedTelemetry, retryFleet, watchDegradation, wireDiskGuard } from './agent/resilience.js';
 import { runStopSteps } from './agent/stop-steps.js';
-import { createSource } from './camera/index.js';
 import { type Clock, systemClock } from './clock.js';
 import { resolveDeviceId } from './config/device-id.js';
 import type { AgentConfig } from './config/index.js';
@@ -27,11 +26,12 @@ import { deviceTopics } from './fleet/topics.js';
 import { type DeviceProfile, LiveSampler, readProfile } from './hardware/index.js';
 import { HealthFaults } from './health/faults.js';
 import { HttpServer, type RouteRegistrar } from './http/server.js';
+import type { WorkerModel } from './inference/worker-model.js';
 import type { Logger } from './log.js';
 import { packageRoot } from './paths.js';
 import { pacingFromConfig } from './pipeline/config.js';
-import { Pipeline } from './pipeline/pipeline.js';
-import type { FrameResult, PipelineModel, PipelineStats } from './pipeline/types.js';
+import { createAgentPipeline } from './pipeline/create.js';
+import type { FrameResult, PipelineStats, RunningPipeline } from './pipeline/types.js';
 import type { DiskGuard } from './store/disk-guard.js';
 import { Store } from './store/index.js';
 import { TelemetryCollector } from './telemetry/collector.js';
@@ -72,7 +72,7 @@ export function agentVersion(): string {
 export class Agent {
   readonly deviceId: string;
   /** Camera → model → results; other parts read stats and results from it, swap models on it. */
-  pipeline: Pipeline | undefined;
+  pipeline: RunningPipeline | undefined;
   /** Local API, stream, /metrics and dashboard (absent when http.enabled is false). */
   http: HttpServer | undefined;
   fleet: FleetService | undefined;
@@ -234,16 +234,23 @@ export class Agent {
   }
 
   /** Camera and pipeline, built but not running (features subscribe to it before it starts). */
-  private buildPipeline(model: PipelineModel, store: Store): Pipeline {
+  private buildPipeline(model: WorkerModel, store: Store): RunningPipeline {
     const { config } = this.deps;
-    const source = createSource(config.camera, {
+    const pipelineLog = this.deps.log.child({ component: 'pipeline' });
+    // Capture, preparation and decoding run in a worker thread (docs/camera.md, per-frame cost).
+    const { pipeline, camera: source } = createAgentPipeline({
+      camera: config.camera,
       imageLimits: { maxPixels: config.inference.maxInputPixels },
+      model,
+      pacing: pacingFromConfig(config.pipeline),
+      maxFrameAgeMs: config.pipeline.maxFrameAgeMs,
+      scaleInCapture: config.camera.scaleInCapture,
+      log: pipelineLog,
+      ...(this.deps.clock ? { clock: this.deps.clock } : {}),
       signal: this.abort.signal,
-      clock: this.clock,
-      log: this.deps.log.child({ component: 'camera' }),
     });
     source.onStateChange((change) => {
-      const data = { source: source.description, from: change.previous, reason: change.reason };
+      const data = { source: source.description(), from: change.previous, reason: change.reason };
       if (change.state === 'offline') store.events.emit('camera-lost', data, 'warning');
       else if (
         change.state === 'online' &&
@@ -251,16 +258,6 @@ export class Agent {
       ) {
         store.events.emit('camera-back', data);
       }
-    });
-    const pipelineLog = this.deps.log.child({ component: 'pipeline' });
-    const pipeline = new Pipeline({
-      source,
-      model,
-      pacing: pacingFromConfig(config.pipeline),
-      maxFrameAgeMs: config.pipeline.maxFrameAgeMs,
-      scaleInCapture: config.camera.scaleInCapture,
-      log: pipelineLog,
-      clock: this.clock,
     });
     this.pipeline = pipeline;
     this.models.attach(pipeline);
@@ -483,7 +480,7 @@ export class Agent {
     };
   }
 
-  private async startHttp(pipeline: Pipeline, routes: RouteRegistrar[]): Promise<void> {
+  private async startHttp(pipeline: RunningPipeline, routes: RouteRegistrar[]): Promise<void> {
     const { config } = this.deps;
     this.http = new HttpServer({
       config: config.http,

@@ -88,3 +88,16 @@ export interface PipelineStats {
   camera: CameraStatus;
   lastError: string | undefined;
 }
+
+/** A pipeline as the agent drives it, wherever it runs (`Pipeline` here, `RemotePipeline` in a worker). */
+export interface RunningPipeline extends ResultStream {
+  readonly model: PipelineModel;
+  readonly pacing: Pacing;
+  latest(): FrameResult | undefined;
+  start(signal?: AbortSignal): void;
+  finished(): Promise<PipelineStats>;
+  stop(): Promise<void>;
+  setPacing(pacing: Pacing): void;
+  withModel<T>(fn: (model: PipelineModel) => Promise<T>): Promise<T>;
+  stats(): PipelineStats;
+}

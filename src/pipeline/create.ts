@@ -1,0 +1,50 @@
+import { type CameraConfig, createSource } from '../camera/index.js';
+import type { CameraStateChange } from '../camera/types.js';
+import { type Clock, systemClock } from '../clock.js';
+import type { ImageLimits } from '../image/limits.js';
+import type { WorkerModel } from '../inference/worker-model.js';
+import type { Logger } from '../log.js';
+import type { Pacing } from './pacing.js';
+import { Pipeline } from './pipeline.js';
+import { RemotePipeline } from './remote/remote-pipeline.js';
+import type { RunningPipeline } from './types.js';
+
+export interface AgentPipelineOptions {
+  camera: CameraConfig;
+  imageLimits?: ImageLimits;
+  model: WorkerModel;
+  pacing: Pacing;
+  maxFrameAgeMs: number;
+  scaleInCapture: boolean;
+  log: Logger;
+  /** Another clock than the system's (tests) cannot cross into a worker: the pipeline then runs here. */
+  clock?: Clock;
+  signal?: AbortSignal;
+}
+
+export interface AgentPipeline {
+  pipeline: RunningPipeline & { setModel(next: WorkerModel): Promise<void> };
+  camera: { description(): string; onStateChange(listener: (change: CameraStateChange) => void): () => void };
+}
+
+/**
+ * The agent's pipeline: in a worker thread (RemotePipeline: frames and raw outputs stay off the
+ * main thread), or on this thread with an injected clock (a fake clock does not cross threads).
+ */
+export function createAgentPipeline(o: AgentPipelineOptions): AgentPipeline {
+  if (!o.clock || o.clock === systemClock) {
+    const pipeline = new RemotePipeline(o);
+    return { pipeline, camera: pipeline.camera };
+  }
+  const source = createSource(o.camera, {
+    ...(o.imageLimits ? { imageLimits: o.imageLimits } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    clock: o.clock,
+    log: o.log.child({ component: 'camera' }),
+  });
+  const pipeline = new Pipeline({ ...o, source });
+  return {
+    pipeline,
+    camera: { description: () => source.description, onStateChange: (l) => source.onStateChange(l) },
+  };
+}
