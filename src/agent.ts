@@ -30,7 +30,7 @@ import type { WorkerModel } from './inference/worker-model.js';
 import type { Logger } from './log.js';
 import { packageRoot } from './paths.js';
 import { pacingFromConfig } from './pipeline/config.js';
-import { createAgentPipeline } from './pipeline/create.js';
+import { createAgentPipeline, type PreparedPipeline, prepareAgentPipeline } from './pipeline/create.js';
 import type { FrameResult, PipelineStats, RunningPipeline } from './pipeline/types.js';
 import type { DiskGuard } from './store/disk-guard.js';
 import { Store } from './store/index.js';
@@ -140,6 +140,8 @@ export class Agent {
     this.store = store;
     store.start(this.abort.signal);
 
+    // The pipeline worker loads its modules while the model loads.
+    const preparedPipeline = prepareAgentPipeline(this.deps.clock);
     const model = await this.models.loadInitial();
     watchDegradation({
       faults: this.faults,
@@ -167,7 +169,7 @@ export class Agent {
 
     await this.startSampler();
     this.startTelemetry(topics.telemetry);
-    const pipeline = this.buildPipeline(model, store);
+    const pipeline = this.buildPipeline(model, store, preparedPipeline);
     this.tuner = createAgentTuner({
       config,
       profile: () => this.getProfile(),
@@ -234,7 +236,7 @@ export class Agent {
   }
 
   /** Camera and pipeline, built but not running (features subscribe to it before it starts). */
-  private buildPipeline(model: WorkerModel, store: Store): RunningPipeline {
+  private buildPipeline(model: WorkerModel, store: Store, prepared: PreparedPipeline): RunningPipeline {
     const { config } = this.deps;
     const pipelineLog = this.deps.log.child({ component: 'pipeline' });
     // Capture, preparation and decoding run in a worker thread (docs/camera.md, per-frame cost).
@@ -246,8 +248,10 @@ export class Agent {
       maxFrameAgeMs: config.pipeline.maxFrameAgeMs,
       scaleInCapture: config.camera.scaleInCapture,
       log: pipelineLog,
+      relayLog: this.deps.log,
       ...(this.deps.clock ? { clock: this.deps.clock } : {}),
       signal: this.abort.signal,
+      prepared,
     });
     source.onStateChange((change) => {
       const data = { source: source.description(), from: change.previous, reason: change.reason };

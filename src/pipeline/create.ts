@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import { type CameraConfig, createSource } from '../camera/index.js';
 import type { CameraStateChange } from '../camera/types.js';
 import { type Clock, systemClock } from '../clock.js';
@@ -6,7 +7,7 @@ import type { WorkerModel } from '../inference/worker-model.js';
 import type { Logger } from '../log.js';
 import type { Pacing } from './pacing.js';
 import { Pipeline } from './pipeline.js';
-import { RemotePipeline } from './remote/remote-pipeline.js';
+import { RemotePipeline, startPipelineWorker } from './remote/remote-pipeline.js';
 import type { RunningPipeline } from './types.js';
 
 export interface AgentPipelineOptions {
@@ -17,10 +18,24 @@ export interface AgentPipelineOptions {
   maxFrameAgeMs: number;
   scaleInCapture: boolean;
   log: Logger;
+  /** Where the pipeline worker's log lines go (they name their component). */
+  relayLog?: Logger;
   /** Another clock than the system's (tests) cannot cross into a worker: the pipeline then runs here. */
   clock?: Clock;
   signal?: AbortSignal;
+  /** From `prepareAgentPipeline`, called before the model loads. */
+  prepared?: PreparedPipeline;
 }
+
+/** A pipeline worker already loading its modules (undefined when the pipeline will run here). */
+export type PreparedPipeline = { worker: Worker } | undefined;
+
+/** Starts the pipeline worker early, so its start-up overlaps the model's (cold start). */
+export function prepareAgentPipeline(clock?: Clock): PreparedPipeline {
+  return runsInWorker(clock) ? { worker: startPipelineWorker() } : undefined;
+}
+
+const runsInWorker = (clock: Clock | undefined) => !clock || clock === systemClock;
 
 export interface AgentPipeline {
   pipeline: RunningPipeline & { setModel(next: WorkerModel): Promise<void> };
@@ -32,8 +47,8 @@ export interface AgentPipeline {
  * main thread), or on this thread with an injected clock (a fake clock does not cross threads).
  */
 export function createAgentPipeline(o: AgentPipelineOptions): AgentPipeline {
-  if (!o.clock || o.clock === systemClock) {
-    const pipeline = new RemotePipeline(o);
+  if (runsInWorker(o.clock)) {
+    const pipeline = new RemotePipeline({ ...o, ...(o.prepared ? { worker: o.prepared.worker } : {}) });
     return { pipeline, camera: pipeline.camera };
   }
   const source = createSource(o.camera, {

@@ -14,6 +14,11 @@ import type { FrameResult, PipelineStats } from '../types.js';
 export interface PipelineWorkerData {
   /** Module the bootstrap imports (worker-main.ts under tsx/vitest, worker-main.js in dist/). */
   entry: string;
+}
+
+/** The first message: what to run (the worker may be started before the model is loaded). */
+export interface PipelineInit {
+  type: 'init';
   camera: CameraConfig;
   imageLimits?: ImageLimits;
   pacing: Pacing;

@@ -23,7 +23,7 @@ import type {
   ResultListener,
   ResultStream,
 } from '../types.js';
-import type { FromWorker, PipelineWorkerData, ToWorker } from './protocol.js';
+import type { FromWorker, PipelineInit, PipelineWorkerData, ToWorker } from './protocol.js';
 
 export interface RemotePipelineDeps {
   /** The camera section: the source is built and read in the pipeline worker. */
@@ -35,6 +35,10 @@ export interface RemotePipelineDeps {
   maxFrameAgeMs: number;
   scaleInCapture?: boolean;
   log: Logger;
+  /** Where the worker's own log lines go (they carry their component); `log` by default. */
+  relayLog?: Logger;
+  /** A worker started early by `startPipelineWorker` (its modules load while the model loads). */
+  worker?: Worker;
 }
 
 /** The bootstrap script and the module it imports: TypeScript next to this file, or dist/'s JavaScript. */
@@ -50,6 +54,23 @@ function workerFiles(): { script: string; entry: string } {
     if (existsSync(script)) return { script, entry };
   }
   throw new EdgeAgentError(`pipeline worker script boot.mjs not found next to ${here}`);
+}
+
+/**
+ * Starts a pipeline worker thread: it loads its modules (capture, preparation, decoding) and waits
+ * for a RemotePipeline to tell it what to run — so that loading overlaps the model's.
+ */
+export function startPipelineWorker(): Worker {
+  const { script, entry } = workerFiles();
+  const workerData: PipelineWorkerData = { entry };
+  const worker = new Worker(script, {
+    workerData,
+    // It moves frames and small results; a small young generation keeps its heap (and RSS) small.
+    resourceLimits: { maxYoungGenerationSizeMb: 8 },
+  });
+  // Until its pipeline starts, an idle worker does not keep the process alive.
+  worker.unref();
+  return worker;
 }
 
 const EMPTY_COUNTERS: PipelineStats['counters'] = {
@@ -70,6 +91,7 @@ const EMPTY_COUNTERS: PipelineStats['counters'] = {
 export class RemotePipeline implements ResultStream {
   private readonly worker: Worker;
   private readonly log: Logger;
+  private readonly relayLog: Logger;
   private current: WorkerModel;
   private pacingNow: Pacing;
   private state: PipelineStats['state'] = 'idle';
@@ -96,6 +118,7 @@ export class RemotePipeline implements ResultStream {
 
   constructor(deps: RemotePipelineDeps) {
     this.log = deps.log;
+    this.relayLog = deps.relayLog ?? deps.log;
     this.current = deps.model;
     this.pacingNow = deps.pacing;
     this.description = redactUrl(deps.camera.source);
@@ -103,10 +126,10 @@ export class RemotePipeline implements ResultStream {
       this.finishedOnce = { resolve, reject };
     });
     this.done.catch(() => undefined);
-    const { script, entry } = workerFiles();
+    this.worker = deps.worker ?? startPipelineWorker();
     const port = deps.model.openPort();
-    const data: PipelineWorkerData = {
-      entry,
+    const init: PipelineInit = {
+      type: 'init',
       camera: deps.camera,
       ...(deps.imageLimits ? { imageLimits: deps.imageLimits } : {}),
       pacing: deps.pacing,
@@ -116,14 +139,7 @@ export class RemotePipeline implements ResultStream {
       model: this.infoOf(deps.model),
       port,
     };
-    this.worker = new Worker(script, {
-      workerData: data,
-      transferList: [port],
-      // It moves frames and small results; a small young generation keeps its heap (and RSS) small.
-      resourceLimits: { maxYoungGenerationSizeMb: 8 },
-    });
-    // Until started, an idle worker does not keep the process alive.
-    this.worker.unref();
+    this.worker.postMessage(init, [port]);
     this.worker.on('message', (msg: FromWorker) => this.onMessage(msg));
     this.worker.on('error', (err) => this.end(`pipeline worker crashed: ${errorMessage(err)}`));
     this.worker.on('exit', (code) => {
@@ -364,7 +380,7 @@ export class RemotePipeline implements ResultStream {
     try {
       const { level, msg, ...fields } = JSON.parse(line) as { level: number; msg?: string };
       const label = (levels.labels[level] ?? 'info') as 'info';
-      this.log[label](fields, msg);
+      this.relayLog[label](fields, msg);
     } catch (err) {
       this.log.debug({ err: errorMessage(err) }, 'unreadable pipeline worker log line');
     }

@@ -2,18 +2,18 @@
 // inference through a port to the model's session worker, and decoding run in this thread with
 // the same modules as the in-process Pipeline — only results (and pixels when asked) reach the
 // main thread. Started by boot.mjs; see remote-pipeline.ts for the main thread's side.
-import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort } from 'node:worker_threads';
 import { type LevelWithSilent, pino } from 'pino';
 import { createSource } from '../../camera/index.js';
 import { errorMessage } from '../../errors.js';
 import { PortModel } from '../../inference/port-model.js';
 import { Pipeline } from '../pipeline.js';
 import type { FramePair, PipelineModel } from '../types.js';
-import type { FromWorker, PipelineWorkerData, ToWorker } from './protocol.js';
+import type { FromWorker, PipelineInit, ToWorker } from './protocol.js';
 
 const STATS_INTERVAL_MS = 500;
 
-function main(port: MessagePort, data: PipelineWorkerData): void {
+function main(port: MessagePort, data: PipelineInit): void {
   const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
   // Log lines go to the main thread's logger (one destination, one level).
   const log = pino(
@@ -108,4 +108,14 @@ function copyFrame<T extends { data: Uint8Array }>(frame: T): T {
   return { ...frame, data: new Uint8Array(frame.data) };
 }
 
-if (parentPort) main(parentPort, workerData as PipelineWorkerData);
+// Modules load as soon as the thread starts; the pipeline is built when the main thread says what to run.
+// Started early and never told (the agent failed to start): the thread ends after a minute.
+const port = parentPort;
+if (port) {
+  const unused = setTimeout(() => port.close(), 60_000);
+  unused.unref();
+  port.once('message', (init: PipelineInit) => {
+    clearTimeout(unused);
+    main(port, init);
+  });
+}
