@@ -184,6 +184,7 @@ export class Agent {
       config,
       profile: () => this.getProfile(),
       pipeline,
+      sampler: this.sampler,
       decision: () => this.tuner?.controller.current(),
       events: store.events,
       clock: this.clock,
