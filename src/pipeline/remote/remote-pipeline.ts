@@ -114,6 +114,7 @@ export class RemotePipeline implements ResultStream {
   private finishedOnce: { resolve: () => void; reject: (err: Error) => void } | undefined;
   private readonly done: Promise<void>;
   private started = false;
+  private stopping = false;
   private description: string;
 
   constructor(deps: RemotePipelineDeps) {
@@ -144,7 +145,8 @@ export class RemotePipeline implements ResultStream {
     this.worker.on('error', (err) => this.end(`pipeline worker crashed: ${errorMessage(err)}`));
     this.worker.on('exit', (code) => {
       this.exited = true;
-      this.end(code === 0 ? undefined : `pipeline worker exited (code ${code})`);
+      // Terminated by stop() (never started, or not ending in time): not a failure.
+      this.end(code === 0 || this.stopping ? undefined : `pipeline worker exited (code ${code})`);
     });
   }
 
@@ -211,6 +213,7 @@ export class RemotePipeline implements ResultStream {
   /** Stops capture and inference; the worker ends (terminated if it does not within 10 s). */
   async stop(): Promise<void> {
     if (this.exited) return;
+    this.stopping = true;
     if (!this.started) {
       await this.worker.terminate();
       return;

@@ -146,4 +146,35 @@ describe.skipIf(!hasFfmpeg)('the pipeline in a worker (RemotePipeline)', () => {
     expect(remote.stats().state).toBe('stopped');
     expect(remote.stats().counters.processed).toBeGreaterThan(0);
   });
+
+  it('reports a source that cannot be read as a failed pipeline, and stops one never started', async () => {
+    const model = await load();
+    try {
+      const missing = new RemotePipeline({
+        camera: parseConfig({ camera: { source: `file:${path.join(dir, 'missing.mp4')}`, realtime: false } })
+          .camera,
+        model,
+        pacing: { mode: 'continuous' },
+        maxFrameAgeMs: 1000,
+        log: silentLogger(),
+      });
+      missing.start();
+      await expect(missing.finished()).rejects.toThrow(/no such file/);
+      expect(missing.stats().state).toBe('failed');
+      expect(missing.stats().lastError).toMatch(/no such file/);
+
+      const idle = new RemotePipeline({
+        camera: camera(true),
+        model,
+        pacing: { mode: 'continuous' },
+        maxFrameAgeMs: 1000,
+        log: silentLogger(),
+      });
+      await idle.stop();
+      expect(idle.stats().state).toBe('idle');
+      expect(await idle.latestFrame()).toBeUndefined();
+    } finally {
+      await model.dispose();
+    }
+  });
 });
