@@ -108,6 +108,8 @@ export class RemotePipeline implements ResultStream {
   private readonly keys = new WeakMap<WorkerModel, number>();
   private readonly leases = new Leases<PipelineModel>();
   private readonly lag = new LagMonitor();
+  /** Frames (pixels) that crossed from the worker: with results while wanted, and `latestFrame` copies. */
+  framesReceived = 0;
   private nextKey = 1;
   private nextRequest = 1;
   private exited = false;
@@ -322,6 +324,7 @@ export class RemotePipeline implements ResultStream {
         this.countersNow = msg.counters;
         this.latestResult = msg.result;
         for (const listener of this.results) this.call(() => listener(msg.result));
+        if (msg.frame) this.framesReceived++;
         if (msg.frame) for (const listener of this.frames) this.call(() => listener(msg.result, msg.frame!));
         return;
       }
@@ -344,6 +347,7 @@ export class RemotePipeline implements ResultStream {
         this.retiring.delete(msg.key);
         return;
       case 'latest-frame':
+        if (msg.pair) this.framesReceived++;
         this.frameRequests.get(msg.id)?.(msg.pair);
         this.frameRequests.delete(msg.id);
         return;

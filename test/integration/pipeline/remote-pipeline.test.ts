@@ -107,6 +107,8 @@ describe.skipIf(!hasFfmpeg)('the pipeline in a worker (RemotePipeline)', () => {
         });
       });
       expect(first.model).toBe('yolox-nano');
+      // Results alone so far: no pixels crossed to this thread.
+      expect(remote.framesReceived).toBe(0);
       // Frames with results while subscribed: the camera image as the capture process made it.
       const withFrame = await new Promise<{ r: FrameResult; bytes: number; w: number }>((resolve) => {
         const off = remote.onFrame((r, f) => {
@@ -117,7 +119,20 @@ describe.skipIf(!hasFfmpeg)('the pipeline in a worker (RemotePipeline)', () => {
       const side = model.input.width;
       expect(withFrame.bytes).toBe(side * side * 3);
       expect(withFrame.w).toBe(640);
+      expect(remote.framesReceived).toBeGreaterThan(0);
       const pair = await remote.latestFrame();
+      // Replies come in order: every frame sent before the unsubscription has arrived by now, and
+      // no more come with the next results.
+      const settled = remote.framesReceived;
+      await new Promise<void>((resolve) => {
+        let n = 0;
+        const off = remote.onResult(() => {
+          if (++n < 3) return;
+          off();
+          resolve();
+        });
+      });
+      expect(remote.framesReceived).toBe(settled);
       expect(pair?.frame.data.byteLength).toBe(side * side * 3);
       expect(pair?.result.seq).toBeGreaterThanOrEqual(first.seq);
 
