@@ -1,7 +1,4 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type TransferListItem, Worker } from 'node:worker_threads';
+import type { TransferListItem, Worker } from 'node:worker_threads';
 import { levels } from 'pino';
 import type { CameraConfig } from '../../camera/index.js';
 import type { CameraStateChange, CameraStatus } from '../../camera/types.js';
@@ -11,7 +8,6 @@ import type { ImageLimits } from '../../image/limits.js';
 import type { ModelInfo } from '../../inference/port-model.js';
 import type { WorkerModel } from '../../inference/worker-model.js';
 import type { Logger } from '../../log.js';
-import { packageRoot } from '../../paths.js';
 import { LagMonitor, Leases } from '../leases.js';
 import { describePacing, type Pacing } from '../pacing.js';
 import type {
@@ -23,7 +19,10 @@ import type {
   ResultListener,
   ResultStream,
 } from '../types.js';
-import type { FromWorker, PipelineInit, PipelineWorkerData, ToWorker } from './protocol.js';
+import type { FromWorker, PipelineInit, ToWorker } from './protocol.js';
+import { startPipelineWorker } from './spawn.js';
+
+export { startPipelineWorker } from './spawn.js';
 
 export interface RemotePipelineDeps {
   /** The camera section: the source is built and read in the pipeline worker. */
@@ -39,38 +38,6 @@ export interface RemotePipelineDeps {
   relayLog?: Logger;
   /** A worker started early by `startPipelineWorker` (its modules load while the model loads). */
   worker?: Worker;
-}
-
-/** The bootstrap script and the module it imports: TypeScript next to this file, or dist/'s JavaScript. */
-function workerFiles(): { script: string; entry: string } {
-  const here = fileURLToPath(import.meta.url);
-  const dir = path.dirname(here);
-  const ext = path.extname(here) === '.ts' ? '.ts' : '.js';
-  const entry = pathToFileURL(path.join(dir, `worker-main${ext}`)).href;
-  for (const script of [
-    path.join(dir, 'boot.mjs'),
-    path.join(packageRoot(), 'src', 'pipeline', 'remote', 'boot.mjs'),
-  ]) {
-    if (existsSync(script)) return { script, entry };
-  }
-  throw new EdgeAgentError(`pipeline worker script boot.mjs not found next to ${here}`);
-}
-
-/**
- * Starts a pipeline worker thread: it loads its modules (capture, preparation, decoding) and waits
- * for a RemotePipeline to tell it what to run — so that loading overlaps the model's.
- */
-export function startPipelineWorker(): Worker {
-  const { script, entry } = workerFiles();
-  const workerData: PipelineWorkerData = { entry };
-  const worker = new Worker(script, {
-    workerData,
-    // It moves frames and small results; a small young generation keeps its heap (and RSS) small.
-    resourceLimits: { maxYoungGenerationSizeMb: 8 },
-  });
-  // Until its pipeline starts, an idle worker does not keep the process alive.
-  worker.unref();
-  return worker;
 }
 
 const EMPTY_COUNTERS: PipelineStats['counters'] = {
