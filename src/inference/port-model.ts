@@ -15,7 +15,7 @@ export interface ModelInfo {
   input: InputSpec;
   decoder: DecoderSpec;
   labels: readonly string[];
-  executionProvider: string;
+  executionProvider: string | undefined;
 }
 
 /**
@@ -27,13 +27,15 @@ export interface ModelInfo {
 export class PortModel {
   private readonly client: TensorClient;
 
+  /** Without a port the model has no session (the agent's no-model stand-in): runs are refused. */
   constructor(
     readonly info: ModelInfo,
-    private readonly port: MessagePort,
+    private readonly port: MessagePort | undefined,
   ) {
-    this.client = new TensorClient(port, info.input.name);
-    port.on('message', (msg: { type: string }) => this.client.onMessage(msg));
-    port.on('close', () => this.client.fail('inference worker closed the port'));
+    this.client = new TensorClient(port ?? { postMessage: () => undefined }, info.input.name);
+    if (!port) this.client.fail(`no model is loaded (${info.name})`);
+    port?.on('message', (msg: { type: string }) => this.client.onMessage(msg));
+    port?.on('close', () => this.client.fail('inference worker closed the port'));
   }
 
   get name(): string {
@@ -54,7 +56,7 @@ export class PortModel {
   get labels(): readonly string[] {
     return this.info.labels;
   }
-  get executionProvider(): string {
+  get executionProvider(): string | undefined {
     return this.info.executionProvider;
   }
 
@@ -75,6 +77,6 @@ export class PortModel {
 
   async dispose(): Promise<void> {
     this.client.fail('model retired');
-    this.port.close();
+    this.port?.close();
   }
 }

@@ -3,17 +3,17 @@ import { type CameraConfig, createSource } from '../camera/index.js';
 import type { CameraStateChange } from '../camera/types.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { ImageLimits } from '../image/limits.js';
-import type { WorkerModel } from '../inference/worker-model.js';
 import type { Logger } from '../log.js';
 import type { Pacing } from './pacing.js';
 import { Pipeline } from './pipeline.js';
 import { RemotePipeline, startPipelineWorker } from './remote/remote-pipeline.js';
-import type { RunningPipeline } from './types.js';
+import type { PipelineModel, RunningPipeline } from './types.js';
 
 export interface AgentPipelineOptions {
   camera: CameraConfig;
   imageLimits?: ImageLimits;
-  model: WorkerModel;
+  /** A `WorkerModel` (the pipeline worker reaches its session), or the agent's no-model stand-in. */
+  model: PipelineModel;
   pacing: Pacing;
   maxFrameAgeMs: number;
   scaleInCapture: boolean;
@@ -38,7 +38,7 @@ export function prepareAgentPipeline(clock?: Clock): PreparedPipeline {
 const runsInWorker = (clock: Clock | undefined) => !clock || clock === systemClock;
 
 export interface AgentPipeline {
-  pipeline: RunningPipeline & { setModel(next: WorkerModel): Promise<void> };
+  pipeline: RunningPipeline & { setModel(next: PipelineModel): Promise<void> };
   camera: { description(): string; onStateChange(listener: (change: CameraStateChange) => void): () => void };
 }
 

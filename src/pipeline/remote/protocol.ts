@@ -26,15 +26,15 @@ export interface PipelineInit {
   scaleInCapture: boolean;
   logLevel: string;
   model: ModelInfo;
-  /** A port to the model's inference worker (WorkerModel.openPort), transferred. */
-  port: MessagePort;
+  /** A port to the model's inference worker (WorkerModel.openPort), transferred; none: no session. */
+  port: MessagePort | undefined;
 }
 
 export type ToWorker =
   | { type: 'start' }
   | { type: 'stop' }
   | { type: 'pacing'; pacing: Pacing }
-  | { type: 'model'; model: ModelInfo; port: MessagePort }
+  | { type: 'model'; model: ModelInfo; port: MessagePort | undefined }
   | { type: 'frames'; want: boolean }
   | { type: 'latest-frame'; id: number };
 

@@ -1,4 +1,4 @@
-import type { TransferListItem, Worker } from 'node:worker_threads';
+import type { MessagePort, TransferListItem, Worker } from 'node:worker_threads';
 import { levels } from 'pino';
 import type { CameraConfig } from '../../camera/index.js';
 import type { CameraStateChange, CameraStatus } from '../../camera/types.js';
@@ -6,7 +6,6 @@ import { redactUrl } from '../../camera/uri.js';
 import { EdgeAgentError, errorMessage } from '../../errors.js';
 import type { ImageLimits } from '../../image/limits.js';
 import type { ModelInfo } from '../../inference/port-model.js';
-import type { WorkerModel } from '../../inference/worker-model.js';
 import type { Logger } from '../../log.js';
 import { LagMonitor, Leases } from '../leases.js';
 import { describePacing, type Pacing } from '../pacing.js';
@@ -28,8 +27,11 @@ export interface RemotePipelineDeps {
   /** The camera section: the source is built and read in the pipeline worker. */
   camera: CameraConfig;
   imageLimits?: ImageLimits;
-  /** The model whose session worker the pipeline worker runs frames through. */
-  model: WorkerModel;
+  /**
+   * The model whose session worker the pipeline worker runs frames through (a `WorkerModel`), or
+   * one without a session (the agent's no-model stand-in: the pipeline is not started with it).
+   */
+  model: PipelineModel;
   pacing: Pacing;
   maxFrameAgeMs: number;
   scaleInCapture?: boolean;
@@ -59,7 +61,7 @@ export class RemotePipeline implements ResultStream {
   private readonly worker: Worker;
   private readonly log: Logger;
   private readonly relayLog: Logger;
-  private current: WorkerModel;
+  private current: PipelineModel;
   private pacingNow: Pacing;
   private state: PipelineStats['state'] = 'idle';
   private snapshot: PipelineStats | undefined;
@@ -72,7 +74,7 @@ export class RemotePipeline implements ResultStream {
   private readonly cameraListeners = new Set<(change: CameraStateChange) => void>();
   private readonly retiring = new Map<number, () => void>();
   private readonly frameRequests = new Map<number, (pair: FramePair | undefined) => void>();
-  private readonly keys = new WeakMap<WorkerModel, number>();
+  private readonly keys = new WeakMap<PipelineModel, number>();
   private readonly leases = new Leases<PipelineModel>();
   private readonly lag = new LagMonitor();
   /** Frames (pixels) that crossed from the worker: with results while wanted, and `latestFrame` copies. */
@@ -97,7 +99,7 @@ export class RemotePipeline implements ResultStream {
     });
     this.done.catch(() => undefined);
     this.worker = deps.worker ?? startPipelineWorker();
-    const port = deps.model.openPort();
+    const port = portTo(deps.model);
     const init: PipelineInit = {
       type: 'init',
       camera: deps.camera,
@@ -109,7 +111,7 @@ export class RemotePipeline implements ResultStream {
       model: this.infoOf(deps.model),
       port,
     };
-    this.worker.postMessage(init, [port]);
+    this.worker.postMessage(init, port ? [port] : []);
     this.worker.on('message', (msg: FromWorker) => this.onMessage(msg));
     this.worker.on('error', (err) => this.end(`pipeline worker crashed: ${errorMessage(err)}`));
     this.worker.on('exit', (code) => {
@@ -120,7 +122,7 @@ export class RemotePipeline implements ResultStream {
   }
 
   /** The model whose session runs the frames (and `withModel`'s stills, on this thread). */
-  get model(): WorkerModel {
+  get model(): PipelineModel {
     return this.current;
   }
 
@@ -197,7 +199,7 @@ export class RemotePipeline implements ResultStream {
    * Switches the model without stopping: the worker's frame in flight finishes on the old one,
    * which is then disposed (after any `withModel` users are done with it).
    */
-  async setModel(next: WorkerModel): Promise<void> {
+  async setModel(next: PipelineModel): Promise<void> {
     const old = this.current;
     if (old === next) return;
     this.current = next;
@@ -207,8 +209,8 @@ export class RemotePipeline implements ResultStream {
       else this.retiring.set(oldKey, resolve);
     });
     if (!this.exited) {
-      const port = next.openPort();
-      this.send({ type: 'model', model: this.infoOf(next), port }, [port]);
+      const port = portTo(next);
+      this.send({ type: 'model', model: this.infoOf(next), port }, port ? [port] : []);
     }
     this.log.info(
       { model: next.name, variant: next.variant.id, previous: `${old.name}/${old.variant.id}` },
@@ -267,7 +269,7 @@ export class RemotePipeline implements ResultStream {
     if (!this.exited) this.worker.postMessage(msg, transfer);
   }
 
-  private infoOf(model: WorkerModel): ModelInfo {
+  private infoOf(model: PipelineModel): ModelInfo {
     let key = this.keys.get(model);
     if (key === undefined) {
       key = this.nextKey++;
@@ -387,4 +389,10 @@ export class RemotePipeline implements ResultStream {
       pid: undefined,
     };
   }
+}
+
+/** A port to the model's session worker; none for a model without one (the no-model stand-in). */
+function portTo(model: PipelineModel): MessagePort | undefined {
+  const openPort = (model as { openPort?: () => MessagePort }).openPort;
+  return openPort ? openPort.call(model) : undefined;
 }
