@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { copyOfContent, nextFrames } from '../features/frames.js';
+import { copyOfContent, type ResultStream } from '../features/frames.js';
 import {
   type DeployChecks,
   type FrameCollector,
@@ -35,33 +35,46 @@ async function shrink(image: RawImage): Promise<RawImage> {
 }
 
 /**
- * Keeps up to `count` live frames (RGB copies, scaled down to 640 px wide) at least `spacingMs`
- * apart until stopped, and the window's inference latencies after the warm-up.
+ * Keeps up to `count` live frames (copies of the newest inferred frame, taken every `spacingMs`,
+ * scaled down to 640 px wide) until stopped, and the window's inference latencies after the
+ * warm-up. Pixels are asked for only at those moments (`latestFrame`), never per result.
  */
 export function collectLiveFrames(
-  pipeline: AgentParts['pipeline'],
+  pipeline: Pick<ResultStream, 'onResult' | 'latestFrame'>,
   count: number,
   spacingMs: number,
 ): FrameCollector {
-  const kept: Array<Promise<RawImage>> = [];
+  const kept: Array<Promise<RawImage | undefined>> = [];
   const latencies: number[] = [];
+  const taken = new Set<number>();
   let seen = 0;
-  let lastAt = Number.NEGATIVE_INFINITY;
-  let off: (() => void) | undefined = pipeline.onResult((result, frame) => {
+  let off: (() => void) | undefined = pipeline.onResult((result) => {
     seen += 1;
     if (seen > WARMUP_RESULTS) latencies.push(result.timings.inferenceMs);
-    const now = Date.now();
-    if (kept.length >= count || now - lastAt < spacingMs) return;
-    lastAt = now;
-    // Copied now (the frame buffer is reused once the listener returns), scaled down later.
-    const copy = copyOfContent(result, frame);
-    kept.push(shrink(copy).catch(() => copy));
   });
+  const take = () => {
+    if (kept.length >= count) return;
+    kept.push(
+      pipeline
+        .latestFrame()
+        .then(async (pair) => {
+          // The first results after the switch may still be the previous variant's frames.
+          if (!pair || seen === 0 || taken.has(pair.result.seq)) return undefined;
+          taken.add(pair.result.seq);
+          const copy = copyOfContent(pair.result, pair.frame);
+          return shrink(copy).catch(() => copy);
+        })
+        .catch(() => undefined),
+    );
+  };
+  const timer = setInterval(take, Math.max(50, Number.isFinite(spacingMs) ? spacingMs : 1000));
+  timer.unref?.();
   return {
-    stop: () => {
+    stop: async () => {
       off?.();
       off = undefined;
-      return Promise.all(kept);
+      clearInterval(timer);
+      return (await Promise.all(kept)).filter((f): f is RawImage => f !== undefined);
     },
     latencyP95Ms: () => {
       if (latencies.length === 0) return undefined;
@@ -97,7 +110,7 @@ export function agentDeployChecks(
   committed: () => Array<{ model: string; variantId: string; installedAt: number }>,
   log: Logger,
 ): DeployChecks & { restorePins(): void } {
-  const { models, pipeline, clock } = parts;
+  const { models, pipeline } = parts;
   let beforeAdopt: { decision: Decision | undefined } | undefined;
   /** Each model's newest committed deployed variant is pinned; nothing else. */
   const restorePins = () => {
@@ -110,8 +123,8 @@ export function agentDeployChecks(
   return {
     restorePins,
     recentFrame: async () => {
-      const [taken] = await nextFrames(pipeline, 1, 0, 3000, clock, copyOfContent);
-      return taken?.image;
+      const pair = await pipeline.latestFrame();
+      return pair ? copyOfContent(pair.result, pair.frame) : undefined;
     },
     collectFrames: (count, spacingMs) => collectLiveFrames(pipeline, count, spacingMs),
     describe: async (model, variant) => {
