@@ -4,6 +4,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type PolicyOverrides, powerModeOptions } from './constraints.js';
 import { DriftDetector } from './drift.js';
+import type { BurstStats } from './burst.js';
 import type { BurstGate, TuneProgress } from './measure.js';
 import { type PowerMode, type PowerReadings, powerMode } from './power-mode.js';
 import type { TuneOptions, Tuner } from './tuner.js';
@@ -26,6 +27,8 @@ export interface TunerControllerDeps {
   };
   /** Pauses the live pipeline around each measurement burst. */
   gate?: BurstGate;
+  /** The gate's counters: one summary line per tune at info (each pause and resume is at debug). */
+  bursts?: () => BurstStats;
   clock: Clock;
   log?: Logger;
 }
@@ -192,14 +195,27 @@ export class TunerController {
         model: opts.model,
         force: opts.force ?? false,
       });
+      const before = this.deps.bursts?.();
       try {
         const d = await tuner.tune(opts);
+        const bursts = before ? burstsSince(before, this.deps.bursts!()) : undefined;
+        this.deps.log?.info(
+          {
+            trigger: options.trigger,
+            chosen: d.chosen,
+            met: d.met,
+            tookMs: d.tookMs,
+            ...(bursts ? { bursts } : {}),
+          },
+          'tuning done',
+        );
         this.deps.events?.emit('tuning-done', {
           trigger: options.trigger,
           chosen: d.chosen,
           met: d.met,
           reason: d.reason,
           tookMs: d.tookMs,
+          ...(bursts ? { bursts } : {}),
         });
         if (d.model === this.deps.model()) await this.apply(d, options.trigger);
         return d;
@@ -270,4 +286,11 @@ export class TunerController {
       reason: d.reason,
     });
   }
+}
+
+/** The bursts of one tune: how often and how long the pipeline was paused for it. */
+function burstsSince(before: BurstStats, after: BurstStats) {
+  const count = after.bursts - before.bursts;
+  const pausedMs = Math.round(after.pausedMs - before.pausedMs);
+  return { count, pausedMs, meanPauseMs: count > 0 ? Math.round(pausedMs / count) : 0 };
 }
