@@ -59,6 +59,8 @@ export interface DerivationParts {
   signal: AbortSignal;
   events?: { emit(type: string, data: Record<string, unknown>): void };
   infoChanged?(): Promise<void>;
+  /** A variant was added to the catalogue (the tuner measures it and re-decides). */
+  derived?(model: string, variant: string): void;
 }
 
 /**
@@ -113,6 +115,7 @@ export function agentDerivation(parts: DerivationParts): DeriveFn {
     );
     await parts.models.reloadCatalog();
     parts.events?.emit('variant-derived', { model: modelName, variant: result.variant.id, method });
+    parts.derived?.(modelName, result.variant.id);
     await parts.infoChanged?.();
     return result;
   };

@@ -145,6 +145,22 @@ export class TunerController {
     void this.redecide(active ? 'memory pressure' : 'memory pressure over');
   }
 
+  /**
+   * The catalogue changed at run time (a derivation added a variant): once what runs now is done,
+   * tune again if the decision in force was made on another catalogue — the cache answers for the
+   * known candidates, only the new ones are measured (in bursts), and the stability rule decides
+   * whether to switch. No derivation of its own (one just happened). Without a decision in force
+   * the pending background tune covers it.
+   */
+  async catalogueChanged(trigger: string): Promise<Decision | undefined> {
+    await this.settled();
+    const model = this.deps.model();
+    if (this.abort.signal.aborted || this.decision?.model !== model) return undefined;
+    const tuner = await this.deps.tuner();
+    if (tuner.catalogueHash(model) === this.decision.catalogueHash) return undefined;
+    return this.tune({ trigger, derive: 'never' });
+  }
+
   /** Re-decides from cached measurements; a full tune when nothing is cached. */
   redecide(trigger: string): Promise<Decision | undefined> {
     return this.serialised(async () => {

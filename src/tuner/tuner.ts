@@ -138,6 +138,11 @@ export class Tuner {
     };
   }
 
+  /** The catalogue hash of a model now (decisions record the one they were made on). */
+  catalogueHash(model: string): string {
+    return catalogueHash(this.deps.catalog().model(model));
+  }
+
   /** Every measurement of a model the cache holds for this device (no measuring). */
   cached(model: string): Measurement[] {
     const entry = this.deps.catalog().model(model);

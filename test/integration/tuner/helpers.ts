@@ -59,6 +59,8 @@ export interface TunerRig {
   store: Store;
   dataDir: string;
   modelsDir: string;
+  /** Reloads the catalogue from the folders (a variant was added, as a derivation does). */
+  reload(): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -87,12 +89,13 @@ export async function tunerRig(
   });
   let catalog = await loadCatalog({ modelsDir, dataDir });
   const profile = options.profile ?? (await fixtureProfile());
+  const reload = async () => {
+    catalog = await loadCatalog({ modelsDir, dataDir });
+    return catalog;
+  };
   const tuner = new Tuner({
     catalog: () => catalog,
-    reloadCatalog: async () => {
-      catalog = await loadCatalog({ modelsDir, dataDir });
-      return catalog;
-    },
+    reloadCatalog: reload,
     profile,
     policy: config.policy,
     modelsDir,
@@ -102,7 +105,7 @@ export async function tunerRig(
     clock: systemClock,
     ...options.deps,
   });
-  return { tuner, store, dataDir, modelsDir, close: () => store.stop() };
+  return { tuner, store, dataDir, modelsDir, reload, close: () => store.stop() };
 }
 
 /**
