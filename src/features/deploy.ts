@@ -6,7 +6,7 @@ import { errorMessage } from '../errors.js';
 import type { Deployer } from '../fleet/deploy/deployer.js';
 import type { DeployManifest } from '../fleet/deploy/manifest.js';
 import type { DeployStore } from '../fleet/deploy/state.js';
-import { defineCommand } from '../fleet/router.js';
+import { defineCommand, MODEL_LOCK } from '../fleet/router.js';
 import type { Catalog } from '../models/catalog.js';
 import { atomicWrite, writeDerivedVariant } from '../models/derived-store.js';
 import { signedDocumentSchema } from '../trust/envelope.js';
@@ -31,6 +31,7 @@ export function deployFeature(deps: DeployFeatureDeps): Feature {
           'Deploys a signed model manifest: verified, validated in a child process, health-checked, rolled back on failure',
         params: z.strictObject({ manifest: signedDocumentSchema }),
         mutates: true,
+        lock: MODEL_LOCK,
         run: ({ manifest }, ctx) => {
           const { accepted, done } = deps.deployer.start(manifest);
           void done.then((update) => {
@@ -47,6 +48,7 @@ export function deployFeature(deps: DeployFeatureDeps): Feature {
         summary: 'Switches a model back to its previous deployed version',
         params: z.strictObject({ model: z.string().min(1).max(64) }),
         mutates: true,
+        lock: MODEL_LOCK,
         run: async ({ model }) => {
           const versions = deps.store.versions(model);
           const active = versions.find((v) => v.status === 'active');
