@@ -52,6 +52,12 @@ export interface FidelityAnswer {
   frames: number;
 }
 
+/** Sent unasked when a job starts (after onnxruntime is loaded): the parent's memory watch counts from it. */
+export interface BaselineNote {
+  type: 'baseline';
+  rssBytes: number;
+}
+
 export type ChildAnswer =
   | Ready
   | BurstResult

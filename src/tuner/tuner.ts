@@ -13,8 +13,10 @@ import {
   type DeriveSummary,
   deriveInChildProcess,
 } from '../optimize/process/derive-process.js';
+import { readMemAvailableMB } from '../optimize/process/memory-guard.js';
 import type { Benchmarks, Decisions } from '../store/records.js';
-import { type Candidate, planCandidates } from './candidates.js';
+import { type Candidate, estimateMemoryBytes, planCandidates } from './candidates.js';
+import { measuringMemory } from './child-memory.js';
 import { constraintsFor, type PolicyOverrides } from './constraints.js';
 import { chooseDerivations } from './derive-plan.js';
 import type { EnergyMeter } from './energy-meter.js';
@@ -25,7 +27,7 @@ import {
   measureCandidates,
   type TuneProgress,
 } from './measure.js';
-import { MeasureProcess } from './measure-process.js';
+import { MeasureProcess, type MeasureProcessOptions } from './measure-process.js';
 import { selectVariant } from './policy.js';
 import type { PowerMode } from './power-mode.js';
 import { type CandidateKey, candidateLabel, type Decision, type Measurement } from './types.js';
@@ -47,7 +49,9 @@ export interface TunerDeps {
   clock: Clock;
   log?: Logger | undefined;
   derive?: (job: DeriveJob, onProgress?: (p: TuneProgress) => void) => Promise<DeriveSummary>;
-  spawn?: () => MeasureProcess;
+  spawn?: (options: MeasureProcessOptions) => MeasureProcess;
+  /** MemAvailable now (bytes): the measuring children's cap leaves the device its share. */
+  memAvailableBytes?: () => number | undefined;
 }
 
 export interface TuneOptions {
@@ -272,22 +276,41 @@ export class Tuner {
       this.deps.profile.memory.effectiveBudgetBytes,
       options.overrides,
     );
+    const knownMemoryBytes = (sha: string, ep: string) =>
+      this.deps.benchmarks?.get<Measurement>(
+        this.benchKey({ variantSha256: sha, executionProvider: ep, threads: 1 }),
+      )?.result.memoryBytes;
     const plan = planCandidates(subset, this.deps.profile, {
       maxThreads: this.deps.policy.tuning.maxThreads,
       memoryBudgetBytes: constraints.memoryBudgetBytes,
-      knownMemoryBytes: (sha, ep) => {
-        const hit = this.deps.benchmarks?.get<Measurement>(
-          this.benchKey({ variantSha256: sha, executionProvider: ep, threads: 1 }),
-        );
-        return hit?.result.memoryBytes;
-      },
+      knownMemoryBytes,
+    });
+    const settings = this.settings(options.settings);
+    const childMB = this.deps.policy.tuning.childMemoryMB;
+    const memory = measuringMemory({
+      budgetBytes: constraints.memoryBudgetBytes,
+      explicitBytes: childMB !== undefined ? childMB * 1048576 : undefined,
+      availableBytes: (this.deps.memAvailableBytes ?? memAvailableBytes)(),
+      maxLiveProcesses: settings.maxLiveProcesses,
+      largestNeedBytes: Math.max(
+        0,
+        ...plan.candidates.map(
+          (c) => knownMemoryBytes(c.file.sha256, c.executionProvider) ?? estimateMemoryBytes(c.file.bytes),
+        ),
+      ),
     });
     const results = new Map<Candidate, Measurement>();
     const todo: Candidate[] = [];
     for (const c of plan.candidates) {
-      const hit = options.force
+      let hit = options.force
         ? undefined
         : this.deps.benchmarks?.get<Measurement>(this.benchKey({ variantSha256: c.file.sha256, ...c }));
+      // Over a cap before: still known not to fit under the same or a smaller cap; a larger one measures again.
+      if (
+        hit?.result.memoryExceeded &&
+        (memory.capBytes ?? Number.POSITIVE_INFINITY) > (hit.result.memoryCapBytes ?? 0)
+      )
+        hit = undefined;
       if (hit)
         results.set(c, { ...hit.result, variant: c.variant, cached: true, measuredAt: hit.measuredAt });
       else todo.push(c);
@@ -299,25 +322,33 @@ export class Tuner {
       filtered: plan.filtered.length,
     });
     if (todo.length > 0) {
-      const measured = await measureCandidates(todo, this.settings(options.settings), {
-        input: (c) => this.inputFor(c),
-        energy: this.deps.energy,
-        ...(options.burst ? { burst: options.burst } : {}),
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(this.deps.spawn ? { spawn: this.deps.spawn } : {}),
-      });
+      const measured = await measureCandidates(
+        todo,
+        { ...settings, maxLiveProcesses: memory.maxLiveProcesses },
+        {
+          input: (c) => this.inputFor(c),
+          memoryCapBytes: memory.capBytes,
+          energy: this.deps.energy,
+          ...(options.burst ? { burst: options.burst } : {}),
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(this.deps.spawn ? { spawn: this.deps.spawn } : {}),
+        },
+      );
       todo.forEach((c, i) => {
         const m = { ...measured[i]!, measuredAt: this.deps.clock.now() };
         results.set(c, m);
-        // Failures are not cached: a fixed file or runtime gets measured again.
-        if (m.status === 'ok') this.deps.benchmarks?.put(this.benchKey(m), m);
+        // Failures are not cached (a fixed file or runtime gets measured again), except "over the
+        // memory cap": that holds while the cap does not grow.
+        if (m.status === 'ok' || m.memoryExceeded) this.deps.benchmarks?.put(this.benchKey(m), m);
       });
     }
     const out: Measurement[] = [];
     for (const c of plan.candidates) {
       const m = results.get(c)!;
-      out.push(m.status === 'ok' ? { ...m, ...(await this.fidelity(entry, c.file, options)) } : m);
+      out.push(
+        m.status === 'ok' ? { ...m, ...(await this.fidelity(entry, c.file, options, memory.capBytes)) } : m,
+      );
     }
     return [...out, ...plan.filtered];
   }
@@ -349,14 +380,18 @@ export class Tuner {
   >();
 
   /** Recorded, cached, or measured now in a child on the device's frames (measureFidelity). */
-  private fidelity(entry: ModelEntry, v: CatalogVariant, options: TuneOptions) {
+  private fidelity(entry: ModelEntry, v: CatalogVariant, options: TuneOptions, capBytes?: number) {
     const known = this.fidelityOf(entry, v);
     if (known.fidelity !== undefined) return Promise.resolve(known);
     let run = this.fidelityRuns.get(v.sha256);
     if (!run) {
       run = (async () => {
         options.onProgress?.({ stage: 'fidelity', variant: v.id });
-        const child = (this.deps.spawn ?? (() => MeasureProcess.spawn()))();
+        // Two sessions (reference and variant) one after the other, both outputs kept: twice the cap.
+        const spawnOptions = { memoryCapBytes: capBytes === undefined ? undefined : 2 * capBytes };
+        const child = (this.deps.spawn ?? ((o: MeasureProcessOptions) => MeasureProcess.spawn(o)))(
+          spawnOptions,
+        );
         try {
           const gate = options.burst ?? ((fn) => fn());
           const r = await gate(() =>
@@ -404,4 +439,9 @@ export class Tuner {
     }
     return p;
   }
+}
+
+function memAvailableBytes(): number | undefined {
+  const mb = readMemAvailableMB();
+  return mb === undefined ? undefined : mb * 1048576;
 }

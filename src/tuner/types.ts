@@ -35,6 +35,12 @@ export interface Measurement extends CandidateKey {
   runs?: number;
   /** Peak RSS of the measuring process minus its RSS before the session existed. */
   memoryBytes?: number;
+  /**
+   * The measuring child passed its memory cap (`memoryCapBytes`): the candidate does not fit, and
+   * `memoryBytes` is the cap, a lower bound on what it needs.
+   */
+  memoryExceeded?: boolean;
+  memoryCapBytes?: number;
   /** Peak RSS of the measuring process (node + session). */
   processPeakRssBytes?: number;
   /** CPU time (all threads) per inference: always measured; the energy proxy without a sensor. */
