@@ -105,6 +105,7 @@ async function handle(message: ParentMessage): Promise<ChildAnswer> {
       });
       const r = await measureFidelity(catalog, j.model, j.variant, {
         ...(j.framesDir ? { frames: { dir: j.framesDir } } : {}),
+        ...(j.reference ? { reference: j.reference } : {}),
         limit: j.limit,
       });
       return { type: 'fidelity', fidelity: r.fidelity, metric: r.metric, frames: r.frames };

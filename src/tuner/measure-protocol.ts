@@ -19,6 +19,8 @@ export interface FidelityJob {
   dataDir?: string | undefined;
   model: string;
   variant: string;
+  /** Compared with this variant (the model's common fidelity reference); the variant's own when absent. */
+  reference?: string | undefined;
   framesDir?: string | undefined;
   limit: number;
 }

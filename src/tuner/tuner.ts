@@ -5,7 +5,7 @@ import { errorMessage } from '../errors.js';
 import type { DeviceProfile } from '../hardware/schema.js';
 import type { GraphOptimization } from '../inference/session.js';
 import type { Logger } from '../log.js';
-import type { Catalog, CatalogVariant, ModelEntry } from '../models/catalog.js';
+import type { Catalog, ModelEntry } from '../models/catalog.js';
 import { effectiveInputSpec } from '../models/manifest.js';
 import { loadFrames, prepareInputs } from '../optimize/evaluation/frames.js';
 import {
@@ -20,6 +20,7 @@ import { measuringMemory } from './child-memory.js';
 import { constraintsFor, type PolicyOverrides } from './constraints.js';
 import { chooseDerivations } from './derive-plan.js';
 import type { EnergyMeter } from './energy-meter.js';
+import { TunerFidelity } from './fidelity.js';
 import {
   type BurstGate,
   DEFAULT_MEASURE_SETTINGS,
@@ -27,7 +28,7 @@ import {
   measureCandidates,
   type TuneProgress,
 } from './measure.js';
-import { MeasureProcess, type MeasureProcessOptions } from './measure-process.js';
+import type { MeasureProcess, MeasureProcessOptions } from './measure-process.js';
 import { selectVariant } from './policy.js';
 import type { PowerMode } from './power-mode.js';
 import { type CandidateKey, candidateLabel, type Decision, type Measurement } from './types.js';
@@ -76,13 +77,15 @@ export interface TuneOptions {
   record?: boolean;
 }
 
-const FIDELITY_KEY = 'fidelity';
-
 /** A stable hash of a model's catalogue entry: a new or changed variant file changes it. */
 export function catalogueHash(entry: ModelEntry): string {
   const ids = entry.variants.map((v) => `${v.id}:${v.sha256}`).sort();
+  // The common fidelity reference changes every fidelity, hence the decisions made on them.
+  const ref = entry.manifest.fidelityReference;
   return createHash('sha256')
-    .update(`${entry.manifest.name}\n${ids.join('\n')}`)
+    .update(
+      `${entry.manifest.name}\n${ids.join('\n')}${ref === undefined ? '' : `\nfidelity-reference:${ref}`}`,
+    )
     .digest('hex')
     .slice(0, 16);
 }
@@ -105,8 +108,19 @@ export class Tuner {
     Promise<{ name: string; data: Float32Array | Uint8Array; dims: number[] }>
   >();
   private frames: ReturnType<typeof loadFrames> | undefined;
+  private readonly fidelities: TunerFidelity;
 
-  constructor(private readonly deps: TunerDeps) {}
+  constructor(private readonly deps: TunerDeps) {
+    this.fidelities = new TunerFidelity({
+      benchmarks: deps.benchmarks,
+      modelsDir: deps.modelsDir,
+      dataDir: deps.dataDir,
+      framesDir: deps.framesDir,
+      frames: deps.policy.tuning.fidelityFrames,
+      ortVersion: deps.profile.executionProviders.onnxruntimeVersion,
+      spawn: deps.spawn,
+    });
+  }
 
   get fingerprint(): string {
     return this.deps.profile.fingerprint;
@@ -157,7 +171,12 @@ export class Tuner {
         this.benchKey({ variantSha256: c.file.sha256, ...c }),
       );
       if (hit)
-        out.push({ ...hit.result, variant: c.variant, cached: true, ...this.fidelityOf(entry, c.file) });
+        out.push({
+          ...hit.result,
+          variant: c.variant,
+          cached: true,
+          ...this.fidelities.known(entry, c.file),
+        });
     }
     return out;
   }
@@ -347,78 +366,12 @@ export class Tuner {
     for (const c of plan.candidates) {
       const m = results.get(c)!;
       out.push(
-        m.status === 'ok' ? { ...m, ...(await this.fidelity(entry, c.file, options, memory.capBytes)) } : m,
+        m.status === 'ok'
+          ? { ...m, ...(await this.fidelities.of(entry, c.file, options, memory.capBytes)) }
+          : m,
       );
     }
     return [...out, ...plan.filtered];
-  }
-
-  /** Fidelity the manifest or the cache already knows, without measuring. */
-  private fidelityOf(entry: ModelEntry, v: CatalogVariant): Pick<Measurement, 'fidelity' | 'fidelitySource'> {
-    if (v.reference === null) return { fidelity: 1, fidelitySource: 'reference' };
-    if (v.quality?.fidelity !== undefined)
-      return { fidelity: v.quality.fidelity, fidelitySource: 'recorded' };
-    const hit = this.deps.benchmarks?.get<{ fidelity: number }>(this.fidelityKey(entry, v));
-    return hit
-      ? { fidelity: hit.result.fidelity, fidelitySource: 'measured' }
-      : { fidelitySource: 'unknown' };
-  }
-
-  private fidelityKey(entry: ModelEntry, v: CatalogVariant) {
-    const ref = entry.variants.find((x) => x.id === v.reference);
-    return {
-      deviceFingerprint: 'any', // fidelity depends on the files and frames, not on the device
-      variantSha256: v.sha256,
-      sessionKey: `${FIDELITY_KEY}|ref-${ref?.sha256.slice(0, 16) ?? 'none'}|frames-${this.deps.framesDir ?? 'samples'}|n${this.deps.policy.tuning.fidelityFrames}`,
-      ortVersion: this.ortVersion,
-    };
-  }
-
-  private readonly fidelityRuns = new Map<
-    string,
-    Promise<Pick<Measurement, 'fidelity' | 'fidelitySource' | 'error'>>
-  >();
-
-  /** Recorded, cached, or measured now in a child on the device's frames (measureFidelity). */
-  private fidelity(entry: ModelEntry, v: CatalogVariant, options: TuneOptions, capBytes?: number) {
-    const known = this.fidelityOf(entry, v);
-    if (known.fidelity !== undefined) return Promise.resolve(known);
-    let run = this.fidelityRuns.get(v.sha256);
-    if (!run) {
-      run = (async () => {
-        options.onProgress?.({ stage: 'fidelity', variant: v.id });
-        // Two sessions (reference and variant) one after the other, both outputs kept: twice the cap.
-        const spawnOptions = { memoryCapBytes: capBytes === undefined ? undefined : 2 * capBytes };
-        const child = (this.deps.spawn ?? ((o: MeasureProcessOptions) => MeasureProcess.spawn(o)))(
-          spawnOptions,
-        );
-        try {
-          const gate = options.burst ?? ((fn) => fn());
-          const r = await gate(() =>
-            child.fidelity(
-              {
-                modelsDir: this.deps.modelsDir,
-                dataDir: this.deps.dataDir,
-                model: entry.manifest.name,
-                variant: v.id,
-                framesDir: this.deps.framesDir,
-                limit: this.deps.policy.tuning.fidelityFrames,
-              },
-              300_000,
-              options.signal,
-            ),
-          );
-          this.deps.benchmarks?.put(this.fidelityKey(entry, v), r);
-          return { fidelity: r.fidelity, fidelitySource: 'measured' as const };
-        } catch (err) {
-          return { fidelitySource: 'unknown' as const, error: `fidelity: ${errorMessage(err)}` };
-        } finally {
-          child.kill();
-        }
-      })();
-      this.fidelityRuns.set(v.sha256, run);
-    }
-    return run;
   }
 
   /** The first device frame preprocessed for the candidate's input spec (cached per spec). */

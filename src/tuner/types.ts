@@ -54,6 +54,8 @@ export interface Measurement extends CandidateKey {
   /** Agreement with the reference (0..1); 1 for the reference itself. */
   fidelity?: number;
   fidelitySource?: 'reference' | 'recorded' | 'measured' | 'unknown';
+  /** The variant the fidelity is against (the model's common fidelity reference, else the variant's own). */
+  fidelityReference?: string;
   /** True when the figures came from the SQLite cache instead of this run. */
   cached?: boolean;
   measuredAt?: number;
