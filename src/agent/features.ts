@@ -112,6 +112,7 @@ export function agentFeatures(parts: AgentParts): {
       results: pipeline,
       events: store.events,
       infoChanged,
+      deployed: () => deploy.deployed(),
     }),
     deriveFeature({
       derive: agentDerivation({
