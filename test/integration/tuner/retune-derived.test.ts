@@ -3,6 +3,8 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/clock.js';
 import { parseConfig } from '../../../src/config/index.js';
+import { agentDerivation } from '../../../src/features/derive.js';
+import { silentLogger } from '../../../src/log.js';
 import type { BurstStats } from '../../../src/tuner/burst.js';
 import { TunerController } from '../../../src/tuner/controller.js';
 import type { BurstGate } from '../../../src/tuner/measure.js';
@@ -92,6 +94,36 @@ describe('a variant added at run time (a derivation) joins the running tuner', (
       // Known now: a second notification measures nothing.
       expect(await controller.catalogueChanged('again')).toBeUndefined();
       expect(spawned).toHaveLength(2);
+    } finally {
+      await rig.close();
+    }
+  }, 180_000);
+
+  it("the agent's `derive` tells the tuner which variant it added, once it is in the catalogue", async () => {
+    const models = squeezenetModels({ fp16: false });
+    const rig = await tunerRig(models);
+    try {
+      const config = parseConfig({ dataDir: rig.dataDir, models: { dir: models, default: 'squeezenet1.1' } });
+      const told: Array<{ model: string; variant: string; inCatalogue: boolean }> = [];
+      const derive = agentDerivation({
+        config,
+        models: {
+          active: () => ({ model: 'squeezenet1.1', variant: 'fp32' }) as never,
+          reloadCatalog: rig.reload,
+        },
+        clock: systemClock,
+        log: silentLogger(),
+        signal: new AbortController().signal,
+        derived: (model, variant) =>
+          told.push({
+            model,
+            variant,
+            inCatalogue: rig.tuner.catalogueHash(model) !== before,
+          }),
+      });
+      const before = rig.tuner.catalogueHash('squeezenet1.1');
+      await derive({ method: 'clean', options: { calibration: 'samples' } }, () => undefined);
+      expect(told).toEqual([{ model: 'squeezenet1.1', variant: 'fp32_clean', inCatalogue: true }]);
     } finally {
       await rig.close();
     }
