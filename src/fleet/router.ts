@@ -88,6 +88,11 @@ export interface RouterDeps {
    */
   afterResponse?(fn: () => void): void;
   /**
+   * Who holds a lock outside the router (the tuner's background tunes hold the model): a command
+   * wanting it is refused as busy, as if a command held it.
+   */
+  lockHolder?(lock: string): { command: string; since: number } | undefined;
+  /**
    * Gate run on every parsed request before its command (trust/authorizer.ts: signed commands).
    * Returns the parameters to run with, or an error that becomes the response and the audit row.
    */
@@ -167,7 +172,10 @@ export class CommandRouter {
     if (!valid.success) return fail(`invalid parameters: ${formatZodIssues(valid.error)}`);
 
     const lockBusy = () => {
-      const holder = spec.lock === undefined ? undefined : this.locks.get(spec.lock);
+      const holder =
+        spec.lock === undefined
+          ? undefined
+          : (this.locks.get(spec.lock) ?? this.deps.lockHolder?.(spec.lock));
       if (!holder) return undefined;
       const s = Math.round((this.deps.clock.now() - holder.since) / 1000);
       return `busy: "${holder.command}" is running (for ${s} s) and holds the ${spec.lock}; "${request.command}" conflicts with it — retry when it finishes`;

@@ -50,6 +50,7 @@ export class TunerController {
   private readonly drift: DriftDetector;
   private chain: Promise<unknown> = Promise.resolve();
   private running: Promise<Decision | undefined> | undefined;
+  private runningSince: { trigger: string; since: number } | undefined;
   private abort = new AbortController();
   private memoryBudgetBytes: number | undefined;
   /** Set at run time (MQTT set-policy); applies to every later decision until the agent restarts. */
@@ -58,6 +59,12 @@ export class TunerController {
   constructor(private readonly deps: TunerControllerDeps) {
     const t = deps.policy().tuning;
     this.drift = new DriftDetector({ factor: t.driftFactor, windowMs: t.driftWindowS * 1000 }, undefined);
+  }
+
+  /** The tune running now (any trigger): what holds the model for the command router. */
+  tuning(): { command: string; since: number } | undefined {
+    const r = this.runningSince;
+    return r ? { command: `tune (${r.trigger})`, since: r.since } : undefined;
   }
 
   /** The decision in force (undefined until the first one). */
@@ -245,8 +252,10 @@ export class TunerController {
         throw err;
       }
     });
+    this.runningSince = { trigger: options.trigger, since: this.deps.clock.now() };
     this.running = run.finally(() => {
       this.running = undefined;
+      this.runningSince = undefined;
     });
     return this.running;
   }

@@ -197,4 +197,79 @@ describe('MQTT commands of the tuner feature', () => {
       await rig.close();
     }
   }, 180_000);
+
+  it('a background tune (not a command) holds the model too: set-model is refused as busy naming it; reads go on', async () => {
+    const models = squeezenetModels({ fp16: false });
+    const policy = {
+      tuning: { rounds: 1, runsPerRound: 2, warmupRuns: 0, maxThreads: 1, background: false },
+    };
+    const rig = await tunerRig(models, { policy });
+    try {
+      const config = parseConfig({ policy });
+      let entered!: () => void;
+      const inBurst = new Promise<void>((r) => {
+        entered = r;
+      });
+      let release!: () => void;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      const controller = new TunerController({
+        tuner: async () => rig.tuner,
+        policy: () => config.policy,
+        model: () => 'squeezenet1.1',
+        active: () => ({ variant: 'fp32', executionProvider: 'cpu', threads: 1 }),
+        switchTo: async () => false,
+        cachedDecision: () => undefined,
+        gate: async (fn) => {
+          entered();
+          await held;
+          return fn();
+        },
+        clock: systemClock,
+      });
+      const router = new CommandRouter({
+        deviceId: 'dev',
+        table: commandTable([
+          tunerFeature({ controller }),
+          deviceFeature({ status: () => ({ uptimeS: 1 }), restart: () => undefined }),
+          modelsFeature({
+            models: {
+              catalog: { models: () => [] } as never,
+              active: () => ({ model: 'squeezenet1.1', variant: 'fp32' }),
+              switchTo: async () => {
+                throw new Error('must not switch during the tune');
+              },
+            },
+            decision: () => ({}),
+          }),
+        ]),
+        clock: systemClock,
+        log: silentLogger(),
+        maxPayloadBytes: 65_536,
+        // As the agent wires it (src/agent.ts): the controller's running tune holds the model.
+        lockHolder: (lock) => (lock === 'model' ? controller.tuning() : undefined),
+      });
+      const send = (command: string, params: Record<string, unknown> = {}) =>
+        router.handle({
+          topic: `edge-agent/dev/request/${command}`,
+          scope: { kind: 'device' } as never,
+          command,
+          payload: Buffer.from(JSON.stringify(params)),
+        });
+      const background = controller.tune({ trigger: 'latency drift: test', derive: 'never' });
+      await inBurst;
+      expect((await send('get-status')).status).toBe('ok');
+      const refused = await send('set-model', { variant: 'fp32' });
+      expect(refused.error).toMatch(
+        /^busy: "tune \(latency drift: test\)" is running \(for \d+ s\) and holds the model/,
+      );
+      expect((await send('tune')).error).toMatch(/^busy: "tune \(latency drift: test\)"/);
+      release();
+      expect((await background)?.chosen?.variant).toBe('fp32');
+      expect(controller.tuning()).toBeUndefined();
+    } finally {
+      await rig.close();
+    }
+  }, 180_000);
 });
