@@ -44,6 +44,15 @@ export function readStatus(pid: number): Omit<Reading, 's'> | undefined {
   };
 }
 
+/**
+ * The environment of deploy/edge-agent.service and Dockerfile.arm64 (glibc malloc and V8 settings
+ * that must be in place before the process starts; docs/memory.md has what each buys).
+ */
+export const DEPLOY_ENV = {
+  MALLOC_ARENA_MAX: '2',
+  NODE_OPTIONS: '--max-semi-space-size=2',
+} as const;
+
 export function ensureBuilt(root: string, log: (l: string) => void): string {
   const cli = path.join(root, 'dist', 'cli.js');
   if (!existsSync(cli) || !existsSync(path.join(root, 'dist', 'inference', 'session-worker.mjs'))) {
@@ -77,7 +86,7 @@ async function measure(
     }),
   );
   // The same environment as deploy/edge-agent.service and Dockerfile.arm64.
-  const env = { ...process.env, MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=2' };
+  const env = { ...process.env, ...DEPLOY_ENV };
   const child = spawn(process.execPath, [cli, 'run', '--config', config], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
