@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../../src/paths.js';
-import { ensureBuilt } from './memory.js';
+import { DEPLOY_ENV, ensureBuilt } from './memory.js';
 import { makeVideo } from './pipeline.js';
 import { markdownTable, percentile, round, writeStandalone } from './stats.js';
 
@@ -53,7 +53,7 @@ export async function coldStartOnce(cli: string, video: string, model: string): 
       log: { level: 'warn' },
     }),
   );
-  const env = { ...process.env, MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=2' };
+  const env = { ...process.env, ...DEPLOY_ENV };
   const t0 = performance.now();
   const child = spawn(process.execPath, [cli, 'run', '--config', config], { env, stdio: 'ignore' });
   try {

@@ -58,13 +58,18 @@ const TOGGLES: Toggle[] = [
   {
     id: 'arena-max-default',
     name: 'MALLOC_ARENA_MAX unset (glibc default)',
-    env: { MALLOC_ARENA_MAX: undefined },
+    env: { MALLOC_ARENA_MAX: undefined, EDGE_AGENT_NO_REEXEC: '1' },
   },
   { id: 'arena-max-1', name: 'MALLOC_ARENA_MAX=1', env: { MALLOC_ARENA_MAX: '1' } },
   {
-    id: 'mmap-threshold-64k',
-    name: 'glibc mmap threshold fixed at 64 KiB, trim at once (MALLOC_MMAP_THRESHOLD_=65536 MALLOC_TRIM_THRESHOLD_=0)',
-    env: { MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '0' },
+    id: 'mmap-threshold-dynamic',
+    name: "glibc's dynamic mmap threshold and default trim (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ unset)",
+    env: { MALLOC_MMAP_THRESHOLD_: undefined, MALLOC_TRIM_THRESHOLD_: undefined, EDGE_AGENT_NO_REEXEC: '1' },
+  },
+  {
+    id: 'mmap-threshold-256k',
+    name: 'glibc mmap threshold fixed at 256 KiB (agent: 64 KiB)',
+    env: { MALLOC_MMAP_THRESHOLD_: '262144' },
   },
   {
     id: 'semi-space-default',
@@ -114,6 +119,16 @@ function readProbe(dir: string): Pick<Sample, 'mainHeapMB' | 'mainExternalMB' | 
   return out;
 }
 
+/** CPU time (user + system) of a process so far, ms (Linux /proc; clock ticks are 10 ms). */
+function cpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 async function processed(port: number): Promise<number | undefined> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/api/status`);
@@ -153,8 +168,8 @@ export async function runOnce(cli: string, config: Config, envChanges: Env, seco
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
   const samples: Sample[] = [];
-  let firstCount: { n: number; t: number } | undefined;
-  let lastCount: { n: number; t: number } | undefined;
+  let firstCount: { n: number; t: number; cpu: number } | undefined;
+  let lastCount: { n: number; t: number; cpu: number } | undefined;
   try {
     const started = performance.now();
     while ((performance.now() - started) / 1000 < seconds) {
@@ -165,8 +180,9 @@ export async function runOnce(cli: string, config: Config, envChanges: Env, seco
       if (s && (performance.now() - started) / 1000 > seconds / 2) {
         samples.push({ anonMB: s.anonMB, rssMB: s.rssMB, ...readProbe(probe) });
         const n = http?.enabled === false ? undefined : await processed(port);
-        if (n !== undefined) {
-          const c = { n, t: performance.now() };
+        const cpu = child.pid ? cpuMs(child.pid) : undefined;
+        if (n !== undefined && cpu !== undefined) {
+          const c = { n, t: performance.now(), cpu };
           firstCount ??= c;
           lastCount = c;
         }
@@ -185,7 +201,13 @@ export async function runOnce(cli: string, config: Config, envChanges: Env, seco
     firstCount && lastCount && lastCount.t > firstCount.t
       ? round(((lastCount.n - firstCount.n) * 1000) / (lastCount.t - firstCount.t), 1)
       : undefined;
+  // CPU per frame is far less sensitive to a busy machine than frames per second.
+  const cpuMsPerFrame =
+    firstCount && lastCount && lastCount.n > firstCount.n
+      ? round((lastCount.cpu - firstCount.cpu) / (lastCount.n - firstCount.n), 2)
+      : undefined;
   return {
+    cpuMsPerFrame,
     anonMB: med('anonMB')!,
     rssMB: med('rssMB')!,
     mainHeapMB: med('mainHeapMB'),
@@ -211,7 +233,14 @@ export async function benchMemoryBreakdown(
 ) {
   const log = options.log ?? (() => {});
   const seconds = options.seconds ?? 40;
-  const toggles = options.rows ? TOGGLES.filter((t) => options.rows!.includes(t.id)) : TOGGLES;
+  // In the order asked for (a row may repeat, to interleave A/B runs on a noisy machine).
+  const toggles = options.rows
+    ? options.rows.map((id) => {
+        const t = TOGGLES.find((x) => x.id === id);
+        if (!t) throw new Error(`unknown row ${id} (${TOGGLES.map((x) => x.id).join(', ')})`);
+        return t;
+      })
+    : TOGGLES;
   const cli = ensureBuilt(packageRoot(), log);
   const dir = mkdtempSync(path.join(tmpdir(), 'ea-bench-video-'));
   try {
@@ -221,7 +250,7 @@ export async function benchMemoryBreakdown(
     for (const t of toggles) {
       const r = await runOnce(cli, (t.config ?? ((c) => c))(base), t.env ?? {}, seconds);
       log(
-        `memory breakdown: ${t.id}: anonymous ${r.anonMB} MB, RSS ${r.rssMB} MB, heaps main ${r.mainHeapMB} / worker ${r.workerHeapMB} MB, ${r.fps ?? '–'} fps`,
+        `memory breakdown: ${t.id}: anonymous ${r.anonMB} MB, RSS ${r.rssMB} MB, heaps main ${r.mainHeapMB} / worker ${r.workerHeapMB} MB, ${r.fps ?? '–'} fps, ${r.cpuMsPerFrame ?? '–'} CPU ms/frame`,
       );
       rows.push({ id: t.id, toggle: t.name, ...r });
     }
@@ -237,6 +266,7 @@ export async function benchMemoryBreakdown(
           'V8 heap main / worker MB',
           'main external MB',
           'frames/s (÷ baseline)',
+          'agent CPU ms per frame (÷ baseline)',
         ],
         rows.map((r) => [
           r.toggle,

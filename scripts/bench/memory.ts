@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../../src/paths.js';
+import { AGENT_MALLOC_ENV, AGENT_V8_FLAGS } from '../../src/service/memory-env.js';
 import { makeVideo } from './pipeline.js';
 import { markdownTable, round } from './stats.js';
 
@@ -49,8 +50,8 @@ export function readStatus(pid: number): Omit<Reading, 's'> | undefined {
  * that must be in place before the process starts; docs/memory.md has what each buys).
  */
 export const DEPLOY_ENV = {
-  MALLOC_ARENA_MAX: '2',
-  NODE_OPTIONS: '--max-semi-space-size=2',
+  ...AGENT_MALLOC_ENV,
+  NODE_OPTIONS: AGENT_V8_FLAGS.join(' '),
 } as const;
 
 export function ensureBuilt(root: string, log: (l: string) => void): string {

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { AGENT_MALLOC_ENV, AGENT_V8_FLAGS } from '../../../src/service/memory-env.js';
 import { TSX_LOADER } from '../../helpers/cli.js';
 import { REPO } from '../../helpers/paths.js';
 import { requireTool } from '../../helpers/system-tools.js';
@@ -59,7 +60,7 @@ describe.skipIf(!hasFfmpeg || process.platform !== 'linux')('agent memory', () =
       process.execPath,
       ['--import', TSX_LOADER, path.join(REPO, 'src/cli.ts'), 'run', '--config', config],
       {
-        env: { ...process.env, MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=2' },
+        env: { ...process.env, ...AGENT_MALLOC_ENV, NODE_OPTIONS: AGENT_V8_FLAGS.join(' ') },
         stdio: 'ignore',
       },
     );
