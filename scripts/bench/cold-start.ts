@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../../src/paths.js';
-import { DEPLOY_ENV, ensureBuilt } from './memory.js';
+import { DEPLOY_ENV, DEPLOY_NODE_ARGS, ensureBuilt } from './memory.js';
 import { makeVideo } from './pipeline.js';
 import { markdownTable, percentile, round, writeStandalone } from './stats.js';
 
@@ -55,7 +55,10 @@ export async function coldStartOnce(cli: string, video: string, model: string): 
   );
   const env = { ...process.env, ...DEPLOY_ENV };
   const t0 = performance.now();
-  const child = spawn(process.execPath, [cli, 'run', '--config', config], { env, stdio: 'ignore' });
+  const child = spawn(process.execPath, [...DEPLOY_NODE_ARGS, cli, 'run', '--config', config], {
+    env,
+    stdio: 'ignore',
+  });
   try {
     const deadline = t0 + 60_000;
     const base = `http://127.0.0.1:${port}`;

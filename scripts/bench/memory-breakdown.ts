@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../../src/paths.js';
-import { DEPLOY_ENV, ensureBuilt, readStatus } from './memory.js';
+import { DEPLOY_ENV, DEPLOY_NODE_ARGS, ensureBuilt, readStatus } from './memory.js';
 import { makeVideo } from './pipeline.js';
 import { markdownTable, percentile, round, writeStandalone } from './stats.js';
 
@@ -25,6 +25,8 @@ interface Toggle {
   config?: (base: Config) => Config;
   /** Changes to the deployment environment (undefined removes a variable). */
   env?: Env;
+  /** node arguments instead of the deployment's (V8 flags NODE_OPTIONS does not accept). */
+  nodeArgs?: readonly string[];
 }
 
 const TOGGLES: Toggle[] = [
@@ -75,6 +77,21 @@ const TOGGLES: Toggle[] = [
     id: 'semi-space-default',
     name: 'main thread V8 young generation default (no --max-semi-space-size)',
     env: { NODE_OPTIONS: undefined },
+  },
+  {
+    id: 'semi-space-1',
+    name: 'main thread semi-space 1 MB (agent: 2)',
+    env: { NODE_OPTIONS: '--max-semi-space-size=1' },
+  },
+  {
+    id: 'no-optimize-for-size',
+    name: 'without V8 --optimize-for-size',
+    nodeArgs: [],
+  },
+  {
+    id: 'lite-mode',
+    name: 'V8 --lite-mode (no optimising compiler, no feedback vectors)',
+    nodeArgs: [...DEPLOY_NODE_ARGS, '--lite-mode'],
   },
   {
     id: 'worker-young-16',
@@ -140,7 +157,13 @@ async function processed(port: number): Promise<number | undefined> {
   }
 }
 
-export async function runOnce(cli: string, config: Config, envChanges: Env, seconds: number) {
+export async function runOnce(
+  cli: string,
+  config: Config,
+  envChanges: Env,
+  seconds: number,
+  nodeArgs: readonly string[] = DEPLOY_NODE_ARGS,
+) {
   const dir = mkdtempSync(path.join(tmpdir(), 'ea-bench-breakdown-'));
   const probe = path.join(dir, 'probe');
   mkdirSync(probe);
@@ -161,7 +184,7 @@ export async function runOnce(cli: string, config: Config, envChanges: Env, seco
     else env[k] = v;
   }
   const preload = path.join(packageRoot(), 'scripts', 'bench', 'heap-probe.cjs');
-  const child = spawn(process.execPath, ['--require', preload, cli, 'run', '--config', file], {
+  const child = spawn(process.execPath, [...nodeArgs, '--require', preload, cli, 'run', '--config', file], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -248,7 +271,7 @@ export async function benchMemoryBreakdown(
     const base = baseConfig(video);
     const rows = [];
     for (const t of toggles) {
-      const r = await runOnce(cli, (t.config ?? ((c) => c))(base), t.env ?? {}, seconds);
+      const r = await runOnce(cli, (t.config ?? ((c) => c))(base), t.env ?? {}, seconds, t.nodeArgs);
       log(
         `memory breakdown: ${t.id}: anonymous ${r.anonMB} MB, RSS ${r.rssMB} MB, heaps main ${r.mainHeapMB} / worker ${r.workerHeapMB} MB, ${r.fps ?? '–'} fps, ${r.cpuMsPerFrame ?? '–'} CPU ms/frame`,
       );

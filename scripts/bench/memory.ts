@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../../src/paths.js';
-import { AGENT_MALLOC_ENV, AGENT_V8_FLAGS } from '../../src/service/memory-env.js';
+import { AGENT_MALLOC_ENV, AGENT_NODE_ARGS, AGENT_V8_FLAGS } from '../../src/service/memory-env.js';
 import { makeVideo } from './pipeline.js';
 import { markdownTable, round } from './stats.js';
 
@@ -54,6 +54,9 @@ export const DEPLOY_ENV = {
   NODE_OPTIONS: AGENT_V8_FLAGS.join(' '),
 } as const;
 
+/** The node arguments of the unit's ExecStart and the image's ENTRYPOINT. */
+export const DEPLOY_NODE_ARGS: readonly string[] = AGENT_NODE_ARGS;
+
 export function ensureBuilt(root: string, log: (l: string) => void): string {
   const cli = path.join(root, 'dist', 'cli.js');
   if (!existsSync(cli) || !existsSync(path.join(root, 'dist', 'inference', 'session-worker.mjs'))) {
@@ -88,7 +91,7 @@ async function measure(
   );
   // The same environment as deploy/edge-agent.service and Dockerfile.arm64.
   const env = { ...process.env, ...DEPLOY_ENV };
-  const child = spawn(process.execPath, [cli, 'run', '--config', config], {
+  const child = spawn(process.execPath, [...DEPLOY_NODE_ARGS, cli, 'run', '--config', config], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });

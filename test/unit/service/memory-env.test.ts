@@ -6,7 +6,7 @@ describe('memoryReexec', () => {
     const plan = memoryReexec({ PATH: '/usr/bin', EMPTY: undefined }, ['--import', 'tsx']);
     expect(plan).toEqual({
       env: { PATH: '/usr/bin', ...AGENT_MALLOC_ENV },
-      execArgv: ['--max-semi-space-size=2', '--import', 'tsx'],
+      execArgv: ['--max-semi-space-size=2', '--optimize-for-size', '--import', 'tsx'],
     });
   });
 
@@ -24,8 +24,11 @@ describe('memoryReexec', () => {
       MALLOC_MMAP_THRESHOLD_: AGENT_MALLOC_ENV.MALLOC_MMAP_THRESHOLD_,
       MALLOC_TRIM_THRESHOLD_: AGENT_MALLOC_ENV.MALLOC_TRIM_THRESHOLD_,
     });
-    expect(plan?.execArgv).toEqual([]);
-    expect(memoryReexec({}, ['--max-semi-space-size=1'])?.execArgv).toEqual(['--max-semi-space-size=1']);
+    expect(plan?.execArgv).toEqual(['--optimize-for-size']);
+    expect(memoryReexec({}, ['--max-semi-space-size=1', '--optimize-for-size'])?.execArgv).toEqual([
+      '--max-semi-space-size=1',
+      '--optimize-for-size',
+    ]);
   });
 
   it('can be turned off', () => {
