@@ -299,11 +299,16 @@ export async function benchMemoryBreakdown(
           `${r.mainHeapMB ?? '–'} / ${r.workerHeapMB ?? '–'}`,
           r.mainExternalMB ?? '–',
           r.fps === undefined ? '–' : `${r.fps}${baseline.fps ? ` (${round(r.fps / baseline.fps, 2)})` : ''}`,
+          r.cpuMsPerFrame === undefined
+            ? '–'
+            : `${r.cpuMsPerFrame}${baseline.cpuMsPerFrame ? ` (${round(r.cpuMsPerFrame / baseline.cpuMsPerFrame, 2)})` : ''}`,
         ]),
       ),
       '',
       `Median of 1 s samples over the second half of a ${seconds} s run of \`node dist/cli.js run\` each, ` +
-        'deployment environment (`DEPLOY_ENV` in scripts/bench/memory.ts) unless the row changes it.',
+        'deployment environment (`DEPLOY_ENV` and `DEPLOY_NODE_ARGS` in scripts/bench/memory.ts) unless the row ' +
+        'changes it. CPU per frame (user + system of the agent process over the window ÷ frames) is the ' +
+        'throughput figure to compare on a busy machine; frames/s depends on the load of the moment.',
       '',
     ].join('\n');
     return { json: { seconds, rows }, markdown };
