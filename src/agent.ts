@@ -4,6 +4,8 @@ import { configDecision } from './agent/decision.js';
 import { agentFeatures } from './agent/features.js';
 import { forwardSamplerEvents, PowerModeTracker, telemetryHardware } from './agent/hardware.js';
 import { ModelHost } from './agent/model-host.js';
+import { runWithoutModel, startPipeline } from './agent/model-retry.js';
+import { noModel } from './agent/no-model.js';
 import { guardedTelemetry, retryFleet, watchDegradation, wireDiskGuard } from './agent/resilience.js';
 import { runStopSteps } from './agent/stop-steps.js';
 import { createSource } from './camera/index.js';
@@ -105,6 +107,11 @@ export class Agent {
   private startedAt = 0;
   private lastResultLogAt = Number.NEGATIVE_INFINITY;
   private stopping: Promise<void> | undefined;
+  /** Resolves when the pipeline starts (at once, or once a first model loads) or the agent stops. */
+  private pipelineStarted: () => void = () => undefined;
+  private readonly pipelineStart = new Promise<void>((resolve) => {
+    this.pipelineStarted = resolve;
+  });
 
   constructor(private readonly deps: AgentDeps) {
     this.log = deps.log.child({ component: 'agent' });
@@ -140,7 +147,9 @@ export class Agent {
     this.store = store;
     store.start(this.abort.signal);
 
-    const model = await this.models.loadInitial();
+    // No loadable model at all: start degraded around a stand-in, inference off (agent/no-model.ts).
+    const loaded = await this.models.loadInitial();
+    const model = loaded ?? noModel(() => this.models.unavailable?.error ?? 'none loaded yet');
     watchDegradation({
       faults: this.faults,
       events: store.events,
@@ -182,6 +191,7 @@ export class Agent {
       config,
       profile: () => this.getProfile(),
       pipeline,
+      sampler: this.sampler,
       decision: () => this.tuner?.controller.current(),
       events: store.events,
       clock: this.clock,
@@ -216,6 +226,7 @@ export class Agent {
         void this.stop();
       },
       fleet: () => this.fleet,
+      faults: this.faults,
     });
     this.features = built.features;
     this.configStore = built.configStore;
@@ -223,10 +234,23 @@ export class Agent {
     await startFeatures(this.features, this.abort.signal);
     // Cold start: the camera (whose capture process takes the longest to deliver) starts first,
     // the MQTT link and the HTTP server start side by side (docs/memory.md, cold start).
-    pipeline.start(this.abort.signal);
-    pipeline.finished().catch((err) => {
-      this.log.error({ err: errorMessage(err) }, 'pipeline stopped with an error');
-    });
+    const start = () => {
+      startPipeline(pipeline, this.abort.signal, this.log);
+      this.pipelineStarted();
+    };
+    if (loaded) start();
+    else {
+      runWithoutModel({
+        models: this.models,
+        modelsDir: config.models.dir,
+        faults: this.faults,
+        events: store.events,
+        clock: this.clock,
+        log: this.log,
+        signal: this.abort.signal,
+        start,
+      });
+    }
     await Promise.all([
       this.startFleet(commandTable(this.features), built.extensions),
       config.http.enabled ? this.startHttp(pipeline, routeRegistrars(this.features)) : undefined,
@@ -310,6 +334,7 @@ export class Agent {
    * the camera failed for good (a capture tool missing), so `edge-agent run` exits non-zero.
    */
   async finished(): Promise<PipelineStats | undefined> {
+    await this.pipelineStart;
     return this.pipeline?.finished();
   }
 
@@ -326,6 +351,7 @@ export class Agent {
 
   private async doStop(): Promise<void> {
     this.abort.abort();
+    this.pipelineStarted();
     // Every step bounded (issue 12 item 8): SIGTERM exits within 3 s whatever is stuck.
     await runStopSteps(
       [

@@ -17,6 +17,7 @@ import { PipelineCamera, snapshotFeature } from '../features/snapshot.js';
 import { tunerFeature } from '../features/tuner.js';
 import type { FleetExtension, FleetService } from '../fleet/service.js';
 import type { DeviceProfile } from '../hardware/index.js';
+import type { HealthFaults } from '../health/faults.js';
 import type { Logger } from '../log.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Store } from '../store/index.js';
@@ -56,6 +57,8 @@ export interface AgentParts {
   tuner?: TunerController | undefined;
   /** The battery planner (absent unless policy.batteryHours is set). */
   battery?: BatteryReplanner | undefined;
+  /** What is degraded: get-status carries it (as /healthz does). */
+  faults?: Pick<HealthFaults, 'list'> | undefined;
 }
 
 /** Every feature of the agent, and the config store that applies their live keys. */
@@ -98,6 +101,7 @@ export function agentFeatures(parts: AgentParts): {
           telemetry: parts.telemetry,
           outbox: store.outbox,
           mqtt: () => parts.fleet()?.status(),
+          ...(parts.faults ? { faults: () => parts.faults!.list() } : {}),
         }),
       profile: parts.profile,
       restart: parts.restart,

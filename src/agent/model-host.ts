@@ -1,12 +1,14 @@
+import path from 'node:path';
 import type { AgentConfig } from '../config/index.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, ModelLoadError } from '../errors.js';
 import type { ActiveModelInfo, ModelSwitcher, ModelTarget } from '../features/models.js';
 import type { ExecutionProvider, SessionOptions } from '../inference/session.js';
 import { WorkerModel } from '../inference/worker-model.js';
 import type { Logger } from '../log.js';
-import { type Catalog, loadCatalog } from '../models/catalog.js';
+import { Catalog, loadCatalog } from '../models/catalog.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { type FallbackResult, fallbackCandidates, loadWithFallback } from './degraded.js';
+import { NO_MODEL_NAME } from './no-model.js';
 
 /** Session options of the agent's models (the first one and every switch). */
 export function agentSessionOptions(config: AgentConfig): SessionOptions {
@@ -39,6 +41,13 @@ export class ModelHost implements ModelSwitcher {
   fallback: FallbackResult<WorkerModel> | undefined;
   /** Bundled models whose manifest could not be read (skipped, so the others still load). */
   readonly broken: Array<{ file: string; error: string }> = [];
+  /** Set while no model at all could be loaded (the agent runs degraded, inference off). */
+  unavailable: { error: string; sinceMs: number } | undefined;
+  /** `models.dir` could not be listed at the last catalogue load (the catalogue is then empty). */
+  private catalogError: string | undefined;
+  /** First loads (retry, set-model, deploy) one at a time, so two never race to be the first. */
+  private firstLoad: Promise<unknown> = Promise.resolve();
+  private readonly firstModelListeners: Array<() => void> = [];
 
   constructor(
     private readonly config: AgentConfig,
@@ -55,23 +64,76 @@ export class ModelHost implements ModelSwitcher {
     return this.current;
   }
 
+  /**
+   * Reads the catalogue again. A `models.dir` that cannot be listed (missing, unreadable) keeps the
+   * catalogue read before (an empty one at start) and is remembered for the `model-unavailable`
+   * fault, instead of an error: the agent keeps serving, and a later reload picks the folder up.
+   */
   async reloadCatalog(): Promise<Catalog> {
     this.broken.length = 0;
-    this.catalogRef = await loadCatalog({
-      modelsDir: this.config.models.dir,
-      dataDir: this.config.dataDir,
-      log: this.log,
-      onBrokenManifest: (file, err) => this.broken.push({ file, error: errorMessage(err) }),
-    });
+    try {
+      this.catalogRef = await loadCatalog({
+        modelsDir: this.config.models.dir,
+        dataDir: this.config.dataDir,
+        log: this.log,
+        onBrokenManifest: (file, err) => this.broken.push({ file, error: errorMessage(err) }),
+      });
+      this.catalogError = undefined;
+    } catch (err) {
+      const message = errorMessage(err);
+      // Once per distinct error: the no-model retry reads the catalogue again and again.
+      if (message !== this.catalogError) this.log.error({ err: message }, 'model catalogue unavailable');
+      this.catalogError = message;
+      // The catalogue read before stays (a folder briefly unreadable must not empty it); at start, none.
+      const dataDir = this.config.dataDir;
+      this.catalogRef ??= new Catalog(new Map(), dataDir ? path.join(dataDir, 'models') : undefined);
+    }
     return this.catalogRef;
+  }
+
+  /**
+   * The configured model (see loadConfigured); undefined when no model at all can be loaded, with
+   * the reason in `unavailable`: the agent then starts without inference (src/agent/no-model.ts).
+   */
+  async loadInitial(): Promise<WorkerModel | undefined> {
+    try {
+      return await this.loadConfigured();
+    } catch (err) {
+      this.unavailable = { error: errorMessage(err), sinceMs: this.unavailable?.sinceMs ?? Date.now() };
+      return undefined;
+    }
+  }
+
+  /**
+   * While no model is loaded: reads the catalogue again and loads the configured model (or a
+   * fallback); the pipeline takes it and the first-model listeners run. Throws when none loads.
+   */
+  async loadFirst(): Promise<void> {
+    await this.exclusive(async () => {
+      if (this.current) return;
+      await this.reloadCatalog();
+      this.installFirst(await this.loadConfigured());
+    });
+  }
+
+  /** Runs once a first model replaces none (to start the pipeline). */
+  onFirstModel(listener: () => void): void {
+    this.firstModelListeners.push(listener);
   }
 
   /**
    * The configured model; when it cannot be verified or loaded, another variant of it or another
    * model (see fallbackCandidates), recorded in `fallback` for the health fault and the event.
    */
-  async loadInitial(): Promise<WorkerModel> {
+  private async loadConfigured(): Promise<WorkerModel> {
     const catalog = this.catalogRef ?? (await this.reloadCatalog());
+    if (this.catalogError) throw new ModelLoadError(this.catalogError);
+    if (catalog.names().length === 0) {
+      const broken = this.broken.length ? ` (${this.broken.length} skipped as unreadable)` : '';
+      throw new ModelLoadError(
+        `no model in ${this.config.models.dir}${broken}: install one there, or send set-model / deploy-model`,
+      );
+    }
     const wanted = { model: this.config.models.default, variant: this.config.models.variant };
     const result = await loadWithFallback(
       fallbackCandidates(catalog, wanted),
@@ -90,6 +152,21 @@ export class ModelHost implements ModelSwitcher {
     return this.current;
   }
 
+  private installFirst(model: WorkerModel): void {
+    this.current = model;
+    this.unavailable = undefined;
+    this.log.info({ model: model.name, variant: model.variant.id }, 'a model is loaded: inference on');
+    // The pipeline holds the stand-in, which never ran: swapping it out is immediate.
+    void this.pipeline?.setModel(model);
+    for (const listener of this.firstModelListeners) listener();
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.firstLoad.then(fn, fn);
+    this.firstLoad = run.catch(() => undefined);
+    return run;
+  }
+
   /** From now on swaps go through the pipeline (which owns the model while it runs). */
   attach(pipeline: Pipeline): void {
     this.pipeline = pipeline;
@@ -105,7 +182,7 @@ export class ModelHost implements ModelSwitcher {
     target: TunedTarget,
   ): Promise<{ changed: boolean; from: ActiveModelInfo; to: ActiveModelInfo }> {
     const previous = this.model;
-    if (!previous) throw new Error('no model is loaded yet');
+    if (!previous) return this.switchFromNone(target);
     const from = this.active()!;
     const name = target.model ?? previous.name;
     // The manifest's default when no variant is named; unknown ids throw a clear error.
@@ -132,6 +209,37 @@ export class ModelHost implements ModelSwitcher {
     if (this.pipeline) await this.pipeline.setModel(next);
     else await previous.dispose();
     return { changed: true, from, to: this.active()! };
+  }
+
+  /** set-model / a deployed model while none is loaded: the catalogue read again, then that model. */
+  private switchFromNone(
+    target: TunedTarget,
+  ): Promise<{ changed: boolean; from: ActiveModelInfo; to: ActiveModelInfo }> {
+    return this.exclusive(async () => {
+      if (this.current) return this.switchTo(target); // a retry loaded one meanwhile
+      const catalog = await this.reloadCatalog();
+      if (this.catalogError) throw new ModelLoadError(this.catalogError);
+      const name = target.model ?? this.config.models.default;
+      const { variant } = catalog.variant(name, target.variant); // unknown names: a clear error
+      const ep = target.session?.executionProvider as ExecutionProvider | undefined;
+      const base = agentSessionOptions(this.config);
+      const next = await WorkerModel.load({
+        catalog,
+        model: name,
+        variant: variant.id,
+        session: {
+          ...base,
+          ...(target.session?.threads !== undefined ? { threads: target.session.threads } : {}),
+          ...(ep ? { executionProviders: [ep] } : {}),
+        },
+        log: this.log,
+      });
+      this.sessionNow = target.session;
+      this.fallback = undefined;
+      this.installFirst(next);
+      const none = { model: NO_MODEL_NAME, variant: NO_MODEL_NAME, executionProvider: undefined };
+      return { changed: true, from: none, to: this.active()! };
+    });
   }
 
   async dispose(): Promise<void> {

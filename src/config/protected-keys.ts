@@ -1,4 +1,5 @@
 import { EdgeAgentError } from '../errors.js';
+import { type LookupAll, remoteCameraHostProblem, remoteCameraUrlProblem } from './source-policy.js';
 
 /**
  * Config keys that an unsigned remote request (MQTT `set-config`) may not change: whoever can
@@ -18,7 +19,14 @@ export interface ProtectedKey {
   reason: string;
   /** Present: only values this returns true for are forbidden (e.g. local file sources). */
   forbidsValue?(value: unknown): boolean;
+  /** A more precise reason for a forbidden value (shown instead of `reason`). */
+  reasonFor?(value: unknown): string | undefined;
+  /** For value-dependent keys: what may be set remotely, for docs/config.md. */
+  remoteNote?: string;
 }
+
+/** Log levels a remote request may choose (redaction applies at all of them: src/log.ts). */
+export const REMOTE_LOG_LEVELS: readonly string[] = ['error', 'warn', 'info', 'debug'];
 
 /** Keys below a protected path that remain changeable (live, harmless tuning). */
 export const CHANGEABLE_EXCEPTIONS: readonly string[] = ['mqtt.results'];
@@ -35,26 +43,46 @@ export const PROTECTED_KEYS: readonly ProtectedKey[] = [
   { path: 'trust', reason: 'command and manifest signing keys' },
   { path: 'store.auditRetentionDays', reason: 'the audit trail' },
   {
+    path: 'log.level',
+    reason:
+      'a log level that hides faults and the audit of what is done (fatal, silent) or logs every payload (trace); remotely only error, warn, info, debug',
+    remoteNote: 'over MQTT only error, warn, info or debug',
+    forbidsValue: (value) =>
+      value !== null && (typeof value !== 'string' || !REMOTE_LOG_LEVELS.includes(value)),
+  },
+  {
     path: 'camera.source',
-    reason: 'a local file or folder (only cameras and network streams may be set remotely)',
+    reason:
+      'a local file or folder, or a URL of this device, a link-local or a metadata address (remotely only cameras and network streams elsewhere)',
+    remoteNote:
+      'over MQTT no files or folders, and no URL of this device, a link-local or a metadata address',
     forbidsValue: (value) => typeof value !== 'string' || !isRemoteSafeSource(value),
+    reasonFor: (value) =>
+      typeof value === 'string' && isNetworkSource(value)
+        ? `${remoteCameraUrlProblem(value)}: network cameras set remotely may not be on this device, link-local or metadata addresses (config/source-policy.ts)`
+        : undefined,
   },
 ];
 
 /**
  * Camera sources a remote request may select: devices by index, `/dev/videoN`, network streams,
  * synthetic. Files and folders (`file:`, `images:`) would let a publisher read any image on the
- * device back through `snapshot`.
+ * device back through `snapshot`; network URLs on this device (loopback), link-local or metadata
+ * addresses would let it reach services that only the device can (SSRF; config/source-policy.ts).
  */
 export function isRemoteSafeSource(source: string): boolean {
   const s = source.trim();
+  if (isNetworkSource(s)) return remoteCameraUrlProblem(s) === undefined;
   return (
     s === 'synthetic' ||
     /^libcamera(:\d{1,3})?$/.test(s) ||
     /^jetson-csi(:\d{1,3})?$/.test(s) ||
-    /^v4l2:\/dev\/video\d{1,3}$/.test(s) ||
-    /^(rtsps?|https?):\/\/[^\s]+$/i.test(s)
+    /^v4l2:\/dev\/video\d{1,3}$/.test(s)
   );
+}
+
+function isNetworkSource(source: string): boolean {
+  return /^(rtsps?|https?):\/\/[^\s]+$/i.test(source.trim());
 }
 
 export class ForbiddenError extends EdgeAgentError {
@@ -96,8 +124,8 @@ export function forbiddenChanges(patch: Record<string, unknown>): Array<{ key: s
     for (const key of PROTECTED_KEYS) {
       if (within(leaf, key.path)) {
         // The leaf is the key or below it.
-        if (!key.forbidsValue || key.forbidsValue(valueAt(value, key.path, leaf)))
-          found.set(key.path, key.reason);
+        const v = valueAt(value, key.path, leaf);
+        if (!key.forbidsValue || key.forbidsValue(v)) found.set(key.path, key.reasonFor?.(v) ?? key.reason);
       } else if (within(key.path, leaf)) {
         // The leaf replaces or deletes a parent of the key: what does the key become?
         if (!key.forbidsValue) {
@@ -106,7 +134,8 @@ export function forbiddenChanges(patch: Record<string, unknown>): Array<{ key: s
         }
         const nested = valueAt(value, key.path, leaf);
         // Deleted (back to the default) is allowed for value-dependent keys.
-        if (nested !== undefined && key.forbidsValue(nested)) found.set(key.path, key.reason);
+        if (nested !== undefined && key.forbidsValue(nested))
+          found.set(key.path, key.reasonFor?.(nested) ?? key.reason);
       }
     }
   }
@@ -132,6 +161,11 @@ export function remoteChangeability(key: string): 'allowed' | 'forbidden' | 'by 
   return rule.forbidsValue ? 'by value' : 'forbidden';
 }
 
+/** What a value-dependent key may be set to remotely (docs/config.md), else undefined. */
+export function remoteNote(key: string): string | undefined {
+  return PROTECTED_KEYS.find((k) => within(key, k.path) && k.forbidsValue)?.remoteNote;
+}
+
 /** Throws a `forbidden` error naming every protected key the patch touches. */
 export function assertRemotelyChangeable(patch: Record<string, unknown>): void {
   const bad = forbiddenChanges(patch);
@@ -140,5 +174,23 @@ export function assertRemotelyChangeable(patch: Record<string, unknown>): void {
     `forbidden: ${bad.map((b) => `${b.key} (${b.reason})`).join(', ')} cannot be changed over MQTT; ` +
       'edit the config file on the device. Nothing was changed.',
     bad.map((b) => b.key),
+  );
+}
+
+/**
+ * The DNS half of the camera rule, for a patch that already passed `assertRemotelyChangeable`: a
+ * network camera host name must not resolve to this device, a link-local or a metadata address.
+ */
+export async function assertRemoteCameraHost(
+  patch: Record<string, unknown>,
+  lookup?: LookupAll,
+): Promise<void> {
+  const camera = patch.camera;
+  if (!isPlainObject(camera) || typeof camera.source !== 'string' || !isNetworkSource(camera.source)) return;
+  const problem = await remoteCameraHostProblem(camera.source, lookup);
+  if (!problem) return;
+  throw new ForbiddenError(
+    `forbidden: camera.source (${problem}) cannot be set over MQTT; edit the config file on the device. Nothing was changed.`,
+    ['camera.source'],
   );
 }

@@ -1,6 +1,6 @@
 import { describeNode } from './format.js';
 import { configJsonSchema, type JsonSchemaNode } from './json-schema.js';
-import { remoteChangeability } from './protected-keys.js';
+import { remoteChangeability, remoteNote } from './protected-keys.js';
 
 /** docs/config.md: every config key with its type, default and description, from the JSON Schema. */
 export function configReferenceMarkdown(): string {
@@ -19,7 +19,7 @@ export function configReferenceMarkdown(): string {
         remote === 'forbidden'
           ? ' (not changeable over MQTT)'
           : remote === 'by value'
-            ? ' (files and folders not settable over MQTT)'
+            ? ` (${remoteNote(full) ?? 'some values not settable over MQTT'})`
             : '';
       const desc = `${child.description ?? ''}${note}`.trim().replace(/\|/g, '\\|');
       rows.push(`| \`${full}\` | ${describeNode(child).replace(/\|/g, '\\|')} | ${dflt} | ${desc} |`);

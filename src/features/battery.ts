@@ -18,6 +18,8 @@ export function batteryFeature(deps: BatteryFeatureDeps): Feature {
       app.get('/api/battery', async () => ({
         ...replanner.status(),
         replans: replanner.replans().slice(-50),
+        // The dashboard's chart: the battery's energy readings (one a minute) next to the plans.
+        history: replanner.energyHistory(),
       }));
     },
     start: (signal) => replanner.start(signal),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AgentConfig } from '../config/index.js';
-import { assertRemotelyChangeable } from '../config/protected-keys.js';
+import { assertRemoteCameraHost, assertRemotelyChangeable } from '../config/protected-keys.js';
 import { redactSecrets } from '../config/redact.js';
 import type { SetConfigResult } from '../config/store.js';
 import { defineCommand } from '../fleet/router.js';
@@ -38,6 +38,7 @@ export function configFeature(deps: ConfigFeatureDeps): Feature {
         mutates: true,
         run: async ({ patch }: { patch: Record<string, unknown> }) => {
           assertRemotelyChangeable(patch); // security-relevant keys: never over unsigned MQTT
+          await assertRemoteCameraHost(patch); // a camera host name resolving to this device
           const result = await deps.store.set(patch);
           await deps.infoChanged?.();
           return { ...result, config: redactSecrets(deps.store.effective()) };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { defineCommand } from '../fleet/router.js';
+import { type Fault, healthStatus } from '../health/faults.js';
 import type { PipelineStats } from '../pipeline/types.js';
 import type { Feature } from './feature.js';
 import { need } from './feature.js';
@@ -79,6 +80,8 @@ export interface StatusParts {
   outbox?: { stats(): unknown };
   /** The MQTT link's state (absent while MQTT is off). */
   mqtt?(): unknown;
+  /** What is degraded (no model, camera offline, disk full, ...), as in /healthz. */
+  faults?(): readonly Fault[];
 }
 
 /** The get-status answer. */
@@ -94,5 +97,10 @@ export function deviceStatus(parts: StatusParts) {
     telemetry: parts.telemetry?.latest() ?? null,
     outbox: parts.outbox?.stats(),
     mqtt: parts.mqtt?.(),
+    ...(parts.faults ? { health: healthOf(parts.faults()) } : {}),
   };
+}
+
+function healthOf(faults: readonly Fault[]) {
+  return { status: healthStatus(faults), faults };
 }

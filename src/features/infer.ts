@@ -1,5 +1,5 @@
 import { ImageDecodeError } from '../errors.js';
-import type { ImageLimits } from '../image/limits.js';
+import { ACCEPTED_IMAGES_TEXT, type ImageLimits } from '../image/limits.js';
 import { inferenceJson } from '../inference/json.js';
 import type { PipelineModel } from '../pipeline/types.js';
 import type { Feature } from './feature.js';
@@ -11,6 +11,9 @@ const IMAGE_TYPES = [
   'image/gif',
   'image/tiff',
   'image/avif',
+  // Accepted as bodies so the sniffer names them in its 415 (BMP is not decodable here).
+  'image/bmp',
+  'image/x-ms-bmp',
   'application/octet-stream',
 ];
 
@@ -43,14 +46,10 @@ export function inferFeature(deps: InferFeatureDeps): Feature {
       app.post('/api/infer', { bodyLimit: deps.maxBytes }, async (req, reply) => {
         const body = req.body;
         if (!Buffer.isBuffer(body)) {
-          return reply
-            .code(415)
-            .send({ error: 'send the image bytes with Content-Type image/jpeg, image/png or image/webp' });
+          return reply.code(415).send({ error: `send the image bytes: ${ACCEPTED_IMAGES_TEXT}` });
         }
         if (body.length === 0) {
-          throw new ImageDecodeError(
-            'empty body: send the image bytes (JPEG, PNG, WebP) with Content-Type image/jpeg or image/png',
-          );
+          throw new ImageDecodeError(`empty body: send the image bytes: ${ACCEPTED_IMAGES_TEXT}`);
         }
         if (inferring >= maxInferring) {
           reply.header('Retry-After', '1');

@@ -5,6 +5,7 @@ import { redactUrl } from '../config/redact.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backoffDelayMs, isAuthRefusal, isProtocolRefusal, TakeoverDetector } from './backoff.js';
+import { connectWithPacketLimit, type IncomingPacketTooLargeError } from './client-packet-limit.js';
 
 export interface LinkTls {
   ca?: string | undefined;
@@ -28,7 +29,10 @@ export interface LinkOptions {
   sessionExpiryS: number;
   reconnect: { minDelayS: number; maxDelayS: number; stableAfterS: number };
   will?: { topic: string; payload: string; qos: 0 | 1; retain: boolean };
-  /** Largest packet we accept (MQTT 5 Maximum Packet Size; the broker drops bigger ones). */
+  /**
+   * Largest packet we accept: sent as MQTT 5 Maximum Packet Size (the broker drops bigger ones),
+   * and enforced on every protocol version by cutting the connection (client-packet-limit.ts).
+   */
   maximumPacketSize?: number;
 }
 
@@ -94,6 +98,11 @@ export class MqttLink {
   private loop: Promise<void> | undefined;
   private readonly status: LinkStatus;
   private tlsFiles: Partial<Record<'ca' | 'cert' | 'key', Buffer>> = {};
+  /**
+   * Set after an oversized packet cut the connection: the next connection starts a clean session,
+   * so a queued (QoS 1) oversized message is not delivered again on every reconnect.
+   */
+  private discardSession = false;
 
   constructor(
     private readonly options: LinkOptions,
@@ -220,7 +229,8 @@ export class MqttLink {
     { kind: 'session'; end: SessionEnd } | { kind: 'failed'; error: string; code?: number }
   > {
     return new Promise((resolve) => {
-      const client = (this.deps.connect ?? mqtt.connect)(this.options.url, this.clientOptions());
+      const client = (this.deps.connect ?? this.defaultConnect())(this.options.url, this.clientOptions());
+      this.discardSession = false;
       this.current = client;
       let lastError: { message: string; code?: number } | undefined;
       let connectedAt: number | undefined;
@@ -294,9 +304,21 @@ export class MqttLink {
     );
   }
 
+  private defaultConnect(): ConnectFn {
+    const max = this.options.maximumPacketSize;
+    if (!max) return mqtt.connect;
+    return connectWithPacketLimit(max, (err: IncomingPacketTooLargeError) => {
+      this.discardSession = true;
+      this.log.warn(
+        { url: this.status.url, bytes: err.bytes, limit: err.limit },
+        'incoming MQTT packet over the limit refused: connection closed (next session starts clean)',
+      );
+    });
+  }
+
   private clientOptions(): IClientOptions {
     const o = this.options;
-    const persistent = o.sessionExpiryS > 0;
+    const persistent = o.sessionExpiryS > 0 && !this.discardSession;
     const options: IClientOptions = {
       clientId: o.clientId,
       protocolVersion: this.version,

@@ -9,7 +9,7 @@ import { type Clock, systemClock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
 import { isLoopbackHost } from '../config/schema.js';
 import { ConfigError, EdgeAgentError, errorMessage, ImageDecodeError } from '../errors.js';
-import { ImageTooLargeError, UnsupportedImageError } from '../image/limits.js';
+import { ACCEPTED_IMAGES_TEXT, ImageTooLargeError, UnsupportedImageError } from '../image/limits.js';
 import type { Logger } from '../log.js';
 import { packageRoot } from '../paths.js';
 import type { TelemetryRecord } from '../telemetry/record.js';
@@ -124,10 +124,10 @@ export class HttpServer {
         });
       }
       if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-        return reply
-          .code(415)
-          .send({ error: 'send the image bytes with Content-Type image/jpeg, image/png or image/webp' });
+        return reply.code(415).send({ error: `send the image bytes: ${ACCEPTED_IMAGES_TEXT}` });
       }
+      // 503: unavailable for now (no model loaded: agent/no-model.ts); the message says why.
+      if (err.statusCode === 503) return reply.code(503).send({ error: err.message });
       if (err.statusCode && err.statusCode < 500)
         return reply.code(err.statusCode).send({ error: err.message });
       log.error({ path: req.url.split('?')[0], err: errorMessage(err) }, 'http handler failed');

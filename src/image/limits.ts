@@ -14,6 +14,10 @@ import { loadSharp } from './sharp.js';
 export const RASTER_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif'] as const;
 export type RasterFormat = (typeof RASTER_FORMATS)[number];
 
+/** For error messages: what an upload may be. */
+export const ACCEPTED_IMAGES_TEXT =
+  'JPEG, PNG, WebP, GIF, TIFF or AVIF (Content-Type image/jpeg, image/png, ... or application/octet-stream)';
+
 /**
  * The default pixel limit: 4096 × 3072 (12.6 Mpx). It covers the largest cameras the agent supports
  * (4K UHD and DCI video, the Raspberry Pi HQ camera's 4056 × 3040 and Camera Module 3's
@@ -71,7 +75,19 @@ export function knownUnsupported(head: Uint8Array): string | undefined {
   if (text.startsWith('%pdf')) return 'PDF';
   if (text.startsWith('%!ps')) return 'PostScript';
   if (ascii(head, 4, 'ftyp')) return 'HEIF/HEIC or video';
+  if (isBmp(head)) return 'BMP';
   return undefined;
+}
+
+/**
+ * A Windows bitmap: `BM`, then (at byte 14) the size of a DIB header that exists (OS/2 12 and 64,
+ * BITMAPINFOHEADER 40, v2 52, v3 56, v4 108, v5 124). The libvips in sharp's prebuilt binaries has
+ * no BMP loader (it needs ImageMagick), so BMP is refused by name instead of as unrecognised.
+ */
+function isBmp(head: Uint8Array): boolean {
+  if (!ascii(head, 0, 'BM') || head.length < 18) return false;
+  const dib = (head[14]! | (head[15]! << 8) | (head[16]! << 16) | (head[17]! << 24)) >>> 0;
+  return [12, 40, 52, 56, 64, 108, 124].includes(dib);
 }
 
 /** Is width × height within the limit? The message says both sizes. Pure. */

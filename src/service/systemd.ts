@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { isNoModel } from '../agent/no-model.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -40,9 +41,11 @@ export function watchdogIntervalMs(env: Env, pid: number): number | undefined {
 
 /** What readiness means for the agent: the first inference, or a camera that is down while we serve. Pure. */
 export function servingState(
-  stats: { counters: { processed: number }; camera: { state: string } } | undefined,
+  stats: { counters: { processed: number }; camera: { state: string }; model?: { name: string } } | undefined,
 ): { ready: boolean; status: string } {
   if (!stats) return { ready: false, status: 'starting' };
+  // No loadable model (agent/no-model.ts): HTTP and MQTT serve; inference waits for a model.
+  if (isNoModel(stats.model)) return { ready: true, status: 'serving: no loadable model, retrying' };
   if (stats.counters.processed > 0) return { ready: true, status: 'serving: inferring' };
   if (stats.camera.state === 'offline') return { ready: true, status: 'serving: camera offline, retrying' };
   return { ready: false, status: `starting: camera ${stats.camera.state}` };

@@ -118,9 +118,9 @@ export async function simulateBatteryRun(o: RunOptions) {
   };
   let restored = 0;
   const events: Array<Record<string, unknown>> = [];
-  // The truth: what the modelled device draws at the applied plan (without the learned extra), × the change, ± noise.
+  // The truth: what the modelled device draws at the applied plan (without the learned factor), × the change, ± noise.
   const drawW = () => {
-    const base = applied ? applied.averageW - applied.energy.extraWatts : o.power.idleW;
+    const base = applied ? applied.averageW / applied.energy.drainFactor : o.power.idleW;
     return base * factor * (1 + (o.noise ?? 0) * (2 * random() - 1));
   };
   const sim = new BatterySim({ fullWh: o.fullWh, drawW });
@@ -135,7 +135,7 @@ export async function simulateBatteryRun(o: RunOptions) {
         cores: o.cores ?? 4,
         remainingWh: req.remainingWh,
         targetHours: req.targetHours,
-        extraW: req.extraW,
+        drainFactor: req.drainFactor,
         current: req.current,
         minFps: o.minFps,
       }),
@@ -177,6 +177,7 @@ export async function simulateBatteryRun(o: RunOptions) {
     events,
     restored,
     t0,
+    replanner,
     firstPlan: replanner.replans()[0],
   };
 }

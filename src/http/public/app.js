@@ -138,13 +138,15 @@ function showStatus(s) {
         ? [
             [
               'battery plan',
-              `${r.batteryPlan.predictedHours === undefined ? '?' : fmt(r.batteryPlan.predictedHours, 1)} h left of the ${r.batteryPlan.targetHours} h target${r.batteryPlan.met ? '' : ' (NOT reachable)'}; drain planned ${fmt(r.batteryPlan.plannedW, 2)} W, measured ${r.batteryPlan.measuredW === undefined ? '–' : `${fmt(r.batteryPlan.measuredW, 2)} W`}`,
+              `${r.batteryPlan.predictedHours === undefined ? '?' : fmt(r.batteryPlan.predictedHours, 1)} h left of the ${r.batteryPlan.targetHours} h target${r.batteryPlan.met ? '' : ' (NOT reachable)'}; drain planned ${fmt(r.batteryPlan.plannedW, 2)} W, measured ${r.batteryPlan.measuredW === undefined ? '–' : `${fmt(r.batteryPlan.measuredW, 2)} W`}${r.batteryPlan.energySource ? ` (energy model ${r.batteryPlan.energySource})` : ''}`,
             ],
           ]
         : []),
       ['temperatures', temps || '–'],
     ]);
   }
+  // The planned vs measured drain chart (battery-panel.js), while a battery plan is in force.
+  window.batteryPanel?.(r?.batteryPlan);
 }
 
 function caption(r) {

@@ -7,6 +7,7 @@ import { pacingFromConfig } from '../../pipeline/config.js';
 import type { Pacing } from '../../pipeline/pacing.js';
 import { candidateLabel, type Decision, sameCandidate } from '../types.js';
 import { planCandidates } from './from-tuner.js';
+import { LivePowerMonitor, type LivePowerMonitorDeps } from './live-power-monitor.js';
 import { type BatteryPlan, planBatteryLife } from './planner.js';
 import { powerModelFor } from './power-model.js';
 import { readBatteryState } from './remaining.js';
@@ -22,7 +23,9 @@ import { BatteryReplanner, type BatteryStatus } from './replanner.js';
 export interface AgentBatteryDeps {
   config: AgentConfig;
   profile: () => Promise<DeviceProfile>;
-  pipeline: { setPacing(p: Pacing): void };
+  pipeline: { setPacing(p: Pacing): void } & Partial<LivePowerMonitorDeps['pipeline']>;
+  /** The hardware sampler: its power readings, next to what the pipeline did, measure the model. */
+  sampler?: LivePowerMonitorDeps['sampler'] | undefined;
   /** The tuner's decision in force (its measured candidates). */
   decision: () => Decision | undefined;
   events: { emit(type: string, data: Record<string, unknown>): void };
@@ -32,6 +35,15 @@ export interface AgentBatteryDeps {
 }
 
 export function createAgentBattery(deps: AgentBatteryDeps): BatteryReplanner | undefined {
+  const chosenLabel = () => {
+    const c = deps.decision()?.chosen;
+    return c ? candidateLabel(c) : 'configured';
+  };
+  const stats = deps.pipeline.stats?.bind(deps.pipeline);
+  const monitor =
+    deps.sampler && stats
+      ? new LivePowerMonitor({ sampler: deps.sampler, pipeline: { stats }, candidate: chosenLabel })
+      : undefined;
   const { config } = deps;
   const targetHours = config.policy.batteryHours;
   if (targetHours === undefined) return undefined;
@@ -48,11 +60,13 @@ export function createAgentBattery(deps: AgentBatteryDeps): BatteryReplanner | u
     plan: (req) => {
       const d = deps.decision();
       const candidates = planCandidates(d?.candidates ?? []).filter((c) => sameCandidate(c, d?.chosen));
+      const live = monitor?.measured();
       return planBatteryLife({
+        ...(live ? { measured: live } : {}),
         candidates,
         targetHours: req.targetHours,
         remainingWh: req.remainingWh,
-        extraW: req.extraW,
+        drainFactor: req.drainFactor,
         current: req.current,
         power: powerModelFor(profile?.board.family ?? 'unknown', true, config.power.model),
         cores: Math.max(1, profile?.cpu.cores ?? 1),
@@ -66,10 +80,14 @@ export function createAgentBattery(deps: AgentBatteryDeps): BatteryReplanner | u
     },
     restore: async () => deps.pipeline.setPacing(configured),
     // A new tuner decision (the first one, or another choice) re-plans at the next check.
+    // A measured figure that was not there before (idle, J, camera, duty frame) re-plans too.
     inputsVersion: () => {
       const d = deps.decision();
-      return d?.chosen ? `${candidateLabel(d.chosen)}@${d.decidedAt}` : '';
+      const m = monitor?.measured() ?? {};
+      const known = Object.keys(m).sort().join(',');
+      return `${d?.chosen ? `${candidateLabel(d.chosen)}@${d.decidedAt}` : ''}|${known}`;
     },
+    monitor,
     events: deps.events,
     options: {
       targetHours,
@@ -125,6 +143,8 @@ export interface BatteryPlanReading {
   met: boolean;
   plannedW: number;
   measuredW?: number;
+  /** Whether the plan's energy model is measured by the device's sensor or estimated. */
+  energySource: string;
 }
 
 /** The dashboard's readings: the plan's predicted life and planned vs measured drain. */
@@ -136,6 +156,7 @@ export function batteryReadings(s: BatteryStatus | undefined): { batteryPlan?: B
       targetHours: Number(s.plan.targetHours.toFixed(2)),
       met: s.plan.met,
       plannedW: s.plan.averageW,
+      energySource: s.plan.energy.source,
       ...(s.measuredDrainW !== undefined ? { measuredW: Number(s.measuredDrainW.toFixed(3)) } : {}),
     },
   };

@@ -1,3 +1,4 @@
+import { RELEASE_CAMERA_MIN_INTERVAL_S } from '../../pipeline/pacing.js';
 import type { CandidateKey } from '../types.js';
 import { candidateLabel, sameCandidate } from '../types.js';
 import {
@@ -13,6 +14,8 @@ import {
   rateMode,
 } from './energy.js';
 import type { PowerModel } from './power-model.js';
+
+const RELEASE_INTERVAL_S = RELEASE_CAMERA_MIN_INTERVAL_S;
 
 /**
  * The `battery-life` planner (issue 15, docs/battery.md): which variant × threads × rate lasts the
@@ -37,8 +40,10 @@ export interface PlanInput {
   power: PowerModel;
   cores: number;
   measured?: MeasuredPower;
-  /** Unmodelled draw learned from the real drain (W), added to every candidate. */
+  /** Unmodelled constant draw (W), added to every candidate. */
   extraW?: number;
+  /** The real drain over the modelled draw, learned from the battery (1 = the model). */
+  drainFactor?: number;
   minFps?: number | undefined;
   maxIntervalS?: number | undefined;
   fidelityFloor?: number | undefined;
@@ -77,6 +82,8 @@ export interface BatteryPlan {
     idleWatts: number;
     cameraWatts: number;
     extraWatts: number;
+    /** The learned real-over-modelled drain factor the draw includes (1 = the model alone). */
+    drainFactor: number;
     remainingWh: number;
     basis: string;
   };
@@ -94,8 +101,10 @@ export function quantiseRate(ratePerS: number): {
   ratePerS: number;
 } {
   if (rateMode(ratePerS) === 'continuous') {
-    const fps = Math.max(0.2, Math.floor(ratePerS * 100 + 1e-6) / 100);
-    return { mode: 'continuous', fps, ratePerS: fps };
+    const fps = Math.floor(ratePerS * 100 + 1e-6) / 100;
+    // Rounded down to one frame per 5 s: that is a duty cycle (the camera is released).
+    if (rateMode(fps) === 'continuous') return { mode: 'continuous', fps, ratePerS: fps };
+    return { mode: 'duty-cycle', intervalS: RELEASE_INTERVAL_S, ratePerS: 1 / RELEASE_INTERVAL_S };
   }
   const raw = 1 / ratePerS;
   const intervalS = raw >= 10 ? Math.ceil(raw - 1e-6) : Math.ceil(raw * 10 - 1e-3) / 10;
@@ -113,7 +122,14 @@ export function planBatteryLife(input: PlanInput): BatteryPlan {
   const floorText = describeRate(quantiseRate(floorRate));
 
   const rows = input.candidates.map((c) => {
-    const e = candidateEnergy(c, input.power, input.cores, input.measured, input.extraW ?? 0);
+    const e = candidateEnergy(
+      c,
+      input.power,
+      input.cores,
+      input.measured,
+      input.extraW ?? 0,
+      input.drainFactor ?? 1,
+    );
     const maxRate = 1000 / Math.max(1e-3, c.latencyMs);
     const within = maxRateWithin(e, budgetW, maxRate);
     return { c, e, maxRate, within };
@@ -197,8 +213,9 @@ export function planBatteryLife(input: PlanInput): BatteryPlan {
     if (!chosen) {
       reason = `cannot plan: no candidate${plans.length ? ' meets the fidelity floor' : ' measured'}`;
     } else {
-      const idleOnly = lifeHours(usableWh, chosen.e.idleW + chosen.e.extraW);
-      reason = `cannot last ${input.targetHours} h on ${fmt(usableWh, 1)} Wh: the best is ${fmt(chosen.predictedHours, 1)} h (${candidateLabel(chosen)} at the floor, ${floorText}); the idle draw alone (${fmt(chosen.e.idleW + chosen.e.extraW)} W) lasts ${fmt(idleOnly, 1)} h`;
+      const idleAloneW = chosen.e.idleW * chosen.e.drainFactor + chosen.e.extraW;
+      const idleOnly = lifeHours(usableWh, idleAloneW);
+      reason = `cannot last ${input.targetHours} h on ${fmt(usableWh, 1)} Wh: the best is ${fmt(chosen.predictedHours, 1)} h (${candidateLabel(chosen)} at the floor, ${floorText}); the idle draw alone (${fmt(idleAloneW)} W) lasts ${fmt(idleOnly, 1)} h`;
     }
   }
 
@@ -223,6 +240,7 @@ export function planBatteryLife(input: PlanInput): BatteryPlan {
         idleWatts: input.measured?.idleW ?? input.power.idleW,
         cameraWatts: input.measured?.cameraW ?? input.power.cameraW,
         extraWatts: input.extraW ?? 0,
+        drainFactor: input.drainFactor ?? 1,
         remainingWh: fmt(usableWh, 3),
         basis: input.power.basis,
       },
@@ -231,6 +249,7 @@ export function planBatteryLife(input: PlanInput): BatteryPlan {
     };
   }
   const q = quantiseRate(chosen.ratePerS);
+  const source = q.mode === 'duty-cycle' ? chosen.e.dutySource : chosen.e.source;
   return {
     chosen: { variant: chosen.variant, executionProvider: chosen.executionProvider, threads: chosen.threads },
     mode: q.mode,
@@ -242,16 +261,14 @@ export function planBatteryLife(input: PlanInput): BatteryPlan {
     targetHours: input.targetHours,
     met,
     energy: {
-      source: chosen.e.source,
+      source,
       joulesPerInference: fmt(chosen.e.joulesPerInference, 4),
       idleWatts: fmt(chosen.e.idleW, 3),
       cameraWatts: fmt(chosen.e.cameraW, 3),
       extraWatts: fmt(chosen.e.extraW, 3),
+      drainFactor: fmt(chosen.e.drainFactor, 4),
       remainingWh: fmt(usableWh, 3),
-      basis:
-        chosen.e.source === 'measured'
-          ? 'power sensor'
-          : `${chosen.e.joulesSource === 'measured' ? 'J/inference measured; ' : ''}${input.power.basis}`,
+      basis: energyBasis(chosen.e, source, input),
     },
     reason,
     candidates,
@@ -266,4 +283,16 @@ function atRate(e: CandidateEnergy, usableWh: number, ratePerS: number, fidelity
     predictedHours: lifeHours(usableWh, averageW),
     usefulWorkPerHour: fidelity * ratePerS * 3600,
   };
+}
+
+/** Which figures are measured and which come from the power model. */
+function energyBasis(e: CandidateEnergy, source: EnergySource, input: PlanInput): string {
+  const measured = [
+    ...(e.idleSource === 'measured' ? ['idle'] : []),
+    ...(e.cameraSource === 'measured' ? ['camera'] : []),
+    ...(e.joulesSource === 'measured' ? ['J/inference'] : []),
+    ...(input.measured?.dutyFrameJ !== undefined ? ['duty-cycle frame'] : []),
+  ];
+  if (source === 'measured') return `power sensor (${measured.join(', ')} measured)`;
+  return `${measured.length ? `${measured.join(', ')} measured; ` : ''}${input.power.basis}`;
 }

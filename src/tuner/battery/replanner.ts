@@ -2,14 +2,15 @@ import type { Logger } from 'pino';
 import { type Clock, isAbortError } from '../../clock.js';
 import { errorMessage } from '../../errors.js';
 import { type CandidateKey, sameCandidate } from '../types.js';
+import type { MeasuredPower } from './energy.js';
 import type { BatteryPlan } from './planner.js';
 import { type BatteryState, drainWatts, type EnergyPoint, remainingEnergy } from './remaining.js';
 
 /**
  * Keeps a battery plan true while the battery drains (docs/battery.md "Re-planning"). On battery it
  * plans at once, then re-plans every `everyMinutes`, when the measured drain departs from the plan's
- * draw by more than `drainMarginPercent` (the difference is learned as unmodelled draw: a heater, the
- * cold, an aged cell), and on reaching battery-low; back on mains it hands back to the normal
+ * draw by more than `drainMarginPercent` (the ratio is learned as a factor on the modelled draw: the
+ * cold, an aged cell, a model that reads low), and on reaching battery-low; back on mains it hands back to the normal
  * objective. Hysteresis: a re-plan that keeps the variant and moves the draw by less than
  * `rateHysteresisPercent` (while the current rate still lasts) changes nothing, once the target
  * time is reached the plan runs on unchanged, and the drain is a
@@ -32,7 +33,8 @@ export interface ReplanOptions {
 export interface PlanRequest {
   remainingWh: number;
   targetHours: number;
-  extraW: number;
+  /** The learned real-over-modelled drain factor (1 until a drain re-plan). */
+  drainFactor: number;
   /** The candidate of the plan in force (the planner keeps it within its switch margin). */
   current: CandidateKey | null;
 }
@@ -49,6 +51,8 @@ export interface ReplannerDeps {
   options: ReplanOptions;
   /** Changes when the candidates change (a new tuner decision): re-plan at the next check. */
   inputsVersion?: () => string;
+  /** Measures the energy model while the agent runs (live-power-monitor.ts); started and stopped here. */
+  monitor?: { start(signal?: AbortSignal): void; stop(): void; measured?(): MeasuredPower } | undefined;
 }
 
 export type ReplanTrigger = 'on-battery' | 'periodic' | 'drain' | 'battery-low' | 'mains' | 'candidates';
@@ -64,8 +68,19 @@ export interface ReplanRecord {
   predictedHours: number;
   predictedEndMs: number;
   targetEndMs: number;
+  /** Energy left when the plan was made (Wh) and the draw the plan in force predicts (W). */
+  remainingWh?: number;
+  averageW?: number;
+  energySource?: string;
   measuredW?: number;
   plannedW?: number;
+}
+
+/** One reading of the battery's energy (the dashboard's measured line). */
+export interface EnergySample {
+  atMs: number;
+  wh: number;
+  percent?: number;
 }
 
 export interface BatteryStatus {
@@ -77,6 +92,8 @@ export interface BatteryStatus {
   remainingWh?: number;
   measuredDrainW?: number;
   plannedDrainW?: number;
+  /** The figures measured in the running agent so far (idle, camera, J per inference, duty frame). */
+  measuredPower?: MeasuredPower;
 }
 
 const rateOf = (p: BatteryPlan) => p.inferencesPerHour / 3600;
@@ -86,7 +103,7 @@ export class BatteryReplanner {
   private startedAtMs = 0;
   private lastPlanAtMs = 0;
   private lastAppliedAtMs = 0;
-  private extraW = 0;
+  private drainFactor = 1;
   private points: EnergyPoint[] = [];
   private lowDone = false;
   private targetDone = false;
@@ -95,6 +112,10 @@ export class BatteryReplanner {
   private predictedHours: number | undefined;
   private lastRemainingWh: number | undefined;
   private history: ReplanRecord[] = [];
+  /** Energy readings on battery, one a minute at most (the dashboard's chart), newest last. */
+  private energyLog: EnergySample[] = [];
+  /** The energy source of the plan the drain factor was learned on. */
+  private factorSource: string | undefined;
   private abort: AbortController | undefined;
   private loop: Promise<void> | undefined;
 
@@ -104,6 +125,7 @@ export class BatteryReplanner {
     this.abort = new AbortController();
     const s = this.abort.signal;
     signal?.addEventListener('abort', () => this.abort?.abort(), { once: true });
+    this.deps.monitor?.start(s);
     this.loop = (async () => {
       while (!s.aborted) {
         await this.tick().catch((err) =>
@@ -120,7 +142,13 @@ export class BatteryReplanner {
 
   async stop(): Promise<void> {
     this.abort?.abort();
+    this.deps.monitor?.stop();
     await this.loop;
+  }
+
+  /** The battery's energy readings since going on battery (one a minute at most, last 24 h). */
+  energyHistory(): readonly EnergySample[] {
+    return this.energyLog;
   }
 
   /** Every re-plan so far (tests, the bench). */
@@ -132,6 +160,7 @@ export class BatteryReplanner {
     if (!this.plan) return { active: false };
     const now = this.deps.clock.now();
     const measured = this.measuredDrain(now);
+    const live = this.deps.monitor?.measured?.();
     return {
       active: true,
       plan: this.plan,
@@ -145,6 +174,7 @@ export class BatteryReplanner {
       ...(this.lastRemainingWh !== undefined ? { remainingWh: this.lastRemainingWh } : {}),
       ...(measured !== undefined ? { measuredDrainW: measured } : {}),
       plannedDrainW: this.plan.averageW,
+      ...(live && Object.keys(live).length ? { measuredPower: live } : {}),
     };
   }
 
@@ -171,6 +201,13 @@ export class BatteryReplanner {
     }
     this.lastRemainingWh = rem.wh;
     this.points.push({ timeMs: now, wh: rem.wh });
+    if (!this.plan) this.energyLog = [];
+    const lastLogged = this.energyLog[this.energyLog.length - 1];
+    if (!lastLogged || now - lastLogged.atMs >= 60_000) {
+      const percent = state.battery?.percent;
+      this.energyLog.push({ atMs: now, wh: rem.wh, ...(percent !== undefined ? { percent } : {}) });
+      if (this.energyLog.length > 1440) this.energyLog.shift();
+    }
     const keepFrom = now - 2 * o.drainWindowMinutes * 60_000;
     if (this.points.length > 4 && this.points[0]!.timeMs < keepFrom)
       this.points = this.points.filter((p) => p.timeMs >= keepFrom);
@@ -205,8 +242,11 @@ export class BatteryReplanner {
     if (measured !== undefined) {
       const planned = this.plan.averageW;
       if (Math.abs(measured - planned) > (o.drainMarginPercent / 100) * planned) {
-        // Learn the difference as draw the model does not know; the next plans include it.
-        this.extraW = Math.max(-this.plan.energy.idleWatts * 0.9, this.extraW + (measured - planned));
+        // Learn the departure as a factor on the modelled draw (cold, an aged cell, a model that
+        // reads low): the modelled watts of every later plan count this many times, so a lower
+        // rate saves in proportion, as the battery will see it.
+        this.drainFactor = Math.min(10, Math.max(0.2, this.drainFactor * (measured / planned)));
+        this.factorSource = this.plan.energy.source;
         return this.replan(now, rem.wh, 'drain', { measuredW: measured, plannedW: planned });
       }
     }
@@ -230,12 +270,21 @@ export class BatteryReplanner {
     const o = this.deps.options;
     this.inputsAtPlan = this.deps.inputsVersion?.() ?? '';
     const hoursLeft = Math.max(0.05, o.targetHours - (now - this.startedAtMs) / 3.6e6);
-    const next = this.deps.plan({
-      remainingWh,
-      targetHours: hoursLeft,
-      extraW: this.extraW,
-      current: this.plan?.chosen ?? null,
-    });
+    const request = () =>
+      this.deps.plan({
+        remainingWh,
+        targetHours: hoursLeft,
+        drainFactor: this.drainFactor,
+        current: this.plan?.chosen ?? null,
+      });
+    let next = request();
+    if (this.drainFactor !== 1 && this.factorSource && next.energy.source !== this.factorSource) {
+      // The factor corrected an estimated model; measured figures replace it (and vice versa):
+      // start again from the new model, the next drain check learns what is still off.
+      this.drainFactor = 1;
+      this.factorSource = undefined;
+      next = request();
+    }
     const current = this.plan;
     let changed = true;
     let predictedHours = next.predictedHours;
@@ -248,7 +297,7 @@ export class BatteryReplanner {
       // Hysteresis: the current rate stays while it is close to the new one and still lasts.
       // Compared in watts, not in rate: on a board whose idle draw dominates, the rate is a small
       // residue of the budget and swings with every reading, while the draw barely moves.
-      const currentW = current.averageW - current.energy.extraWatts + this.extraW;
+      const currentW = (current.averageW / (current.energy.drainFactor || 1)) * this.drainFactor;
       const lifeAtCurrent = currentW > 0 ? remainingWh / currentW : Number.POSITIVE_INFINITY;
       const close = Math.abs(next.averageW - currentW) <= (o.rateHysteresisPercent / 100) * currentW;
       // A shortfall of up to 1 % of the whole target is tolerated (minutes over a day).
@@ -277,6 +326,9 @@ export class BatteryReplanner {
       predictedHours,
       predictedEndMs: now + predictedHours * 3.6e6,
       targetEndMs: this.startedAtMs + o.targetHours * 3.6e6,
+      remainingWh: Number(remainingWh.toFixed(3)),
+      averageW: changed ? next.averageW : Number((remainingWh / Math.max(1e-6, predictedHours)).toFixed(3)),
+      energySource: shown.energy.source,
       ...(drain ?? {}),
     };
     this.history.push(record);
@@ -311,6 +363,7 @@ export class BatteryReplanner {
     this.plan = undefined;
     this.predictedHours = undefined;
     this.points = [];
-    this.extraW = 0;
+    this.drainFactor = 1;
+    this.factorSource = undefined;
   }
 }

@@ -6,10 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Controls } from '../../../src/agent/controls.js';
 import { systemClock } from '../../../src/clock.js';
 import { parseConfig } from '../../../src/config/index.js';
+import { batteryFeature } from '../../../src/features/battery.js';
 import { controlsFeature } from '../../../src/features/controls.js';
 import { readProfile } from '../../../src/hardware/index.js';
 import { silentLogger } from '../../../src/log.js';
 import { Store } from '../../../src/store/index.js';
+import { batteryReadings } from '../../../src/tuner/battery/agent-battery.js';
+import { powerModelFor } from '../../../src/tuner/battery/power-model.js';
+import { simulateBatteryRun } from '../../helpers/battery-sim.js';
 import { REPO } from '../../helpers/paths.js';
 import { requireTool, toolPath } from '../../helpers/system-tools.js';
 import { type Served, serveSamples, waitForResult } from '../http/fixture.js';
@@ -42,6 +46,7 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
   const restarts: string[] = [];
   const retunes: string[] = [];
   let objective = 'max-accuracy';
+  let battery: Awaited<ReturnType<typeof simulateBatteryRun>>;
 
   beforeAll(async () => {
     store = new Store({
@@ -62,6 +67,25 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
         model: 'yolox-nano',
       });
     }
+    // Three hours on a simulated battery (fake clock), the drain ×1.5 from the first hour: the
+    // battery plan's history and re-plans, as /api/battery serves them to the chart.
+    battery = await simulateBatteryRun({
+      candidates: [
+        {
+          variant: 'fp32',
+          executionProvider: 'cpu',
+          threads: 1,
+          fidelity: 1,
+          latencyMs: 100,
+          cpuMsPerInference: 100,
+        },
+      ],
+      fullWh: 50,
+      targetHours: 12,
+      power: powerModelFor('raspberry-pi-4', false),
+      change: { atHours: 1, factor: 1.5 },
+      maxHours: 3,
+    });
     const profile = readProfile({
       root: path.join(REPO, 'test/fixtures/hardware/raspberry-pi-5'),
       dataDir: dir,
@@ -69,7 +93,13 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     served = await serveSamples({ streamMaxFps: 5 }, (pipeline) => ({
       profile: () => profile,
       history: (field, from, to) => store.metrics.history(field, from, to),
+      getReadings: async () => ({
+        batteryPercent: 70,
+        onBattery: true,
+        ...batteryReadings(battery.replanner.status()),
+      }),
       routes: [
+        batteryFeature({ replanner: battery.replanner }).routes!,
         controlsFeature({
           controls: new Controls({
             pipeline: () => pipeline,
@@ -174,6 +204,33 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
       await page.close();
     }, 90_000);
   }
+
+  it("the battery plan: remaining time in the readings, and the chart of measured energy against every plan's predicted line", async () => {
+    const { page, errors } = await open(SIZES[0]);
+    await page.waitForFunction("document.getElementById('readings').textContent.includes('battery plan')");
+    const readings = (await page.locator('#readings').textContent()) ?? '';
+    expect(readings).toMatch(/h left of the [\d.]+ h target/);
+    expect(readings).toMatch(/energy model estimated/);
+    await page.waitForSelector('#battery-chart:not([hidden]) polyline.measured', { timeout: 10_000 });
+    const history = battery.replanner.energyHistory();
+    expect(history.length).toBeGreaterThan(30);
+    // One measured point per energy reading, every one on the chart.
+    const points = (await page.getAttribute('#battery-chart polyline.measured', 'points')) ?? '';
+    expect(points.trim().split(/\s+/)).toHaveLength(history.length);
+    // The energy falls: the measured line goes down the chart (SVG y grows downwards).
+    const ys = points
+      .trim()
+      .split(/\s+/)
+      .map((p) => Number(p.split(',')[1]));
+    expect(ys[ys.length - 1]!).toBeGreaterThan(ys[0]!);
+    // A planned line per re-plan; the drain re-plan after the ×1.5 rise is one of them.
+    const plans = battery.replanner.replans().filter((r) => r.trigger !== 'mains');
+    expect(plans.some((r) => r.trigger === 'drain')).toBe(true);
+    expect(await page.locator('#battery-chart line.planned').count()).toBe(plans.length);
+    expect(await page.locator('#battery-chart line.target').count()).toBe(1);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
 
   it('the controls change the running pipeline (fps, inference off/on), the tuner (objective, re-tune) and restart asks the agent', async () => {
     const { page, errors } = await open(SIZES[1]);

@@ -91,7 +91,7 @@ describe('secrets inside URLs are redacted in every output', () => {
       P,
       'redact',
       'set-config',
-      { patch: { camera: { source: `rtsp://cam:${NEW_PASS}@127.0.0.1:9/other` } } },
+      { patch: { camera: { source: `rtsp://cam:${NEW_PASS}@192.0.2.9:9/other` } } },
       10_000,
     );
     expect(set).toMatchObject({ status: 'ok', data: { restartRequired: ['camera.source'] } });
@@ -100,7 +100,7 @@ describe('secrets inside URLs are redacted in every output', () => {
     const audit = JSON.stringify(db.prepare('SELECT * FROM command_audit').all());
     db.close();
     expect(audit).toContain('set-config');
-    expect(audit).toContain('rtsp://cam:***@127.0.0.1:9/other');
+    expect(audit).toContain('rtsp://cam:***@192.0.2.9:9/other');
     expect(audit).not.toContain(NEW_PASS);
   });
 

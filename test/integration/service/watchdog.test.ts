@@ -26,6 +26,11 @@ describe('watchdog and readiness decisions', () => {
     [{ counters: { processed: 0 }, camera: { state: 'starting' } }, false, 'starting: camera starting'],
     [{ counters: { processed: 1 }, camera: { state: 'online' } }, true, 'serving: inferring'],
     [{ counters: { processed: 0 }, camera: { state: 'offline' } }, true, 'serving: camera offline, retrying'],
+    [
+      { counters: { processed: 0 }, camera: { state: 'stopped' }, model: { name: '(none)' } },
+      true,
+      'serving: no loadable model, retrying',
+    ],
   ])('pipeline %j -> ready %s (%s)', (stats, ready, status) => {
     expect(servingState(stats)).toEqual({ ready, status });
   });

@@ -36,6 +36,18 @@ describe('keys that set-config over MQTT may not change', () => {
     expect(keys({ hardware: { root: '/' } })).toEqual(['hardware.root']);
   });
 
+  it('log.level: error, warn, info and debug remotely; never trace (every payload), fatal or silent (hide faults)', () => {
+    for (const level of ['error', 'warn', 'info', 'debug']) expect(keys({ log: { level } })).toEqual([]);
+    for (const level of ['trace', 'fatal', 'silent', 'TRACE', 42])
+      expect(keys({ log: { level } })).toEqual(['log.level']);
+    expect(keys({ log: { level: null } })).toEqual([]); // back to the default (info)
+    expect(keys({ log: { level: 'trace' } }).length).toBe(1);
+    expect(forbiddenChanges({ log: { level: 'trace' } })[0]!.reason).toMatch(
+      /remotely only error, warn, info, debug/,
+    );
+    expect(keys({ log: null })).toEqual([]);
+  });
+
   it('refuses deleting or replacing a parent of a protected key', () => {
     expect(keys({ http: null })).toEqual(['http.host', 'http.port', 'http.token', 'http.enabled']);
     expect(keys({ mqtt: null })).toEqual(['mqtt']);

@@ -131,6 +131,20 @@ describe('planBatteryLife (pure, table)', () => {
     expect(b.met).toBe(true);
   });
 
+  it('a learned drain factor scales every modelled watt: the rate falls so that factor × draw fits the budget', () => {
+    const b = planBatteryLife({ ...base, targetHours: 12, remainingWh: 50, drainFactor: 1.1 });
+    // budget 50/12 W; modelled draw = 3.7 + 0.0555 J × fps must fit in budget / 1.1
+    const fps = Math.floor(((50 / 12 / 1.1 - 3.7) / 0.0555) * 100) / 100;
+    expect(b.fps).toBeCloseTo(fps, 2);
+    expect(b.averageW).toBeCloseTo((3.7 + 0.0555 * fps) * 1.1, 3);
+    expect(b.energy.drainFactor).toBe(1.1);
+    expect(b.predictedHours).toBeGreaterThanOrEqual(12);
+    // × 1.5: not even the camera-on floor fits; a duty cycle with the camera released does.
+    const c = planBatteryLife({ ...base, targetHours: 12, remainingWh: 60, drainFactor: 1.5 });
+    expect(c).toMatchObject({ met: true, mode: 'duty-cycle' });
+    expect(c.averageW).toBeLessThanOrEqual(60 / 12);
+  });
+
   it('no candidates: cannot plan', () => {
     const plan = planBatteryLife({ ...base, candidates: [], targetHours: 4, remainingWh: 50 });
     expect(plan.chosen).toBeNull();
@@ -141,6 +155,12 @@ describe('planBatteryLife (pure, table)', () => {
     expect(quantiseRate(8.419)).toMatchObject({ mode: 'continuous', fps: 8.41 });
     expect(quantiseRate(1 / 37.2)).toMatchObject({ mode: 'duty-cycle', intervalS: 38 });
     expect(quantiseRate(1 / 5.18)).toMatchObject({ mode: 'duty-cycle', intervalS: 5.2 });
+    // One frame per 5 s releases the camera (the pipeline does at an interval ≥ 5 s): a duty cycle,
+    // also when an fps rounds down to it; re-quantising a plan's rate keeps its mode.
+    expect(quantiseRate(0.2)).toMatchObject({ mode: 'duty-cycle', intervalS: 5 });
+    expect(quantiseRate(0.2049)).toMatchObject({ mode: 'duty-cycle', intervalS: 5 });
+    expect(quantiseRate(quantiseRate(0.2).ratePerS)).toMatchObject({ mode: 'duty-cycle' });
+    expect(quantiseRate(0.21)).toMatchObject({ mode: 'continuous', fps: 0.21 });
   });
 });
 
