@@ -40,7 +40,8 @@ const SECTIONS: Section[] = [
   },
   {
     name: 'pipeline',
-    title: 'Camera pipeline: agent vs a bare session.run loop, per-frame JavaScript work, event-loop lag',
+    title:
+      'Camera pipeline: agent vs a bare session.run loop, CPU per frame, main-thread busy, event-loop lag',
     run: ({ quick, log }) => benchPipeline({ quick, log }),
   },
   {

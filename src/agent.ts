@@ -8,7 +8,6 @@ import { runWithoutModel, startPipeline } from './agent/model-retry.js';
 import { noModel } from './agent/no-model.js';
 import { guardedTelemetry, retryFleet, watchDegradation, wireDiskGuard } from './agent/resilience.js';
 import { runStopSteps } from './agent/stop-steps.js';
-import { createSource } from './camera/index.js';
 import { type Clock, systemClock } from './clock.js';
 import { resolveDeviceId } from './config/device-id.js';
 import type { AgentConfig } from './config/index.js';
@@ -32,8 +31,8 @@ import { HttpServer, type RouteRegistrar } from './http/server.js';
 import type { Logger } from './log.js';
 import { packageRoot } from './paths.js';
 import { pacingFromConfig } from './pipeline/config.js';
-import { Pipeline } from './pipeline/pipeline.js';
-import type { FrameResult, PipelineModel, PipelineStats } from './pipeline/types.js';
+import { createAgentPipeline, type PreparedPipeline, prepareAgentPipeline } from './pipeline/create.js';
+import type { FrameResult, PipelineModel, PipelineStats, RunningPipeline } from './pipeline/types.js';
 import type { DiskGuard } from './store/disk-guard.js';
 import { Store } from './store/index.js';
 import { TelemetryCollector } from './telemetry/collector.js';
@@ -74,7 +73,7 @@ export function agentVersion(): string {
 export class Agent {
   readonly deviceId: string;
   /** Camera → model → results; other parts read stats and results from it, swap models on it. */
-  pipeline: Pipeline | undefined;
+  pipeline: RunningPipeline | undefined;
   /** Local API, stream, /metrics and dashboard (absent when http.enabled is false). */
   http: HttpServer | undefined;
   fleet: FleetService | undefined;
@@ -147,6 +146,8 @@ export class Agent {
     this.store = store;
     store.start(this.abort.signal);
 
+    // The pipeline worker loads its modules while the model loads.
+    const preparedPipeline = prepareAgentPipeline(this.deps.clock);
     // No loadable model at all: start degraded around a stand-in, inference off (agent/no-model.ts).
     const loaded = await this.models.loadInitial();
     const model = loaded ?? noModel(() => this.models.unavailable?.error ?? 'none loaded yet');
@@ -176,7 +177,7 @@ export class Agent {
 
     await this.startSampler();
     this.startTelemetry(topics.telemetry);
-    const pipeline = this.buildPipeline(model, store);
+    const pipeline = this.buildPipeline(model, store, preparedPipeline);
     this.tuner = createAgentTuner({
       config,
       profile: () => this.getProfile(),
@@ -258,16 +259,25 @@ export class Agent {
   }
 
   /** Camera and pipeline, built but not running (features subscribe to it before it starts). */
-  private buildPipeline(model: PipelineModel, store: Store): Pipeline {
+  private buildPipeline(model: PipelineModel, store: Store, prepared: PreparedPipeline): RunningPipeline {
     const { config } = this.deps;
-    const source = createSource(config.camera, {
+    const pipelineLog = this.deps.log.child({ component: 'pipeline' });
+    // Capture, preparation and decoding run in a worker thread (docs/camera.md, per-frame cost).
+    const { pipeline, camera: source } = createAgentPipeline({
+      camera: config.camera,
       imageLimits: { maxPixels: config.inference.maxInputPixels },
+      model,
+      pacing: pacingFromConfig(config.pipeline),
+      maxFrameAgeMs: config.pipeline.maxFrameAgeMs,
+      scaleInCapture: config.camera.scaleInCapture,
+      log: pipelineLog,
+      relayLog: this.deps.log,
+      ...(this.deps.clock ? { clock: this.deps.clock } : {}),
       signal: this.abort.signal,
-      clock: this.clock,
-      log: this.deps.log.child({ component: 'camera' }),
+      prepared,
     });
     source.onStateChange((change) => {
-      const data = { source: source.description, from: change.previous, reason: change.reason };
+      const data = { source: source.description(), from: change.previous, reason: change.reason };
       if (change.state === 'offline') store.events.emit('camera-lost', data, 'warning');
       else if (
         change.state === 'online' &&
@@ -275,16 +285,6 @@ export class Agent {
       ) {
         store.events.emit('camera-back', data);
       }
-    });
-    const pipelineLog = this.deps.log.child({ component: 'pipeline' });
-    const pipeline = new Pipeline({
-      source,
-      model,
-      pacing: pacingFromConfig(config.pipeline),
-      maxFrameAgeMs: config.pipeline.maxFrameAgeMs,
-      scaleInCapture: config.camera.scaleInCapture,
-      log: pipelineLog,
-      clock: this.clock,
     });
     this.pipeline = pipeline;
     this.models.attach(pipeline);
@@ -509,7 +509,7 @@ export class Agent {
     };
   }
 
-  private async startHttp(pipeline: Pipeline, routes: RouteRegistrar[]): Promise<void> {
+  private async startHttp(pipeline: RunningPipeline, routes: RouteRegistrar[]): Promise<void> {
     const { config } = this.deps;
     this.http = new HttpServer({
       config: config.http,

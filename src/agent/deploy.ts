@@ -2,8 +2,9 @@ import path from 'node:path';
 import type { ConfigStore } from '../config/store.js';
 import { catalogInstaller, deployFeature, removeInstalledVariant } from '../features/deploy.js';
 import type { Feature } from '../features/feature.js';
+import { testCrashHook } from '../fleet/deploy/crash-points.js';
 import { Deployer, type UpdateInfo } from '../fleet/deploy/deployer.js';
-import { DeployStore } from '../fleet/deploy/state.js';
+import { DeployStore, type InstalledVersion } from '../fleet/deploy/state.js';
 import { buildKeyRing } from '../trust/envelope.js';
 import type { AgentParts } from './features.js';
 
@@ -12,7 +13,7 @@ export function agentDeployFeature(
   parts: AgentParts,
   infoChanged: () => Promise<void> | void,
   configStore: () => ConfigStore,
-): Feature & { update(): UpdateInfo } {
+): Feature & { update(): UpdateInfo; deployed(): InstalledVersion[] } {
   const { config, models, pipeline } = parts;
   const trust = config.trust;
   const store = new DeployStore(parts.store.db);
@@ -24,6 +25,11 @@ export function agentDeployFeature(
     return a ? { model: a.model, variant: a.variant } : undefined;
   };
   const log = parts.log.child({ component: 'deploy' });
+  const persist = async (model: string, variant: string) => {
+    if (!parts.configFile.file) return; // no file: the choice lasts until the agent restarts
+    await configStore().set({ models: { default: model, variant } });
+  };
+  const crash = testCrashHook(process.env); // test only: undefined unless EDGE_AGENT_TEST_CRASH_AT is set
   const deployer = new Deployer({
     deviceId: parts.deviceId,
     dataDir: path.resolve(config.dataDir),
@@ -46,6 +52,7 @@ export function agentDeployFeature(
       install: catalogInstaller({
         catalog: () => models.catalog,
         reloadCatalog: () => models.reloadCatalog(),
+        crash,
       }),
       active,
       switchTo,
@@ -54,10 +61,7 @@ export function agentDeployFeature(
         await removeInstalledVariant(models.catalog.derivedRoot ?? '', model, variantId);
         await models.reloadCatalog();
       },
-      persist: async (model, variant) => {
-        if (!parts.configFile.file) return; // no file: the choice lasts until the agent restarts
-        await configStore().set({ models: { default: model, variant } });
-      },
+      persist,
       // The tuner's measured p95 of the variant serving before the switch, when it measured one.
       tunedLatencyMs: () => {
         const a = models.active();
@@ -77,10 +81,11 @@ export function agentDeployFeature(
       },
     },
     progress: (data) => parts.store.events.emit('deploy-model-progress', data),
+    ...(crash ? { crash } : {}),
   });
-  deployer.recover();
   return {
-    ...deployFeature({ deployer, store, infoChanged, switchTo, active }),
+    ...deployFeature({ deployer, store, infoChanged, switchTo, active, persist }),
     update: () => deployer.update(),
+    deployed: () => store.versions(),
   };
 }

@@ -19,7 +19,7 @@ import type { FleetExtension, FleetService } from '../fleet/service.js';
 import type { DeviceProfile } from '../hardware/index.js';
 import type { HealthFaults } from '../health/faults.js';
 import type { Logger } from '../log.js';
-import type { Pipeline } from '../pipeline/pipeline.js';
+import type { RunningPipeline } from '../pipeline/types.js';
 import type { Store } from '../store/index.js';
 import type { TelemetryReporter } from '../telemetry/reporter.js';
 import type { BatteryReplanner } from '../tuner/battery/replanner.js';
@@ -41,7 +41,7 @@ export interface AgentParts {
   /** Aborted when the agent stops. */
   signal: AbortSignal;
   models: ModelHost;
-  pipeline: Pipeline;
+  pipeline: RunningPipeline;
   store: Store;
   telemetry: TelemetryReporter;
   /** Why the active variant is active (GET /api/decision). */
@@ -112,6 +112,7 @@ export function agentFeatures(parts: AgentParts): {
       results: pipeline,
       events: store.events,
       infoChanged,
+      deployed: () => deploy.deployed(),
     }),
     deriveFeature({
       derive: agentDerivation({

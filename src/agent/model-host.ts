@@ -6,7 +6,6 @@ import type { ExecutionProvider, SessionOptions } from '../inference/session.js'
 import { WorkerModel } from '../inference/worker-model.js';
 import type { Logger } from '../log.js';
 import { Catalog, loadCatalog } from '../models/catalog.js';
-import type { Pipeline } from '../pipeline/pipeline.js';
 import { type FallbackResult, fallbackCandidates, loadWithFallback } from './degraded.js';
 import { NO_MODEL_NAME } from './no-model.js';
 
@@ -35,7 +34,7 @@ export type TunedTarget = ModelTarget & {
 export class ModelHost implements ModelSwitcher {
   private current: WorkerModel | undefined;
   private catalogRef: Catalog | undefined;
-  private pipeline: Pipeline | undefined;
+  private pipeline: { setModel(next: WorkerModel): Promise<void> } | undefined;
   private sessionNow: { threads?: number; executionProvider?: string } | undefined;
   /** Set while a fallback runs instead of the configured model (cleared by a later switch). */
   fallback: FallbackResult<WorkerModel> | undefined;
@@ -168,7 +167,7 @@ export class ModelHost implements ModelSwitcher {
   }
 
   /** From now on swaps go through the pipeline (which owns the model while it runs). */
-  attach(pipeline: Pipeline): void {
+  attach(pipeline: { setModel(next: WorkerModel): Promise<void> }): void {
     this.pipeline = pipeline;
   }
 

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { HealthFaults } from '../health/faults.js';
 import type { Logger } from '../log.js';
-import type { Pipeline } from '../pipeline/pipeline.js';
+import type { RunningPipeline } from '../pipeline/types.js';
 import type { EventLog } from '../store/records.js';
 import { retryWithBackoff } from './degraded.js';
 import type { ModelHost } from './model-host.js';
@@ -67,7 +67,7 @@ export function runWithoutModel(deps: WithoutModelDeps): void {
 }
 
 /** Starts the pipeline (unless the agent is stopping); its end with an error is logged. */
-export function startPipeline(pipeline: Pipeline, signal: AbortSignal, log: Logger): void {
+export function startPipeline(pipeline: RunningPipeline, signal: AbortSignal, log: Logger): void {
   if (signal.aborted) return;
   pipeline.start(signal);
   pipeline.finished().catch((err) => {

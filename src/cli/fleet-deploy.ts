@@ -1,7 +1,8 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { errorMessage, UsageError } from '../errors.js';
 import { deployManifestSchema } from '../fleet/deploy/manifest.js';
 import type { parseTarget } from '../fleet/operator.js';
 import { signedDocumentSchema } from '../trust/envelope.js';
@@ -11,7 +12,8 @@ import type { CommandContext } from './command.js';
 /**
  * `fleet deploy TARGET MANIFEST [--serve FILE]`: the signed manifest (from `edge-agent sign`)
  * becomes a `deploy-model` request. With `--serve`, FILE is served at the manifest's own URL
- * (its port and path; the URL is signed, so it cannot be chosen here) until the command ends.
+ * (its host, port and path; the URL is signed, so it cannot be chosen here; `--bind` overrides
+ * the listening address) until the command ends.
  */
 export function readSignedManifest(ctx: CommandContext, file: string) {
   let raw: unknown;
@@ -33,12 +35,17 @@ export function readSignedManifest(ctx: CommandContext, file: string) {
   return { doc: doc.data, manifest: manifest.data };
 }
 
-/** Serves `file` at the manifest URL's port and path (all interfaces) for the devices to fetch. */
+/**
+ * Serves `file` at the manifest URL's port and path for the devices to fetch, listening only on
+ * `bind` — by default the manifest URL's own host, i.e. the address the devices were told to
+ * reach (never every interface unless asked for with `--bind 0.0.0.0`).
+ */
 export async function serveModel(
   ctx: CommandContext,
   file: string,
   url: string,
   bytes: number,
+  bind?: string,
 ): Promise<http.Server> {
   const target = new URL(url);
   if (target.protocol !== 'http:')
@@ -47,6 +54,8 @@ export async function serveModel(
   const size = statSync(abs).size;
   if (size !== bytes)
     throw new UsageError(`fleet deploy: ${file} has ${size} bytes, the manifest says ${bytes}`);
+  // URL hosts keep IPv6 brackets; listen() wants the bare address.
+  const host = bind ?? target.hostname.replace(/^\[(.*)\]$/, '$1');
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || new URL(req.url ?? '/', 'http://x').pathname !== target.pathname) {
       res.writeHead(404).end();
@@ -69,10 +78,25 @@ export async function serveModel(
     );
   });
   const port = Number(target.port || 80);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, resolve);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, resolve);
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
+    throw new UsageError(
+      `fleet deploy: --serve cannot listen on ${host}:${port} (${code})${
+        bind === undefined
+          ? "; the manifest URL's host is not an address of this machine: pass --bind ADDR (the interface the devices reach)"
+          : ''
+      }`,
+    );
+  }
+  const where = server.address() as AddressInfo;
+  ctx.stderr.write(
+    `fleet deploy: serving ${path.basename(abs)} on ${where.address}:${where.port}${target.pathname}\n`,
+  );
   return server;
 }
 

@@ -17,7 +17,7 @@ import { readSignedManifest, serveModel, signedRequest } from './fleet-deploy.js
 const USAGE = [
   'edge-agent fleet ls [--wait S] [--no-status] [--json]',
   '       edge-agent fleet watch [--count N] [--duration S] [--json]',
-  '       edge-agent fleet deploy TARGET SIGNED_MANIFEST [--serve FILE] [--key KEY] [--timeout S]',
+  '       edge-agent fleet deploy TARGET SIGNED_MANIFEST [--serve FILE [--bind ADDR]] [--key KEY] [--timeout S]',
   '       edge-agent fleet deployments TARGET [--json]',
   '       edge-agent fleet send TARGET COMMAND [JSON] [--timeout S] [--expires S] [--key KEY] [--json]   (TARGET: DEVICE_ID or group:NAME)',
   '       common: [--url URL] [--prefix PREFIX] [--config FILE]',
@@ -39,6 +39,7 @@ const OPTIONS = {
   expires: { type: 'string' },
   key: { type: 'string' },
   serve: { type: 'string' },
+  bind: { type: 'string' },
 } as const;
 
 function seconds(value: string | undefined, flag: string, fallback: number): number {
@@ -338,7 +339,9 @@ async function deploy(
   { targetText, doc, manifest }: ReturnType<typeof parseDeployArgs>,
   values: Values,
 ): Promise<number> {
-  const server = values.serve ? await serveModel(ctx, values.serve, manifest.url, manifest.bytes) : undefined;
+  const server = values.serve
+    ? await serveModel(ctx, values.serve, manifest.url, manifest.bytes, values.bind)
+    : undefined;
   try {
     const request = parseSendArgs([targetText, 'deploy-model', JSON.stringify({ manifest: doc })], values);
     const code = await send(ctx, fleet, request, values);
@@ -360,7 +363,9 @@ async function deploy(
       if (
         states.length > 0 &&
         states.every(
-          (s) => s && !['downloading', 'validating', 'installing', 'health', 'verifying'].includes(s),
+          (s) =>
+            s &&
+            !['downloading', 'validating', 'installing', 'health', 'committing', 'verifying'].includes(s),
         )
       ) {
         for (const a of answers.values())

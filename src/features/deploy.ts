@@ -1,9 +1,11 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { errorMessage } from '../errors.js';
+import type { CrashPoint } from '../fleet/deploy/crash-points.js';
 import type { Deployer } from '../fleet/deploy/deployer.js';
+import { DeployError } from '../fleet/deploy/errors.js';
 import type { DeployManifest } from '../fleet/deploy/manifest.js';
 import type { DeployStore } from '../fleet/deploy/state.js';
 import { defineCommand } from '../fleet/router.js';
@@ -19,6 +21,8 @@ export interface DeployFeatureDeps {
   infoChanged?(): Promise<void> | void;
   switchTo(model: string, variant: string): Promise<void>;
   active(): { model: string; variant: string } | undefined;
+  /** Makes the rolled-back-to variant the one the agent starts with (the config file). */
+  persist?(model: string, variant: string): Promise<void>;
 }
 
 /** `deploy-model`, `rollback-model`, `list-deployments`: signed model deployment (docs/deploy.md). */
@@ -48,15 +52,9 @@ export function deployFeature(deps: DeployFeatureDeps): Feature {
         params: z.strictObject({ model: z.string().min(1).max(64) }),
         mutates: true,
         run: async ({ model }) => {
-          const versions = deps.store.versions(model);
-          const active = versions.find((v) => v.status === 'active');
-          const previous = versions.find((v) => v.status === 'previous');
-          if (!active || !previous) throw new Error(`${model}: no previous deployed version to roll back to`);
-          await deps.switchTo(model, previous.variantId);
-          deps.store.markRolledBack(model, active.variant, active.version);
-          deps.store.commit({ ...previous });
+          const { from, to } = await rollbackModel(deps, model);
           await deps.infoChanged?.();
-          return { from: active.variantId, to: previous.variantId };
+          return { from, to };
         },
       }),
       'list-deployments': defineCommand({
@@ -67,17 +65,73 @@ export function deployFeature(deps: DeployFeatureDeps): Feature {
         run: () => ({ update: deps.deployer.update(), versions: deps.store.versions() }),
       }),
     },
+    // A deployment a restart interrupted continues from its recorded step (docs/fleet-security.md).
+    start: () => {
+      void deps.deployer.recover()?.then(() => deps.infoChanged?.());
+    },
     stop: () => deps.deployer.stop(),
   };
 }
 
+/**
+ * `rollback-model`: the previous deployed version serves (switched to, then configured, then
+ * recorded — a crash in between leaves the config and the running model agreeing after restart).
+ * Refusals and failures are DeployErrors (step `rollback`) naming what still serves.
+ */
+export async function rollbackModel(
+  deps: Pick<DeployFeatureDeps, 'store' | 'switchTo' | 'active' | 'persist'>,
+  model: string,
+): Promise<{ from: string; to: string }> {
+  const versions = deps.store.versions(model);
+  const active = versions.find((v) => v.status === 'active');
+  const previous = versions.find((v) => v.status === 'previous');
+  const listed = versions.map((v) => `v${v.version} ${v.status}`).join(', ') || 'none';
+  if (!active)
+    throw new DeployError('rollback', `${model}: no deployed version is active (deployed: ${listed})`);
+  if (!previous)
+    throw new DeployError(
+      'rollback',
+      `${model}: no previous deployed version to roll back to (deployed: ${listed}); ${active.variantId} still serves`,
+    );
+  const serving = deps.active();
+  try {
+    await deps.switchTo(model, previous.variantId);
+  } catch (err) {
+    throw new DeployError(
+      'rollback',
+      `${model}: cannot switch to ${previous.variantId} (v${previous.version}): ${errorMessage(err)}; ${serving?.variant ?? active.variantId} still serves`,
+      { cause: err },
+    );
+  }
+  try {
+    await deps.persist?.(model, previous.variantId);
+  } catch (err) {
+    // Not configured: serving it now would be undone by the next restart. Back to where we were.
+    if (serving) await deps.switchTo(serving.model, serving.variant).catch(() => undefined);
+    throw new DeployError(
+      'rollback',
+      `${model}: cannot write ${previous.variantId} to the config file: ${errorMessage(err)}; ${serving?.variant ?? active.variantId} still serves`,
+      { cause: err },
+    );
+  }
+  deps.store.rollBack(active, previous);
+  return { from: active.variantId, to: previous.variantId };
+}
+
 /** Installs a verified file as a variant of a catalog model (`<dataDir>/models/<model>/`). */
-export function catalogInstaller(deps: { catalog(): Catalog; reloadCatalog(): Promise<unknown> }) {
+export function catalogInstaller(deps: {
+  catalog(): Catalog;
+  reloadCatalog(): Promise<unknown>;
+  /** TEST ONLY: crash points inside the atomic write (crash-points.ts). */
+  crash?(point: CrashPoint): void;
+}) {
   return async (manifest: DeployManifest, variantId: string, file: string): Promise<void> => {
     const model = manifest.model;
     const catalog = deps.catalog();
     const entry = catalog.models().find((m) => m.manifest.name === model);
     if (!entry) throw new Error(`model "${model}" is not in the catalog (new models are not deployable yet)`);
+    // Temp copies a killed install left behind (the rename never happened).
+    await removeStaleTemps(path.join(catalog.derivedRoot ?? '', model), `${variantId}.onnx`);
     const bytes = await readFile(file);
     try {
       await writeDerivedVariant({
@@ -98,6 +152,10 @@ export function catalogInstaller(deps: { catalog(): Catalog; reloadCatalog(): Pr
           reference: null,
         },
         bytes,
+        fileSteps: {
+          synced: () => deps.crash?.('install-fsynced'),
+          renamed: () => deps.crash?.('install-renamed'),
+        },
       });
     } catch (err) {
       throw new Error(`install: ${errorMessage(err)}`, { cause: err });
@@ -106,6 +164,13 @@ export function catalogInstaller(deps: { catalog(): Catalog; reloadCatalog(): Pr
     fsyncDir(path.join(catalog.derivedRoot ?? '', model));
     await deps.reloadCatalog();
   };
+}
+
+/** Deletes `.<name>.<random>.tmp` files (atomicWrite's temp copies) a crash left in `dir`. */
+async function removeStaleTemps(dir: string, name: string): Promise<void> {
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  const stale = entries.filter((e) => e.startsWith(`.${name}.`) && e.endsWith('.tmp'));
+  await Promise.all(stale.map((e) => rm(path.join(dir, e), { force: true })));
 }
 
 export function fsyncDir(dir: string): void {

@@ -3,12 +3,9 @@ import type { Clock } from '../clock.js';
 import { EdgeAgentError } from '../errors.js';
 import type { RawImage } from '../image/types.js';
 import { contentImage } from '../pipeline/prepare.js';
-import type { FrameResult, ResultListener } from '../pipeline/types.js';
+import type { FrameResult, ResultStream } from '../pipeline/types.js';
 
-/** What taking frames needs from the pipeline. */
-export interface ResultStream {
-  onResult(listener: ResultListener): () => void;
-}
+export type { ResultStream } from '../pipeline/types.js';
 
 export interface TakenFrame {
   result: FrameResult;
@@ -21,7 +18,7 @@ export interface TakenFrame {
  * `spacingMs` apart, or rejects after `timeoutMs`.
  */
 export function nextFrames(
-  pipeline: ResultStream,
+  pipeline: Pick<ResultStream, 'onFrame'>,
   count: number,
   spacingMs: number,
   timeoutMs: number,
@@ -37,7 +34,8 @@ export function nextFrames(
         new EdgeAgentError(`only ${taken.length} of ${count} frames arrived within ${timeoutMs / 1000} s`),
       );
     }, timeoutMs);
-    const off = pipeline.onResult((result, frame) => {
+    // Pixels cross from the pipeline worker only while this listener is subscribed.
+    const off = pipeline.onFrame((result, frame) => {
       const now = clock.now();
       if (now - lastAt < spacingMs) return;
       lastAt = now;

@@ -8,7 +8,7 @@ import { deviceTopics } from '../fleet/topics.js';
 import type { DeviceProfile } from '../hardware/index.js';
 import type { Logger } from '../log.js';
 import { annotateFrame } from '../pipeline/annotate.js';
-import type { ResultListener } from '../pipeline/pipeline.js';
+import type { ResultStream } from '../pipeline/pipeline.js';
 import { OBJECTIVE_IDS } from '../tuner/objectives.js';
 import type { Feature } from './feature.js';
 
@@ -20,8 +20,8 @@ export interface HomeAssistantFeatureDeps {
   log: Logger;
   controls: Controls;
   variants(): string[];
-  /** The results (with their frames) to count labels in and to take snapshots of. */
-  results: { onResult(listener: ResultListener): () => void };
+  /** The results to count labels in, and the newest frame to take snapshots of. */
+  results: Pick<ResultStream, 'onResult' | 'latestFrame'>;
   profile(): Promise<DeviceProfile>;
   /** Whether the agent has a command (the tuner's `tune` and `set-policy` add their controls). */
   hasCommand(name: string): boolean;
@@ -48,7 +48,10 @@ export function homeAssistantFeature(deps: HomeAssistantFeatureDeps): Feature & 
     variants: deps.variants,
     hasCommand: deps.hasCommand,
     objectives: OBJECTIVE_IDS,
-    annotate: (result, frame) => annotateFrame(frame, result, { quality: 75, maxWidth: 1280 }),
+    snapshot: async () => {
+      const pair = await deps.results.latestFrame();
+      return pair && annotateFrame(pair.frame, pair.result, { quality: 75, maxWidth: 1280 });
+    },
     configurationUrl: dashboardUrl(deps.config),
   });
   let off: (() => void) | undefined;
@@ -57,7 +60,7 @@ export function homeAssistantFeature(deps: HomeAssistantFeatureDeps): Feature & 
     mqtt: bridge,
     start(signal) {
       bridge.start(signal);
-      off = deps.results.onResult((result, frame) => bridge.observe(result, frame));
+      off = deps.results.onResult((result) => bridge.observe(result));
     },
     stop() {
       off?.();

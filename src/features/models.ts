@@ -37,21 +37,60 @@ export interface ModelsFeatureDeps {
   /** Records `model-switched` on the events topic. */
   events?: { emit(type: string, data: Record<string, unknown>): void };
   infoChanged?(): Promise<void>;
+  /** Versions installed by signed deployments, for list-models (absent: none shown). */
+  deployed?(): readonly DeployedVersion[];
 }
 
-/** The list-models answer: every model with its variants (bundled and derived). */
-export function catalogSummary(catalog: Catalog) {
-  return catalog.models().map((m) => ({
-    name: m.manifest.name,
-    task: m.manifest.task,
-    defaultVariant: m.manifest.defaultVariant,
-    variants: m.variants.map((v) => ({
-      id: v.id,
-      precision: v.precision,
-      bytes: v.bytes,
-      derived: v.derived,
-    })),
-  }));
+/** A version installed by a signed deployment (DeployStore's `deploy_versions` row). */
+export interface DeployedVersion {
+  model: string;
+  /** The deployment series (the manifest's `variant`); the catalog variant is `variantId`. */
+  variant: string;
+  version: number;
+  variantId: string;
+  status: string;
+}
+
+/**
+ * The list-models answer: every model with its variants (bundled and derived; a deployed one
+ * carries its `deployedVersion`) and, per deployment series, the installed version.
+ */
+export function catalogSummary(catalog: Catalog, deployed: readonly DeployedVersion[] = []) {
+  return catalog.models().map((m) => {
+    const mine = deployed.filter((d) => d.model === m.manifest.name);
+    const series = [...new Set(mine.map((d) => d.variant))];
+    return {
+      name: m.manifest.name,
+      task: m.manifest.task,
+      defaultVariant: m.manifest.defaultVariant,
+      variants: m.variants.map((v) => {
+        const d = mine.find((x) => x.variantId === v.id);
+        return {
+          id: v.id,
+          precision: v.precision,
+          bytes: v.bytes,
+          derived: v.derived,
+          ...(d ? { deployedVersion: d.version, deployStatus: d.status } : {}),
+        };
+      }),
+      ...(series.length > 0
+        ? {
+            deployed: series.map((variant) => {
+              const active = mine.find((d) => d.variant === variant && d.status === 'active');
+              const previous = mine.find((d) => d.variant === variant && d.status === 'previous');
+              return {
+                variant,
+                installedVersion: active?.version ?? 0,
+                ...(active ? { variantId: active.variantId } : {}),
+                ...(previous
+                  ? { previousVersion: previous.version, previousVariantId: previous.variantId }
+                  : {}),
+              };
+            }),
+          }
+        : {}),
+    };
+  });
 }
 
 const name = z.string().min(1).max(128);
@@ -68,11 +107,14 @@ export function modelsFeature(deps: ModelsFeatureDeps): Feature {
     name: 'models',
     commands: {
       'list-models': defineCommand({
-        summary: 'Models and variants (bundled and derived) and the active one',
+        summary: 'Models and variants (bundled, derived, deployed with their versions) and the active one',
         params: z.strictObject({}),
         mutates: false,
         cost: 'light',
-        run: () => ({ active: deps.models.active(), models: catalogSummary(deps.models.catalog) }),
+        run: () => ({
+          active: deps.models.active(),
+          models: catalogSummary(deps.models.catalog, deps.deployed?.() ?? []),
+        }),
       }),
       'set-model': defineCommand({
         summary: 'Switches to a model/variant (verified, hot-swapped)',

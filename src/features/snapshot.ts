@@ -55,24 +55,13 @@ export function snapshotFeature(deps: { camera?: SnapshotCamera | undefined }): 
 
 /**
  * Pictures from the running pipeline: a fresh frame when one comes within 3 s, else the newest
- * kept one (duty cycle, stalled camera). Keeps that newest pair while started.
+ * inferred one (duty cycle, stalled camera), asked of the pipeline — pixels cross from the
+ * pipeline worker only for a snapshot.
  */
 export class PipelineCamera implements SnapshotCamera {
-  private latest: { result: FrameResult; frame: Frame } | undefined;
-  private unsubscribe: (() => void) | undefined;
-
-  constructor(private readonly deps: { pipeline: ResultStream; clock: Clock }) {}
-
-  start(): void {
-    this.unsubscribe ??= this.deps.pipeline.onResult((result, frame) => {
-      this.latest = { result, frame };
-    });
-  }
-
-  stop(): void {
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
-  }
+  constructor(
+    private readonly deps: { pipeline: Pick<ResultStream, 'onFrame' | 'latestFrame'>; clock: Clock },
+  ) {}
 
   async snapshot(options: SnapshotOptions): Promise<SnapshotImage> {
     let pair: { result: FrameResult; frame: Frame } | undefined;
@@ -81,7 +70,7 @@ export class PipelineCamera implements SnapshotCamera {
       if (next?.image)
         pair = { result: next.result, frame: { ...next.frame, ...next.image, prepared: undefined } };
     } catch {
-      pair = this.latest;
+      pair = await this.deps.pipeline.latestFrame();
     }
     if (!pair || pair.frame.data.byteLength === 0) throw new EdgeAgentError('no frame has been captured yet');
     const result = options.annotate ? pair.result : { ...pair.result, detections: [], classes: [] };

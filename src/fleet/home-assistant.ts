@@ -1,5 +1,4 @@
 import type { MqttClient } from 'mqtt';
-import type { Frame } from '../camera/types.js';
 import type { Clock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
@@ -28,8 +27,11 @@ export interface HomeAssistantDeps {
   /** Whether the command table has a command (`tune`, `set-policy` come with the tuner). */
   hasCommand(name: string): boolean;
   objectives?: readonly string[];
-  /** Annotated JPEG of a result's frame (called synchronously in the result listener). */
-  annotate(result: FrameResult, frame: Frame): Promise<Buffer>;
+  /**
+   * Annotated JPEG of the newest frame (asked for at most once per snapshot interval: pixels
+   * leave the pipeline worker only then); undefined when there is no frame yet.
+   */
+  snapshot(): Promise<Buffer | undefined>;
   configurationUrl?: string | undefined;
 }
 
@@ -110,7 +112,7 @@ export class HomeAssistantBridge {
   }
 
   /** Feeds counts, events and the snapshot from a result (the pipeline's result listener). */
-  observe(result: FrameResult, frame: Frame): void {
+  observe(result: FrameResult): void {
     const client = this.connected();
     if (!client) return;
     const now = this.deps.clock.now();
@@ -156,8 +158,9 @@ export class HomeAssistantBridge {
       this.lastSnapshotAt = now;
       this.snapshotBusy = true;
       this.deps
-        .annotate(result, frame)
+        .snapshot()
         .then((jpeg) => {
+          if (!jpeg) return;
           this.publish(this.ha.snapshot, jpeg);
           this.published.snapshots++;
         })

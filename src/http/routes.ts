@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { type Fault, healthStatus } from '../health/faults.js';
-import type { FrameResult, PipelineStats, ResultListener } from '../pipeline/pipeline.js';
+import type { FrameListener, FrameResult, PipelineStats, ResultListener } from '../pipeline/pipeline.js';
 import type { DeviceReadings } from './metrics.js';
 import type { MjpegBroadcaster } from './stream.js';
 
@@ -9,6 +9,8 @@ export interface HttpPipeline {
   stats(): PipelineStats;
   latest(): FrameResult | undefined;
   onResult(listener: ResultListener): () => void;
+  /** Results with pixels: the stream subscribes only while someone watches. */
+  onFrame(listener: FrameListener): () => void;
 }
 
 export interface RouteDeps {

@@ -79,11 +79,9 @@ export class HttpServer {
       { maxFps: config.streamMaxFps, quality: config.streamQuality },
       clock,
       deps.log,
+      (listener) => deps.pipeline.onFrame(listener),
     );
-    this.unsubscribe = deps.pipeline.onResult((result, frame) => {
-      this.metrics.observe(result);
-      this.stream.offer(result, frame);
-    });
+    this.unsubscribe = deps.pipeline.onResult((result) => this.metrics.observe(result));
     this.app = Fastify({
       logger: false,
       forceCloseConnections: true,

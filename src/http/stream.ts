@@ -4,7 +4,7 @@ import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { annotateFrame } from '../pipeline/annotate.js';
-import type { FrameResult } from '../pipeline/pipeline.js';
+import type { FrameListener, FrameResult } from '../pipeline/pipeline.js';
 
 export const MJPEG_BOUNDARY = 'edgeagentframe';
 
@@ -20,6 +20,8 @@ export interface StreamOptions {
 /**
  * The annotated MJPEG stream: inferred frames are drawn and encoded once (at most `maxFps`, only
  * while someone watches) and written to every client; slow clients skip frames, never queue them.
+ * With `subscribe`, frames are asked of the pipeline only while watched (pixels then cross from
+ * the pipeline worker; otherwise they stay there).
  */
 export class MjpegBroadcaster {
   private readonly clients = new Set<ServerResponse>();
@@ -30,12 +32,25 @@ export class MjpegBroadcaster {
   private lastEncodedAtMs = Number.NEGATIVE_INFINITY;
   private encoding = false;
   encoded = 0;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly options: StreamOptions,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly subscribe?: (listener: FrameListener) => () => void,
   ) {}
+
+  /** Subscribes to frames while watched (a client, or a recent `latestFrame`), else lets go. */
+  private demand(): void {
+    const wanted = this.clients.size > 0 || this.clock.now() <= this.wantedUntilMs;
+    if (wanted && !this.unsubscribe && this.subscribe)
+      this.unsubscribe = this.subscribe((result, frame) => this.offer(result, frame));
+    else if (!wanted && this.unsubscribe) {
+      this.unsubscribe();
+      this.unsubscribe = undefined;
+    }
+  }
 
   get clientCount(): number {
     return this.clients.size;
@@ -51,7 +66,11 @@ export class MjpegBroadcaster {
       'X-Accel-Buffering': 'no',
     });
     this.clients.add(res);
-    const drop = () => this.clients.delete(res);
+    this.demand();
+    const drop = () => {
+      this.clients.delete(res);
+      this.demand();
+    };
     res.on('close', drop);
     res.on('error', (err) => {
       this.log.debug({ err: errorMessage(err) }, 'stream client error');
@@ -63,7 +82,11 @@ export class MjpegBroadcaster {
   /** Called for every inferred frame; encodes only when due and watched. */
   offer(result: FrameResult, frame: Frame): void {
     const now = this.clock.now();
-    if ((this.clients.size === 0 && now > this.wantedUntilMs) || this.encoding) return;
+    if (this.clients.size === 0 && now > this.wantedUntilMs) {
+      this.demand();
+      return;
+    }
+    if (this.encoding) return;
     if (now - this.lastEncodedAtMs < 1000 / this.options.maxFps) return;
     this.lastEncodedAtMs = now;
     this.encoding = true;
@@ -86,6 +109,7 @@ export class MjpegBroadcaster {
    */
   latestFrame(): { jpeg: Buffer; result: FrameResult } | undefined {
     this.wantedUntilMs = this.clock.now() + 5000;
+    this.demand();
     return this.lastJpeg && this.lastResult ? { jpeg: this.lastJpeg, result: this.lastResult } : undefined;
   }
 
@@ -93,6 +117,8 @@ export class MjpegBroadcaster {
   close(): void {
     for (const res of this.clients) res.end();
     this.clients.clear();
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
   }
 
   private write(res: ServerResponse, jpeg: Buffer): void {

@@ -4,6 +4,8 @@
 //
 // workerData: { model: Uint8Array, attempts: [{ provider, options }] }  (options: ort SessionOptions)
 // in:  { type: 'run', id, name, dtype, dims, data: TypedArray (transferred) } | { type: 'release' }
+//      { type: 'port', port: MessagePort } — another thread (the pipeline worker) sends runs on it
+//      and gets its replies there, so tensors and outputs never cross the main thread
 // out: { type: 'ready', executionProvider, rejected, inputNames, outputNames, createMs }
 //      { type: 'failed', message } | { type: 'result', id, outputs, input, runMs, idleMs }
 //      { type: 'error', id, message }
@@ -72,13 +74,9 @@ parentPort.postMessage({
 });
 
 let lastReplyAt;
+const ports = new Set();
 
-parentPort.on('message', async (msg) => {
-  if (msg.type === 'release') {
-    await session.release();
-    parentPort.close();
-    return;
-  }
+async function serve(msg, reply) {
   if (msg.type !== 'run') return;
   const received = performance.now();
   const idleMs = lastReplyAt === undefined ? 0 : received - lastReplyAt;
@@ -95,12 +93,10 @@ parentPort.on('message', async (msg) => {
       transfer.add(data.buffer);
     }
     // The input buffer goes back to the caller's pool; outputs move without a copy.
-    parentPort.postMessage({ type: 'result', id: msg.id, outputs, input: msg.data, runMs, idleMs }, [
-      ...transfer,
-    ]);
+    reply.postMessage({ type: 'result', id: msg.id, outputs, input: msg.data, runMs, idleMs }, [...transfer]);
     lastReplyAt = performance.now();
   } catch (err) {
-    parentPort.postMessage(
+    reply.postMessage(
       {
         type: 'error',
         id: msg.id,
@@ -111,4 +107,21 @@ parentPort.on('message', async (msg) => {
     );
     lastReplyAt = performance.now();
   }
+}
+
+parentPort.on('message', async (msg) => {
+  if (msg.type === 'release') {
+    await session.release();
+    for (const port of ports) port.close();
+    parentPort.close();
+    return;
+  }
+  if (msg.type === 'port') {
+    const { port } = msg;
+    ports.add(port);
+    port.on('message', (m) => serve(m, port));
+    port.on('close', () => ports.delete(port));
+    return;
+  }
+  await serve(msg, parentPort);
 });

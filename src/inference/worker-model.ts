@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { EdgeAgentError, errorMessage, ModelLoadError } from '../errors.js';
 import type { ImageLimits } from '../image/limits.js';
 import type { RawImage } from '../image/types.js';
@@ -16,12 +16,16 @@ import { LoadedVariant } from './loaded-variant.js';
 import type { LoadModelOptions } from './model.js';
 import type { OutputTensor } from './postprocess.js';
 import { type ExecutionProvider, sessionOptionsFor } from './session.js';
+import {
+  type Recycle,
+  type RunReply,
+  TensorClient,
+  type TensorData,
+  type WorkerTimes,
+} from './tensor-client.js';
 import type { InferenceResult } from './types.js';
 
-type TensorData = Float32Array | Uint8Array;
-
-/** Called with the input buffer once the worker hands it back (it was moved, not copied). */
-export type Recycle = (data: TensorData) => void;
+export type { Recycle, WorkerTimes } from './tensor-client.js';
 
 function workerScript(): string {
   const here = path.join(path.dirname(fileURLToPath(import.meta.url)), 'session-worker.mjs');
@@ -32,21 +36,13 @@ function workerScript(): string {
   throw new EdgeAgentError(`inference worker script not found (looked in ${here} and ${shipped})`);
 }
 
-interface Pending {
-  resolve: (outputs: Record<string, OutputTensor>) => void;
-  reject: (err: Error) => void;
-  recycle: Recycle | undefined;
-}
-
 /**
  * A model variant whose onnxruntime session lives in a worker thread: `run` moves the input tensor
  * to the worker (no copy) and resolves with the outputs while the event loop stays free for
  * capture, HTTP and MQTT. Same surface as `InferenceModel` (pre/post-processing on the caller).
  */
 export class WorkerModel extends LoadedVariant {
-  private readonly pending = new Map<number, Pending>();
-  private readonly totals: WorkerTimes = { runs: 0, runMs: 0, idleMs: 0 };
-  private nextId = 1;
+  private readonly client: TensorClient;
   private stopped: string | undefined;
 
   private constructor(
@@ -60,7 +56,8 @@ export class WorkerModel extends LoadedVariant {
     private readonly log?: Logger,
   ) {
     super(entry, variant, input, labels, executionProvider, sessionCreateMs);
-    worker.on('message', (msg: WorkerReply) => this.onMessage(msg));
+    this.client = new TensorClient(worker, input.name);
+    worker.on('message', (msg: WorkerReply) => this.client.onMessage(msg));
     worker.on('error', (err) => this.fail(`inference worker crashed: ${errorMessage(err)}`));
     worker.on('exit', (code) => this.fail(`inference worker exited (code ${code})`));
   }
@@ -150,19 +147,18 @@ export class WorkerModel extends LoadedVariant {
     recycle?: Recycle,
   ): Promise<Record<string, OutputTensor>> {
     if (this.stopped) return Promise.reject(new EdgeAgentError(this.stopped));
-    const id = this.nextId++;
-    const movable =
-      recycle !== undefined &&
-      input.data.byteOffset === 0 &&
-      input.data.byteLength === input.data.buffer.byteLength;
-    const data = movable ? input.data : input.data.slice();
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, recycle });
-      const dtype = data instanceof Float32Array ? 'float32' : 'uint8';
-      this.worker.postMessage({ type: 'run', id, name: this.input.name, dtype, dims: input.dims, data }, [
-        data.buffer as ArrayBuffer,
-      ]);
-    });
+    return this.client.run(input, recycle);
+  }
+
+  /**
+   * A port another thread runs this session through (the pipeline worker), with the same
+   * protocol as `run`: its tensors and outputs go straight between the two workers.
+   */
+  openPort(): MessagePort {
+    if (this.stopped) throw new EdgeAgentError(this.stopped);
+    const { port1, port2 } = new MessageChannel();
+    this.worker.postMessage({ type: 'port', port: port1 }, [port1]);
+    return port2;
   }
 
   /**
@@ -171,7 +167,7 @@ export class WorkerModel extends LoadedVariant {
    * frames are fed as fast as possible, idleMs per run is the caller's overhead as the model sees it.
    */
   workerTimes(): WorkerTimes {
-    return { ...this.totals };
+    return this.client.times();
   }
 
   infer(image: RawImage): Promise<InferenceResult> {
@@ -194,34 +190,13 @@ export class WorkerModel extends LoadedVariant {
     clearTimeout(timer);
   }
 
-  private onMessage(msg: WorkerReply): void {
-    if (msg.type !== 'result' && msg.type !== 'error') return;
-    const pending = this.pending.get(msg.id);
-    if (!pending) return;
-    this.pending.delete(msg.id);
-    pending.recycle?.(msg.input);
-    if (msg.type === 'result') {
-      this.totals.runs++;
-      this.totals.runMs += msg.runMs;
-      this.totals.idleMs += msg.idleMs;
-      pending.resolve(msg.outputs);
-    } else pending.reject(new EdgeAgentError(`inference failed: ${msg.message}`));
-  }
-
   private fail(reason: string): void {
     if (!this.stopped) {
       this.stopped = reason;
       this.log?.error({ model: this.name, variant: this.variant.id, reason }, 'inference worker stopped');
     }
-    for (const p of this.pending.values()) p.reject(new EdgeAgentError(reason));
-    this.pending.clear();
+    this.client.fail(reason);
   }
-}
-
-export interface WorkerTimes {
-  runs: number;
-  runMs: number;
-  idleMs: number;
 }
 
 interface ReadyReply {
@@ -233,15 +208,4 @@ interface ReadyReply {
   createMs: number;
 }
 
-type WorkerReply =
-  | ReadyReply
-  | { type: 'failed'; message: string }
-  | {
-      type: 'result';
-      id: number;
-      outputs: Record<string, OutputTensor>;
-      input: TensorData;
-      runMs: number;
-      idleMs: number;
-    }
-  | { type: 'error'; id: number; message: string; input: TensorData };
+type WorkerReply = ReadyReply | { type: 'failed'; message: string } | RunReply;

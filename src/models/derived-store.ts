@@ -17,6 +17,13 @@ export interface WriteDerivedOptions {
   /** The manifest entry without file, sha256 and bytes (filled in here). */
   variant: Omit<Variant, 'file' | 'sha256' | 'bytes'>;
   bytes: Uint8Array;
+  /** Called once the model file's temp copy is flushed, and once it is renamed (crash tests). */
+  fileSteps?: AtomicWriteSteps;
+}
+
+export interface AtomicWriteSteps {
+  synced?(): void;
+  renamed?(): void;
 }
 
 export interface WrittenVariant {
@@ -55,7 +62,7 @@ export async function writeDerivedVariant(options: WriteDerivedOptions): Promise
     bytes: options.bytes.length,
   };
   const existed = existsSync(filePath);
-  await atomicWrite(filePath, options.bytes);
+  await atomicWrite(filePath, options.bytes, options.fileSteps);
   const variants = manifest.variants.filter((v) => v.id !== variant.id);
   variants.push(variant);
   variants.sort((a, b) => a.id.localeCompare(b.id));
@@ -94,8 +101,12 @@ async function readDerivedManifest(file: string, name: string): Promise<DerivedM
   return parsed.data;
 }
 
-/** Writes to a temporary file in the same folder, flushes it and renames it over the target. */
-export async function atomicWrite(target: string, bytes: Uint8Array): Promise<void> {
+/** Writes to a temporary file in the same folder, flushes it, renames it over the target and flushes the folder. */
+export async function atomicWrite(
+  target: string,
+  bytes: Uint8Array,
+  steps?: AtomicWriteSteps,
+): Promise<void> {
   const tmp = path.join(
     path.dirname(target),
     `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`,
@@ -108,7 +119,16 @@ export async function atomicWrite(target: string, bytes: Uint8Array): Promise<vo
     } finally {
       await handle.close();
     }
+    steps?.synced?.();
     await rename(tmp, target);
+    steps?.renamed?.();
+    // The rename is durable only once the folder's entry is: before anything refers to the file.
+    const dir = await open(path.dirname(target), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;

@@ -10,7 +10,7 @@ import { Leases } from './leases.js';
 import { nextDueMs, overlapsPreparation, type Pacing, releasesCamera } from './pacing.js';
 import { type PreparedInput, type PreparePath, specKey, type TensorPreparer } from './prepare.js';
 import { RateMeter } from './stats.js';
-import type { FrameResult, PipelineModel, PipelineStats, PipelineTimings, ResultListener } from './types.js';
+import type { FrameListener, FrameResult, PipelineModel, PipelineStats, PipelineTimings } from './types.js';
 
 /**
  * How the loop runs, from the pacing and the source (pure):
@@ -50,7 +50,7 @@ export class PipelineCore {
   pacing: Pacing;
   readonly slot: FrameSlot;
   readonly leases = new Leases<PipelineModel>();
-  private readonly listeners = new Set<ResultListener>();
+  private readonly listeners = new Set<FrameListener>();
   private readonly windows = Object.fromEntries(
     STAGES.map((k) => [k, new LatencyWindow(512, { keep: 'recent' })]),
   ) as Record<(typeof STAGES)[number], LatencyWindow>;
@@ -83,7 +83,7 @@ export class PipelineCore {
     return this.latestResult;
   }
 
-  onResult(listener: ResultListener): () => void {
+  onResult(listener: FrameListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

@@ -7,9 +7,26 @@ import { LagMonitor } from './leases.js';
 import { describePacing, type Pacing } from './pacing.js';
 import { TensorPreparer, targetFor } from './prepare.js';
 import { STRATEGIES } from './strategies.js';
-import type { FrameResult, PipelineModel, PipelineStats, ResultListener } from './types.js';
+import type {
+  FrameListener,
+  FramePair,
+  FrameResult,
+  PipelineModel,
+  PipelineStats,
+  ResultListener,
+  ResultStream,
+} from './types.js';
 
-export type { FrameResult, PipelineModel, PipelineStats, PipelineTimings, ResultListener } from './types.js';
+export type {
+  FrameListener,
+  FramePair,
+  FrameResult,
+  PipelineModel,
+  PipelineStats,
+  PipelineTimings,
+  ResultListener,
+  ResultStream,
+} from './types.js';
 
 export interface PipelineDeps {
   source: FrameSource;
@@ -33,7 +50,7 @@ export interface PipelineDeps {
  * from the pacing and the source (core.ts `loopMode`, one strategy each in strategies.ts) over a
  * shared core. Swapping the model, the pacing or the duty cycle works while running.
  */
-export class Pipeline {
+export class Pipeline implements ResultStream {
   private readonly core: PipelineCore;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -41,6 +58,7 @@ export class Pipeline {
   private state: PipelineStats['state'] = 'idle';
   private abort = new AbortController();
   private done: Promise<void> | undefined;
+  private lastPair: FramePair | undefined;
 
   constructor(private readonly deps: PipelineDeps) {
     this.clock = deps.clock ?? systemClock;
@@ -55,6 +73,9 @@ export class Pipeline {
       clock: this.clock,
       stopwatch,
       preparer: deps.preparer ?? new TensorPreparer(stopwatch),
+    });
+    this.core.onResult((result, frame) => {
+      this.lastPair = { result, frame };
     });
   }
 
@@ -73,6 +94,23 @@ export class Pipeline {
   /** Subscribes to results; a throwing listener is logged and never stops the others. */
   onResult(listener: ResultListener): () => void {
     return this.core.onResult(listener);
+  }
+
+  /** Subscribes to results with their frames (see `FrameListener`). */
+  onFrame(listener: FrameListener): () => void {
+    return this.core.onResult(listener);
+  }
+
+  /** A copy of the newest inferred frame with its result. */
+  async latestFrame(): Promise<FramePair | undefined> {
+    const pair = this.lastPair;
+    if (!pair || pair.frame.data.byteLength === 0) return undefined;
+    return { result: pair.result, frame: { ...pair.frame, data: pair.frame.data.slice() } };
+  }
+
+  /** Counters alone (cheaper than `stats()`, which sorts the latency windows). */
+  counters(): PipelineStats['counters'] {
+    return this.core.counters();
   }
 
   /** Starts capture and inference; resolves at once. `finished()` tells when it ends. */

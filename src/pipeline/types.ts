@@ -40,7 +40,28 @@ export interface FrameResult extends Omit<InferenceResult, 'timings'> {
   preparePath: PreparePath;
 }
 
-export type ResultListener = (result: FrameResult, frame: Frame) => void;
+/** Results only: what most consumers need (bytes per frame, wherever the pipeline runs). */
+export type ResultListener = (result: FrameResult) => void;
+/**
+ * Results with their pixels. With the pipeline in a worker (RemotePipeline), frames cross to the
+ * main thread only while such a listener is subscribed: subscribe for as long as pixels are needed.
+ * The frame is the listener's to read during the call; copy what must outlive it.
+ */
+export type FrameListener = (result: FrameResult, frame: Frame) => void;
+
+/** An inferred frame with its result (the newest one, asked for by a snapshot). */
+export interface FramePair {
+  result: FrameResult;
+  frame: Frame;
+}
+
+/** Where results and, on request, pixels come from: `Pipeline` here or `RemotePipeline` in a worker. */
+export interface ResultStream {
+  onResult(listener: ResultListener): () => void;
+  onFrame(listener: FrameListener): () => void;
+  /** A copy of the newest inferred frame and its result; undefined before the first. */
+  latestFrame(): Promise<FramePair | undefined>;
+}
 
 export interface PipelineStats {
   state: 'idle' | 'running' | 'stopped' | 'failed';
@@ -66,4 +87,17 @@ export interface PipelineStats {
   preparePath: PreparePath | undefined;
   camera: CameraStatus;
   lastError: string | undefined;
+}
+
+/** A pipeline as the agent drives it, wherever it runs (`Pipeline` here, `RemotePipeline` in a worker). */
+export interface RunningPipeline extends ResultStream {
+  readonly model: PipelineModel;
+  readonly pacing: Pacing;
+  latest(): FrameResult | undefined;
+  start(signal?: AbortSignal): void;
+  finished(): Promise<PipelineStats>;
+  stop(): Promise<void>;
+  setPacing(pacing: Pacing): void;
+  withModel<T>(fn: (model: PipelineModel) => Promise<T>): Promise<T>;
+  stats(): PipelineStats;
 }

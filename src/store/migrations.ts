@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { addColumnIfMissing } from './schema-helpers.js';
 
 export interface Migration {
   name: string;
@@ -110,6 +111,41 @@ export const MIGRATIONS: readonly Migration[] = [
         );
         CREATE INDEX command_audit_ts ON command_audit (ts);
       `);
+    },
+  },
+  {
+    // Before this migration these tables were created on first use (`CREATE TABLE IF NOT EXISTS`
+    // in DeployStore / ReplayStore), so a database at version 2 may already hold them: adopted
+    // as they are, then given the columns the resumable deployment needs.
+    name: 'deploy jobs, deployed versions, seen signed commands',
+    up(db) {
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS deploy_jobs (
+          id INTEGER PRIMARY KEY,
+          model TEXT NOT NULL, variant TEXT NOT NULL, version INTEGER NOT NULL,
+          manifest TEXT NOT NULL, state TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0,
+          error TEXT, started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS deploy_versions (
+          model TEXT NOT NULL, variant TEXT NOT NULL, version INTEGER NOT NULL,
+          variant_id TEXT NOT NULL, sha256 TEXT NOT NULL, installed_at INTEGER NOT NULL,
+          status TEXT NOT NULL,
+          PRIMARY KEY (model, variant, version)
+        );
+        CREATE TABLE IF NOT EXISTS trust_seen_commands (
+          cmd_id TEXT PRIMARY KEY,
+          key_id TEXT NOT NULL,
+          seen_at INTEGER NOT NULL,
+          keep_until INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS trust_seen_keep ON trust_seen_commands (keep_until);
+      `);
+      // The signer and signature next to the signed payload (`manifest`), so a restart can
+      // re-verify the manifest and resume without the operator sending it again.
+      addColumnIfMissing(db, 'deploy_jobs', 'key_id', 'TEXT');
+      addColumnIfMissing(db, 'deploy_jobs', 'signature', 'TEXT');
+      // How many times a restart resumed this job (a model that kills the agent is given up on).
+      addColumnIfMissing(db, 'deploy_jobs', 'resumes', 'INTEGER NOT NULL DEFAULT 0');
     },
   },
 ];

@@ -3,7 +3,7 @@ import type { AgentConfig } from '../config/index.js';
 import type { DeviceProfile, LiveSample } from '../hardware/index.js';
 import type { Logger } from '../log.js';
 import type { Catalog } from '../models/catalog.js';
-import type { Pipeline } from '../pipeline/pipeline.js';
+import type { RunningPipeline } from '../pipeline/types.js';
 import type { Store } from '../store/index.js';
 import { type BurstStats, pipelineBurstGate } from './burst.js';
 import { TunerController } from './controller.js';
@@ -24,7 +24,7 @@ export interface AgentTunerDeps {
       session?: { threads?: number; executionProvider?: string };
     }): Promise<{ changed: boolean }>;
   };
-  pipeline: Pipeline;
+  pipeline: RunningPipeline;
   store: Store;
   sampler?:
     | {

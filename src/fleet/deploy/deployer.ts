@@ -6,12 +6,14 @@ import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { TrustedKey } from '../../trust/envelope.js';
 import type { SignedDocument } from '../../trust/keys.js';
-import { checkFreeSpace, downloadVerified } from './download.js';
+import type { CrashPoint } from './crash-points.js';
+import { checkFreeSpace, fetchSignedFile } from './download.js';
 import { DeployError } from './errors.js';
 import { type HealthRules, type HealthSample, healthVerdict } from './health.js';
 import { inspectDeployedModel } from './inspect.js';
 import { checkDeployManifest, type DeployManifest } from './manifest.js';
-import type { DeployState, DeployStore } from './state.js';
+import { type DeployPhase, planResume } from './resume.js';
+import type { DeployJobRow, DeployState, DeployStore } from './state.js';
 import { outputMismatch, validateInChild } from './validate.js';
 
 /** What the deployer needs from the agent: install a verified file, switch models, watch health. */
@@ -48,6 +50,8 @@ export interface DeployerDeps {
   } & HealthRules;
   /** Progress events (the events topic) and info changes (the retained info). */
   progress?(data: Record<string, unknown>): void;
+  /** TEST ONLY: called at the crash points (crash-points.ts); absent in production. */
+  crash?(point: CrashPoint): void;
 }
 
 export interface UpdateInfo {
@@ -63,7 +67,9 @@ export interface UpdateInfo {
 /**
  * One deployment at a time: verify → free space → download → inspect → validate (child process)
  * → install → switch → health window → commit, or roll back to the model that served before.
- * Every step is recorded in SQLite; the active model is only changed by a complete, validated file.
+ * Every step is recorded in SQLite with the signed manifest, so a restart re-verifies it and
+ * continues from the recorded step (`recover`); the active model is only changed by a complete,
+ * validated file.
  */
 export class Deployer {
   private running: Promise<UpdateInfo> | undefined;
@@ -71,41 +77,49 @@ export class Deployer {
 
   constructor(private readonly deps: DeployerDeps) {}
 
-  /** Marks deployments a killed agent left unfinished; their partial downloads are kept for resuming. */
-  recover(): void {
-    for (const job of this.deps.store.unfinished()) {
-      this.deps.store.update(job.id, 'interrupted', this.deps.clock.now(), {
-        error: `agent stopped during ${job.state}; send the manifest again to resume`,
+  /**
+   * After a restart: the newest unfinished deployment is re-verified from its stored signed
+   * manifest and resumed from its recorded step (the partial download with a Range request);
+   * older ones, and any that cannot resume (expired, key removed, given up), are reported with
+   * the reason. Returns the resumed run, if any.
+   */
+  recover(): Promise<UpdateInfo> | undefined {
+    const { store, log } = this.deps;
+    const jobs = store.unfinished();
+    const last = jobs.pop();
+    for (const job of jobs)
+      this.giveUp(job, 'interrupted', `agent stopped during ${job.state}; superseded`, {
+        keepPart: !!last && this.partFile(job) === this.partFile(last),
       });
-      this.deps.log.warn(
-        { model: job.model, version: job.version, state: job.state },
-        'deployment interrupted',
-      );
+    if (this.running) return undefined;
+    this.removeCommittedParts();
+    if (!last) return undefined;
+    const plan = planResume(last, store.document(last.id), (doc) => this.verify(doc));
+    if (!plan.resume) {
+      this.giveUp(last, plan.state, plan.reason);
+      return undefined;
     }
+    const resumes = store.resumed(last.id);
+    log.info(
+      { model: last.model, version: last.version, state: last.state, phase: plan.phase, resumes },
+      'resuming deployment after restart',
+    );
+    this.deps.progress?.({ state: 'resuming', from: last.state, phase: plan.phase });
+    return this.launch(last.id, plan.manifest, plan.phase);
   }
 
   /** Checks the manifest now (a refusal is the command's error); the rest runs in the background. */
   start(doc: SignedDocument): { accepted: DeployManifest; done: Promise<UpdateInfo> } {
     if (this.running) throw new DeployError('verify', 'a deployment is already running; one at a time');
-    const verdict = checkDeployManifest(doc, {
-      deviceId: this.deps.deviceId,
-      keys: this.deps.keys,
-      nowMs: this.deps.clock.now(),
-      clockSkewMs: this.deps.clockSkewMs,
-      installedVersion: (m, v) => this.deps.store.installedVersion(m, v),
-    });
+    const verdict = this.verify(doc);
     if (!verdict.ok) throw new DeployError('verify', verdict.reason);
     const m = verdict.manifest;
-    const id = this.deps.store.begin(m, doc.payload, this.deps.clock.now());
+    const id = this.deps.store.begin(m, doc, this.deps.clock.now());
     this.deps.log.info(
       { model: m.model, variant: m.variant, version: m.version, signedBy: verdict.signedBy },
       'deployment accepted',
     );
-    const done = this.run(id, m).finally(() => {
-      this.running = undefined;
-    });
-    this.running = done;
-    return { accepted: m, done };
+    return { accepted: m, done: this.launch(id, m, 'download') };
   }
 
   update(): UpdateInfo {
@@ -125,6 +139,55 @@ export class Deployer {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.running?.catch(() => undefined);
+  }
+
+  private verify(doc: SignedDocument) {
+    return checkDeployManifest(doc, {
+      deviceId: this.deps.deviceId,
+      keys: this.deps.keys,
+      nowMs: this.deps.clock.now(),
+      clockSkewMs: this.deps.clockSkewMs,
+      installedVersion: (m, v) => this.deps.store.installedVersion(m, v),
+    });
+  }
+
+  private launch(id: number, m: DeployManifest, phase: DeployPhase): Promise<UpdateInfo> {
+    const done = this.run(id, m, phase).finally(() => {
+      this.running = undefined;
+    });
+    this.running = done;
+    return done;
+  }
+
+  /** A job that will not continue: its state and reason recorded, its partial download removed. */
+  private giveUp(
+    job: DeployJobRow,
+    state: DeployState,
+    reason: string,
+    opts: { keepPart?: boolean } = {},
+  ): void {
+    this.deps.store.update(job.id, state, this.deps.clock.now(), { error: reason });
+    if (!opts.keepPart) rmSync(this.partFile(job), { force: true });
+    // Installed but never committed: out of the catalog, so nothing (the tuner) picks it later.
+    const variantId = `${job.variant}-v${job.version}`;
+    const { host } = this.deps;
+    if ((job.state === 'installing' || job.state === 'health') && host.active()?.variant !== variantId)
+      void host
+        .remove?.(job.model, variantId)
+        .catch((err) =>
+          this.deps.log.warn({ variantId, err: errorMessage(err) }, 'cannot remove the variant'),
+        );
+    this.deps.progress?.({ state, error: reason });
+    this.deps.log.warn({ model: job.model, version: job.version, state, reason }, 'deployment not resumed');
+  }
+
+  /** Download files of committed versions (a crash between the commit and their removal). */
+  private removeCommittedParts(): void {
+    for (const v of this.deps.store.versions()) rmSync(this.partFile(v), { force: true });
+  }
+
+  private partFile(m: { model: string; variant: string; version: number }): string {
+    return path.join(this.deps.dataDir, 'deploy', `${m.model}-${m.variant}-v${m.version}.part`);
   }
 
   /** Removes versions beyond `keepVersions` (a failure is logged: the deployment stays committed). */
@@ -147,89 +210,134 @@ export class Deployer {
     this.deps.progress?.({ state, ...(progress === undefined ? {} : { progress }) });
   }
 
-  private async run(id: number, m: DeployManifest): Promise<UpdateInfo> {
-    const { host, store, limits, clock, log } = this.deps;
-    const dir = path.join(this.deps.dataDir, 'deploy');
-    const part = path.join(dir, `${m.model}-${m.variant}-v${m.version}.part`);
-    const variantId = `${m.variant}-v${m.version}`;
-    let switchedFrom: { model: string; variant: string } | undefined;
-    try {
-      await mkdir(dir, { recursive: true });
-      await checkFreeSpace(dir, m.bytes * 2);
-      this.step(id, 'downloading', 0);
-      let lastReport = 0;
-      await downloadVerified({
-        url: m.url,
-        file: part,
-        bytes: m.bytes,
-        sha256: m.sha256,
-        idleTimeoutMs: limits.idleTimeoutMs,
-        deadlineMs: limits.deadlineMs,
-        signal: this.abort.signal,
-        onProgress: (n, total) => {
-          const p = Math.round((n / total) * 100) / 100;
-          if (p - lastReport >= 0.1) {
-            lastReport = p;
-            store.progress(id, p);
-            this.deps.progress?.({ state: 'downloading', progress: p });
-          }
-        },
-      });
-      this.step(id, 'validating', 1);
-      inspectDeployedModel(await readFile(part), `${m.model} v${m.version}`);
-      const validation = await validateInChild(part, {
-        timeoutMs: limits.validateTimeoutMs,
-        maxHeapMB: limits.validateHeapMB,
-        signal: this.abort.signal,
-      });
-      const mismatch = outputMismatch(validation.outputs, m.outputs);
-      if (mismatch) throw new DeployError('validate', mismatch);
+  /** Space, download (resuming a partial file), checksum, static inspection, child validation. */
+  private async fetchAndValidate(id: number, m: DeployManifest, part: string): Promise<void> {
+    const { store, limits } = this.deps;
+    await mkdir(path.dirname(part), { recursive: true });
+    await checkFreeSpace(path.dirname(part), m.bytes * 2);
+    this.step(id, 'downloading', 0);
+    await fetchSignedFile(m, part, {
+      ...limits,
+      signal: this.abort.signal,
+      onProgress: (p) => {
+        store.progress(id, p);
+        this.deps.progress?.({ state: 'downloading', progress: p });
+      },
+    });
+    this.deps.crash?.('downloaded');
+    this.step(id, 'validating', 1);
+    inspectDeployedModel(await readFile(part), `${m.model} v${m.version}`);
+    const validation = await validateInChild(part, {
+      timeoutMs: limits.validateTimeoutMs,
+      maxHeapMB: limits.validateHeapMB,
+      signal: this.abort.signal,
+    });
+    const mismatch = outputMismatch(validation.outputs, m.outputs);
+    if (mismatch) throw new DeployError('validate', mismatch);
+  }
 
-      this.step(id, 'installing');
-      await host.install(m, variantId, part);
-      const before = host.active();
-      const baseline = host.tunedLatencyMs?.() ?? host.health().latencyP95Ms;
-      await host.switchTo(m.model, variantId);
-      switchedFrom = before;
+  /** The health window on the switched-to model; throws the reason when it fails. */
+  private async healthWindow(id: number, baselineMs: number | undefined): Promise<string> {
+    const { host, clock, limits } = this.deps;
+    this.step(id, 'health');
+    this.deps.crash?.('health');
+    const start = host.health();
+    await clock.sleep(limits.healthWindowMs, this.abort.signal);
+    const verdict = healthVerdict(start, host.health(), baselineMs, limits);
+    if (!verdict.ok) throw new DeployError('health', verdict.reason);
+    return verdict.detail;
+  }
 
-      this.step(id, 'health');
-      const start = host.health();
-      await clock.sleep(limits.healthWindowMs, this.abort.signal);
-      const verdict = healthVerdict(start, host.health(), baseline, limits);
-      if (!verdict.ok) throw new DeployError('health', verdict.reason);
-      // Config first: a crash between the two leaves the new model configured and the job
-      // `interrupted` — never a committed version the agent would not start with.
-      await host.persist?.(m.model, variantId);
-      store.commit({
+  /**
+   * Config first, then the version row and the job's `committed` in one transaction: a crash
+   * between the two leaves the job `committing`, which a restart finishes (the config already
+   * names the new model, whose health window passed).
+   */
+  private async commit(id: number, m: DeployManifest, variantId: string): Promise<void> {
+    const { host, store, clock } = this.deps;
+    this.step(id, 'committing');
+    await host.persist?.(m.model, variantId);
+    this.deps.crash?.('before-commit');
+    store.commit(
+      {
         model: m.model,
         variant: m.variant,
         version: m.version,
         variantId,
         sha256: m.sha256,
         installedAt: clock.now(),
-      });
-      store.update(id, 'committed', clock.now(), { progress: 1 });
-      this.deps.progress?.({ state: 'committed', detail: verdict.detail });
-      log.info({ model: m.model, variantId, detail: verdict.detail }, 'deployment committed');
+      },
+      { id, nowMs: clock.now() },
+    );
+  }
+
+  private async run(id: number, m: DeployManifest, phase: DeployPhase): Promise<UpdateInfo> {
+    const { host, log } = this.deps;
+    const part = this.partFile(m);
+    const variantId = `${m.variant}-v${m.version}`;
+    let switchedFrom: { model: string; variant: string } | undefined;
+    try {
+      let detail = 'health window passed before a restart';
+      if (phase === 'download') await this.fetchAndValidate(id, m, part);
+      if (phase !== 'commit') {
+        // The validated file must still be the signed one (re-hashed; fetched again only if gone).
+        if (phase === 'install')
+          await fetchSignedFile(m, part, { ...this.deps.limits, signal: this.abort.signal });
+        this.step(id, 'installing');
+        await host.install(m, variantId, part);
+        const before = host.active();
+        const baseline = host.tunedLatencyMs?.() ?? host.health().latencyP95Ms;
+        if (before?.model !== m.model || before.variant !== variantId) {
+          await host.switchTo(m.model, variantId);
+          switchedFrom = before;
+        }
+        detail = await this.healthWindow(id, baseline);
+      }
+      await this.commit(id, m, variantId);
+      this.deps.progress?.({ state: 'committed', detail });
+      log.info({ model: m.model, variantId, detail }, 'deployment committed');
       rmSync(part, { force: true });
       await this.prune(m.model, m.variant);
     } catch (err) {
-      const message = isAbortError(err) ? 'agent stopping' : errorMessage(err);
-      let state: DeployState = 'failed';
-      if (switchedFrom) {
-        state = 'rolled-back';
-        try {
-          await host.switchTo(switchedFrom.model, switchedFrom.variant);
-        } catch (rollbackErr) {
-          log.error({ err: errorMessage(rollbackErr) }, 'rollback failed');
-        }
-      }
-      // A retryable download failure keeps the partial file; anything else leaves nothing behind.
-      if (!(err instanceof DeployError && err.retryable)) rmSync(part, { force: true });
-      store.update(id, state, clock.now(), { error: message });
-      this.deps.progress?.({ state, error: message });
-      log.warn({ model: m.model, version: m.version, state, err: message }, 'deployment not committed');
+      await this.fail(id, m, part, err, switchedFrom);
     }
     return this.update();
+  }
+
+  /** Rolls back a switch, removes what cannot be resumed, records and reports the reason. */
+  private async fail(
+    id: number,
+    m: DeployManifest,
+    part: string,
+    err: unknown,
+    switchedFrom: { model: string; variant: string } | undefined,
+  ): Promise<void> {
+    const { host, store, clock, log } = this.deps;
+    if (this.abort.signal.aborted || isAbortError(err)) {
+      // The agent is stopping: the job keeps its recorded step and resumes after the restart
+      // (the agent starts on the configured model; the partial file stays).
+      log.info({ model: m.model, version: m.version }, 'deployment paused: agent stopping');
+      return;
+    }
+    const message = errorMessage(err);
+    let state: DeployState = 'failed';
+    if (switchedFrom) {
+      state = 'rolled-back';
+      try {
+        await host.switchTo(switchedFrom.model, switchedFrom.variant);
+      } catch (rollbackErr) {
+        log.error({ err: errorMessage(rollbackErr) }, 'rollback failed');
+      }
+    }
+    // A retryable download failure keeps the partial file; anything else leaves nothing behind.
+    if (!(err instanceof DeployError && err.retryable)) rmSync(part, { force: true });
+    try {
+      store.update(id, state, clock.now(), { error: message });
+    } catch (storeErr) {
+      // A full disk can refuse even this row; the event and the log still say why.
+      log.error({ err: errorMessage(storeErr) }, 'cannot record the failed deployment');
+    }
+    this.deps.progress?.({ state, error: message });
+    log.warn({ model: m.model, version: m.version, state, err: message }, 'deployment not committed');
   }
 }

@@ -8,7 +8,8 @@ export type DeployStep =
   | 'inspect'
   | 'validate'
   | 'install'
-  | 'health';
+  | 'health'
+  | 'rollback';
 
 /** A deployment refused or failed at one step; the message says why, the active model is unchanged. */
 export class DeployError extends EdgeAgentError {

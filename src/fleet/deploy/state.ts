@@ -1,4 +1,5 @@
 import type { Db } from '../../store/database.js';
+import type { SignedDocument } from '../../trust/keys.js';
 
 export type DeployState =
   | 'verifying'
@@ -6,6 +7,7 @@ export type DeployState =
   | 'validating'
   | 'installing'
   | 'health'
+  | 'committing'
   | 'committed'
   | 'rolled-back'
   | 'failed'
@@ -23,6 +25,7 @@ export interface DeployJobRow {
   error: string | null;
   startedAt: number;
   updatedAt: number;
+  resumes: number;
 }
 
 export interface InstalledVersion {
@@ -36,37 +39,40 @@ export interface InstalledVersion {
 }
 
 /**
- * Deployments and installed versions in the agent's database (own tables, created here: they are
- * not numbered migrations so they merge with anyone's). Every state change is one statement, so a
- * crash leaves the last state written.
+ * Deployments and installed versions in the agent's database (tables `deploy_jobs` and
+ * `deploy_versions`, store migration 3). Every state change is one statement, so a crash leaves
+ * the last state written.
  */
 export class DeployStore {
-  constructor(private readonly db: Db) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS deploy_jobs (
-        id INTEGER PRIMARY KEY,
-        model TEXT NOT NULL, variant TEXT NOT NULL, version INTEGER NOT NULL,
-        manifest TEXT NOT NULL, state TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0,
-        error TEXT, started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS deploy_versions (
-        model TEXT NOT NULL, variant TEXT NOT NULL, version INTEGER NOT NULL,
-        variant_id TEXT NOT NULL, sha256 TEXT NOT NULL, installed_at INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        PRIMARY KEY (model, variant, version)
-      );
-    `);
-  }
+  constructor(private readonly db: Db) {}
 
-  begin(m: { model: string; variant: string; version: number }, manifest: string, nowMs: number): number {
+  /** Records an accepted manifest with its signature, so a restart can re-verify and resume it. */
+  begin(m: { model: string; variant: string; version: number }, doc: SignedDocument, nowMs: number): number {
     return Number(
       this.db
         .prepare(
-          `INSERT INTO deploy_jobs (model, variant, version, manifest, state, started_at, updated_at)
-           VALUES (?, ?, ?, ?, 'verifying', ?, ?)`,
+          `INSERT INTO deploy_jobs (model, variant, version, manifest, key_id, signature, state, started_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, 'verifying', ?, ?)`,
         )
-        .run(m.model, m.variant, m.version, manifest, nowMs, nowMs).lastInsertRowid,
+        .run(m.model, m.variant, m.version, doc.payload, doc.keyId, doc.signature, nowMs, nowMs)
+        .lastInsertRowid,
     );
+  }
+
+  /** The signed manifest of a job; undefined for jobs recorded before signatures were kept. */
+  document(id: number): SignedDocument | undefined {
+    const r = this.db.prepare('SELECT manifest, key_id, signature FROM deploy_jobs WHERE id = ?').get(id) as
+      | { manifest: string; key_id: string | null; signature: string | null }
+      | undefined;
+    if (!r?.key_id || !r.signature) return undefined;
+    return { payload: r.manifest, keyId: r.key_id, signature: r.signature };
+  }
+
+  /** Counts a resume after a restart; returns the new count. */
+  resumed(id: number): number {
+    this.db.prepare('UPDATE deploy_jobs SET resumes = resumes + 1 WHERE id = ?').run(id);
+    return (this.db.prepare('SELECT resumes FROM deploy_jobs WHERE id = ?').get(id) as { resumes: number })
+      .resumes;
   }
 
   update(
@@ -93,10 +99,12 @@ export class DeployStore {
     return r ? toJob(r) : undefined;
   }
 
-  /** Jobs a killed agent left unfinished (the caller marks them interrupted). */
+  /** Jobs a killed agent left unfinished, oldest first (the deployer resumes or reports them). */
   unfinished(): DeployJobRow[] {
     const rows = this.db
-      .prepare(`SELECT * FROM deploy_jobs WHERE state NOT IN (${TERMINAL.map(() => '?').join(', ')})`)
+      .prepare(
+        `SELECT * FROM deploy_jobs WHERE state NOT IN (${TERMINAL.map(() => '?').join(', ')}) ORDER BY id`,
+      )
       .all(...TERMINAL) as Array<Record<string, unknown>>;
     return rows.map(toJob);
   }
@@ -110,9 +118,18 @@ export class DeployStore {
     return r.v ?? 0;
   }
 
-  /** The new version becomes active; the one it replaces (if any) becomes previous. One transaction. */
-  commit(v: Omit<InstalledVersion, 'status'>): void {
+  /**
+   * The new version becomes active; the one it replaces (if any) becomes previous; the job (when
+   * given) becomes `committed`. One transaction.
+   */
+  commit(v: Omit<InstalledVersion, 'status'>, job?: { id: number; nowMs: number }): void {
     this.db.transaction(() => {
+      if (job)
+        this.db
+          .prepare(
+            "UPDATE deploy_jobs SET state = 'committed', progress = 1, error = NULL, updated_at = ? WHERE id = ?",
+          )
+          .run(job.nowMs, job.id);
       this.db
         .prepare(
           "UPDATE deploy_versions SET status = 'superseded' WHERE model = ? AND variant = ? AND status = 'previous'",
@@ -129,6 +146,14 @@ export class DeployStore {
            VALUES (?, ?, ?, ?, ?, ?, 'active')`,
         )
         .run(v.model, v.variant, v.version, v.variantId, v.sha256, v.installedAt);
+    })();
+  }
+
+  /** `rollback-model`: the active version is marked rolled back, the previous one active again. One transaction. */
+  rollBack(active: InstalledVersion, previous: InstalledVersion): void {
+    this.db.transaction(() => {
+      this.markRolledBack(active.model, active.variant, active.version);
+      this.commit({ ...previous });
     })();
   }
 
@@ -182,6 +207,7 @@ function toJob(r: Record<string, unknown>): DeployJobRow {
     progress: Number(r.progress),
     error: r.error === null ? null : String(r.error),
     startedAt: Number(r.started_at),
+    resumes: Number(r.resumes ?? 0),
     updatedAt: Number(r.updated_at),
   };
 }

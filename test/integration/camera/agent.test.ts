@@ -1,5 +1,5 @@
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, get } from 'node:http';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../../../src/agent.js';
 import { parseConfig } from '../../../src/config/index.js';
+import { parseMjpegParts } from '../../../src/http/stream.js';
 import { silentLogger } from '../../../src/log.js';
 import { MODELS, REPO } from '../../helpers/paths.js';
 import { requireTool } from '../../helpers/system-tools.js';
@@ -23,6 +24,27 @@ function agentConfig(dir: string, camera: Record<string, unknown>) {
     http: { port: 0 },
     mqtt: { embedded: { port: 0 } },
     log: { level: 'silent' },
+  });
+}
+
+/** The first JPEG of an MJPEG stream; the connection is closed then. */
+function firstStreamPart(url: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, (res) => {
+      let buffer = Buffer.alloc(0);
+      res.on('data', (chunk: Buffer) => {
+        const parsed = parseMjpegParts(Buffer.concat([buffer, chunk]));
+        buffer = Buffer.from(parsed.rest);
+        const [part] = parsed.parts;
+        if (!part) return;
+        req.destroy();
+        resolve(part);
+      });
+      res.on('error', reject);
+    });
+    req.on('error', (err) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(err);
+    });
   });
 }
 
@@ -62,6 +84,9 @@ describe('the agent serves its pipeline over HTTP', () => {
       };
       expect(profile.schemaVersion).toBe(1);
       expect(profile.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+      // The pipeline runs in its worker: the MJPEG stream asks it for pixels while it is watched.
+      const jpeg = await firstStreamPart(`${url}/api/stream.mjpg`);
+      expect([...jpeg.subarray(0, 2)]).toEqual([0xff, 0xd8]);
     } finally {
       await agent.stop();
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,11 +26,18 @@ const keys = buildKeyRing(trustSchema.parse({ keys: [{ name: 'ops', key: ops.pub
 
 let server: http.Server;
 let base: string;
+const ranges: Array<string | undefined> = [];
 beforeAll(async () => {
   server = http.createServer((req, res) => {
     if (req.url === '/m.onnx') {
-      res.writeHead(200, { 'content-length': MODEL.length });
-      return res.end(MODEL);
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+      ranges.push(req.headers.range);
+      const from = range ? Number(range[1]) : 0;
+      res.writeHead(range ? 206 : 200, {
+        'content-length': MODEL.length - from,
+        ...(range ? { 'content-range': `bytes ${from}-${MODEL.length - 1}/${MODEL.length}` } : {}),
+      });
+      return res.end(MODEL.subarray(from));
     }
     res.writeHead(404).end();
   });
@@ -239,11 +246,59 @@ describe('Deployer', () => {
     expect(() => d.deployer.start(forged)).toThrow(/verify: bad signature/);
   });
 
-  it('a deployment a killed agent left unfinished is reported as interrupted after restart', async () => {
+  it('a job recorded without its signature (by an older agent) is reported interrupted, not resumed', async () => {
     const d = await device();
-    d.store.begin({ model: 'ultraface', variant: 'slim', version: 5 }, '{}', Date.now());
-    d.deployer.recover();
+    d.db
+      .prepare(
+        `INSERT INTO deploy_jobs (model, variant, version, manifest, state, started_at, updated_at)
+         VALUES ('ultraface', 'slim', 5, '{}', 'downloading', 1, 1)`,
+      )
+      .run();
+    expect(d.deployer.recover()).toBeUndefined();
     expect(d.deployer.update()).toMatchObject({ state: 'interrupted', latestVersion: 5 });
-    expect(d.deployer.update().error).toMatch(/send the manifest again to resume/);
+    expect(d.deployer.update().error).toMatch(/no stored signature .*send the manifest again/);
+  });
+
+  it('a restart removes the download file of a committed version (killed between the commit and its removal)', async () => {
+    const d = await device();
+    await d.deployer.start(sign(manifest())).done;
+    const part = path.join(d.dataDir, 'deploy/ultraface-slim-v2.part');
+    writeFileSync(part, MODEL);
+    const retryable = path.join(d.dataDir, 'deploy/ultraface-slim-v3.part'); // a failed download's, kept for a resend
+    writeFileSync(retryable, MODEL.subarray(0, 10));
+    expect(d.deployer.recover()).toBeUndefined();
+    expect(existsSync(part)).toBe(false);
+    expect(existsSync(retryable)).toBe(true);
+  });
+
+  it('an unfinished job whose stored manifest has expired since is not resumed; its partial file is removed', async () => {
+    const d = await device();
+    const doc = sign(manifest({ expires: new Date(Date.now() - 3600_000).toISOString() }));
+    const id = d.store.begin({ model: 'ultraface', variant: 'slim', version: 2 }, doc, Date.now());
+    d.store.update(id, 'downloading', Date.now());
+    const part = path.join(d.dataDir, 'deploy/ultraface-slim-v2.part');
+    mkdirSync(path.dirname(part), { recursive: true });
+    writeFileSync(part, MODEL.subarray(0, 1000));
+    expect(d.deployer.recover()).toBeUndefined();
+    expect(d.deployer.update()).toMatchObject({ state: 'interrupted', installedVersion: 0 });
+    expect(d.deployer.update().error).toMatch(/cannot resume: manifest expired/);
+    expect(existsSync(part)).toBe(false);
+    expect(d.active().variant).toBe('slim-320');
+  });
+
+  it('an unfinished download resumes after a restart from the stored manifest, with a Range request', async () => {
+    const d = await device();
+    const doc = sign(manifest());
+    const id = d.store.begin({ model: 'ultraface', variant: 'slim', version: 2 }, doc, Date.now());
+    d.store.update(id, 'downloading', Date.now(), { progress: 0.5 });
+    const part = path.join(d.dataDir, 'deploy/ultraface-slim-v2.part');
+    mkdirSync(path.dirname(part), { recursive: true });
+    writeFileSync(part, MODEL.subarray(0, 4096));
+    const before = ranges.length;
+    const update = await d.deployer.recover();
+    expect(update).toMatchObject({ state: 'committed', installedVersion: 2 });
+    expect(ranges.slice(before)).toEqual(['bytes=4096-']);
+    expect(d.events[0]).toMatchObject({ state: 'resuming', from: 'downloading', phase: 'download' });
+    expect(d.active().variant).toBe('slim-v2');
   });
 });

@@ -47,8 +47,11 @@ describe.runIf(run)('the real agent (edge-agent run) driven over MQTT', () => {
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stdout += d));
     exit = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    // Telemetry that covers inferred frames (the pipeline worker starts beside the first intervals).
     await waitUntil(
-      () => observer.on(`${P}/e2e/telemetry`).length >= 2,
+      () =>
+        observer.on(`${P}/e2e/telemetry`).length >= 2 &&
+        ((observer.json(`${P}/e2e/telemetry`).at(-1)?.fps as number | undefined) ?? 0) > 0,
       60_000,
       () => stdout.slice(-2000),
     );

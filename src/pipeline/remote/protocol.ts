@@ -1,0 +1,49 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { CameraConfig } from '../../camera/index.js';
+import type { CameraStateChange, CameraStatus, Frame } from '../../camera/types.js';
+import type { ImageLimits } from '../../image/limits.js';
+import type { ModelInfo } from '../../inference/port-model.js';
+import type { Pacing } from '../pacing.js';
+import type { FrameResult, PipelineStats } from '../types.js';
+
+/**
+ * Messages between the main thread (RemotePipeline) and the pipeline worker (worker-main.ts).
+ * Per frame only `result` crosses (bytes: detections, timings, counters); pixels only in `result`
+ * while frames are wanted and in `latest-frame` replies.
+ */
+export interface PipelineWorkerData {
+  /** Module the bootstrap imports (worker-main.ts under tsx/vitest, worker-main.js in dist/). */
+  entry: string;
+}
+
+/** The first message: what to run (the worker may be started before the model is loaded). */
+export interface PipelineInit {
+  type: 'init';
+  camera: CameraConfig;
+  imageLimits?: ImageLimits;
+  pacing: Pacing;
+  maxFrameAgeMs: number;
+  scaleInCapture: boolean;
+  logLevel: string;
+  model: ModelInfo;
+  /** A port to the model's inference worker (WorkerModel.openPort), transferred; none: no session. */
+  port: MessagePort | undefined;
+}
+
+export type ToWorker =
+  | { type: 'start' }
+  | { type: 'stop' }
+  | { type: 'pacing'; pacing: Pacing }
+  | { type: 'model'; model: ModelInfo; port: MessagePort | undefined }
+  | { type: 'frames'; want: boolean }
+  | { type: 'latest-frame'; id: number };
+
+export type FromWorker =
+  | { type: 'ready'; description: string; stats: PipelineStats }
+  | { type: 'result'; result: FrameResult; counters: PipelineStats['counters']; frame?: Frame }
+  | { type: 'stats'; stats: PipelineStats }
+  | { type: 'camera'; change: CameraStateChange; status: CameraStatus }
+  | { type: 'log'; line: string }
+  | { type: 'retired'; key: number }
+  | { type: 'latest-frame'; id: number; pair: { result: FrameResult; frame: Frame } | undefined }
+  | { type: 'finished'; stats: PipelineStats; error?: string };

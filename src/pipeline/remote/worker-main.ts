@@ -1,0 +1,121 @@
+// The pipeline worker: capture (the ffmpeg child is spawned and read here), preparation,
+// inference through a port to the model's session worker, and decoding run in this thread with
+// the same modules as the in-process Pipeline — only results (and pixels when asked) reach the
+// main thread. Started by boot.mjs; see remote-pipeline.ts for the main thread's side.
+import { type MessagePort, parentPort } from 'node:worker_threads';
+import { type LevelWithSilent, pino } from 'pino';
+import { createSource } from '../../camera/index.js';
+import { errorMessage } from '../../errors.js';
+import { PortModel } from '../../inference/port-model.js';
+import { Pipeline } from '../pipeline.js';
+import type { FramePair, PipelineModel } from '../types.js';
+import type { FromWorker, PipelineInit, ToWorker } from './protocol.js';
+
+const STATS_INTERVAL_MS = 500;
+
+function main(port: MessagePort, data: PipelineInit): void {
+  const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+  // Log lines go to the main thread's logger (one destination, one level).
+  const log = pino(
+    { level: data.logLevel as LevelWithSilent, base: undefined, timestamp: false },
+    { write: (line: string) => post({ type: 'log', line }) },
+  );
+  const abort = new AbortController();
+  const source = createSource(data.camera, {
+    signal: abort.signal,
+    log: log.child({ component: 'camera' }),
+    ...(data.imageLimits ? { imageLimits: data.imageLimits } : {}),
+  });
+  const pipeline = new Pipeline({
+    source,
+    model: new PortModel(data.model, data.port) as PipelineModel,
+    pacing: data.pacing,
+    maxFrameAgeMs: data.maxFrameAgeMs,
+    scaleInCapture: data.scaleInCapture,
+    log: log.child({ component: 'pipeline' }),
+  });
+  source.onStateChange((change) => post({ type: 'camera', change, status: source.status() }));
+
+  let wantFrames = false;
+  let last: FramePair | undefined;
+  pipeline.onFrame((result, frame) => {
+    last = { result, frame };
+    const counters = pipeline.counters();
+    if (!wantFrames || frame.data.byteLength === 0) {
+      post({ type: 'result', result, counters });
+      return;
+    }
+    const copy = copyFrame(frame);
+    post({ type: 'result', result, counters, frame: copy }, [copy.data.buffer as ArrayBuffer]);
+  });
+
+  let timer: NodeJS.Timeout | undefined;
+  const finish = (error?: string) => {
+    clearInterval(timer);
+    post({ type: 'finished', stats: pipeline.stats(), ...(error ? { error } : {}) });
+    void (pipeline.model as unknown as PortModel).dispose();
+    port.close();
+  };
+
+  port.on('message', (msg: ToWorker) => {
+    switch (msg.type) {
+      case 'start':
+        pipeline.start(abort.signal);
+        timer = setInterval(() => post({ type: 'stats', stats: pipeline.stats() }), STATS_INTERVAL_MS);
+        pipeline.finished().then(
+          () => finish(),
+          (err) => finish(errorMessage(err)),
+        );
+        return;
+      case 'stop':
+        abort.abort();
+        void pipeline.stop();
+        return;
+      case 'pacing':
+        pipeline.setPacing(msg.pacing);
+        return;
+      case 'model': {
+        const previous = pipeline.model as unknown as PortModel;
+        // The frame in flight finishes on the previous model, whose port is then closed.
+        void pipeline
+          .setModel(new PortModel(msg.model, msg.port) as PipelineModel)
+          .then(() => post({ type: 'retired', key: previous.info.key }));
+        return;
+      }
+      case 'frames':
+        wantFrames = msg.want;
+        return;
+      case 'latest-frame': {
+        const pair = last && last.frame.data.byteLength > 0 ? last : undefined;
+        const frame = pair && copyFrame(pair.frame);
+        post(
+          {
+            type: 'latest-frame',
+            id: msg.id,
+            pair: pair && frame ? { result: pair.result, frame } : undefined,
+          },
+          frame ? [frame.data.buffer as ArrayBuffer] : [],
+        );
+        return;
+      }
+    }
+  });
+  post({ type: 'ready', description: source.description, stats: pipeline.stats() });
+}
+
+/** A copy whose buffer can move to the main thread (frame buffers here may be reused or shared). */
+function copyFrame<T extends { data: Uint8Array }>(frame: T): T {
+  return { ...frame, data: new Uint8Array(frame.data) };
+}
+
+// Modules load as soon as the thread starts; the pipeline is built when the main thread says what to run.
+// Started early and never told (the agent failed to start): the thread ends after a minute.
+const port = parentPort;
+if (port) {
+  const unused = setTimeout(() => port.close(), 60_000);
+  unused.unref();
+  port.once('message', (init: PipelineInit) => {
+    clearTimeout(unused);
+    main(port, init);
+  });
+}
