@@ -22,7 +22,7 @@ import {
   stopFeatures,
 } from './features/feature.js';
 import { BrokerStartError } from './fleet/embedded-broker.js';
-import type { CommandTable } from './fleet/router.js';
+import { type CommandTable, MODEL_LOCK } from './fleet/router.js';
 import { type FleetExtension, FleetService } from './fleet/service.js';
 import { deviceTopics } from './fleet/topics.js';
 import { type DeviceProfile, LiveSampler, readProfile } from './hardware/index.js';
@@ -463,6 +463,7 @@ export class Agent {
       info: () => this.info(),
       dataDir: config.dataDir,
       extensions,
+      lockHolder: (lock) => (lock === MODEL_LOCK ? this.tuner?.controller.tuning() : undefined),
       authorize: commandGate({
         config: config.trust,
         deviceId: this.deviceId,

@@ -1,115 +1,314 @@
 // Where the agent's anonymous memory goes, by toggling one thing at a time: the real agent
-// (`node dist/cli.js run`, deployment environment) with one setting changed per run, anonymous
-// RSS as the median of its samples after warm-up. `npm run bench:memory-breakdown [-- --seconds 40]`.
+// (`node dist/cli.js run`, deployment environment) with one setting changed per run. Per row:
+// anonymous RSS and RSS (median of 1 s samples over the second half), the V8 heap committed by the
+// main thread and by the inference worker (from a bench-only preload, scripts/bench/heap-probe.cjs,
+// that every isolate runs), and the frame rate over the same window (so a cut's throughput cost is
+// in the same run). `npm run bench:memory-breakdown [-- --seconds 40] [-- --rows baseline,arena-off]`.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../../src/paths.js';
-import { ensureBuilt, readStatus } from './memory.js';
+import { DEPLOY_ENV, DEPLOY_NODE_ARGS, ensureBuilt, readStatus } from './memory.js';
 import { makeVideo } from './pipeline.js';
 import { markdownTable, percentile, round, writeStandalone } from './stats.js';
 
+type Env = Record<string, string | undefined>;
+type Config = Record<string, unknown>;
+
 interface Toggle {
+  id: string;
   name: string;
   /** Changes to the baseline config. */
-  config: (base: Record<string, unknown>) => Record<string, unknown>;
+  config?: (base: Config) => Config;
+  /** Changes to the deployment environment (undefined removes a variable). */
+  env?: Env;
+  /** node arguments instead of the deployment's (V8 flags NODE_OPTIONS does not accept). */
+  nodeArgs?: readonly string[];
 }
 
 const TOGGLES: Toggle[] = [
-  { name: 'baseline: yolox-nano, HTTP, embedded MQTT broker, camera as fast as possible', config: (c) => c },
-  { name: 'HTTP server off', config: (c) => ({ ...c, http: { enabled: false } }) },
+  { id: 'baseline', name: 'baseline: yolox-nano, HTTP, embedded MQTT broker, camera as fast as possible' },
+  { id: 'http-off', name: 'HTTP server off', config: (c) => ({ ...c, http: { enabled: false } }) },
   {
+    id: 'no-broker',
     name: 'no embedded broker (an unreachable external one)',
     config: (c) => ({ ...c, mqtt: { url: 'mqtt://127.0.0.1:9' } }),
   },
   {
+    id: 'idle',
     name: 'inference idle (duty cycle, one frame an hour)',
     config: (c) => ({ ...c, pipeline: { mode: 'duty-cycle', intervalS: 3600 } }),
   },
   {
+    id: 'slim-320',
     name: 'smallest shipped variant (ultraface/slim-320)',
     config: (c) => ({ ...c, models: { ...(c.models as object), default: 'ultraface', variant: 'slim-320' } }),
   },
+  {
+    id: 'arena-off',
+    name: 'onnxruntime enableCpuMemArena: false',
+    env: { EA_PROBE_ORT_OPTIONS: '{"enableCpuMemArena":false}' },
+  },
+  {
+    id: 'pattern-off',
+    name: 'onnxruntime enableMemPattern: false',
+    env: { EA_PROBE_ORT_OPTIONS: '{"enableMemPattern":false}' },
+  },
+  {
+    id: 'arena-max-default',
+    name: 'MALLOC_ARENA_MAX unset (glibc default)',
+    env: { MALLOC_ARENA_MAX: undefined, EDGE_AGENT_NO_REEXEC: '1' },
+  },
+  { id: 'arena-max-1', name: 'MALLOC_ARENA_MAX=1', env: { MALLOC_ARENA_MAX: '1' } },
+  {
+    id: 'mmap-threshold-dynamic',
+    name: "glibc's dynamic mmap threshold and default trim (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ unset)",
+    env: { MALLOC_MMAP_THRESHOLD_: undefined, MALLOC_TRIM_THRESHOLD_: undefined, EDGE_AGENT_NO_REEXEC: '1' },
+  },
+  {
+    id: 'mmap-threshold-256k',
+    name: 'glibc mmap threshold fixed at 256 KiB (agent: 64 KiB)',
+    env: { MALLOC_MMAP_THRESHOLD_: '262144' },
+  },
+  {
+    id: 'semi-space-default',
+    name: 'main thread V8 young generation default (no --max-semi-space-size)',
+    env: { NODE_OPTIONS: undefined },
+  },
+  {
+    id: 'semi-space-1',
+    name: 'main thread semi-space 1 MB (agent: 2)',
+    env: { NODE_OPTIONS: '--max-semi-space-size=1' },
+  },
+  {
+    id: 'no-optimize-for-size',
+    name: 'without V8 --optimize-for-size',
+    nodeArgs: [],
+  },
+  {
+    id: 'lite-mode',
+    name: 'V8 --lite-mode (no optimising compiler, no feedback vectors)',
+    nodeArgs: [...DEPLOY_NODE_ARGS, '--lite-mode'],
+  },
+  {
+    id: 'worker-young-16',
+    name: 'inference worker maxYoungGenerationSizeMb 16 (agent: 4)',
+    env: { EA_PROBE_WORKER_YOUNG_MB: '16' },
+  },
+  {
+    id: 'worker-young-1',
+    name: 'inference worker maxYoungGenerationSizeMb 1 (agent: 4)',
+    env: { EA_PROBE_WORKER_YOUNG_MB: '1' },
+  },
 ];
 
-async function run(cli: string, config: Record<string, unknown>, seconds: number) {
+interface Sample {
+  anonMB: number;
+  rssMB: number;
+  mainHeapMB?: number;
+  mainExternalMB?: number;
+  workerHeapMB?: number;
+}
+
+const MB = 1024 * 1024;
+
+function readProbe(dir: string): Pick<Sample, 'mainHeapMB' | 'mainExternalMB' | 'workerHeapMB'> {
+  const out: Pick<Sample, 'mainHeapMB' | 'mainExternalMB' | 'workerHeapMB'> = {};
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.json')) continue;
+    try {
+      const r = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as {
+        thread: string;
+        heap: { total_heap_size: number };
+        process?: { external: number; arrayBuffers: number };
+      };
+      if (r.thread === 'main') {
+        out.mainHeapMB = r.heap.total_heap_size / MB;
+        if (r.process) out.mainExternalMB = r.process.external / MB;
+      } else out.workerHeapMB = (out.workerHeapMB ?? 0) + r.heap.total_heap_size / MB;
+    } catch {
+      // being replaced
+    }
+  }
+  return out;
+}
+
+/** CPU time (user + system) of a process so far, ms (Linux /proc; clock ticks are 10 ms). */
+function cpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+async function processed(port: number): Promise<number | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/api/status`);
+    if (!res.ok) return undefined;
+    return ((await res.json()) as { pipeline: { counters: { processed: number } } }).pipeline.counters
+      .processed;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function runOnce(
+  cli: string,
+  config: Config,
+  envChanges: Env,
+  seconds: number,
+  nodeArgs: readonly string[] = DEPLOY_NODE_ARGS,
+) {
   const dir = mkdtempSync(path.join(tmpdir(), 'ea-bench-breakdown-'));
+  const probe = path.join(dir, 'probe');
+  mkdirSync(probe);
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const http = config.http as { enabled?: boolean } | undefined;
   const file = path.join(dir, 'agent.config.json');
-  writeFileSync(file, JSON.stringify({ ...config, dataDir: path.join(dir, 'data') }));
-  const env = { ...process.env, MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=2' };
-  const child = spawn(process.execPath, [cli, 'run', '--config', file], { env, stdio: 'ignore' });
-  const samples: Array<{ anonMB: number; rssMB: number }> = [];
+  writeFileSync(
+    file,
+    JSON.stringify({
+      ...config,
+      dataDir: path.join(dir, 'data'),
+      ...(http?.enabled === false ? {} : { http: { ...http, port } }),
+    }),
+  );
+  const env: Env = { ...process.env, ...DEPLOY_ENV, EA_HEAP_PROBE_DIR: probe };
+  for (const [k, v] of Object.entries(envChanges)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  const preload = path.join(packageRoot(), 'scripts', 'bench', 'heap-probe.cjs');
+  const child = spawn(process.execPath, [...nodeArgs, '--require', preload, cli, 'run', '--config', file], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+  const samples: Sample[] = [];
+  let firstCount: { n: number; t: number; cpu: number } | undefined;
+  let lastCount: { n: number; t: number; cpu: number } | undefined;
   try {
     const started = performance.now();
     while ((performance.now() - started) / 1000 < seconds) {
       await new Promise((r) => setTimeout(r, 1000));
-      if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}`);
+      if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}: ${stderr}`);
       const s = child.pid ? readStatus(child.pid) : undefined;
       // Warm-up (imports, model load, first frames) is the first half.
-      if (s && (performance.now() - started) / 1000 > seconds / 2) samples.push(s);
+      if (s && (performance.now() - started) / 1000 > seconds / 2) {
+        samples.push({ anonMB: s.anonMB, rssMB: s.rssMB, ...readProbe(probe) });
+        const n = http?.enabled === false ? undefined : await processed(port);
+        const cpu = child.pid ? cpuMs(child.pid) : undefined;
+        if (n !== undefined && cpu !== undefined) {
+          const c = { n, t: performance.now(), cpu };
+          firstCount ??= c;
+          lastCount = c;
+        }
+      }
     }
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     rmSync(dir, { recursive: true, force: true });
   }
+  const med = (key: keyof Sample) => {
+    const v = samples.map((s) => s[key]).filter((x): x is number => x !== undefined);
+    return v.length > 0 ? round(percentile(v, 50), 1) : undefined;
+  };
+  const fps =
+    firstCount && lastCount && lastCount.t > firstCount.t
+      ? round(((lastCount.n - firstCount.n) * 1000) / (lastCount.t - firstCount.t), 1)
+      : undefined;
+  // CPU per frame is far less sensitive to a busy machine than frames per second.
+  const cpuMsPerFrame =
+    firstCount && lastCount && lastCount.n > firstCount.n
+      ? round((lastCount.cpu - firstCount.cpu) / (lastCount.n - firstCount.n), 2)
+      : undefined;
   return {
-    anonMB: round(
-      percentile(
-        samples.map((s) => s.anonMB),
-        50,
-      ),
-      1,
-    ),
-    rssMB: round(
-      percentile(
-        samples.map((s) => s.rssMB),
-        50,
-      ),
-      1,
-    ),
+    cpuMsPerFrame,
+    anonMB: med('anonMB')!,
+    rssMB: med('rssMB')!,
+    mainHeapMB: med('mainHeapMB'),
+    mainExternalMB: med('mainExternalMB'),
+    workerHeapMB: med('workerHeapMB'),
+    fps,
   };
 }
 
-export async function benchMemoryBreakdown(options: { seconds?: number; log?: (l: string) => void } = {}) {
+export function baseConfig(video: string): Config {
+  return {
+    models: { dir: path.join(packageRoot(), 'models'), default: 'yolox-nano' },
+    inference: { threads: 2 },
+    camera: { source: `file:${video}`, realtime: false, loop: true },
+    http: {},
+    mqtt: { embedded: { port: 0 } },
+    log: { level: 'warn' },
+  };
+}
+
+export async function benchMemoryBreakdown(
+  options: { seconds?: number; rows?: string[]; log?: (l: string) => void } = {},
+) {
   const log = options.log ?? (() => {});
   const seconds = options.seconds ?? 40;
+  // In the order asked for (a row may repeat, to interleave A/B runs on a noisy machine).
+  const toggles = options.rows
+    ? options.rows.map((id) => {
+        const t = TOGGLES.find((x) => x.id === id);
+        if (!t) throw new Error(`unknown row ${id} (${TOGGLES.map((x) => x.id).join(', ')})`);
+        return t;
+      })
+    : TOGGLES;
   const cli = ensureBuilt(packageRoot(), log);
   const dir = mkdtempSync(path.join(tmpdir(), 'ea-bench-video-'));
   try {
     const video = makeVideo(dir);
-    const base = {
-      models: { dir: path.join(packageRoot(), 'models'), default: 'yolox-nano' },
-      inference: { threads: 2 },
-      camera: { source: `file:${video}`, realtime: false, loop: true },
-      http: { port: 20_000 + Math.floor(Math.random() * 20_000) },
-      mqtt: { embedded: { port: 0 } },
-      log: { level: 'warn' },
-    };
+    const base = baseConfig(video);
     const rows = [];
-    for (const t of TOGGLES) {
-      const r = await run(cli, t.config(base), seconds);
-      log(`memory breakdown: ${t.name}: anonymous ${r.anonMB} MB, RSS ${r.rssMB} MB`);
-      rows.push({ toggle: t.name, ...r });
+    for (const t of toggles) {
+      const r = await runOnce(cli, (t.config ?? ((c) => c))(base), t.env ?? {}, seconds, t.nodeArgs);
+      log(
+        `memory breakdown: ${t.id}: anonymous ${r.anonMB} MB, RSS ${r.rssMB} MB, heaps main ${r.mainHeapMB} / worker ${r.workerHeapMB} MB, ${r.fps ?? '–'} fps, ${r.cpuMsPerFrame ?? '–'} CPU ms/frame`,
+      );
+      rows.push({ id: t.id, toggle: t.name, ...r });
     }
-    const baseline = rows[0]!;
+    const baseline = rows.find((r) => r.id === 'baseline') ?? rows[0]!;
+    const delta = (v: number, b: number) => `${v - b >= 0 ? '+' : ''}${round(v - b, 1)}`;
     const markdown = [
       markdownTable(
-        ['run (one change from the baseline)', 'anonymous MB', 'Δ anonymous vs baseline', 'RSS MB'],
+        [
+          'run (one change from the baseline)',
+          'anonymous MB',
+          'Δ anonymous',
+          'RSS MB',
+          'V8 heap main / worker MB',
+          'main external MB',
+          'frames/s (÷ baseline)',
+          'agent CPU ms per frame (÷ baseline)',
+        ],
         rows.map((r) => [
           r.toggle,
           r.anonMB,
-          r === baseline
-            ? '—'
-            : `${r.anonMB - baseline.anonMB >= 0 ? '+' : ''}${round(r.anonMB - baseline.anonMB, 1)}`,
+          r === baseline ? '—' : delta(r.anonMB, baseline.anonMB),
           r.rssMB,
+          `${r.mainHeapMB ?? '–'} / ${r.workerHeapMB ?? '–'}`,
+          r.mainExternalMB ?? '–',
+          r.fps === undefined ? '–' : `${r.fps}${baseline.fps ? ` (${round(r.fps / baseline.fps, 2)})` : ''}`,
+          r.cpuMsPerFrame === undefined
+            ? '–'
+            : `${r.cpuMsPerFrame}${baseline.cpuMsPerFrame ? ` (${round(r.cpuMsPerFrame / baseline.cpuMsPerFrame, 2)})` : ''}`,
         ]),
       ),
       '',
-      `Median of 1 s samples over the second half of a ${seconds} s run of \`node dist/cli.js run\` each.`,
+      `Median of 1 s samples over the second half of a ${seconds} s run of \`node dist/cli.js run\` each, ` +
+        'deployment environment (`DEPLOY_ENV` and `DEPLOY_NODE_ARGS` in scripts/bench/memory.ts) unless the row ' +
+        'changes it. CPU per frame (user + system of the agent process over the window ÷ frames) is the ' +
+        'throughput figure to compare on a busy machine; frames/s depends on the load of the moment.',
       '',
     ].join('\n');
     return { json: { seconds, rows }, markdown };
@@ -119,11 +318,12 @@ export async function benchMemoryBreakdown(options: { seconds?: number; log?: (l
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' } } });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rows: { type: 'string' } } });
   writeStandalone(
     'memory-breakdown',
     await benchMemoryBreakdown({
       ...(values.seconds ? { seconds: Number(values.seconds) } : {}),
+      ...(values.rows ? { rows: values.rows.split(',') } : {}),
       log: (line) => process.stderr.write(`[bench] ${line}\n`),
     }),
   );

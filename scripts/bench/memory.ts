@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../../src/paths.js';
+import { AGENT_MALLOC_ENV, AGENT_NODE_ARGS, AGENT_V8_FLAGS } from '../../src/service/memory-env.js';
 import { makeVideo } from './pipeline.js';
 import { markdownTable, round } from './stats.js';
 
@@ -44,6 +45,18 @@ export function readStatus(pid: number): Omit<Reading, 's'> | undefined {
   };
 }
 
+/**
+ * The environment of deploy/edge-agent.service and Dockerfile.arm64 (glibc malloc and V8 settings
+ * that must be in place before the process starts; docs/memory.md has what each buys).
+ */
+export const DEPLOY_ENV = {
+  ...AGENT_MALLOC_ENV,
+  NODE_OPTIONS: AGENT_V8_FLAGS.join(' '),
+} as const;
+
+/** The node arguments of the unit's ExecStart and the image's ENTRYPOINT. */
+export const DEPLOY_NODE_ARGS: readonly string[] = AGENT_NODE_ARGS;
+
 export function ensureBuilt(root: string, log: (l: string) => void): string {
   const cli = path.join(root, 'dist', 'cli.js');
   if (!existsSync(cli) || !existsSync(path.join(root, 'dist', 'inference', 'session-worker.mjs'))) {
@@ -77,8 +90,8 @@ async function measure(
     }),
   );
   // The same environment as deploy/edge-agent.service and Dockerfile.arm64.
-  const env = { ...process.env, MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=2' };
-  const child = spawn(process.execPath, [cli, 'run', '--config', config], {
+  const env = { ...process.env, ...DEPLOY_ENV };
+  const child = spawn(process.execPath, [...DEPLOY_NODE_ARGS, cli, 'run', '--config', config], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });

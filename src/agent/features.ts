@@ -124,6 +124,7 @@ export function agentFeatures(parts: AgentParts): {
         signal: parts.signal,
         events: store.events,
         infoChanged,
+        ...(parts.tuner ? { derived: retuneAfterDerivation(parts.tuner, parts.log) } : {}),
       }),
     }),
     snapshotFeature({ camera: new PipelineCamera({ pipeline, clock: parts.clock }) }),
@@ -187,6 +188,14 @@ function removeTempsOfKilledWrites(file: string, log: Logger): void {
   } catch (err) {
     log.warn({ err: errorMessage(err) }, 'cannot remove temp files of an interrupted config write');
   }
+}
+
+/** A derived variant joins the tuner's candidates: measured in the background, then re-decided. */
+function retuneAfterDerivation(tuner: TunerController, log: Logger) {
+  return (model: string, variant: string) =>
+    void tuner.catalogueChanged(`variant derived: ${model}/${variant}`).catch((err: unknown) => {
+      log.warn({ err: errorMessage(err) }, 're-tune after the derivation failed');
+    });
 }
 
 /** The tuner's part of the shared controls: its objective (select) and a background re-tune (button). */

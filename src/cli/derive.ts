@@ -135,7 +135,9 @@ export function describeFidelity(f: FidelityReport): string[] {
     );
   }
   lines.push(
-    `          output difference max ${f.output.maxAbsDiff.toExponential(2)}, mean ${f.output.meanAbsDiff.toExponential(2)}`,
+    Number.isFinite(f.output.maxAbsDiff)
+      ? `          output difference max ${f.output.maxAbsDiff.toExponential(2)}, mean ${f.output.meanAbsDiff.toExponential(2)}`
+      : '          output difference: not comparable (other output sizes: another input size); the metric above compares image-space results',
   );
   if (f.accuracy) {
     lines.push(

@@ -234,6 +234,11 @@ export const HELP: Readonly<Record<string, CommandHelp>> = {
         default: 'policy.fidelityFloor (0.9)',
       },
       {
+        flag: '--max-memory-mb MB',
+        text: 'Memory a measuring child may use for its session; a candidate over it does not fit.',
+        default: 'policy.tuning.childMemoryMB, else the budget and what is available',
+      },
+      {
         flag: '--derive auto|never',
         text: 'Derive a variant (int8, fp16) when no measured one meets the policy.',
         default: 'auto',

@@ -1,4 +1,3 @@
-import { EdgeAgentError } from '../errors.js';
 import { camerasCommand } from './cameras.js';
 import type { Command, CommandContext } from './command.js';
 import { configCommand } from './config.js';
@@ -8,6 +7,7 @@ import { fidelityCommand } from './fidelity.js';
 import { fleetCommand } from './fleet.js';
 import { commandHelp } from './help.js';
 import { inferCommand } from './infer.js';
+import { invoke } from './invoke.js';
 import { keysCommand, signCommand } from './keys.js';
 import { modelsCommand } from './models.js';
 import { planCommand } from './plan.js';
@@ -76,20 +76,5 @@ export async function main(argv: string[], ctx: Omit<CommandContext, 'argv'>): P
     ctx.stdout.write(commandHelp(command));
     return 0;
   }
-  try {
-    return await command.run({ ...ctx, argv: rest });
-  } catch (err) {
-    if (err instanceof EdgeAgentError) {
-      // Messages may already name the command ("infer: expected one IMAGE"): say it once.
-      ctx.stderr.write(
-        `edge-agent ${name}: ${err.message.replace(`${name}: `, (m, at) => (at === 0 ? '' : m))}\n`,
-      );
-      return err.exitCode;
-    }
-    // Not one of ours: a bug. One line by default, the stack when asked for.
-    const message = err instanceof Error ? err.message : String(err);
-    ctx.stderr.write(`edge-agent ${name}: internal error: ${message}\n`);
-    if (ctx.env.EDGE_AGENT_DEBUG && err instanceof Error && err.stack) ctx.stderr.write(`${err.stack}\n`);
-    return 1;
-  }
+  return invoke(command, name, rest, ctx);
 }

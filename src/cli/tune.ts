@@ -17,13 +17,14 @@ export const tuneCommand: Command = {
   summary: 'Measure the variants on this device and choose (or derive) the one that fits the policy',
   usage:
     `edge-agent tune [--model NAME] [--objective ${OBJECTIVE_IDS.join('|')}] [--latency-p95-ms N] [--min-fidelity F] ` +
-    '[--derive auto|never] [--force] [--json] [--plot FILE.svg] [--frames DIR] [--quiet] [--config FILE]',
+    '[--max-memory-mb MB] [--derive auto|never] [--force] [--json] [--plot FILE.svg] [--frames DIR] [--quiet] [--config FILE]',
   async run(ctx) {
     const { values, positionals } = parseCommandArgs(this, ctx.argv, {
       model: { type: 'string' },
       objective: { type: 'string' },
       'latency-p95-ms': { type: 'string' },
       'min-fidelity': { type: 'string' },
+      'max-memory-mb': { type: 'string' },
       derive: { type: 'string' },
       force: { type: 'boolean' },
       json: { type: 'boolean' },
@@ -48,13 +49,21 @@ export const tuneCommand: Command = {
     };
     const latencyP95Ms = num(values['latency-p95-ms'], '--latency-p95-ms', Number.MIN_VALUE);
     const fidelityFloor = num(values['min-fidelity'], '--min-fidelity', 0, 1);
+    const childMemoryMB = num(values['max-memory-mb'], '--max-memory-mb', Number.MIN_VALUE);
     const derive = values.derive;
     if (derive !== undefined && derive !== 'auto' && derive !== 'never')
       throw new UsageError(`tune: --derive must be auto or never, got "${derive}"`);
 
     const setup = await setupCli(ctx, values.config);
     let catalog = setup.catalog;
-    const { config } = setup.loaded;
+    const { tuning } = setup.loaded.config.policy;
+    const config =
+      childMemoryMB === undefined
+        ? setup.loaded.config
+        : {
+            ...setup.loaded.config,
+            policy: { ...setup.loaded.config.policy, tuning: { ...tuning, childMemoryMB } },
+          };
     const model = values.model ?? config.models.default;
     catalog.model(model); // unknown names fail here, before profiling
     const { progress, profile } = await profileWithProgress(ctx, setup, values.quiet);

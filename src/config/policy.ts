@@ -50,6 +50,13 @@ const tuningSchema = z
       .describe('Live p95 above the tuned p95 × this for driftWindowS triggers a re-measure'),
     driftWindowS: z.number().positive().default(60),
     background: z.boolean().default(true).describe('Tune in the running agent when no decision is cached'),
+    childMemoryMB: z
+      .number()
+      .positive()
+      .optional()
+      .describe(
+        'Memory a measuring child may use for its session; over it the candidate does not fit (default: the memory budget and what is available)',
+      ),
     startDelayS: z
       .number()
       .nonnegative()

@@ -9,7 +9,7 @@ import { DeployError } from '../fleet/deploy/errors.js';
 import { installNewModel, manifestConflict } from '../fleet/deploy/install-model.js';
 import type { DeployManifest } from '../fleet/deploy/manifest.js';
 import type { DeployStore } from '../fleet/deploy/state.js';
-import { defineCommand } from '../fleet/router.js';
+import { defineCommand, MODEL_LOCK } from '../fleet/router.js';
 import { type Catalog, DEPLOYED_MODELS_DIR, readLabels } from '../models/catalog.js';
 import { atomicWrite, writeDerivedVariant } from '../models/derived-store.js';
 import { signedDocumentSchema } from '../trust/envelope.js';
@@ -36,6 +36,7 @@ export function deployFeature(deps: DeployFeatureDeps): Feature {
           'Deploys a signed model manifest: verified, validated in a child process, health-checked, rolled back on failure',
         params: z.strictObject({ manifest: signedDocumentSchema }),
         mutates: true,
+        lock: MODEL_LOCK,
         run: ({ manifest }, ctx) => {
           const { accepted, done } = deps.deployer.start(manifest);
           void done.then((update) => {
@@ -52,6 +53,7 @@ export function deployFeature(deps: DeployFeatureDeps): Feature {
         summary: 'Switches a model back to its previous deployed version',
         params: z.strictObject({ model: z.string().min(1).max(64) }),
         mutates: true,
+        lock: MODEL_LOCK,
         run: async ({ model }) => {
           const { from, to } = await rollbackModel(deps, model);
           await deps.infoChanged?.();

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
-import { defineCommand } from '../fleet/router.js';
+import { defineCommand, MODEL_LOCK } from '../fleet/router.js';
 import type { Logger } from '../log.js';
 import { confineCalibrationDir } from '../optimize/evaluation/calibration-dir.js';
 import { type FrameSource as CalibrationSource, defaultFramesDir } from '../optimize/evaluation/frames.js';
@@ -40,6 +40,8 @@ export function deriveFeature(deps: { derive?: DeriveFn | undefined }): Feature 
           options: z.record(z.string(), z.unknown()).optional(),
         }),
         mutates: true,
+        lock: MODEL_LOCK, // minutes long: beside the line of state changes, refused during a tune
+        long: true,
         run: (request: DeriveRequest, ctx) =>
           need(deps.derive, 'derive (model optimizer)')(request, ctx.progress),
       }),
@@ -59,6 +61,8 @@ export interface DerivationParts {
   signal: AbortSignal;
   events?: { emit(type: string, data: Record<string, unknown>): void };
   infoChanged?(): Promise<void>;
+  /** A variant was added to the catalogue (the tuner measures it and re-decides). */
+  derived?(model: string, variant: string): void;
 }
 
 /**
@@ -113,6 +117,7 @@ export function agentDerivation(parts: DerivationParts): DeriveFn {
     );
     await parts.models.reloadCatalog();
     parts.events?.emit('variant-derived', { model: modelName, variant: result.variant.id, method });
+    parts.derived?.(modelName, result.variant.id);
     await parts.infoChanged?.();
     return result;
   };

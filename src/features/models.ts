@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand } from '../fleet/router.js';
+import { defineCommand, MODEL_LOCK } from '../fleet/router.js';
 import { type Measured, modelsView, variantKey } from '../http/models-view.js';
 import type { Catalog } from '../models/catalog.js';
 import { LatencyWindow } from '../telemetry/percentiles.js';
@@ -122,6 +122,7 @@ export function modelsFeature(deps: ModelsFeatureDeps): Feature {
           .strictObject({ model: name.optional(), variant: name.optional() })
           .refine((p) => p.model !== undefined || p.variant !== undefined, 'give "variant", "model" or both'),
         mutates: true,
+        lock: MODEL_LOCK,
         run: async (target: ModelTarget) => {
           const { changed, from, to } = await deps.models.switchTo(target);
           if (changed) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand } from '../fleet/router.js';
+import { defineCommand, MODEL_LOCK } from '../fleet/router.js';
 import type { TunerController } from '../tuner/controller.js';
 import type { TuneProgress } from '../tuner/measure.js';
 import { OBJECTIVE_IDS } from '../tuner/objectives.js';
@@ -40,6 +40,10 @@ export function tunerFeature(deps: TunerFeatureDeps): Feature {
           derive: z.enum(['auto', 'never']).optional(),
         }),
         mutates: true,
+        // Minutes long: holds the model (set-model, derive, set-policy, another tune are refused
+        // as busy), not the line of state changes (set-config, set-fps go on meanwhile).
+        lock: MODEL_LOCK,
+        long: true,
         run: async (p: { force: boolean; derive?: 'auto' | 'never' } & Record<string, unknown>, ctx) => {
           let lastAt = 0;
           const progress = (step: TuneProgress) => {
@@ -72,6 +76,7 @@ export function tunerFeature(deps: TunerFeatureDeps): Feature {
             'give at least one of objective, latencyP95Ms, fidelityFloor, targetFps',
           ),
         mutates: true,
+        lock: MODEL_LOCK,
         run: async (p: Record<string, unknown>) => {
           const d = await controller.setPolicy(pickPolicy(p));
           return { policy: controller.policy(), decision: d ? decisionJson(d) : null };

@@ -328,6 +328,8 @@ export class MqttLink {
       reconnectPeriod: 0,
       queueQoSZero: false,
       resubscribe: false,
+      // No pre-generated packet-id Buffers (~7 MB of heap): packet-cache.ts.
+      writeCache: false,
       ...(o.username !== undefined ? { username: o.username } : {}),
       ...(o.password !== undefined ? { password: o.password } : {}),
       ...(o.will ? { will: { ...o.will } } : {}),

@@ -3,6 +3,7 @@ import { Aedes } from 'aedes';
 import { EdgeAgentError, errorMessage } from '../errors.js';
 import { safeEqual } from '../http/auth.js';
 import type { Logger } from '../log.js';
+import { disableMqttNumberCache } from './packet-cache.js';
 import { PacketSizeGate } from './packet-gate.js';
 
 export interface EmbeddedBrokerOptions {
@@ -53,6 +54,7 @@ export class EmbeddedBroker {
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
     const log = options.log.child({ component: 'embedded-broker' });
     const { credentials } = options;
+    disableMqttNumberCache();
     const aedes = await Aedes.createBroker({
       heartbeatInterval: 60_000,
       drainTimeout: 10_000,

@@ -29,10 +29,24 @@ export interface CommandSpec<S extends z.ZodType = z.ZodType> {
    * limit on heavy work. `heavy` (the default): admitted by the bounded run queue, or `busy`.
    */
   cost?: 'light' | 'heavy';
+  /**
+   * A resource the command holds while it runs (`model`: what serves and how it is chosen). Another
+   * command wanting the same resource meanwhile is refused at once with `busy: "<command>" is
+   * running…`, not queued behind it.
+   */
+  lock?: string;
+  /**
+   * A long state change (a tune, a derivation: minutes): it holds only its `lock`, not the
+   * one-at-a-time line of state changes, so unrelated changes (set-config, set-fps) go on meanwhile.
+   */
+  long?: boolean;
   run(params: z.output<S>, ctx: CommandContext): Promise<unknown> | unknown;
 }
 
 export type CommandTable = Readonly<Record<string, CommandSpec>>;
+
+/** The lock of commands that change what serves or how it is chosen (set-model, tune, derive, deploy). */
+export const MODEL_LOCK = 'model';
 
 /** Helper keeping the params type of each table entry. */
 export function defineCommand<S extends z.ZodType>(spec: CommandSpec<S>): CommandSpec {
@@ -74,6 +88,11 @@ export interface RouterDeps {
    */
   afterResponse?(fn: () => void): void;
   /**
+   * Who holds a lock outside the router (the tuner's background tunes hold the model): a command
+   * wanting it is refused as busy, as if a command held it.
+   */
+  lockHolder?(lock: string): { command: string; since: number } | undefined;
+  /**
    * Gate run on every parsed request before its command (trust/authorizer.ts: signed commands).
    * Returns the parameters to run with, or an error that becomes the response and the audit row.
    */
@@ -94,8 +113,10 @@ const transactionSchema = z.union([z.string().max(128), z.number().finite()]).op
 export class CommandRouter {
   /** Heavy read-only requests: a few at once, a bounded line behind them. */
   private readonly admission: Admission;
-  /** State changes: one at a time, in arrival order, a bounded line (a long derive blocks only these). */
+  /** State changes: one at a time, in arrival order, a bounded line (long ones with a lock run beside it). */
   private readonly mutations: Admission;
+  /** Resources held by running commands (CommandSpec.lock): who holds each, since when. */
+  private readonly locks = new Map<string, { command: string; since: number }>();
 
   constructor(private readonly deps: RouterDeps) {
     this.admission = new Admission({
@@ -150,8 +171,21 @@ export class CommandRouter {
     const valid = spec.params.safeParse(parsed.params);
     if (!valid.success) return fail(`invalid parameters: ${formatZodIssues(valid.error)}`);
 
+    const lockBusy = () => {
+      const holder =
+        spec.lock === undefined
+          ? undefined
+          : (this.locks.get(spec.lock) ?? this.deps.lockHolder?.(spec.lock));
+      if (!holder) return undefined;
+      const s = Math.round((this.deps.clock.now() - holder.since) / 1000);
+      return `busy: "${holder.command}" is running (for ${s} s) and holds the ${spec.lock}; "${request.command}" conflicts with it — retry when it finishes`;
+    };
+    const refused = lockBusy();
+    if (refused) return fail(refused);
     let release: (() => void) | undefined;
-    if (spec.mutates || spec.cost !== 'light') {
+    // A long command with a lock runs beside the line of state changes, held only by its lock.
+    const beside = spec.long === true && spec.lock !== undefined;
+    if (!beside && (spec.mutates || spec.cost !== 'light')) {
       const line = spec.mutates ? this.mutations : this.admission;
       const slot = line.acquire();
       if (!slot) {
@@ -161,6 +195,14 @@ export class CommandRouter {
       }
       release = await slot;
     }
+    // Checked again: the holder may have started while this one waited in line.
+    const late = lockBusy();
+    if (late) {
+      release?.();
+      return fail(late);
+    }
+    if (spec.lock !== undefined)
+      this.locks.set(spec.lock, { command: request.command, since: this.deps.clock.now() });
     try {
       const ctx: CommandContext = {
         scope: request.scope,
@@ -180,6 +222,7 @@ export class CommandRouter {
       return fail(errorMessage(err));
     } finally {
       release?.();
+      if (spec.lock !== undefined) this.locks.delete(spec.lock);
     }
   }
 

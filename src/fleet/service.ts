@@ -33,6 +33,8 @@ export interface FleetDeps {
   dataDir?: string;
   /** Signed-command gate (trust/authorizer.ts), run before every command. */
   authorize?: RouterDeps['authorize'];
+  /** Locks held outside the router (the tuner's background tunes hold the model). */
+  lockHolder?: RouterDeps['lockHolder'];
   /** Parts that ride on the link (Home Assistant): told of every (re)connect, offered other topics. */
   extensions?: FleetExtension[];
 }
@@ -88,6 +90,7 @@ export class FleetService {
         deps.events?.emit(`${command}-progress`, { ...(transaction ? { transaction } : {}), ...data }),
       afterResponse: (fn) => this.deferred.push(fn),
       authorize: deps.authorize,
+      lockHolder: deps.lockHolder,
     });
   }
 

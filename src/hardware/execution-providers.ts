@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type * as ortTypes from 'onnxruntime-node';
 import { errorMessage } from '../errors.js';
 import { EXECUTION_PROVIDERS } from '../inference/providers.js';
 import type { Logger } from '../log.js';
@@ -86,6 +86,7 @@ export function precheck(provider: string, bundled: boolean): string | undefined
 
 /** Runs the probe model on one provider; throws when it cannot or computes a wrong result. */
 export async function tryProvider(model: Uint8Array, provider: string): Promise<void> {
+  const ort = await loadOrt();
   const session = await ort.InferenceSession.create(model, {
     executionProviders: [provider],
     logSeverityLevel: 3,
@@ -114,7 +115,16 @@ export function probeExecutionProviders(options: ProbeOptions = {}): Promise<Exe
   return cached;
 }
 
+/**
+ * onnxruntime-node on first use: the agent's sessions live in the inference worker, so the main
+ * thread needs it only for this probe, which runs after the first frame (~0.1 s less cold start).
+ */
+function loadOrt(): Promise<typeof ortTypes> {
+  return import('onnxruntime-node');
+}
+
 async function runProbe(log?: Logger): Promise<ExecutionProvidersInfo> {
+  const ort = await loadOrt();
   const model = probeModelBytes();
   const backends = ort.listSupportedBackends();
   // CPU here (it prints nothing, and if even CPU fails nothing else will); the others in a child

@@ -1,12 +1,8 @@
-import sharp from 'sharp';
 import { errorMessage, ImageDecodeError } from '../errors.js';
 import type { ResizePlan } from './geometry.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits, inspectImage } from './limits.js';
+import { loadSharp } from './sharp.js';
 import type { RawImage } from './types.js';
-
-// One decode at a time per core is plenty on a device; libvips' own cache only costs memory here.
-sharp.cache(false);
-sharp.concurrency(1);
 
 /**
  * Decodes an encoded image (JPEG, PNG, WebP, ...) or a file path to RGB pixels, EXIF orientation
@@ -18,6 +14,7 @@ export async function decodeImage(
   limits: ImageLimits = DEFAULT_IMAGE_LIMITS,
 ): Promise<RawImage> {
   await inspectImage(input, limits);
+  const sharp = await loadSharp();
   try {
     const { data, info } = await sharp(input, { failOn: 'error', limitInputPixels: limits.maxPixels })
       .autoOrient()
@@ -37,6 +34,7 @@ export async function decodeImage(
 
 /** Resizes (and crops) an RGB image with sharp as the plan says; returns the copied region's pixels. */
 export async function resizeForPlan(image: RawImage, plan: ResizePlan): Promise<Uint8Array> {
+  const sharp = await loadSharp();
   let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
   if (plan.resizeWidth !== image.width || plan.resizeHeight !== image.height) {
     pipeline = pipeline.resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill' });

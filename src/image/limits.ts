@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
-import sharp from 'sharp';
 import { errorMessage, ImageDecodeError } from '../errors.js';
+import { loadSharp } from './sharp.js';
 
 /**
  * Guards against decompression bombs: a 249 KB PNG can declare 16000×16000 pixels (768 MB once
@@ -143,7 +143,7 @@ export async function inspectImage(input: Buffer | string, limits: ImageLimits):
   let height: number | undefined;
   try {
     // Header only: libvips reads the size without decoding pixels.
-    ({ width, height } = await sharp(input, { limitInputPixels: false }).metadata());
+    ({ width, height } = await (await loadSharp())(input, { limitInputPixels: false }).metadata());
   } catch (err) {
     throw new ImageDecodeError(`cannot decode image ${what}: ${errorMessage(err).split('\n')[0]}`, {
       cause: err,

@@ -1,4 +1,5 @@
-import * as ort from 'onnxruntime-node';
+import { createRequire } from 'node:module';
+import type * as ort from 'onnxruntime-node';
 import { errorMessage, ModelLoadError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ExecutionProvider } from './providers.js';
@@ -88,17 +89,21 @@ export function sessionOptionsFor(
   };
 }
 
-function createWith(
+async function createWith(
   model: Uint8Array | string,
   provider: ExecutionProvider,
   options: SessionOptions,
 ): Promise<ort.InferenceSession> {
+  // Loaded on first use: the agent's own sessions live in the inference worker (session-worker.mjs).
+  const { InferenceSession } = await import('onnxruntime-node');
   const sessionOptions = sessionOptionsFor(provider, options);
   return typeof model === 'string'
-    ? ort.InferenceSession.create(model, sessionOptions)
-    : ort.InferenceSession.create(model, sessionOptions);
+    ? InferenceSession.create(model, sessionOptions)
+    : InferenceSession.create(model, sessionOptions);
 }
 
+/** onnxruntime-node's version, read from its package.json (without loading the native binding). */
 export function onnxruntimeVersion(): string {
-  return ort.env.versions.node ?? ort.env.versions.common ?? 'unknown';
+  const pkg = createRequire(import.meta.url)('onnxruntime-node/package.json') as { version?: string };
+  return pkg.version ?? 'unknown';
 }

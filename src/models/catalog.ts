@@ -192,6 +192,9 @@ export function parseManifestText(text: string, file: string): Manifest {
       `${file}: defaultVariant "${manifest.defaultVariant}" is not among the variants`,
     );
   }
+  const ref = manifest.fidelityReference;
+  if (ref !== undefined && !manifest.variants.some((v) => v.id === ref))
+    throw new ModelLoadError(`${file}: fidelityReference "${ref}" is not among the variants`);
   return manifest;
 }
 

@@ -131,6 +131,12 @@ export const manifestSchema = z.strictObject({
   input: inputSpecSchema,
   decoder: decoderSchema,
   defaultVariant: z.string().min(1),
+  /**
+   * The variant every variant's fidelity is measured against when the tuner chooses (the largest or
+   * most accurate export): for families of separate exports (UltraFace slim-320 / RFB-320 /
+   * RFB-640), each otherwise its own reference at fidelity 1. Absent: each variant's `reference`.
+   */
+  fidelityReference: z.string().min(1).optional(),
   variants: z.array(variantSchema).min(1),
 });
 

@@ -1,5 +1,5 @@
-import sharp from 'sharp';
 import type { Frame } from '../camera/types.js';
+import { loadSharp } from '../image/sharp.js';
 import type { FrameResult } from './pipeline.js';
 import { contentImage } from './prepare.js';
 
@@ -71,6 +71,7 @@ export async function annotateFrame(
   result: FrameResult,
   options: AnnotateOptions,
 ): Promise<Buffer> {
+  const sharp = await loadSharp();
   const { image } = contentImage(frame);
   const sourceWidth = frame.prepared?.sourceWidth ?? frame.width;
   let size = { width: image.width, height: image.height };

@@ -168,10 +168,13 @@ export class Pipeline implements ResultStream {
       .catch((err) => this.log.warn({ err: errorMessage(err) }, 'releasing the old model failed'));
   }
 
-  /** Changes fps / duty cycle at run time; takes effect at once (a pending wait is cut short). */
-  setPacing(pacing: Pacing): void {
+  /**
+   * Changes fps / duty cycle at run time; takes effect at once (a pending wait is cut short).
+   * `quiet`: logged at debug (the tuner's measurement bursts pause and resume every few seconds).
+   */
+  setPacing(pacing: Pacing, options?: { quiet?: boolean }): void {
     this.core.pacing = pacing;
-    this.log.info({ pacing: describePacing(pacing) }, 'pacing changed');
+    this.log[options?.quiet ? 'debug' : 'info']({ pacing: describePacing(pacing) }, 'pacing changed');
     this.core.wake();
   }
 

@@ -97,7 +97,8 @@ export interface RunningPipeline extends ResultStream {
   start(signal?: AbortSignal): void;
   finished(): Promise<PipelineStats>;
   stop(): Promise<void>;
-  setPacing(pacing: Pacing): void;
+  /** `quiet`: logged at debug (the tuner's measurement bursts pause and resume every few seconds). */
+  setPacing(pacing: Pacing, options?: { quiet?: boolean }): void;
   withModel<T>(fn: (model: PipelineModel) => Promise<T>): Promise<T>;
   stats(): PipelineStats;
 }

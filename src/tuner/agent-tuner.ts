@@ -84,6 +84,7 @@ export function createAgentTuner(deps: AgentTunerDeps): AgentTuner {
       latestDecision(store, model, t.fingerprint, catalogueHash(models.catalog.model(model))),
     events: store.events,
     gate: burst.gate,
+    bursts: burst.stats,
     clock,
     log,
   });

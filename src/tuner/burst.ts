@@ -5,9 +5,13 @@ import type { BurstGate } from './measure.js';
 /** What the burst gate needs of the pipeline: its pacing, and its results (to know a frame ended). */
 export interface PausablePipeline {
   readonly pacing: Pacing;
-  setPacing(pacing: Pacing): void;
+  /** `quiet`: the pipeline logs the change at debug (bursts come every few seconds). */
+  setPacing(pacing: Pacing, options?: { quiet?: boolean }): void;
   onResult(listener: () => void): () => void;
 }
+
+/** Pause and resume of a burst are logged at debug; the controller logs one summary per tune at info. */
+const QUIET = { quiet: true } as const;
 
 export interface BurstStats {
   bursts: number;
@@ -47,13 +51,13 @@ export function pipelineBurstGate(
           resolve();
         }, options.settleMs ?? 300).unref?.();
       });
-      pipeline.setPacing(pause);
+      pipeline.setPacing(pause, QUIET);
       await settled;
       const started = options.clock.now();
       try {
         return await fn();
       } finally {
-        if (pipeline.pacing === pause) pipeline.setPacing(previous);
+        if (pipeline.pacing === pause) pipeline.setPacing(previous, QUIET);
         lastEnd = options.clock.now();
         const paused = lastEnd - started;
         stats.bursts++;

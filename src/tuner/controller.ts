@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import type { PolicyConfig } from '../config/policy.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { BurstStats } from './burst.js';
 import { type PolicyOverrides, powerModeOptions } from './constraints.js';
 import { DriftDetector } from './drift.js';
 import type { BurstGate, TuneProgress } from './measure.js';
@@ -26,6 +27,8 @@ export interface TunerControllerDeps {
   };
   /** Pauses the live pipeline around each measurement burst. */
   gate?: BurstGate;
+  /** The gate's counters: one summary line per tune at info (each pause and resume is at debug). */
+  bursts?: () => BurstStats;
   clock: Clock;
   log?: Logger;
 }
@@ -47,6 +50,7 @@ export class TunerController {
   private readonly drift: DriftDetector;
   private chain: Promise<unknown> = Promise.resolve();
   private running: Promise<Decision | undefined> | undefined;
+  private runningSince: { trigger: string; since: number } | undefined;
   private abort = new AbortController();
   private memoryBudgetBytes: number | undefined;
   /** Set at run time (MQTT set-policy); applies to every later decision until the agent restarts. */
@@ -92,6 +96,12 @@ export class TunerController {
     this.drift.setBaseline(
       chosen ? d.candidates.find((x) => sameCandidate(x, chosen))?.latencyMs?.p95 : undefined,
     );
+  }
+
+  /** The tune running now (any trigger): what holds the model for the command router. */
+  tuning(): { command: string; since: number } | undefined {
+    const r = this.runningSince;
+    return r ? { command: `tune (${r.trigger})`, since: r.since } : undefined;
   }
 
   /** The decision in force (undefined until the first one). */
@@ -181,6 +191,22 @@ export class TunerController {
     void this.redecide(active ? 'memory pressure' : 'memory pressure over');
   }
 
+  /**
+   * The catalogue changed at run time (a derivation added a variant): once what runs now is done,
+   * tune again if the decision in force was made on another catalogue — the cache answers for the
+   * known candidates, only the new ones are measured (in bursts), and the stability rule decides
+   * whether to switch. No derivation of its own (one just happened). Without a decision in force
+   * the pending background tune covers it.
+   */
+  async catalogueChanged(trigger: string): Promise<Decision | undefined> {
+    await this.settled();
+    const model = this.deps.model();
+    if (this.abort.signal.aborted || this.decision?.model !== model) return undefined;
+    const tuner = await this.deps.tuner();
+    if (tuner.catalogueHash(model) === this.decision.catalogueHash) return undefined;
+    return this.tune({ trigger, derive: 'never' });
+  }
+
   /** Re-decides from cached measurements; a full tune when nothing is cached. */
   redecide(trigger: string): Promise<Decision | undefined> {
     return this.serialised(async () => {
@@ -240,14 +266,27 @@ export class TunerController {
         model: opts.model,
         force: opts.force ?? false,
       });
+      const before = this.deps.bursts?.();
       try {
         const d = await tuner.tune(opts);
+        const bursts = before ? burstsSince(before, this.deps.bursts!()) : undefined;
+        this.deps.log?.info(
+          {
+            trigger: options.trigger,
+            chosen: d.chosen,
+            met: d.met,
+            tookMs: d.tookMs,
+            ...(bursts ? { bursts } : {}),
+          },
+          'tuning done',
+        );
         this.deps.events?.emit('tuning-done', {
           trigger: options.trigger,
           chosen: d.chosen,
           met: d.met,
           reason: d.reason,
           tookMs: d.tookMs,
+          ...(bursts ? { bursts } : {}),
         });
         if (d.model === this.deps.model() && options.apply !== false) await this.apply(d, options.trigger);
         return d;
@@ -261,8 +300,10 @@ export class TunerController {
         throw err;
       }
     });
+    this.runningSince = { trigger: options.trigger, since: this.deps.clock.now() };
     this.running = run.finally(() => {
       this.running = undefined;
+      this.runningSince = undefined;
     });
     return this.running;
   }
@@ -318,4 +359,11 @@ export class TunerController {
       reason: d.reason,
     });
   }
+}
+
+/** The bursts of one tune: how often and how long the pipeline was paused for it. */
+function burstsSince(before: BurstStats, after: BurstStats) {
+  const count = after.bursts - before.bursts;
+  const pausedMs = Math.round(after.pausedMs - before.pausedMs);
+  return { count, pausedMs, meanPauseMs: count > 0 ? Math.round(pausedMs / count) : 0 };
 }

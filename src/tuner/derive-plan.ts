@@ -13,7 +13,8 @@ export interface DerivationJob {
 }
 
 /**
- * Derivations likely to help when nothing fits, from the reference (or default) variant: for a
+ * Derivations likely to help when nothing fits, from the model's common fidelity reference, else
+ * its first own reference (or the first variant): for a
  * latency or memory miss `clean` (folds and fuses: UltraFace ~3× faster losslessly here),
  * `int8-static` with the fidelity floor (its sensitivity fallback keeps the floor), `input-uint8`
  * (the model takes camera bytes); `fp16` only where a GPU provider works (on CPUs it is
@@ -31,7 +32,13 @@ export function chooseDerivations(
   );
   const anyFilteredForMemory = selection.candidates.some((c) => c.verdict === 'filtered');
   if (!latencyOrMemory && !anyFilteredForMemory) return [];
-  const source = entry.variants.find((v) => v.reference === null && !v.derived) ?? entry.variants[0]!;
+  // The common fidelity reference when the manifest names one: int8's floor is then kept against the
+  // variant the tuner judges by (from a smaller export it could never reach that floor).
+  const common = entry.manifest.fidelityReference;
+  const source =
+    (common !== undefined ? entry.variants.find((v) => v.id === common) : undefined) ??
+    entry.variants.find((v) => v.reference === null && !v.derived) ??
+    entry.variants[0]!;
   const gpu = profile.executionProviders.available.some((p) => p !== 'cpu');
   const wanted: Array<{ method: Method; raw: Record<string, unknown>; why: string }> = [
     { method: 'clean', raw: {}, why: 'folds constants and fuses nodes: faster at identical outputs' },

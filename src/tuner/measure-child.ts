@@ -8,13 +8,16 @@ import { errorMessage } from '../errors.js';
 import type { ExecutionProvider } from '../inference/session.js';
 import { openSession } from '../inference/session.js';
 import { sha256Hex } from '../models/integrity.js';
-import type { ChildAnswer, OpenJob, ParentMessage } from './measure-protocol.js';
+import type { BaselineNote, ChildAnswer, OpenJob, ParentMessage } from './measure-protocol.js';
 
 const send = (message: ChildAnswer) =>
   new Promise<void>((resolve) => {
     if (!process.send) return resolve();
     process.send(message, undefined, undefined, () => resolve());
   });
+
+/** A message the parent did not ask for (its memory watch's baseline); not awaited. */
+const note = (message: BaselineNote) => process.send?.(message);
 
 let session: ort.InferenceSession | undefined;
 let feeds: Record<string, ort.Tensor> = {};
@@ -23,6 +26,7 @@ let baselineRss = 0;
 async function open(job: OpenJob): Promise<ChildAnswer> {
   const ortModule = await import('onnxruntime-node');
   baselineRss = process.memoryUsage().rss;
+  note({ type: 'baseline', rssBytes: baselineRss });
   const bytes = await readFile(job.path);
   const actual = sha256Hex(bytes);
   if (bytes.length !== job.bytes || actual !== job.sha256)
@@ -93,12 +97,15 @@ async function handle(message: ParentMessage): Promise<ChildAnswer> {
       const { loadCatalog } = await import('../models/catalog.js');
       const { measureFidelity } = await import('../optimize/evaluation/evaluation.js');
       const j = message.job;
+      await import('onnxruntime-node');
+      note({ type: 'baseline', rssBytes: process.memoryUsage().rss });
       const catalog = await loadCatalog({
         modelsDir: j.modelsDir,
         ...(j.dataDir ? { dataDir: j.dataDir } : {}),
       });
       const r = await measureFidelity(catalog, j.model, j.variant, {
         ...(j.framesDir ? { frames: { dir: j.framesDir } } : {}),
+        ...(j.reference ? { reference: j.reference } : {}),
         limit: j.limit,
       });
       return { type: 'fidelity', fidelity: r.fidelity, metric: r.metric, frames: r.frames };

@@ -1,10 +1,12 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { EdgeAgentError, errorMessage } from '../errors.js';
+import { ALLOCATION_FAILURE, forkCapped, ResidentWatch } from './child-memory.js';
 import type {
+  BaselineNote,
   BurstResult,
   ChildAnswer,
   FidelityAnswer,
@@ -18,6 +20,22 @@ import type {
 /** A measurement that failed: the candidate's error, or its process died (OOM, crash). */
 export class MeasurementError extends EdgeAgentError {
   override name = 'MeasurementError';
+  /** The child passed its memory cap (killed by the watch, or an allocation refused by the limit). */
+  memoryExceeded = false;
+}
+
+function memoryError(message: string): MeasurementError {
+  const e = new MeasurementError(message);
+  e.memoryExceeded = true;
+  return e;
+}
+
+export interface MeasureProcessOptions {
+  /**
+   * Memory the session may use above the child's own baseline (bytes): over it the child is
+   * stopped and the candidate does not fit (child-memory.ts). Absent: no cap.
+   */
+  memoryCapBytes?: number | undefined;
 }
 
 function childEntry(): { script: string; execArgv: string[] } {
@@ -35,36 +53,63 @@ function childEntry(): { script: string; execArgv: string[] } {
  */
 export class MeasureProcess {
   private pending: { resolve: (a: ChildAnswer) => void; reject: (e: Error) => void } | undefined;
-  private exited: string | undefined;
+  private exited: MeasurementError | undefined;
   private stderr = '';
+  private readonly watch: ResidentWatch | undefined;
+  private overCap: string | undefined;
 
-  private constructor(private readonly child: ChildProcess) {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly capBytes: number | undefined,
+  ) {
+    if (capBytes !== undefined && child.pid !== undefined)
+      this.watch = new ResidentWatch(child.pid, capBytes, (rss, limit) => {
+        this.overCap = `resident memory reached ${mb(rss)}, over its cap of ${mb(limit)} (baseline + ${mb(capBytes)} for the session)`;
+        this.kill();
+      }).start();
     child.stderr?.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString('utf8')).slice(-2000);
     });
-    child.on('message', (m: ChildAnswer) => {
+    child.on('message', (m: ChildAnswer | BaselineNote) => {
+      if (m.type === 'baseline') return this.watch?.setBaseline(m.rssBytes);
       const p = this.pending;
       this.pending = undefined;
       if (!p) return;
       if (m.type === 'error') {
-        const e = new MeasurementError(m.message);
-        p.reject(e);
+        // A refused allocation under the data limit is the cap speaking, not a broken model.
+        p.reject(
+          this.capBytes !== undefined && ALLOCATION_FAILURE.test(m.message)
+            ? memoryError(`could not allocate within its memory cap of ${mb(this.capBytes)}: ${m.message}`)
+            : new MeasurementError(m.message),
+        );
       } else p.resolve(m);
     });
-    child.once('error', (err) => this.died(`measurement process: ${errorMessage(err)}`));
+    child.once('error', (err) =>
+      this.died(new MeasurementError(`measurement process: ${errorMessage(err)}`)),
+    );
     child.once('exit', (code, signal) => {
+      this.watch?.stop();
+      if (this.overCap) return this.died(memoryError(`the measurement process ${this.overCap}`));
       const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
-      const hint = signal === 'SIGKILL' ? ' — most likely out of memory' : '';
       const last = this.stderr.trim().split('\n').at(-1);
-      this.died(`the measurement process ${how}${hint}${last ? ` (${last})` : ''}`);
+      const message = `the measurement process ${how}${last ? ` (${last.slice(0, 300)})` : ''}`;
+      // V8's heap limit or an allocation refused by the data limit, when the child dies of it.
+      if (this.capBytes !== undefined && ALLOCATION_FAILURE.test(this.stderr))
+        return this.died(memoryError(`${message} — out of its memory cap of ${mb(this.capBytes)}`));
+      const hint = signal === 'SIGKILL' ? ' — most likely out of memory' : '';
+      this.died(new MeasurementError(`${message}${hint}`));
     });
   }
 
-  static spawn(): MeasureProcess {
+  static spawn(options: MeasureProcessOptions = {}): MeasureProcess {
     const { script, execArgv } = childEntry();
     try {
       return new MeasureProcess(
-        fork(script, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] }),
+        forkCapped(script, execArgv, options.memoryCapBytes, {
+          serialization: 'advanced',
+          stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        }),
+        options.memoryCapBytes,
       );
     } catch (err) {
       throw new MeasurementError(`cannot start the measurement process: ${errorMessage(err)}`);
@@ -75,11 +120,11 @@ export class MeasureProcess {
     return this.child.pid;
   }
 
-  private died(why: string): void {
-    this.exited ??= why;
+  private died(error: MeasurementError): void {
+    this.exited ??= error;
     const p = this.pending;
     this.pending = undefined;
-    p?.reject(new MeasurementError(why));
+    p?.reject(error);
   }
 
   private call<T extends ChildAnswer>(
@@ -87,18 +132,20 @@ export class MeasureProcess {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<T> {
-    if (this.exited) return Promise.reject(new MeasurementError(this.exited));
+    if (this.exited) return Promise.reject(this.exited);
     if (signal?.aborted) return Promise.reject(new MeasurementError('measurement aborted'));
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.kill();
         this.died(
-          `no answer to "${message.type}" within ${Math.round(timeoutMs / 1000)} s; the candidate was stopped`,
+          new MeasurementError(
+            `no answer to "${message.type}" within ${Math.round(timeoutMs / 1000)} s; the candidate was stopped`,
+          ),
         );
       }, timeoutMs);
       const onAbort = () => {
         this.kill();
-        this.died('measurement aborted');
+        this.died(new MeasurementError('measurement aborted'));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       const done = () => {
@@ -138,6 +185,11 @@ export class MeasureProcess {
 
   /** Ends the process (SIGKILL: a measuring child holds nothing worth a graceful exit). */
   kill(): void {
+    this.watch?.stop();
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
+}
+
+function mb(bytes: number): string {
+  return `${Math.round(bytes / 1048576)} MB`;
 }

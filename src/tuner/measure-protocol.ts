@@ -19,6 +19,8 @@ export interface FidelityJob {
   dataDir?: string | undefined;
   model: string;
   variant: string;
+  /** Compared with this variant (the model's common fidelity reference); the variant's own when absent. */
+  reference?: string | undefined;
   framesDir?: string | undefined;
   limit: number;
 }
@@ -50,6 +52,12 @@ export interface FidelityAnswer {
   fidelity: number;
   metric: string;
   frames: number;
+}
+
+/** Sent unasked when a job starts (after onnxruntime is loaded): the parent's memory watch counts from it. */
+export interface BaselineNote {
+  type: 'baseline';
+  rssBytes: number;
 }
 
 export type ChildAnswer =

@@ -2,7 +2,7 @@ import { errorMessage } from '../errors.js';
 import type { GraphOptimization } from '../inference/session.js';
 import type { Candidate } from './candidates.js';
 import type { EnergyMeter } from './energy-meter.js';
-import { MeasureProcess } from './measure-process.js';
+import { MeasurementError, MeasureProcess, type MeasureProcessOptions } from './measure-process.js';
 import type { OpenJob } from './measure-protocol.js';
 import { type CandidateKey, candidateLabel, type Measurement } from './types.js';
 
@@ -46,7 +46,9 @@ export interface MeasureDeps {
   burst?: BurstGate;
   onProgress?: (p: TuneProgress) => void;
   signal?: AbortSignal;
-  spawn?: () => MeasureProcess;
+  spawn?: (options: MeasureProcessOptions) => MeasureProcess;
+  /** Memory a candidate's session may use (child-memory.ts); over it the candidate does not fit. */
+  memoryCapBytes?: number | undefined;
 }
 
 interface Live {
@@ -58,6 +60,7 @@ interface Live {
   energyJ: Array<number | undefined>;
   runs: number[];
   error?: string;
+  memoryExceeded?: boolean;
 }
 
 /** Percentile by linear interpolation between closest ranks. */
@@ -82,7 +85,8 @@ export async function measureCandidates(
   deps: MeasureDeps,
 ): Promise<Measurement[]> {
   const gate: BurstGate = deps.burst ?? ((fn) => fn());
-  const spawn = deps.spawn ?? (() => MeasureProcess.spawn());
+  const spawn = deps.spawn ?? ((o: MeasureProcessOptions) => MeasureProcess.spawn(o));
+  const spawnOptions: MeasureProcessOptions = { memoryCapBytes: deps.memoryCapBytes };
   const out: Measurement[] = [];
   let opened = 0;
   for (let g = 0; g < candidates.length; g += settings.maxLiveProcesses) {
@@ -98,7 +102,7 @@ export async function measureCandidates(
         });
         const l: Live = {
           candidate,
-          child: spawn(),
+          child: spawn(spawnOptions),
           sessionCreateMs: 0,
           latencies: [],
           cpuMs: [],
@@ -159,7 +163,7 @@ export async function measureCandidates(
             fail(l, err, deps);
           }
         }
-        out.push(figures(l, memory, deps.energy?.source));
+        out.push(figures(l, memory, deps.energy?.source, deps.memoryCapBytes));
       }
     } finally {
       for (const l of live) l.child.kill();
@@ -170,6 +174,7 @@ export async function measureCandidates(
 
 function fail(l: Live, err: unknown, deps: MeasureDeps): void {
   l.error = errorMessage(err);
+  if (err instanceof MeasurementError && err.memoryExceeded) l.memoryExceeded = true;
   l.child.kill();
   deps.onProgress?.({ stage: 'failed', candidate: candidateLabel(l.candidate), error: l.error });
 }
@@ -178,6 +183,7 @@ function figures(
   l: Live,
   memory: { peakRssBytes: number; baselineRssBytes: number } | undefined,
   energySource: string | undefined,
+  memoryCapBytes: number | undefined,
 ): Measurement {
   const c = l.candidate;
   const key: CandidateKey = {
@@ -186,6 +192,16 @@ function figures(
     threads: c.threads,
   };
   const base = { ...key, variantSha256: c.file.sha256, sizeBytes: c.file.bytes, precision: c.file.precision };
+  if (l.memoryExceeded && memoryCapBytes !== undefined)
+    // Does not fit: its session needs more than the cap (a lower bound on what it needs).
+    return {
+      ...base,
+      status: 'failed',
+      memoryExceeded: true,
+      memoryBytes: memoryCapBytes,
+      memoryCapBytes,
+      error: l.error ?? 'over its memory cap',
+    };
   if (l.error || l.latencies.length === 0)
     return { ...base, status: 'failed', error: l.error ?? 'no runs completed' };
   const all = l.latencies.flat();

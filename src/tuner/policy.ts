@@ -101,6 +101,13 @@ export function selectVariant(
   }
 
   const candidates: CandidateVerdict[] = measurements.map((m) => {
+    if (m.status === 'failed' && m.memoryExceeded)
+      return {
+        ...m,
+        verdict: 'violates',
+        violations: [`memory > ${mb(m.memoryCapBytes ?? m.memoryBytes ?? 0)} (measuring cap)`],
+        reason: `does not fit: its session needs more than the ${mb(m.memoryCapBytes ?? m.memoryBytes ?? 0)} its measuring process may use (${m.error ?? 'over the cap'})`,
+      };
     if (m.status === 'failed')
       return { ...m, verdict: 'failed', reason: `measurement failed: ${m.error ?? 'unknown error'}` };
     if (m.status === 'filtered')

@@ -26,6 +26,8 @@ export function decisionJson(d: Decision) {
       reason: c.reason,
       // Beyond the shape, useful to a reader of the record:
       fidelitySource: c.fidelitySource ?? null,
+      fidelityReference: c.fidelityReference ?? null,
+      ...(c.memoryExceeded ? { memoryExceeded: true, memoryCapBytes: c.memoryCapBytes ?? null } : {}),
       latencySpreadMs: c.latencyMs ? c.latencyMs.roundP95 : null,
       sessionCreateMs: c.sessionCreateMs ?? null,
       cached: c.cached ?? false,

@@ -5,7 +5,7 @@ import { errorMessage } from '../errors.js';
 import type { DeviceProfile } from '../hardware/schema.js';
 import type { GraphOptimization } from '../inference/session.js';
 import type { Logger } from '../log.js';
-import type { Catalog, CatalogVariant, ModelEntry } from '../models/catalog.js';
+import type { Catalog, ModelEntry } from '../models/catalog.js';
 import { effectiveInputSpec } from '../models/manifest.js';
 import { loadFrames, prepareInputs } from '../optimize/evaluation/frames.js';
 import {
@@ -13,11 +13,14 @@ import {
   type DeriveSummary,
   deriveInChildProcess,
 } from '../optimize/process/derive-process.js';
+import { readMemAvailableMB } from '../optimize/process/memory-guard.js';
 import type { Benchmarks, Decisions } from '../store/records.js';
-import { type Candidate, planCandidates } from './candidates.js';
+import { type Candidate, estimateMemoryBytes, planCandidates } from './candidates.js';
+import { measuringMemory } from './child-memory.js';
 import { constraintsFor, type PolicyOverrides } from './constraints.js';
 import { chooseDerivations } from './derive-plan.js';
 import type { EnergyMeter } from './energy-meter.js';
+import { TunerFidelity } from './fidelity.js';
 import {
   type BurstGate,
   DEFAULT_MEASURE_SETTINGS,
@@ -25,7 +28,7 @@ import {
   measureCandidates,
   type TuneProgress,
 } from './measure.js';
-import { MeasureProcess } from './measure-process.js';
+import type { MeasureProcess, MeasureProcessOptions } from './measure-process.js';
 import { selectVariant } from './policy.js';
 import type { PowerMode } from './power-mode.js';
 import { type CandidateKey, candidateLabel, type Decision, type Measurement } from './types.js';
@@ -47,7 +50,9 @@ export interface TunerDeps {
   clock: Clock;
   log?: Logger | undefined;
   derive?: (job: DeriveJob, onProgress?: (p: TuneProgress) => void) => Promise<DeriveSummary>;
-  spawn?: () => MeasureProcess;
+  spawn?: (options: MeasureProcessOptions) => MeasureProcess;
+  /** MemAvailable now (bytes): the measuring children's cap leaves the device its share. */
+  memAvailableBytes?: () => number | undefined;
 }
 
 export interface TuneOptions {
@@ -72,13 +77,15 @@ export interface TuneOptions {
   record?: boolean;
 }
 
-const FIDELITY_KEY = 'fidelity';
-
 /** A stable hash of a model's catalogue entry: a new or changed variant file changes it. */
 export function catalogueHash(entry: ModelEntry): string {
   const ids = entry.variants.map((v) => `${v.id}:${v.sha256}`).sort();
+  // The common fidelity reference changes every fidelity, hence the decisions made on them.
+  const ref = entry.manifest.fidelityReference;
   return createHash('sha256')
-    .update(`${entry.manifest.name}\n${ids.join('\n')}`)
+    .update(
+      `${entry.manifest.name}\n${ids.join('\n')}${ref === undefined ? '' : `\nfidelity-reference:${ref}`}`,
+    )
     .digest('hex')
     .slice(0, 16);
 }
@@ -101,8 +108,19 @@ export class Tuner {
     Promise<{ name: string; data: Float32Array | Uint8Array; dims: number[] }>
   >();
   private frames: ReturnType<typeof loadFrames> | undefined;
+  private readonly fidelities: TunerFidelity;
 
-  constructor(private readonly deps: TunerDeps) {}
+  constructor(private readonly deps: TunerDeps) {
+    this.fidelities = new TunerFidelity({
+      benchmarks: deps.benchmarks,
+      modelsDir: deps.modelsDir,
+      dataDir: deps.dataDir,
+      framesDir: deps.framesDir,
+      frames: deps.policy.tuning.fidelityFrames,
+      ortVersion: deps.profile.executionProviders.onnxruntimeVersion,
+      spawn: deps.spawn,
+    });
+  }
 
   get fingerprint(): string {
     return this.deps.profile.fingerprint;
@@ -138,6 +156,11 @@ export class Tuner {
     };
   }
 
+  /** The catalogue hash of a model now (decisions record the one they were made on). */
+  catalogueHash(model: string): string {
+    return catalogueHash(this.deps.catalog().model(model));
+  }
+
   /** Every measurement of a model the cache holds for this device (no measuring). */
   cached(model: string): Measurement[] {
     const entry = this.deps.catalog().model(model);
@@ -148,7 +171,12 @@ export class Tuner {
         this.benchKey({ variantSha256: c.file.sha256, ...c }),
       );
       if (hit)
-        out.push({ ...hit.result, variant: c.variant, cached: true, ...this.fidelityOf(entry, c.file) });
+        out.push({
+          ...hit.result,
+          variant: c.variant,
+          cached: true,
+          ...this.fidelities.known(entry, c.file),
+        });
     }
     return out;
   }
@@ -269,22 +297,41 @@ export class Tuner {
       this.deps.profile.memory.effectiveBudgetBytes,
       options.overrides,
     );
+    const knownMemoryBytes = (sha: string, ep: string) =>
+      this.deps.benchmarks?.get<Measurement>(
+        this.benchKey({ variantSha256: sha, executionProvider: ep, threads: 1 }),
+      )?.result.memoryBytes;
     const plan = planCandidates(subset, this.deps.profile, {
       maxThreads: this.deps.policy.tuning.maxThreads,
       memoryBudgetBytes: constraints.memoryBudgetBytes,
-      knownMemoryBytes: (sha, ep) => {
-        const hit = this.deps.benchmarks?.get<Measurement>(
-          this.benchKey({ variantSha256: sha, executionProvider: ep, threads: 1 }),
-        );
-        return hit?.result.memoryBytes;
-      },
+      knownMemoryBytes,
+    });
+    const settings = this.settings(options.settings);
+    const childMB = this.deps.policy.tuning.childMemoryMB;
+    const memory = measuringMemory({
+      budgetBytes: constraints.memoryBudgetBytes,
+      explicitBytes: childMB !== undefined ? childMB * 1048576 : undefined,
+      availableBytes: (this.deps.memAvailableBytes ?? memAvailableBytes)(),
+      maxLiveProcesses: settings.maxLiveProcesses,
+      largestNeedBytes: Math.max(
+        0,
+        ...plan.candidates.map(
+          (c) => knownMemoryBytes(c.file.sha256, c.executionProvider) ?? estimateMemoryBytes(c.file.bytes),
+        ),
+      ),
     });
     const results = new Map<Candidate, Measurement>();
     const todo: Candidate[] = [];
     for (const c of plan.candidates) {
-      const hit = options.force
+      let hit = options.force
         ? undefined
         : this.deps.benchmarks?.get<Measurement>(this.benchKey({ variantSha256: c.file.sha256, ...c }));
+      // Over a cap before: still known not to fit under the same or a smaller cap; a larger one measures again.
+      if (
+        hit?.result.memoryExceeded &&
+        (memory.capBytes ?? Number.POSITIVE_INFINITY) > (hit.result.memoryCapBytes ?? 0)
+      )
+        hit = undefined;
       if (hit)
         results.set(c, { ...hit.result, variant: c.variant, cached: true, measuredAt: hit.measuredAt });
       else todo.push(c);
@@ -296,91 +343,37 @@ export class Tuner {
       filtered: plan.filtered.length,
     });
     if (todo.length > 0) {
-      const measured = await measureCandidates(todo, this.settings(options.settings), {
-        input: (c) => this.inputFor(c),
-        energy: this.deps.energy,
-        ...(options.burst ? { burst: options.burst } : {}),
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(this.deps.spawn ? { spawn: this.deps.spawn } : {}),
-      });
+      const measured = await measureCandidates(
+        todo,
+        { ...settings, maxLiveProcesses: memory.maxLiveProcesses },
+        {
+          input: (c) => this.inputFor(c),
+          memoryCapBytes: memory.capBytes,
+          energy: this.deps.energy,
+          ...(options.burst ? { burst: options.burst } : {}),
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(this.deps.spawn ? { spawn: this.deps.spawn } : {}),
+        },
+      );
       todo.forEach((c, i) => {
         const m = { ...measured[i]!, measuredAt: this.deps.clock.now() };
         results.set(c, m);
-        // Failures are not cached: a fixed file or runtime gets measured again.
-        if (m.status === 'ok') this.deps.benchmarks?.put(this.benchKey(m), m);
+        // Failures are not cached (a fixed file or runtime gets measured again), except "over the
+        // memory cap": that holds while the cap does not grow.
+        if (m.status === 'ok' || m.memoryExceeded) this.deps.benchmarks?.put(this.benchKey(m), m);
       });
     }
     const out: Measurement[] = [];
     for (const c of plan.candidates) {
       const m = results.get(c)!;
-      out.push(m.status === 'ok' ? { ...m, ...(await this.fidelity(entry, c.file, options)) } : m);
+      out.push(
+        m.status === 'ok'
+          ? { ...m, ...(await this.fidelities.of(entry, c.file, options, memory.capBytes)) }
+          : m,
+      );
     }
     return [...out, ...plan.filtered];
-  }
-
-  /** Fidelity the manifest or the cache already knows, without measuring. */
-  private fidelityOf(entry: ModelEntry, v: CatalogVariant): Pick<Measurement, 'fidelity' | 'fidelitySource'> {
-    if (v.reference === null) return { fidelity: 1, fidelitySource: 'reference' };
-    if (v.quality?.fidelity !== undefined)
-      return { fidelity: v.quality.fidelity, fidelitySource: 'recorded' };
-    const hit = this.deps.benchmarks?.get<{ fidelity: number }>(this.fidelityKey(entry, v));
-    return hit
-      ? { fidelity: hit.result.fidelity, fidelitySource: 'measured' }
-      : { fidelitySource: 'unknown' };
-  }
-
-  private fidelityKey(entry: ModelEntry, v: CatalogVariant) {
-    const ref = entry.variants.find((x) => x.id === v.reference);
-    return {
-      deviceFingerprint: 'any', // fidelity depends on the files and frames, not on the device
-      variantSha256: v.sha256,
-      sessionKey: `${FIDELITY_KEY}|ref-${ref?.sha256.slice(0, 16) ?? 'none'}|frames-${this.deps.framesDir ?? 'samples'}|n${this.deps.policy.tuning.fidelityFrames}`,
-      ortVersion: this.ortVersion,
-    };
-  }
-
-  private readonly fidelityRuns = new Map<
-    string,
-    Promise<Pick<Measurement, 'fidelity' | 'fidelitySource' | 'error'>>
-  >();
-
-  /** Recorded, cached, or measured now in a child on the device's frames (measureFidelity). */
-  private fidelity(entry: ModelEntry, v: CatalogVariant, options: TuneOptions) {
-    const known = this.fidelityOf(entry, v);
-    if (known.fidelity !== undefined) return Promise.resolve(known);
-    let run = this.fidelityRuns.get(v.sha256);
-    if (!run) {
-      run = (async () => {
-        options.onProgress?.({ stage: 'fidelity', variant: v.id });
-        const child = (this.deps.spawn ?? (() => MeasureProcess.spawn()))();
-        try {
-          const gate = options.burst ?? ((fn) => fn());
-          const r = await gate(() =>
-            child.fidelity(
-              {
-                modelsDir: this.deps.modelsDir,
-                dataDir: this.deps.dataDir,
-                model: entry.manifest.name,
-                variant: v.id,
-                framesDir: this.deps.framesDir,
-                limit: this.deps.policy.tuning.fidelityFrames,
-              },
-              300_000,
-              options.signal,
-            ),
-          );
-          this.deps.benchmarks?.put(this.fidelityKey(entry, v), r);
-          return { fidelity: r.fidelity, fidelitySource: 'measured' as const };
-        } catch (err) {
-          return { fidelitySource: 'unknown' as const, error: `fidelity: ${errorMessage(err)}` };
-        } finally {
-          child.kill();
-        }
-      })();
-      this.fidelityRuns.set(v.sha256, run);
-    }
-    return run;
   }
 
   /** The first device frame preprocessed for the candidate's input spec (cached per spec). */
@@ -401,4 +394,9 @@ export class Tuner {
     }
     return p;
   }
+}
+
+function memAvailableBytes(): number | undefined {
+  const mb = readMemAvailableMB();
+  return mb === undefined ? undefined : mb * 1048576;
 }

@@ -35,6 +35,12 @@ export interface Measurement extends CandidateKey {
   runs?: number;
   /** Peak RSS of the measuring process minus its RSS before the session existed. */
   memoryBytes?: number;
+  /**
+   * The measuring child passed its memory cap (`memoryCapBytes`): the candidate does not fit, and
+   * `memoryBytes` is the cap, a lower bound on what it needs.
+   */
+  memoryExceeded?: boolean;
+  memoryCapBytes?: number;
   /** Peak RSS of the measuring process (node + session). */
   processPeakRssBytes?: number;
   /** CPU time (all threads) per inference: always measured; the energy proxy without a sensor. */
@@ -48,6 +54,8 @@ export interface Measurement extends CandidateKey {
   /** Agreement with the reference (0..1); 1 for the reference itself. */
   fidelity?: number;
   fidelitySource?: 'reference' | 'recorded' | 'measured' | 'unknown';
+  /** The variant the fidelity is against (the model's common fidelity reference, else the variant's own). */
+  fidelityReference?: string;
   /** True when the figures came from the SQLite cache instead of this run. */
   cached?: boolean;
   measuredAt?: number;

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { probeTensors } from '../onnx/runtime.js';
-import { convertToFp16, DEFAULT_FP16_BLOCK_LIST } from '../transforms/fp16.js';
+import { DEFAULT_FP16_BLOCK_LIST } from '../transforms/fp16-block-list.js';
 import { defineMethod } from './method.js';
 
 const STANDARD_BLOCK_LIST = [...DEFAULT_FP16_BLOCK_LIST].sort().join(',');
@@ -25,6 +24,11 @@ export const fp16Method = defineMethod({
   params: z.strictObject({ blockList }),
   tag: (p) => (p.blockList.join(',') === STANDARD_BLOCK_LIST ? 'fp16' : `fp16-b${p.blockList.length}`),
   apply: async (graph, p) => {
+    // Implementations load on first use (the agent imports the registry at start; docs/memory.md).
+    const [{ probeTensors }, { convertToFp16 }] = await Promise.all([
+      import('../onnx/runtime.js'),
+      import('../transforms/fp16.js'),
+    ]);
     const probe = await probeTensors(graph);
     return { precision: 'fp16', details: { ...convertToFp16(graph, probe.types, p.blockList) } };
   },

@@ -1,9 +1,4 @@
 import { z } from 'zod';
-import { loadFrames, prepareInputs } from '../evaluation/frames.js';
-import { probeTensors } from '../onnx/runtime.js';
-import { quantizeStatic } from '../quantize/quantize-static.js';
-import { foldBatchNorms } from '../transforms/fold.js';
-import { upgradeOpset } from '../transforms/opset.js';
 import { defineMethod, fmt } from './method.js';
 import { booleanParam, enumParam, numberParam } from './params.js';
 
@@ -43,6 +38,20 @@ export const int8StaticMethod = defineMethod({
   },
   apply: async (graph, p, ctx) => {
     const { evaluator, sourceSpec, signal, onProgress } = ctx;
+    // Implementations load on first use (the agent imports the registry at start; docs/memory.md).
+    const [
+      { loadFrames, prepareInputs },
+      { probeTensors },
+      { quantizeStatic },
+      { foldBatchNorms },
+      { upgradeOpset },
+    ] = await Promise.all([
+      import('../evaluation/frames.js'),
+      import('../onnx/runtime.js'),
+      import('../quantize/quantize-static.js'),
+      import('../transforms/fold.js'),
+      import('../transforms/opset.js'),
+    ]);
     const probe = await probeTensors(graph);
     upgradeOpset(graph, 13, (t) => probe.shapes.get(t)?.length);
     const foldedBatchNorms = foldBatchNorms(graph);

@@ -1,9 +1,4 @@
 import { z } from 'zod';
-import { probeTensors } from '../onnx/runtime.js';
-import { quantizeWeightsOnly } from '../quantize/weights.js';
-import { compactConstants } from '../transforms/constants.js';
-import { foldBatchNorms } from '../transforms/fold.js';
-import { upgradeOpset } from '../transforms/opset.js';
 import { defineMethod } from './method.js';
 import { booleanParam } from './params.js';
 
@@ -13,6 +8,20 @@ export const int8WeightsMethod = defineMethod({
   params: z.strictObject({ reduceRange: booleanParam(false) }),
   tag: (p) => (p.reduceRange ? 'int8w-7bit' : 'int8w'),
   apply: async (graph, p) => {
+    // Implementations load on first use (the agent imports the registry at start; docs/memory.md).
+    const [
+      { probeTensors },
+      { quantizeWeightsOnly },
+      { compactConstants },
+      { foldBatchNorms },
+      { upgradeOpset },
+    ] = await Promise.all([
+      import('../onnx/runtime.js'),
+      import('../quantize/weights.js'),
+      import('../transforms/constants.js'),
+      import('../transforms/fold.js'),
+      import('../transforms/opset.js'),
+    ]);
     const probe = await probeTensors(graph);
     upgradeOpset(graph, 13, (t) => probe.shapes.get(t)?.length);
     const foldedBatchNorms = foldBatchNorms(graph);

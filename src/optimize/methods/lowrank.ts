@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { DerivationError } from '../errors.js';
-import { factorizeLowRank } from '../transforms/lowrank.js';
 import { defineMethod, fmt } from './method.js';
 import { numberParam } from './params.js';
 
@@ -13,6 +12,8 @@ export const lowrankMethod = defineMethod({
   }),
   tag: (p) => `lowrank-e${fmt(p.energy)}`,
   apply: async (graph, p, ctx) => {
+    // Implementations load on first use (the agent imports the registry at start; docs/memory.md).
+    const { factorizeLowRank } = await import('../transforms/lowrank.js');
     const report = factorizeLowRank(graph, {
       energy: p.energy,
       maxParamRatio: p.maxParamRatio,

@@ -1,8 +1,5 @@
 import { z } from 'zod';
 import { DerivationError } from '../errors.js';
-import { probeTensors } from '../onnx/runtime.js';
-import { pruneStructured } from '../transforms/prune.js';
-import { pruneUnstructured } from '../transforms/prune-unstructured.js';
 import { defineMethod, fmt } from './method.js';
 import { enumParam, optionalNumberParam } from './params.js';
 
@@ -17,7 +14,15 @@ export const pruneMethod = defineMethod({
     .transform((p) => ({ mode: p.mode, sparsity: p.sparsity ?? (p.mode === 'structured' ? 0.1 : 0.3) })),
   tag: (p) => `prune-${p.mode === 'structured' ? 's' : 'u'}${fmt(p.sparsity)}`,
   apply: async (graph, p) => {
-    if (p.mode === 'unstructured') return { details: { ...pruneUnstructured(graph, p.sparsity) } };
+    // Implementations load on first use (the agent imports the registry at start; docs/memory.md).
+    if (p.mode === 'unstructured') {
+      const { pruneUnstructured } = await import('../transforms/prune-unstructured.js');
+      return { details: { ...pruneUnstructured(graph, p.sparsity) } };
+    }
+    const [{ probeTensors }, { pruneStructured }] = await Promise.all([
+      import('../onnx/runtime.js'),
+      import('../transforms/prune.js'),
+    ]);
     const report = pruneStructured(graph, p.sparsity, (await probeTensors(graph)).shapes);
     if (report.prunedLayers === 0) {
       throw new DerivationError(

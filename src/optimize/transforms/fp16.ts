@@ -3,20 +3,9 @@ import { attr, GraphIndex, intAttr, makeNode, removeUnused, topoSort, uniqueName
 import { DataType, type ModelProto, type NodeProto, type TensorProto, toNum } from '../onnx/onnx-io.js';
 import { float16Tensor, readFloats } from '../onnx/tensor.js';
 
-/**
- * Ops kept in float32 (Casts around them): their ONNX schema has no float16, or onnxruntime's CPU
- * provider has no kernel and its automatic casting does not cover them.
- */
-export const DEFAULT_FP16_BLOCK_LIST = [
-  'NonMaxSuppression',
-  'RoiAlign',
-  'TopK',
-  'Range',
-  'RandomNormal',
-  'RandomUniform',
-  'CumSum',
-  'Einsum',
-];
+import { DEFAULT_FP16_BLOCK_LIST } from './fp16-block-list.js';
+
+export { DEFAULT_FP16_BLOCK_LIST };
 
 /** Inputs that must stay float32 whatever the data type (Resize roi and scales). */
 const FLOAT32_INPUTS: Record<string, number[]> = { Resize: [1, 2], Upsample: [1] };

@@ -33,7 +33,7 @@ export interface PipelineInit {
 export type ToWorker =
   | { type: 'start' }
   | { type: 'stop' }
-  | { type: 'pacing'; pacing: Pacing }
+  | { type: 'pacing'; pacing: Pacing; quiet?: boolean }
   | { type: 'model'; model: ModelInfo; port: MessagePort | undefined }
   | { type: 'frames'; want: boolean }
   | { type: 'latest-frame'; id: number };

@@ -223,10 +223,11 @@ export class RemotePipeline implements ResultStream {
       .catch((err) => this.log.warn({ err: errorMessage(err) }, 'releasing the old model failed'));
   }
 
-  setPacing(pacing: Pacing): void {
+  setPacing(pacing: Pacing, options?: { quiet?: boolean }): void {
     this.pacingNow = pacing;
-    this.log.info({ pacing: describePacing(pacing) }, 'pacing changed');
-    this.send({ type: 'pacing', pacing });
+    const quiet = options?.quiet === true;
+    this.log[quiet ? 'debug' : 'info']({ pacing: describePacing(pacing) }, 'pacing changed');
+    this.send({ type: 'pacing', pacing, ...(quiet ? { quiet } : {}) });
   }
 
   async withModel<T>(fn: (model: PipelineModel) => Promise<T>): Promise<T> {

@@ -72,7 +72,7 @@ function main(port: MessagePort, data: PipelineInit): void {
         void pipeline.stop();
         return;
       case 'pacing':
-        pipeline.setPacing(msg.pacing);
+        pipeline.setPacing(msg.pacing, { quiet: msg.quiet === true });
         return;
       case 'model': {
         const previous = pipeline.model as unknown as PortModel;

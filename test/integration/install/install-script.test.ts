@@ -156,7 +156,7 @@ describe('scripts/install.sh --dry-run --root', () => {
     const text = readFileSync(unit, 'utf8');
     expect(text).toMatch(/^Type=notify$/m);
     expect(text).toMatch(/^WatchdogSec=\d+$/m);
-    expect(text).toMatch(`ExecStart=${process.execPath} /opt/edge-agent/dist/cli.js run`);
+    expect(text).toMatch(`ExecStart=${process.execPath} --optimize-for-size /opt/edge-agent/dist/cli.js run`);
     const { stderr } = await run('systemd-analyze', ['verify', unit]);
     expect(stderr).toBe('');
   });

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.js';
-import { squeezenetModels } from './helpers.js';
+import { addHugeVariant, squeezenetModels } from './helpers.js';
 
 describe('edge-agent tune', () => {
   it('--json has the documented shape and --plot writes both charts with the front and the choice', async () => {
@@ -87,5 +87,54 @@ describe('edge-agent tune', () => {
     const bad = await runCli(['tune', '--config', config, '--objective', 'fastest']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--objective must be one of max-accuracy, min-latency, min-energy');
+  }, 240_000);
+
+  it('--max-memory-mb caps the measuring children: a variant over it does not fit, the tune answers', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tune-cli-mem-'));
+    const models = squeezenetModels({ fp16: false });
+    addHugeVariant(models);
+    const config = path.join(dir, 'agent.config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        dataDir: path.join(dir, 'data'),
+        models: { dir: models, default: 'squeezenet1.1' },
+        policy: { tuning: { rounds: 1, runsPerRound: 2, warmupRuns: 0, maxThreads: 1 } },
+      }),
+    );
+    const run = await runCli(
+      [
+        'tune',
+        '--config',
+        config,
+        '--json',
+        '--derive',
+        'never',
+        '--max-memory-mb',
+        '200',
+        '--latency-p95-ms',
+        '60000',
+      ],
+      { timeoutMs: 180_000 },
+    );
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout) as {
+      chosen: { variant: string };
+      candidates: Array<{
+        variant: string;
+        verdict: string;
+        memoryExceeded?: boolean;
+        memoryCapBytes?: number;
+      }>;
+    };
+    expect(out.candidates.find((c) => c.variant === 'huge')).toMatchObject({
+      verdict: 'violates',
+      memoryExceeded: true,
+      memoryCapBytes: 200 * 1048576,
+    });
+    expect(out.chosen.variant).toBe('fp32');
+    const bad = await runCli(['tune', '--config', config, '--max-memory-mb', 'lots'], { timeoutMs: 60_000 });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--max-memory-mb expects a number/);
   }, 240_000);
 });

@@ -59,6 +59,8 @@ export interface TunerRig {
   store: Store;
   dataDir: string;
   modelsDir: string;
+  /** Reloads the catalogue from the folders (a variant was added, as a derivation does). */
+  reload(): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -87,12 +89,13 @@ export async function tunerRig(
   });
   let catalog = await loadCatalog({ modelsDir, dataDir });
   const profile = options.profile ?? (await fixtureProfile());
+  const reload = async () => {
+    catalog = await loadCatalog({ modelsDir, dataDir });
+    return catalog;
+  };
   const tuner = new Tuner({
     catalog: () => catalog,
-    reloadCatalog: async () => {
-      catalog = await loadCatalog({ modelsDir, dataDir });
-      return catalog;
-    },
+    reloadCatalog: reload,
     profile,
     policy: config.policy,
     modelsDir,
@@ -102,7 +105,7 @@ export async function tunerRig(
     clock: systemClock,
     ...options.deps,
   });
-  return { tuner, store, dataDir, modelsDir, close: () => store.stop() };
+  return { tuner, store, dataDir, modelsDir, reload, close: () => store.stop() };
 }
 
 /**
@@ -169,6 +172,90 @@ export function addTinyVariant(modelsDir: string): void {
     origin: { kind: 'shipped' },
     reference: 'fp32',
     quality: { fidelity: 0.92, metric: 'top1-agreement' },
+  });
+  writeFileSync(file, JSON.stringify(manifest, null, 2));
+}
+
+/**
+ * Adds `huge` to a squeezenet1.1 folder: a tiny file (so no estimate filters it up front) whose
+ * graph materialises a 1 GiB tensor (ConstantOfShape 256×1024×1024 float, summed): a variant that
+ * would take a small board into the OOM killer. Recorded fidelity 1, so only memory decides.
+ */
+export function addHugeVariant(modelsDir: string): void {
+  const dir = path.join(modelsDir, 'squeezenet1.1');
+  const shape = new BigInt64Array([256n, 1024n, 1024n]);
+  const one = new Float32Array([1]);
+  const model = proto.ModelProto.create({
+    irVersion: 8,
+    producerName: 'edge-agent-test',
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: {
+      name: 'huge',
+      node: [
+        {
+          opType: 'ReduceMean',
+          input: ['data'],
+          output: ['pooled'],
+          attribute: [
+            { name: 'axes', type: 7, ints: [1, 2, 3] },
+            { name: 'keepdims', type: 2, i: 0 },
+          ],
+        },
+        {
+          opType: 'ConstantOfShape',
+          input: ['shape'],
+          output: ['big'],
+          attribute: [
+            {
+              name: 'value',
+              type: 4,
+              t: { dataType: DataType.FLOAT, dims: [1], rawData: new Uint8Array(one.buffer) },
+            },
+          ],
+        },
+        {
+          opType: 'ReduceSum',
+          input: ['big'],
+          output: ['total'],
+          attribute: [{ name: 'keepdims', type: 2, i: 0 }],
+        },
+        { opType: 'Add', input: ['pooled', 'total'], output: ['logits'] },
+      ],
+      initializer: [
+        { name: 'shape', dataType: DataType.INT64, dims: [3], rawData: new Uint8Array(shape.buffer) },
+      ],
+      input: [
+        {
+          name: 'data',
+          type: {
+            tensorType: {
+              elemType: DataType.FLOAT,
+              shape: { dim: [{ dimValue: 1 }, { dimValue: 3 }, { dimValue: 224 }, { dimValue: 224 }] },
+            },
+          },
+        },
+      ],
+      output: [
+        {
+          name: 'logits',
+          type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimValue: 1 }] } } },
+        },
+      ],
+    },
+  });
+  const bytes = Buffer.from(encodeModel(model));
+  writeFileSync(path.join(dir, 'huge.onnx'), bytes);
+  const file = path.join(dir, 'manifest.json');
+  const manifest = JSON.parse(readFileSync(file, 'utf8'));
+  manifest.variants.push({
+    id: 'huge',
+    file: 'huge.onnx',
+    sha256: sha256Hex(bytes),
+    bytes: bytes.length,
+    precision: 'fp32',
+    origin: { kind: 'shipped' },
+    reference: 'fp32',
+    quality: { fidelity: 1, metric: 'top1-agreement' },
   });
   writeFileSync(file, JSON.stringify(manifest, null, 2));
 }

@@ -93,6 +93,20 @@ describe('derivations when nothing fits', () => {
     );
     expect(gpu.map((j) => j.method)).toContain('fp16');
   });
+  it('from the common fidelity reference when the manifest names one (int8 keeps the floor against it)', () => {
+    const family = {
+      manifest: { name: 'uf', fidelityReference: 'big' },
+      dir: '/m',
+      variants: [variant('small', 1e6), variant('big', 2e6)],
+    } as unknown as ModelEntry;
+    const jobs = chooseDerivations(
+      family,
+      { candidates: [verdict(['p95 30 ms > budget 10 ms'])], constraints },
+      profile(2),
+    );
+    expect(jobs.map((j) => j.source)).toEqual(['big', 'big', 'big']);
+    expect(jobs[0]!.id).toBe('big_clean');
+  });
   it('a fidelity miss alone derives nothing; existing variants are not derived again', () => {
     expect(
       chooseDerivations(

@@ -1,8 +1,12 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Pacing } from '../../../src/pipeline/pacing.js';
+import { Pipeline } from '../../../src/pipeline/pipeline.js';
 import { pipelineBurstGate } from '../../../src/tuner/burst.js';
 import { DriftDetector } from '../../../src/tuner/drift.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
+import { fakeModel, memorySource } from '../pipeline/fakes.js';
 
 describe('DriftDetector', () => {
   it('triggers once when the live p95 stays above tuned × factor for a whole window', () => {
@@ -89,5 +93,32 @@ describe('pipelineBurstGate', () => {
       }),
     ).rejects.toThrow('candidate crashed');
     expect(p.pacing).toEqual({ mode: 'continuous', fps: 5 });
+  });
+
+  it('pauses and resumes quietly: the real pipeline logs each burst at debug, an ordinary pacing change at info', async () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+        done();
+      },
+    });
+    const clock = new FakeClock();
+    const pipeline = new Pipeline({
+      source: memorySource({ fps: 10, clock }),
+      model: fakeModel('m', 1, { clock }),
+      pacing: { mode: 'continuous' },
+      maxFrameAgeMs: 1000,
+      log: pino({ level: 'debug' }, sink),
+      clock,
+      stopwatch: () => clock.now(),
+    });
+    const { gate } = pipelineBurstGate(pipeline, { clock, gapMs: 0, settleMs: 1 });
+    for (let i = 0; i < 3; i++) await gate(async () => undefined);
+    const pacing = lines.filter((l) => l.msg === 'pacing changed');
+    expect(pacing).toHaveLength(6); // pause + resume per burst
+    expect(pacing.every((l) => l.level === 20)).toBe(true); // debug
+    pipeline.setPacing({ mode: 'continuous', fps: 5 }); // set-fps: still at info
+    expect(lines.at(-1)).toMatchObject({ msg: 'pacing changed', level: 30 });
   });
 });

@@ -1,0 +1,65 @@
+/**
+ * glibc malloc settings the agent runs with; they must be in place before the process starts
+ * (glibc reads them once; there is no `mallopt` from JavaScript). deploy/edge-agent.service,
+ * Dockerfile.arm64 and `npm start` set them; `edge-agent run` started without them re-executes
+ * itself with them where Node can (`process.execve`, Node ≥ 22.15). Measured in docs/memory.md:
+ * - two arenas instead of 8 per core for onnxruntime's, libvips' and the worker's threads;
+ * - a fixed 64 KiB mmap threshold and immediate trim: glibc otherwise raises the threshold after the
+ *   first freed frame or output buffer and then keeps every later one in its heap (−12 to −16 MB
+ *   anonymous with yolox-nano, CPU per frame unchanged).
+ */
+export const AGENT_MALLOC_ENV = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '65536',
+  MALLOC_TRIM_THRESHOLD_: '0',
+} as const;
+
+/** V8's young generation on the main thread (it grows to 16 MB semi-spaces under a frame loop). */
+export const AGENT_V8_FLAGS = ['--max-semi-space-size=2'] as const;
+
+/**
+ * node arguments NODE_OPTIONS does not accept, on the command line of the unit and the image:
+ * `--optimize-for-size` grows V8's old generation less eagerly (main heap 31 → 26 MB, −6 to −9 MB
+ * anonymous; agent CPU per frame +0–3 %, within the run-to-run spread; docs/memory.md).
+ */
+export const AGENT_NODE_ARGS = ['--optimize-for-size'] as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Pure: the arguments and environment to re-execute with, or undefined when the environment
+ * already has every malloc setting (a value the operator set is kept) or re-execution is turned
+ * off (`EDGE_AGENT_NO_REEXEC=1`). The V8 flags are added unless NODE_OPTIONS or the node arguments
+ * already have them (a semi-space size of the operator's is kept).
+ */
+export function memoryReexec(
+  env: Env,
+  execArgv: readonly string[],
+): { env: Record<string, string>; execArgv: string[] } | undefined {
+  if (env.EDGE_AGENT_NO_REEXEC === '1') return undefined;
+  const missing = Object.entries(AGENT_MALLOC_ENV).filter(([key]) => env[key] === undefined);
+  if (missing.length === 0) return undefined;
+  const given = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const sized = given.some((a) => a.startsWith('--max-semi-space-size'));
+  const extra = AGENT_NODE_ARGS.filter((a) => !given.includes(a));
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
+  return {
+    env: { ...out, ...Object.fromEntries(missing) },
+    execArgv: [...(sized ? [] : AGENT_V8_FLAGS), ...extra, ...execArgv],
+  };
+}
+
+/**
+ * Replaces this process with itself under the agent's memory settings when they are missing and
+ * Node has `process.execve` (same pid, so systemd's main-pid and sd_notify are unaffected). Call it
+ * first thing, before modules with native threads load. On older Node it does nothing.
+ */
+export function reexecWithMemoryEnv(): void {
+  const execve = (process as unknown as { execve?: (file: string, args: string[], env: object) => never })
+    .execve;
+  if (typeof execve !== 'function') return;
+  const plan = memoryReexec(process.env, process.execArgv);
+  if (!plan) return;
+  execve(process.execPath, [process.execPath, ...plan.execArgv, ...process.argv.slice(1)], plan.env);
+}
