@@ -52,8 +52,9 @@ export function collectLiveFrames(
     seen += 1;
     if (seen > WARMUP_RESULTS) latencies.push(result.timings.inferenceMs);
   });
+  let got = 0;
   const take = () => {
-    if (kept.length >= count) return;
+    if (got >= count || kept.length >= count * 3) return;
     kept.push(
       pipeline
         .latestFrame()
@@ -61,20 +62,22 @@ export function collectLiveFrames(
           // The first results after the switch may still be the previous variant's frames.
           if (!pair || seen === 0 || taken.has(pair.result.seq)) return undefined;
           taken.add(pair.result.seq);
+          got += 1;
           const copy = copyOfContent(pair.result, pair.frame);
           return shrink(copy).catch(() => copy);
         })
         .catch(() => undefined),
     );
   };
-  const timer = setInterval(take, Math.max(50, Number.isFinite(spacingMs) ? spacingMs : 1000));
+  // Twice per spacing: a tick that finds the frame already taken (a slow pipeline) has another chance.
+  const timer = setInterval(take, Math.max(50, Number.isFinite(spacingMs) ? spacingMs / 2 : 1000));
   timer.unref?.();
   return {
     stop: async () => {
       off?.();
       off = undefined;
       clearInterval(timer);
-      return (await Promise.all(kept)).filter((f): f is RawImage => f !== undefined);
+      return (await Promise.all(kept)).filter((f): f is RawImage => f !== undefined).slice(0, count);
     },
     latencyP95Ms: () => {
       if (latencies.length === 0) return undefined;

@@ -20,7 +20,14 @@ export const expectedOutputSchema = z.strictObject({
  * the variant list is the deployed file, and the labels come inline (written to labels.txt).
  */
 export const newModelManifestSchema = manifestSchema
-  .omit({ $schema: true, name: true, labels: true, defaultVariant: true, variants: true })
+  .omit({
+    $schema: true,
+    name: true,
+    labels: true,
+    defaultVariant: true,
+    variants: true,
+    fidelityReference: true,
+  })
   .extend({ labels: z.array(z.string().max(256)).min(1).max(100_000) });
 export type NewModelManifest = z.infer<typeof newModelManifestSchema>;
 

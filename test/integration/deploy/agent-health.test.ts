@@ -51,7 +51,15 @@ describe.runIf(run)('the real agent: new model, detection collapse, a model far 
     const port = await freePort();
     const file = `faces-v${version}.onnx`;
     writeFileSync(path.join(dir, file), bytes);
-    const { name: _n, labels: _l, defaultVariant: _d, variants: _v, $schema: _s, ...model } = ULTRAFACE;
+    const {
+      name: _n,
+      labels: _l,
+      defaultVariant: _d,
+      variants: _v,
+      $schema: _s,
+      fidelityReference: _f,
+      ...model
+    } = ULTRAFACE;
     const manifest = {
       model: 'faces',
       variant: 'slim',

@@ -120,7 +120,15 @@ async function device() {
 
 /** The bundled UltraFace file shipped as a model the device has never seen ("faces"). */
 const newModel = (over: Record<string, unknown> = {}) => {
-  const { name: _n, labels: _l, defaultVariant: _d, variants: _v, $schema: _s, ...rest } = ULTRAFACE;
+  const {
+    name: _n,
+    labels: _l,
+    defaultVariant: _d,
+    variants: _v,
+    $schema: _s,
+    fidelityReference: _f,
+    ...rest
+  } = ULTRAFACE;
   return {
     model: 'faces',
     variant: 'slim',

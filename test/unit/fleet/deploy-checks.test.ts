@@ -97,6 +97,7 @@ describe('new-model manifests (pure)', () => {
     expect(bad({ decoder: { type: 'mystery' } })).toBe(false);
     expect(bad({ variants: [] })).toBe(false);
     expect(bad({ labels: 'labels.txt' })).toBe(false);
+    expect(bad({ fidelityReference: 'base' })).toBe(false);
     expect(bad({})).toBe(true);
   });
 
