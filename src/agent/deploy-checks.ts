@@ -1,4 +1,3 @@
-import sharp from 'sharp';
 import { copyOfContent, type ResultStream } from '../features/frames.js';
 import {
   type DeployChecks,
@@ -6,6 +5,7 @@ import {
   type TunedChoice,
   WARMUP_RESULTS,
 } from '../fleet/deploy/checks.js';
+import { loadSharp } from '../image/sharp.js';
 import type { RawImage } from '../image/types.js';
 import type { Logger } from '../log.js';
 import { readLabels } from '../models/catalog.js';
@@ -20,6 +20,8 @@ export const KEPT_FRAME_WIDTH = 640;
 /** A copy of the frame no wider than KEPT_FRAME_WIDTH (sharp, off the event loop). */
 async function shrink(image: RawImage): Promise<RawImage> {
   if (image.width <= KEPT_FRAME_WIDTH) return image;
+  // Loaded on first use: a device that never deploys never maps libvips (docs/memory.md).
+  const sharp = await loadSharp();
   const { data, info } = await sharp(image.data, {
     raw: { width: image.width, height: image.height, channels: 3 },
   })
