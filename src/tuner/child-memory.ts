@@ -1,5 +1,6 @@
 import { type ChildProcess, type ForkOptions, fork } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { nodeStartDataBytes } from '../service/node-reserve.js';
 
 /**
  * The memory cap of a measuring child (the derivation child's `--max-memory-mb` guard, for the
@@ -50,7 +51,8 @@ export function forkCapped(
   const nodeArgs = [`--max-old-space-size=${CHILD_HEAP_MB}`, ...execArgv];
   if (capBytes === undefined || !existsSync('/bin/sh'))
     return fork(script, [], { ...options, execArgv: nodeArgs });
-  const kb = Math.ceil((CHILD_DATA_BASE_BYTES + capBytes) / 1024);
+  // Plus what a bare node of this build reserves at start (Node 24: ~560 MB), see node-reserve.ts.
+  const kb = Math.ceil((CHILD_DATA_BASE_BYTES + nodeStartDataBytes() + capBytes) / 1024);
   // sh sets the limit for itself and execs node: same pid, the IPC descriptor is inherited.
   return fork(script, [], {
     ...options,

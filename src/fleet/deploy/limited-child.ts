@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { errorMessage } from '../../errors.js';
+import { nodeStartDataBytes } from '../../service/node-reserve.js';
 import { DeployError } from './errors.js';
 
 /** How often the child's resident memory is read (/proc/<pid>/status). */
@@ -59,7 +60,8 @@ function spawnLimited(limits: ChildLimits): ChildProcess {
   if (limits.memoryMB === undefined || limits.rlimit === false || !existsSync('/bin/sh'))
     return fork(script, [], { ...common, stdio: [...common.stdio], execArgv: nodeArgs });
   // sh sets RLIMIT_DATA for itself and execs node (same pid, IPC descriptor inherited).
-  const kb = Math.round(limits.memoryMB * 1024);
+  // On top of what a bare node of this build reserves at start (Node 24: ~560 MB), see node-reserve.ts.
+  const kb = Math.round(limits.memoryMB * 1024 + nodeStartDataBytes() / 1024);
   return fork(script, [], {
     ...common,
     stdio: [...common.stdio],
