@@ -189,25 +189,34 @@ export class ModelHost implements ModelSwitcher {
     const sameSession = JSON.stringify(target.session) === JSON.stringify(this.sessionNow);
     if (name === previous.name && variant.id === previous.variant.id && (!target.session || sameSession))
       return { changed: false, from, to: from };
-    const base = agentSessionOptions(this.config);
-    const ep = target.session?.executionProvider as ExecutionProvider | undefined;
-    const next = await WorkerModel.load({
-      catalog: this.catalog,
-      model: name,
-      variant: variant.id,
-      session: {
-        ...base,
-        ...(target.session?.threads !== undefined ? { threads: target.session.threads } : {}),
-        ...(ep ? { executionProviders: [ep] } : {}),
-      },
-      log: this.log,
-    });
+    const next = await this.loadTarget(this.catalog, name, variant.id, target);
     this.sessionNow = target.session;
     this.current = next;
     this.fallback = undefined;
     if (this.pipeline) await this.pipeline.setModel(next);
     else await previous.dispose();
     return { changed: true, from, to: this.active()! };
+  }
+
+  /** Loads `variant` of `name` with the agent's session options and the target's EP/threads. */
+  private loadTarget(
+    catalog: Catalog,
+    name: string,
+    variant: string,
+    target: TunedTarget,
+  ): Promise<WorkerModel> {
+    const ep = target.session?.executionProvider as ExecutionProvider | undefined;
+    return WorkerModel.load({
+      catalog,
+      model: name,
+      variant,
+      session: {
+        ...agentSessionOptions(this.config),
+        ...(target.session?.threads !== undefined ? { threads: target.session.threads } : {}),
+        ...(ep ? { executionProviders: [ep] } : {}),
+      },
+      log: this.log,
+    });
   }
 
   /** set-model / a deployed model while none is loaded: the catalogue read again, then that model. */
@@ -220,19 +229,7 @@ export class ModelHost implements ModelSwitcher {
       if (this.catalogError) throw new ModelLoadError(this.catalogError);
       const name = target.model ?? this.config.models.default;
       const { variant } = catalog.variant(name, target.variant); // unknown names: a clear error
-      const ep = target.session?.executionProvider as ExecutionProvider | undefined;
-      const base = agentSessionOptions(this.config);
-      const next = await WorkerModel.load({
-        catalog,
-        model: name,
-        variant: variant.id,
-        session: {
-          ...base,
-          ...(target.session?.threads !== undefined ? { threads: target.session.threads } : {}),
-          ...(ep ? { executionProviders: [ep] } : {}),
-        },
-        log: this.log,
-      });
+      const next = await this.loadTarget(catalog, name, variant.id, target);
       this.sessionNow = target.session;
       this.fallback = undefined;
       this.installFirst(next);
