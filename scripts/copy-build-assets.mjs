@@ -4,6 +4,7 @@ import { cpSync } from 'node:fs';
 
 for (const [from, to] of [
   ['src/inference/session-worker.mjs', 'dist/inference/session-worker.mjs'],
+  ['src/inference/serve-session.mjs', 'dist/inference/serve-session.mjs'],
   ['src/pipeline/remote/boot.mjs', 'dist/pipeline/remote/boot.mjs'],
   ['src/http/public', 'dist/http/public'],
 ]) {

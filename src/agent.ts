@@ -148,6 +148,8 @@ export class Agent {
 
     // The pipeline worker loads its modules while the model loads.
     const preparedPipeline = prepareAgentPipeline(this.deps.clock);
+    // ...and hosts the model's session (docs/memory.md: two isolates, not three).
+    this.models.sessionHost = preparedPipeline?.sessionHost;
     // No loadable model at all: start degraded around a stand-in, inference off (agent/no-model.ts).
     const loaded = await this.models.loadInitial();
     const model = loaded ?? noModel(() => this.models.unavailable?.error ?? 'none loaded yet');

@@ -3,6 +3,7 @@ import type { AgentConfig } from '../config/index.js';
 import { errorMessage, ModelLoadError } from '../errors.js';
 import type { ActiveModelInfo, ModelSwitcher, ModelTarget } from '../features/models.js';
 import type { ExecutionProvider, SessionOptions } from '../inference/session.js';
+import type { SessionHost } from '../inference/session-link.js';
 import { WorkerModel } from '../inference/worker-model.js';
 import type { Logger } from '../log.js';
 import { Catalog, loadCatalog } from '../models/catalog.js';
@@ -28,8 +29,9 @@ export type TunedTarget = ModelTarget & {
 /**
  * Owns the catalog and the active model: the first load, hot swaps (the new variant is loaded and
  * verified while the old one keeps serving; the frame in flight finishes on the old one), and
- * catalog reloads after a derivation. Sessions run in a worker thread: onnxruntime-node's run
- * blocks the thread that calls it.
+ * catalog reloads after a derivation. Sessions run in another thread (onnxruntime-node's run
+ * blocks the thread that calls it): the pipeline worker when `sessionHost` is set, else a worker
+ * of their own.
  */
 export class ModelHost implements ModelSwitcher {
   private current: WorkerModel | undefined;
@@ -47,6 +49,8 @@ export class ModelHost implements ModelSwitcher {
   /** First loads (retry, set-model, deploy) one at a time, so two never race to be the first. */
   private firstLoad: Promise<unknown> = Promise.resolve();
   private readonly firstModelListeners: Array<() => void> = [];
+  /** The pipeline worker, which serves the sessions when the agent has one (one isolate less). */
+  sessionHost: SessionHost | undefined;
 
   constructor(
     private readonly config: AgentConfig,
@@ -143,6 +147,7 @@ export class ModelHost implements ModelSwitcher {
           variant: choice.variant,
           session: agentSessionOptions(this.config),
           log: this.log,
+          host: this.sessionHost,
         }),
       this.log,
     );
@@ -216,6 +221,7 @@ export class ModelHost implements ModelSwitcher {
         ...(ep ? { executionProviders: [ep] } : {}),
       },
       log: this.log,
+      host: this.sessionHost,
     });
   }
 

@@ -1,8 +1,5 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
-import { EdgeAgentError, errorMessage, ModelLoadError } from '../errors.js';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { EdgeAgentError, ModelLoadError } from '../errors.js';
 import type { ImageLimits } from '../image/limits.js';
 import type { RawImage } from '../image/types.js';
 import type { Logger } from '../log.js';
@@ -10,12 +7,12 @@ import type { CatalogVariant, ModelEntry } from '../models/catalog.js';
 import { readLabels } from '../models/catalog.js';
 import { readVerified } from '../models/integrity.js';
 import { effectiveInputSpec, type InputSpec } from '../models/manifest.js';
-import { packageRoot } from '../paths.js';
 import { inferEncodedImage, inferImage } from './infer-image.js';
 import { LoadedVariant } from './loaded-variant.js';
 import type { LoadModelOptions } from './model.js';
 import type { OutputTensor } from './postprocess.js';
 import { type ExecutionProvider, sessionOptionsFor } from './session.js';
+import { hostedSession, type SessionHost, type SessionLink, sessionWorker } from './session-link.js';
 import {
   type Recycle,
   type RunReply,
@@ -27,42 +24,47 @@ import type { InferenceResult } from './types.js';
 
 export type { Recycle, WorkerTimes } from './tensor-client.js';
 
-function workerScript(): string {
-  const here = path.join(path.dirname(fileURLToPath(import.meta.url)), 'session-worker.mjs');
-  if (existsSync(here)) return here;
-  // Compiled to dist/: the plain-JS worker ships in src/.
-  const shipped = path.join(packageRoot(), 'src', 'inference', 'session-worker.mjs');
-  if (existsSync(shipped)) return shipped;
-  throw new EdgeAgentError(`inference worker script not found (looked in ${here} and ${shipped})`);
+/** `WorkerModel.load`'s options: where the session may be hosted besides a worker of its own. */
+export interface WorkerModelOptions extends LoadModelOptions {
+  /**
+   * The pipeline worker, when the agent has one: the session is served in its thread instead of
+   * a worker of its own (one V8 isolate less, docs/memory.md). Without one, or once its thread
+   * has ended, the session gets its own worker.
+   */
+  host?: SessionHost | undefined;
 }
 
 /**
- * A model variant whose onnxruntime session lives in a worker thread: `run` moves the input tensor
- * to the worker (no copy) and resolves with the outputs while the event loop stays free for
- * capture, HTTP and MQTT. Same surface as `InferenceModel` (pre/post-processing on the caller).
+ * A model variant whose onnxruntime session lives in another thread — a worker of its own or the
+ * pipeline worker hosting it: `run` moves the input tensor there (no copy) and resolves with the
+ * outputs while this event loop stays free for capture, HTTP and MQTT. Same surface as
+ * `InferenceModel` (pre/post-processing on the caller).
  */
 export class WorkerModel extends LoadedVariant {
   private readonly client: TensorClient;
   private stopped: string | undefined;
+  private releasedNow = false;
 
   private constructor(
     entry: ModelEntry,
     variant: CatalogVariant,
     input: InputSpec,
     labels: readonly string[],
-    private readonly worker: Worker,
+    private readonly link: SessionLink,
     executionProvider: ExecutionProvider,
     sessionCreateMs: number,
     private readonly log?: Logger,
   ) {
     super(entry, variant, input, labels, executionProvider, sessionCreateMs);
-    this.client = new TensorClient(worker, input.name);
-    worker.on('message', (msg: WorkerReply) => this.client.onMessage(msg));
-    worker.on('error', (err) => this.fail(`inference worker crashed: ${errorMessage(err)}`));
-    worker.on('exit', (code) => this.fail(`inference worker exited (code ${code})`));
+    this.client = new TensorClient(link, input.name);
+    link.onMessage((msg) => {
+      if (msg.type === 'released') this.releasedNow = true;
+      else this.client.onMessage(msg);
+    });
+    link.onEnd((reason) => this.fail(reason));
   }
 
-  static async load(options: LoadModelOptions): Promise<WorkerModel> {
+  static async load(options: WorkerModelOptions): Promise<WorkerModel> {
     const { model: entry, variant } = options.catalog.variant(options.model, options.variant);
     const bytes = await readVerified(variant.path, variant.sha256, variant.bytes);
     const labels = await readLabels(entry);
@@ -71,40 +73,31 @@ export class WorkerModel extends LoadedVariant {
     if (!wanted.includes('cpu')) wanted.push('cpu');
     const attempts = wanted.map((provider) => ({
       provider,
-      options: sessionOptionsFor(provider, options.session ?? {}),
+      options: sessionOptionsFor(provider, options.session ?? {}) as Record<string, unknown>,
     }));
-    const model = new Uint8Array(bytes);
-    const worker = new Worker(workerScript(), {
-      workerData: { model, attempts },
-      // The worker only moves tensors: a small young generation keeps its heap (and RSS) small.
-      resourceLimits: { maxYoungGenerationSizeMb: 4 },
-      transferList: [model.buffer],
-    });
+    const session = { model: new Uint8Array(bytes), attempts };
+    const port = options.host?.open(session);
+    const link = port ? hostedSession(port) : sessionWorker(session);
     const ready = await new Promise<ReadyReply>((resolve, reject) => {
-      const onMessage = (msg: WorkerReply) => {
+      const offMessage = link.onMessage((msg) => {
         cleanup();
-        if (msg.type === 'ready') resolve(msg);
+        const reply = msg as WorkerReply;
+        if (reply.type === 'ready') resolve(reply);
         else
           reject(
             new ModelLoadError(
-              `${variant.path}: onnxruntime cannot load it (${msg.type === 'failed' ? msg.message : msg.type})`,
+              `${variant.path}: onnxruntime cannot load it (${reply.type === 'failed' ? reply.message : reply.type})`,
             ),
           );
-      };
-      const onError = (err: Error) => {
+      });
+      const offEnd = link.onEnd((reason) => {
         cleanup();
-        reject(
-          new ModelLoadError(`${variant.path}: inference worker failed to start: ${errorMessage(err)}`, {
-            cause: err,
-          }),
-        );
-      };
+        reject(new ModelLoadError(`${variant.path}: inference worker failed to start: ${reason}`));
+      });
       const cleanup = () => {
-        worker.off('message', onMessage);
-        worker.off('error', onError);
+        offMessage();
+        offEnd();
       };
-      worker.on('message', onMessage);
-      worker.on('error', onError);
     });
     if (ready.rejected.length > 0)
       options.log?.warn(
@@ -112,7 +105,7 @@ export class WorkerModel extends LoadedVariant {
         'execution provider fallback',
       );
     if (!ready.inputNames.includes(input.name)) {
-      await worker.terminate();
+      await link.terminate();
       throw new ModelLoadError(
         `${variant.path}: manifest input "${input.name}" is not a model input (${ready.inputNames.join(', ')})`,
       );
@@ -123,6 +116,7 @@ export class WorkerModel extends LoadedVariant {
         variant: variant.id,
         executionProvider: ready.executionProvider,
         createMs: ready.createMs,
+        thread: link.where === 'host' ? 'pipeline worker' : 'own worker',
       },
       'model loaded in an inference worker',
     );
@@ -131,11 +125,21 @@ export class WorkerModel extends LoadedVariant {
       variant,
       input,
       labels,
-      worker,
+      link,
       ready.executionProvider,
       ready.createMs,
       options.log,
     );
+  }
+
+  /** Where the session is served: a worker of its own, or the pipeline worker hosting it. */
+  get sessionThread(): 'own worker' | 'pipeline worker' {
+    return this.link.where === 'host' ? 'pipeline worker' : 'own worker';
+  }
+
+  /** Whether the session's thread confirmed `session.release()` (after `dispose`). */
+  get sessionReleased(): boolean {
+    return this.releasedNow;
   }
 
   /**
@@ -157,7 +161,7 @@ export class WorkerModel extends LoadedVariant {
   openPort(): MessagePort {
     if (this.stopped) throw new EdgeAgentError(this.stopped);
     const { port1, port2 } = new MessageChannel();
-    this.worker.postMessage({ type: 'port', port: port1 }, [port1]);
+    this.link.postMessage({ type: 'port', port: port1 }, [port1]);
     return port2;
   }
 
@@ -179,15 +183,14 @@ export class WorkerModel extends LoadedVariant {
     return inferEncodedImage(this, input, limits);
   }
 
-  /** Releases the session and ends the worker (terminated if it does not finish in 5 s). */
+  /**
+   * Releases the session; its own worker then ends, a host closes its port (either is cut off if
+   * it does not finish in 5 s).
+   */
   async dispose(): Promise<void> {
     if (this.stopped) return;
     this.stopped = 'model disposed';
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    this.worker.postMessage({ type: 'release' });
-    const timer = setTimeout(() => void this.worker.terminate(), 5000);
-    await exited;
-    clearTimeout(timer);
+    await this.link.release(5000);
   }
 
   private fail(reason: string): void {
@@ -208,4 +211,8 @@ interface ReadyReply {
   createMs: number;
 }
 
-type WorkerReply = ReadyReply | { type: 'failed'; message: string } | RunReply;
+type WorkerReply =
+  | ReadyReply
+  | { type: 'failed'; message: string }
+  | { type: 'released'; error?: string }
+  | RunReply;

@@ -3,10 +3,12 @@ import { type CameraConfig, createSource } from '../camera/index.js';
 import type { CameraStateChange } from '../camera/types.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { ImageLimits } from '../image/limits.js';
+import type { SessionHost } from '../inference/session-link.js';
 import type { Logger } from '../log.js';
 import type { Pacing } from './pacing.js';
 import { Pipeline } from './pipeline.js';
 import { RemotePipeline, startPipelineWorker } from './remote/remote-pipeline.js';
+import { pipelineSessionHost } from './remote/session-host.js';
 import type { PipelineModel, RunningPipeline } from './types.js';
 
 export interface AgentPipelineOptions {
@@ -27,12 +29,17 @@ export interface AgentPipelineOptions {
   prepared?: PreparedPipeline;
 }
 
-/** A pipeline worker already loading its modules (undefined when the pipeline will run here). */
-export type PreparedPipeline = { worker: Worker } | undefined;
+/**
+ * A pipeline worker already loading its modules, and the host it offers the agent's sessions
+ * (`WorkerModel.load`'s `host`: one isolate less); undefined when the pipeline will run here.
+ */
+export type PreparedPipeline = { worker: Worker; sessionHost: SessionHost } | undefined;
 
 /** Starts the pipeline worker early, so its start-up overlaps the model's (cold start). */
 export function prepareAgentPipeline(clock?: Clock): PreparedPipeline {
-  return runsInWorker(clock) ? { worker: startPipelineWorker() } : undefined;
+  if (!runsInWorker(clock)) return undefined;
+  const worker = startPipelineWorker();
+  return { worker, sessionHost: pipelineSessionHost(worker) };
 }
 
 const runsInWorker = (clock: Clock | undefined) => !clock || clock === systemClock;

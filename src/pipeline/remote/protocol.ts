@@ -3,6 +3,7 @@ import type { CameraConfig } from '../../camera/index.js';
 import type { CameraStateChange, CameraStatus, Frame } from '../../camera/types.js';
 import type { ImageLimits } from '../../image/limits.js';
 import type { ModelInfo } from '../../inference/port-model.js';
+import type { ServeSessionOptions } from '../../inference/serve-session.mjs';
 import type { Pacing } from '../pacing.js';
 import type { FrameResult, PipelineStats } from '../types.js';
 
@@ -26,8 +27,18 @@ export interface PipelineInit {
   scaleInCapture: boolean;
   logLevel: string;
   model: ModelInfo;
-  /** A port to the model's inference worker (WorkerModel.openPort), transferred; none: no session. */
+  /** A port to the model's session (WorkerModel.openPort), transferred; none: no session. */
   port: MessagePort | undefined;
+}
+
+/**
+ * Serve an onnxruntime session on `port` in the pipeline worker's thread (session-host.ts), at any
+ * time — also before `init`: the first model loads while the worker starts.
+ */
+export interface HostSession {
+  type: 'host-session';
+  port: MessagePort;
+  session: ServeSessionOptions;
 }
 
 export type ToWorker =

@@ -1,7 +1,9 @@
 // The pipeline worker: capture (the ffmpeg child is spawned and read here), preparation,
-// inference through a port to the model's session worker, and decoding run in this thread with
-// the same modules as the in-process Pipeline — only results (and pixels when asked) reach the
-// main thread. Started by boot.mjs; see remote-pipeline.ts for the main thread's side.
+// inference through a port to the model's session, and decoding run in this thread with the same
+// modules as the in-process Pipeline — only results (and pixels when asked) reach the main thread.
+// It also hosts the agent's onnxruntime sessions (session-host.ts: one isolate less than a session
+// worker); the pipeline reaches them through ports like any other thread. Started by boot.mjs;
+// see remote-pipeline.ts for the main thread's side.
 import { type MessagePort, parentPort } from 'node:worker_threads';
 import { type LevelWithSilent, pino } from 'pino';
 import { createSource } from '../../camera/index.js';
@@ -9,11 +11,12 @@ import { errorMessage } from '../../errors.js';
 import { PortModel } from '../../inference/port-model.js';
 import { Pipeline } from '../pipeline.js';
 import type { FramePair, PipelineModel } from '../types.js';
-import type { FromWorker, PipelineInit, ToWorker } from './protocol.js';
+import type { FromWorker, HostSession, PipelineInit, ToWorker } from './protocol.js';
 
 const STATS_INTERVAL_MS = 500;
 
-function main(port: MessagePort, data: PipelineInit): void {
+/** Builds the pipeline `data` describes; returns the handler of the main thread's later messages. */
+function main(port: MessagePort, data: PipelineInit): (msg: ToWorker) => void {
   const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
   // Log lines go to the main thread's logger (one destination, one level).
   const log = pino(
@@ -57,7 +60,7 @@ function main(port: MessagePort, data: PipelineInit): void {
     port.close();
   };
 
-  port.on('message', (msg: ToWorker) => {
+  const handle = (msg: ToWorker) => {
     switch (msg.type) {
       case 'start':
         pipeline.start(abort.signal);
@@ -99,8 +102,26 @@ function main(port: MessagePort, data: PipelineInit): void {
         return;
       }
     }
-  });
+  };
   post({ type: 'ready', description: source.description, stats: pipeline.stats() });
+  return handle;
+}
+
+/**
+ * Serves a session in this thread until it is released (its port then closes). onnxruntime loads
+ * on the first one (a pipeline worker without a session never loads it).
+ */
+async function hostSession(msg: HostSession): Promise<void> {
+  try {
+    const { serveSession } = await import('../../inference/serve-session.mjs');
+    await serveSession(msg.port, msg.session);
+  } catch (err) {
+    msg.port.postMessage({
+      type: 'failed',
+      message: `the pipeline worker cannot host it: ${errorMessage(err)}`,
+    });
+    msg.port.close();
+  }
 }
 
 /** A copy whose buffer can move to the main thread (frame buffers here may be reused or shared). */
@@ -109,13 +130,18 @@ function copyFrame<T extends { data: Uint8Array }>(frame: T): T {
 }
 
 // Modules load as soon as the thread starts; the pipeline is built when the main thread says what to run.
-// Started early and never told (the agent failed to start): the thread ends after a minute.
+// Started early and never told (the agent failed to start): the thread ends after a minute (once
+// the sessions it hosts, if any, are released).
 const port = parentPort;
 if (port) {
   const unused = setTimeout(() => port.close(), 60_000);
   unused.unref();
-  port.once('message', (init: PipelineInit) => {
-    clearTimeout(unused);
-    main(port, init);
+  let handle: ((msg: ToWorker) => void) | undefined;
+  port.on('message', (msg: PipelineInit | ToWorker | HostSession) => {
+    if (msg.type === 'host-session') void hostSession(msg);
+    else if (msg.type === 'init') {
+      clearTimeout(unused);
+      handle = main(port, msg);
+    } else handle?.(msg);
   });
 }
