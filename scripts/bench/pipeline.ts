@@ -18,7 +18,7 @@ import type { Frame } from '../../src/camera/types.js';
 import { parseConfig } from '../../src/config/index.js';
 import { InferenceModel } from '../../src/inference/model.js';
 import { postprocess } from '../../src/inference/postprocess.js';
-import { WorkerModel } from '../../src/inference/worker-model.js';
+import { WorkerModel, type WorkerModelOptions } from '../../src/inference/worker-model.js';
 import { silentLogger } from '../../src/log.js';
 import { loadCatalog } from '../../src/models/catalog.js';
 import { effectiveInputSpec, type InputSpec } from '../../src/models/manifest.js';
@@ -27,6 +27,8 @@ import { packageRoot } from '../../src/paths.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { TensorPreparer, targetFor } from '../../src/pipeline/prepare.js';
 import { RemotePipeline } from '../../src/pipeline/remote/remote-pipeline.js';
+import { pipelineSessionHost } from '../../src/pipeline/remote/session-host.js';
+import { startPipelineWorker } from '../../src/pipeline/remote/spawn.js';
 import { childCpuMs, mainThreadCpuMs, markdownTable, percentile, round } from './stats.js';
 
 export interface PipelineBenchOptions {
@@ -202,14 +204,16 @@ export async function benchPipeline(
       // The agent's model (session in a worker thread) and the baseline: the same variant and
       // session options (no spinning, as the agent sets it) in-process, called back to back.
       const session = { threads, allowSpinning: false };
-      const model = await WorkerModel.load({ catalog, model: modelName, session });
+      // How each model was loaded: the agent's runs load it again, hosted in their pipeline worker.
+      const loadOf = new Map<WorkerModel, WorkerModelOptions>();
+      const load = async (o: WorkerModelOptions) => {
+        const m = await WorkerModel.load(o);
+        loadOf.set(m, o);
+        return m;
+      };
+      const model = await load({ catalog, model: modelName, session });
       const u8Model = uint8Variant
-        ? await WorkerModel.load({
-            catalog: withDerived,
-            model: modelName,
-            variant: uint8Variant.id,
-            session,
-          })
+        ? await load({ catalog: withDerived, model: modelName, variant: uint8Variant.id, session })
         : undefined;
       const bareModel = await InferenceModel.load({ catalog, model: modelName, session });
       log(
@@ -240,14 +244,22 @@ export async function benchPipeline(
         bareCpu.push((cpu.user + cpu.system) / 1000 / n);
         return n / phaseS;
       };
-      /** `worker`: the agent's pipeline (RemotePipeline); `main`: the same on the main thread (before issue 18). */
+      /**
+       * `hosted`: the agent's pipeline (RemotePipeline) in a worker that also serves the session
+       * (loaded there before the run); `worker`: the same with the session in a worker of its own
+       * (three isolates, before the hosting); `main`: the pipeline on the main thread (before issue 18).
+       */
       const agentRun = async (
-        runModel: WorkerModel,
+        ownModel: WorkerModel,
         scaleInCapture: boolean,
         seconds: number,
         onSample?: (s: number) => void,
-        where: 'worker' | 'main' = 'worker',
+        where: 'hosted' | 'worker' | 'main' = 'hosted',
       ): Promise<AgentRun> => {
+        const pipelineWorker = where === 'hosted' ? startPipelineWorker() : undefined;
+        const runModel = pipelineWorker
+          ? await WorkerModel.load({ ...loadOf.get(ownModel)!, host: pipelineSessionHost(pipelineWorker) })
+          : ownModel;
         const config = parseConfig({
           camera: { source: `file:${video}`, realtime: false, loop: true, scaleInCapture },
         });
@@ -259,8 +271,12 @@ export async function benchPipeline(
           log: silentLogger(),
         };
         const pipeline =
-          where === 'worker'
-            ? new RemotePipeline({ ...common, camera: config.camera })
+          where !== 'main'
+            ? new RemotePipeline({
+                ...common,
+                camera: config.camera,
+                ...(pipelineWorker ? { worker: pipelineWorker } : {}),
+              })
             : new Pipeline({ ...common, source: createSource(config.camera, { log: silentLogger() }) });
         // Only numbers are kept: holding every result for ten minutes would itself grow memory.
         const jsMs: number[] = [];
@@ -291,6 +307,7 @@ export async function benchPipeline(
         const workerRuns = Math.max(1, worker1.runs - worker0.runs);
         const stats = pipeline.stats();
         await pipeline.stop();
+        if (runModel !== ownModel) await runModel.dispose();
         const frames = Math.max(1, jsMs.length);
         return {
           fps: (jsMs.length * 1000) / wallMs,
@@ -308,6 +325,7 @@ export async function benchPipeline(
       const bare: number[] = [];
       const bareBusy: number[] = [];
       const agent: AgentRun[] = [];
+      const agentOwn: AgentRun[] = [];
       const agentMain: AgentRun[] = [];
       const agentSharp: AgentRun[] = [];
       const agentU8: AgentRun[] = [];
@@ -318,11 +336,12 @@ export async function benchPipeline(
         bareBusy.push(await withBusyNeighbour(bareLoop));
         bareCpu.pop(); // the CPU figure is the bare loop's alone
         agent.push(await agentRun(model, true, phaseS));
+        agentOwn.push(await agentRun(model, true, phaseS, undefined, 'worker'));
         agentMain.push(await agentRun(model, true, phaseS, undefined, 'main'));
         agentSharp.push(await agentRun(model, false, phaseS));
         if (u8Model) agentU8.push(await agentRun(u8Model, true, phaseS));
         log(
-          `  round ${r + 1}: bare ${bare[r]!.toFixed(1)}/s, agent ${agent[r]!.fps.toFixed(1)}/s (${agent[r]!.path}; main thread busy ${agent[r]!.busyMsPerFrame.toFixed(2)} ms/frame), pipeline on the main thread ${agentMain[r]!.fps.toFixed(1)}/s (busy ${agentMain[r]!.busyMsPerFrame.toFixed(2)} ms/frame), agent with sharp ${agentSharp[r]!.fps.toFixed(1)}/s` +
+          `  round ${r + 1}: bare ${bare[r]!.toFixed(1)}/s, agent ${agent[r]!.fps.toFixed(1)}/s (${agent[r]!.path}; main thread busy ${agent[r]!.busyMsPerFrame.toFixed(2)} ms/frame), session in its own worker ${agentOwn[r]!.fps.toFixed(1)}/s, pipeline on the main thread ${agentMain[r]!.fps.toFixed(1)}/s (busy ${agentMain[r]!.busyMsPerFrame.toFixed(2)} ms/frame), agent with sharp ${agentSharp[r]!.fps.toFixed(1)}/s` +
             (u8Model
               ? `, agent with the uint8 variant ${agentU8[r]!.fps.toFixed(1)}/s (${agentU8[r]!.path})`
               : ''),
@@ -338,6 +357,13 @@ export async function benchPipeline(
         agentSharpFps: round(median(agentSharp.map((a) => a.fps)), 1),
         ratio: round(median(ratios), 3),
         ratioPerRound: ratios.map((x) => round(x, 3)),
+        // The same pipeline worker with the session in a worker of its own (one isolate more).
+        ownSessionWorker: {
+          fps: round(median(agentOwn.map((a) => a.fps)), 1),
+          ratio: round(median(agentOwn.map((a, i) => a.fps / bare[i]!)), 3),
+          hostedOverOwn: round(median(agent.map((a, i) => a.fps / agentOwn[i]!.fps)), 3),
+          cpuMsPerFrame: round(median(agentOwn.map((a) => a.cpuMsPerFrame)), 2),
+        },
         // The same pipeline on the main thread (frames and raw outputs through the event loop).
         mainThreadPipeline: {
           fps: round(median(agentMain.map((a) => a.fps)), 1),
@@ -418,6 +444,7 @@ export async function benchPipeline(
       jsWorkPerFrameMs: { p50: number; p95: number };
       cpuMsPerFrame: { bareRun: number; agentProcess: number; agentFfmpeg: number; agentMainThread: number };
       eventLoopBusyMsPerFrame: number;
+      ownSessionWorker: { fps: number; ratio: number; hostedOverOwn: number; cpuMsPerFrame: number };
       mainThreadPipeline: {
         fps: number;
         ratio: number;
@@ -436,6 +463,12 @@ export async function benchPipeline(
           `${r.ratio} (${r.agentFps} vs ${r.bareRunPerS}/s)`,
           '≥ 0.90',
           pass(r.ratio >= 0.9),
+        ],
+        [
+          `${t}: the same with the session in a worker of its own (three isolates) ÷ bare; hosted ÷ own`,
+          `${r.ownSessionWorker.ratio} (${r.ownSessionWorker.fps}/s); ${r.ownSessionWorker.hostedOverOwn}`,
+          '',
+          '',
         ],
         [
           `${t}: the same pipeline on the main thread ÷ bare (before issue 18)`,
