@@ -16,7 +16,7 @@ import type { FromWorker, HostSession, PipelineInit, ToWorker } from './protocol
 const STATS_INTERVAL_MS = 500;
 
 /** Builds the pipeline `data` describes; returns the handler of the main thread's later messages. */
-function main(port: MessagePort, data: PipelineInit): (msg: ToWorker) => void {
+function main(port: MessagePort, data: PipelineInit, end: () => void): (msg: ToWorker) => void {
   const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
   // Log lines go to the main thread's logger (one destination, one level).
   const log = pino(
@@ -57,7 +57,7 @@ function main(port: MessagePort, data: PipelineInit): (msg: ToWorker) => void {
     clearInterval(timer);
     post({ type: 'finished', stats: pipeline.stats(), ...(error ? { error } : {}) });
     void (pipeline.model as unknown as PortModel).dispose();
-    port.close();
+    end();
   };
 
   const handle = (msg: ToWorker) => {
@@ -111,7 +111,12 @@ function main(port: MessagePort, data: PipelineInit): (msg: ToWorker) => void {
  * Serves a session in this thread until it is released (its port then closes). onnxruntime loads
  * on the first one (a pipeline worker without a session never loads it).
  */
-async function hostSession(msg: HostSession): Promise<void> {
+async function hostSession(msg: HostSession, sessions: Set<MessagePort>, ended: () => void): Promise<void> {
+  sessions.add(msg.port);
+  msg.port.once('close', () => {
+    sessions.delete(msg.port);
+    ended();
+  });
   try {
     const { serveSession } = await import('../../inference/serve-session.mjs');
     await serveSession(msg.port, msg.session);
@@ -130,18 +135,28 @@ function copyFrame<T extends { data: Uint8Array }>(frame: T): T {
 }
 
 // Modules load as soon as the thread starts; the pipeline is built when the main thread says what to run.
-// Started early and never told (the agent failed to start): the thread ends after a minute (once
-// the sessions it hosts, if any, are released).
+// Started early and never told (the agent failed to start): the thread ends after a minute. The
+// port to the main thread closes (and the thread ends) once the pipeline is over and the last
+// session it hosts is released: until then a model switch can still load a session here.
 const port = parentPort;
 if (port) {
-  const unused = setTimeout(() => port.close(), 60_000);
+  const sessions = new Set<MessagePort>();
+  let over = false;
+  const closeWhenIdle = () => {
+    if (over && sessions.size === 0) port.close();
+  };
+  const end = () => {
+    over = true;
+    closeWhenIdle();
+  };
+  const unused = setTimeout(end, 60_000);
   unused.unref();
   let handle: ((msg: ToWorker) => void) | undefined;
   port.on('message', (msg: PipelineInit | ToWorker | HostSession) => {
-    if (msg.type === 'host-session') void hostSession(msg);
+    if (msg.type === 'host-session') void hostSession(msg, sessions, closeWhenIdle);
     else if (msg.type === 'init') {
       clearTimeout(unused);
-      handle = main(port, msg);
+      handle = main(port, msg, end);
     } else handle?.(msg);
   });
 }

@@ -158,4 +158,41 @@ describe('sessions hosted in the pipeline worker', () => {
     },
     60_000,
   );
+
+  it.skipIf(!hasFfmpeg)(
+    'a pipeline that ended still hosts a switch; the thread ends with its last session',
+    async () => {
+      const video = makeSampleVideo(dir, { fps: 4, name: 'short.mp4' });
+      const worker = startPipelineWorker();
+      const exited = exitOf(worker);
+      const host = pipelineSessionHost(worker);
+      const first = await WorkerModel.load({
+        catalog,
+        model: 'squeezenet1.1',
+        session: { threads: 1 },
+        host,
+      });
+      const remote = new RemotePipeline({
+        camera: parseConfig({ camera: { source: `file:${video}`, realtime: false, loop: false } }).camera,
+        model: first,
+        pacing: { mode: 'continuous' },
+        maxFrameAgeMs: 1000,
+        log: silentLogger(),
+        worker,
+      });
+      remote.start();
+      expect((await remote.finished()).counters.processed).toBeGreaterThan(0);
+      // The video is over; the worker lives on for its session, and takes another one.
+      const next = await WorkerModel.load({ catalog, model: 'yolox-nano', session: { threads: 1 }, host });
+      expect(next.sessionThread).toBe('pipeline worker');
+      await remote.setModel(next);
+      expect(first.sessionReleased).toBe(true);
+      expect((await next.inferEncoded(IMAGE)).detections!.length).toBeGreaterThan(0);
+      await remote.stop();
+      await next.dispose();
+      expect(next.sessionReleased).toBe(true);
+      expect(await exited).toBe(0);
+    },
+    60_000,
+  );
 });
