@@ -19,9 +19,10 @@ export interface ModelInfo {
 }
 
 /**
- * A model whose session lives in an inference worker (session-worker.mjs), reached from another
- * worker through a port `WorkerModel.openPort()` opened: the pipeline worker runs frames through it
- * exactly as the main thread would through `WorkerModel.run`. The session is not this object's:
+ * A model whose session is served by serve-session.mjs — in a worker of its own, or in this very
+ * thread when the pipeline worker hosts it — reached through a port `WorkerModel.openPort()` opened:
+ * the pipeline worker runs frames through it exactly as the main thread would through
+ * `WorkerModel.run`. The session is not this object's:
  * `dispose` only closes the port (the main thread disposes the `WorkerModel`).
  */
 export class PortModel {

@@ -94,7 +94,7 @@ async function createWith(
   provider: ExecutionProvider,
   options: SessionOptions,
 ): Promise<ort.InferenceSession> {
-  // Loaded on first use: the agent's own sessions live in the inference worker (session-worker.mjs).
+  // Loaded on first use: the agent's own sessions live in another thread (serve-session.mjs).
   const { InferenceSession } = await import('onnxruntime-node');
   const sessionOptions = sessionOptionsFor(provider, options);
   return typeof model === 'string'

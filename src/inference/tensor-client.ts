@@ -7,7 +7,7 @@ export type TensorData = Float32Array | Uint8Array;
 /** Called with the input buffer once the worker hands it back (it was moved, not copied). */
 export type Recycle = (data: TensorData) => void;
 
-/** A worker or a message port to the inference worker (session-worker.mjs). */
+/** A worker or a message port to the session (serve-session.mjs). */
 export interface TensorEndpoint {
   postMessage(value: unknown, transferList?: readonly TransferListItem[]): void;
 }
@@ -36,8 +36,8 @@ interface Pending {
 }
 
 /**
- * The caller's side of session-worker.mjs's run protocol, over the worker itself (`WorkerModel`
- * on the main thread) or over a port to it (`PortModel` in the pipeline worker): tensors move to
+ * The caller's side of serve-session.mjs's run protocol, over the session's worker or port
+ * (`WorkerModel` on the main thread) or over another port to it (`PortModel` in the pipeline worker): tensors move to
  * the session and back without a copy; outputs arrive as float32.
  */
 export class TensorClient {

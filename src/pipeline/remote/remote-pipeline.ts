@@ -28,7 +28,7 @@ export interface RemotePipelineDeps {
   camera: CameraConfig;
   imageLimits?: ImageLimits;
   /**
-   * The model whose session worker the pipeline worker runs frames through (a `WorkerModel`), or
+   * The model whose session the pipeline worker runs frames through (a `WorkerModel`), or
    * one without a session (the agent's no-model stand-in: the pipeline is not started with it).
    */
   model: PipelineModel;
@@ -392,7 +392,7 @@ export class RemotePipeline implements ResultStream {
   }
 }
 
-/** A port to the model's session worker; none for a model without one (the no-model stand-in). */
+/** A port to the model's session; none for a model without one (the no-model stand-in). */
 function portTo(model: PipelineModel): MessagePort | undefined {
   const openPort = (model as { openPort?: () => MessagePort }).openPort;
   return openPort ? openPort.call(model) : undefined;
