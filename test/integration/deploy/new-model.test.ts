@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clock } from '../../../src/clock.js';
-import { catalogInstaller } from '../../../src/features/deploy.js';
+import { catalogInstaller, catalogRemover } from '../../../src/features/deploy.js';
 import { Deployer } from '../../../src/fleet/deploy/deployer.js';
 import { installNewModel } from '../../../src/fleet/deploy/install-model.js';
 import { deployManifestSchema } from '../../../src/fleet/deploy/manifest.js';
@@ -78,6 +78,7 @@ async function device() {
     },
     host: {
       install: catalogInstaller({ catalog: () => catalog, reloadCatalog }),
+      remove: catalogRemover({ catalog: () => catalog, reloadCatalog, active: () => active }),
       active: () => active,
       switchTo: async (model, variant) => {
         catalog.variant(model, variant); // throws for an unknown model or variant, as the model host does
@@ -177,14 +178,17 @@ describe('deploying a new model (a model manifest in the deployment)', () => {
     ]);
   }, 120_000);
 
-  it('a new model rolled back in its health window stays inactive; the same deployment sent again installs it anew', async () => {
+  it('a new model rolled back in its health window is removed whole; the same deployment sent again installs it anew', async () => {
     const d = await device();
     d.failNextWindow(2);
     const first = await d.deployer.start(sign(newModel())).done;
     expect(first).toMatchObject({ state: 'rolled-back', installedVersion: 0 });
     expect(first.error).toMatch(/health: 2 inference error/);
     expect(d.active()).toEqual({ model: 'ultraface', variant: 'slim-320' });
-    expect(d.catalog().names()).toContain('faces'); // installed, not serving
+    // Refused: gone from the catalog and the disk (no tune, set-model or restart can choose it).
+    expect(d.catalog().names()).not.toContain('faces');
+    expect(readdirSync(path.join(d.dataDir, 'deployed-models'))).toEqual([]);
+    expect((await loadCatalog({ modelsDir: MODELS, dataDir: d.dataDir })).names()).not.toContain('faces');
     d.failNextWindow(0);
     const again = await d.deployer.start(sign(newModel())).done;
     expect(again).toMatchObject({ state: 'committed', installedVersion: 1 });
