@@ -58,8 +58,13 @@ export class WorkerModel extends LoadedVariant {
     super(entry, variant, input, labels, executionProvider, sessionCreateMs);
     this.client = new TensorClient(link, input.name);
     link.onMessage((msg) => {
-      if (msg.type === 'released') this.releasedNow = true;
-      else this.client.onMessage(msg);
+      if (msg.type !== 'released') this.client.onMessage(msg);
+      else {
+        const { error } = msg as { error?: string };
+        this.releasedNow = error === undefined;
+        if (error)
+          log?.warn({ model: this.name, variant: variant.id, err: error }, 'releasing the session failed');
+      }
     });
     link.onEnd((reason) => this.fail(reason));
   }
