@@ -6,7 +6,10 @@ import { REPO } from './paths.js';
 export const ISOLATE_PROBE = path.join(REPO, 'test', 'helpers', 'isolate-probe.cjs');
 
 export type IsolateKind = 'main' | 'worker' | 'loader';
-type Beat = { beats: number; kind: IsolateKind };
+type Beat = { beats: number; kind: IsolateKind; data: string };
+
+/** An isolate alive: its kind and what started it (its workerData's keys). */
+export type Isolate = { kind: IsolateKind; data: string };
 
 function beats(dir: string, pid: number): Map<string, Beat> {
   const out = new Map<string, Beat>();
@@ -21,12 +24,12 @@ function beats(dir: string, pid: number): Map<string, Beat> {
 }
 
 /**
- * The kinds of the V8 isolates alive in `pid` (started with ISOLATE_PROBE writing to `dir`),
+ * The V8 isolates alive in `pid` (started with ISOLATE_PROBE writing to `dir`),
  * sorted: those whose beat moved while the main thread beat `mainBeats` more times. An isolate
  * busy for longer than that (a long synchronous call) would be missed: the callers' steady states
  * have none.
  */
-export async function isolatesAlive(dir: string, pid: number, mainBeats = 20): Promise<IsolateKind[]> {
+export async function isolatesAlive(dir: string, pid: number, mainBeats = 20): Promise<Isolate[]> {
   const before = beats(dir, pid);
   const mainBefore = before.get('0')?.beats ?? 0;
   for (;;) {
@@ -35,7 +38,7 @@ export async function isolatesAlive(dir: string, pid: number, mainBeats = 20): P
     if ((now.get('0')?.beats ?? 0) - mainBefore < mainBeats) continue;
     return [...now]
       .filter(([id, b]) => b.beats !== before.get(id)?.beats)
-      .map(([, b]) => b.kind)
-      .sort();
+      .map(([, b]) => ({ kind: b.kind, data: b.data }))
+      .sort((a, b) => a.kind.localeCompare(b.kind));
   }
 }

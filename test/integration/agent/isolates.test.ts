@@ -45,8 +45,13 @@ describe.runIf(requireTool('ffmpeg', 'ffmpeg') && requireMosquitto() && process.
       const url = await agent.url();
       // Not counted: the module loader's thread, there because the test runs the TypeScript
       // sources through tsx (node dist/cli.js has none).
-      const agentIsolates = async () =>
-        (await isolatesAlive(probes, agent.child.pid!)).filter((kind) => kind !== 'loader');
+      const expectTwoIsolates = async () => {
+        const alive = (await isolatesAlive(probes, agent.child.pid!)).filter((i) => i.kind !== 'loader');
+        expect(
+          alive.map((i) => i.kind),
+          JSON.stringify(alive),
+        ).toEqual(['main', 'worker']);
+      };
       const status = async (): Promise<Status | undefined> => {
         const res = await fetch(`${url}/api/status`).catch(() => undefined);
         return res?.ok ? ((await res.json()) as Status) : undefined;
@@ -66,7 +71,7 @@ describe.runIf(requireTool('ffmpeg', 'ffmpeg') && requireMosquitto() && process.
       };
 
       await inferred('yolox-nano', 10);
-      expect(await agentIsolates()).toEqual(['main', 'worker']);
+      await expectTwoIsolates();
       // A still through the HTTP API runs on the same session, in the pipeline worker.
       const still = await fetch(`${url}/api/infer`, {
         method: 'POST',
@@ -89,7 +94,7 @@ describe.runIf(requireTool('ffmpeg', 'ffmpeg') && requireMosquitto() && process.
       );
       expect(set).toMatchObject({ status: 'ok', data: { model: 'squeezenet1.1' } });
       await inferred('squeezenet1.1', 10);
-      expect(await agentIsolates()).toEqual(['main', 'worker']);
+      await expectTwoIsolates();
       expect(await agent.terminate()).toMatchObject({ code: 0, signal: null });
     }, 180_000);
   },
