@@ -13,6 +13,7 @@ import type { LoadModelOptions } from './model.js';
 import type { OutputTensor } from './postprocess.js';
 import { type ExecutionProvider, sessionOptionsFor } from './session.js';
 import { hostedSession, type SessionHost, type SessionLink, sessionWorker } from './session-link.js';
+import { disableOnnxruntimeTelemetry } from './telemetry-off.js';
 import {
   type Recycle,
   type RunReply,
@@ -70,6 +71,8 @@ export class WorkerModel extends LoadedVariant {
   }
 
   static async load(options: WorkerModelOptions): Promise<WorkerModel> {
+    // In the real environment (this thread's setenv), before the session's thread opens it.
+    disableOnnxruntimeTelemetry();
     const { model: entry, variant } = options.catalog.variant(options.model, options.variant);
     const bytes = await readVerified(variant.path, variant.sha256, variant.bytes);
     const labels = await readLabels(entry);
