@@ -12,21 +12,17 @@ import { MAX_RESUMES } from '../../../src/fleet/deploy/resume.js';
 import { generateKeys, parsePrivateKey, signPayload } from '../../../src/trust/keys.js';
 import { TSX_LOADER } from '../../helpers/cli.js';
 import { REPO } from '../../helpers/paths.js';
+import { requireUsableTool } from '../../helpers/system-tools.js';
 
 const MODEL = readFileSync(path.join(REPO, 'models/ultraface/ultraface_version-slim-320.onnx'));
 const SHA = createHash('sha256').update(MODEL).digest('hex');
 const HALF = Math.floor(MODEL.length / 2);
 const ops = generateKeys();
 const CHILD = path.join(import.meta.dirname, 'crash-child.ts');
-const hasStrace = (() => {
-  try {
-    execFileSync('strace', ['-V'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    process.stderr.write('[skip] strace not installed: the install syscall order is not checked\n');
-    return false;
-  }
-})();
+// The install-order check traces the device process; CI (EDGE_AGENT_CI=1) fails without a working strace.
+const hasStrace = requireUsableTool('strace', 'strace', () =>
+  execFileSync('strace', ['-f', '-qq', '-e', 'trace=fsync', '-o', '/dev/null', 'true'], { stdio: 'pipe' }),
+);
 
 /** Requests seen (their Range header); `stallFirst`: the first answer sends half the file, then hangs. */
 const served: Array<string | undefined> = [];
