@@ -73,7 +73,7 @@ const newModel = (over: Record<string, unknown> = {}) =>
     url: `${server.base}/faces.onnx`,
     manifest: { ...ultrafaceModelManifest(), description: 'faces, deployed', labels: ['background', 'face'] },
     ...over,
-  } as Parameters<typeof deployManifest>[0]);
+  });
 const sign = signManifest;
 
 describe('deploying a new model (a model manifest in the deployment)', () => {

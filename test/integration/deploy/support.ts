@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { catalogInstaller } from '../../../src/features/deploy.js';
 import { Deployer, type DeployerDeps, type DeployHost } from '../../../src/fleet/deploy/deployer.js';
-import type { DeployManifest } from '../../../src/fleet/deploy/manifest.js';
+import type { DeployManifest, NewModelManifest } from '../../../src/fleet/deploy/manifest.js';
 import { DeployStore } from '../../../src/fleet/deploy/state.js';
 import { silentLogger } from '../../../src/log.js';
 import { type Catalog, loadCatalog } from '../../../src/models/catalog.js';
@@ -33,7 +33,7 @@ export const trustedKeys = buildKeyRing(
 ).keys;
 
 /** UltraFace's model manifest without its name, labels and variants: what a new model's deployment carries. */
-export function ultrafaceModelManifest(): Record<string, unknown> {
+export function ultrafaceModelManifest(): Omit<NewModelManifest, 'labels'> {
   const {
     name: _n,
     labels: _l,
