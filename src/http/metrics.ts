@@ -1,9 +1,9 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { CameraState } from '../camera/types.js';
 import type { FrameResult, PipelineStats } from '../pipeline/pipeline.js';
 import type { TelemetryRecord } from '../telemetry/record.js';
 import type { BatteryPlanReading } from '../tuner/battery/agent-battery.js';
-import { telemetryMetrics } from './metrics-telemetry.js';
+import { LabelledHistogram } from './stage-histogram.js';
 
 /** Live device readings the telemetry part provides (all optional: not every board has sensors). */
 export interface DeviceReadings {
@@ -39,27 +39,50 @@ const STAGE_LABEL: Record<(typeof STAGES)[number], string> = {
   totalMs: 'total',
 };
 
+/** prom-client's `Registry.contentType` for the text format, known before prom-client is loaded. */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
 /**
- * The Prometheus registry of one agent (never the global one): stage latency histograms fed by
- * every result, and gauges/counters read from the pipeline and the device at scrape time.
+ * The Prometheus metrics of one agent (a registry of its own, never the global one): stage latency
+ * histograms fed by every result, and gauges/counters read from the pipeline and the device at
+ * scrape time. prom-client and its default process metrics load on the first scrape.
  */
 export class AgentMetrics {
-  readonly registry = new Registry();
-  private readonly latency: Histogram<'stage'>;
+  private readonly latency = new LabelledHistogram(
+    'edge_agent_frame_stage_seconds',
+    'Per-frame time by pipeline stage (capture_age = frame age when inference started)',
+    'stage',
+    [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5],
+  );
+  private registryNow: Promise<Registry> | undefined;
 
-  constructor(sources: MetricsSources) {
-    const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+  constructor(private readonly sources: MetricsSources) {}
+
+  /** Feeds the stage histograms; called for every result. */
+  observe(result: FrameResult): void {
+    for (const stage of STAGES) this.latency.observe(STAGE_LABEL[stage], result.timings[stage] / 1000);
+  }
+
+  async text(): Promise<string> {
+    this.registryNow ??= this.createRegistry();
+    const registry = await this.registryNow;
+    return `${await registry.metrics()}\n${this.latency.text()}`.replace(/\n\n+/g, '\n');
+  }
+
+  get contentType(): string {
+    return PROMETHEUS_CONTENT_TYPE;
+  }
+
+  private async createRegistry(): Promise<Registry> {
+    const { Counter, collectDefaultMetrics, Gauge, Registry } = await import('prom-client');
+    const { telemetryMetrics } = await import('./metrics-telemetry.js');
+    const sources = this.sources;
+    const registry = new Registry();
+    const registers = [registry];
+    collectDefaultMetrics({ register: registry });
     // prom-client's gauges named *_total break the naming rules (promtool); the same figures stay
     // available by type as nodejs_active_handles / _requests / _resources.
-    for (const name of GAUGES_NAMED_TOTAL) this.registry.removeSingleMetric(name);
-    this.latency = new Histogram({
-      name: 'edge_agent_frame_stage_seconds',
-      help: 'Per-frame time by pipeline stage (capture_age = frame age when inference started)',
-      labelNames: ['stage'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5],
-      registers,
-    });
+    for (const name of GAUGES_NAMED_TOTAL) registry.removeSingleMetric(name);
     new Counter({
       name: 'edge_agent_frames_total',
       help: 'Frames by outcome: captured, processed, dropped (inference busy), skipped (pacing), stale, failed',
@@ -129,73 +152,64 @@ export class AgentMetrics {
         );
       },
     });
-    this.deviceGauges(sources, registers);
+    deviceGauges(Gauge, sources, registers);
     if (sources.telemetry) telemetryMetrics(sources.telemetry, registers);
+    return registry;
   }
+}
 
-  /** Feeds the stage histograms; called for every result. */
-  observe(result: FrameResult): void {
-    for (const stage of STAGES)
-      this.latency.observe({ stage: STAGE_LABEL[stage] }, result.timings[stage] / 1000);
-  }
-
-  async text(): Promise<string> {
-    return this.registry.metrics();
-  }
-
-  get contentType(): string {
-    return this.registry.contentType;
-  }
-
-  // Device gauges carry a label so that, without a reading, they stay empty instead of showing 0.
-  private deviceGauges(sources: MetricsSources, registers: Registry[]): void {
-    if (!sources.readings) return;
-    const readings = cachedFor(sources.readings, 1000);
-    new Gauge({
-      name: 'edge_agent_temperature_celsius',
-      help: 'Temperatures by thermal zone',
-      labelNames: ['zone'],
-      registers,
-      async collect() {
-        const r = await readings();
-        this.reset();
-        for (const [zone, c] of Object.entries(r?.temperaturesC ?? {})) this.set({ zone }, c);
-      },
-    });
-    new Gauge({
-      name: 'edge_agent_battery_ratio',
-      help: 'Battery charge, 0 to 1 (absent without a battery)',
-      labelNames: ['source'],
-      registers,
-      async collect() {
-        const r = await readings();
-        this.reset();
-        if (r?.batteryPercent !== undefined) this.set({ source: 'battery' }, r.batteryPercent / 100);
-      },
-    });
-    new Gauge({
-      name: 'edge_agent_on_battery',
-      help: '1 when running on battery',
-      labelNames: ['source'],
-      registers,
-      async collect() {
-        const r = await readings();
-        this.reset();
-        if (r?.onBattery !== undefined) this.set({ source: 'power_supply' }, r.onBattery ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'edge_agent_power_watts',
-      help: 'Power draw where a sensor exists (INA3221, RAPL, battery)',
-      labelNames: ['source'],
-      registers,
-      async collect() {
-        const r = await readings();
-        this.reset();
-        if (r?.powerW !== undefined) this.set({ source: 'total' }, r.powerW);
-      },
-    });
-  }
+// Device gauges carry a label so that, without a reading, they stay empty instead of showing 0.
+function deviceGauges(
+  Gauge: typeof import('prom-client').Gauge,
+  sources: MetricsSources,
+  registers: Registry[],
+): void {
+  if (!sources.readings) return;
+  const readings = cachedFor(sources.readings, 1000);
+  new Gauge({
+    name: 'edge_agent_temperature_celsius',
+    help: 'Temperatures by thermal zone',
+    labelNames: ['zone'],
+    registers,
+    async collect() {
+      const r = await readings();
+      this.reset();
+      for (const [zone, c] of Object.entries(r?.temperaturesC ?? {})) this.set({ zone }, c);
+    },
+  });
+  new Gauge({
+    name: 'edge_agent_battery_ratio',
+    help: 'Battery charge, 0 to 1 (absent without a battery)',
+    labelNames: ['source'],
+    registers,
+    async collect() {
+      const r = await readings();
+      this.reset();
+      if (r?.batteryPercent !== undefined) this.set({ source: 'battery' }, r.batteryPercent / 100);
+    },
+  });
+  new Gauge({
+    name: 'edge_agent_on_battery',
+    help: '1 when running on battery',
+    labelNames: ['source'],
+    registers,
+    async collect() {
+      const r = await readings();
+      this.reset();
+      if (r?.onBattery !== undefined) this.set({ source: 'power_supply' }, r.onBattery ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'edge_agent_power_watts',
+    help: 'Power draw where a sensor exists (INA3221, RAPL, battery)',
+    labelNames: ['source'],
+    registers,
+    async collect() {
+      const r = await readings();
+      this.reset();
+      if (r?.powerW !== undefined) this.set({ source: 'total' }, r.powerW);
+    },
+  });
 }
 
 /** Calls `fn` at most once per `ms` (one scrape reads the device once for all gauges). */

@@ -3,7 +3,6 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { type Clock, systemClock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
@@ -18,6 +17,7 @@ import { SESSION_COOKIE, safeEqual, sessionValue } from './auth.js';
 import { type DashboardDeps, registerDashboardRoutes } from './dashboard-routes.js';
 import { AgentMetrics } from './metrics.js';
 import { type RouteDeps, registerApi } from './routes.js';
+import { registerStaticFiles } from './static-files.js';
 import { MjpegBroadcaster } from './stream.js';
 
 /** Adds routes to the server; feature modules provide these (src/features/). */
@@ -169,12 +169,11 @@ export class HttpServer {
       this.stream,
     );
 
-    app.register(fastifyStatic, { root: publicDir(), index: ['index.html'], cacheControl: false });
-    app.register(fastifyStatic, {
+    registerStaticFiles(app, { root: publicDir(), prefix: '/', index: 'index.html' });
+    registerStaticFiles(app, {
       root: uplotDir(),
       prefix: '/vendor/',
-      decorateReply: false,
-      allowedPath: (p) => /^\/?uPlot\.(iife\.min\.js|min\.css)$/.test(p),
+      allow: (name) => /^uPlot\.(iife\.min\.js|min\.css)$/.test(name),
     });
   }
 

@@ -1,5 +1,5 @@
 import type { AgentConfig } from '../config/index.js';
-import { type Pacing, pacingSchema } from './pacing.js';
+import { type Pacing, pacingSchema } from './pacing-schema.js';
 
 /** The pipeline pacing a `pipeline` config section asks for. */
 export function pacingFromConfig(p: AgentConfig['pipeline']): Pacing {

@@ -1,25 +1,8 @@
-import { z } from 'zod';
+import type { Pacing } from './pacing-schema.js';
 
-/**
- * How often the pipeline infers: `continuous` takes the newest frame as often as `fps` allows (as
- * fast as the model goes without it); `duty-cycle` takes one frame every `intervalS` (low battery),
- * optionally stopping the camera in between. Pure decisions; switchable at run time.
- */
-export const pacingSchema = z.discriminatedUnion('mode', [
-  z.strictObject({
-    mode: z.literal('continuous'),
-    fps: z.number().positive().max(240).optional(),
-  }),
-  z.strictObject({
-    mode: z.literal('duty-cycle'),
-    intervalS: z.number().positive().max(86_400),
-    releaseCamera: z.boolean().default(true),
-    warmupFrames: z.int().min(0).max(100).default(3),
-  }),
-]);
-
-export type Pacing = z.infer<typeof pacingSchema>;
-export type PacingInput = z.input<typeof pacingSchema>;
+// The schema (zod) lives in pacing-schema.ts: this module is loaded by the pipeline worker, which
+// validates nothing and would otherwise load zod into its isolate (~4 MB of V8 heap).
+export type { Pacing, PacingInput } from './pacing-schema.js';
 
 /** Below this interval a camera restart (and its exposure warm-up) costs more than it saves. */
 export const RELEASE_CAMERA_MIN_INTERVAL_S = 5;

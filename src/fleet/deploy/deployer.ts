@@ -12,7 +12,6 @@ import { checkFreeSpace, fetchSignedFile } from './download.js';
 import { DeployError } from './errors.js';
 import type { HealthRules, HealthSample } from './health.js';
 import { tuneBeforeSwitch, watchHealth } from './health-window.js';
-import { inspectDeployedModel } from './inspect.js';
 import { checkDeployManifest, type DeployManifest } from './manifest.js';
 import { type DeployPhase, planResume } from './resume.js';
 import type { DeployJobRow, DeployState, DeployStore } from './state.js';
@@ -230,6 +229,9 @@ export class Deployer {
     });
     this.deps.crash?.('downloaded');
     this.step(id, 'validating', 1);
+    // Loaded here: the ONNX protobuf decoder (onnx-proto, protobufjs; ~3 MB of V8 heap) is needed only
+    // while a deployment is validated, not by a device that is serving.
+    const { inspectDeployedModel } = await import('./inspect.js');
     inspectDeployedModel(await readFile(part), `${m.model} v${m.version}`);
     const validation = await validateDeployed(part, m, this.checkContext());
     this.deps.log.info(

@@ -4,6 +4,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelView } from '../../../src/http/models-view.js';
+import { publicDir } from '../../../src/http/server.js';
 import { parseMjpegParts } from '../../../src/http/stream.js';
 import type { InferenceJson } from '../../../src/inference/json.js';
 import type { FrameResult } from '../../../src/pipeline/pipeline.js';
@@ -200,6 +201,18 @@ describe('HTTP serving (real pipeline on the sample folder)', () => {
     expect((await fetch(`${s.url}/vendor/uPlot.iife.min.js`)).status).toBe(200);
     expect((await fetch(`${s.url}/vendor/uPlot.min.css`)).status).toBe(200);
     expect((await fetch(`${s.url}/vendor/package.json`)).status).toBe(404);
+    const js = await fetch(`${s.url}/app.js`);
+    expect(js.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(await js.text()).toBe(readFileSync(path.join(publicDir(), 'app.js'), 'utf8'));
+    // A fixed list of files, never a path resolved on disk: traversal and unknown names are 404.
+    for (const p of [
+      '/../package.json',
+      '/%2e%2e/package.json',
+      '/vendor/..%2Fuplot%2Fpackage.json',
+      '/nope.js',
+    ])
+      expect((await fetch(`${s.url}${p}`)).status, p).toBe(404);
+    expect((await fetch(`${s.url}/app.js`, { method: 'HEAD' })).status).toBe(200);
   });
 });
 

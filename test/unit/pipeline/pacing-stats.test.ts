@@ -5,9 +5,9 @@ import {
   minIntervalMs,
   nextDueMs,
   overlapsPreparation,
-  pacingSchema,
   releasesCamera,
 } from '../../../src/pipeline/pacing.js';
+import { pacingSchema } from '../../../src/pipeline/pacing-schema.js';
 import { RateMeter } from '../../../src/pipeline/stats.js';
 import { LatencyWindow, percentile, percentileOf } from '../../../src/telemetry/percentiles.js';
 
