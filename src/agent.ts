@@ -238,6 +238,8 @@ export class Agent {
     const start = () => {
       startPipeline(pipeline, this.abort.signal, this.log);
       this.pipelineStarted();
+      // Started without a model, the tuner could not start either: it starts with the first model.
+      if (!loaded) void this.tuner?.controller.retryStart();
     };
     if (loaded) start();
     else {

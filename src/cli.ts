@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // The `edge-agent` command. Subcommands are in src/cli/; see src/cli/main.ts for the table.
+import { disableOnnxruntimeTelemetry } from './inference/telemetry-off.js';
 import { reexecWithMemoryEnv } from './service/memory-env.js';
+
+disableOnnxruntimeTelemetry();
 
 // `run` takes a shorter path that loads only its own modules (src/cli/run-main.ts), under the
 // agent's malloc settings (src/service/memory-env.ts).

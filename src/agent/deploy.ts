@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { ConfigStore } from '../config/store.js';
-import { catalogInstaller, deployFeature, removeInstalledVariant } from '../features/deploy.js';
+import { catalogInstaller, catalogRemover, deployFeature } from '../features/deploy.js';
 import type { Feature } from '../features/feature.js';
 import { testCrashHook } from '../fleet/deploy/crash-points.js';
 import { Deployer, type UpdateInfo } from '../fleet/deploy/deployer.js';
@@ -69,11 +69,11 @@ export function agentDeployFeature(
       }),
       active,
       switchTo,
-      remove: async (model, variantId) => {
-        if (models.active()?.variant === variantId) return; // never the one serving
-        await removeInstalledVariant(models.catalog.derivedRoot ?? '', model, variantId);
-        await models.reloadCatalog();
-      },
+      remove: catalogRemover({
+        catalog: () => models.catalog,
+        reloadCatalog: () => models.reloadCatalog(),
+        active,
+      }),
       persist,
       // The tuner's measured p95 of the variant serving before the switch, when it measured one.
       tunedLatencyMs: () => {

@@ -23,6 +23,8 @@ export interface CaptureOptions {
   rtspTransport: 'tcp' | 'udp';
   /** Network socket timeout for connecting and reading. */
   networkTimeoutS: number;
+  /** HTTP: redirects ffmpeg may follow (its own default is 8); absent: ffmpeg's default. */
+  maxRedirects?: number;
   target?: FrameTarget;
   /** Installed ffmpeg major version; 4.x names the RTSP socket timeout differently. */
   ffmpegMajor?: number;
@@ -85,6 +87,9 @@ export function buildCaptureCommand(spec: SourceSpec, o: CaptureOptions): Captur
     }
     case 'http':
       input.push('-rw_timeout', micros(o.networkTimeoutS), '-fflags', 'nobuffer');
+      // ffmpeg 4.x has no such option (it follows up to 8 redirects); see docs/camera.md.
+      if (o.maxRedirects !== undefined && (o.ffmpegMajor ?? 5) >= 5)
+        input.push('-max_redirects', String(o.maxRedirects));
       if (/\.(mjpe?g|cgi)(\?|$)/i.test(spec.url)) input.push('-f', 'mpjpeg');
       input.push('-i', spec.url);
       break;

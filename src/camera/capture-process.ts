@@ -4,7 +4,7 @@ import { errorMessage } from '../errors.js';
 import { planResize } from '../image/geometry.js';
 import type { Logger } from '../log.js';
 import { type CaptureCommand, formatCommand } from './capture-command.js';
-import { FrameAssembler, failureReason, LineTail, parseInputVideo } from './ffmpeg-output.js';
+import { explainFailure, FrameAssembler, failureReason, LineTail, parseInputVideo } from './ffmpeg-output.js';
 import { LatestQueue } from './latest-queue.js';
 import type { Frame, FrameTarget, PreparedGeometry } from './types.js';
 
@@ -142,7 +142,8 @@ export class CaptureRun {
           return;
         }
         const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
-        const detail = failureReason(this.stderr.all());
+        const line = failureReason(this.stderr.all());
+        const detail = line && name === 'ffmpeg' ? explainFailure(line, command.ffmpeg.args) : line;
         const clean = name === 'ffmpeg' && code === 0;
         finish({
           reason: clean ? 'end of stream' : `${name} ${how}${detail ? `: ${this.deps.redact(detail)}` : ''}`,

@@ -101,6 +101,17 @@ export class LineTail {
   }
 }
 
+/**
+ * A failure line with what it probably means, where ffmpeg's own words are vague: with redirects
+ * off (`-max_redirects 0`) an HTTP redirect ends in a bare "Input/output error". Pure.
+ */
+export function explainFailure(detail: string, ffmpegArgs: readonly string[]): string {
+  const at = ffmpegArgs.indexOf('-max_redirects');
+  if (at >= 0 && ffmpegArgs[at + 1] === '0' && /Input\/output error/i.test(detail))
+    return `${detail} (if the camera answers with an HTTP redirect: camera.maxRedirects is 0 — allow redirects in the device's config file, or use the final URL)`;
+  return detail;
+}
+
 /** The most telling line of a failed capture process's log: the last one that reads like an error. */
 export function failureReason(lines: readonly string[]): string | undefined {
   const errorish =

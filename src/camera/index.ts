@@ -85,6 +85,7 @@ export function createSource(camera: CameraConfig, deps: SourceDeps = {}): Frame
             realtime: camera.realtime,
             rtspTransport: camera.rtspTransport,
             networkTimeoutS: camera.networkTimeoutS,
+            maxRedirects: camera.maxRedirects,
           },
           supervision: {
             stallTimeoutMs: camera.stallTimeoutS * 1000,

@@ -111,7 +111,8 @@ export class SupervisedSource implements FrameSource {
     if (spec.kind === 'file' && !existsSync(spec.path)) {
       throw new EdgeAgentError(`camera.source file:${spec.path}: no such file`);
     }
-    const ffmpegMajor = spec.kind === 'rtsp' ? await ffmpegMajorVersion(tools.ffmpeg) : undefined;
+    const ffmpegMajor =
+      spec.kind === 'rtsp' || spec.kind === 'http' ? await ffmpegMajorVersion(tools.ffmpeg) : undefined;
     this.iterating = true;
     this.closing = false;
     this.failedSinceLastFrame = false;

@@ -43,6 +43,13 @@ export const PROTECTED_KEYS: readonly ProtectedKey[] = [
   { path: 'trust', reason: 'command and manifest signing keys' },
   { path: 'store.auditRetentionDays', reason: 'the audit trail' },
   {
+    path: 'camera.maxRedirects',
+    reason:
+      'redirects let a camera server send the device to its own services (SSRF); remotely only 0, more in the config file',
+    remoteNote: 'over MQTT only 0 (no redirects)',
+    forbidsValue: (value) => value !== null && value !== undefined && value !== 0,
+  },
+  {
     path: 'log.level',
     reason:
       'a log level that hides faults and the audit of what is done (fatal, silent) or logs every payload (trace); remotely only error, warn, info, debug',

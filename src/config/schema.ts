@@ -100,6 +100,14 @@ const cameraSchema = z
       .max(300)
       .default(10)
       .describe('Connect/read timeout of network cameras'),
+    maxRedirects: z
+      .int()
+      .min(0)
+      .max(8)
+      .default(0)
+      .describe(
+        'HTTP cameras: redirects the capture may follow (0: none — a redirect could lead the device to its own services; ffmpeg ≥ 5)',
+      ),
     startTimeoutS: z
       .number()
       .positive()

@@ -6,7 +6,7 @@ import { errorMessage } from '../errors.js';
 import type { CrashPoint } from '../fleet/deploy/crash-points.js';
 import type { Deployer } from '../fleet/deploy/deployer.js';
 import { DeployError } from '../fleet/deploy/errors.js';
-import { installNewModel, manifestConflict } from '../fleet/deploy/install-model.js';
+import { installNewModel, manifestConflict, removeNewModel } from '../fleet/deploy/install-model.js';
 import type { DeployManifest } from '../fleet/deploy/manifest.js';
 import type { DeployStore } from '../fleet/deploy/state.js';
 import { defineCommand, MODEL_LOCK } from '../fleet/router.js';
@@ -208,6 +208,35 @@ export function fsyncDir(dir: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Removes what a refused deployment installed, so that no later tune, `set-model` or restart can
+ * choose it: a variant of a catalog model (its manifest entry, then its file), or — when the
+ * deployment brought a new model — that model whole (`<dataDir>/deployed-models/<model>/`, and the
+ * variants derived from it on the device). Never what is serving now.
+ */
+export function catalogRemover(deps: {
+  catalog(): Catalog;
+  reloadCatalog(): Promise<unknown>;
+  active(): { model: string; variant: string } | undefined;
+}) {
+  return async (model: string, variantId: string): Promise<void> => {
+    const active = deps.active();
+    if (active?.model === model && active.variant === variantId) return;
+    const catalog = deps.catalog();
+    const entry = catalog.models().find((m) => m.manifest.name === model);
+    if (!entry || !catalog.derivedRoot) return;
+    const root = path.join(path.dirname(catalog.derivedRoot), DEPLOYED_MODELS_DIR);
+    const newModel =
+      path.dirname(entry.dir) === path.resolve(root) && entry.manifest.defaultVariant === variantId;
+    if (newModel) {
+      if (active?.model === model) return;
+      await removeNewModel(root, model);
+      await rm(path.join(catalog.derivedRoot, model), { recursive: true, force: true });
+    } else await removeInstalledVariant(catalog.derivedRoot, model, variantId);
+    await deps.reloadCatalog();
+  };
 }
 
 /** Removes a deployed variant: its manifest entry first (atomically), then its file. */

@@ -3,6 +3,7 @@ import type * as ort from 'onnxruntime-node';
 import { errorMessage, ModelLoadError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ExecutionProvider } from './providers.js';
+import { disableOnnxruntimeTelemetry } from './telemetry-off.js';
 
 export type { ExecutionProvider } from './providers.js';
 
@@ -95,6 +96,7 @@ async function createWith(
   options: SessionOptions,
 ): Promise<ort.InferenceSession> {
   // Loaded on first use: the agent's own sessions live in the inference worker (session-worker.mjs).
+  disableOnnxruntimeTelemetry();
   const { InferenceSession } = await import('onnxruntime-node');
   const sessionOptions = sessionOptionsFor(provider, options);
   return typeof model === 'string'

@@ -16,6 +16,7 @@ import { LoadedVariant } from './loaded-variant.js';
 import type { LoadModelOptions } from './model.js';
 import type { OutputTensor } from './postprocess.js';
 import { type ExecutionProvider, sessionOptionsFor } from './session.js';
+import { disableOnnxruntimeTelemetry } from './telemetry-off.js';
 import {
   type Recycle,
   type RunReply,
@@ -63,6 +64,7 @@ export class WorkerModel extends LoadedVariant {
   }
 
   static async load(options: LoadModelOptions): Promise<WorkerModel> {
+    disableOnnxruntimeTelemetry(); // in the real environment, before the worker's first session
     const { model: entry, variant } = options.catalog.variant(options.model, options.variant);
     const bytes = await readVerified(variant.path, variant.sha256, variant.bytes);
     const labels = await readLabels(entry);

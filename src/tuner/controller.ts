@@ -52,6 +52,8 @@ export class TunerController {
   private running: Promise<Decision | undefined> | undefined;
   private runningSince: { trigger: string; since: number } | undefined;
   private abort = new AbortController();
+  /** The start in progress or done; `failed` when it could not start (no model yet). */
+  private starting: Promise<{ failed: boolean }> | undefined;
   private memoryBudgetBytes: number | undefined;
   /** Set at run time (MQTT set-policy); applies to every later decision until the agent restarts. */
   private policyOverrides: PolicyOverrides = {};
@@ -119,12 +121,30 @@ export class TunerController {
    */
   async start(signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', () => this.abort.abort(), { once: true });
+    this.starting = this.startOnce();
+    await this.starting;
+  }
+
+  /**
+   * Starts again after a start that failed — the agent started without a loadable model and one
+   * has loaded since; otherwise nothing (a start in progress is waited for first).
+   */
+  async retryStart(): Promise<void> {
+    const previous = await this.starting;
+    if (!previous?.failed || this.abort.signal.aborted) return;
+    this.starting = this.startOnce();
+    await this.starting;
+  }
+
+  private async startOnce(): Promise<{ failed: boolean }> {
     try {
       await this.startInner();
+      return { failed: false };
     } catch (err) {
-      if (this.abort.signal.aborted) return; // the agent stopped while the tuner was starting
+      if (this.abort.signal.aborted) return { failed: false }; // the agent stopped meanwhile
       this.deps.log?.error({ err: errorMessage(err) }, 'tuner start failed; the configured variant serves');
       this.deps.events?.emit('tuning-failed', { trigger: 'agent-start', error: errorMessage(err) }, 'error');
+      return { failed: true };
     }
   }
 
@@ -153,6 +173,10 @@ export class TunerController {
       return;
     }
     const { background, startDelayS } = this.deps.policy().tuning;
+    this.deps.log?.info(
+      { background, ...(background ? { tuneInS: startDelayS } : {}) },
+      'tuner started: no cached decision for this device and catalogue',
+    );
     if (!background) return;
     void this.deps.clock
       .sleep(startDelayS * 1000, this.abort.signal)

@@ -16,12 +16,18 @@ export interface CliRun {
 /** Runs `edge-agent ARGS` as a real process (node + tsx loader, no extra wrapper process). */
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
+  options: {
+    env?: Record<string, string>;
+    /** `env` is the whole environment (not added to this process's). */
+    replaceEnv?: boolean;
+    cwd?: string;
+    timeoutMs?: number;
+  } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(REPO, 'src/cli.ts'), ...args], {
       cwd: options.cwd ?? REPO,
-      env: { ...process.env, ...options.env },
+      env: options.replaceEnv ? options.env : { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -108,3 +108,24 @@ export function manifestConflict(
     return `model "${existing.name}" exists with other labels; deploy a changed model under a new name`;
   return undefined;
 }
+
+/**
+ * Removes a deployed new model (`<root>/<model>/`) whole: renamed to a hidden temporary name first
+ * (the catalogue skips hidden folders, so a crash leaves it gone, never half there), the parent
+ * flushed, then deleted. Same path checks as the install.
+ */
+export async function removeNewModel(root: string, model: string): Promise<void> {
+  const base = path.resolve(root);
+  const target = path.resolve(base, model);
+  if (path.dirname(target) !== base || model.startsWith('.'))
+    throw new DeployError('install', `model name "${model}" does not name a folder inside ${base}`);
+  const tmp = path.join(base, `.${model}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await rename(target, tmp);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  fsyncDir(base);
+  await rm(tmp, { recursive: true, force: true });
+}

@@ -185,10 +185,15 @@ describe.runIf(requireMosquitto())('no loadable model: the agent starts degraded
     );
     await agent.waitFor((l) => l.msg === 'still no loadable model');
     expect(agent.exit).toBeUndefined();
+    // The tuner could not start without a model…
+    await agent.waitFor((l) => l.msg === 'tuner start failed; the configured variant serves');
+    expect(agent.log()).not.toContain('tuner started');
 
     cpSync(path.join(MODELS, 'squeezenet1.1'), path.join(modelsDir, 'squeezenet1.1'), { recursive: true });
     await agent.waitFor((l) => l.msg === 'a model is loaded: inference on', 90_000);
     await agent.waitFor((l) => l.msg === 'inference', 60_000);
+    // …and starts with the first model (not only after a restart).
+    await agent.waitFor((l) => String(l.msg).startsWith('tuner started'), 60_000);
     expect((await waitForHealth(url, (h) => h.status === 'ok', agent)).faults).toEqual([]);
     expect(await agent.terminate()).toMatchObject({ code: 0, signal: null });
   }, 180_000);

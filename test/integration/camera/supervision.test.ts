@@ -165,7 +165,8 @@ describe.skipIf(!hasFfmpeg)('capture supervision (real ffmpeg)', () => {
     server.kill('SIGKILL');
   });
 
-  it('consumes an HLS playlist over HTTP', async () => {
+  /** An HLS playlist of the sample video on a local HTTP server; counts the requests it gets. */
+  async function serveHls(): Promise<{ port: number; requests: () => number }> {
     const dir = mkdtempSync(path.join(tmpdir(), 'ea-hls-'));
     mkdirSync(path.join(dir, 'live'));
     runOk('ffmpeg', [
@@ -184,7 +185,9 @@ describe.skipIf(!hasFfmpeg)('capture supervision (real ffmpeg)', () => {
       '0',
       path.join(dir, 'live', 'index.m3u8'),
     ]);
+    let requests = 0;
     const server = createServer((req, res) => {
+      requests += 1;
       try {
         res.end(readFileSync(path.join(dir, (req.url ?? '/').split('?')[0]!)));
       } catch {
@@ -195,9 +198,41 @@ describe.skipIf(!hasFfmpeg)('capture supervision (real ffmpeg)', () => {
     servers.push(server);
     const port = await freePort();
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    return { port, requests: () => requests };
+  }
+
+  it('consumes an HLS playlist over HTTP', async () => {
+    const { port } = await serveHls();
     const source = sourceFrom({ source: `http://127.0.0.1:${port}/live/index.m3u8`, realtime: true });
     const frames = await take(source, 5);
     expect(frames.map((f) => `${f.width}x${f.height}`)).toEqual(Array(5).fill('320x240'));
+  });
+
+  it('follows no HTTP redirect unless camera.maxRedirects allows it (a redirect could lead to the device itself)', async () => {
+    const hls = await serveHls();
+    const redirector = createServer((_req, res) => {
+      res.writeHead(302, { Location: `http://127.0.0.1:${hls.port}/live/index.m3u8` });
+      res.end();
+    });
+    servers.push(redirector);
+    const port = await freePort();
+    await new Promise<void>((r) => redirector.listen(port, '127.0.0.1', r));
+    const camera = { source: `http://127.0.0.1:${port}/cam`, realtime: true };
+
+    const controller = new AbortController();
+    const refused = sourceFrom({ ...camera, startTimeoutS: 3, restartDelayS: 0.2 }, controller.signal);
+    const reading = take(refused, 1);
+    await waitFor(() => (refused.status().lastError ?? '') !== '', 15_000, 'a capture error');
+    const status = refused.status();
+    controller.abort();
+    expect(await reading).toEqual([]);
+    expect(status.lastError).toMatch(/redirect/);
+    expect(hls.requests()).toBe(0); // the redirect target was never contacted
+
+    const following = sourceFrom({ ...camera, maxRedirects: 1 });
+    const frames = await take(following, 3);
+    expect(frames.map((f) => `${f.width}x${f.height}`)).toEqual(Array(3).fill('320x240'));
+    expect(hls.requests()).toBeGreaterThan(0);
   });
 });
 

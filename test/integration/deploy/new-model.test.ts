@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogRemover } from '../../../src/features/deploy.js';
 import { installNewModel } from '../../../src/fleet/deploy/install-model.js';
 import { deployManifestSchema } from '../../../src/fleet/deploy/manifest.js';
 import { loadCatalog, readLabels } from '../../../src/models/catalog.js';
@@ -32,6 +33,7 @@ async function device() {
   const d = await deployDevice({
     limits: { validateMemoryMB: 512, healthWindowMs: 1000, minInferences: 5 },
     host: (dev) => ({
+      remove: catalogRemover({ catalog: dev.catalog, reloadCatalog: dev.reloadCatalog, active: dev.active }),
       // A failure counter that grows by `errors` at each reading (a window sees the growth).
       health: () => {
         failedTotal += errors;
@@ -104,14 +106,17 @@ describe('deploying a new model (a model manifest in the deployment)', () => {
     ]);
   }, 120_000);
 
-  it('a new model rolled back in its health window stays inactive; the same deployment sent again installs it anew', async () => {
+  it('a new model rolled back in its health window is removed whole; the same deployment sent again installs it anew', async () => {
     const d = await device();
     d.failNextWindow(2);
     const first = await d.deployer.start(sign(newModel())).done;
     expect(first).toMatchObject({ state: 'rolled-back', installedVersion: 0 });
     expect(first.error).toMatch(/health: 2 inference error/);
     expect(d.active()).toEqual({ model: 'ultraface', variant: 'slim-320' });
-    expect(d.catalog().names()).toContain('faces'); // installed, not serving
+    // Refused: gone from the catalog and the disk (no tune, set-model or restart can choose it).
+    expect(d.catalog().names()).not.toContain('faces');
+    expect(readdirSync(path.join(d.dataDir, 'deployed-models'))).toEqual([]);
+    expect((await loadCatalog({ modelsDir: MODELS, dataDir: d.dataDir })).names()).not.toContain('faces');
     d.failNextWindow(0);
     const again = await d.deployer.start(sign(newModel())).done;
     expect(again).toMatchObject({ state: 'committed', installedVersion: 1 });

@@ -83,6 +83,19 @@ describe('buildCaptureCommand', () => {
     expect(hls.slice(0, hls.indexOf('-i'))).not.toContain('mpjpeg');
   });
 
+  it('http: redirects as configured (ffmpeg ≥ 5; 4.x has no such option)', () => {
+    const url = { kind: 'http', url: 'http://cam/video.mjpg' } as const;
+    const none = buildCaptureCommand(url, { ...base, maxRedirects: 0 }).ffmpeg.args;
+    expect(flagValue(none, '-max_redirects')).toBe('0');
+    expect(none.indexOf('-max_redirects')).toBeLessThan(none.indexOf('-i'));
+    const three = buildCaptureCommand(url, { ...base, maxRedirects: 3, ffmpegMajor: 6 }).ffmpeg.args;
+    expect(flagValue(three, '-max_redirects')).toBe('3');
+    const old = buildCaptureCommand(url, { ...base, maxRedirects: 0, ffmpegMajor: 4 }).ffmpeg.args;
+    expect(old).not.toContain('-max_redirects');
+    const rtsp = buildCaptureCommand({ kind: 'rtsp', url: 'rtsp://cam/s' }, { ...base, maxRedirects: 0 });
+    expect(rtsp.ffmpeg.args).not.toContain('-max_redirects');
+  });
+
   it('file: realtime and loop flags; a file played once ends the source on a clean exit', () => {
     const looped = buildCaptureCommand({ kind: 'file', path: '/v/a.mp4' }, base);
     expect(

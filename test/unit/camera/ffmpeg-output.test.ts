@@ -3,6 +3,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  explainFailure,
   FrameAssembler,
   failureReason,
   LineTail,
@@ -90,5 +91,15 @@ describe('LineTail', () => {
     tail.push('o\nthree\r\nfour\n\nfive');
     expect(tail.all()).toEqual(['three', 'four', 'five']);
     expect(tail.head).toBe('one\ntwo\nth');
+  });
+});
+
+describe('explainFailure', () => {
+  it('says a bare I/O error with redirects off may be a redirect; leaves other lines alone', () => {
+    const line = 'http://cam/a.mjpg: Input/output error';
+    expect(explainFailure(line, ['-max_redirects', '0', '-i', 'x'])).toMatch(/camera\.maxRedirects is 0/);
+    expect(explainFailure(line, ['-max_redirects', '2', '-i', 'x'])).toBe(line);
+    expect(explainFailure(line, ['-i', 'x'])).toBe(line);
+    expect(explainFailure('Connection refused', ['-max_redirects', '0'])).toBe('Connection refused');
   });
 });

@@ -53,6 +53,9 @@ describe('keys that set-config over MQTT may not change', () => {
     expect(keys({ mqtt: null })).toEqual(['mqtt']);
     expect(keys({ http: { token: null } })).toEqual(['http.token']);
     expect(keys({ camera: { source: 'images:/srv', fps: 5 } })).toEqual(['camera.source']);
+    // A redirect could send the device to its own services: remotely only "none".
+    expect(keys({ camera: { maxRedirects: 3 } })).toEqual(['camera.maxRedirects']);
+    expect(keys({ camera: { maxRedirects: 0 } })).toEqual([]);
   });
 
   it('lets harmless keys through', () => {
