@@ -2,18 +2,27 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { configDecision } from './agent/decision.js';
 import { agentFeatures } from './agent/features.js';
-import { forwardSamplerEvents, PowerModeTracker, telemetryHardware } from './agent/hardware.js';
+import { forwardSamplerEvents, PowerModeTracker } from './agent/hardware.js';
+import {
+  type AgentParts,
+  agentInfo,
+  cameraEvents,
+  createHttp,
+  resultReporter,
+  startFleet,
+  startTelemetry,
+} from './agent/links.js';
 import { ModelHost } from './agent/model-host.js';
 import { runWithoutModel, startPipeline } from './agent/model-retry.js';
 import { noModel } from './agent/no-model.js';
-import { guardedTelemetry, retryFleet, watchDegradation, wireDiskGuard } from './agent/resilience.js';
+import { watchDegradation, wireDiskGuard } from './agent/resilience.js';
 import { runStopSteps } from './agent/stop-steps.js';
 import { type Clock, systemClock } from './clock.js';
 import { resolveDeviceId } from './config/device-id.js';
 import type { AgentConfig } from './config/index.js';
-import { redactSecrets, redactUrl } from './config/redact.js';
+import { redactUrl } from './config/redact.js';
 import type { ConfigStore } from './config/store.js';
-import { ConfigError, errorMessage } from './errors.js';
+import { errorMessage } from './errors.js';
 import {
   commandTable,
   type Feature,
@@ -21,13 +30,11 @@ import {
   startFeatures,
   stopFeatures,
 } from './features/feature.js';
-import { BrokerStartError } from './fleet/embedded-broker.js';
-import { type CommandTable, MODEL_LOCK } from './fleet/router.js';
-import { type FleetExtension, FleetService } from './fleet/service.js';
+import type { FleetService } from './fleet/service.js';
 import { deviceTopics } from './fleet/topics.js';
 import { type DeviceProfile, LiveSampler, readProfile } from './hardware/index.js';
 import { HealthFaults } from './health/faults.js';
-import { HttpServer, type RouteRegistrar } from './http/server.js';
+import type { HttpServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { packageRoot } from './paths.js';
 import { pacingFromConfig } from './pipeline/config.js';
@@ -35,14 +42,12 @@ import { createAgentPipeline, type PreparedPipeline, prepareAgentPipeline } from
 import type { FrameResult, PipelineModel, PipelineStats, RunningPipeline } from './pipeline/types.js';
 import type { DiskGuard } from './store/disk-guard.js';
 import { Store } from './store/index.js';
-import { TelemetryCollector } from './telemetry/collector.js';
-import { TelemetryReporter } from './telemetry/reporter.js';
-import { systemCpuReader } from './telemetry/sources.js';
-import { commandGate } from './trust/authorizer.js';
+import type { TelemetryCollector } from './telemetry/collector.js';
+import type { TelemetryReporter } from './telemetry/reporter.js';
 import { type AgentTuner, createAgentTuner } from './tuner/agent-tuner.js';
-import { batteryReadings, batteryTelemetry, createAgentBattery } from './tuner/battery/agent-battery.js';
+import { createAgentBattery } from './tuner/battery/agent-battery.js';
 import type { BatteryReplanner } from './tuner/battery/replanner.js';
-import { decisionJson, decisionSummary } from './tuner/report.js';
+import { decisionJson } from './tuner/report.js';
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -104,7 +109,6 @@ export class Agent {
   private profile: Promise<DeviceProfile> | undefined;
   private runId: number | undefined;
   private startedAt = 0;
-  private lastResultLogAt = Number.NEGATIVE_INFINITY;
   private stopping: Promise<void> | undefined;
   /** Resolves when the pipeline starts (at once, or once a first model loads) or the agent stops. */
   private pipelineStarted: () => void = () => undefined;
@@ -176,7 +180,8 @@ export class Agent {
     );
 
     await this.startSampler();
-    this.startTelemetry(topics.telemetry);
+    const parts = this.parts(store);
+    ({ collector: this.collector, reporter: this.telemetry } = startTelemetry(parts, topics.telemetry));
     const pipeline = this.buildPipeline(model, store, preparedPipeline);
     this.tuner = createAgentTuner({
       config,
@@ -254,9 +259,27 @@ export class Agent {
         start,
       });
     }
+    if (config.http.enabled)
+      this.http = createHttp(parts, {
+        pipeline,
+        routes: routeRegistrars(this.features),
+        telemetry: () => this.telemetry,
+      });
     await Promise.all([
-      this.startFleet(commandTable(this.features), built.extensions),
-      config.http.enabled ? this.startHttp(pipeline, routeRegistrars(this.features)) : undefined,
+      startFleet(parts, {
+        commands: commandTable(this.features),
+        extensions: built.extensions,
+        info: () =>
+          agentInfo(parts, {
+            configStore: this.configStore,
+            startedAt: this.startedAt,
+            update: this.deployUpdate?.(),
+          }),
+        attach: (fleet) => {
+          this.fleet = fleet;
+        },
+      }),
+      this.http?.start(),
     ]);
   }
 
@@ -278,57 +301,23 @@ export class Agent {
       signal: this.abort.signal,
       prepared,
     });
-    source.onStateChange((change) => {
-      const data = { source: source.description(), from: change.previous, reason: change.reason };
-      if (change.state === 'offline') store.events.emit('camera-lost', data, 'warning');
-      else if (
-        change.state === 'online' &&
-        (change.previous === 'offline' || change.previous === 'stalled')
-      ) {
-        store.events.emit('camera-back', data);
-      }
-    });
+    source.onStateChange(cameraEvents(source, store.events));
     this.pipeline = pipeline;
     this.models.attach(pipeline);
-    pipeline.onResult((r) => this.onResult(r, pipelineLog));
+    const report = resultReporter({
+      fleet: () => this.fleet,
+      stats: () => this.pipeline?.stats(),
+      clock: this.clock,
+      log: pipelineLog,
+    });
+    pipeline.onResult((r) => this.onResult(r, report));
     return pipeline;
   }
 
-  private onResult(result: FrameResult, log: Logger): void {
+  private onResult(result: FrameResult, report: (r: FrameResult) => void): void {
     this.latest = result;
     this.collector?.observeFrame({ seq: result.seq, timings: { ...result.timings } });
-    this.fleet?.publishResult({
-      ts: result.capturedAtMs,
-      seq: result.seq,
-      origin: result.origin,
-      model: result.model,
-      variant: result.variant,
-      task: result.task,
-      imageWidth: result.imageWidth,
-      imageHeight: result.imageHeight,
-      timings: result.timings,
-      ...(result.detections ? { detections: result.detections } : {}),
-      ...(result.classes ? { classes: result.classes } : {}),
-    });
-    // Every result at debug level; at info, one line every 5 s so a terminal stays readable.
-    const now = this.clock.now();
-    const level = now - this.lastResultLogAt >= 5000 ? 'info' : 'debug';
-    if (!log.isLevelEnabled(level)) return;
-    if (level === 'info') this.lastResultLogAt = now;
-    const summary =
-      result.task === 'detection'
-        ? (result.detections ?? []).map((d) => `${d.label} ${d.score.toFixed(2)}`)
-        : (result.classes ?? []).slice(0, 3).map((c) => `${c.label} ${c.score.toFixed(2)}`);
-    log[level](
-      {
-        seq: result.seq,
-        frame: result.origin,
-        timings: result.timings,
-        results: summary,
-        fps: this.pipeline?.stats().fps,
-      },
-      'inference',
-    );
+    report(result);
   }
 
   /**
@@ -417,126 +406,25 @@ export class Agent {
     await sampler.start(this.abort.signal);
   }
 
-  private startTelemetry(topic: string): void {
-    const store = this.store!;
-    this.collector = new TelemetryCollector({
-      deviceId: this.deviceId,
-      clock: this.clock,
-      cpu: systemCpuReader(),
-      sources: {
-        active: () => this.models.active(),
-        hardware: () => telemetryHardware(this.sampler?.latest()),
-        cameraState: () => this.pipeline?.stats().camera.state,
-        powerMode: () => this.powerMode.current(),
-        extra: () => batteryTelemetry(this.battery?.status()),
-        outbox: () => {
-          const s = store.outbox.stats();
-          // Messages lost to a full disk are counted in memory (the durable counter cannot be written).
-          return {
-            pending: s.pending,
-            droppedTotal: s.droppedTotal + (this.disk?.stats().droppedTotal ?? 0),
-          };
-        },
-      },
-    });
-    this.telemetry = new TelemetryReporter({
-      ...guardedTelemetry(this.collector, store, this.disk!, this.faults),
-      topic,
-      clock: this.clock,
-      log: this.deps.log.child({ component: 'telemetry' }),
-      intervalS: this.deps.config.telemetry.intervalS,
-    });
-    this.telemetry.start(this.abort.signal);
-  }
-
-  private async startFleet(commands: CommandTable, extensions: FleetExtension[]): Promise<void> {
-    const { config } = this.deps;
-    const store = this.store!;
-    this.fleet = new FleetService({
-      config: config.mqtt,
+  /** What the outward links (agent/links.ts) read from the running agent. */
+  private parts(store: Store): AgentParts {
+    return {
+      config: this.deps.config,
       deviceId: this.deviceId,
       version: agentVersion(),
       clock: this.clock,
       log: this.deps.log,
-      outbox: store.outbox,
-      audit: store.audit,
-      events: store.events,
-      commands,
-      info: () => this.info(),
-      dataDir: config.dataDir,
-      extensions,
-      lockHolder: (lock) => (lock === MODEL_LOCK ? this.tuner?.controller.tuning() : undefined),
-      authorize: commandGate({
-        config: config.trust,
-        deviceId: this.deviceId,
-        clock: this.clock,
-        log: this.log,
-        db: store.db,
-      }),
-    });
-    try {
-      await this.fleet.start(this.abort.signal);
-    } catch (err) {
-      if (!(err instanceof BrokerStartError || err instanceof ConfigError)) throw err;
-      // Inference and HTTP go on; telemetry accumulates in the outbox; MQTT is retried with backoff.
-      const fleet = this.fleet;
-      this.fleet = undefined;
-      retryFleet({
-        fleet,
-        error: err,
-        config: config.mqtt,
-        faults: this.faults,
-        events: store.events,
-        clock: this.clock,
-        log: this.log,
-        signal: this.abort.signal,
-        started: () => {
-          this.fleet = fleet;
-        },
-      });
-    }
-  }
-
-  private info(): Record<string, unknown> {
-    const config = this.configStore?.effective() ?? this.deps.config;
-    return {
-      deviceId: this.deviceId,
-      version: agentVersion(),
-      startedAt: new Date(this.startedAt).toISOString(),
-      ...this.models.active(),
-      powerMode: this.powerMode.current() ?? null,
-      groups: config.mqtt.groups,
-      decision: this.tuner?.controller.current() ? decisionSummary(this.tuner.controller.current()!) : null,
-      config: redactSecrets(config),
-      update: this.deployUpdate?.() ?? null,
+      agentLog: this.log,
+      store,
+      faults: this.faults,
+      models: this.models,
+      powerMode: () => this.powerMode.current(),
+      sampler: () => this.sampler,
+      pipeline: () => this.pipeline,
+      tuner: () => this.tuner,
+      battery: () => this.battery,
+      disk: () => this.disk,
+      signal: this.abort.signal,
     };
-  }
-
-  private async startHttp(pipeline: RunningPipeline, routes: RouteRegistrar[]): Promise<void> {
-    const { config } = this.deps;
-    this.http = new HttpServer({
-      config: config.http,
-      log: this.deps.log.child({ component: 'http' }),
-      clock: this.clock,
-      pipeline,
-      routes,
-      version: agentVersion(),
-      deviceId: this.deviceId,
-      getReadings: async () => {
-        const s = this.sampler?.latest();
-        if (!s) return undefined;
-        return {
-          temperaturesC: s.temperaturesC,
-          ...(s.batteryPercent !== undefined ? { batteryPercent: s.batteryPercent } : {}),
-          ...(s.powerSource !== 'unknown' ? { onBattery: s.powerSource === 'battery' } : {}),
-          ...(s.powerW !== undefined ? { powerW: s.powerW } : {}),
-          ...batteryReadings(this.battery?.status()),
-        };
-      },
-      getTelemetry: () => this.telemetry?.latest(),
-      faults: () => this.faults.list(),
-      history: (field, fromMs, toMs) => this.store?.metrics.history(field, fromMs, toMs) ?? [],
-    });
-    await this.http.start();
   }
 }

@@ -252,13 +252,23 @@ export function baseConfig(video: string): Config {
 }
 
 export async function benchMemoryBreakdown(
-  options: { seconds?: number; rows?: string[]; log?: (l: string) => void } = {},
+  options: {
+    seconds?: number;
+    rows?: string[];
+    /** Another build's `dist/cli.js`: row `compare` runs the baseline on it (A/B in one run). */
+    compare?: string;
+    log?: (l: string) => void;
+  } = {},
 ) {
   const log = options.log ?? (() => {});
   const seconds = options.seconds ?? 40;
   // In the order asked for (a row may repeat, to interleave A/B runs on a noisy machine).
   const toggles = options.rows
     ? options.rows.map((id) => {
+        if (id === 'compare') {
+          if (!options.compare) throw new Error('row compare needs --compare <other build>/dist/cli.js');
+          return { id, name: `baseline on another build (${options.compare})` } satisfies Toggle;
+        }
         const t = TOGGLES.find((x) => x.id === id);
         if (!t) throw new Error(`unknown row ${id} (${TOGGLES.map((x) => x.id).join(', ')})`);
         return t;
@@ -271,7 +281,13 @@ export async function benchMemoryBreakdown(
     const base = baseConfig(video);
     const rows = [];
     for (const t of toggles) {
-      const r = await runOnce(cli, (t.config ?? ((c) => c))(base), t.env ?? {}, seconds, t.nodeArgs);
+      const r = await runOnce(
+        t.id === 'compare' ? options.compare! : cli,
+        (t.config ?? ((c) => c))(base),
+        t.env ?? {},
+        seconds,
+        t.nodeArgs,
+      );
       log(
         `memory breakdown: ${t.id}: anonymous ${r.anonMB} MB, RSS ${r.rssMB} MB, heaps main ${r.mainHeapMB} / worker ${r.workerHeapMB} MB, ${r.fps ?? '–'} fps, ${r.cpuMsPerFrame ?? '–'} CPU ms/frame`,
       );
@@ -318,12 +334,15 @@ export async function benchMemoryBreakdown(
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rows: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { seconds: { type: 'string' }, rows: { type: 'string' }, compare: { type: 'string' } },
+  });
   writeStandalone(
     'memory-breakdown',
     await benchMemoryBreakdown({
       ...(values.seconds ? { seconds: Number(values.seconds) } : {}),
       ...(values.rows ? { rows: values.rows.split(',') } : {}),
+      ...(values.compare ? { compare: path.resolve(values.compare) } : {}),
       log: (line) => process.stderr.write(`[bench] ${line}\n`),
     }),
   );
