@@ -10,6 +10,7 @@ import type { FrameResult } from '../../../src/pipeline/types.js';
 import type { Decision } from '../../../src/tuner/types.js';
 import { REPO } from '../../helpers/paths.js';
 import { waitUntil } from '../../helpers/wait.js';
+import { Observer } from '../mqtt/support.js';
 import { addTinyVariant, fixtureCopy, squeezenetModels } from './helpers.js';
 
 /**
@@ -192,12 +193,22 @@ describe('the tuner in the running agent', () => {
       }
       const expected = decision.chosen!.variant;
 
-      // info carries the decision summary; /api/decision returns the real decision.
-      const info = (
-        agent as unknown as { info(): { decision: { chosen: { variant: string }; reason: string } } }
-      ).info();
-      expect(info.decision.chosen.variant).toBe(expected);
-      expect(info.decision.reason).toBe(decision.reason);
+      // The retained info document carries the decision summary; /api/decision returns the real decision.
+      await agent.fleet!.publishInfo();
+      const infoTopic = `${config.mqtt.prefix}/${agent.deviceId}/info`;
+      // The embedded broker (aedes) speaks MQTT 3.1.1.
+      const observer = await Observer.connect(agent.fleet!.brokerUrl, { protocolVersion: 4 }, [infoTopic]);
+      try {
+        const info = (await waitUntil(
+          () => observer.json(infoTopic).at(-1),
+          30_000,
+          () => `retained ${infoTopic}`,
+        )) as { decision: { chosen: { variant: string }; reason: string } };
+        expect(info.decision.chosen.variant).toBe(expected);
+        expect(info.decision.reason).toBe(decision.reason);
+      } finally {
+        await observer.close();
+      }
       const api = (await (await fetch(`${agent.http!.url}/api/decision`)).json()) as {
         source: string;
         chosen: { variant: string };
