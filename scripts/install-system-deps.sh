@@ -11,6 +11,8 @@ set -euo pipefail
 packages=(ffmpeg mosquitto chromium libvulkan1 mesa-vulkan-drivers prometheus)
 # socat: the watchdog test's stand-in for systemd's notify socket; systemd: systemd-notify, systemd-analyze verify.
 packages+=(socat systemd)
+# strace: the deploy crash test checks the install's syscall order (fsync, rename, folder fsync).
+packages+=(strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

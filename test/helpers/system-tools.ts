@@ -38,3 +38,28 @@ export function toolPath(name: string): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * Like `requireTool`, and the tool must also work here: `probe` runs it and throws when it cannot
+ * (strace where ptrace is not allowed, e.g. a container without CAP_SYS_PTRACE or under a seccomp
+ * profile). Not working: skipped with the probe's error outside CI, an error in CI.
+ */
+export function requireUsableTool(
+  name: string,
+  debianPackage: string,
+  probe: () => void,
+  find: (name: string) => string | undefined = toolPath,
+): boolean {
+  if (!requireTool(name, debianPackage, find)) return false;
+  try {
+    probe();
+    return true;
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const message = `${name} is installed but cannot run here (${why})`;
+    if (process.env.EDGE_AGENT_CI === '1')
+      throw new Error(`${message}; it is required in CI (EDGE_AGENT_CI=1)`);
+    process.stderr.write(`[skip] ${message}; these tests are skipped\n`);
+    return false;
+  }
+}

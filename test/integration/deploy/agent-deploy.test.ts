@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import { TSX_LOADER } from '../../helpers/cli.js';
 import { freePort, Mosquitto, requireMosquitto } from '../../helpers/mosquitto.js';
 import { REPO } from '../../helpers/paths.js';
 import { Observer, request, waitUntil } from '../mqtt/support.js';
+import { deployManifest } from './support.js';
 
 const run = requireMosquitto();
 const P = 'edge-agent';
@@ -67,21 +67,7 @@ describe.runIf(run)('the real agent: signed commands and fleet deploy', () => {
   }
 
   function manifest(version: number, port: number): Record<string, unknown> {
-    const bytes = readFileSync(MODEL_FILE);
-    return {
-      model: 'ultraface',
-      variant: 'slim',
-      version,
-      url: `http://127.0.0.1:${port}/models/slim-v2.onnx`,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      bytes: bytes.length,
-      target: 'e2e',
-      expires: new Date(Date.now() + 3600_000).toISOString(),
-      outputs: [
-        { name: 'scores', shape: [1, null, 2] },
-        { name: 'boxes', shape: [1, null, 4] },
-      ],
-    };
+    return deployManifest({ version, url: `http://127.0.0.1:${port}/models/slim-v2.onnx`, target: 'e2e' });
   }
 
   beforeAll(async () => {

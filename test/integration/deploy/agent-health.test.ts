@@ -12,12 +12,12 @@ import { freePort, Mosquitto, requireMosquitto } from '../../helpers/mosquitto.j
 import { addHeavyBranch, scaleOutput } from '../../helpers/onnx-edits.js';
 import { REPO } from '../../helpers/paths.js';
 import { Observer, waitUntil } from '../mqtt/support.js';
+import { deployManifest, ultrafaceModelManifest } from './support.js';
 
 const run = requireMosquitto();
 const P = 'edge-agent';
 const ID = 'health';
 const SLIM = readFileSync(path.join(REPO, 'models/ultraface/ultraface_version-slim-320.onnx'));
-const ULTRAFACE = JSON.parse(readFileSync(path.join(REPO, 'models/ultraface/manifest.json'), 'utf8'));
 
 /**
  * The real agent (camera: the sample images, real tuner, real pipeline) receives three signed
@@ -51,30 +51,15 @@ describe.runIf(run)('the real agent: new model, detection collapse, a model far 
     const port = await freePort();
     const file = `faces-v${version}.onnx`;
     writeFileSync(path.join(dir, file), bytes);
-    const {
-      name: _n,
-      labels: _l,
-      defaultVariant: _d,
-      variants: _v,
-      $schema: _s,
-      fidelityReference: _f,
-      ...model
-    } = ULTRAFACE;
-    const manifest = {
+    const manifest = deployManifest({
       model: 'faces',
-      variant: 'slim',
       version,
       url: `http://127.0.0.1:${port}/${file}`,
       sha256: createHash('sha256').update(bytes).digest('hex'),
       bytes: bytes.length,
       target: ID,
-      expires: new Date(Date.now() + 3600_000).toISOString(),
-      outputs: [
-        { name: 'scores', shape: [1, null, 2] },
-        { name: 'boxes', shape: [1, null, 4] },
-      ],
-      ...(withManifest ? { manifest: { ...model, labels: ['background', 'face'] } } : {}),
-    };
+      ...(withManifest ? { manifest: { ...ultrafaceModelManifest(), labels: ['background', 'face'] } } : {}),
+    });
     writeFileSync(path.join(dir, `m${version}.json`), JSON.stringify(manifest));
     expect(
       (await cli('sign', `m${version}.json`, '--key', 'ops.key', '--out', `m${version}.signed.json`)).code,

@@ -1,61 +1,46 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRASH_POINTS } from '../../../src/fleet/deploy/crash-points.js';
 import { MAX_RESUMES } from '../../../src/fleet/deploy/resume.js';
-import { generateKeys, parsePrivateKey, signPayload } from '../../../src/trust/keys.js';
 import { TSX_LOADER } from '../../helpers/cli.js';
-import { REPO } from '../../helpers/paths.js';
+import { requireUsableTool } from '../../helpers/system-tools.js';
+import {
+  MODEL,
+  modelServer,
+  rangeStart,
+  sendModel,
+  signedManifest as signedManifestOf,
+  TRUSTED_KEY,
+} from './support.js';
 
-const MODEL = readFileSync(path.join(REPO, 'models/ultraface/ultraface_version-slim-320.onnx'));
-const SHA = createHash('sha256').update(MODEL).digest('hex');
 const HALF = Math.floor(MODEL.length / 2);
-const ops = generateKeys();
 const CHILD = path.join(import.meta.dirname, 'crash-child.ts');
-const hasStrace = (() => {
-  try {
-    execFileSync('strace', ['-V'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    process.stderr.write('[skip] strace not installed: the install syscall order is not checked\n');
-    return false;
-  }
-})();
+// The install-order check traces the device process; CI (EDGE_AGENT_CI=1) fails without a working strace.
+const hasStrace = requireUsableTool('strace', 'strace', () =>
+  execFileSync('strace', ['-f', '-qq', '-e', 'trace=fsync', '-o', '/dev/null', 'true'], { stdio: 'pipe' }),
+);
 
 /** Requests seen (their Range header); `stallFirst`: the first answer sends half the file, then hangs. */
 const served: Array<string | undefined> = [];
 let stallFirst = false;
-let server: http.Server;
-let base: string;
+let server: Awaited<ReturnType<typeof modelServer>>;
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    served.push(req.headers.range);
-    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-    const from = m ? Number(m[1]) : 0;
-    res.writeHead(m ? 206 : 200, {
-      'content-length': MODEL.length - from,
-      ...(m ? { 'content-range': `bytes ${from}-${MODEL.length - 1}/${MODEL.length}` } : {}),
-    });
-    if (stallFirst) {
-      stallFirst = false;
-      res.write(MODEL.subarray(0, HALF)); // …and nothing more: the device is killed meanwhile
-      return;
-    }
-    res.end(MODEL.subarray(from));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await modelServer(
+    {
+      '/m.onnx': (req, res) => {
+        if (!stallFirst) return sendModel(res, { from: rangeStart(req) });
+        stallFirst = false;
+        sendModel(res, { from: rangeStart(req), only: HALF }); // …and nothing more: the device is killed meanwhile
+      },
+    },
+    { onRequest: (req) => served.push(req.headers.range) },
+  );
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-});
+afterAll(() => server.close());
 
 interface Run {
   code: number | null;
@@ -75,7 +60,7 @@ function device(
     TSX_LOADER,
     CHILD,
     dataDir,
-    ops.publicBase64,
+    TRUSTED_KEY,
     ...(opts.manifest ? [opts.manifest] : []),
   ];
   // -y: file descriptors shown with their paths; -f: libuv's threads do the file I/O.
@@ -117,25 +102,8 @@ function device(
 }
 
 function signedManifest(dataDir: string): string {
-  const m = {
-    model: 'ultraface',
-    variant: 'slim',
-    version: 2,
-    url: `${base}/m.onnx`,
-    sha256: SHA,
-    bytes: MODEL.length,
-    target: 'cam-1',
-    expires: new Date(Date.now() + 3600_000).toISOString(),
-    outputs: [
-      { name: 'scores', shape: [1, null, 2] },
-      { name: 'boxes', shape: [1, null, 4] },
-    ],
-  };
   const file = path.join(dataDir, 'manifest.signed.json');
-  writeFileSync(
-    file,
-    JSON.stringify(signPayload('deploy-manifest', JSON.stringify(m), parsePrivateKey(ops.privatePem))),
-  );
+  writeFileSync(file, JSON.stringify(signedManifestOf({ url: `${server.base}/m.onnx` })));
   return file;
 }
 

@@ -1,144 +1,67 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Clock } from '../../../src/clock.js';
-import { catalogInstaller, deployFeature, removeInstalledVariant } from '../../../src/features/deploy.js';
-import { Deployer } from '../../../src/fleet/deploy/deployer.js';
+import { deployFeature, removeInstalledVariant } from '../../../src/features/deploy.js';
 import type { HealthSample } from '../../../src/fleet/deploy/health.js';
 import type { DeployManifest } from '../../../src/fleet/deploy/manifest.js';
-import { DeployStore } from '../../../src/fleet/deploy/state.js';
-import { silentLogger } from '../../../src/log.js';
-import { type Catalog, loadCatalog } from '../../../src/models/catalog.js';
-import { openDatabase } from '../../../src/store/database.js';
-import { trustSchema } from '../../../src/trust/config.js';
-import { buildKeyRing } from '../../../src/trust/envelope.js';
-import { generateKeys, parsePrivateKey, signPayload } from '../../../src/trust/keys.js';
-import { REPO } from '../../helpers/paths.js';
+import {
+  deployDevice,
+  deployManifest,
+  MODEL,
+  modelServer,
+  rangeStart,
+  SHA,
+  sendModel,
+  signManifest,
+} from './support.js';
 
-const MODEL = readFileSync(path.join(REPO, 'models/ultraface/ultraface_version-slim-320.onnx'));
-const SHA = createHash('sha256').update(MODEL).digest('hex');
-const ops = generateKeys();
-const keys = buildKeyRing(trustSchema.parse({ keys: [{ name: 'ops', key: ops.publicBase64 }] })).keys;
-
-let server: http.Server;
-let base: string;
+let server: Awaited<ReturnType<typeof modelServer>>;
 const ranges: Array<string | undefined> = [];
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    if (req.url === '/m.onnx') {
-      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+  server = await modelServer({
+    '/m.onnx': (req, res) => {
       ranges.push(req.headers.range);
-      const from = range ? Number(range[1]) : 0;
-      res.writeHead(range ? 206 : 200, {
-        'content-length': MODEL.length - from,
-        ...(range ? { 'content-range': `bytes ${from}-${MODEL.length - 1}/${MODEL.length}` } : {}),
-      });
-      return res.end(MODEL.subarray(from));
-    }
-    res.writeHead(404).end();
+      sendModel(res, { from: rangeStart(req) });
+    },
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-});
+afterAll(() => server.close());
 
-/** A clock whose sleeps end at once: the health window's samples are scripted. */
-const instantClock: Clock = { now: () => Date.now(), sleep: async () => undefined };
-
+/** The health window's samples are scripted (the device's clock ends its sleeps at once). */
 async function device(health: { during?: Partial<HealthSample> } = {}) {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ea-deployer-'));
-  const db = openDatabase({ file: path.join(dataDir, 'edge-agent.db') });
-  let catalog: Catalog = await loadCatalog({ modelsDir: path.join(REPO, 'models'), dataDir });
-  const reloadCatalog = async () => {
-    catalog = await loadCatalog({ modelsDir: path.join(REPO, 'models'), dataDir });
-  };
-  let active = { model: 'ultraface', variant: 'slim-320' };
   const switches: string[] = [];
   let samples = 0;
-  const store = new DeployStore(db);
-  const events: Array<Record<string, unknown>> = [];
-  const deployer = new Deployer({
-    deviceId: 'cam-1',
-    dataDir,
-    keys,
-    clockSkewMs: 60_000,
-    store,
-    clock: instantClock,
-    log: silentLogger(),
-    limits: {
-      idleTimeoutMs: 2000,
-      deadlineMs: 20_000,
-      validateTimeoutMs: 60_000,
-      validateHeapMB: 256,
-      healthWindowMs: 1000,
-      latencyFactor: 1.5,
-      minInferences: 5,
-      keepVersions: 2,
-    },
-    host: {
-      install: catalogInstaller({ catalog: () => catalog, reloadCatalog }),
-      remove: async (model, variantId) => {
-        await removeInstalledVariant(path.join(dataDir, 'models'), model, variantId);
-        await reloadCatalog();
-      },
-      active: () => active,
-      switchTo: async (model, variant) => {
-        catalog.variant(model, variant); // throws for an unknown variant, as the model host does
+  let switchTo: (model: string, variant: string) => Promise<void> = async () => undefined;
+  const d = await deployDevice({
+    limits: { healthWindowMs: 1000, minInferences: 5, keepVersions: 2 },
+    host: (dev) => {
+      switchTo = async (model, variant) => {
+        dev.catalog().variant(model, variant); // throws for an unknown variant, as the model host does
         switches.push(variant);
-        active = { model, variant };
-      },
-      health: () => {
-        samples += 1;
-        // Samples: baseline (before the switch), window start, window end.
-        if (samples >= 3 && health.during)
-          return { processed: 40, failed: 0, latencyP95Ms: 10, ...health.during };
-        return { processed: samples === 3 ? 40 : 0, failed: 0, latencyP95Ms: 10 };
-      },
+        dev.setActive({ model, variant });
+      };
+      return {
+        remove: async (model, variantId) => {
+          await removeInstalledVariant(path.join(dev.dataDir, 'models'), model, variantId);
+          await dev.reloadCatalog();
+        },
+        switchTo,
+        health: () => {
+          samples += 1;
+          // Samples: baseline (before the switch), window start, window end.
+          if (samples >= 3 && health.during)
+            return { processed: 40, failed: 0, latencyP95Ms: 10, ...health.during };
+          return { processed: samples === 3 ? 40 : 0, failed: 0, latencyP95Ms: 10 };
+        },
+      };
     },
-    progress: (d) => events.push(d),
   });
-  const switchTo = async (model: string, variant: string) => {
-    catalog.variant(model, variant);
-    switches.push(variant);
-    active = { model, variant };
-  };
-  return {
-    switchTo,
-    dataDir,
-    db,
-    store,
-    deployer,
-    switches,
-    events,
-    active: () => active,
-    catalog: () => catalog,
-  };
+  return { ...d, switchTo, switches };
 }
 
-const manifest = (over: Partial<DeployManifest> = {}) => ({
-  model: 'ultraface',
-  variant: 'slim',
-  version: 2,
-  url: `${base}/m.onnx`,
-  sha256: SHA,
-  bytes: MODEL.length,
-  target: 'cam-1',
-  expires: new Date(Date.now() + 3600_000).toISOString(),
-  outputs: [
-    { name: 'scores', shape: [1, null, 2] },
-    { name: 'boxes', shape: [1, null, 4] },
-  ],
-  ...over,
-});
-const sign = (m: object) =>
-  signPayload('deploy-manifest', JSON.stringify(m), parsePrivateKey(ops.privatePem));
+const manifest = (over: Partial<DeployManifest> = {}) =>
+  deployManifest({ url: `${server.base}/m.onnx`, ...over });
+const sign = signManifest;
 
 describe('Deployer', () => {
   it('happy path: download → validate → install → switch → health → committed', async () => {

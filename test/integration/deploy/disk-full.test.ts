@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fillDisk, mountTmpfs } from '../../helpers/tmpfs.js';
-import { deployDevice, MODEL, modelServer, signedManifest } from './support.js';
+import { deployDevice, modelServer, sendModel, signedManifest } from './support.js';
 
 /**
  * Disk full, on a real small tmpfs as the data directory (downloads and installed models; the
@@ -30,8 +30,7 @@ beforeAll(async () => {
       // The disk fills up while the device downloads (another writer on the same partition).
       if (fillOnRequest) fillDisk(fillOnRequest);
       fillOnRequest = undefined;
-      res.writeHead(200, { 'content-length': MODEL.length });
-      res.end(MODEL);
+      sendModel(res);
     },
   });
 });

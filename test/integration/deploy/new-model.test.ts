@@ -1,89 +1,39 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Clock } from '../../../src/clock.js';
-import { catalogInstaller, catalogRemover } from '../../../src/features/deploy.js';
-import { Deployer } from '../../../src/fleet/deploy/deployer.js';
+import { catalogRemover } from '../../../src/features/deploy.js';
 import { installNewModel } from '../../../src/fleet/deploy/install-model.js';
 import { deployManifestSchema } from '../../../src/fleet/deploy/manifest.js';
-import { DeployStore } from '../../../src/fleet/deploy/state.js';
-import { silentLogger } from '../../../src/log.js';
-import { type Catalog, loadCatalog, readLabels } from '../../../src/models/catalog.js';
+import { loadCatalog, readLabels } from '../../../src/models/catalog.js';
 import { effectiveInputSpec } from '../../../src/models/manifest.js';
-import { openDatabase } from '../../../src/store/database.js';
-import { trustSchema } from '../../../src/trust/config.js';
-import { buildKeyRing } from '../../../src/trust/envelope.js';
-import { generateKeys, parsePrivateKey, signPayload } from '../../../src/trust/keys.js';
 import { REPO } from '../../helpers/paths.js';
+import {
+  deployDevice,
+  deployManifest,
+  modelServer,
+  SHA,
+  sendModel,
+  signManifest,
+  ultrafaceModelManifest,
+} from './support.js';
 
 const MODELS = path.join(REPO, 'models');
-const MODEL = readFileSync(path.join(MODELS, 'ultraface/ultraface_version-slim-320.onnx'));
-const SHA = createHash('sha256').update(MODEL).digest('hex');
-const ULTRAFACE = JSON.parse(readFileSync(path.join(MODELS, 'ultraface/manifest.json'), 'utf8'));
-const ops = generateKeys();
-const keys = buildKeyRing(trustSchema.parse({ keys: [{ name: 'ops', key: ops.publicBase64 }] })).keys;
 
-let server: http.Server;
-let base: string;
+let server: Awaited<ReturnType<typeof modelServer>>;
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    if (req.url !== '/faces.onnx') return res.writeHead(404).end();
-    res.writeHead(200, { 'content-length': MODEL.length });
-    res.end(MODEL);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await modelServer({ '/faces.onnx': (_req, res) => sendModel(res) });
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-});
-
-const instantClock: Clock = { now: () => Date.now(), sleep: async () => undefined };
+afterAll(() => server.close());
 
 /** A device whose catalog, installer and model views are the real ones; the pipeline is a counter. */
 async function device() {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ea-new-model-'));
-  let catalog: Catalog = await loadCatalog({ modelsDir: MODELS, dataDir });
-  const reloadCatalog = async () => {
-    catalog = await loadCatalog({ modelsDir: MODELS, dataDir });
-  };
-  let active = { model: 'ultraface', variant: 'slim-320' };
   /** Inference errors the next health window will see (a scripted pipeline counter). */
   let errors = 0;
   let failedTotal = 0;
-  const store = new DeployStore(openDatabase({ file: path.join(dataDir, 'edge-agent.db') }));
-  const events: Array<Record<string, unknown>> = [];
-  const deployer = new Deployer({
-    deviceId: 'cam-1',
-    dataDir,
-    keys,
-    clockSkewMs: 60_000,
-    store,
-    clock: instantClock,
-    log: silentLogger(),
-    limits: {
-      idleTimeoutMs: 2000,
-      deadlineMs: 20_000,
-      validateTimeoutMs: 60_000,
-      validateHeapMB: 256,
-      validateMemoryMB: 512,
-      healthWindowMs: 1000,
-      latencyFactor: 1.5,
-      minInferences: 5,
-    },
-    host: {
-      install: catalogInstaller({ catalog: () => catalog, reloadCatalog }),
-      remove: catalogRemover({ catalog: () => catalog, reloadCatalog, active: () => active }),
-      active: () => active,
-      switchTo: async (model, variant) => {
-        catalog.variant(model, variant); // throws for an unknown model or variant, as the model host does
-        active = { model, variant };
-      },
+  const d = await deployDevice({
+    limits: { validateMemoryMB: 512, healthWindowMs: 1000, minInferences: 5 },
+    host: (dev) => ({
+      remove: catalogRemover({ catalog: dev.catalog, reloadCatalog: dev.reloadCatalog, active: dev.active }),
       // A failure counter that grows by `errors` at each reading (a window sees the growth).
       health: () => {
         failedTotal += errors;
@@ -91,7 +41,10 @@ async function device() {
       },
       checks: {
         describe: async (model, variant) => {
-          const entry = catalog.models().find((m) => m.manifest.name === model);
+          const entry = dev
+            .catalog()
+            .models()
+            .find((m) => m.manifest.name === model);
           const v = entry?.variants.find((x) => x.id === variant);
           if (!entry) return undefined;
           return {
@@ -103,16 +56,10 @@ async function device() {
           };
         },
       },
-    },
-    progress: (d) => events.push(d),
+    }),
   });
   return {
-    dataDir,
-    deployer,
-    store,
-    events,
-    active: () => active,
-    catalog: () => catalog,
+    ...d,
     failNextWindow: (n: number) => {
       errors = n;
     },
@@ -120,35 +67,16 @@ async function device() {
 }
 
 /** The bundled UltraFace file shipped as a model the device has never seen ("faces"). */
-const newModel = (over: Record<string, unknown> = {}) => {
-  const {
-    name: _n,
-    labels: _l,
-    defaultVariant: _d,
-    variants: _v,
-    $schema: _s,
-    fidelityReference: _f,
-    ...rest
-  } = ULTRAFACE;
-  return {
+const newModel = (over: Record<string, unknown> = {}) =>
+  deployManifest({
     model: 'faces',
     variant: 'slim',
     version: 1,
-    url: `${base}/faces.onnx`,
-    sha256: SHA,
-    bytes: MODEL.length,
-    target: 'cam-1',
-    expires: new Date(Date.now() + 3600_000).toISOString(),
-    outputs: [
-      { name: 'scores', shape: [1, null, 2] },
-      { name: 'boxes', shape: [1, null, 4] },
-    ],
-    manifest: { ...rest, description: 'faces, deployed', labels: ['background', 'face'] },
+    url: `${server.base}/faces.onnx`,
+    manifest: { ...ultrafaceModelManifest(), description: 'faces, deployed', labels: ['background', 'face'] },
     ...over,
-  };
-};
-const sign = (m: object) =>
-  signPayload('deploy-manifest', JSON.stringify(m), parsePrivateKey(ops.privatePem));
+  });
+const sign = signManifest;
 
 describe('deploying a new model (a model manifest in the deployment)', () => {
   it('installed under deployed-models, known to the catalog (now and after a restart), switched to, committed', async () => {

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployDevice, MODEL, modelServer, signedManifest } from './support.js';
+import { deployDevice, MODEL, modelServer, rangeStart, sendModel, signedManifest } from './support.js';
 
 /**
  * Broken downloads through the whole deployer (the download function alone is tested in
@@ -15,21 +15,12 @@ beforeAll(async () => {
   server = await modelServer({
     '/truncated.onnx': (req, res) => {
       ranges.push(req.headers.range);
-      const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-      const from = m ? Number(m[1]) : 0;
-      res.writeHead(m ? 206 : 200, {
-        'content-length': MODEL.length - from,
-        ...(m ? { 'content-range': `bytes ${from}-${MODEL.length - 1}/${MODEL.length}` } : {}),
-      });
-      if (!truncateNext) return res.end(MODEL.subarray(from));
+      if (!truncateNext) return sendModel(res, { from: rangeStart(req) });
       truncateNext = false;
-      res.write(MODEL.subarray(0, 300_000));
+      sendModel(res, { from: rangeStart(req), only: 300_000 });
       setTimeout(() => res.destroy(), 50);
     },
-    '/stalled.onnx': (_req, res) => {
-      res.writeHead(200, { 'content-length': MODEL.length });
-      res.write(MODEL.subarray(0, 1000)); // then nothing
-    },
+    '/stalled.onnx': (_req, res) => sendModel(res, { only: 1000 }), // then nothing
     '/larger.onnx': (_req, res) => {
       res.writeHead(200); // chunked: the size shows only as the bytes arrive
       res.write(MODEL);

@@ -3,14 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rollbackModel } from '../../../src/features/deploy.js';
 import { modelsFeature } from '../../../src/features/models.js';
 import { DeployError } from '../../../src/fleet/deploy/errors.js';
-import { deployDevice, MODEL, modelServer, signedManifest } from './support.js';
+import { deployDevice, modelServer, sendModel, signedManifest } from './support.js';
 
 let server: Awaited<ReturnType<typeof modelServer>>;
 beforeAll(async () => {
   server = await modelServer({
     '/m.onnx': (_req, res) => {
-      res.writeHead(200, { 'content-length': MODEL.length });
-      res.end(MODEL);
+      sendModel(res);
     },
   });
 });

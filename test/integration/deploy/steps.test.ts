@@ -1,7 +1,4 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,63 +10,39 @@ import { decodeModel, encodeModel, proto } from '../../../src/optimize/onnx/onnx
 import { trustSchema } from '../../../src/trust/config.js';
 import { buildKeyRing } from '../../../src/trust/envelope.js';
 import { generateKeys, parsePrivateKey, signPayload } from '../../../src/trust/keys.js';
-import { REPO } from '../../helpers/paths.js';
+import { MODEL, modelServer, rangeStart, SHA, sendModel } from './support.js';
 
-const MODEL = readFileSync(path.join(REPO, 'models/ultraface/ultraface_version-slim-320.onnx'));
-const SHA = createHash('sha256').update(MODEL).digest('hex');
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'ea-deploy-'));
 
 /** A real HTTP server with a behaviour per path. */
-let server: http.Server;
+let server: Awaited<ReturnType<typeof modelServer>>;
 let base: string;
 const ranges: string[] = [];
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    const url = req.url ?? '';
-    if (req.headers.range) ranges.push(String(req.headers.range));
-    if (url === '/model.onnx') {
-      const m = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
-      if (m) {
-        const from = Number(m[1]);
-        res.writeHead(206, {
-          'content-length': MODEL.length - from,
-          'content-range': `bytes ${from}-${MODEL.length - 1}/${MODEL.length}`,
-        });
-        return res.end(MODEL.subarray(from));
-      }
-      res.writeHead(200, { 'content-length': MODEL.length });
-      return res.end(MODEL);
-    }
-    if (url === '/truncated.onnx') {
-      res.writeHead(200, { 'content-length': MODEL.length });
-      res.write(MODEL.subarray(0, 100_000));
-      return setTimeout(() => res.destroy(), 50);
-    }
-    if (url === '/stalled.onnx') {
-      res.writeHead(200, { 'content-length': MODEL.length });
-      res.write(MODEL.subarray(0, 1000)); // then nothing
-      return;
-    }
-    if (url === '/larger.onnx') {
-      res.writeHead(200); // chunked: no length announced
-      res.write(MODEL);
-      return res.end(Buffer.alloc(5000));
-    }
-    if (url === '/other.onnx') {
-      const other = Buffer.from(MODEL);
-      other.writeUInt8(other.readUInt8(other.length - 1) ^ 0xff, other.length - 1);
-      res.writeHead(200, { 'content-length': other.length });
-      return res.end(other);
-    }
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await modelServer(
+    {
+      '/model.onnx': (req, res) => sendModel(res, { from: rangeStart(req) }),
+      '/truncated.onnx': (_req, res) => {
+        sendModel(res, { only: 100_000 });
+        setTimeout(() => res.destroy(), 50);
+      },
+      '/stalled.onnx': (_req, res) => sendModel(res, { only: 1000 }), // then nothing
+      '/larger.onnx': (_req, res) => {
+        res.writeHead(200); // chunked: no length announced
+        res.write(MODEL);
+        res.end(Buffer.alloc(5000));
+      },
+      '/other.onnx': (_req, res) => {
+        const other = Buffer.from(MODEL);
+        other.writeUInt8(other.readUInt8(other.length - 1) ^ 0xff, other.length - 1);
+        sendModel(res, { bytes: other });
+      },
+    },
+    { onRequest: (req) => req.headers.range && ranges.push(String(req.headers.range)) },
+  );
+  base = server.base;
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-});
+afterAll(() => server.close());
 
 const job = (dir: string, name: string, over: Partial<Parameters<typeof downloadVerified>[0]> = {}) => ({
   url: `${base}/${name}`,
