@@ -1,7 +1,7 @@
 import type { Pacing } from './pacing-schema.js';
 
-// The schema (zod) lives in pacing-schema.ts: this module is loaded by the pipeline worker, which
-// validates nothing and would otherwise load zod into its isolate (~4 MB of V8 heap).
+// The schema (zod) lives in pacing-schema.ts: the pipeline worker validates nothing (it loads zod
+// on purpose, see its worker-main.ts).
 export type { Pacing, PacingInput } from './pacing-schema.js';
 
 /** Below this interval a camera restart (and its exposure warm-up) costs more than it saves. */

@@ -6,6 +6,13 @@
 // see remote-pipeline.ts for the main thread's side.
 import { type MessagePort, parentPort } from 'node:worker_threads';
 import { type LevelWithSilent, pino } from 'pino';
+// Deliberate, measured (docs/memory.md, "The pipeline worker's heap size"): with zod loaded this
+// isolate holds ~4 MB more of V8 heap, and the agent ~35 MB less resident memory (ultraface/slim-320
+// 150–152 vs 185–200 MB, quiet machine, A/B of the same build). A retained 4 MB of plain objects
+// instead of zod does the same, so it is the size of this small isolate's live heap that changes how
+// V8 schedules its collections (and how long the dead frame and output buffers wait for one), not
+// zod. Until that is understood and set directly, keep this import.
+import 'zod';
 import { createSource } from '../../camera/index.js';
 import { errorMessage } from '../../errors.js';
 import { PortModel } from '../../inference/port-model.js';

@@ -48,10 +48,11 @@ describe('start-up module graphs', () => {
       expect(loaded, lazy).not.toContain(lazy);
   });
 
-  it('the pipeline worker loads neither zod nor sharp nor onnxruntime-node', () => {
+  it('the pipeline worker loads neither sharp nor onnxruntime-node at start (zod: on purpose)', () => {
     const loaded = packagesImportedBy(['src/pipeline/remote/worker-main.ts']);
     expect(loaded).toContain('pino');
-    for (const lazy of ['zod', 'sharp', 'onnxruntime-node', 'prom-client'])
-      expect(loaded, lazy).not.toContain(lazy);
+    // zod is imported on purpose (worker-main.ts: a measured effect on resident memory).
+    expect(loaded).toContain('zod');
+    for (const lazy of ['sharp', 'onnxruntime-node', 'prom-client']) expect(loaded, lazy).not.toContain(lazy);
   });
 });
