@@ -1,5 +1,6 @@
 import { type ChildProcess, type ForkOptions, fork } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { nodeStartDataBytes } from '../service/node-reserve.js';
 
 /**
@@ -52,7 +53,9 @@ export function forkCapped(
   if (capBytes === undefined || !existsSync('/bin/sh'))
     return fork(script, [], { ...options, execArgv: nodeArgs });
   // Plus what a bare node of this build reserves at start (Node 24: ~560 MB), see node-reserve.ts.
-  const kb = Math.ceil((CHILD_DATA_BASE_BYTES + nodeStartDataBytes() + capBytes) / 1024);
+  const kb = Math.ceil(
+    (CHILD_DATA_BASE_BYTES + nodeStartDataBytes(execArgv, path.extname(script)) + capBytes) / 1024,
+  );
   // sh sets the limit for itself and execs node: same pid, the IPC descriptor is inherited.
   return fork(script, [], {
     ...options,

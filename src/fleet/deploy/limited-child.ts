@@ -61,7 +61,7 @@ function spawnLimited(limits: ChildLimits): ChildProcess {
     return fork(script, [], { ...common, stdio: [...common.stdio], execArgv: nodeArgs });
   // sh sets RLIMIT_DATA for itself and execs node (same pid, IPC descriptor inherited).
   // On top of what a bare node of this build reserves at start (Node 24: ~560 MB), see node-reserve.ts.
-  const kb = Math.round(limits.memoryMB * 1024 + nodeStartDataBytes() / 1024);
+  const kb = Math.round(limits.memoryMB * 1024 + nodeStartDataBytes(execArgv, path.extname(script)) / 1024);
   return fork(script, [], {
     ...common,
     stdio: [...common.stdio],
