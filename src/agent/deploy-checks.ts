@@ -1,3 +1,4 @@
+import { describeCatalogVariant } from '../features/deploy.js';
 import { copyOfContent, type ResultStream } from '../features/frames.js';
 import {
   type DeployChecks,
@@ -8,8 +9,6 @@ import {
 import { loadSharp } from '../image/sharp.js';
 import type { RawImage } from '../image/types.js';
 import type { Logger } from '../log.js';
-import { readLabels } from '../models/catalog.js';
-import { effectiveInputSpec } from '../models/manifest.js';
 import type { TunerController } from '../tuner/controller.js';
 import { candidateLabel, type Decision, sameCandidate } from '../tuner/types.js';
 import type { AgentParts } from './features.js';
@@ -132,19 +131,7 @@ export function agentDeployChecks(
       return pair ? copyOfContent(pair.result, pair.frame) : undefined;
     },
     collectFrames: (count, spacingMs) => collectLiveFrames(pipeline, count, spacingMs),
-    describe: async (model, variant) => {
-      const entry = models.catalog.models().find((m) => m.manifest.name === model);
-      if (!entry) return undefined;
-      const v = variant === undefined ? undefined : entry.variants.find((x) => x.id === variant);
-      if (variant !== undefined && !v) return undefined;
-      return {
-        task: entry.manifest.task,
-        input: effectiveInputSpec(entry.manifest.input, v ?? {}),
-        decoder: entry.manifest.decoder,
-        labels: await readLabels(entry),
-        ...(v ? { file: v.path } : {}),
-      };
-    },
+    describe: (model, variant) => describeCatalogVariant(models.catalog, model, variant),
     ...(tuner
       ? {
           tune: async (

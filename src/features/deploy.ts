@@ -12,6 +12,7 @@ import type { DeployStore } from '../fleet/deploy/state.js';
 import { defineCommand, MODEL_LOCK } from '../fleet/router.js';
 import { type Catalog, DEPLOYED_MODELS_DIR, readLabels } from '../models/catalog.js';
 import { atomicWrite, writeDerivedVariant } from '../models/derived-store.js';
+import { effectiveInputSpec } from '../models/manifest.js';
 import { signedDocumentSchema } from '../trust/envelope.js';
 import type { Feature } from './feature.js';
 
@@ -208,6 +209,25 @@ export function fsyncDir(dir: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * What the deployment checks need to know of a catalog model (and of one of its variants, when
+ * named): task, input, decoder, labels and the variant's file. Undefined for an unknown model or
+ * a named variant it does not have.
+ */
+export async function describeCatalogVariant(catalog: Catalog, model: string, variant?: string) {
+  const entry = catalog.models().find((m) => m.manifest.name === model);
+  if (!entry) return undefined;
+  const v = variant === undefined ? undefined : entry.variants.find((x) => x.id === variant);
+  if (variant !== undefined && !v) return undefined;
+  return {
+    task: entry.manifest.task,
+    input: effectiveInputSpec(entry.manifest.input, v ?? {}),
+    decoder: entry.manifest.decoder,
+    labels: await readLabels(entry),
+    ...(v ? { file: v.path } : {}),
+  };
 }
 
 /**

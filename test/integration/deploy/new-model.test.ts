@@ -1,11 +1,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { catalogRemover } from '../../../src/features/deploy.js';
+import { catalogRemover, describeCatalogVariant } from '../../../src/features/deploy.js';
 import { installNewModel } from '../../../src/fleet/deploy/install-model.js';
 import { deployManifestSchema } from '../../../src/fleet/deploy/manifest.js';
-import { loadCatalog, readLabels } from '../../../src/models/catalog.js';
-import { effectiveInputSpec } from '../../../src/models/manifest.js';
+import { loadCatalog } from '../../../src/models/catalog.js';
 import { REPO } from '../../helpers/paths.js';
 import {
   deployDevice,
@@ -40,21 +39,7 @@ async function device() {
         return { processed: 0, failed: failedTotal, latencyP95Ms: undefined };
       },
       checks: {
-        describe: async (model, variant) => {
-          const entry = dev
-            .catalog()
-            .models()
-            .find((m) => m.manifest.name === model);
-          const v = entry?.variants.find((x) => x.id === variant);
-          if (!entry) return undefined;
-          return {
-            task: entry.manifest.task,
-            input: effectiveInputSpec(entry.manifest.input, v ?? {}),
-            decoder: entry.manifest.decoder,
-            labels: await readLabels(entry),
-            ...(v ? { file: v.path } : {}),
-          };
-        },
+        describe: (model, variant) => describeCatalogVariant(dev.catalog(), model, variant),
       },
     }),
   });
