@@ -23,7 +23,19 @@ let session: ort.InferenceSession | undefined;
 let feeds: Record<string, ort.Tensor> = {};
 let baselineRss = 0;
 
+/** The job's input tensor; a frame is read and prepared here (sharp loads in this process only). */
+async function inputOf(job: OpenJob): Promise<{ data: Float32Array | Uint8Array; dims: readonly number[] }> {
+  if (!('frame' in job.input)) return job.input;
+  const { loadFrames, prepareInputs } = await import('../optimize/evaluation/frames.js');
+  const { framesDir, spec } = job.input.frame;
+  const frames = await loadFrames(framesDir ? { dir: framesDir } : undefined, { limit: 1 });
+  const [prepared] = await prepareInputs(frames.images.slice(0, 1), spec);
+  return { data: prepared!.data, dims: prepared!.dims };
+}
+
 async function open(job: OpenJob): Promise<ChildAnswer> {
+  // Before the baseline: the memory figure is the session's, not the frame decoder's.
+  const { data, dims } = await inputOf(job);
   const ortModule = await import('onnxruntime-node');
   baselineRss = process.memoryUsage().rss;
   note({ type: 'baseline', rssBytes: baselineRss });
@@ -45,9 +57,8 @@ async function open(job: OpenJob): Promise<ChildAnswer> {
     throw new Error(`execution provider ${job.executionProvider} refused the model: ${why}`);
   }
   session = opened.session;
-  const { data, dims } = job.input;
   feeds = {
-    [job.inputName]: new ortModule.Tensor(data instanceof Float32Array ? 'float32' : 'uint8', data, dims),
+    [job.inputName]: new ortModule.Tensor(data instanceof Float32Array ? 'float32' : 'uint8', data, [...dims]),
   };
   const started = performance.now();
   for (let i = 0; i < job.warmupRuns; i++) await run();

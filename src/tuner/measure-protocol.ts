@@ -1,4 +1,5 @@
 import type { GraphOptimization } from '../inference/session.js';
+import type { InputSpec } from '../models/manifest.js';
 
 /** Messages between the tuner and its measuring child (measure-child.ts). */
 
@@ -7,11 +8,21 @@ export interface OpenJob {
   sha256: string;
   bytes: number;
   inputName: string;
-  input: { data: Float32Array | Uint8Array; dims: number[] };
+  /**
+   * The input tensor, or the frame the child reads and prepares itself (the first of `framesDir`, or
+   * of the bundled samples): decoding and resizing load sharp, whose ~20 MB must stay out of the agent.
+   */
+  input: { data: Float32Array | Uint8Array; dims: number[] } | { frame: FrameInput };
   executionProvider: string;
   threads: number;
   graphOptimization: GraphOptimization;
   warmupRuns: number;
+}
+
+/** A real frame to measure on, prepared in the child for the candidate's input spec. */
+export interface FrameInput {
+  framesDir?: string | undefined;
+  spec: InputSpec;
 }
 
 export interface FidelityJob {

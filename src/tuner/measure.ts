@@ -40,8 +40,8 @@ export type TuneProgress =
 export type BurstGate = <T>(fn: () => Promise<T>) => Promise<T>;
 
 export interface MeasureDeps {
-  /** The preprocessed input of a candidate (a real frame, in the variant's input format). */
-  input(candidate: Candidate): Promise<OpenJob['input'] & { name: string }>;
+  /** The input of a candidate (a real frame, in the variant's input format, or prepared by the child). */
+  input(candidate: Candidate): Promise<{ name: string; input: OpenJob['input'] }>;
   energy?: EnergyMeter | undefined;
   burst?: BurstGate;
   onProgress?: (p: TuneProgress) => void;
@@ -117,7 +117,7 @@ export async function measureCandidates(
             sha256: candidate.file.sha256,
             bytes: candidate.file.bytes,
             inputName: input.name,
-            input: { data: input.data, dims: input.dims },
+            input: input.input,
             executionProvider: candidate.executionProvider,
             threads: candidate.threads,
             graphOptimization: settings.graphOptimization,

@@ -7,7 +7,6 @@ import type { GraphOptimization } from '../inference/session.js';
 import type { Logger } from '../log.js';
 import type { Catalog, ModelEntry } from '../models/catalog.js';
 import { effectiveInputSpec } from '../models/manifest.js';
-import { loadFrames, prepareInputs } from '../optimize/evaluation/frames.js';
 import {
   type DeriveJob,
   type DeriveSummary,
@@ -29,6 +28,7 @@ import {
   type TuneProgress,
 } from './measure.js';
 import type { MeasureProcess, MeasureProcessOptions } from './measure-process.js';
+import type { OpenJob } from './measure-protocol.js';
 import { selectVariant } from './policy.js';
 import type { PowerMode } from './power-mode.js';
 import { type CandidateKey, candidateLabel, type Decision, type Measurement } from './types.js';
@@ -103,11 +103,6 @@ export function sessionKey(
  * policy, derives helpers when nothing fits (policy.derive = auto) and records the decision.
  */
 export class Tuner {
-  private readonly inputs = new Map<
-    string,
-    Promise<{ name: string; data: Float32Array | Uint8Array; dims: number[] }>
-  >();
-  private frames: ReturnType<typeof loadFrames> | undefined;
   private readonly fidelities: TunerFidelity;
 
   constructor(private readonly deps: TunerDeps) {
@@ -376,23 +371,13 @@ export class Tuner {
     return [...out, ...plan.filtered];
   }
 
-  /** The first device frame preprocessed for the candidate's input spec (cached per spec). */
-  private inputFor(c: Candidate) {
+  /**
+   * The first device frame for the candidate's input spec: the measuring child reads and prepares it
+   * (decoding and resizing load sharp, which the serving agent otherwise never maps; docs/memory.md).
+   */
+  private async inputFor(c: Candidate): Promise<{ name: string; input: OpenJob['input'] }> {
     const spec = effectiveInputSpec(c.entry.manifest.input, c.file);
-    const key = JSON.stringify(spec);
-    let p = this.inputs.get(key);
-    if (!p) {
-      this.frames ??= loadFrames(this.deps.framesDir ? { dir: this.deps.framesDir } : undefined, {
-        limit: 1,
-      });
-      p = (async () => {
-        const frames = await this.frames!;
-        const [input] = await prepareInputs(frames.images.slice(0, 1), spec);
-        return { name: spec.name, data: input!.data, dims: [...input!.dims] };
-      })();
-      this.inputs.set(key, p);
-    }
-    return p;
+    return { name: spec.name, input: { frame: { framesDir: this.deps.framesDir, spec } } };
   }
 }
 

@@ -93,4 +93,54 @@ describe.skipIf(!hasFfmpeg || process.platform !== 'linux')('agent memory', () =
       await new Promise((r) => child.once('exit', r));
     }
   }, 150_000);
+
+  it('a tune in the serving agent leaves sharp out of it (the measuring children prepare their frames)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ea-memory-'));
+    dirs.push(dir);
+    const video = makeSampleVideo(dir, { fps: 10 });
+    const config = path.join(dir, 'agent.config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        dataDir: path.join(dir, 'data'),
+        models: { dir: path.join(REPO, 'models'), default: 'squeezenet1.1' },
+        inference: { threads: 1 },
+        camera: { source: `file:${video}`, realtime: false, loop: true },
+        http: { port: 0 },
+        mqtt: { embedded: { port: 0 } },
+        log: { level: 'info' },
+        policy: {
+          latencyP95Ms: 10_000,
+          derive: 'never',
+          tuning: { startDelayS: 0, rounds: 1, runsPerRound: 3, warmupRuns: 1, maxThreads: 1, fidelityFrames: 2 },
+        },
+      }),
+    );
+    const child = spawn(
+      process.execPath,
+      [...AGENT_NODE_ARGS, '--import', TSX_LOADER, path.join(REPO, 'src/cli.ts'), 'run', '--config', config],
+      {
+        env: { ...process.env, ...AGENT_MALLOC_ENV, NODE_OPTIONS: AGENT_V8_FLAGS.join(' ') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let log = '';
+    child.stdout.on('data', (d) => (log += d));
+    child.stderr.on('data', (d) => (log += d));
+    try {
+      const deadline = Date.now() + 120_000;
+      while (!/"msg":"tuning (done|failed)"/.test(log)) {
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`the agent never finished its tune:\n${log.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(log).toMatch(/"msg":"tuning done"/);
+      // Candidates were measured in children (at least one frame was prepared there), not here.
+      expect(log).toMatch(/"bursts":\{"count":[1-9]/);
+      expect(readFileSync(`/proc/${child.pid}/maps`, 'utf8')).not.toMatch(/libvips/);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  }, 180_000);
 });
