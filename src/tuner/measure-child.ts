@@ -58,7 +58,11 @@ async function open(job: OpenJob): Promise<ChildAnswer> {
   }
   session = opened.session;
   feeds = {
-    [job.inputName]: new ortModule.Tensor(data instanceof Float32Array ? 'float32' : 'uint8', data, [...dims]),
+    [job.inputName]: new ortModule.Tensor(
+      data instanceof Float32Array ? 'float32' : 'uint8',
+      data,
+      dims as number[],
+    ),
   };
   const started = performance.now();
   for (let i = 0; i < job.warmupRuns; i++) await run();

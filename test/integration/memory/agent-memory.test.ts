@@ -112,7 +112,14 @@ describe.skipIf(!hasFfmpeg || process.platform !== 'linux')('agent memory', () =
         policy: {
           latencyP95Ms: 10_000,
           derive: 'never',
-          tuning: { startDelayS: 0, rounds: 1, runsPerRound: 3, warmupRuns: 1, maxThreads: 1, fidelityFrames: 2 },
+          tuning: {
+            startDelayS: 0,
+            rounds: 1,
+            runsPerRound: 3,
+            warmupRuns: 1,
+            maxThreads: 1,
+            fidelityFrames: 2,
+          },
         },
       }),
     );
