@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn as nodeSpawn, type SpawnOptions } from 'node:child_process';
+import { BufferRelease } from '../buffer-release.js';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import { planResize } from '../image/geometry.js';
@@ -57,6 +58,8 @@ export class CaptureRun {
   private readonly stderr = new LineTail();
   private assembler: FrameAssembler | undefined;
   private pendingChunks: Buffer[] = [];
+  /** The pipe's reads are freed once copied into a frame (buffer-release.ts). */
+  private readonly chunks = new BufferRelease();
   private pendingBytes = 0;
   private prepared: PreparedGeometry | undefined;
   private stopReason: string | undefined;
@@ -75,6 +78,7 @@ export class CaptureRun {
       () => this.frames.close(),
       (err) => this.frames.close(err),
     );
+    this.ended.finally(() => this.chunks.close()).catch(() => undefined);
   }
 
   get pid(): number | undefined {
@@ -233,6 +237,8 @@ export class CaptureRun {
         this.children[this.children.length - 1]?.stdout?.pause();
       }
     });
+    // Copied into the frame: the read's memory goes now, not at the thread's next collection.
+    this.chunks.release(chunk);
   }
 }
 

@@ -37,6 +37,8 @@ export interface CoreDeps {
   /** Monotonic milliseconds for stage timings. */
   stopwatch: () => number;
   preparer: TensorPreparer;
+  /** Frees each output once decoded (PipelineDeps.release). */
+  release?: (view: ArrayBufferView) => void;
 }
 
 const STAGES = ['captureAgeMs', 'preprocessMs', 'inferenceMs', 'postprocessMs', 'totalMs'] as const;
@@ -198,6 +200,7 @@ export class PipelineCore {
       const t2 = stopwatch();
       this.lastRunEnd = t2;
       const decoded = postprocess(model.decoder, outputs, model.input, input.inverse, model.labels);
+      if (this.deps.release) for (const o of Object.values(outputs)) this.deps.release(o.data);
       const t3 = stopwatch();
       const completedAtMs = clock.now();
       const timings: PipelineTimings = {

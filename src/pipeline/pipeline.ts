@@ -42,6 +42,11 @@ export interface PipelineDeps {
   stopwatch?: () => number;
   /** Turns frames into tensors (default a `TensorPreparer` timed by `stopwatch`). */
   preparer?: TensorPreparer;
+  /**
+   * Frees a model output's memory once it is decoded (`BufferRelease`); only for a model whose
+   * outputs are the pipeline's own (moved from a session), never a buffer the model reuses.
+   */
+  release?: (view: ArrayBufferView) => void;
 }
 
 /**
@@ -73,6 +78,7 @@ export class Pipeline implements ResultStream {
       clock: this.clock,
       stopwatch,
       preparer: deps.preparer ?? new TensorPreparer(stopwatch),
+      ...(deps.release ? { release: deps.release } : {}),
     });
     this.core.onResult((result, frame) => {
       this.lastPair = { result, frame };

@@ -6,18 +6,13 @@
 // see remote-pipeline.ts for the main thread's side.
 import { type MessagePort, parentPort } from 'node:worker_threads';
 import { type LevelWithSilent, pino } from 'pino';
-// Deliberate, measured (docs/memory.md, "The pipeline worker's heap size"): with zod loaded this
-// isolate holds ~4 MB more of V8 heap, and the agent ~35 MB less resident memory (ultraface/slim-320
-// 150–152 vs 185–200 MB, quiet machine, A/B of the same build). A retained 4 MB of plain objects
-// instead of zod does the same, so it is the size of this small isolate's live heap that changes how
-// V8 schedules its collections (and how long the dead frame and output buffers wait for one), not
-// zod. Until that is understood and set directly, keep this import.
-import 'zod';
+import { BufferRelease } from '../../buffer-release.js';
 import { createSource } from '../../camera/index.js';
 import { errorMessage } from '../../errors.js';
 import { PortModel } from '../../inference/port-model.js';
 import { Pipeline } from '../pipeline.js';
 import type { FramePair, PipelineModel } from '../types.js';
+import { holdMarkingFloor } from './marking-floor.js';
 import type { FromWorker, HostSession, PipelineInit, ToWorker } from './protocol.js';
 
 const STATS_INTERVAL_MS = 500;
@@ -36,9 +31,12 @@ function main(port: MessagePort, data: PipelineInit, end: () => void): (msg: ToW
     log: log.child({ component: 'camera' }),
     ...(data.imageLimits ? { imageLimits: data.imageLimits } : {}),
   });
+  // Decoded outputs are freed at once (BufferRelease): they are this thread's own (moved from the session).
+  const buffers = new BufferRelease();
   const pipeline = new Pipeline({
     source,
     model: new PortModel(data.model, data.port) as PipelineModel,
+    release: (view) => buffers.release(view),
     pacing: data.pacing,
     maxFrameAgeMs: data.maxFrameAgeMs,
     scaleInCapture: data.scaleInCapture,
@@ -64,6 +62,7 @@ function main(port: MessagePort, data: PipelineInit, end: () => void): (msg: ToW
     clearInterval(timer);
     post({ type: 'finished', stats: pipeline.stats(), ...(error ? { error } : {}) });
     void (pipeline.model as unknown as PortModel).dispose();
+    buffers.close();
     end();
   };
 
@@ -145,8 +144,15 @@ function copyFrame<T extends { data: Uint8Array }>(frame: T): T {
 // Started early and never told (the agent failed to start): the thread ends after a minute. The
 // port to the main thread closes (and the thread ends) once the pipeline is over and the last
 // session it hosts is released: until then a model switch can still load a session here.
+/**
+ * This isolate's heap is small: without a floor V8 would not mark incrementally and the dead frame
+ * buffers would linger (marking-floor.ts, docs/memory.md). Exported so that it lives as long as the thread.
+ */
+export const markingFloor: string[] = [];
+
 const port = parentPort;
 if (port) {
+  markingFloor.push(...holdMarkingFloor());
   const sessions = new Set<MessagePort>();
   let over = false;
   const closeWhenIdle = () => {

@@ -66,6 +66,28 @@ describe('Pipeline', () => {
     expect(s.state).toBe('stopped');
   });
 
+  it('release: each output is handed back once, after its frame is decoded (results unchanged)', async () => {
+    const source = memorySource({ fps: 1000, count: 12, live: false, clock });
+    const released: ArrayBufferView[] = [];
+    const decodedBefore: number[] = [];
+    const { pipeline, results } = pipelineWith({
+      source,
+      model: fakeModel('m', 5, { clock }),
+      release: (view) => {
+        decodedBefore.push(results.length);
+        released.push(view);
+      },
+    });
+    pipeline.start();
+    await time.until(pipeline.finished());
+    expect(results).toHaveLength(12);
+    expect(released).toHaveLength(12); // one output per frame, each its own
+    expect(new Set(released).size).toBe(12);
+    // Handed back before the result is emitted, yet after decoding: every result has its classes.
+    expect(decodedBefore).toEqual([...Array(12).keys()]);
+    for (const r of results) expect(r.classes?.[0]?.label).toBe('cat');
+  });
+
   it('a non-live source (a file as fast as possible) loses nothing: the pipeline sets the pace', async () => {
     const source = memorySource({ fps: 1000, count: 40, live: false, clock });
     const model = fakeModel('m', 10, { clock });
