@@ -94,6 +94,11 @@ const TOGGLES: Toggle[] = [
     nodeArgs: [...DEPLOY_NODE_ARGS, '--lite-mode'],
   },
   {
+    id: 'bytecode-old-age-1',
+    name: 'V8 --bytecode-old-age=1 (unused bytecode flushed after 1 full collection instead of 5)',
+    nodeArgs: [...DEPLOY_NODE_ARGS, '--bytecode-old-age=1'],
+  },
+  {
     id: 'worker-young-16',
     name: 'inference worker maxYoungGenerationSizeMb 16 (agent: 4)',
     env: { EA_PROBE_WORKER_YOUNG_MB: '16' },

@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AGENT_MALLOC_ENV, AGENT_NODE_ARGS, AGENT_V8_FLAGS } from '../../../src/service/memory-env.js';
 import { TSX_LOADER } from '../../helpers/cli.js';
@@ -37,33 +38,50 @@ async function windowOf(pid: number, ms: number): Promise<number[]> {
   return out;
 }
 
+/**
+ * Starts the real agent (deployment flags and allocator settings, through tsx) on a looping sample
+ * video with the embedded broker; `overrides` are merged into its config. Output is captured in `log`.
+ */
+function startAgent(overrides: Record<string, unknown>): {
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  log: () => string;
+} {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ea-memory-'));
+  dirs.push(dir);
+  const video = makeSampleVideo(dir, { fps: 10 });
+  const config = path.join(dir, 'agent.config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      dataDir: path.join(dir, 'data'),
+      inference: { threads: 1 },
+      camera: { source: `file:${video}`, realtime: false, loop: true },
+      mqtt: { embedded: { port: 0 } },
+      ...overrides,
+    }),
+  );
+  const child = spawn(
+    process.execPath,
+    [...AGENT_NODE_ARGS, '--import', TSX_LOADER, path.join(REPO, 'src/cli.ts'), 'run', '--config', config],
+    {
+      env: { ...process.env, ...AGENT_MALLOC_ENV, NODE_OPTIONS: AGENT_V8_FLAGS.join(' ') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  return { child, log: () => log };
+}
+
 describe.skipIf(!hasFfmpeg || process.platform !== 'linux')('agent memory', () => {
   it('a real run stays under the ceiling and does not grow between two windows', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ea-memory-'));
-    dirs.push(dir);
-    const video = makeSampleVideo(dir, { fps: 10 });
     const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const config = path.join(dir, 'agent.config.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        dataDir: path.join(dir, 'data'),
-        models: { dir: path.join(REPO, 'models'), default: 'yolox-nano' },
-        inference: { threads: 1 },
-        camera: { source: `file:${video}`, realtime: false, loop: true },
-        http: { port },
-        mqtt: { embedded: { port: 0 } },
-        log: { level: 'warn' },
-      }),
-    );
-    const child = spawn(
-      process.execPath,
-      [...AGENT_NODE_ARGS, '--import', TSX_LOADER, path.join(REPO, 'src/cli.ts'), 'run', '--config', config],
-      {
-        env: { ...process.env, ...AGENT_MALLOC_ENV, NODE_OPTIONS: AGENT_V8_FLAGS.join(' ') },
-        stdio: 'ignore',
-      },
-    );
+    const { child } = startAgent({
+      models: { dir: path.join(REPO, 'models'), default: 'yolox-nano' },
+      http: { port },
+      log: { level: 'warn' },
+    });
     try {
       const processed = async () => {
         const res = await fetch(`http://127.0.0.1:${port}/api/status`).catch(() => undefined);
@@ -95,55 +113,33 @@ describe.skipIf(!hasFfmpeg || process.platform !== 'linux')('agent memory', () =
   }, 150_000);
 
   it('a tune in the serving agent leaves sharp out of it (the measuring children prepare their frames)', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ea-memory-'));
-    dirs.push(dir);
-    const video = makeSampleVideo(dir, { fps: 10 });
-    const config = path.join(dir, 'agent.config.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        dataDir: path.join(dir, 'data'),
-        models: { dir: path.join(REPO, 'models'), default: 'squeezenet1.1' },
-        inference: { threads: 1 },
-        camera: { source: `file:${video}`, realtime: false, loop: true },
-        http: { port: 0 },
-        mqtt: { embedded: { port: 0 } },
-        log: { level: 'info' },
-        policy: {
-          latencyP95Ms: 10_000,
-          derive: 'never',
-          tuning: {
-            startDelayS: 0,
-            rounds: 1,
-            runsPerRound: 3,
-            warmupRuns: 1,
-            maxThreads: 1,
-            fidelityFrames: 2,
-          },
+    const { child, log: output } = startAgent({
+      models: { dir: path.join(REPO, 'models'), default: 'squeezenet1.1' },
+      http: { port: 0 },
+      log: { level: 'info' },
+      policy: {
+        latencyP95Ms: 10_000,
+        derive: 'never',
+        tuning: {
+          startDelayS: 0,
+          rounds: 1,
+          runsPerRound: 3,
+          warmupRuns: 1,
+          maxThreads: 1,
+          fidelityFrames: 2,
         },
-      }),
-    );
-    const child = spawn(
-      process.execPath,
-      [...AGENT_NODE_ARGS, '--import', TSX_LOADER, path.join(REPO, 'src/cli.ts'), 'run', '--config', config],
-      {
-        env: { ...process.env, ...AGENT_MALLOC_ENV, NODE_OPTIONS: AGENT_V8_FLAGS.join(' ') },
-        stdio: ['ignore', 'pipe', 'pipe'],
       },
-    );
-    let log = '';
-    child.stdout.on('data', (d) => (log += d));
-    child.stderr.on('data', (d) => (log += d));
+    });
     try {
       const deadline = Date.now() + 120_000;
-      while (!/"msg":"tuning (done|failed)"/.test(log)) {
+      while (!/"msg":"tuning (done|failed)"/.test(output())) {
         if (Date.now() > deadline || child.exitCode !== null)
-          throw new Error(`the agent never finished its tune:\n${log.slice(-2000)}`);
+          throw new Error(`the agent never finished its tune:\n${output().slice(-2000)}`);
         await new Promise((r) => setTimeout(r, 250));
       }
-      expect(log).toMatch(/"msg":"tuning done"/);
+      expect(output()).toMatch(/"msg":"tuning done"/);
       // Candidates were measured in children (at least one frame was prepared there), not here.
-      expect(log).toMatch(/"bursts":\{"count":[1-9]/);
+      expect(output()).toMatch(/"bursts":\{"count":[1-9]/);
       expect(readFileSync(`/proc/${child.pid}/maps`, 'utf8')).not.toMatch(/libvips/);
     } finally {
       child.kill('SIGTERM');
