@@ -229,6 +229,7 @@ export class CaptureRun {
         seq: this.seq++,
         origin: this.options.origin,
         ...(this.prepared ? { prepared: this.prepared } : {}),
+        ownsBuffer: true,
       };
       this.frames.push(frame);
       if (this.options.lossless && this.frames.full && !this.paused) {

@@ -51,6 +51,12 @@ export interface Frame {
    * G, B, R when `target.planar`. Absent: plain interleaved RGB.
    */
   prepared?: PreparedGeometry;
+  /**
+   * `data` is this frame's own buffer, held nowhere else by the source (a capture-pipe frame): once
+   * the pipeline is done with the frame, its memory may be freed at once (buffer-release.ts).
+   * Absent for sources that may hand out the same pixels again (stills, synthetic frames).
+   */
+  ownsBuffer?: true;
 }
 
 export type CameraState = 'stopped' | 'starting' | 'online' | 'stalled' | 'offline';

@@ -12,7 +12,8 @@ export function oldGenerationBytes(): number {
 
 /**
  * Keeps this isolate's old generation above V8's incremental-marking threshold by holding flat
- * strings (leaf objects: marking them costs nothing) up to `floorBytes` in all.
+ * strings (leaf objects: marking them costs nothing) up to `floorBytes` in all (default 1.5 MB above
+ * the threshold: the old generation measured here also holds some garbage).
  *
  * V8 starts incremental marking only in an isolate whose old generation holds more than 8 MB
  * (`kV8ActivationThreshold` in V8's src/heap/incremental-marking.cc; the same in Node 20's V8 11.3
@@ -23,7 +24,7 @@ export function oldGenerationBytes(): number {
  * marking above the threshold, and the agent held 20–28 MB more RSS (docs/memory.md). Returns what
  * it holds (keep a reference for the thread's lifetime).
  */
-export function holdMarkingFloor(floorBytes = 10 * MB): string[] {
+export function holdMarkingFloor(floorBytes = 9.5 * MB): string[] {
   const held: string[] = [];
   const piece = 256 * 1024;
   for (let missing = floorBytes - oldGenerationBytes(); missing > 0; missing -= piece) {

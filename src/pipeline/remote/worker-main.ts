@@ -17,6 +17,13 @@ import type { FromWorker, HostSession, PipelineInit, ToWorker } from './protocol
 
 const STATS_INTERVAL_MS = 500;
 
+/**
+ * This isolate's heap is small: without a floor V8 would not mark incrementally and the dead frames
+ * the pipeline drops would linger (marking-floor.ts, docs/memory.md). Topped up while the pipeline
+ * runs; exported so that it lives as long as the thread.
+ */
+export const markingFloor: string[] = [];
+
 /** Builds the pipeline `data` describes; returns the handler of the main thread's later messages. */
 function main(port: MessagePort, data: PipelineInit, end: () => void): (msg: ToWorker) => void {
   const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
@@ -31,7 +38,7 @@ function main(port: MessagePort, data: PipelineInit, end: () => void): (msg: ToW
     log: log.child({ component: 'camera' }),
     ...(data.imageLimits ? { imageLimits: data.imageLimits } : {}),
   });
-  // Decoded outputs are freed at once (BufferRelease): they are this thread's own (moved from the session).
+  // Decoded outputs and replaced frames are freed at once (BufferRelease): they are this thread's own.
   const buffers = new BufferRelease();
   const pipeline = new Pipeline({
     source,
@@ -47,6 +54,9 @@ function main(port: MessagePort, data: PipelineInit, end: () => void): (msg: ToW
   let wantFrames = false;
   let last: FramePair | undefined;
   pipeline.onFrame((result, frame) => {
+    // Results come in capture order, so the frame this one replaces is older than any the pipeline
+    // still holds: a capture frame's memory goes now, not at this thread's next collection.
+    if (last?.frame.ownsBuffer && last.frame !== frame) buffers.release(last.frame.data);
     last = { result, frame };
     const counters = pipeline.counters();
     if (!wantFrames || frame.data.byteLength === 0) {
@@ -70,7 +80,12 @@ function main(port: MessagePort, data: PipelineInit, end: () => void): (msg: ToW
     switch (msg.type) {
       case 'start':
         pipeline.start(abort.signal);
-        timer = setInterval(() => post({ type: 'stats', stats: pipeline.stats() }), STATS_INTERVAL_MS);
+        timer = setInterval(() => {
+          post({ type: 'stats', stats: pipeline.stats() });
+          // Checked while it runs, so that what the thread holds by itself once its modules and
+          // session are loaded counts: only what is still missing is added (bounded by the floor).
+          markingFloor.push(...holdMarkingFloor());
+        }, STATS_INTERVAL_MS);
         pipeline.finished().then(
           () => finish(),
           (err) => finish(errorMessage(err)),
@@ -144,15 +159,8 @@ function copyFrame<T extends { data: Uint8Array }>(frame: T): T {
 // Started early and never told (the agent failed to start): the thread ends after a minute. The
 // port to the main thread closes (and the thread ends) once the pipeline is over and the last
 // session it hosts is released: until then a model switch can still load a session here.
-/**
- * This isolate's heap is small: without a floor V8 would not mark incrementally and the dead frame
- * buffers would linger (marking-floor.ts, docs/memory.md). Exported so that it lives as long as the thread.
- */
-export const markingFloor: string[] = [];
-
 const port = parentPort;
 if (port) {
-  markingFloor.push(...holdMarkingFloor());
   const sessions = new Set<MessagePort>();
   let over = false;
   const closeWhenIdle = () => {

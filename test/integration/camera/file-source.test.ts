@@ -57,7 +57,11 @@ describe.skipIf(!hasFfmpeg)('file: source through ffmpeg', () => {
       expect([f.width, f.height, f.data.length, f.seq]).toEqual([640, 480, 640 * 480 * 3, i]);
       expect(f.prepared).toBeUndefined();
       if (i > 0) expect(f.timestampMs).toBeGreaterThanOrEqual(frames[i - 1]!.timestampMs);
+      // Each frame has a buffer of its own (the pipeline worker may free it once the frame is done).
+      expect(f.ownsBuffer).toBe(true);
+      expect([f.data.byteOffset, f.data.buffer.byteLength]).toEqual([0, f.data.byteLength]);
     }
+    expect(new Set(frames.map((f) => f.data.buffer)).size).toBe(frames.length);
     expect(frames[0]!.origin).toBe(`file:${video}`);
     expect(states.map((s) => s.state)).toEqual(['starting', 'online', 'stopped']);
     expect(source.status()).toMatchObject({
