@@ -58,8 +58,8 @@ export class CaptureRun {
   private readonly stderr = new LineTail();
   private assembler: FrameAssembler | undefined;
   private pendingChunks: Buffer[] = [];
-  /** The pipe's reads are freed once copied into a frame (buffer-release.ts). */
-  private readonly chunks = new BufferRelease();
+  /** The pipe's reads are freed once copied into a frame, frames once dropped (buffer-release.ts). */
+  private readonly buffers = new BufferRelease();
   private pendingBytes = 0;
   private prepared: PreparedGeometry | undefined;
   private stopReason: string | undefined;
@@ -70,7 +70,12 @@ export class CaptureRun {
     private readonly deps: CaptureRunDeps,
   ) {
     this.startedAtMs = deps.clock.now();
-    this.frames = new LatestQueue<Frame>(2, options.lossless ? { onSpace: () => this.resume() } : undefined);
+    // A frame the reader never took is this run's own: its memory goes when it is dropped.
+    this.frames = new LatestQueue<Frame>(
+      2,
+      options.lossless ? { onSpace: () => this.resume() } : undefined,
+      (frame) => this.buffers.release(frame.data),
+    );
     this.seq = options.firstSeq;
     this.sourceSize = options.command.sourceSize;
     this.ended = this.spawnAll();
@@ -78,7 +83,7 @@ export class CaptureRun {
       () => this.frames.close(),
       (err) => this.frames.close(err),
     );
-    this.ended.finally(() => this.chunks.close()).catch(() => undefined);
+    this.ended.finally(() => this.buffers.close()).catch(() => undefined);
   }
 
   get pid(): number | undefined {
@@ -239,7 +244,7 @@ export class CaptureRun {
       }
     });
     // Copied into the frame: the read's memory goes now, not at the thread's next collection.
-    this.chunks.release(chunk);
+    this.buffers.release(chunk);
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * A small bounded async queue where the newest item wins: pushing onto a full queue drops the
- * oldest item (counted), so a slow consumer sees fresh items and memory stays bounded. In
- * lossless mode nothing is dropped: the producer checks `full` and pauses, `onSpace` resumes it.
+ * oldest item (counted, and handed to `onDrop` — e.g. to free a frame's memory at once), so a slow
+ * consumer sees fresh items and memory stays bounded. In lossless mode nothing is dropped: the
+ * producer checks `full` and pauses, `onSpace` resumes it.
  */
 export class LatestQueue<T> {
   private readonly items: T[] = [];
@@ -14,6 +15,7 @@ export class LatestQueue<T> {
   constructor(
     private readonly capacity = 2,
     private readonly lossless?: { onSpace: () => void },
+    private readonly onDrop?: (item: T) => void,
   ) {}
 
   get full(): boolean {
@@ -30,8 +32,9 @@ export class LatestQueue<T> {
     }
     this.items.push(item);
     if (!this.lossless && this.items.length > this.capacity) {
-      this.items.shift();
+      const dropped = this.items.shift() as T;
       this.dropped++;
+      this.onDrop?.(dropped);
     }
   }
 

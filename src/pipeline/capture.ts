@@ -39,12 +39,15 @@ export class FrameSlot {
   /**
    * @param consumerBusy whether the pipeline is working on a frame: replacing the waiting frame
    *   then means it could not keep up (dropped) rather than that it waited by design (skipped).
+   * @param discard gets every frame the slot lets go of without handing it out (replaced, stale,
+   *   a duty cycle's warm-up frames), so its memory can be freed at once.
    */
   constructor(
     private readonly source: FrameSource,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly consumerBusy: () => boolean = () => false,
+    private readonly discard: (frame: Frame) => void = () => undefined,
   ) {
     this.lossless = !source.live;
   }
@@ -112,6 +115,7 @@ export class FrameSlot {
         this.rate.add(this.clock.now());
         if (seen++ < warmupFrames) {
           this.counted.skipped++;
+          this.discard(frame);
           continue;
         }
         return { frame };
@@ -147,6 +151,7 @@ export class FrameSlot {
     if (this.frame) {
       if (this.consumerBusy()) this.counted.dropped++;
       else this.counted.skipped++;
+      this.discard(this.frame);
     }
     if (this.waiter) {
       const w = this.waiter;
@@ -189,6 +194,7 @@ export class FrameSlot {
       if (this.lossless || this.clock.now() - frame.timestampMs <= maxAgeMs)
         return Promise.resolve({ frame });
       this.counted.stale++;
+      this.discard(frame);
     }
     if (this.ended) return Promise.resolve({ ended: true });
     if (signal.aborted) return Promise.resolve({ interrupted: true });

@@ -37,7 +37,7 @@ export interface CoreDeps {
   /** Monotonic milliseconds for stage timings. */
   stopwatch: () => number;
   preparer: TensorPreparer;
-  /** Frees each output once decoded (PipelineDeps.release). */
+  /** Frees each output once decoded, and capture frames dropped without a result (PipelineDeps.release). */
   release?: (view: ArrayBufferView) => void;
 }
 
@@ -74,7 +74,22 @@ export class PipelineCore {
   constructor(private readonly deps: CoreDeps) {
     this.model = deps.model;
     this.pacing = deps.pacing;
-    this.slot = new FrameSlot(deps.source, deps.clock, deps.log, () => this.busy);
+    this.slot = new FrameSlot(
+      deps.source,
+      deps.clock,
+      deps.log,
+      () => this.busy,
+      (frame) => this.discard(frame),
+    );
+  }
+
+  /**
+   * A frame the pipeline lets go of without a result (replaced, stale, dropped for a newer one):
+   * a capture frame's memory is freed now (`Frame.ownsBuffer`: nobody else has its buffer, and a
+   * frame without a result was never handed to a listener), not at the thread's next collection.
+   */
+  private discard(frame: Frame): void {
+    if (frame.ownsBuffer) this.deps.release?.(frame.data);
   }
 
   get mode(): LoopMode {
@@ -149,6 +164,7 @@ export class PipelineCore {
       return false;
     this.own.stale++;
     this.deps.preparer.release(input);
+    this.discard(input.frame);
     return true;
   }
 
@@ -244,7 +260,10 @@ export class PipelineCore {
   async dropAhead(): Promise<void> {
     const left = await this.ahead;
     this.ahead = undefined;
-    if (left) this.deps.preparer.release(left);
+    if (left) {
+      this.deps.preparer.release(left);
+      this.discard(left.frame);
+    }
   }
 
   counters(): PipelineStats['counters'] {
@@ -287,6 +306,7 @@ export class PipelineCore {
     this.deps.preparer.release(input);
     if (stale) return this.prepare(input.frame);
     this.own.dropped++;
+    this.discard(input.frame);
     return undefined;
   }
 

@@ -43,7 +43,8 @@ export interface PipelineDeps {
   /** Turns frames into tensors (default a `TensorPreparer` timed by `stopwatch`). */
   preparer?: TensorPreparer;
   /**
-   * Frees a model output's memory once it is decoded (`BufferRelease`); only for a model whose
+   * Frees a model output's memory once it is decoded (`BufferRelease`), and a capture frame's
+   * (`Frame.ownsBuffer`) when the pipeline drops it without a result; only for a model whose
    * outputs are the pipeline's own (moved from a session), never a buffer the model reuses.
    */
   release?: (view: ArrayBufferView) => void;

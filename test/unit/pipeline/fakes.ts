@@ -21,6 +21,8 @@ export interface MemorySourceOptions {
   clock?: Clock;
   /** False: a file-like source the pipeline must not drop frames from. */
   live?: boolean;
+  /** Frames marked as their buffer's only holder (`Frame.ownsBuffer`), as a capture pipe's are. */
+  owns?: boolean;
 }
 
 /** An in-memory camera: frames at a rate, each a fresh buffer; counts how often capture started. */
@@ -59,6 +61,7 @@ export function memorySource(o: MemorySourceOptions): FrameSource & { starts: nu
             timestampMs: clock.now() - (o.ageMs ?? 0),
             seq: seq++,
             origin: 'memory',
+            ...(o.owns ? { ownsBuffer: true as const } : {}),
           };
         }
         if (o.failWith) throw o.failWith;

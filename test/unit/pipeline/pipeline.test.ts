@@ -88,6 +88,53 @@ describe('Pipeline', () => {
     for (const r of results) expect(r.classes?.[0]?.label).toBe('cat');
   });
 
+  it('release: capture frames dropped without a result are handed back at once, never one with a result', async () => {
+    const frameBytes = 64 * 48 * 3;
+    const run = async (source: ReturnType<typeof memorySource>, maxFrameAgeMs = 1000) => {
+      const released: ArrayBufferView[] = [];
+      const { pipeline } = pipelineWith({
+        source,
+        model: fakeModel('slow', 40, { clock }),
+        maxFrameAgeMs,
+        release: (view) => {
+          if (view.byteLength === frameBytes) released.push(view); // frames, not the model's outputs
+        },
+      });
+      const inferred = new Set<ArrayBufferView>();
+      pipeline.onFrame((_r, frame) => inferred.add(frame.data));
+      pipeline.start();
+      await elapse(1000);
+      await stop(pipeline);
+      return { released, inferred, counters: pipeline.stats().counters };
+    };
+
+    // A camera at 200 fps into a model at 25: most frames are replaced in the slot or dropped for a
+    // newer one after preparation; each is handed back once, and none that got a result.
+    const fast = await run(memorySource({ fps: 200, clock, owns: true }));
+    const c = fast.counters;
+    const withoutResult = c.dropped + c.skipped + c.stale;
+    expect(c.dropped).toBeGreaterThan(c.processed);
+    expect(fast.released.length).toBeGreaterThanOrEqual(withoutResult);
+    // At most one more: a frame prepared ahead that shutdown let go of (not counted as dropped).
+    expect(fast.released.length).toBeLessThanOrEqual(withoutResult + 1);
+    expect(new Set(fast.released).size).toBe(fast.released.length);
+    for (const view of fast.released) expect(fast.inferred.has(view)).toBe(false);
+    expect(fast.inferred.size).toBe(c.processed);
+
+    // A camera whose frames arrive too old: every one is stale, none inferred, all handed back.
+    clock = new FakeClock();
+    const old = await run(memorySource({ fps: 50, clock, owns: true, ageMs: 2000 }));
+    expect(old.counters.processed).toBe(0);
+    expect(old.counters.stale).toBeGreaterThan(10);
+    expect(old.released.length).toBe(old.counters.stale);
+
+    // Frames a source may hand out again (stills, synthetic) are never released.
+    clock = new FakeClock();
+    const shared = await run(memorySource({ fps: 200, clock }));
+    expect(shared.counters.dropped).toBeGreaterThan(10);
+    expect(shared.released).toEqual([]);
+  });
+
   it('a non-live source (a file as fast as possible) loses nothing: the pipeline sets the pace', async () => {
     const source = memorySource({ fps: 1000, count: 40, live: false, clock });
     const model = fakeModel('m', 10, { clock });

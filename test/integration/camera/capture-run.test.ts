@@ -1,0 +1,65 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BufferRelease } from '../../../src/buffer-release.js';
+import { CaptureRun } from '../../../src/camera/capture-process.js';
+import type { Frame } from '../../../src/camera/types.js';
+import { systemClock } from '../../../src/clock.js';
+
+// A real process writes raw frames into a real pipe (node standing in for ffmpeg: the command and
+// the frame size are given, so no ffmpeg log is needed). 64×48 RGB frames are 9216 bytes: above
+// Buffer's pool size, so each frame has a buffer of its own.
+const W = 64;
+const H = 48;
+const BYTES = W * H * 3;
+const COUNT = 20;
+// All frames in one write: the pipe's reads are 64 KiB chunks, never a frame's size.
+const WRITER = `const b = Buffer.alloc(${COUNT * BYTES}); for (let i = 0; i < ${COUNT}; i++) b.fill(i, i * ${BYTES}, (i + 1) * ${BYTES}); process.stdout.write(b);`;
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('CaptureRun', () => {
+  it('a live run frees the frames its reader never took, and only those', async () => {
+    const released: ArrayBufferView[] = [];
+    const original = BufferRelease.prototype.release;
+    vi.spyOn(BufferRelease.prototype, 'release').mockImplementation(function (this: BufferRelease, view) {
+      const size = view.byteLength;
+      const freed = original.call(this, view);
+      if (freed && size === BYTES) released.push(view);
+      return freed;
+    });
+    const run = new CaptureRun(
+      {
+        command: {
+          ffmpeg: { command: process.execPath, args: ['-e', WRITER] },
+          pixelFormat: 'rgb24',
+          sourceSize: { width: W, height: H },
+          endsOnCleanExit: true,
+        },
+        target: undefined,
+        origin: 'test',
+        firstSeq: 0,
+        killTimeoutMs: 1000,
+      },
+      { clock: systemClock, redact: (t) => t },
+    );
+    // The reader is slower than the camera: it takes nothing until the process has ended.
+    const end = await run.ended;
+    expect(end.clean).toBe(true);
+    const kept: Frame[] = [];
+    for (let next = await run.frames.next(); !next.done; next = await run.frames.next())
+      kept.push(next.value);
+
+    // The queue holds the two newest; the 18 before them were dropped — and freed at once.
+    expect(kept.map((f) => f.seq)).toEqual([COUNT - 2, COUNT - 1]);
+    expect(run.frames.dropped).toBe(COUNT - 2);
+    expect(released).toHaveLength(COUNT - 2);
+    for (const view of released) expect(view.byteLength).toBe(0); // detached: its memory is gone
+    // What the reader got is untouched.
+    for (const f of kept) {
+      expect(f.ownsBuffer).toBe(true);
+      expect(f.data.byteLength).toBe(BYTES);
+      expect(f.data.every((v) => v === f.seq)).toBe(true);
+    }
+  });
+});
