@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { compareText } from '../collate.js';
 import type { AgentConfig } from '../config/index.js';
 import { redactUrl } from '../config/redact.js';
 import { EdgeAgentError, errorMessage, UsageError } from '../errors.js';
@@ -81,7 +82,7 @@ export class FleetView {
   }
 
   list(): DeviceView[] {
-    return [...this.devices.values()].sort((a, b) => a.id.localeCompare(b.id));
+    return [...this.devices.values()].sort((a, b) => compareText(a.id, b.id));
   }
 
   /** Device ids whose retained info lists the group. */

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { naturalCompare } from '../collate.js';
 import { errorMessage } from '../errors.js';
 
 /**
@@ -143,11 +144,6 @@ export function describeFsError(err: unknown): string {
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'EISDIR') return 'is a folder';
   return errorMessage(err);
-}
-
-/** `cpu2` before `cpu10`, `thermal_zone9` before `thermal_zone10`. */
-export function naturalCompare(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
 }
 
 /** Trims a sysfs value; device-tree strings end with NUL bytes. */

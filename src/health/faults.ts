@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { compareText } from '../collate.js';
 
 /**
  * What is wrong with the device while it keeps running: a full disk, a camera that cannot be
@@ -59,7 +60,7 @@ export class HealthFaults {
       return f ? [f] : [];
     });
     return [...this.faults.values(), ...probed].sort(
-      (a, b) => a.sinceMs - b.sinceMs || a.id.localeCompare(b.id),
+      (a, b) => a.sinceMs - b.sinceMs || compareText(a.id, b.id),
     );
   }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { compareText } from '../collate.js';
 import { errorMessage, ModelLoadError } from '../errors.js';
 import { sha256Hex } from './integrity.js';
 import { type DerivedManifest, derivedManifestSchema, type Variant } from './manifest.js';
@@ -65,7 +66,7 @@ export async function writeDerivedVariant(options: WriteDerivedOptions): Promise
   await atomicWrite(filePath, options.bytes, options.fileSteps);
   const variants = manifest.variants.filter((v) => v.id !== variant.id);
   variants.push(variant);
-  variants.sort((a, b) => a.id.localeCompare(b.id));
+  variants.sort((a, b) => compareText(a.id, b.id));
   try {
     await atomicWrite(
       manifestPath,

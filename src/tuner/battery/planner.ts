@@ -1,3 +1,4 @@
+import { compareText } from '../../collate.js';
 import { RELEASE_CAMERA_MIN_INTERVAL_S } from '../../pipeline/pacing.js';
 import type { CandidateKey } from '../types.js';
 import { candidateLabel, sameCandidate } from '../types.js';
@@ -187,7 +188,7 @@ export function planBatteryLife(input: PlanInput): BatteryPlan {
           : b.usefulWorkPerHour - a.usefulWorkPerHour) ||
         a.averageW - b.averageW ||
         a.threads - b.threads ||
-        candidateLabel(a).localeCompare(candidateLabel(b)),
+        compareText(candidateLabel(a), candidateLabel(b)),
     )[0]!;
     const margin = (input.switchMarginPercent ?? 5) / 100;
     const kept = feasible.find((p) => sameCandidate(p, input.current));
