@@ -155,7 +155,7 @@ export async function benchColdStart(options: ColdStartOptions = {}) {
         ],
       ),
       '',
-      '`node --optimize-for-size dist/cli.js run` from spawn, on a video file, HTTP and the embedded MQTT broker on; ' +
+      `\`node ${DEPLOY_NODE_ARGS.join(' ')} dist/cli.js run\` from spawn, on a video file, HTTP and the embedded MQTT broker on; ` +
         'the import column is node importing what `run` imports (cli/run-main.js and cli/run.js) alone. ' +
         `Quickest run: /healthz ${Math.round(Math.min(...results.map((r) => r.healthzMs)))} ms, first result ` +
         `${Math.round(Math.min(...results.map((r) => r.firstResultMs)))} ms.`,

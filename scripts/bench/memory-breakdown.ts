@@ -29,6 +29,11 @@ interface Toggle {
   nodeArgs?: readonly string[];
 }
 
+/** The deployment's node arguments without some of them. */
+function without(...flags: string[]): string[] {
+  return DEPLOY_NODE_ARGS.filter((a) => !flags.includes(a));
+}
+
 const TOGGLES: Toggle[] = [
   { id: 'baseline', name: 'baseline: yolox-nano, HTTP, embedded MQTT broker, camera as fast as possible' },
   { id: 'http-off', name: 'HTTP server off', config: (c) => ({ ...c, http: { enabled: false } }) },
@@ -86,7 +91,7 @@ const TOGGLES: Toggle[] = [
   {
     id: 'no-optimize-for-size',
     name: 'without V8 --optimize-for-size',
-    nodeArgs: [],
+    nodeArgs: without('--optimize-for-size'),
   },
   {
     id: 'lite-mode',
@@ -94,18 +99,48 @@ const TOGGLES: Toggle[] = [
     nodeArgs: [...DEPLOY_NODE_ARGS, '--lite-mode'],
   },
   {
-    id: 'bytecode-old-age-1',
-    name: 'V8 --bytecode-old-age=1 (unused bytecode flushed after 1 full collection instead of 5)',
-    nodeArgs: [...DEPLOY_NODE_ARGS, '--bytecode-old-age=1'],
+    id: 'bytecode-old-age-default',
+    name: "V8's default bytecode age (unused bytecode flushed after 5 full collections; agent: 1)",
+    nodeArgs: without('--bytecode-old-age=1'),
+  },
+  {
+    id: 'sparkplug',
+    name: 'V8 Sparkplug on (the baseline compiler tier; agent: --no-sparkplug)',
+    nodeArgs: without('--no-sparkplug'),
+  },
+  {
+    id: 'code-default',
+    name: "V8's code defaults (Sparkplug on, bytecode age 5): the agent's flags before 2026-11-30 15:00",
+    nodeArgs: without('--no-sparkplug', '--bytecode-old-age=1'),
+  },
+  {
+    id: 'max-lazy',
+    name: 'V8 --max-lazy (functions compiled on first call only, eager hints ignored)',
+    nodeArgs: [...DEPLOY_NODE_ARGS, '--max-lazy'],
+  },
+  {
+    id: 'heap-growing-5',
+    name: 'V8 --heap-growing-percent=5 (old generation limit 1.05 × live instead of up to 1.3 ×)',
+    nodeArgs: [...DEPLOY_NODE_ARGS, '--heap-growing-percent=5'],
   },
   {
     id: 'worker-young-16',
-    name: 'inference worker maxYoungGenerationSizeMb 16 (agent: 4)',
+    name: 'pipeline worker maxYoungGenerationSizeMb 16 (agent: 8)',
     env: { EA_PROBE_WORKER_YOUNG_MB: '16' },
   },
   {
+    id: 'worker-young-4',
+    name: 'pipeline worker maxYoungGenerationSizeMb 4 (agent: 8)',
+    env: { EA_PROBE_WORKER_YOUNG_MB: '4' },
+  },
+  {
+    id: 'worker-young-2',
+    name: 'pipeline worker maxYoungGenerationSizeMb 2 (agent: 8)',
+    env: { EA_PROBE_WORKER_YOUNG_MB: '2' },
+  },
+  {
     id: 'worker-young-1',
-    name: 'inference worker maxYoungGenerationSizeMb 1 (agent: 4)',
+    name: 'pipeline worker maxYoungGenerationSizeMb 1 (agent: 8)',
     env: { EA_PROBE_WORKER_YOUNG_MB: '1' },
   },
 ];

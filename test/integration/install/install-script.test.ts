@@ -13,6 +13,7 @@ import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { AGENT_NODE_ARGS } from '../../../src/service/memory-env.js';
 import { runCli } from '../../helpers/cli.js';
 import { REPO } from '../../helpers/paths.js';
 import { requireTool } from '../../helpers/system-tools.js';
@@ -156,7 +157,9 @@ describe('scripts/install.sh --dry-run --root', () => {
     const text = readFileSync(unit, 'utf8');
     expect(text).toMatch(/^Type=notify$/m);
     expect(text).toMatch(/^WatchdogSec=\d+$/m);
-    expect(text).toMatch(`ExecStart=${process.execPath} --optimize-for-size /opt/edge-agent/dist/cli.js run`);
+    expect(text).toMatch(
+      `ExecStart=${process.execPath} ${AGENT_NODE_ARGS.join(' ')} /opt/edge-agent/dist/cli.js run`,
+    );
     const { stderr } = await run('systemd-analyze', ['verify', unit]);
     expect(stderr).toBe('');
   });
