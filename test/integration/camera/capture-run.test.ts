@@ -5,10 +5,11 @@ import type { Frame } from '../../../src/camera/types.js';
 import { systemClock } from '../../../src/clock.js';
 
 // A real process writes raw frames into a real pipe (node standing in for ffmpeg: the command and
-// the frame size are given, so no ffmpeg log is needed). 64×48 RGB frames are 9216 bytes: above
-// Buffer's pool size, so each frame has a buffer of its own.
-const W = 64;
-const H = 48;
+// the frame size are given, so no ffmpeg log is needed). 128×96 RGB frames are 36 864 bytes: above the
+// size Buffer takes from its shared pool (4 KiB on Node 20, 32 KiB on Node 24), so each frame has a
+// buffer of its own, as a camera's frames do.
+const W = 128;
+const H = 96;
 const BYTES = W * H * 3;
 const COUNT = 20;
 // All frames in one write: the pipe's reads are 64 KiB chunks, never a frame's size.
