@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { compareText } from '../collate.js';
 import type { DeviceProfile } from './schema.js';
 
 const GiB = 1024 ** 3;
@@ -56,7 +57,7 @@ export function canonicalJson(value: unknown): string {
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      .sort(([a], [b]) => compareText(a, b));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);

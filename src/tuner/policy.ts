@@ -1,3 +1,4 @@
+import { compareText } from '../collate.js';
 import { type Measured, OBJECTIVES, type ScoreContext } from './objectives.js';
 import { paretoPoints } from './pareto.js';
 import {
@@ -191,8 +192,8 @@ function preference(a: Measured, b: Measured, tieBreak: (a: Measured, b: Measure
     tieBreak(a, b) ||
     a.threads - b.threads ||
     a.sizeBytes - b.sizeBytes ||
-    (a.variant < b.variant ? -1 : a.variant > b.variant ? 1 : 0) ||
-    (a.executionProvider < b.executionProvider ? -1 : a.executionProvider > b.executionProvider ? 1 : 0)
+    compareText(a.variant, b.variant) ||
+    compareText(a.executionProvider, b.executionProvider)
   );
 }
 
