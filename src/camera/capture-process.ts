@@ -54,7 +54,11 @@ export class CaptureRun {
   sourceSize: { width: number; height: number } | undefined;
   readonly ended: Promise<RunEnd>;
   private readonly children: ChildProcess[] = [];
+  /** Each child's 'close': its exit and the end of its output pipes (the last frames are read by then). */
+  private readonly closed = new Map<ChildProcess, Promise<void>>();
   private paused = false;
+  /** stop() was called: what the process still writes is read and dropped, so its pipes can close. */
+  private discarding = false;
   private readonly stderr = new LineTail();
   private assembler: FrameAssembler | undefined;
   private pendingChunks: Buffer[] = [];
@@ -101,11 +105,41 @@ export class CaptureRun {
     this.children[this.children.length - 1]?.stdout?.resume();
   }
 
-  /** Terminates the processes; resolves once they exited. */
+  /** Terminates the processes; resolves once they exited and their pipes closed. */
   async stop(reason: string): Promise<RunEnd> {
     this.stopReason ??= reason;
-    for (const child of this.children) terminate(child, this.options.killTimeoutMs);
+    this.discarding = true;
+    for (const child of this.children) {
+      terminate(child, this.options.killTimeoutMs);
+      // A paused pipe (lossless, reader gone) would never reach its end: read it out and drop it.
+      child.stdout?.resume();
+      if (hasExited(child)) closeStdio(child);
+    }
     return this.ended;
+  }
+
+  /** Remembers when the child's pipes close; once stopped, an exited child's pipes are closed at once. */
+  private track(child: ChildProcess): void {
+    this.children.push(child);
+    this.closed.set(
+      child,
+      new Promise<void>((resolve) => {
+        child.once('close', () => resolve());
+        // A process that could not be started has no pipes to wait for.
+        child.once('error', () => {
+          if (child.pid === undefined) resolve();
+        });
+      }),
+    );
+    // Something else holding the pipe open (a child of the process) must not hold up a stop.
+    child.once('exit', () => {
+      if (this.discarding) closeStdio(child);
+    });
+  }
+
+  /** Resolves once the child exited and everything it wrote has been read. */
+  private exited(child: ChildProcess): Promise<void> {
+    return this.closed.get(child) ?? Promise.resolve();
   }
 
   private spawnAll(): Promise<RunEnd> {
@@ -118,7 +152,8 @@ export class CaptureRun {
         if (finished) return;
         finished = true;
         for (const child of this.children) terminate(child, this.options.killTimeoutMs);
-        Promise.all(this.children.map(exited)).then(() => resolve(end));
+        // 'close', not 'exit': frames still in the pipe when the process exits are read first.
+        Promise.all(this.children.map((child) => this.exited(child))).then(() => resolve(end));
       };
       let producer: ChildProcess | undefined;
       if (command.producer) {
@@ -126,14 +161,14 @@ export class CaptureRun {
         producer = spawn(command.producer.command, command.producer.args, {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
-        this.children.push(producer);
+        this.track(producer);
         producer.stderr?.on('data', (d: Buffer) => this.stderr.push(d.toString('utf8')));
       }
       log?.info({ command: this.deps.redact(formatCommand(command.ffmpeg)) }, 'starting capture process');
       const ffmpeg = spawn(command.ffmpeg.command, command.ffmpeg.args, {
         stdio: [producer ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       });
-      this.children.push(ffmpeg);
+      this.track(ffmpeg);
       if (producer?.stdout && ffmpeg.stdin) {
         // A dying ffmpeg closes its stdin: EPIPE here is expected, the exit handler reports why.
         ffmpeg.stdin.on('error', (err) => log?.debug({ err: errorMessage(err) }, 'capture stdin closed'));
@@ -207,6 +242,10 @@ export class CaptureRun {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.discarding) {
+      this.buffers.release(chunk);
+      return;
+    }
     if (!this.assembler) {
       this.tryStartFrames();
       if (!this.assembler) {
@@ -248,17 +287,19 @@ export class CaptureRun {
   }
 }
 
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined)
-    return Promise.resolve();
-  return new Promise((resolve) => child.once('close', () => resolve()));
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null || child.pid === undefined;
+}
+
+function closeStdio(child: ChildProcess): void {
+  for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.destroy();
 }
 
 const terminating = new WeakSet<ChildProcess>();
 
 /** SIGTERM, then SIGKILL if it is still there after the grace period. */
 function terminate(child: ChildProcess, killTimeoutMs: number): void {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  if (hasExited(child)) return;
   if (terminating.has(child)) return;
   terminating.add(child);
   child.kill('SIGTERM');

@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BufferRelease } from '../../../src/buffer-release.js';
 import { CaptureRun } from '../../../src/camera/capture-process.js';
@@ -61,6 +64,74 @@ describe('CaptureRun', () => {
       expect(f.ownsBuffer).toBe(true);
       expect(f.data.byteLength).toBe(BYTES);
       expect(f.data.every((v) => v === f.seq)).toBe(true);
+    }
+  });
+});
+
+describe('CaptureRun, lossless (a file read as fast as the reader goes)', () => {
+  it('hands over every frame even when the process has exited with frames still in the pipe', async () => {
+    const run = new CaptureRun(
+      {
+        command: {
+          ffmpeg: { command: process.execPath, args: ['-e', WRITER] },
+          pixelFormat: 'rgb24',
+          sourceSize: { width: W, height: H },
+          endsOnCleanExit: true,
+        },
+        target: undefined,
+        origin: 'test',
+        firstSeq: 0,
+        killTimeoutMs: 1000,
+        lossless: true,
+      },
+      { clock: systemClock, redact: (t) => t },
+    );
+    let exited = false;
+    void run.ended.then(() => (exited = true));
+    // A slow reader: the process writes its last bytes and exits while the pipe still holds frames.
+    const seqs: number[] = [];
+    for (let next = await run.frames.next(); !next.done; next = await run.frames.next()) {
+      seqs.push(next.value.seq);
+      expect(next.value.data.every((v) => v === next.value.seq)).toBe(true);
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    expect(seqs).toEqual(Array.from({ length: COUNT }, (_, i) => i));
+    expect(exited).toBe(true);
+    expect((await run.ended).clean).toBe(true);
+  });
+
+  it('stops promptly with a paused pipe and a leftover process still holding it open', async () => {
+    // The shell leaves a child behind that inherited the pipe: the pipe does not close when the
+    // writer exits. The reader takes nothing, so the writer is paused on a full pipe.
+    const dir = await mkdtemp(join(tmpdir(), 'capture-run-'));
+    const pidFile = join(dir, 'holder.pid');
+    const script = `sleep 60 & echo $! > ${pidFile}; exec "${process.execPath}" -e '${WRITER}'`;
+    const run = new CaptureRun(
+      {
+        command: {
+          ffmpeg: { command: '/bin/sh', args: ['-c', script] },
+          pixelFormat: 'rgb24',
+          sourceSize: { width: W, height: H },
+          endsOnCleanExit: true,
+        },
+        target: undefined,
+        origin: 'test',
+        firstSeq: 0,
+        killTimeoutMs: 1000,
+        lossless: true,
+      },
+      { clock: systemClock, redact: (t) => t },
+    );
+    await vi.waitFor(() => expect(run.frames.full).toBe(true));
+    const holder = Number(await readFile(pidFile, 'utf8'));
+    try {
+      const end = await run.stop('shutdown');
+      expect(end).toMatchObject({ reason: 'shutdown', stopped: true });
+      // The stop did not wait for the pipe's other holder: it is still there.
+      expect(() => process.kill(holder, 0)).not.toThrow();
+    } finally {
+      process.kill(holder, 'SIGKILL');
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
