@@ -7,6 +7,8 @@ import { createRequire } from 'node:module';
  * agent turns it off process-wide before the broker or the client writes anything (docs/memory.md).
  * MQTT.js's own switch is the client option `writeCache: false`; aedes has none, so the flag is set
  * on the copy of mqtt-packet aedes resolves (the same module instance MQTT.js uses when hoisted).
+ * The deployed bundle (scripts/bundle.mjs) leaves mqtt-packet out, so its aedes and MQTT.js load
+ * that same copy from node_modules.
  */
 export function disableMqttNumberCache(): void {
   const require = createRequire(import.meta.url);

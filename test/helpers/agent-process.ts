@@ -46,8 +46,15 @@ export class AgentProcess {
     return path.join(this.dir, 'data');
   }
 
-  /** Starts the agent; `config` is merged over small defaults (sample images, free ports). */
-  static start(config: Record<string, unknown>, env: Record<string, string> = {}): AgentProcess {
+  /**
+   * Starts the agent; `config` is merged over small defaults (sample images, free ports). By default
+   * the sources through tsx; `built` runs a compiled `cli.js` with the given node arguments instead.
+   */
+  static start(
+    config: Record<string, unknown>,
+    env: Record<string, string> = {},
+    built?: { cli: string; nodeArgs: readonly string[] },
+  ): AgentProcess {
     const dir = mkdtempSync(path.join(tmpdir(), 'ea-agent-'));
     const configFile = path.join(dir, 'agent.config.json');
     writeFileSync(
@@ -65,11 +72,14 @@ export class AgentProcess {
         2,
       ),
     );
-    const child = spawn(
-      process.execPath,
-      ['--import', TSX_LOADER, path.join(REPO, 'src/cli.ts'), 'run', '--config', configFile],
-      { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const entry = built
+      ? [...built.nodeArgs, built.cli]
+      : ['--import', TSX_LOADER, path.join(REPO, 'src/cli.ts')];
+    const child = spawn(process.execPath, [...entry, 'run', '--config', configFile], {
+      cwd: dir,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     return new AgentProcess(child, dir, configFile);
   }
 

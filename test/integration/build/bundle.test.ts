@@ -1,0 +1,115 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AGENT_MALLOC_ENV, AGENT_NODE_ARGS } from '../../../src/service/memory-env.js';
+import { AgentProcess } from '../../helpers/agent-process.js';
+import { REPO } from '../../helpers/paths.js';
+
+// The build a device runs (scripts/bundle.mjs): `npm run build`'s steps into a scratch dist/ inside
+// the repository (so node_modules resolves as it does for dist/), then the agent run from it.
+const LOAD_HOOK = pathToFileURL(path.join(REPO, 'test/helpers/load-log.mjs')).href;
+let work: string;
+let dist: string;
+
+beforeAll(() => {
+  mkdirSync(path.join(REPO, 'test-artifacts'), { recursive: true });
+  work = mkdtempSync(path.join(REPO, 'test-artifacts', 'bundle-'));
+  dist = path.join(work, 'dist');
+  const node = (args: string[]) => execFileSync(process.execPath, args, { cwd: REPO, stdio: 'pipe' });
+  node([path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', dist]);
+  node(['scripts/copy-build-assets.mjs', dist]);
+  node(['scripts/bundle.mjs', dist]);
+}, 180_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+const rel = (file: string) => path.relative(dist, file).split(path.sep).join('/');
+
+describe('the bundled run path (scripts/bundle.mjs)', () => {
+  it('bundles the run path and the pipeline worker, leaving out native addons and mqtt-packet', () => {
+    const meta = JSON.parse(readFileSync(path.join(dist, 'bundle/meta.json'), 'utf8')) as {
+      inputs: Record<string, unknown>;
+      outputs: Record<string, { entryPoint?: string }>;
+    };
+    // esbuild names inputs relative to the directory it ran in (the repository).
+    const inputs = Object.keys(meta.inputs).map((p) => path.resolve(REPO, p));
+    const fromDist = new Set(inputs.filter((p) => p.startsWith(dist + path.sep)).map(rel));
+    for (const module of ['cli/run-main.js', 'pipeline/remote/worker-main.js', 'http/server.js', 'agent.js'])
+      expect(fromDist).toContain(module);
+    const packages = new Set(
+      inputs.map((p) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(p)?.[1]).filter((p) => p !== undefined),
+    );
+    for (const bundled of ['fastify', 'zod', 'mqtt', 'pino']) expect(packages).toContain(bundled);
+    for (const external of ['onnxruntime-node', 'better-sqlite3', 'sharp', 'mqtt-packet'])
+      expect(packages).not.toContain(external);
+    const entries = Object.values(meta.outputs).map((o) => o.entryPoint && path.resolve(REPO, o.entryPoint));
+    expect(entries.filter(Boolean).map((e) => rel(e!))).toEqual(
+      expect.arrayContaining(['cli/run-main.js', 'pipeline/remote/worker-main.js']),
+    );
+
+    // The two compiled modules now re-export their bundles; everything else is tsc's output.
+    expect(readFileSync(path.join(dist, 'cli/run-main.js'), 'utf8')).toMatch(
+      /^\/\/ Bundled by scripts\/bundle\.mjs.*\nexport \* from '\.\.\/bundle\/run-main\.js';\n$/,
+    );
+    expect(readFileSync(path.join(dist, 'pipeline/remote/worker-main.js'), 'utf8')).toContain(
+      "export * from '../../bundle/worker-main.js';",
+    );
+    expect(readFileSync(path.join(dist, 'http/server.js'), 'utf8')).toContain('import.meta.url');
+
+    // Bundling a bundle's re-export would make a loop: refused with what to do.
+    const again = spawnSync(process.execPath, ['scripts/bundle.mjs', dist], { cwd: REPO, encoding: 'utf8' });
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('npm run build');
+  });
+
+  it('serves from the bundle: results from the worker, the dashboard, MQTT, a clean stop; the module tree unloaded', async () => {
+    const loadLog = path.join(work, 'loaded.txt');
+    const agent = AgentProcess.start(
+      { mqtt: { embedded: { port: 0 } }, camera: { source: `images:${path.join(REPO, 'samples')}`, fps: 5 } },
+      { ...AGENT_MALLOC_ENV, EA_LOAD_LOG: loadLog },
+      { cli: path.join(dist, 'cli.js'), nodeArgs: [...AGENT_NODE_ARGS, '--import', LOAD_HOOK] },
+    );
+    try {
+      const url = await agent.url();
+      let latest: { detections?: unknown[] } | undefined;
+      for (const deadline = Date.now() + 60_000; !latest?.detections; ) {
+        if (Date.now() > deadline) throw new Error(`no result from the bundled agent\n${agent.log()}`);
+        await new Promise((r) => setTimeout(r, 250));
+        const res = await fetch(`${url}/api/results/latest`).catch(() => undefined);
+        latest = res?.ok ? ((await res.json()) as { detections?: unknown[] }) : undefined;
+      }
+      expect(Array.isArray(latest.detections)).toBe(true);
+      // The dashboard's files are found through a rewritten import.meta.url (dist/http/public).
+      expect(await (await fetch(`${url}/`)).text()).toContain('<title>edge-agent</title>');
+      await agent.waitFor((l) => l.msg === 'mqtt connected');
+    } finally {
+      const end = await agent.terminate();
+      expect(end, agent.log()).toMatchObject({ code: 0 });
+    }
+
+    // The agent's own threads (main and pipeline worker) load dist/ only through the bundle; child
+    // processes (provider probe, derivation) have other pids and load the module tree on purpose.
+    const pid = String(agent.child.pid);
+    const loaded = readFileSync(loadLog, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith(`${pid}\t`))
+      .map((line) => new URL(line.slice(pid.length + 1)).pathname)
+      .filter((file) => file.startsWith(dist + path.sep))
+      .map(rel);
+    expect(loaded.filter((f) => f.startsWith('bundle/')).length).toBeGreaterThan(5);
+    expect(loaded).toContain('bundle/worker-main.js');
+    expect([...new Set(loaded.filter((f) => !f.startsWith('bundle/')))].sort()).toEqual([
+      'cli.js',
+      'cli/run-main.js',
+      'inference/telemetry-off.js',
+      'pipeline/remote/boot.mjs',
+      'pipeline/remote/worker-main.js',
+      'service/memory-env.js',
+    ]);
+    expect(existsSync(path.join(agent.dataDir))).toBe(true);
+  }, 120_000);
+});
