@@ -88,15 +88,27 @@ export async function coldStartOnce(cli: string, video: string, model: string): 
   }
 }
 
+/** cli/run.js, or its chunk in the bundle (scripts/bundle.mjs) when the build has one. */
+function runModule(dir: string): string {
+  const meta = path.join(dir, 'bundle', 'meta.json');
+  if (!existsSync(meta)) return path.join(dir, 'cli', 'run.js');
+  const { outputs } = JSON.parse(readFileSync(meta, 'utf8')) as {
+    outputs: Record<string, { entryPoint?: string }>;
+  };
+  const chunk = Object.entries(outputs).find(([, o]) => o.entryPoint?.endsWith('/cli/run.js'))?.[0];
+  return chunk ? path.join(dir, 'bundle', path.basename(chunk)) : path.join(dir, 'cli', 'run.js');
+}
+
 /**
  * Node start + importing what `edge-agent run` imports, without running anything (what module loading
- * costs): cli/run-main.js and cli/run.js where the build has them, else cli/main.js (older builds).
+ * costs): cli/run-main.js and cli/run.js (their bundle where the build has one) where the build has them, else
+ * cli/main.js (older builds).
  */
 function importMs(cli: string): number {
   const dir = path.dirname(cli);
   const runMain = path.join(dir, 'cli', 'run-main.js');
   const code = existsSync(runMain)
-    ? `import(${JSON.stringify(runMain)}).then(() => import(${JSON.stringify(path.join(dir, 'cli', 'run.js'))}))`
+    ? `import(${JSON.stringify(runMain)}).then(() => import(${JSON.stringify(runModule(dir))}))`
     : `import(${JSON.stringify(path.join(dir, 'cli', 'main.js'))})`;
   const t0 = performance.now();
   spawnSync(process.execPath, ['-e', code]);

@@ -124,6 +124,21 @@ const TOGGLES: Toggle[] = [
     nodeArgs: [...DEPLOY_NODE_ARGS, '--heap-growing-percent=5'],
   },
   {
+    id: 'v8-pool-1',
+    name: 'node --v8-pool-size=1 (one V8 platform thread for GC and compilation helpers; default 4)',
+    nodeArgs: [...DEPLOY_NODE_ARGS, '--v8-pool-size=1'],
+  },
+  {
+    id: 'single-threaded-gc',
+    name: 'V8 --single-threaded-gc (no parallel or concurrent marking and sweeping)',
+    nodeArgs: [...DEPLOY_NODE_ARGS, '--single-threaded-gc'],
+  },
+  {
+    id: 'uv-threadpool-1',
+    name: 'UV_THREADPOOL_SIZE=1 (libuv file-system and DNS threads; default 4)',
+    env: { UV_THREADPOOL_SIZE: '1' },
+  },
+  {
     id: 'worker-young-16',
     name: 'pipeline worker maxYoungGenerationSizeMb 16 (agent: 8)',
     env: { EA_PROBE_WORKER_YOUNG_MB: '16' },
