@@ -22,6 +22,26 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** A capture run of `command args` standing in for ffmpeg (frame size given, so no log is parsed). */
+function startRun(command: string, args: string[], lossless = false): CaptureRun {
+  return new CaptureRun(
+    {
+      command: {
+        ffmpeg: { command, args },
+        pixelFormat: 'rgb24',
+        sourceSize: { width: W, height: H },
+        endsOnCleanExit: true,
+      },
+      target: undefined,
+      origin: 'test',
+      firstSeq: 0,
+      killTimeoutMs: 1000,
+      ...(lossless ? { lossless } : {}),
+    },
+    { clock: systemClock, redact: (t) => t },
+  );
+}
+
 describe('CaptureRun', () => {
   it('a live run frees the frames its reader never took, and only those', async () => {
     const released: ArrayBufferView[] = [];
@@ -32,21 +52,7 @@ describe('CaptureRun', () => {
       if (freed && size === BYTES) released.push(view);
       return freed;
     });
-    const run = new CaptureRun(
-      {
-        command: {
-          ffmpeg: { command: process.execPath, args: ['-e', WRITER] },
-          pixelFormat: 'rgb24',
-          sourceSize: { width: W, height: H },
-          endsOnCleanExit: true,
-        },
-        target: undefined,
-        origin: 'test',
-        firstSeq: 0,
-        killTimeoutMs: 1000,
-      },
-      { clock: systemClock, redact: (t) => t },
-    );
+    const run = startRun(process.execPath, ['-e', WRITER]);
     // The reader is slower than the camera: it takes nothing until the process has ended.
     const end = await run.ended;
     expect(end.clean).toBe(true);
@@ -70,22 +76,7 @@ describe('CaptureRun', () => {
 
 describe('CaptureRun, lossless (a file read as fast as the reader goes)', () => {
   it('hands over every frame even when the process has exited with frames still in the pipe', async () => {
-    const run = new CaptureRun(
-      {
-        command: {
-          ffmpeg: { command: process.execPath, args: ['-e', WRITER] },
-          pixelFormat: 'rgb24',
-          sourceSize: { width: W, height: H },
-          endsOnCleanExit: true,
-        },
-        target: undefined,
-        origin: 'test',
-        firstSeq: 0,
-        killTimeoutMs: 1000,
-        lossless: true,
-      },
-      { clock: systemClock, redact: (t) => t },
-    );
+    const run = startRun(process.execPath, ['-e', WRITER], true);
     let exited = false;
     void run.ended.then(() => (exited = true));
     // A slow reader: the process writes its last bytes and exits while the pipe still holds frames.
@@ -106,22 +97,7 @@ describe('CaptureRun, lossless (a file read as fast as the reader goes)', () => 
     const dir = await mkdtemp(join(tmpdir(), 'capture-run-'));
     const pidFile = join(dir, 'holder.pid');
     const script = `sleep 60 & echo $! > ${pidFile}; exec "${process.execPath}" -e '${WRITER}'`;
-    const run = new CaptureRun(
-      {
-        command: {
-          ffmpeg: { command: '/bin/sh', args: ['-c', script] },
-          pixelFormat: 'rgb24',
-          sourceSize: { width: W, height: H },
-          endsOnCleanExit: true,
-        },
-        target: undefined,
-        origin: 'test',
-        firstSeq: 0,
-        killTimeoutMs: 1000,
-        lossless: true,
-      },
-      { clock: systemClock, redact: (t) => t },
-    );
+    const run = startRun('/bin/sh', ['-c', script], true);
     await vi.waitFor(() => expect(run.frames.full).toBe(true));
     const holder = Number(await readFile(pidFile, 'utf8'));
     try {
