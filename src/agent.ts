@@ -162,6 +162,7 @@ export class Agent {
       events: store.events,
       models: this.models,
       camera: () => this.pipeline?.stats().camera,
+      pipeline: () => this.pipeline?.stats(),
       model,
     });
     this.runId = Number(
@@ -243,7 +244,9 @@ export class Agent {
     // Cold start: the camera (whose capture process takes the longest to deliver) starts first,
     // the MQTT link and the HTTP server start side by side (docs/memory.md, cold start).
     const start = () => {
-      startPipeline(pipeline, this.abort.signal, this.log);
+      startPipeline(pipeline, this.abort.signal, this.log, (error) =>
+        store.events.emit('pipeline-failed', { error }, 'error'),
+      );
       this.pipelineStarted();
       // Started without a model, the tuner could not start either: it starts with the first model.
       if (!loaded) void this.tuner?.controller.retryStart();

@@ -66,11 +66,20 @@ export function runWithoutModel(deps: WithoutModelDeps): void {
   });
 }
 
-/** Starts the pipeline (unless the agent is stopping); its end with an error is logged. */
-export function startPipeline(pipeline: RunningPipeline, signal: AbortSignal, log: Logger): void {
+/**
+ * Starts the pipeline (unless the agent is stopping); its end with an error is logged and handed to
+ * `onFailed` (the agent records a `pipeline-failed` event; the `pipeline` fault reads the state).
+ */
+export function startPipeline(
+  pipeline: RunningPipeline,
+  signal: AbortSignal,
+  log: Logger,
+  onFailed?: (error: string) => void,
+): void {
   if (signal.aborted) return;
   pipeline.start(signal);
   pipeline.finished().catch((err) => {
     log.error({ err: errorMessage(err) }, 'pipeline stopped with an error');
+    if (!signal.aborted) onFailed?.(errorMessage(err));
   });
 }

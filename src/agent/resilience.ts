@@ -96,13 +96,16 @@ export interface DegradationDeps {
   events: EventLog;
   models: ModelHost;
   camera: () => CameraStatus | undefined;
+  /** The pipeline's state; `failed` (its worker crashed, its source cannot be read) is a fault. */
+  pipeline?: () => { state: string; lastError?: string | undefined } | undefined;
   /** The model that did load. */
   model: { name: string; variant: { id: string } };
 }
 
 /**
  * Faults read from the parts' own state: the camera offline (a missing folder or device, retried
- * with backoff), the configured model replaced by a fallback, bundled models skipped as unreadable.
+ * with backoff), the configured model replaced by a fallback, bundled models skipped as unreadable,
+ * the pipeline failed (inference off; the rest of the agent serves on).
  * A fallback at start is also an event.
  */
 export function watchDegradation(deps: DegradationDeps): void {
@@ -141,6 +144,21 @@ export function watchDegradation(deps: DegradationDeps): void {
           sinceMs: since,
         },
   );
+  let failedSince: number | undefined;
+  faults.probe(() => {
+    const p = deps.pipeline?.();
+    if (p?.state !== 'failed') {
+      failedSince = undefined;
+      return undefined;
+    }
+    failedSince ??= Date.now();
+    return {
+      id: 'pipeline',
+      severity: 'error',
+      message: `inference stopped: ${p.lastError ?? 'the pipeline failed'}; HTTP and MQTT go on; the restart command (MQTT, or POST /api/controls/restart) runs it again`,
+      sinceMs: failedSince,
+    };
+  });
   faults.probe(() => {
     const camera = deps.camera();
     if (camera?.state !== 'offline') return undefined;

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import type { ModelHost } from '../../../src/agent/model-host.js';
+import { watchDegradation } from '../../../src/agent/resilience.js';
+import { HealthFaults } from '../../../src/health/faults.js';
+import type { EventLog } from '../../../src/store/records.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
+
+describe('watchDegradation: the pipeline fault', () => {
+  it('a failed pipeline is an error fault with its reason while it lasts; running, stopped or absent is none', async () => {
+    const faults = new HealthFaults(new FakeClock(0));
+    let pipeline: { state: string; lastError?: string } | undefined;
+    watchDegradation({
+      faults,
+      events: { emit: () => 0 } as unknown as EventLog,
+      models: { fallback: undefined, broken: [], active: () => undefined } as unknown as ModelHost,
+      camera: () => undefined,
+      pipeline: () => pipeline,
+      model: { name: 'm', variant: { id: 'v' } },
+    });
+    const fault = () => faults.list().find((f) => f.id === 'pipeline');
+
+    expect(fault()).toBeUndefined();
+    for (const state of ['running', 'stopped', 'idle']) {
+      pipeline = { state };
+      expect(fault()).toBeUndefined();
+    }
+    pipeline = { state: 'failed', lastError: 'pipeline worker exited (code 1)' };
+    const first = fault();
+    expect(first).toMatchObject({ severity: 'error' });
+    expect(first?.message).toContain('inference stopped: pipeline worker exited (code 1)');
+    expect(first?.message).toContain('restart');
+    await new Promise((r) => setTimeout(r, 5));
+    expect(fault()?.sinceMs).toBe(first?.sinceMs); // the same fault, not a new one each read
+    pipeline = { state: 'failed' };
+    expect(fault()?.message).toContain('inference stopped: the pipeline failed');
+    pipeline = { state: 'running' };
+    expect(fault()).toBeUndefined();
+  });
+});
