@@ -245,7 +245,7 @@ export class Agent {
     // the MQTT link and the HTTP server start side by side (docs/memory.md, cold start).
     const start = () => {
       startPipeline(pipeline, this.abort.signal, this.log, (error) =>
-        store.events.emit('pipeline-failed', { error }, 'error'),
+        store.events.emit('pipeline-failed', { error: redactUrl(error) }, 'error'),
       );
       this.pipelineStarted();
       // Started without a model, the tuner could not start either: it starts with the first model.

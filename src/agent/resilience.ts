@@ -1,6 +1,7 @@
 import type { CameraStatus } from '../camera/types.js';
 import type { Clock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
+import { redactUrl } from '../config/redact.js';
 import { errorMessage } from '../errors.js';
 import type { FleetService } from '../fleet/service.js';
 import type { HealthFaults } from '../health/faults.js';
@@ -155,7 +156,8 @@ export function watchDegradation(deps: DegradationDeps): void {
     return {
       id: 'pipeline',
       severity: 'error',
-      message: `inference stopped: ${p.lastError ?? 'the pipeline failed'}; HTTP and MQTT go on; the restart command (MQTT, or POST /api/controls/restart) runs it again`,
+      // /healthz needs no token: a camera URL's password in an error must not reach it.
+      message: `inference stopped: ${redactUrl(p.lastError ?? 'the pipeline failed')}; HTTP and MQTT go on; the restart command (MQTT, or POST /api/controls/restart) runs it again`,
       sinceMs: failedSince,
     };
   });

@@ -33,6 +33,10 @@ describe('watchDegradation: the pipeline fault', () => {
     expect(fault()?.sinceMs).toBe(first?.sinceMs); // the same fault, not a new one each read
     pipeline = { state: 'failed' };
     expect(fault()?.message).toContain('inference stopped: the pipeline failed');
+    // Served without a token: a camera URL's password never shows.
+    pipeline = { state: 'failed', lastError: 'rtsp://admin:hunter2@10.0.0.5/h264: connection refused' };
+    expect(fault()?.message).toContain('rtsp://admin:***@10.0.0.5/h264');
+    expect(fault()?.message).not.toContain('hunter2');
     pipeline = { state: 'running' };
     expect(fault()).toBeUndefined();
   });
