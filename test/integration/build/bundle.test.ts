@@ -9,7 +9,7 @@ import { REPO } from '../../helpers/paths.js';
 
 // The build a device runs (scripts/bundle.mjs): `npm run build`'s steps into a scratch dist/ inside
 // the repository (so node_modules resolves as it does for dist/), then the agent run from it.
-const LOAD_HOOK = pathToFileURL(path.join(REPO, 'test/helpers/load-log.mjs')).href;
+const LOAD_HOOK = pathToFileURL(path.join(REPO, 'test/helpers/resolve-log.mjs')).href;
 let work: string;
 let dist: string;
 

@@ -1,14 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import type { ModelHost } from '../../../src/agent/model-host.js';
 import { noModel } from '../../../src/agent/no-model.js';
-import { watchDegradation } from '../../../src/agent/resilience.js';
 import { systemClock } from '../../../src/clock.js';
 import { parseConfig } from '../../../src/config/index.js';
-import { HealthFaults } from '../../../src/health/faults.js';
 import { silentLogger } from '../../../src/log.js';
 import { RemotePipeline } from '../../../src/pipeline/remote/remote-pipeline.js';
-import type { EventLog } from '../../../src/store/records.js';
+import { pipelineFault } from '../../helpers/pipeline-fault.js';
 
 // A pipeline worker that dies (an uncaught error, or exiting) ends the pipeline as failed, and the
 // agent's `pipeline` fault says so with the reason: a real worker thread, the agent's fault probe.
@@ -26,23 +23,10 @@ function crashingPipeline(code: string): RemotePipeline {
   });
 }
 
-function pipelineFault(pipeline: RemotePipeline) {
-  const faults = new HealthFaults(systemClock);
-  watchDegradation({
-    faults,
-    events: { emit: () => 0 } as unknown as EventLog,
-    models: { fallback: undefined, broken: [], active: () => undefined } as unknown as ModelHost,
-    camera: () => undefined,
-    pipeline: () => pipeline.stats(),
-    model: { name: 'm', variant: { id: 'v' } },
-  });
-  return () => faults.list().find((f) => f.id === 'pipeline');
-}
-
 describe('a pipeline worker that dies', () => {
   it('an uncaught error: the pipeline fails with it and the pipeline fault names it', async () => {
     const pipeline = crashingPipeline("throw new Error('boom in the worker')");
-    const fault = pipelineFault(pipeline);
+    const fault = pipelineFault(systemClock, () => pipeline.stats());
     pipeline.start();
     await expect(pipeline.finished()).rejects.toThrow(/pipeline worker crashed: boom in the worker/);
     expect(pipeline.stats().state).toBe('failed');
@@ -53,7 +37,7 @@ describe('a pipeline worker that dies', () => {
 
   it('exiting: the exit code is the reason', async () => {
     const pipeline = crashingPipeline('process.exit(3)');
-    const fault = pipelineFault(pipeline);
+    const fault = pipelineFault(systemClock, () => pipeline.stats());
     pipeline.start();
     await expect(pipeline.finished()).rejects.toThrow(/pipeline worker exited \(code 3\)/);
     expect(fault()?.message).toContain('pipeline worker exited (code 3)');

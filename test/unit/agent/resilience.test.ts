@@ -1,23 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelHost } from '../../../src/agent/model-host.js';
-import { watchDegradation } from '../../../src/agent/resilience.js';
-import { HealthFaults } from '../../../src/health/faults.js';
-import type { EventLog } from '../../../src/store/records.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
+import { pipelineFault } from '../../helpers/pipeline-fault.js';
 
 describe('watchDegradation: the pipeline fault', () => {
   it('a failed pipeline is an error fault with its reason while it lasts; running, stopped or absent is none', async () => {
-    const faults = new HealthFaults(new FakeClock(0));
     let pipeline: { state: string; lastError?: string } | undefined;
-    watchDegradation({
-      faults,
-      events: { emit: () => 0 } as unknown as EventLog,
-      models: { fallback: undefined, broken: [], active: () => undefined } as unknown as ModelHost,
-      camera: () => undefined,
-      pipeline: () => pipeline,
-      model: { name: 'm', variant: { id: 'v' } },
-    });
-    const fault = () => faults.list().find((f) => f.id === 'pipeline');
+    const fault = pipelineFault(new FakeClock(0), () => pipeline);
 
     expect(fault()).toBeUndefined();
     for (const state of ['running', 'stopped', 'idle']) {
