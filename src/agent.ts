@@ -305,6 +305,18 @@ export class Agent {
       ...(this.deps.clock ? { clock: this.deps.clock } : {}),
       signal: this.abort.signal,
       prepared,
+      // A crashed worker or a failed source: a new worker, the model loaded into it (docs/camera.md).
+      recovery: {
+        reload: (host) => this.models.reloadInto(host),
+        onFailure: ({ error, attempt, restartInMs }) =>
+          store.events.emit('pipeline-failed', { error: redactUrl(error), attempt, restartInMs }, 'error'),
+        onRestart: ({ attempt, downMs, model: m }) =>
+          store.events.emit(
+            'pipeline-restarted',
+            { attempt, downMs, model: m.name, variant: m.variant.id },
+            'warning',
+          ),
+      },
     });
     source.onStateChange(cameraEvents(source, store.events));
     this.pipeline = pipeline;
@@ -326,8 +338,9 @@ export class Agent {
   }
 
   /**
-   * Resolves when the pipeline ends on its own (source exhausted) or after stop(); rejects when
-   * the camera failed for good (a capture tool missing), so `edge-agent run` exits non-zero.
+   * Resolves when the pipeline ends on its own (source exhausted) or after stop(). A pipeline in a
+   * worker that fails is restarted (its `pipeline` fault says so meanwhile); one run on this thread
+   * (an injected clock) rejects when its source failed for good.
    */
   async finished(): Promise<PipelineStats | undefined> {
     await this.pipelineStart;

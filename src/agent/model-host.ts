@@ -181,6 +181,35 @@ export class ModelHost implements ModelSwitcher {
     return m ? { model: m.name, variant: m.variant.id, executionProvider: m.executionProvider } : undefined;
   }
 
+  /**
+   * The pipeline worker, which hosted the session, is gone and a new one (`host`) takes over
+   * (RemotePipeline's recovery): the running model is loaded again with its session there — or,
+   * when it no longer loads (its file changed or vanished), the next candidate as at start
+   * (recorded in `fallback`). The model whose session was lost is disposed. A switch that landed
+   * while this loaded wins: its model is kept and the one loaded here is released.
+   */
+  async reloadInto(host: SessionHost): Promise<WorkerModel> {
+    this.sessionHost = host;
+    const lost = this.current;
+    if (!lost) throw new ModelLoadError('no model is loaded');
+    const catalog = this.catalog;
+    const result = await loadWithFallback(
+      fallbackCandidates(catalog, { model: lost.name, variant: lost.variant.id }),
+      (choice) => this.loadTarget(catalog, choice.model, choice.variant, { session: this.sessionNow }),
+      this.log,
+    );
+    if (this.current !== lost) {
+      await result.model.dispose();
+      return this.current!;
+    }
+    if (result.failures.length > 0) this.fallback = result;
+    this.current = result.model;
+    void lost
+      .dispose()
+      .catch((err) => this.log.debug({ err: errorMessage(err) }, 'releasing the lost session failed'));
+    return result.model;
+  }
+
   /** Switches to another model/variant; a no-op answer when it is already active. */
   async switchTo(
     target: TunedTarget,
@@ -203,11 +232,11 @@ export class ModelHost implements ModelSwitcher {
     return { changed: true, from, to: this.active()! };
   }
 
-  /** Loads `variant` of `name` with the agent's session options and the target's EP/threads. */
+  /** Loads `variant` of `name` (default: the manifest's) with the agent's session options and the target's EP/threads. */
   private loadTarget(
     catalog: Catalog,
     name: string,
-    variant: string,
+    variant: string | undefined,
     target: TunedTarget,
   ): Promise<WorkerModel> {
     const ep = target.session?.executionProvider as ExecutionProvider | undefined;

@@ -7,6 +7,7 @@ import type { FleetService } from '../fleet/service.js';
 import type { HealthFaults } from '../health/faults.js';
 import { faultTelemetry } from '../health/faults.js';
 import type { Logger } from '../log.js';
+import type { PipelineStats } from '../pipeline/types.js';
 import { DiskGuard, isDiskFullError } from '../store/disk-guard.js';
 import type { Store } from '../store/index.js';
 import type { NewOutboxMessage } from '../store/outbox.js';
@@ -15,6 +16,13 @@ import type { TelemetryCollector } from '../telemetry/collector.js';
 import type { ReporterDeps } from '../telemetry/reporter.js';
 import { retryWithBackoff } from './degraded.js';
 import type { ModelHost } from './model-host.js';
+
+/** What the `pipeline` fault reads of the pipeline's stats. */
+export interface PipelineHealth {
+  state: string;
+  lastError?: string | undefined;
+  restarts?: PipelineStats['restarts'] | undefined;
+}
 
 export interface DiskWiringDeps {
   log: Logger;
@@ -98,7 +106,7 @@ export interface DegradationDeps {
   models: ModelHost;
   camera: () => CameraStatus | undefined;
   /** The pipeline's state; `failed` (its worker crashed, its source cannot be read) is a fault. */
-  pipeline?: () => { state: string; lastError?: string | undefined } | undefined;
+  pipeline?: () => PipelineHealth | undefined;
   /** The model that did load. */
   model: { name: string; variant: { id: string } };
 }
@@ -153,11 +161,18 @@ export function watchDegradation(deps: DegradationDeps): void {
       return undefined;
     }
     failedSince ??= Date.now();
+    const next = p.restarts?.nextAtMs;
+    const retry =
+      next !== undefined
+        ? `restarting it in ${Math.max(0, Math.ceil((next - Date.now()) / 1000))} s (attempt ${p.restarts!.failures})`
+        : p.restarts
+          ? 'restarting it now'
+          : 'the restart command (MQTT, or POST /api/controls/restart) runs it again';
     return {
       id: 'pipeline',
       severity: 'error',
       // /healthz needs no token: a camera URL's password in an error must not reach it.
-      message: `inference stopped: ${redactUrl(p.lastError ?? 'the pipeline failed')}; HTTP and MQTT go on; the restart command (MQTT, or POST /api/controls/restart) runs it again`,
+      message: `inference stopped: ${redactUrl(p.lastError ?? 'the pipeline failed')}; HTTP and MQTT go on; ${retry}`,
       sinceMs: failedSince,
     };
   });

@@ -130,6 +130,15 @@ export class AgentMetrics {
       },
     });
     new Counter({
+      name: 'edge_agent_pipeline_restarts_total',
+      help: 'Times the pipeline was restarted in a new worker after a failure',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.stats().restarts?.count ?? 0);
+      },
+    });
+    new Counter({
       name: 'edge_agent_camera_stalls_total',
       help: 'Times the camera delivered no frame within the stall timeout',
       registers,

@@ -56,6 +56,7 @@ export function registerApi(app: FastifyInstance, deps: RouteDeps, stream: Mjpeg
         eventLoopLag: s.eventLoopLag,
         preparePath: s.preparePath,
         lastError: s.lastError,
+        restarts: s.restarts,
       },
       stream: { clients: stream.clientCount },
       faults: deps.faults?.() ?? [],

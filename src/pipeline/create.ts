@@ -7,7 +7,7 @@ import type { SessionHost } from '../inference/session-link.js';
 import type { Logger } from '../log.js';
 import type { Pacing } from './pacing.js';
 import { Pipeline } from './pipeline.js';
-import { RemotePipeline, startPipelineWorker } from './remote/remote-pipeline.js';
+import { type PipelineRecovery, RemotePipeline, startPipelineWorker } from './remote/remote-pipeline.js';
 import { pipelineSessionHost } from './remote/session-host.js';
 import type { PipelineModel, RunningPipeline } from './types.js';
 
@@ -27,6 +27,8 @@ export interface AgentPipelineOptions {
   signal?: AbortSignal;
   /** From `prepareAgentPipeline`, called before the model loads. */
   prepared?: PreparedPipeline;
+  /** How a pipeline run in a worker comes back after a failure (RemotePipeline); none here. */
+  recovery?: PipelineRecovery;
 }
 
 /**

@@ -87,6 +87,11 @@ export interface PipelineStats {
   preparePath: PreparePath | undefined;
   camera: CameraStatus;
   lastError: string | undefined;
+  /**
+   * A pipeline that restarts itself after a failure (the agent's, in a worker thread): restarts
+   * done, consecutive failures (0 after a stable run), and when the next attempt is due while failed.
+   */
+  restarts?: { count: number; failures: number; nextAtMs: number | undefined };
 }
 
 /** A pipeline as the agent drives it, wherever it runs (`Pipeline` here, `RemotePipeline` in a worker). */

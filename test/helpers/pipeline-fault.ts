@@ -1,5 +1,5 @@
 import type { ModelHost } from '../../src/agent/model-host.js';
-import { watchDegradation } from '../../src/agent/resilience.js';
+import { type PipelineHealth, watchDegradation } from '../../src/agent/resilience.js';
 import type { Clock } from '../../src/clock.js';
 import { type Fault, HealthFaults } from '../../src/health/faults.js';
 import type { EventLog } from '../../src/store/records.js';
@@ -10,7 +10,7 @@ import type { EventLog } from '../../src/store/records.js';
  */
 export function pipelineFault(
   clock: Pick<Clock, 'now'>,
-  pipeline: () => { state: string; lastError?: string | undefined } | undefined,
+  pipeline: () => PipelineHealth | undefined,
 ): () => Fault | undefined {
   const faults = new HealthFaults(clock);
   watchDegradation({

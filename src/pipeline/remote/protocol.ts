@@ -47,7 +47,14 @@ export type ToWorker =
   | { type: 'pacing'; pacing: Pacing; quiet?: boolean }
   | { type: 'model'; model: ModelInfo; port: MessagePort | undefined }
   | { type: 'frames'; want: boolean }
-  | { type: 'latest-frame'; id: number };
+  | { type: 'latest-frame'; id: number }
+  /**
+   * A worker that will not be told to run a pipeline (a restart given up, or stopped before it
+   * started): it ends once the sessions it hosts are released. Never `terminate()` a worker that
+   * may host a session: onnxruntime-node's `run` is synchronous in that thread, and a termination
+   * during one aborts the whole process (docs/camera.md).
+   */
+  | { type: 'close' };
 
 export type FromWorker =
   | { type: 'ready'; description: string; stats: PipelineStats }

@@ -1,11 +1,13 @@
 import type { MessagePort, TransferListItem, Worker } from 'node:worker_threads';
 import { levels } from 'pino';
+import { type BackoffPolicy, backoffDelayMs } from '../../camera/health.js';
 import type { CameraConfig } from '../../camera/index.js';
 import type { CameraStateChange, CameraStatus } from '../../camera/types.js';
 import { redactUrl } from '../../camera/uri.js';
 import { EdgeAgentError, errorMessage } from '../../errors.js';
 import type { ImageLimits } from '../../image/limits.js';
 import type { ModelInfo } from '../../inference/port-model.js';
+import type { SessionHost } from '../../inference/session-link.js';
 import type { Logger } from '../../log.js';
 import { LagMonitor, Leases } from '../leases.js';
 import { describePacing, type Pacing } from '../pacing.js';
@@ -19,6 +21,7 @@ import type {
   ResultStream,
 } from '../types.js';
 import type { FromWorker, PipelineInit, ToWorker } from './protocol.js';
+import { pipelineSessionHost } from './session-host.js';
 import { startPipelineWorker } from './spawn.js';
 
 export { startPipelineWorker } from './spawn.js';
@@ -40,7 +43,45 @@ export interface RemotePipelineDeps {
   relayLog?: Logger;
   /** A worker started early by `startPipelineWorker` (its modules load while the model loads). */
   worker?: Worker;
+  /** Starts a worker (the first when `worker` is not given, and each restart): `startPipelineWorker`. */
+  spawn?: () => Worker;
+  /** When given, a pipeline that fails while running is restarted in a new worker (see PipelineRecovery). */
+  recovery?: PipelineRecovery;
 }
+
+/**
+ * What brings a failed pipeline back. The worker thread hosts the model's session, so a new worker
+ * needs the model loaded again into it: `reload` does that (the agent's ModelHost). Without a
+ * recovery a failure ends the pipeline (`finished()` rejects), as for a pipeline run by a test.
+ */
+export interface PipelineRecovery {
+  /**
+   * Loads the model the pipeline runs (`running`) again, its session hosted by the new worker
+   * (`host`); may return another one (a switch landed meanwhile, or a fallback). Rejecting counts
+   * as a failed attempt: the next comes after the backoff.
+   */
+  reload(host: SessionHost, running: PipelineModel): Promise<PipelineModel>;
+  /** Delay before each attempt; PIPELINE_RESTART_POLICY by default. */
+  policy?: BackoffPolicy;
+  /** A run that lasted this long (ms) resets the backoff: the next failure restarts after `initialMs`. */
+  stableMs?: number;
+  /** The pipeline failed (attempt = consecutive failures); it is restarted in `restartInMs`. */
+  onFailure?(info: { error: string; attempt: number; restartInMs: number }): void;
+  /** A new worker runs the pipeline again, after `downMs` without inference. */
+  onRestart?(info: { attempt: number; downMs: number; model: PipelineModel }): void;
+}
+
+/**
+ * A crash or a failed source is retried quickly at first (a one-off fault), then at most once a
+ * minute (a fault that stays: a camera gone, a broken model file), for as long as the agent runs.
+ */
+export const PIPELINE_RESTART_POLICY: BackoffPolicy = {
+  initialMs: 1000,
+  maxMs: 60_000,
+  factor: 2,
+  jitter: 0.2,
+};
+const STABLE_MS = 5 * 60_000;
 
 const EMPTY_COUNTERS: PipelineStats['counters'] = {
   captured: 0,
@@ -58,14 +99,17 @@ const EMPTY_COUNTERS: PipelineStats['counters'] = {
  * Same surface as `Pipeline`; control (pacing, model switch, stop) is a message to the worker.
  */
 export class RemotePipeline implements ResultStream {
-  private readonly worker: Worker;
+  private worker: Worker;
+  private readonly deps: RemotePipelineDeps;
   private readonly log: Logger;
   private readonly relayLog: Logger;
   private current: PipelineModel;
   private pacingNow: Pacing;
   private state: PipelineStats['state'] = 'idle';
   private snapshot: PipelineStats | undefined;
+  /** The current worker's counters; `countersBefore`: the sum of the workers before it (restarts). */
   private countersNow = EMPTY_COUNTERS;
+  private countersBefore = EMPTY_COUNTERS;
   private cameraStatus: CameraStatus | undefined;
   private latestResult: FrameResult | undefined;
   private lastError: string | undefined;
@@ -87,6 +131,16 @@ export class RemotePipeline implements ResultStream {
   private started = false;
   private stopping = false;
   private description: string;
+  /** Bumped for every worker: events of a worker given up on are ignored. */
+  private generation = 0;
+  /** Consecutive failures (reset by a stable run), the restart waiting, and the one under way. */
+  private failures = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private restartAtMs: number | undefined;
+  private restarting: Promise<void> | undefined;
+  private failedAtMs = 0;
+  private runningSinceMs = 0;
+  private restartCount = 0;
 
   constructor(deps: RemotePipelineDeps) {
     this.log = deps.log;
@@ -98,23 +152,42 @@ export class RemotePipeline implements ResultStream {
       this.finishedOnce = { resolve, reject };
     });
     this.done.catch(() => undefined);
-    this.worker = deps.worker ?? startPipelineWorker();
-    const port = portTo(deps.model);
+    this.deps = deps;
+    this.worker = deps.worker ?? this.spawn();
+    this.attach(this.worker, deps.model);
+  }
+
+  private spawn(): Worker {
+    return (this.deps.spawn ?? startPipelineWorker)();
+  }
+
+  /** Tells `worker` what to run (the camera, the pacing, `model`'s session) and listens to it. */
+  private attach(worker: Worker, model: PipelineModel): void {
+    const generation = ++this.generation;
+    const mine = () => generation === this.generation;
+    this.exited = false;
+    const d = this.deps;
+    const port = portTo(model);
     const init: PipelineInit = {
       type: 'init',
-      camera: deps.camera,
-      ...(deps.imageLimits ? { imageLimits: deps.imageLimits } : {}),
-      pacing: deps.pacing,
-      maxFrameAgeMs: deps.maxFrameAgeMs,
-      scaleInCapture: deps.scaleInCapture ?? true,
-      logLevel: deps.log.level,
-      model: this.infoOf(deps.model),
+      camera: d.camera,
+      ...(d.imageLimits ? { imageLimits: d.imageLimits } : {}),
+      pacing: this.pacingNow,
+      maxFrameAgeMs: d.maxFrameAgeMs,
+      scaleInCapture: d.scaleInCapture ?? true,
+      logLevel: d.log.level,
+      model: this.infoOf(model),
       port,
     };
-    this.worker.postMessage(init, port ? [port] : []);
-    this.worker.on('message', (msg: FromWorker) => this.onMessage(msg));
-    this.worker.on('error', (err) => this.end(`pipeline worker crashed: ${errorMessage(err)}`));
-    this.worker.on('exit', (code) => {
+    worker.postMessage(init, port ? [port] : []);
+    worker.on('message', (msg: FromWorker) => {
+      if (mine()) this.onMessage(msg);
+    });
+    worker.on('error', (err) => {
+      if (mine()) this.end(`pipeline worker crashed: ${errorMessage(err)}`);
+    });
+    worker.on('exit', (code) => {
+      if (!mine()) return;
       this.exited = true;
       // Terminated by stop() (never started, or not ending in time): not a failure.
       this.end(code === 0 || this.stopping ? undefined : `pipeline worker exited (code ${code})`);
@@ -171,6 +244,7 @@ export class RemotePipeline implements ResultStream {
     this.started = true;
     signal?.addEventListener('abort', () => void this.stop(), { once: true });
     this.state = 'running';
+    this.runningSinceMs = Date.now();
     this.lag.start();
     this.worker.ref();
     this.send({ type: 'start' });
@@ -183,8 +257,17 @@ export class RemotePipeline implements ResultStream {
 
   /** Stops capture and inference; the worker ends (terminated if it does not within 10 s). */
   async stop(): Promise<void> {
-    if (this.exited) return;
     this.stopping = true;
+    if (this.restartTimer || this.restarting) {
+      // Between a failure and its restart nothing runs; a restart under way ends once its model
+      // has loaded (a session being created must not be cut off) and starts nothing.
+      clearTimeout(this.restartTimer);
+      this.restartTimer = undefined;
+      await this.restarting;
+      this.settle(undefined, false);
+      return;
+    }
+    if (this.exited) return;
     if (!this.started) {
       await this.worker.terminate();
       return;
@@ -248,7 +331,7 @@ export class RemotePipeline implements ResultStream {
       state: this.state,
       model: { name: m.name, variant: m.variant.id, task: m.task, executionProvider: m.executionProvider },
       pacing: { ...this.pacingNow, description: describePacing(this.pacingNow) },
-      counters: { ...this.countersNow },
+      counters: this.counters(),
       fps: s?.fps ?? 0,
       captureFps: s?.captureFps ?? 0,
       latency: s?.latency ?? {
@@ -263,6 +346,23 @@ export class RemotePipeline implements ResultStream {
       preparePath: s?.preparePath,
       camera: this.cameraStatus ?? s?.camera ?? this.idleCamera(),
       lastError: this.lastError ?? s?.lastError,
+      ...(this.deps.recovery
+        ? { restarts: { count: this.restartCount, failures: this.failures, nextAtMs: this.restartAtMs } }
+        : {}),
+    };
+  }
+
+  /** Counted over every worker this pipeline ran in (a restart does not start them at zero). */
+  private counters(): PipelineStats['counters'] {
+    const before = this.countersBefore;
+    const now = this.countersNow;
+    return {
+      captured: before.captured + now.captured,
+      processed: before.processed + now.processed,
+      dropped: before.dropped + now.dropped,
+      skipped: before.skipped + now.skipped,
+      stale: before.stale + now.stale,
+      failed: before.failed + now.failed,
     };
   }
 
@@ -334,10 +434,97 @@ export class RemotePipeline implements ResultStream {
   private end(error: string | undefined, failed = error !== undefined): void {
     for (const resolve of this.retiring.values()) resolve();
     this.retiring.clear();
-    if (this.exited) {
-      for (const resolve of this.frameRequests.values()) resolve(undefined);
-      this.frameRequests.clear();
+    if (failed && this.deps.recovery && this.started && !this.stopping) {
+      this.failed(error ?? this.snapshot?.lastError ?? 'pipeline failed', this.deps.recovery);
+      return;
     }
+    if (this.exited) this.answerFrameRequests();
+    this.settle(error, failed);
+  }
+
+  private answerFrameRequests(): void {
+    for (const resolve of this.frameRequests.values()) resolve(undefined);
+    this.frameRequests.clear();
+  }
+
+  /**
+   * A running pipeline failed and will be restarted: the worker is given up (its events ignored from
+   * now on) and a new one starts after the backoff.
+   */
+  private failed(error: string, recovery: PipelineRecovery): void {
+    // Crashed, it is gone; after a failed source it lives on while it hosts the session, which
+    // `reload` releases (it then ends by itself: terminating it could abort the process, protocol.ts).
+    this.worker.unref();
+    this.generation++;
+    this.exited = true;
+    this.answerFrameRequests();
+    this.countersBefore = this.counters();
+    this.countersNow = EMPTY_COUNTERS;
+    this.snapshot = undefined;
+    this.cameraStatus = undefined;
+    this.state = 'failed';
+    this.lastError = error;
+    this.failedAtMs = Date.now();
+    if (this.failedAtMs - this.runningSinceMs >= (recovery.stableMs ?? STABLE_MS)) this.failures = 0;
+    this.failures++;
+    const delay = backoffDelayMs(this.failures, recovery.policy ?? PIPELINE_RESTART_POLICY, Math.random());
+    this.restartAtMs = this.failedAtMs + delay;
+    this.log.error(
+      { err: redactUrl(error), attempt: this.failures, restartInMs: delay },
+      'pipeline failed: restarting it in a new worker',
+    );
+    this.notify(() => recovery.onFailure?.({ error, attempt: this.failures, restartInMs: delay }));
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.restart(recovery);
+    }, delay);
+  }
+
+  /** A new worker, the model loaded again into it, and the pipeline started there. */
+  private restart(recovery: PipelineRecovery): Promise<void> {
+    this.restarting = this.restartIn(recovery).finally(() => {
+      this.restarting = undefined;
+    });
+    return this.restarting;
+  }
+
+  private async restartIn(recovery: PipelineRecovery): Promise<void> {
+    this.restartAtMs = undefined;
+    const worker = this.spawn();
+    this.worker = worker;
+    let model: PipelineModel;
+    try {
+      model = await recovery.reload(pipelineSessionHost(worker), this.current);
+    } catch (err) {
+      worker.postMessage({ type: 'close' } satisfies ToWorker);
+      if (!this.stopping) this.failed(`restarting the pipeline: ${errorMessage(err)}`, recovery);
+      return;
+    }
+    if (this.stopping) {
+      // The reloaded model is the host's now (released when the agent stops); the worker ends then.
+      worker.postMessage({ type: 'close' } satisfies ToWorker);
+      return;
+    }
+    // The model the pipeline runs from now on (`reload` disposed the one whose session was lost).
+    this.current = model;
+    this.attach(worker, model);
+    worker.ref();
+    this.send({ type: 'start' });
+    if (this.frames.size > 0) this.send({ type: 'frames', want: true });
+    this.state = 'running';
+    this.lastError = undefined;
+    this.runningSinceMs = Date.now();
+    this.restartCount++;
+    const downMs = this.runningSinceMs - this.failedAtMs;
+    this.log.warn(
+      { attempt: this.failures, downMs, model: model.name, variant: model.variant.id },
+      'pipeline restarted in a new worker',
+    );
+    this.notify(() => recovery.onRestart?.({ attempt: this.failures, downMs, model }));
+  }
+
+  /** Settles `finished()`: the pipeline is over (stopped, ended, or failed without recovery). */
+  private settle(error: string | undefined, failed: boolean): void {
     const once = this.finishedOnce;
     if (!once) return;
     this.finishedOnce = undefined;
@@ -368,6 +555,14 @@ export class RemotePipeline implements ResultStream {
       fn();
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, 'result listener failed');
+    }
+  }
+
+  private notify(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'pipeline recovery listener failed');
     }
   }
 

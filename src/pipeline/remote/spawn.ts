@@ -7,7 +7,7 @@ import { packageRoot } from '../../paths.js';
 import type { PipelineWorkerData } from './protocol.js';
 
 /** The bootstrap script and the module it imports: TypeScript next to this file, or dist/'s JavaScript. */
-function workerFiles(): { script: string; entry: string } {
+export function pipelineWorkerFiles(): { script: string; entry: string } {
   const here = fileURLToPath(import.meta.url);
   const dir = path.dirname(here);
   const ext = path.extname(here) === '.ts' ? '.ts' : '.js';
@@ -21,18 +21,21 @@ function workerFiles(): { script: string; entry: string } {
   throw new EdgeAgentError(`pipeline worker script boot.mjs not found next to ${here}`);
 }
 
+/** It moves frames and small results; a small young generation keeps its heap (and RSS) small. */
+export const PIPELINE_WORKER_LIMITS = { maxYoungGenerationSizeMb: 8 } as const;
+
 /**
  * Starts a pipeline worker thread: it loads its modules (capture, preparation, decoding) and waits
  * for a RemotePipeline to tell it what to run — so that loading overlaps the model's.
  */
 export function startPipelineWorker(): Worker {
-  const { script, entry } = workerFiles();
+  const { script, entry } = pipelineWorkerFiles();
   const workerData: PipelineWorkerData = { entry };
-  const worker = new Worker(script, {
-    workerData,
-    // It moves frames and small results; a small young generation keeps its heap (and RSS) small.
-    resourceLimits: { maxYoungGenerationSizeMb: 8 },
-  });
+  const worker = new Worker(script, { workerData, resourceLimits: PIPELINE_WORKER_LIMITS });
+  // A worker that dies before a RemotePipeline listens (while the model loads into it) must not be
+  // an uncaught 'error' on the main thread: the loads waiting on it fail as its ports close, and
+  // the RemotePipeline then sees its exit.
+  worker.on('error', () => undefined);
   // Until its pipeline starts, an idle worker does not keep the process alive.
   worker.unref();
   return worker;

@@ -178,6 +178,9 @@ if (port) {
     else if (msg.type === 'init') {
       clearTimeout(unused);
       handle = main(port, msg, end);
+    } else if (msg.type === 'close' && !handle) {
+      clearTimeout(unused);
+      end();
     } else handle?.(msg);
   });
 }
