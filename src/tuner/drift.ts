@@ -1,14 +1,26 @@
-import { percentile } from './measure.js';
+import { percentile } from '../telemetry/percentiles.js';
 
 /**
  * Sustained latency drift: the live p95 of the inference time above the tuned p95 × `factor` for
  * a whole window, not a spike. The live p95 is taken over the last fifth of the window and must
  * stay above the limit at every check for `windowMs`: a 3 s spike in a 10 s window is above for
  * 3 + 2 s and does not trigger; a busy neighbour that stays does. Pure: times are passed in.
+ *
+ * It sees every inference of the agent (tens per second), so it allocates nothing per sample: the
+ * samples live in a ring of typed arrays, and the p95 is checked at most every `windowMs / 100`
+ * (one sort of a reused buffer). An array of `{t, ms}` objects and a sorted copy per frame were the
+ * main thread's largest source of old-generation garbage (docs/memory.md, "Seventh round").
  */
 export class DriftDetector {
-  private samples: Array<{ t: number; ms: number }> = [];
+  private times = new Float64Array(256);
+  private values = new Float64Array(256);
+  private scratch = new Float64Array(256);
+  /** Ring: `count` samples from `head` on. */
+  private head = 0;
+  private count = 0;
   private aboveSince: number | undefined;
+  private nextCheckMs = Number.NEGATIVE_INFINITY;
+  private triggeredP95: number | undefined;
 
   constructor(
     private readonly options: { factor: number; windowMs: number; minSamples?: number },
@@ -18,8 +30,7 @@ export class DriftDetector {
   /** The figure the live latency is compared with (the chosen candidate's measured p95). */
   setBaseline(p95Ms: number | undefined): void {
     this.tunedP95Ms = p95Ms;
-    this.samples = [];
-    this.aboveSince = undefined;
+    this.reset();
   }
 
   get baseline(): number | undefined {
@@ -31,34 +42,68 @@ export class DriftDetector {
    * limit for the whole window (then it resets, so one drift gives one trigger).
    */
   add(nowMs: number, inferenceMs: number): boolean {
-    if (this.tunedP95Ms === undefined) return false;
-    this.samples.push({ t: nowMs, ms: inferenceMs });
+    if (this.tunedP95Ms === undefined || !Number.isFinite(inferenceMs)) return false;
+    this.push(nowMs, inferenceMs);
     const from = nowMs - this.options.windowMs / 5;
-    while (this.samples.length > 0 && this.samples[0]!.t < from) this.samples.shift();
-    if (this.samples.length < (this.options.minSamples ?? 3)) return false;
-    const p95 = percentile(
-      this.samples.map((s) => s.ms),
-      95,
-    );
+    while (this.count > 0 && this.times[this.head]! < from) {
+      this.head = (this.head + 1) % this.times.length;
+      this.count--;
+    }
+    if (this.count < (this.options.minSamples ?? 3) || nowMs < this.nextCheckMs) return false;
+    this.nextCheckMs = nowMs + this.options.windowMs / 100;
+    const p95 = this.p95()!;
     if (p95 <= this.tunedP95Ms * this.options.factor) {
       this.aboveSince = undefined;
       return false;
     }
     this.aboveSince ??= nowMs;
     if (nowMs - this.aboveSince >= this.options.windowMs) {
-      this.aboveSince = undefined;
-      this.samples = [];
+      this.reset();
+      this.triggeredP95 = p95;
       return true;
     }
     return false;
   }
 
+  /** The live p95 (ms) over the last fifth of the window; right after a trigger, the one that triggered. */
   livePercentile95(): number | undefined {
-    return this.samples.length === 0
-      ? undefined
-      : percentile(
-          this.samples.map((s) => s.ms),
-          95,
-        );
+    return this.count === 0 ? this.triggeredP95 : this.p95();
+  }
+
+  private push(t: number, ms: number): void {
+    if (this.count === this.times.length) this.grow();
+    const at = (this.head + this.count) % this.times.length;
+    this.times[at] = t;
+    this.values[at] = ms;
+    this.count++;
+  }
+
+  /** Twice the room, the samples kept in order from index 0. */
+  private grow(): void {
+    const n = this.times.length;
+    const times = new Float64Array(n * 2);
+    const values = new Float64Array(n * 2);
+    for (let i = 0; i < this.count; i++) {
+      times[i] = this.times[(this.head + i) % n]!;
+      values[i] = this.values[(this.head + i) % n]!;
+    }
+    this.times = times;
+    this.values = values;
+    this.scratch = new Float64Array(n * 2);
+    this.head = 0;
+  }
+
+  private p95(): number | undefined {
+    const n = this.times.length;
+    for (let i = 0; i < this.count; i++) this.scratch[i] = this.values[(this.head + i) % n]!;
+    return percentile(this.scratch.subarray(0, this.count).sort(), 95);
+  }
+
+  private reset(): void {
+    this.head = 0;
+    this.count = 0;
+    this.aboveSince = undefined;
+    this.nextCheckMs = Number.NEGATIVE_INFINITY;
+    this.triggeredP95 = undefined;
   }
 }

@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Pacing } from '../../../src/pipeline/pacing.js';
 import { Pipeline } from '../../../src/pipeline/pipeline.js';
+import { percentileOf } from '../../../src/telemetry/percentiles.js';
 import { pipelineBurstGate } from '../../../src/tuner/burst.js';
 import { DriftDetector } from '../../../src/tuner/drift.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
@@ -31,6 +32,29 @@ describe('DriftDetector', () => {
     let fired = false;
     for (let i = 0; i < 300; i++) fired ||= d.add(i * 100, i >= 100 && i < 130 ? 50 : 10); // one 3 s spike
     expect(fired).toBe(false);
+  });
+  it('the live p95 is that of the last fifth of the window, across the ring growing and wrapping', () => {
+    // 200 samples a second over a 10 s window: the last 2 s hold 400 (more than the ring starts with).
+    const d = new DriftDetector({ factor: 100, windowMs: 10_000 }, 10);
+    const all: Array<{ t: number; ms: number }> = [];
+    for (let i = 0; i < 3000; i++) {
+      const sample = { t: i * 5, ms: (i * 7919) % 97 }; // scattered values
+      all.push(sample);
+      d.add(sample.t, sample.ms);
+      if (i % 499 === 0 || i === 2999) {
+        const inWindow = all.filter((s) => s.t >= sample.t - 2000).map((s) => s.ms);
+        expect(d.livePercentile95()).toBe(percentileOf(inWindow, 95));
+      }
+    }
+  });
+  it('after a trigger, the live p95 is the one that triggered (for the reason given)', () => {
+    const d = new DriftDetector({ factor: 1.5, windowMs: 1000 }, 10);
+    let t = 0;
+    let fired = false;
+    while (!fired) fired = d.add((t += 10), 40);
+    expect(d.livePercentile95()).toBe(40);
+    d.add((t += 10), 12);
+    expect(d.livePercentile95()).toBe(12); // a new window began
   });
   it('does nothing without a baseline', () => {
     const d = new DriftDetector({ factor: 1.5, windowMs: 1000 }, undefined);
