@@ -51,9 +51,12 @@ describe('DriftDetector', () => {
     const d = new DriftDetector({ factor: 1.5, windowMs: 1000 }, 10);
     let t = 0;
     let fired = false;
-    while (!fired) fired = d.add((t += 10), 40);
+    while (!fired) {
+      t += 10;
+      fired = d.add(t, 40);
+    }
     expect(d.livePercentile95()).toBe(40);
-    d.add((t += 10), 12);
+    d.add(t + 10, 12);
     expect(d.livePercentile95()).toBe(12); // a new window began
   });
   it('does nothing without a baseline', () => {
