@@ -141,6 +141,8 @@ export class RemotePipeline implements ResultStream {
   private failedAtMs = 0;
   private runningSinceMs = 0;
   private restartCount = 0;
+  /** The worker failed before `start()` (with a recovery): `start()` restarts it. */
+  private failedEarly: string | undefined;
 
   constructor(deps: RemotePipelineDeps) {
     this.log = deps.log;
@@ -166,6 +168,15 @@ export class RemotePipeline implements ResultStream {
     const generation = ++this.generation;
     const mine = () => generation === this.generation;
     this.exited = false;
+    // Started early (prepareAgentPipeline) and gone before it was told what to run: its 'exit' has
+    // been emitted already (so nothing else would say so), and the session it hosted went with it.
+    if (worker.threadId === -1) {
+      this.exited = true;
+      setImmediate(() => {
+        if (mine()) this.end('pipeline worker ended before the pipeline started');
+      });
+      return;
+    }
     const d = this.deps;
     const port = portTo(model);
     const init: PipelineInit = {
@@ -246,6 +257,10 @@ export class RemotePipeline implements ResultStream {
     this.state = 'running';
     this.runningSinceMs = Date.now();
     this.lag.start();
+    if (this.failedEarly !== undefined && this.deps.recovery) {
+      this.failed(this.failedEarly, this.deps.recovery);
+      return;
+    }
     this.worker.ref();
     this.send({ type: 'start' });
   }
@@ -267,7 +282,11 @@ export class RemotePipeline implements ResultStream {
       this.settle(undefined, false);
       return;
     }
-    if (this.exited) return;
+    if (this.exited) {
+      // Ended already (settled then), or failed before a start that never came (settled now).
+      this.settle(undefined, false);
+      return;
+    }
     if (!this.started) {
       await this.worker.terminate();
       return;
@@ -434,8 +453,11 @@ export class RemotePipeline implements ResultStream {
   private end(error: string | undefined, failed = error !== undefined): void {
     for (const resolve of this.retiring.values()) resolve();
     this.retiring.clear();
-    if (failed && this.deps.recovery && this.started && !this.stopping) {
-      this.failed(error ?? this.snapshot?.lastError ?? 'pipeline failed', this.deps.recovery);
+    if (failed && this.deps.recovery && !this.stopping) {
+      const reason = error ?? this.snapshot?.lastError ?? 'pipeline failed';
+      // Before the start (the worker died while the model loaded): restarted once it is started.
+      if (this.started) this.failed(reason, this.deps.recovery);
+      else this.failedEarly = reason;
       return;
     }
     if (this.exited) this.answerFrameRequests();

@@ -278,6 +278,34 @@ describe('a pipeline with a recovery', () => {
     }
     await expect(pipeline.finished()).resolves.toMatchObject({ state: 'stopped' });
   }, 60_000);
+  it('a worker that died before the pipeline was built or started is replaced at the start', async () => {
+    const { models, worker } = await hostedModels();
+    const workers = [worker];
+    const lost = exitOf(worker);
+    crash(worker);
+    await lost; // gone before the RemotePipeline listens, as while the model loaded
+    let onRestart: () => void = () => undefined;
+    const restarted = new Promise<void>((resolve) => (onRestart = resolve));
+    const failures: string[] = [];
+    const pipeline = recovering(
+      models,
+      worker,
+      { onFailure: (f) => failures.push(f.error), onRestart: () => onRestart() },
+      { workers },
+    );
+    try {
+      pipeline.start();
+      await restarted;
+      expect(failures).toEqual(['pipeline worker ended before the pipeline started']);
+      await nextResult(pipeline);
+      expect(pipeline.stats()).toMatchObject({ state: 'running', restarts: { count: 1 } });
+      expect(workers).toHaveLength(2);
+    } finally {
+      await pipeline.stop();
+      await models.dispose();
+    }
+  }, 60_000);
+
   it('a running variant that no longer loads: the restart falls back to another, as at start', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ea-restart-'));
     const models = path.join(dir, 'models');
