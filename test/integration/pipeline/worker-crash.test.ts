@@ -33,6 +33,8 @@ function crashableWorker(): Worker {
     resourceLimits: PIPELINE_WORKER_LIMITS,
   });
   worker.unref();
+  // As startPipelineWorker's: a crash before a RemotePipeline listens is not an uncaught error here.
+  worker.on('error', () => undefined);
   return worker;
 }
 const crash = (worker: Worker) => worker.postMessage({ type: 'test-crash' });
