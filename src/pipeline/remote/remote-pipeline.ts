@@ -373,16 +373,9 @@ export class RemotePipeline implements ResultStream {
 
   /** Counted over every worker this pipeline ran in (a restart does not start them at zero). */
   private counters(): PipelineStats['counters'] {
-    const before = this.countersBefore;
-    const now = this.countersNow;
-    return {
-      captured: before.captured + now.captured,
-      processed: before.processed + now.processed,
-      dropped: before.dropped + now.dropped,
-      skipped: before.skipped + now.skipped,
-      stale: before.stale + now.stale,
-      failed: before.failed + now.failed,
-    };
+    const sum = { ...this.countersNow };
+    for (const key of Object.keys(sum) as Array<keyof typeof sum>) sum[key] += this.countersBefore[key];
+    return sum;
   }
 
   private send(msg: ToWorker, transfer: TransferListItem[] = []): void {
@@ -495,7 +488,10 @@ export class RemotePipeline implements ResultStream {
       { err: redactUrl(error), attempt: this.failures, restartInMs: delay },
       'pipeline failed: restarting it in a new worker',
     );
-    this.notify(() => recovery.onFailure?.({ error, attempt: this.failures, restartInMs: delay }));
+    this.call(
+      () => recovery.onFailure?.({ error, attempt: this.failures, restartInMs: delay }),
+      'pipeline recovery listener',
+    );
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       void this.restart(recovery);
@@ -542,7 +538,10 @@ export class RemotePipeline implements ResultStream {
       { attempt: this.failures, downMs, model: model.name, variant: model.variant.id },
       'pipeline restarted in a new worker',
     );
-    this.notify(() => recovery.onRestart?.({ attempt: this.failures, downMs, model }));
+    this.call(
+      () => recovery.onRestart?.({ attempt: this.failures, downMs, model }),
+      'pipeline recovery listener',
+    );
   }
 
   /** Settles `finished()`: the pipeline is over (stopped, ended, or failed without recovery). */
@@ -572,19 +571,12 @@ export class RemotePipeline implements ResultStream {
     }
   }
 
-  private call(fn: () => void): void {
+  /** Runs a listener; one that throws is logged and never stops the pipeline. */
+  private call(fn: () => void, what = 'result listener'): void {
     try {
       fn();
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'result listener failed');
-    }
-  }
-
-  private notify(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'pipeline recovery listener failed');
+      this.log.warn({ err: errorMessage(err) }, `${what} failed`);
     }
   }
 
