@@ -58,9 +58,9 @@ const TOGGLES: Toggle[] = [
     env: { EA_PROBE_ORT_OPTIONS: '{"enableCpuMemArena":false}' },
   },
   {
-    id: 'pattern-off',
-    name: 'onnxruntime enableMemPattern: false',
-    env: { EA_PROBE_ORT_OPTIONS: '{"enableMemPattern":false}' },
+    id: 'pattern-on',
+    name: 'onnxruntime enableMemPattern: true (the agent: false since 2026-11-30 22:30)',
+    env: { EA_PROBE_ORT_OPTIONS: '{"enableMemPattern":true}' },
   },
   {
     id: 'arena-max-default',

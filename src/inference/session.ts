@@ -23,10 +23,11 @@ export interface SessionOptions {
   /** Writes the optimised graph here (to see which kernels onnxruntime fused). */
   optimizedModelFilePath?: string;
   /**
-   * false: no CPU memory arena and no memory pattern — each tensor is allocated when produced and
-   * freed after its last use, so the peak is what is live at once rather than a planned block
-   * that stays reserved while the session lives. For one-off sessions (shape probes, calibration);
-   * a session serving frames keeps the default (the arena avoids an allocation per tensor per run).
+   * false: no CPU memory arena either — each tensor is allocated from malloc when produced and freed
+   * after its last use. For one-off sessions (shape probes, calibration); a session serving frames
+   * keeps the arena (without it every run maps and faults its activations anew: +20–60 % CPU per
+   * frame measured). Sessions on the CPU never use onnxruntime's memory pattern (see
+   * sessionOptionsFor).
    */
   memoryArena?: boolean;
 }
@@ -83,6 +84,12 @@ export function sessionOptionsFor(
     logSeverityLevel: 3,
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
     ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
+    // The memory pattern plans one block for all of a run's activations after the first run; the
+    // arena keeps the first run's regions besides it, touched and unused, for the session's life.
+    // Without the pattern the arena serves each tensor from what it already holds: 1.5 MB (slim-320)
+    // to 4 MB (YOLOX-nano) less RSS, the same outputs bit for bit, latency within the spread
+    // (docs/memory.md, eighth round). Measured on the CPU only: other providers keep the default.
+    ...(provider === 'cpu' ? { enableMemPattern: false } : {}),
     ...(options.memoryArena === false ? { enableCpuMemArena: false, enableMemPattern: false } : {}),
     ...(options.allowSpinning === false
       ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }

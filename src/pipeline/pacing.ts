@@ -1,8 +1,7 @@
 import type { Pacing } from './pacing-schema.js';
 
 // The schema (zod) lives in pacing-schema.ts: this module is loaded by the pipeline worker, which
-// validates nothing and keeps zod out of its isolate (its heap floor is set on purpose instead:
-// pipeline/remote/marking-floor.ts).
+// validates nothing and keeps zod out of its isolate.
 export type { Pacing, PacingInput } from './pacing-schema.js';
 
 /** Below this interval a camera restart (and its exposure warm-up) costs more than it saves. */

@@ -12,17 +12,9 @@ import { errorMessage } from '../../errors.js';
 import { PortModel } from '../../inference/port-model.js';
 import { Pipeline } from '../pipeline.js';
 import type { FramePair, PipelineModel } from '../types.js';
-import { holdMarkingFloor } from './marking-floor.js';
 import type { FromWorker, HostSession, PipelineInit, ToWorker } from './protocol.js';
 
 const STATS_INTERVAL_MS = 500;
-
-/**
- * This isolate's heap is small: without a floor V8 would not mark incrementally and the dead frames
- * the pipeline drops would linger (marking-floor.ts, docs/memory.md). Topped up while the pipeline
- * runs; exported so that it lives as long as the thread.
- */
-export const markingFloor: string[] = [];
 
 /** Builds the pipeline `data` describes; returns the handler of the main thread's later messages. */
 function main(port: MessagePort, data: PipelineInit, end: () => void): (msg: ToWorker) => void {
@@ -80,12 +72,7 @@ function main(port: MessagePort, data: PipelineInit, end: () => void): (msg: ToW
     switch (msg.type) {
       case 'start':
         pipeline.start(abort.signal);
-        timer = setInterval(() => {
-          post({ type: 'stats', stats: pipeline.stats() });
-          // Checked while it runs, so that what the thread holds by itself once its modules and
-          // session are loaded counts: only what is still missing is added (bounded by the floor).
-          markingFloor.push(...holdMarkingFloor());
-        }, STATS_INTERVAL_MS);
+        timer = setInterval(() => post({ type: 'stats', stats: pipeline.stats() }), STATS_INTERVAL_MS);
         pipeline.finished().then(
           () => finish(),
           (err) => finish(errorMessage(err)),

@@ -51,7 +51,6 @@ describe('start-up module graphs', () => {
   it('the pipeline worker loads neither sharp, onnxruntime-node nor zod at start', () => {
     const loaded = packagesImportedBy(['src/pipeline/remote/worker-main.ts']);
     expect(loaded).toContain('pino');
-    // zod was once imported for its heap size alone; marking-floor.ts now does that on purpose.
     for (const lazy of ['sharp', 'onnxruntime-node', 'prom-client', 'zod'])
       expect(loaded, lazy).not.toContain(lazy);
   });
