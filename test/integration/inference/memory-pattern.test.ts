@@ -55,25 +55,29 @@ describe('the CPU session options', () => {
     expect(sessionOptionsFor('cpu', { memoryArena: false }).enableCpuMemArena).toBe(false);
   });
 
-  it.each(cases)('%s: outputs identical with the memory pattern on and off, run after run', async (dir, file) => {
-    const model = path.join(MODELS, dir, file);
-    const agent = await ort.InferenceSession.create(model, sessionOptionsFor('cpu', { threads: 2 }));
-    const withPattern = await ort.InferenceSession.create(model, {
-      ...sessionOptionsFor('cpu', { threads: 2 }),
-      enableMemPattern: true,
-    });
-    try {
-      const feeds = input(agent);
-      // Three runs each: the pattern is planned after the first run and used from the second.
-      for (let run = 0; run < 3; run++) {
-        const a = bytes(await agent.run(feeds));
-        const b = bytes(await withPattern.run(feeds));
-        expect(a.length).toBeGreaterThan(0);
-        a.forEach((buf, i) => expect(buf.equals(b[i]!), `${dir} run ${run} output ${i}`).toBe(true));
+  it.each(cases)(
+    '%s: outputs identical with the memory pattern on and off, run after run',
+    async (dir, file) => {
+      const model = path.join(MODELS, dir, file);
+      const agent = await ort.InferenceSession.create(model, sessionOptionsFor('cpu', { threads: 2 }));
+      const withPattern = await ort.InferenceSession.create(model, {
+        ...sessionOptionsFor('cpu', { threads: 2 }),
+        enableMemPattern: true,
+      });
+      try {
+        const feeds = input(agent);
+        // Three runs each: the pattern is planned after the first run and used from the second.
+        for (let run = 0; run < 3; run++) {
+          const a = bytes(await agent.run(feeds));
+          const b = bytes(await withPattern.run(feeds));
+          expect(a.length).toBeGreaterThan(0);
+          for (const [i, buf] of a.entries())
+            expect(buf.equals(b[i]!), `${dir} run ${run} output ${i}`).toBe(true);
+        }
+      } finally {
+        await agent.release();
+        await withPattern.release();
       }
-    } finally {
-      await agent.release();
-      await withPattern.release();
-    }
-  });
+    },
+  );
 });
