@@ -83,6 +83,10 @@ async function measure(
       dataDir: path.join(dir, 'data'),
       models: { dir: path.join(packageRoot(), 'models'), default: model, ...(variant ? { variant } : {}) },
       inference: { threads },
+      // A named variant is measured as itself: the background tune would otherwise replace it with
+      // the policy's choice (ultraface/slim-320 → RFB-640, the only one above the default fidelity
+      // floor) and the figure would be another variant's. A model alone is measured as deployed.
+      ...(variant ? { policy: { tuning: { background: false } } } : {}),
       camera: { source: `file:${video}`, realtime: false, loop: true },
       http: { port: 0 },
       mqtt: { embedded: { port: 0 } },
@@ -165,7 +169,8 @@ export async function benchMemory(options: MemoryBenchOptions = {}) {
       ),
       '',
       'The agent process alone (`node dist/cli.js run`): video file read as fast as possible, HTTP and the embedded ' +
-        'MQTT broker on, log level warn. File-backed pages (the node binary, libonnxruntime, libvips) are shared and ' +
+        'MQTT broker on, log level warn; a model alone runs as deployed (the background tune on), a named ' +
+        'variant with the background tune off (it would replace the variant). File-backed pages (the node binary, libonnxruntime, libvips) are shared and ' +
         'reclaimable; the anonymous part is what the agent itself holds. ffmpeg runs in its own process (not counted).',
     ].join('\n');
     return { json: { minutes, threads: options.threads ?? 2, runs }, markdown };
