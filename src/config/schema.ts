@@ -30,7 +30,13 @@ const modelsSchema = z
       .default('./models')
       .describe('Folder of bundled models (one sub-folder per model)'),
     default: z.string().min(1).default('yolox-nano').describe('Model the agent runs'),
-    variant: z.string().min(1).optional().describe('Variant id to run; the manifest default when absent'),
+    variant: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Variant id to start with (the manifest default when absent); the tuner may choose another: a cached decision, the background tune (policy.tuning.background) or a fleet command',
+      ),
   })
   .prefault({});
 
