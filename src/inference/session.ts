@@ -89,8 +89,8 @@ export function sessionOptionsFor(
     // Without the pattern the arena serves each tensor from what it already holds: 1.5 MB (slim-320)
     // to 4 MB (YOLOX-nano) less RSS, the same outputs bit for bit, latency within the spread
     // (docs/memory.md, eighth round). Measured on the CPU only: other providers keep the default.
-    ...(provider === 'cpu' ? { enableMemPattern: false } : {}),
-    ...(options.memoryArena === false ? { enableCpuMemArena: false, enableMemPattern: false } : {}),
+    ...(provider === 'cpu' || options.memoryArena === false ? { enableMemPattern: false } : {}),
+    ...(options.memoryArena === false ? { enableCpuMemArena: false } : {}),
     ...(options.allowSpinning === false
       ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }
       : {}),
