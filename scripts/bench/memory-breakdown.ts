@@ -3,14 +3,16 @@
 // anonymous RSS and RSS (median of 1 s samples over the second half), the V8 heap committed by the
 // main thread and by the inference worker (from a bench-only preload, scripts/bench/heap-probe.cjs,
 // that every isolate runs), and the frame rate over the same window (so a cut's throughput cost is
-// in the same run). `npm run bench:memory-breakdown [-- --seconds 40] [-- --rows baseline,arena-off]`.
-import { spawn } from 'node:child_process';
+// in the same run). `npm run bench:memory-breakdown [-- --seconds 40] [-- --rows baseline,arena-off]`;
+// a row `a+b` makes both changes at once (e.g. `slim-320-u8in+lite-mode`).
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../../src/paths.js';
+import { AGENT_LEAN_NODE_ARGS } from '../../src/service/memory-env.js';
 import { DEPLOY_ENV, DEPLOY_NODE_ARGS, ensureBuilt, readStatus } from './memory.js';
 import { makeVideo } from './pipeline.js';
 import { markdownTable, percentile, round, writeStandalone } from './stats.js';
@@ -27,6 +29,31 @@ interface Toggle {
   env?: Env;
   /** node arguments instead of the deployment's (V8 flags NODE_OPTIONS does not accept). */
   nodeArgs?: readonly string[];
+  /** Work before the agent starts, e.g. deriving a variant into its data directory. */
+  prepare?: (cli: string, dataDir: string) => void;
+}
+
+/**
+ * Rows `a+b`: both changes at once (configs composed, environments merged, node arguments of
+ * both — each toggle's additions to the deployment's arguments).
+ */
+function combine(parts: Toggle[]): Toggle {
+  const nodeArgs = parts.some((t) => t.nodeArgs)
+    ? [
+        ...DEPLOY_NODE_ARGS.filter((a) => parts.every((t) => !t.nodeArgs || t.nodeArgs.includes(a))),
+        ...new Set(parts.flatMap((t) => (t.nodeArgs ?? []).filter((a) => !DEPLOY_NODE_ARGS.includes(a)))),
+      ]
+    : undefined;
+  return {
+    id: parts.map((t) => t.id).join('+'),
+    name: parts.map((t) => t.name).join(' + '),
+    config: (c) => parts.reduce((acc, t) => (t.config ? t.config(acc) : acc), c),
+    env: Object.assign({}, ...parts.map((t) => t.env ?? {})),
+    ...(nodeArgs ? { nodeArgs } : {}),
+    prepare: (cli, dataDir) => {
+      for (const t of parts) t.prepare?.(cli, dataDir);
+    },
+  };
 }
 
 /** The deployment's node arguments without some of them. */
@@ -51,6 +78,33 @@ const TOGGLES: Toggle[] = [
     id: 'slim-320',
     name: 'smallest shipped variant (ultraface/slim-320)',
     config: (c) => ({ ...c, models: { ...(c.models as object), default: 'ultraface', variant: 'slim-320' } }),
+  },
+  {
+    id: 'slim-320-u8in',
+    // Derived before the run: `edge-agent derive ultraface --variant slim-320 --method input-uint8`.
+    name: 'ultraface slim-320_u8in (takes camera bytes: input-uint8, derived before the run)',
+    config: (c) => ({
+      ...c,
+      models: { ...(c.models as object), default: 'ultraface', variant: 'slim-320_u8in' },
+    }),
+    prepare: (cli, dataDir) => {
+      execFileSync(
+        process.execPath,
+        [
+          cli,
+          'derive',
+          'ultraface',
+          '--variant',
+          'slim-320',
+          '--method',
+          'input-uint8',
+          '--out',
+          dataDir,
+          '--quiet',
+        ],
+        { stdio: 'ignore' },
+      );
+    },
   },
   {
     id: 'arena-off',
@@ -95,8 +149,13 @@ const TOGGLES: Toggle[] = [
   },
   {
     id: 'lite-mode',
-    name: 'V8 --lite-mode (no optimising compiler, no feedback vectors)',
-    nodeArgs: [...DEPLOY_NODE_ARGS, '--lite-mode'],
+    name: 'lean runtime (EDGE_AGENT_LEAN=1: V8 --lite-mode, no optimising compilers)',
+    nodeArgs: [...DEPLOY_NODE_ARGS, ...AGENT_LEAN_NODE_ARGS],
+  },
+  {
+    id: 'no-maglev',
+    name: "V8 --no-maglev (no mid-tier optimising compiler; on by default in Node ≥ 22's V8)",
+    nodeArgs: [...DEPLOY_NODE_ARGS, '--no-maglev'],
   },
   {
     id: 'bytecode-old-age-default',
@@ -218,8 +277,10 @@ export async function runOnce(
   envChanges: Env,
   seconds: number,
   nodeArgs: readonly string[] = DEPLOY_NODE_ARGS,
+  prepare?: (cli: string, dataDir: string) => void,
 ) {
   const dir = mkdtempSync(path.join(tmpdir(), 'ea-bench-breakdown-'));
+  prepare?.(cli, path.join(dir, 'data'));
   const probe = path.join(dir, 'probe');
   mkdirSync(probe);
   const port = 20_000 + Math.floor(Math.random() * 20_000);
@@ -324,9 +385,12 @@ export async function benchMemoryBreakdown(
           if (!options.compare) throw new Error('row compare needs --compare <other build>/dist/cli.js');
           return { id, name: `baseline on another build (${options.compare})` } satisfies Toggle;
         }
-        const t = TOGGLES.find((x) => x.id === id);
-        if (!t) throw new Error(`unknown row ${id} (${TOGGLES.map((x) => x.id).join(', ')})`);
-        return t;
+        const parts = id.split('+').map((part) => {
+          const t = TOGGLES.find((x) => x.id === part);
+          if (!t) throw new Error(`unknown row ${part} (${TOGGLES.map((x) => x.id).join(', ')})`);
+          return t;
+        });
+        return parts.length === 1 ? parts[0]! : combine(parts);
       })
     : TOGGLES;
   const cli = ensureBuilt(packageRoot(), log);
@@ -342,6 +406,7 @@ export async function benchMemoryBreakdown(
         t.env ?? {},
         seconds,
         t.nodeArgs,
+        t.prepare,
       );
       log(
         `memory breakdown: ${t.id}: anonymous ${r.anonMB} MB, RSS ${r.rssMB} MB, heaps main ${r.mainHeapMB} / worker ${r.workerHeapMB} MB, ${r.fps ?? '–'} fps, ${r.cpuMsPerFrame ?? '–'} CPU ms/frame`,

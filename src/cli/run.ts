@@ -1,6 +1,7 @@
 import { Agent, RESTART_EXIT_CODE } from '../agent.js';
 import { loadConfig } from '../config/index.js';
 import { createLogger } from '../log.js';
+import { isLean } from '../service/memory-env.js';
 import { ServiceNotifier, servingState } from '../service/systemd.js';
 import { type Command, parseCommandArgs } from './command.js';
 
@@ -12,7 +13,11 @@ export const runCommand: Command = {
     const { values } = parseCommandArgs(this, ctx.argv, { config: { type: 'string', short: 'c' } });
     const loaded = loadConfig({ file: values.config, env: ctx.env, cwd: ctx.cwd });
     const log = createLogger({ level: loaded.config.log.level, fd: 1 });
-    log.info({ config: loaded.file ?? 'defaults' }, 'configuration loaded');
+    // `lean`: V8 without its optimising compilers (EDGE_AGENT_LEAN=1 or --lite-mode; docs/memory.md).
+    log.info(
+      { config: loaded.file ?? 'defaults', node: process.version, lean: isLean() },
+      'configuration loaded',
+    );
 
     const controller = new AbortController();
     const onSignal = (sig: NodeJS.Signals) => {

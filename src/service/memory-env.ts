@@ -28,13 +28,35 @@ export const AGENT_V8_FLAGS = ['--max-semi-space-size=2'] as const;
  */
 export const AGENT_NODE_ARGS = ['--optimize-for-size', '--no-sparkplug', '--bytecode-old-age=1'] as const;
 
+/**
+ * The lean runtime, asked for with `EDGE_AGENT_LEAN=1` (or the flag on node's command line): V8
+ * without its optimising compilers (`--lite-mode`, which implies `--jitless`), so their code in the
+ * node binary is never paged in — 6–7 MB less RSS on Node 20, ~10 MB on Node 22/24 (docs/memory.md,
+ * "Ninth round"). CPU per frame is unchanged when the model takes camera bytes as they are
+ * (YOLOX-nano, any `input-uint8` variant) and about doubles for a float model that normalises its
+ * input (slim-320), whose per-pixel loop then runs in V8's interpreter. No WebAssembly (nothing in
+ * the agent uses it). Children (derivation, tuning) keep the JIT: their node arguments are their own.
+ */
+export const AGENT_LEAN_NODE_ARGS = ['--lite-mode'] as const;
+
+/** True when this process runs without V8's optimising compilers. */
+export function isLean(execArgv: readonly string[] = process.execArgv): boolean {
+  return execArgv.includes('--lite-mode') || execArgv.includes('--jitless');
+}
+
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** `EDGE_AGENT_LEAN=1` asked for the lean runtime and this process does not run it yet. */
+export function leanWanted(env: Env, execArgv: readonly string[]): boolean {
+  return env.EDGE_AGENT_LEAN === '1' && !isLean(execArgv);
+}
 
 /**
  * Pure: the arguments and environment to re-execute with, or undefined when the environment
- * already has every malloc setting (a value the operator set is kept) or re-execution is turned
- * off (`EDGE_AGENT_NO_REEXEC=1`). The V8 flags are added unless NODE_OPTIONS or the node arguments
- * already have them (a semi-space size of the operator's is kept).
+ * already has every malloc setting (a value the operator set is kept) and no lean runtime is asked
+ * for that is not running, or re-execution is turned off (`EDGE_AGENT_NO_REEXEC=1`). The V8 flags
+ * are added unless NODE_OPTIONS or the node arguments already have them (a semi-space size of the
+ * operator's is kept).
  */
 export function memoryReexec(
   env: Env,
@@ -42,7 +64,8 @@ export function memoryReexec(
 ): { env: Record<string, string>; execArgv: string[] } | undefined {
   if (env.EDGE_AGENT_NO_REEXEC === '1') return undefined;
   const missing = Object.entries(AGENT_MALLOC_ENV).filter(([key]) => env[key] === undefined);
-  if (missing.length === 0) return undefined;
+  const lean = leanWanted(env, execArgv);
+  if (missing.length === 0 && !lean) return undefined;
   const given = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
   const sized = given.some((a) => a.startsWith('--max-semi-space-size'));
   const extra = AGENT_NODE_ARGS.filter((a) => !given.includes(a));
@@ -50,7 +73,12 @@ export function memoryReexec(
   for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
   return {
     env: { ...out, ...Object.fromEntries(missing) },
-    execArgv: [...(sized ? [] : AGENT_V8_FLAGS), ...extra, ...execArgv],
+    execArgv: [
+      ...(sized ? [] : AGENT_V8_FLAGS),
+      ...extra,
+      ...(lean ? AGENT_LEAN_NODE_ARGS : []),
+      ...execArgv,
+    ],
   };
 }
 
@@ -62,7 +90,16 @@ export function memoryReexec(
 export function reexecWithMemoryEnv(): void {
   const execve = (process as unknown as { execve?: (file: string, args: string[], env: object) => never })
     .execve;
-  if (typeof execve !== 'function') return;
+  if (typeof execve !== 'function') {
+    if (leanWanted(process.env, process.execArgv) && process.env.EDGE_AGENT_NO_REEXEC !== '1') {
+      process.stderr.write(
+        `edge-agent: EDGE_AGENT_LEAN=1 needs Node.js >= 22.15 to restart itself lean (this is ${process.version}); ` +
+          `running with the JIT. Put ${AGENT_LEAN_NODE_ARGS.join(' ')} on node's command line instead ` +
+          '(docs/memory.md, "The lean runtime").\n',
+      );
+    }
+    return;
+  }
   const plan = memoryReexec(process.env, process.execArgv);
   if (!plan) return;
   execve(process.execPath, [process.execPath, ...plan.execArgv, ...process.argv.slice(1)], plan.env);

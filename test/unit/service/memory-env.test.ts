@@ -2,7 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AGENT_MALLOC_ENV, AGENT_NODE_ARGS, memoryReexec } from '../../../src/service/memory-env.js';
+import {
+  AGENT_LEAN_NODE_ARGS,
+  AGENT_MALLOC_ENV,
+  AGENT_NODE_ARGS,
+  isLean,
+  memoryReexec,
+} from '../../../src/service/memory-env.js';
 import { REPO } from '../../helpers/paths.js';
 
 describe('memoryReexec', () => {
@@ -37,6 +43,32 @@ describe('memoryReexec', () => {
 
   it('can be turned off', () => {
     expect(memoryReexec({ EDGE_AGENT_NO_REEXEC: '1' }, [])).toBeUndefined();
+    expect(memoryReexec({ EDGE_AGENT_NO_REEXEC: '1', EDGE_AGENT_LEAN: '1' }, [])).toBeUndefined();
+  });
+
+  it('EDGE_AGENT_LEAN=1 re-executes under --lite-mode even when the malloc settings are there, once', () => {
+    // As the systemd unit or the image sets the environment, plus the request.
+    const env = { ...AGENT_MALLOC_ENV, NODE_OPTIONS: '--max-semi-space-size=2', EDGE_AGENT_LEAN: '1' };
+    const plan = memoryReexec(env, [...AGENT_NODE_ARGS]);
+    expect(plan).toEqual({ env, execArgv: [...AGENT_LEAN_NODE_ARGS, ...AGENT_NODE_ARGS] });
+    // The re-executed process has the flag: no second re-execution.
+    expect(memoryReexec(plan!.env, plan!.execArgv)).toBeUndefined();
+    // Already lean by the command line (--lite-mode or --jitless): nothing to do.
+    expect(memoryReexec(env, ['--jitless'])).toBeUndefined();
+    // Anything else than 1 is not a request.
+    expect(memoryReexec({ ...AGENT_MALLOC_ENV, EDGE_AGENT_LEAN: 'yes' }, [])).toBeUndefined();
+    // With the malloc settings missing too, both come in one re-execution.
+    expect(memoryReexec({ EDGE_AGENT_LEAN: '1' }, [])?.execArgv).toEqual([
+      '--max-semi-space-size=2',
+      ...AGENT_NODE_ARGS,
+      ...AGENT_LEAN_NODE_ARGS,
+    ]);
+  });
+
+  it('isLean reads the node arguments', () => {
+    expect(isLean(['--lite-mode'])).toBe(true);
+    expect(isLean(['--jitless', '--optimize-for-size'])).toBe(true);
+    expect(isLean([...AGENT_NODE_ARGS])).toBe(false);
   });
 });
 
@@ -49,6 +81,22 @@ describe('AGENT_NODE_ARGS', () => {
     const dockerfile = readFileSync(path.join(REPO, 'Dockerfile.arm64'), 'utf8');
     const entry = ['/usr/bin/tini', '--', 'node', ...AGENT_NODE_ARGS, '/opt/edge-agent/dist/cli.js'];
     expect(dockerfile).toContain(`ENTRYPOINT ${JSON.stringify(entry).replaceAll(',', ', ')}`);
+  });
+
+  it('the lean runtime: this node accepts its flags and runs a worker thread under them', () => {
+    const run = spawnSync(
+      process.execPath,
+      [
+        ...AGENT_NODE_ARGS,
+        ...AGENT_LEAN_NODE_ARGS,
+        '-e',
+        "new (require('node:worker_threads').Worker)('require(\\'node:worker_threads\\').parentPort.postMessage(typeof WebAssembly)', { eval: true }).once('message', (m) => { console.log(m); process.exit(0); })",
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(run.status).toBe(0);
+    // V8 without a JIT: no WebAssembly (nothing in the agent uses it).
+    expect(run.stdout.trim()).toBe('undefined');
   });
 
   it('are V8 flags this node accepts', () => {
