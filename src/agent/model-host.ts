@@ -7,6 +7,8 @@ import type { SessionHost } from '../inference/session-link.js';
 import { WorkerModel } from '../inference/worker-model.js';
 import type { Logger } from '../log.js';
 import { Catalog, loadCatalog } from '../models/catalog.js';
+import { normalisesInJavaScript } from '../pipeline/normalise.js';
+import { isLean } from '../service/memory-env.js';
 import { type FallbackResult, fallbackCandidates, loadWithFallback } from './degraded.js';
 import { NO_MODEL_NAME } from './no-model.js';
 
@@ -153,6 +155,7 @@ export class ModelHost implements ModelSwitcher {
     );
     this.fallback = result.failures.length > 0 ? result : undefined;
     this.current = result.model;
+    this.noteLeanCost(this.current);
     return this.current;
   }
 
@@ -229,7 +232,21 @@ export class ModelHost implements ModelSwitcher {
     this.fallback = undefined;
     if (this.pipeline) await this.pipeline.setModel(next);
     else await previous.dispose();
+    this.noteLeanCost(next);
     return { changed: true, from, to: this.active()! };
+  }
+
+  /** On the lean runtime, says when the served variant's preparation runs per value in JavaScript. */
+  private noteLeanCost(model: WorkerModel): void {
+    if (!isLean() || !normalisesInJavaScript(model.input)) return;
+    this.log.warn(
+      {
+        model: model.name,
+        variant: model.variant.id,
+        derive: `edge-agent derive ${model.name} --variant ${model.variant.id} --method input-uint8`,
+      },
+      'this variant normalises its input in JavaScript, which the lean runtime interprets (about twice the CPU per frame): serve its input-uint8 variant',
+    );
   }
 
   /** Loads `variant` of `name` (default: the manifest's) with the agent's session options and the target's EP/threads. */
@@ -268,6 +285,7 @@ export class ModelHost implements ModelSwitcher {
       this.sessionNow = target.session;
       this.fallback = undefined;
       this.installFirst(next);
+      this.noteLeanCost(next);
       const none = { model: NO_MODEL_NAME, variant: NO_MODEL_NAME, executionProvider: undefined };
       return { changed: true, from: none, to: this.active()! };
     });

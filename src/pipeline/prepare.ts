@@ -3,6 +3,7 @@ import type { ResizePlan } from '../image/geometry.js';
 import type { InverseTransform, RawImage } from '../image/types.js';
 import { fillTensor, preprocess } from '../inference/preprocess.js';
 import type { InputSpec } from '../models/manifest.js';
+import { channelAffine } from './normalise.js';
 
 /**
  * Turns a frame into a model input tensor by the cheapest path available:
@@ -278,12 +279,10 @@ export function fillFromPlanes(
 ): void {
   const plane = spec.width * spec.height;
   const order = PLANE_OF[spec.colorOrder];
-  const { scale, mean, std } = spec.normalize;
   for (let c = 0; c < 3; c++) {
     const from = order[c]! * plane;
     out.set(planes.subarray(from, from + plane), c * plane);
-    const a = scale / std[c]!;
-    const b = -mean[c]! / std[c]!;
+    const { a, b } = channelAffine(spec.normalize, c);
     if (out instanceof Float32Array && (a !== 1 || b !== 0)) {
       const end = (c + 1) * plane;
       for (let i = c * plane; i < end; i++) out[i] = out[i]! * a + b;

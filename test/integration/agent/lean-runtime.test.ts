@@ -48,6 +48,13 @@ describe('the lean runtime', () => {
     expect(loaded).toMatchObject({ lean: true, node: process.version });
     const result = await firstResult(agent);
     expect(Array.isArray(result.detections)).toBe(true);
+    // slim-320 normalises in JavaScript: the agent says what to serve instead.
+    expect(
+      agent.lines.find((l) => String(l.msg).includes('normalises its input in JavaScript')),
+    ).toMatchObject({
+      level: 40,
+      derive: 'edge-agent derive ultraface --variant slim-320 --method input-uint8',
+    });
     const end = await agent.terminate();
     expect(end, agent.log()).toMatchObject({ code: 0 });
   }, 120_000);
@@ -59,7 +66,8 @@ describe('the lean runtime', () => {
       { cli: FROM_SOURCES, nodeArgs: [...AGENT_NODE_ARGS, '--import', TSX_LOADER] },
     );
     const loaded = await agent.waitFor((l) => l.msg === 'configuration loaded', 60_000);
-    if (typeof (process as { execve?: unknown }).execve === 'function') {
+    const lean = typeof (process as { execve?: unknown }).execve === 'function';
+    if (lean) {
       // Same process (systemd's main pid holds), now without the JIT.
       expect(loaded).toMatchObject({ lean: true, pid: agent.child.pid });
     } else {
@@ -68,6 +76,9 @@ describe('the lean runtime', () => {
       expect(agent.stderr).toContain(AGENT_LEAN_NODE_ARGS.join(' '));
     }
     expect(Array.isArray((await firstResult(agent)).detections)).toBe(true);
+    // The cost warning comes with the lean runtime only.
+    const warned = agent.lines.some((l) => String(l.msg).includes('normalises its input in JavaScript'));
+    expect(warned).toBe(lean);
     const end = await agent.terminate();
     expect(end, agent.log()).toMatchObject({ code: 0 });
   }, 120_000);
