@@ -74,17 +74,20 @@ async function probeBroker(config: AgentConfig): Promise<BrokerProbe> {
       (['ca', 'cert', 'key'] as const).filter((k) => tls[k]).map((k) => [k, readFileSync(tls[k]!)]),
     );
     const { connectAsync } = await import('mqtt');
-    const client = await connectAsync(url, {
-      connectTimeout: 5000,
-      reconnectPeriod: 0,
-      clientId: `edge-agent-doctor-${process.pid}`,
-      ...(username !== undefined ? { username } : {}),
-      ...(password !== undefined ? { password } : {}),
-      ...files,
-      rejectUnauthorized: tls.rejectUnauthorized,
-      ...(tls.passphrase ? { passphrase: tls.passphrase } : {}),
-      ...(tls.servername ? { servername: tls.servername } : {}),
-    });
+    const { brokerConnectOptions } = await import('../fleet/broker-url.js');
+    const client = await connectAsync(
+      brokerConnectOptions(url, {
+        connectTimeout: 5000,
+        reconnectPeriod: 0,
+        clientId: `edge-agent-doctor-${process.pid}`,
+        ...(username !== undefined ? { username } : {}),
+        ...(password !== undefined ? { password } : {}),
+        ...files,
+        rejectUnauthorized: tls.rejectUnauthorized,
+        ...(tls.passphrase ? { passphrase: tls.passphrase } : {}),
+        ...(tls.servername ? { servername: tls.servername } : {}),
+      }),
+    );
     await client.endAsync();
     return { kind: 'reached', url: shown };
   } catch (err) {

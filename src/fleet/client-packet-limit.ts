@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { brokerConnectOptions } from './broker-url.js';
 import { MqttFrameScanner } from './packet-gate.js';
 
 /**
@@ -53,7 +54,7 @@ export function connectWithPacketLimit(
   onOversize: (err: IncomingPacketTooLargeError) => void,
 ): (url: string, options: IClientOptions) => MqttClient {
   return (url, options) => {
-    const client = mqtt.connect(url, { ...options, manualConnect: true });
+    const client = mqtt.connect(brokerConnectOptions(url, { ...options, manualConnect: true }));
     limitIncomingPackets(client, maxPacketBytes, onOversize);
     client.connect();
     return client;

@@ -5,6 +5,7 @@ import { redactUrl } from '../config/redact.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backoffDelayMs, isAuthRefusal, isProtocolRefusal, TakeoverDetector } from './backoff.js';
+import { brokerConnectOptions } from './broker-url.js';
 import { connectWithPacketLimit, type IncomingPacketTooLargeError } from './client-packet-limit.js';
 
 export interface LinkTls {
@@ -306,7 +307,7 @@ export class MqttLink {
 
   private defaultConnect(): ConnectFn {
     const max = this.options.maximumPacketSize;
-    if (!max) return mqtt.connect;
+    if (!max) return (url, options) => mqtt.connect(brokerConnectOptions(url, options));
     return connectWithPacketLimit(max, (err: IncomingPacketTooLargeError) => {
       this.discardSession = true;
       this.log.warn(

@@ -5,6 +5,7 @@ import type { AgentConfig } from '../config/index.js';
 import { redactUrl } from '../config/redact.js';
 import { EdgeAgentError, errorMessage, UsageError } from '../errors.js';
 import { isProtocolRefusal } from './backoff.js';
+import { brokerConnectOptions } from './broker-url.js';
 import { parseDeviceTopic } from './topics.js';
 
 /**
@@ -164,7 +165,7 @@ export async function connectOperator(
 
 function connectOnce(url: string, options: IClientOptions): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, options);
+    const client = mqtt.connect(brokerConnectOptions(url, options));
     let error: Error | undefined;
     client.once('connect', () => {
       client.removeAllListeners('close');
