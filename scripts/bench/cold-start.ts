@@ -1,6 +1,7 @@
 // Cold start of the agent as a device runs it (`node dist/cli.js run`): time from spawning the
 // process to `/healthz` answering and to the first inference result (`/api/results/latest`), with
-// the import time of the CLI's modules alone for comparison. `npm run bench:cold-start [-- --runs 5]`.
+// the import time of the CLI's modules alone for comparison. `npm run bench:cold-start [-- --runs 5]`;
+// `-- --lean` on the lean runtime (V8 --lite-mode, EDGE_AGENT_LEAN=1), written to bench/cold-start-lean.*.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../../src/paths.js';
+import { AGENT_LEAN_NODE_ARGS } from '../../src/service/memory-env.js';
 import { DEPLOY_ENV, DEPLOY_NODE_ARGS, ensureBuilt } from './memory.js';
 import { makeVideo } from './pipeline.js';
 import { markdownTable, percentile, round, writeStandalone } from './stats.js';
@@ -17,6 +19,8 @@ export interface ColdStartOptions {
   /** Another build's dist/cli.js, to compare (A/B on the same machine state). */
   cli?: string;
   runs?: number;
+  /** The lean runtime's node arguments besides the deployment's. */
+  lean?: boolean;
   log?: (line: string) => void;
 }
 
@@ -50,7 +54,12 @@ async function poll(url: string, deadline: number): Promise<boolean> {
   return false;
 }
 
-export async function coldStartOnce(cli: string, video: string, model: string): Promise<ColdRun> {
+export async function coldStartOnce(
+  cli: string,
+  video: string,
+  model: string,
+  nodeArgs: readonly string[] = DEPLOY_NODE_ARGS,
+): Promise<ColdRun> {
   const dir = mkdtempSync(path.join(tmpdir(), 'ea-bench-cold-'));
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const config = path.join(dir, 'agent.config.json');
@@ -68,7 +77,7 @@ export async function coldStartOnce(cli: string, video: string, model: string): 
   );
   const env = { ...process.env, ...DEPLOY_ENV };
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...DEPLOY_NODE_ARGS, cli, 'run', '--config', config], {
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'run', '--config', config], {
     env,
     stdio: 'ignore',
   });
@@ -104,14 +113,14 @@ function runModule(dir: string): string {
  * costs): cli/run-main.js and cli/run.js (their bundle where the build has one) where the build has them, else
  * cli/main.js (older builds).
  */
-function importMs(cli: string): number {
+function importMs(cli: string, nodeArgs: readonly string[]): number {
   const dir = path.dirname(cli);
   const runMain = path.join(dir, 'cli', 'run-main.js');
   const code = existsSync(runMain)
     ? `import(${JSON.stringify(runMain)}).then(() => import(${JSON.stringify(runModule(dir))}))`
     : `import(${JSON.stringify(path.join(dir, 'cli', 'main.js'))})`;
   const t0 = performance.now();
-  spawnSync(process.execPath, ['-e', code]);
+  spawnSync(process.execPath, [...nodeArgs, '-e', code]);
   return performance.now() - t0;
 }
 
@@ -119,6 +128,7 @@ export async function benchColdStart(options: ColdStartOptions = {}) {
   const log = options.log ?? (() => {});
   const model = options.model ?? 'yolox-nano';
   const runs = options.runs ?? 3;
+  const nodeArgs = options.lean ? [...DEPLOY_NODE_ARGS, ...AGENT_LEAN_NODE_ARGS] : DEPLOY_NODE_ARGS;
   const cli = options.cli ? path.resolve(options.cli) : ensureBuilt(packageRoot(), log);
   const dir = mkdtempSync(path.join(tmpdir(), 'ea-bench-video-'));
   try {
@@ -126,8 +136,8 @@ export async function benchColdStart(options: ColdStartOptions = {}) {
     const results: ColdRun[] = [];
     const imports: number[] = [];
     for (let i = 0; i < runs; i++) {
-      imports.push(importMs(cli));
-      const r = await coldStartOnce(cli, video, model);
+      imports.push(importMs(cli, nodeArgs));
+      const r = await coldStartOnce(cli, video, model, nodeArgs);
       log(
         `cold start ${i + 1}/${runs}: /healthz ${Math.round(r.healthzMs)} ms (agent CPU ${r.healthzCpuMs ?? '–'} ms), first result ${Math.round(r.firstResultMs)} ms`,
       );
@@ -167,7 +177,7 @@ export async function benchColdStart(options: ColdStartOptions = {}) {
         ],
       ),
       '',
-      `\`node ${DEPLOY_NODE_ARGS.join(' ')} dist/cli.js run\` from spawn, on a video file, HTTP and the embedded MQTT broker on; ` +
+      `\`node ${nodeArgs.join(' ')} dist/cli.js run\` from spawn, on a video file, HTTP and the embedded MQTT broker on; ` +
         'the import column is node importing what `run` imports (cli/run-main.js and cli/run.js) alone. ' +
         `Quickest run: /healthz ${Math.round(Math.min(...results.map((r) => r.healthzMs)))} ms, first result ` +
         `${Math.round(Math.min(...results.map((r) => r.firstResultMs)))} ms.`,
@@ -181,14 +191,20 @@ export async function benchColdStart(options: ColdStartOptions = {}) {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
-    options: { runs: { type: 'string' }, model: { type: 'string' }, cli: { type: 'string' } },
+    options: {
+      runs: { type: 'string' },
+      model: { type: 'string' },
+      cli: { type: 'string' },
+      lean: { type: 'boolean' },
+    },
   });
   writeStandalone(
-    'cold-start',
+    values.lean ? 'cold-start-lean' : 'cold-start',
     await benchColdStart({
       ...(values.runs ? { runs: Number(values.runs) } : {}),
       ...(values.model ? { model: values.model } : {}),
       ...(values.cli ? { cli: values.cli } : {}),
+      ...(values.lean ? { lean: true } : {}),
       log: (line) => process.stderr.write(`[bench] ${line}\n`),
     }),
   );
