@@ -106,6 +106,10 @@ describe('doctor checks (pure)', () => {
     });
     expect(checkMemory('m', 100e6, memory(400e6, 300e6)).status).toBe('fail'); // needs 450 MB
     expect(checkMemory('m', 10e6, memory(4e9, 150e6)).status).toBe('warn'); // 180 MB > 150 MB free
+    // Short of memory either way: the lean runtime is named among the fixes; not when it fits.
+    expect(checkMemory('m', 100e6, memory(400e6, 300e6)).fix).toContain('EDGE_AGENT_LEAN=1');
+    expect(checkMemory('m', 10e6, memory(4e9, 150e6)).fix).toContain('EDGE_AGENT_LEAN=1');
+    expect(checkMemory('m', 10e6, memory(4e9, 4e9)).fix).toBeUndefined();
     expect(checkMemory('m', 10e6, memory(4e9, 2e9)).status).toBe('ok');
   });
 
