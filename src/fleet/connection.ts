@@ -230,7 +230,15 @@ export class MqttLink {
     { kind: 'session'; end: SessionEnd } | { kind: 'failed'; error: string; code?: number }
   > {
     return new Promise((resolve) => {
-      const client = (this.deps.connect ?? this.defaultConnect())(this.options.url, this.clientOptions());
+      let client: MqttClient;
+      try {
+        client = (this.deps.connect ?? this.defaultConnect())(this.options.url, this.clientOptions());
+      } catch (err) {
+        // A URL the parser refuses, a client that cannot be built: a failed attempt, retried with
+        // backoff and reported, never an exception out of the link's loop.
+        resolve({ kind: 'failed', error: errorMessage(err) });
+        return;
+      }
       this.discardSession = false;
       this.current = client;
       let lastError: { message: string; code?: number } | undefined;

@@ -54,6 +54,21 @@ const settle = async () => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
 };
 
+describe('MqttLink with a broker URL the parser refuses', () => {
+  it('reports a failed attempt and waits to retry, without throwing out of its loop', async () => {
+    const clock = new FakeClock();
+    const link = new MqttLink(
+      { ...options, url: 'mqtt://bad host:1883' },
+      { online: async () => undefined, offline: () => undefined },
+      { clock, log: silentLogger(), random: () => 0.5 },
+    );
+    link.start();
+    await settle();
+    expect(link.snapshot()).toMatchObject({ state: 'waiting', failures: 1, lastError: 'Invalid URL' });
+    await link.stop();
+  });
+});
+
 describe('MqttLink with an injected connect (no broker)', () => {
   it('falls back to MQTT 3.1.1 on a protocol refusal, goes online, reconnects after a drop, stops cleanly', async () => {
     const clock = new FakeClock();
