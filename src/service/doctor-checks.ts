@@ -197,7 +197,7 @@ export function estimateAgentBytes(modelBytes: number): number {
 }
 
 /** The lean runtime, for a board short of memory (docs/memory.md, "The lean runtime"). */
-const LEAN_HINT = 'EDGE_AGENT_LEAN=1 runs the agent 6-10 MB smaller (V8 without its optimising compilers)';
+const LEAN_HINT = 'EDGE_AGENT_LEAN=1 runs the agent 6-12 MB smaller (V8 without its optimising compilers)';
 
 export function checkMemory(
   model: string,

@@ -31,7 +31,7 @@ export const AGENT_NODE_ARGS = ['--optimize-for-size', '--no-sparkplug', '--byte
 /**
  * The lean runtime, asked for with `EDGE_AGENT_LEAN=1` (or the flag on node's command line): V8
  * without its optimising compilers (`--lite-mode`, which implies `--jitless`), so their code in the
- * node binary is never paged in — 6–7 MB less RSS on Node 20, ~10 MB on Node 22/24 (docs/memory.md,
+ * node binary is never paged in — 6–7 MB less RSS on Node 20, 9–12 MB on Node 24 (docs/memory.md,
  * "Ninth round"). CPU per frame is unchanged when the model takes camera bytes as they are
  * (YOLOX-nano, any `input-uint8` variant) and about doubles for a float model that normalises its
  * input (slim-320), whose per-pixel loop then runs in V8's interpreter. No WebAssembly (nothing in
