@@ -113,6 +113,18 @@ export class AgentProcess {
     return String((await this.waitFor((l) => l.msg === 'http listening', timeoutMs)).url);
   }
 
+  /** Polls `/api/results/latest` until a frame's result (with its detections) is there. */
+  async firstResult(timeoutMs = 60_000): Promise<{ detections: unknown[]; variant?: string }> {
+    const url = await this.url();
+    for (const deadline = Date.now() + timeoutMs; ; ) {
+      if (Date.now() > deadline) throw new Error(`no result from the agent\n${this.log()}`);
+      const res = await fetch(`${url}/api/results/latest`).catch(() => undefined);
+      const body = res?.ok ? ((await res.json()) as { detections?: unknown[]; variant?: string }) : undefined;
+      if (body?.detections) return body as { detections: unknown[]; variant?: string };
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
   /** The last log lines and stderr, for failure messages. */
   log(): string {
     return `${this.lines

@@ -28,17 +28,6 @@ afterEach(() => {
   agent = undefined;
 });
 
-async function firstResult(a: AgentProcess): Promise<{ detections?: unknown[]; variant?: string }> {
-  const url = await a.url();
-  for (const deadline = Date.now() + 60_000; ; ) {
-    if (Date.now() > deadline) throw new Error(`no result from the lean agent\n${a.log()}`);
-    const res = await fetch(`${url}/api/results/latest`).catch(() => undefined);
-    const body = res?.ok ? ((await res.json()) as { detections?: unknown[]; variant?: string }) : undefined;
-    if (body?.detections) return body;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 describe('the lean runtime', () => {
   it('serves a normalising model under --lite-mode and says so in its first log line', async () => {
     agent = AgentProcess.start(CONFIG, DEPLOY_ENV, {
@@ -46,7 +35,7 @@ describe('the lean runtime', () => {
       nodeArgs: [...AGENT_NODE_ARGS, ...AGENT_LEAN_NODE_ARGS, '--import', TSX_LOADER],
     });
     const loaded = await agent.waitFor((l) => l.msg === 'configuration loaded', 60_000);
-    const result = await firstResult(agent);
+    const result = await agent.firstResult();
     expect(Array.isArray(result.detections)).toBe(true);
     const warning = agent.lines.find((l) => String(l.msg).includes('normalises its input in JavaScript'));
     if (leanSupported()) {
@@ -86,7 +75,7 @@ describe('the lean runtime', () => {
       expect(agent.stderr).toContain('EDGE_AGENT_LEAN=1 needs Node.js 24');
       expect(agent.stderr).toContain(AGENT_LEAN_NODE_ARGS.join(' '));
     }
-    expect(Array.isArray((await firstResult(agent)).detections)).toBe(true);
+    expect(Array.isArray((await agent.firstResult()).detections)).toBe(true);
     // The cost warning comes with the lean runtime only.
     const warned = agent.lines.some((l) => String(l.msg).includes('normalises its input in JavaScript'));
     expect(warned).toBe(lean);

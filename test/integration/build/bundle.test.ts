@@ -75,13 +75,7 @@ describe('the bundled run path (scripts/bundle.mjs)', () => {
     );
     try {
       const url = await agent.url();
-      let latest: { detections?: unknown[] } | undefined;
-      for (const deadline = Date.now() + 60_000; !latest?.detections; ) {
-        if (Date.now() > deadline) throw new Error(`no result from the bundled agent\n${agent.log()}`);
-        await new Promise((r) => setTimeout(r, 250));
-        const res = await fetch(`${url}/api/results/latest`).catch(() => undefined);
-        latest = res?.ok ? ((await res.json()) as { detections?: unknown[] }) : undefined;
-      }
+      const latest = await agent.firstResult();
       expect(Array.isArray(latest.detections)).toBe(true);
       // The dashboard's files are found through a rewritten import.meta.url (dist/http/public).
       expect(await (await fetch(`${url}/`)).text()).toContain('<title>edge-agent</title>');
