@@ -88,7 +88,8 @@ export function createAgentTuner(deps: AgentTunerDeps): AgentTuner {
     clock,
     log,
   });
-  pipeline.onResult((r) => controller.onInference(r.timings.inferenceMs));
+  // The tuned p95 covers preparing the frame and the run (measure-child.ts): compared like with like.
+  pipeline.onResult((r) => controller.onInference(r.timings.preprocessMs + r.timings.inferenceMs));
   deps.sampler?.on('sample', (s) =>
     controller.onReadings({
       powerSource: s.powerSource,

@@ -1,7 +1,9 @@
 import type { DeviceProfile } from '../hardware/schema.js';
 import type { ModelEntry } from '../models/catalog.js';
+import { effectiveInputSpec } from '../models/manifest.js';
 import { type Method, normalizeParams, variantIdFor } from '../optimize/methods/index.js';
-import type { Selection } from './types.js';
+import { normalisesInJavaScript } from '../pipeline/normalise.js';
+import type { CandidateKey, Selection } from './types.js';
 
 export interface DerivationJob {
   method: Method;
@@ -65,4 +67,35 @@ export function chooseDerivations(
     });
   }
   return jobs;
+}
+
+/**
+ * Derivations that serve the chosen variant's own outputs for less work per frame, whether or not
+ * the constraints are met: today `input-uint8` of a chosen variant whose input the pipeline
+ * normalises in JavaScript (a float NCHW model with a mean/std) — the graph then takes camera bytes
+ * and normalises inside onnxruntime (UltraFace slim-320 here: 9.4–10.6 → 6.4–6.8 CPU-ms per frame
+ * in the agent, about 2 MB less; docs/memory.md). Lossless up to float rounding; its fidelity is
+ * measured like any variant's and the policy decides (an equal score and a clearly better tie
+ * figure replaces the current choice). Nothing when it exists already. Pure.
+ */
+export function chooseImprovements(
+  entry: ModelEntry,
+  chosen: Pick<CandidateKey, 'variant'> | null,
+): DerivationJob[] {
+  const variant = chosen ? entry.variants.find((v) => v.id === chosen.variant) : undefined;
+  if (!variant) return [];
+  const spec = effectiveInputSpec(entry.manifest.input, variant);
+  if (spec.layout !== 'NCHW' || !normalisesInJavaScript(spec)) return [];
+  const params = normalizeParams('input-uint8', {});
+  const id = variantIdFor(variant.id, 'input-uint8', params);
+  if (entry.variants.some((v) => v.id === id)) return [];
+  return [
+    {
+      method: 'input-uint8',
+      params: params as Record<string, unknown>,
+      source: variant.id,
+      id,
+      why: 'the chosen variant is normalised in JavaScript every frame: the same model taking camera bytes does it in the graph',
+    },
+  ];
 }

@@ -4,11 +4,14 @@
 // figure is this session's alone. It also measures fidelity for variants without a recorded one.
 import { readFile } from 'node:fs/promises';
 import type * as ort from 'onnxruntime-node';
+import type { Frame } from '../camera/types.js';
 import { errorMessage } from '../errors.js';
 import type { ExecutionProvider } from '../inference/session.js';
 import { openSession } from '../inference/session.js';
 import { sha256Hex } from '../models/integrity.js';
-import type { BaselineNote, ChildAnswer, OpenJob, ParentMessage } from './measure-protocol.js';
+import type { InputSpec } from '../models/manifest.js';
+import { TensorPreparer, targetFor } from '../pipeline/prepare.js';
+import type { BaselineNote, ChildAnswer, FrameInput, OpenJob, ParentMessage } from './measure-protocol.js';
 
 const send = (message: ChildAnswer) =>
   new Promise<void>((resolve) => {
@@ -20,23 +23,90 @@ const send = (message: ChildAnswer) =>
 const note = (message: BaselineNote) => process.send?.(message);
 
 let session: ort.InferenceSession | undefined;
+let ortModule: typeof ort | undefined;
 let feeds: Record<string, ort.Tensor> = {};
 let baselineRss = 0;
 
-/** The job's input tensor; a frame is read and prepared here (sharp loads in this process only). */
-async function inputOf(job: OpenJob): Promise<{ data: Float32Array | Uint8Array; dims: readonly number[] }> {
-  if (!('frame' in job.input)) return job.input;
-  const { loadFrames, prepareInputs } = await import('../optimize/evaluation/frames.js');
-  const { framesDir, spec } = job.input.frame;
+/** A frame as a capture process delivers it for the input, and the pipeline's preparer for it. */
+interface Camera {
+  frame: Frame;
+  spec: InputSpec;
+  preparer: TensorPreparer;
+  inputName: string;
+}
+let camera: Camera | undefined;
+
+/**
+ * The job's frame scaled to the capture canvas of its input spec (`targetFor`): gbrp planes for
+ * NCHW inputs, interleaved in the model's colour order otherwise — what the agent's capture process
+ * hands its pipeline (docs/camera.md "Per-frame cost"). sharp loads in this process only.
+ */
+async function cameraFrame(input: FrameInput): Promise<Frame> {
+  const { loadFrames } = await import('../optimize/evaluation/frames.js');
+  const { preprocess } = await import('../inference/preprocess.js');
+  const { planResize } = await import('../image/geometry.js');
+  const { framesDir, spec } = input;
   const frames = await loadFrames(framesDir ? { dir: framesDir } : undefined, { limit: 1 });
-  const [prepared] = await prepareInputs(frames.images.slice(0, 1), spec);
-  return { data: prepared!.data, dims: prepared!.dims };
+  const image = frames.images[0];
+  if (!image) throw new Error('no frame to measure on');
+  const target = targetFor(spec);
+  const canvas = await preprocess(image, {
+    ...spec,
+    dtype: 'uint8',
+    layout: target.planar ? 'NCHW' : 'NHWC',
+    colorOrder: target.planar ? 'RGB' : spec.colorOrder,
+  });
+  const rgb = canvas.data as Uint8Array;
+  let data = rgb;
+  if (target.planar) {
+    // R, G, B planes → ffmpeg's gbrp order: G, B, R.
+    const plane = spec.width * spec.height;
+    data = new Uint8Array(rgb.length);
+    data.set(rgb.subarray(plane, 2 * plane), 0);
+    data.set(rgb.subarray(2 * plane), plane);
+    data.set(rgb.subarray(0, plane), 2 * plane);
+  }
+  const plan = planResize(image.width, image.height, target);
+  return {
+    data,
+    width: spec.width,
+    height: spec.height,
+    channels: 3,
+    timestampMs: 0,
+    seq: 0,
+    origin: 'tuner-measurement',
+    prepared: {
+      target,
+      sourceWidth: image.width,
+      sourceHeight: image.height,
+      contentX: plan.placeX,
+      contentY: plan.placeY,
+      contentWidth: plan.cropWidth,
+      contentHeight: plan.cropHeight,
+      inverse: plan.inverse,
+    },
+  };
 }
 
 async function open(job: OpenJob): Promise<ChildAnswer> {
   // Before the baseline: the memory figure is the session's, not the frame decoder's.
-  const { data, dims } = await inputOf(job);
-  const ortModule = await import('onnxruntime-node');
+  camera = undefined;
+  let tensor: { data: Float32Array | Uint8Array; dims: readonly number[] } | undefined;
+  let preparePath: string | undefined;
+  if ('frame' in job.input) {
+    const spec = job.input.frame.spec;
+    camera = {
+      frame: await cameraFrame(job.input.frame),
+      spec,
+      preparer: new TensorPreparer(),
+      inputName: job.inputName,
+    };
+    // Once here: the pool's buffer exists before the baseline, as it does in a serving pipeline.
+    const first = await camera.preparer.prepare(camera.frame, spec);
+    preparePath = first.path;
+    camera.preparer.release(first);
+  } else tensor = job.input;
+  ortModule = await import('onnxruntime-node');
   baselineRss = process.memoryUsage().rss;
   note({ type: 'baseline', rssBytes: baselineRss });
   const bytes = await readFile(job.path);
@@ -57,37 +127,56 @@ async function open(job: OpenJob): Promise<ChildAnswer> {
     throw new Error(`execution provider ${job.executionProvider} refused the model: ${why}`);
   }
   session = opened.session;
-  feeds = {
-    [job.inputName]: new ortModule.Tensor(
-      data instanceof Float32Array ? 'float32' : 'uint8',
-      data,
-      dims as number[],
-    ),
-  };
+  feeds = tensor ? { [job.inputName]: tensorOf(tensor.data, tensor.dims) } : {};
   const started = performance.now();
   for (let i = 0; i < job.warmupRuns; i++) await run();
-  return { type: 'ready', sessionCreateMs: opened.createMs, warmupMs: performance.now() - started };
+  return {
+    type: 'ready',
+    sessionCreateMs: opened.createMs,
+    warmupMs: performance.now() - started,
+    ...(preparePath ? { preparePath } : {}),
+  };
 }
 
-async function run(): Promise<void> {
-  const out = await session!.run(feeds);
-  for (const v of Object.values(out)) v.dispose();
+function tensorOf(data: Float32Array | Uint8Array, dims: readonly number[]): ort.Tensor {
+  return new ortModule!.Tensor(data instanceof Float32Array ? 'float32' : 'uint8', data, dims as number[]);
+}
+
+/** One frame's work: preparing it (as the pipeline does, when a frame was given), then `run`. */
+async function run(): Promise<number> {
+  if (!camera) {
+    const out = await session!.run(feeds);
+    for (const v of Object.values(out)) v.dispose();
+    return 0;
+  }
+  const t = performance.now();
+  const input = await camera.preparer.prepare(camera.frame, camera.spec);
+  const prepareMs = performance.now() - t;
+  try {
+    const out = await session!.run({ [camera.inputName]: tensorOf(input.data, input.dims) });
+    for (const v of Object.values(out)) v.dispose();
+  } finally {
+    camera.preparer.release(input);
+  }
+  return prepareMs;
 }
 
 async function burst(runs: number, budgetMs: number): Promise<ChildAnswer> {
   if (!session) throw new Error('no session open');
   const latenciesMs: number[] = [];
+  let prepareMs = 0;
   const cpu = process.cpuUsage();
   const started = performance.now();
   while (latenciesMs.length < runs && (latenciesMs.length === 0 || performance.now() - started < budgetMs)) {
     const t = performance.now();
-    await run();
+    prepareMs += await run();
     latenciesMs.push(performance.now() - t);
   }
   const used = process.cpuUsage(cpu);
   return {
     type: 'burst',
     latenciesMs,
+    prepareMs,
     cpuMs: (used.user + used.system) / 1000,
     wallMs: performance.now() - started,
   };
@@ -102,6 +191,7 @@ async function handle(message: ParentMessage): Promise<ChildAnswer> {
     case 'finish': {
       await session?.release();
       session = undefined;
+      camera = undefined;
       return {
         type: 'finished',
         peakRssBytes: process.resourceUsage().maxRSS * 1024,

@@ -9,8 +9,11 @@ export interface OpenJob {
   bytes: number;
   inputName: string;
   /**
-   * The input tensor, or the frame the child reads and prepares itself (the first of `framesDir`, or
-   * of the bundled samples): decoding and resizing load sharp, whose ~20 MB must stay out of the agent.
+   * The input tensor (every run feeds it as is), or the frame the child reads itself (the first of
+   * `framesDir`, or of the bundled samples): decoding and resizing load sharp, whose ~20 MB must stay
+   * out of the agent. A frame is scaled once to the canvas a capture process delivers for this
+   * input, and every run then prepares it into the tensor as the pipeline does per frame
+   * (`TensorPreparer`): a variant that normalises in JavaScript pays for it in its figures.
    */
   input: { data: Float32Array | Uint8Array; dims: number[] } | { frame: FrameInput };
   executionProvider: string;
@@ -46,10 +49,15 @@ export interface Ready {
   type: 'ready';
   sessionCreateMs: number;
   warmupMs: number;
+  /** How each run prepares its frame (the pipeline's `PreparePath`); absent for a given tensor. */
+  preparePath?: string;
 }
 export interface BurstResult {
   type: 'burst';
+  /** Per run: preparing the frame (when a frame was given) and `session.run`. */
   latenciesMs: number[];
+  /** Of those, the time spent preparing frames (0 for a given tensor). */
+  prepareMs: number;
   cpuMs: number;
   wallMs: number;
 }

@@ -55,6 +55,8 @@ interface Live {
   candidate: Candidate;
   child: MeasureProcess;
   sessionCreateMs: number;
+  preparePath?: string | undefined;
+  prepareMs: number;
   latencies: number[][];
   cpuMs: number[];
   energyJ: Array<number | undefined>;
@@ -104,6 +106,7 @@ export async function measureCandidates(
           candidate,
           child: spawn(spawnOptions),
           sessionCreateMs: 0,
+          prepareMs: 0,
           latencies: [],
           cpuMs: [],
           energyJ: [],
@@ -125,6 +128,7 @@ export async function measureCandidates(
           };
           const ready = await gate(() => l.child.open(job, settings.openTimeoutMs, deps.signal));
           l.sessionCreateMs = ready.sessionCreateMs;
+          l.preparePath = ready.preparePath;
         } catch (err) {
           fail(l, err, deps);
         }
@@ -146,6 +150,7 @@ export async function measureCandidates(
               return { burst, joules };
             });
             l.latencies.push(burst.latenciesMs);
+            l.prepareMs += burst.prepareMs ?? 0;
             l.runs.push(burst.latenciesMs.length);
             l.cpuMs.push(burst.cpuMs / burst.latenciesMs.length);
             l.energyJ.push(joules === undefined ? undefined : joules / burst.latenciesMs.length);
@@ -222,6 +227,7 @@ function figures(
     },
     sessionCreateMs: l.sessionCreateMs,
     runs,
+    ...(l.preparePath !== undefined ? { preparePath: l.preparePath, prepareMs: l.prepareMs / runs } : {}),
     ...(memory
       ? {
           memoryBytes: Math.max(0, memory.peakRssBytes - memory.baselineRssBytes),

@@ -5,7 +5,7 @@ import type { Measurement } from './types.js';
  * candidate into a score (lower is better) and says how noisy that score is, from the candidate's
  * own spread across measurement rounds. The config schema takes its enum from OBJECTIVE_IDS.
  *
- * To add one: add its id to OBJECTIVE_IDS and a definition to OBJECTIVES (score, noise, tie-break,
+ * To add one: add its id to OBJECTIVE_IDS and a definition to OBJECTIVES (score, noise, tie figure,
  * summary); the compiler points at everything else (docs/tuner.md "Adding an objective").
  */
 export const OBJECTIVE_IDS = ['max-accuracy', 'min-latency', 'min-energy', 'battery-life'] as const;
@@ -32,8 +32,20 @@ export interface ObjectiveDefinition {
   /** The score as people read it (max-accuracy scores -fidelity; shown as fidelity). */
   display(score: number): number;
   noise(m: Measured, ctx: ScoreContext): number;
-  /** Among equal scores: negative when `a` is preferred. */
-  tieBreak(a: Measured, b: Measured): number;
+  /**
+   * Among equal scores, the lower of this figure is preferred; it also lets a rival of equal score
+   * replace the current choice when it beats it here by more than noise + margin (policy.ts).
+   */
+  tie: TieFigure;
+}
+
+/** The second figure an objective decides by. */
+export interface TieFigure {
+  name: string;
+  unit: string;
+  value(m: Measured): number;
+  /** Half the range of its per-round figures. */
+  noise(m: Measured): number;
 }
 
 /** Half the range of per-round figures: what a stationary machine moves a figure by between rounds. */
@@ -42,8 +54,18 @@ export function halfRange(values: readonly number[] | undefined): number {
   return (Math.max(...values) - Math.min(...values)) / 2;
 }
 
-const byLatency = (a: Measured, b: Measured) => a.latencyMs.p95 - b.latencyMs.p95;
-const byCpu = (a: Measured, b: Measured) => a.cpuMsPerInference - b.cpuMsPerInference;
+const byLatency: TieFigure = {
+  name: 'p95',
+  unit: 'ms',
+  value: (m) => m.latencyMs.p95,
+  noise: (m) => halfRange(m.latencyMs.roundP95),
+};
+const byCpu: TieFigure = {
+  name: 'CPU time',
+  unit: 'CPU-ms',
+  value: (m) => m.cpuMsPerInference,
+  noise: (m) => halfRange(m.roundCpuMs),
+};
 
 export const OBJECTIVES: Record<ObjectiveId, ObjectiveDefinition> = {
   'max-accuracy': {
@@ -54,7 +76,7 @@ export const OBJECTIVES: Record<ObjectiveId, ObjectiveDefinition> = {
     score: (m) => -m.fidelity,
     display: (score) => -score,
     noise: () => 0,
-    tieBreak: byLatency,
+    tie: byLatency,
   },
   'min-latency': {
     id: 'min-latency',
@@ -63,7 +85,7 @@ export const OBJECTIVES: Record<ObjectiveId, ObjectiveDefinition> = {
     score: (m) => m.latencyMs.p95,
     display: (score) => score,
     noise: (m) => halfRange(m.latencyMs.roundP95),
-    tieBreak: byCpu,
+    tie: byCpu,
   },
   'min-energy': {
     id: 'min-energy',
@@ -76,7 +98,7 @@ export const OBJECTIVES: Record<ObjectiveId, ObjectiveDefinition> = {
         : m.cpuMsPerInference,
     display: (score) => score,
     noise: (m, ctx) => halfRange(ctx.energyBasis === 'joules' ? m.roundEnergyJ : m.roundCpuMs),
-    tieBreak: byLatency,
+    tie: byLatency,
   },
   // The variant half of the battery planner (src/tuner/battery/): on a fixed energy budget the
   // inferences per hour go as 1 / energy per inference, so useful work (fidelity × inferences/h)
@@ -93,7 +115,7 @@ export const OBJECTIVES: Record<ObjectiveId, ObjectiveDefinition> = {
     display: (score) => score,
     noise: (m, ctx) =>
       halfRange(ctx.energyBasis === 'joules' ? m.roundEnergyJ : m.roundCpuMs) / Math.max(1e-6, m.fidelity),
-    tieBreak: byLatency,
+    tie: byLatency,
   },
 };
 

@@ -1,5 +1,5 @@
 import { compareText } from '../collate.js';
-import { type Measured, OBJECTIVES, type ScoreContext } from './objectives.js';
+import { type Measured, OBJECTIVES, type ScoreContext, type TieFigure } from './objectives.js';
 import { paretoPoints } from './pareto.js';
 import {
   type CandidateKey,
@@ -49,7 +49,7 @@ export function selectVariant(
   }
   const fits = measured.filter((m) => info.get(m)!.violations.length === 0);
   const order = (a: Measured, b: Measured) =>
-    info.get(a)!.score - info.get(b)!.score || preference(a, b, objective.tieBreak);
+    info.get(a)!.score - info.get(b)!.score || preference(a, b, objective.tie);
   const currentM = current ? measured.find((m) => sameCandidate(m, current)) : undefined;
 
   let chosen: Measured | undefined;
@@ -62,18 +62,32 @@ export function selectVariant(
     const equals = fits.filter(
       (m) => info.get(m)!.score - bestInfo.score <= bestInfo.noise + info.get(m)!.noise,
     );
-    const pick = [...equals].sort((a, b) => preference(a, b, objective.tieBreak))[0]!;
+    const pick = [...equals].sort((a, b) => preference(a, b, objective.tie))[0]!;
     const curInfo = currentM ? info.get(currentM) : undefined;
     if (currentM && curInfo && curInfo.violations.length === 0 && !sameCandidate(currentM, pick)) {
       const gain = curInfo.score - bestInfo.score;
       const needed =
         curInfo.noise + bestInfo.noise + (Math.abs(curInfo.score) * constraints.switchMarginPercent) / 100;
-      if (gain <= needed) {
+      const tie = objective.tie;
+      const pickInfo = info.get(pick)!;
+      // Equal score (not worse beyond noise) but clearly better on the tie figure: e.g. under
+      // max-accuracy a variant with the same fidelity that is faster per frame (an input-uint8
+      // derivation of the current one). The same noise + margin guard as the score's.
+      const tieGain = tie.value(currentM) - tie.value(pick);
+      const tieNeeded =
+        tie.noise(currentM) +
+        tie.noise(pick) +
+        (Math.abs(tie.value(currentM)) * constraints.switchMarginPercent) / 100;
+      const notWorse = pickInfo.score <= curInfo.score + curInfo.noise + pickInfo.noise;
+      if (gain > needed) {
+        chosen = pick;
+        reason = `${candidateLabel(pick)}: ${objective.id} ${show(pickInfo.score)} ${unit} beats the current ${candidateLabel(currentM)} (${show(curInfo.score)}) by more than noise + margin (${fmt(needed)})`;
+      } else if (notWorse && tieGain > tieNeeded) {
+        chosen = pick;
+        reason = `${candidateLabel(pick)}: ${objective.id} equal to the current ${candidateLabel(currentM)} within noise (${show(pickInfo.score)} vs ${show(curInfo.score)} ${unit}), and its ${tie.name} ${fmt(tie.value(pick))} ${tie.unit} beats the current's ${fmt(tie.value(currentM))} by more than noise + margin (${fmt(tieNeeded)})`;
+      } else {
         chosen = currentM;
         reason = `kept ${candidateLabel(currentM)}: it fits, and the best rival ${candidateLabel(best)} is better by ${fmt(gain)} ${unit}, within noise + margin (${fmt(needed)})`;
-      } else {
-        chosen = pick;
-        reason = `${candidateLabel(pick)}: ${objective.id} ${show(info.get(pick)!.score)} ${unit} beats the current ${candidateLabel(currentM)} (${show(curInfo.score)}) by more than noise + margin (${fmt(needed)})`;
       }
     } else {
       chosen = pick;
@@ -81,7 +95,7 @@ export function selectVariant(
         currentM && curInfo && curInfo.violations.length > 0
           ? `; the current ${candidateLabel(currentM)} ${curInfo.violations.join(', ')}`
           : '';
-      reason = `${candidateLabel(pick)}: best ${objective.id} (${show(info.get(pick)!.score)} ${unit}) of ${fits.length} candidate(s) that fit${equals.length > 1 ? ` (${equals.length} equal within noise; preferred by ${tieBreakName(objective.id)}, fewer threads, smaller file)` : ''}${why}`;
+      reason = `${candidateLabel(pick)}: best ${objective.id} (${show(info.get(pick)!.score)} ${unit}) of ${fits.length} candidate(s) that fit${equals.length > 1 ? ` (${equals.length} equal within noise; preferred by lower ${objective.tie.name}, fewer threads, smaller file)` : ''}${why}`;
     }
   } else if (measured.length > 0) {
     met = false;
@@ -187,18 +201,14 @@ function violationsOf(m: Measured, c: Constraints, budgetMs: number | undefined)
   return { violations, distance };
 }
 
-function preference(a: Measured, b: Measured, tieBreak: (a: Measured, b: Measured) => number): number {
+function preference(a: Measured, b: Measured, tie: TieFigure): number {
   return (
-    tieBreak(a, b) ||
+    tie.value(a) - tie.value(b) ||
     a.threads - b.threads ||
     a.sizeBytes - b.sizeBytes ||
     compareText(a.variant, b.variant) ||
     compareText(a.executionProvider, b.executionProvider)
   );
-}
-
-function tieBreakName(id: string): string {
-  return id === 'min-latency' ? 'lower CPU time' : 'lower p95';
 }
 
 function fmt(n: number): string {

@@ -17,7 +17,7 @@ import type { Benchmarks, Decisions } from '../store/records.js';
 import { type Candidate, estimateMemoryBytes, planCandidates } from './candidates.js';
 import { measuringMemory } from './child-memory.js';
 import { constraintsFor, type PolicyOverrides } from './constraints.js';
-import { chooseDerivations } from './derive-plan.js';
+import { chooseDerivations, chooseImprovements, type DerivationJob } from './derive-plan.js';
 import type { EnergyMeter } from './energy-meter.js';
 import { TunerFidelity } from './fidelity.js';
 import {
@@ -90,11 +90,15 @@ export function catalogueHash(entry: ModelEntry): string {
     .slice(0, 16);
 }
 
+/**
+ * What a cached measurement was made with. `per-frame`: its figures include preparing the frame
+ * (earlier ones were `session.run` alone and are measured again rather than compared with these).
+ */
 export function sessionKey(
   k: Pick<CandidateKey, 'executionProvider' | 'threads'>,
   graph: GraphOptimization,
 ): string {
-  return `${k.executionProvider}|t${k.threads}|g-${graph}`;
+  return `${k.executionProvider}|t${k.threads}|g-${graph}|per-frame`;
 }
 
 /**
@@ -192,50 +196,62 @@ export class Tuner {
     let measurements = await this.measureModel(options);
     let decision = this.finish({ ...options, record: false }, measurements, derived, started);
     const deriveMode = options.derive ?? this.deps.policy.derive;
-    if (!decision.met && deriveMode === 'auto' && !options.signal?.aborted) {
-      const entry = this.deps.catalog().model(options.model);
-      const jobs = chooseDerivations(entry, decision, this.deps.profile).filter(
-        (j) => !options.deriveMethods || options.deriveMethods.includes(j.method),
-      );
-      for (const job of jobs) {
-        options.onProgress?.({ stage: 'derive', method: job.method, variant: job.id });
-        try {
-          const derive =
-            this.deps.derive ?? ((j: DeriveJob) => deriveInChildProcess(j, { signal: options.signal }));
-          const r = await derive(
-            {
-              modelsDir: this.deps.modelsDir,
-              dataDir: this.deps.dataDir,
-              model: options.model,
-              method: job.method,
-              params: job.params,
-              source: job.source,
-              // The CLI derives with every core; beside a live pipeline (bursts gated) one thread,
-              // so the camera keeps its share of the CPU while the derivation runs.
-              threads: options.burst
-                ? 1
-                : Math.max(1, Math.floor(this.deps.profile.cpu.quotaCores ?? this.deps.profile.cpu.cores)),
-              ...(this.deps.framesDir ? { calibration: { dir: this.deps.framesDir } } : {}),
-            },
-            options.onProgress,
-          );
-          derived.push(r.variant.id);
-        } catch (err) {
-          this.deps.log?.warn(
-            { method: job.method, err: errorMessage(err) },
-            'derivation for the tuner failed',
-          );
-          options.onProgress?.({ stage: 'failed', candidate: job.id, error: errorMessage(err) });
-        }
-      }
-      if (derived.length > 0) {
-        await this.deps.reloadCatalog?.();
-        const more = await this.measureModel({ ...options, variants: derived });
-        measurements = [...measurements, ...more];
-        decision = this.finish({ ...options, record: false }, measurements, derived, started);
+    const wanted = (jobs: DerivationJob[]) =>
+      jobs.filter((j) => !options.deriveMethods || options.deriveMethods.includes(j.method));
+    /** Derives, measures what was derived and decides again over everything. */
+    const deriveAndDecide = async (jobs: DerivationJob[]) => {
+      const more = await this.deriveAll(wanted(jobs), options);
+      if (more.length === 0) return;
+      derived.push(...more);
+      await this.deps.reloadCatalog?.();
+      measurements = [...measurements, ...(await this.measureModel({ ...options, variants: more }))];
+      decision = this.finish({ ...options, record: false }, measurements, derived, started);
+    };
+    const entry = () => this.deps.catalog().model(options.model);
+    if (deriveMode === 'auto' && !decision.met && !options.signal?.aborted)
+      await deriveAndDecide(chooseDerivations(entry(), decision, this.deps.profile));
+    // Met or not: the choice's own outputs for less work per frame, where a derivation gives that.
+    if (deriveMode === 'auto' && !options.signal?.aborted)
+      await deriveAndDecide(chooseImprovements(entry(), decision.chosen));
+    return this.record(options, decision);
+  }
+
+  /** Derives each job in the derivation child; a failure is logged and reported, the rest go on. */
+  private async deriveAll(jobs: DerivationJob[], options: TuneOptions): Promise<string[]> {
+    const derived: string[] = [];
+    for (const job of jobs) {
+      if (options.signal?.aborted) break;
+      options.onProgress?.({ stage: 'derive', method: job.method, variant: job.id });
+      try {
+        const derive =
+          this.deps.derive ?? ((j: DeriveJob) => deriveInChildProcess(j, { signal: options.signal }));
+        const r = await derive(
+          {
+            modelsDir: this.deps.modelsDir,
+            dataDir: this.deps.dataDir,
+            model: options.model,
+            method: job.method,
+            params: job.params,
+            source: job.source,
+            // The CLI derives with every core; beside a live pipeline (bursts gated) one thread,
+            // so the camera keeps its share of the CPU while the derivation runs.
+            threads: options.burst
+              ? 1
+              : Math.max(1, Math.floor(this.deps.profile.cpu.quotaCores ?? this.deps.profile.cpu.cores)),
+            ...(this.deps.framesDir ? { calibration: { dir: this.deps.framesDir } } : {}),
+          },
+          options.onProgress,
+        );
+        derived.push(r.variant.id);
+      } catch (err) {
+        this.deps.log?.warn(
+          { method: job.method, err: errorMessage(err) },
+          'derivation for the tuner failed',
+        );
+        options.onProgress?.({ stage: 'failed', candidate: job.id, error: errorMessage(err) });
       }
     }
-    return this.record(options, decision);
+    return derived;
   }
 
   private finish(

@@ -30,7 +30,15 @@ export interface Measurement extends CandidateKey {
   status: 'ok' | 'failed' | 'filtered';
   /** failed: the error; filtered: why it was never measured (memory budget, ...). */
   error?: string;
+  /**
+   * Per frame: preparing the camera frame into the input tensor the way the pipeline does, then
+   * `session.run` — what the device pays per frame for this variant (a float variant that normalises
+   * in JavaScript pays for the loop; an `input-uint8` one copies bytes).
+   */
   latencyMs?: LatencyFigures;
+  /** Of `latencyMs.mean`, the preparation (the pipeline's `TensorPreparer`, path `preparePath`). */
+  prepareMs?: number;
+  preparePath?: string;
   sessionCreateMs?: number;
   runs?: number;
   /** Peak RSS of the measuring process minus its RSS before the session existed. */
@@ -43,7 +51,7 @@ export interface Measurement extends CandidateKey {
   memoryCapBytes?: number;
   /** Peak RSS of the measuring process (node + session). */
   processPeakRssBytes?: number;
-  /** CPU time (all threads) per inference: always measured; the energy proxy without a sensor. */
+  /** CPU time (all threads) per frame, preparation included: always measured; the energy proxy without a sensor. */
   cpuMsPerInference?: number;
   /** Per-round CPU ms per inference (its spread is the noise of min-energy on CPU time). */
   roundCpuMs?: number[];

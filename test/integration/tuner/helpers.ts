@@ -6,7 +6,7 @@ import { parseConfig } from '../../../src/config/index.js';
 import { readProfile } from '../../../src/hardware/profile.js';
 import type { DeviceProfile } from '../../../src/hardware/schema.js';
 import { silentLogger } from '../../../src/log.js';
-import { loadCatalog } from '../../../src/models/catalog.js';
+import { type Catalog, loadCatalog } from '../../../src/models/catalog.js';
 import { sha256Hex } from '../../../src/models/integrity.js';
 import { DataType, encodeModel, proto } from '../../../src/optimize/onnx/onnx-io.js';
 import { Store } from '../../../src/store/index.js';
@@ -60,7 +60,7 @@ export interface TunerRig {
   dataDir: string;
   modelsDir: string;
   /** Reloads the catalogue from the folders (a variant was added, as a derivation does). */
-  reload(): Promise<unknown>;
+  reload(): Promise<Catalog>;
   close(): Promise<void>;
 }
 

@@ -38,6 +38,10 @@ describe('a real tune of squeezenet1.1', () => {
       expect(c.cpuMsPerInference).toBeGreaterThan(0);
       expect(c.memoryBytes).toBeGreaterThan(1_000_000);
       expect(c.sessionCreateMs).toBeGreaterThan(0);
+      // Each run prepared the frame as the pipeline does: gbrp planes into the NCHW float tensor.
+      expect(c.preparePath).toBe('planes');
+      expect(c.prepareMs).toBeGreaterThan(0);
+      expect(c.prepareMs).toBeLessThan(c.latencyMs!.mean);
       expect(c.energyPerInferenceJ).toBeUndefined(); // the container fixture has no power sensor
     }
     const fp16 = first.candidates.find((c) => c.variant === 'fp16')!;

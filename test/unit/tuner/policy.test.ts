@@ -174,42 +174,85 @@ describe('selectVariant: stability', () => {
     expect(s.chosen?.variant).toBe('b');
     expect(s.reason).toMatch(/the current a@cpu\/1t p95 120 ms > budget/);
   });
-  it('a noisy stationary machine never flaps (200 re-measurements)', () => {
-    // Two candidates 2 % apart, each measurement wobbling ±4 %: without the rule the winner flips.
-    let seed = 42;
-    const rand = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
-    let current: { variant: string; executionProvider: string; threads: number } | null = null;
-    let changes = 0;
-    let naiveChanges = 0;
-    let naivePrev: string | undefined;
-    for (let i = 0; i < 200; i++) {
-      const rounds = (mean: number) => [0, 1, 2].map(() => mean * (1 + (rand() - 0.5) * 0.08));
-      const ra = rounds(30);
-      const rb = rounds(30.6);
-      const mk = (v: string, r: number[]) => ({
-        ...m(v, r.reduce((x, y) => x + y) / 3, 1),
-        latencyMs: { p50: 25, p95: r.reduce((x, y) => x + y) / 3, p99: 40, mean: 25, roundP95: r },
-      });
-      const s = selectVariant([mk('a', ra), mk('b', rb)], c({ objective: 'min-latency' }), current);
-      if (current && s.changed) changes++;
-      current = s.chosen;
-      const naive = selectVariant(
-        [mk('a', ra), mk('b', rb)].map((x) => ({
-          ...x,
-          latencyMs: { ...x.latencyMs, roundP95: [x.latencyMs.p95] },
-        })),
-        c({ objective: 'min-latency', switchMarginPercent: 0 }),
-      );
-      if (naivePrev && naive.chosen?.variant !== naivePrev) naiveChanges++;
-      naivePrev = naive.chosen?.variant;
-    }
-    expect(changes).toBe(0);
-    // The same figures decided from scratch each time, without the noise rule, do flap.
-    expect(naiveChanges).toBeGreaterThan(5);
+  it('max-accuracy: a rival of equal fidelity clearly faster per frame replaces the current', () => {
+    // The tuner's input-uint8 derivation of the variant it serves: the same outputs, less work per frame.
+    const current = { variant: 'slim', executionProvider: 'cpu', threads: 1 };
+    const s = selectVariant(
+      [m('slim', 10, 0.95, { spread: 0.2 }), m('slim_u8in', 7, 0.95, { spread: 0.2 })],
+      base,
+      current,
+    );
+    expect(s.chosen?.variant).toBe('slim_u8in');
+    expect(s.changed).toBe(true);
+    expect(s.reason).toMatch(
+      /^slim_u8in@cpu\/1t: max-accuracy equal to the current slim@cpu\/1t within noise .* p95 7 ms beats the current's 10 by more than noise \+ margin \(0\.9\)/,
+    );
   });
+  it('max-accuracy: equal fidelity but faster only within noise + margin, or faster at lower fidelity: kept', () => {
+    const current = { variant: 'a', executionProvider: 'cpu', threads: 1 };
+    const close = selectVariant(
+      [m('a', 10, 0.95, { spread: 0.3 }), m('b', 9.5, 0.95, { spread: 0.3 })],
+      base,
+      current,
+    );
+    expect(close.chosen).toEqual(current);
+    expect(close.reason).toMatch(/^kept a@cpu\/1t/);
+    const worse = selectVariant(
+      [m('a', 10, 0.95, { spread: 0.2 }), m('b', 5, 0.949, { spread: 0.2 })],
+      base,
+      current,
+    );
+    expect(worse.chosen).toEqual(current);
+  });
+  it('min-latency: equal p95 within noise, clearly less CPU per frame: replaces the current', () => {
+    const current = { variant: 'a', executionProvider: 'cpu', threads: 1 };
+    const s = selectVariant(
+      [m('a', 20, 1, { spread: 1, cpu: 30 }), m('b', 19.5, 1, { spread: 1, cpu: 20 })],
+      c({ objective: 'min-latency' }),
+      current,
+    );
+    expect(s.chosen?.variant).toBe('b');
+    expect(s.reason).toMatch(/its CPU time 20 CPU-ms beats the current's 30/);
+  });
+  it.each<Constraints['objective']>(['min-latency', 'max-accuracy'])(
+    '%s: a noisy stationary machine never flaps (200 re-measurements)',
+    (objective) => {
+      // Two candidates 2 % apart, each measurement wobbling ±4 %: without the rule the winner flips.
+      let seed = 42;
+      const rand = () => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed / 2 ** 31;
+      };
+      let current: { variant: string; executionProvider: string; threads: number } | null = null;
+      let changes = 0;
+      let naiveChanges = 0;
+      let naivePrev: string | undefined;
+      for (let i = 0; i < 200; i++) {
+        const rounds = (mean: number) => [0, 1, 2].map(() => mean * (1 + (rand() - 0.5) * 0.08));
+        const ra = rounds(30);
+        const rb = rounds(30.6);
+        const mk = (v: string, r: number[]) => ({
+          ...m(v, r.reduce((x, y) => x + y) / 3, 1),
+          latencyMs: { p50: 25, p95: r.reduce((x, y) => x + y) / 3, p99: 40, mean: 25, roundP95: r },
+        });
+        const s = selectVariant([mk('a', ra), mk('b', rb)], c({ objective }), current);
+        if (current && s.changed) changes++;
+        current = s.chosen;
+        const naive = selectVariant(
+          [mk('a', ra), mk('b', rb)].map((x) => ({
+            ...x,
+            latencyMs: { ...x.latencyMs, roundP95: [x.latencyMs.p95] },
+          })),
+          c({ objective, switchMarginPercent: 0 }),
+        );
+        if (naivePrev && naive.chosen?.variant !== naivePrev) naiveChanges++;
+        naivePrev = naive.chosen?.variant;
+      }
+      expect(changes).toBe(0);
+      // The same figures decided from scratch each time, without the noise rule, do flap.
+      expect(naiveChanges).toBeGreaterThan(5);
+    },
+  );
 });
 
 describe('pareto fronts', () => {
