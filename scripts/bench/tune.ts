@@ -79,6 +79,7 @@ export async function benchTune(
   const decisions: Array<Record<string, unknown>> = [];
   const stability: Array<Record<string, unknown>> = [];
   const regret: Array<Record<string, unknown>> = [];
+  const cheaper: Array<Record<string, unknown>> = [];
   const dirs: string[] = [];
   const fresh = () => {
     const d = mkdtempSync(path.join(tmpdir(), 'bench-tune-'));
@@ -224,6 +225,55 @@ export async function benchTune(
         );
         await dr.store.stop();
       }
+      // 7. A cheaper equal of the choice: a tune with derivation under loose constraints derives
+      // input-uint8 of a choice normalised in JavaScript; then the two are measured again side by
+      // side (one group, rounds alternating) for a like-for-like per-frame comparison.
+      {
+        const ir = rig(fresh(), profile, tuning);
+        const tuner = await ir.make();
+        const loose = { latencyP95Ms: 10_000, fidelityFloor: 0 };
+        const d = await tuner.tune({ model, derive: 'auto', overrides: loose });
+        const made = d.derived.find((id) => id.endsWith('_u8in'));
+        if (!made) cheaper.push({ model, chosen: label(d.chosen), derived: null });
+        else {
+          const source = made.slice(0, -'_u8in'.length);
+          const pair = await tuner.tune({
+            model,
+            derive: 'never',
+            force: true,
+            variants: [source, made],
+            overrides: loose,
+            current: { ...d.chosen!, variant: source },
+          });
+          const fig = (variant: string) => {
+            const c = pair.candidates.find((x) => x.variant === variant && x.threads === d.chosen!.threads)!;
+            return {
+              prepareMs: round(c.prepareMs ?? Number.NaN, 2),
+              p95Ms: round(c.latencyMs?.p95 ?? Number.NaN, 2),
+              cpuMs: round(c.cpuMsPerInference ?? Number.NaN, 2),
+              fidelity: c.fidelity ?? null,
+              preparePath: c.preparePath ?? null,
+            };
+          };
+          const a = fig(source);
+          const b = fig(made);
+          cheaper.push({
+            model,
+            threads: d.chosen!.threads,
+            source,
+            derived: made,
+            before: a,
+            after: b,
+            cpuRatio: round(b.cpuMs / a.cpuMs, 2),
+            chosenFromSource: label(pair.chosen),
+            reason: pair.reason,
+          });
+          log(
+            `${model}: ${source} → ${made}: CPU ${a.cpuMs} → ${b.cpuMs} ms/frame, chosen ${label(pair.chosen)}`,
+          );
+        }
+        await ir.store.stop();
+      }
       rows.push({
         model,
         candidates: cold.candidates.length,
@@ -302,8 +352,51 @@ export async function benchTune(
       ]),
     ),
     '',
+    "A cheaper equal of the choice: a tune with derivation under loose constraints (p95 10 s, floor 0) derives `input-uint8` of a choice the pipeline normalises in JavaScript; the source and the derived variant are then measured again side by side (one group, rounds alternating), figures per frame (the pipeline's preparation + `session.run`), with the source as the current choice:",
+    '',
+    markdownTable(
+      [
+        'model',
+        'source → derived',
+        'threads',
+        'prep ms',
+        'p95 ms',
+        'CPU ms/frame',
+        'CPU ratio',
+        'fidelity',
+        'chosen (current = source)',
+      ],
+      cheaper.map((c) => {
+        if (c.derived === null)
+          return [
+            c.model as string,
+            `nothing to derive (chose ${c.chosen})`,
+            '–',
+            '–',
+            '–',
+            '–',
+            '–',
+            '–',
+            '–',
+          ];
+        const a = c.before as Record<string, number | string | null>;
+        const b = c.after as Record<string, number | string | null>;
+        return [
+          c.model as string,
+          `${c.source} → ${c.derived}`,
+          c.threads as number,
+          `${a.prepareMs} (${a.preparePath}) → ${b.prepareMs} (${b.preparePath})`,
+          `${a.p95Ms} → ${b.p95Ms}`,
+          `${a.cpuMs} → ${b.cpuMs}`,
+          c.cpuRatio as number,
+          `${a.fidelity} → ${b.fidelity}`,
+          c.chosenFromSource as string,
+        ];
+      }),
+    ),
+    '',
   ].join('\n');
-  return { json: { tuning, models: rows, decisions, stability, regret }, markdown };
+  return { json: { tuning, models: rows, decisions, stability, regret, cheaper }, markdown };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

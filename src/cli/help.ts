@@ -240,7 +240,7 @@ export const HELP: Readonly<Record<string, CommandHelp>> = {
       },
       {
         flag: '--derive auto|never',
-        text: 'Derive a variant (int8, fp16) when no measured one meets the policy.',
+        text: 'Derive variants: int8, fp16, clean when no measured one meets the policy; input-uint8 of a choice normalised in JavaScript every frame (the same outputs for less CPU).',
         default: 'auto',
       },
       { flag: '--force', text: 'Measure again instead of using the cached measurements.' },

@@ -30,6 +30,9 @@ export function decisionJson(d: Decision) {
       ...(c.memoryExceeded ? { memoryExceeded: true, memoryCapBytes: c.memoryCapBytes ?? null } : {}),
       latencySpreadMs: c.latencyMs ? c.latencyMs.roundP95 : null,
       sessionCreateMs: c.sessionCreateMs ?? null,
+      // Of the per-frame latency, preparing the frame (the pipeline's path: zero-copy, planes, fill).
+      prepareMs: c.prepareMs ?? null,
+      preparePath: c.preparePath ?? null,
       cached: c.cached ?? false,
     })),
     pareto: d.pareto,
