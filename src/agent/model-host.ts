@@ -245,7 +245,7 @@ export class ModelHost implements ModelSwitcher {
         variant: model.variant.id,
         derive: `edge-agent derive ${model.name} --variant ${model.variant.id} --method input-uint8`,
       },
-      'this variant normalises its input in JavaScript, which the lean runtime interprets (about twice the CPU per frame): serve its input-uint8 variant',
+      'this variant normalises its input in JavaScript, which the lean runtime interprets (about twice the CPU per frame): serve its input-uint8 variant (the tuner derives and measures it when policy.derive is auto)',
     );
   }
 

@@ -3,7 +3,8 @@ import type { ModelEntry } from '../models/catalog.js';
 import { effectiveInputSpec } from '../models/manifest.js';
 import { type Method, normalizeParams, variantIdFor } from '../optimize/methods/index.js';
 import { normalisesInJavaScript } from '../pipeline/normalise.js';
-import type { CandidateKey, Selection } from './types.js';
+import { latencyBudgetMs } from './policy.js';
+import type { Selection } from './types.js';
 
 export interface DerivationJob {
   method: Method;
@@ -70,32 +71,45 @@ export function chooseDerivations(
 }
 
 /**
- * Derivations that serve the chosen variant's own outputs for less work per frame, whether or not
- * the constraints are met: today `input-uint8` of a chosen variant whose input the pipeline
- * normalises in JavaScript (a float NCHW model with a mean/std) — the graph then takes camera bytes
- * and normalises inside onnxruntime (UltraFace slim-320 here: 9.4–10.6 → 6.4–6.8 CPU-ms per frame
- * in the agent, about 2 MB less; docs/memory.md). Lossless up to float rounding; its fidelity is
- * measured like any variant's and the policy decides (an equal score and a clearly better tie
- * figure replaces the current choice). Nothing when it exists already. Pure.
+ * Derivations that serve a variant's own outputs for less work per frame, whether or not the
+ * constraints are met: today `input-uint8` of a variant whose input the pipeline normalises in
+ * JavaScript (a float NCHW model with a mean/std) — the graph then takes camera bytes (uint8 NHWC,
+ * the capture's frame as it comes) and normalises inside onnxruntime. For the chosen variant, and
+ * for any measured one that misses only the latency budget and would meet it without its
+ * preparation (on the lean runtime the interpreted loop alone can make slim-320 miss 15 ms).
+ * Lossless up to float rounding; its fidelity is measured like any variant's and the policy decides
+ * (an equal score and a clearly better tie figure replaces the current choice). Nothing for a
+ * variant whose derivation exists. Pure.
  */
 export function chooseImprovements(
   entry: ModelEntry,
-  chosen: Pick<CandidateKey, 'variant'> | null,
+  selection: Pick<Selection, 'chosen' | 'candidates' | 'constraints'>,
 ): DerivationJob[] {
-  const variant = chosen ? entry.variants.find((v) => v.id === chosen.variant) : undefined;
-  if (!variant) return [];
-  const spec = effectiveInputSpec(entry.manifest.input, variant);
-  if (spec.layout !== 'NCHW' || !normalisesInJavaScript(spec)) return [];
+  const budget = latencyBudgetMs(selection.constraints);
+  const wanted = new Set<string>();
+  if (selection.chosen) wanted.add(selection.chosen.variant);
+  for (const c of selection.candidates) {
+    const v = c.violations;
+    if (budget === undefined || !c.latencyMs || !v || v.length === 0) continue;
+    if (v.every((x) => x.startsWith('p95')) && c.latencyMs.p95 - (c.prepareMs ?? 0) <= budget)
+      wanted.add(c.variant);
+  }
+  const existing = new Set(entry.variants.map((v) => v.id));
   const params = normalizeParams('input-uint8', {});
-  const id = variantIdFor(variant.id, 'input-uint8', params);
-  if (entry.variants.some((v) => v.id === id)) return [];
-  return [
-    {
+  const jobs: DerivationJob[] = [];
+  for (const variant of entry.variants) {
+    if (!wanted.has(variant.id)) continue;
+    const spec = effectiveInputSpec(entry.manifest.input, variant);
+    if (spec.layout !== 'NCHW' || !normalisesInJavaScript(spec)) continue;
+    const id = variantIdFor(variant.id, 'input-uint8', params);
+    if (existing.has(id)) continue;
+    jobs.push({
       method: 'input-uint8',
       params: params as Record<string, unknown>,
       source: variant.id,
       id,
-      why: 'the chosen variant is normalised in JavaScript every frame: the same model taking camera bytes does it in the graph',
-    },
-  ];
+      why: 'normalised in JavaScript every frame: the same model taking camera bytes does it in the graph',
+    });
+  }
+  return jobs;
 }

@@ -11,6 +11,7 @@ import { openSession } from '../inference/session.js';
 import { sha256Hex } from '../models/integrity.js';
 import type { InputSpec } from '../models/manifest.js';
 import { TensorPreparer, targetFor } from '../pipeline/prepare.js';
+import { isLean } from '../service/memory-env.js';
 import type { BaselineNote, ChildAnswer, FrameInput, OpenJob, ParentMessage } from './measure-protocol.js';
 
 const send = (message: ChildAnswer) =>
@@ -135,6 +136,7 @@ async function open(job: OpenJob): Promise<ChildAnswer> {
     sessionCreateMs: opened.createMs,
     warmupMs: performance.now() - started,
     ...(preparePath ? { preparePath } : {}),
+    ...(isLean() ? { lean: true } : {}),
   };
 }
 

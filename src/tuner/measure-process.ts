@@ -36,6 +36,11 @@ export interface MeasureProcessOptions {
    * stopped and the candidate does not fit (child-memory.ts). Absent: no cap.
    */
   memoryCapBytes?: number | undefined;
+  /**
+   * Node arguments of the child beyond its entry's: the lean runtime's (`--lite-mode`) when the
+   * agent serves on it, so per-frame figures are what its inference worker pays (docs/tuner.md).
+   */
+  nodeArgs?: readonly string[] | undefined;
 }
 
 function childEntry(): { script: string; execArgv: string[] } {
@@ -105,7 +110,7 @@ export class MeasureProcess {
     const { script, execArgv } = childEntry();
     try {
       return new MeasureProcess(
-        forkCapped(script, execArgv, options.memoryCapBytes, {
+        forkCapped(script, [...execArgv, ...(options.nodeArgs ?? [])], options.memoryCapBytes, {
           serialization: 'advanced',
           stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
         }),

@@ -51,6 +51,8 @@ export interface Ready {
   warmupMs: number;
   /** How each run prepares its frame (the pipeline's `PreparePath`); absent for a given tensor. */
   preparePath?: string;
+  /** The child runs without V8's optimising compilers (`--lite-mode`), as a lean agent's worker does. */
+  lean?: boolean;
 }
 export interface BurstResult {
   type: 'burst';

@@ -49,12 +49,15 @@ export interface MeasureDeps {
   spawn?: (options: MeasureProcessOptions) => MeasureProcess;
   /** Memory a candidate's session may use (child-memory.ts); over it the candidate does not fit. */
   memoryCapBytes?: number | undefined;
+  /** Node arguments of the measuring children (the lean runtime's when the agent runs on it). */
+  nodeArgs?: readonly string[] | undefined;
 }
 
 interface Live {
   candidate: Candidate;
   child: MeasureProcess;
   sessionCreateMs: number;
+  lean?: boolean | undefined;
   preparePath?: string | undefined;
   prepareMs: number;
   latencies: number[][];
@@ -88,7 +91,10 @@ export async function measureCandidates(
 ): Promise<Measurement[]> {
   const gate: BurstGate = deps.burst ?? ((fn) => fn());
   const spawn = deps.spawn ?? ((o: MeasureProcessOptions) => MeasureProcess.spawn(o));
-  const spawnOptions: MeasureProcessOptions = { memoryCapBytes: deps.memoryCapBytes };
+  const spawnOptions: MeasureProcessOptions = {
+    memoryCapBytes: deps.memoryCapBytes,
+    nodeArgs: deps.nodeArgs,
+  };
   const out: Measurement[] = [];
   let opened = 0;
   for (let g = 0; g < candidates.length; g += settings.maxLiveProcesses) {
@@ -129,6 +135,7 @@ export async function measureCandidates(
           const ready = await gate(() => l.child.open(job, settings.openTimeoutMs, deps.signal));
           l.sessionCreateMs = ready.sessionCreateMs;
           l.preparePath = ready.preparePath;
+          l.lean = ready.lean;
         } catch (err) {
           fail(l, err, deps);
         }
@@ -228,6 +235,7 @@ function figures(
     sessionCreateMs: l.sessionCreateMs,
     runs,
     ...(l.preparePath !== undefined ? { preparePath: l.preparePath, prepareMs: l.prepareMs / runs } : {}),
+    ...(l.lean ? { lean: true } : {}),
     ...(memory
       ? {
           memoryBytes: Math.max(0, memory.peakRssBytes - memory.baselineRssBytes),

@@ -13,6 +13,7 @@ import {
   deriveInChildProcess,
 } from '../optimize/process/derive-process.js';
 import { readMemAvailableMB } from '../optimize/process/memory-guard.js';
+import { AGENT_LEAN_NODE_ARGS, isLean } from '../service/memory-env.js';
 import type { Benchmarks, Decisions } from '../store/records.js';
 import { type Candidate, estimateMemoryBytes, planCandidates } from './candidates.js';
 import { measuringMemory } from './child-memory.js';
@@ -53,6 +54,11 @@ export interface TunerDeps {
   spawn?: (options: MeasureProcessOptions) => MeasureProcess;
   /** MemAvailable now (bytes): the measuring children's cap leaves the device its share. */
   memAvailableBytes?: () => number | undefined;
+  /**
+   * Node arguments of the measuring children: default, the lean runtime's when this process runs on
+   * it (the agent's inference worker then does too), else none.
+   */
+  measureNodeArgs?: readonly string[];
 }
 
 export interface TuneOptions {
@@ -92,13 +98,15 @@ export function catalogueHash(entry: ModelEntry): string {
 
 /**
  * What a cached measurement was made with. `per-frame`: its figures include preparing the frame
- * (earlier ones were `session.run` alone and are measured again rather than compared with these).
+ * (earlier ones were `session.run` alone and are measured again rather than compared with these);
+ * `lean`: on the lean runtime, where that preparation is interpreted.
  */
 export function sessionKey(
   k: Pick<CandidateKey, 'executionProvider' | 'threads'>,
   graph: GraphOptimization,
+  lean = false,
 ): string {
-  return `${k.executionProvider}|t${k.threads}|g-${graph}|per-frame`;
+  return `${k.executionProvider}|t${k.threads}|g-${graph}|per-frame${lean ? '|lean' : ''}`;
 }
 
 /**
@@ -108,8 +116,10 @@ export function sessionKey(
  */
 export class Tuner {
   private readonly fidelities: TunerFidelity;
+  private readonly measureNodeArgs: readonly string[];
 
   constructor(private readonly deps: TunerDeps) {
+    this.measureNodeArgs = deps.measureNodeArgs ?? (isLean() ? AGENT_LEAN_NODE_ARGS : []);
     this.fidelities = new TunerFidelity({
       benchmarks: deps.benchmarks,
       modelsDir: deps.modelsDir,
@@ -150,7 +160,7 @@ export class Tuner {
     return {
       deviceFingerprint: this.deps.profile.fingerprint,
       variantSha256: m.variantSha256,
-      sessionKey: sessionKey(m, this.graph),
+      sessionKey: sessionKey(m, this.graph, this.measureNodeArgs.length > 0),
       ortVersion: this.ortVersion,
     };
   }
@@ -208,11 +218,15 @@ export class Tuner {
       decision = this.finish({ ...options, record: false }, measurements, derived, started);
     };
     const entry = () => this.deps.catalog().model(options.model);
-    if (deriveMode === 'auto' && !decision.met && !options.signal?.aborted)
+    const auto = () => deriveMode === 'auto' && !options.signal?.aborted;
+    // First the lossless and quick (input-uint8 of the choice, or of a variant its preparation alone
+    // makes miss): it may meet the constraints without a slow int8 derivation. Then, still missed,
+    // the derivations for a miss; then the same lossless step for what those led to.
+    if (auto()) await deriveAndDecide(chooseImprovements(entry(), decision));
+    if (auto() && !decision.met) {
       await deriveAndDecide(chooseDerivations(entry(), decision, this.deps.profile));
-    // Met or not: the choice's own outputs for less work per frame, where a derivation gives that.
-    if (deriveMode === 'auto' && !options.signal?.aborted)
-      await deriveAndDecide(chooseImprovements(entry(), decision.chosen));
+      if (auto()) await deriveAndDecide(chooseImprovements(entry(), decision));
+    }
     return this.record(options, decision);
   }
 
@@ -360,6 +374,7 @@ export class Tuner {
         {
           input: (c) => this.inputFor(c),
           memoryCapBytes: memory.capBytes,
+          nodeArgs: this.measureNodeArgs,
           energy: this.deps.energy,
           ...(options.burst ? { burst: options.burst } : {}),
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),

@@ -39,6 +39,8 @@ export interface Measurement extends CandidateKey {
   /** Of `latencyMs.mean`, the preparation (the pipeline's `TensorPreparer`, path `preparePath`). */
   prepareMs?: number;
   preparePath?: string;
+  /** Measured on the lean runtime (`--lite-mode`: the JavaScript of preparation interpreted). */
+  lean?: true;
   sessionCreateMs?: number;
   runs?: number;
   /** Peak RSS of the measuring process minus its RSS before the session existed. */

@@ -54,6 +54,22 @@ describe('the tuner derives a cheaper equal of its choice (input-uint8), met or 
     expect(again.candidates.every((c) => c.cached === true)).toBe(true);
   }, 240_000);
 
+  it('on the lean runtime the measuring children run lean too, and their figures are cached apart from the JIT ones', async () => {
+    const rig = await tunerRig(MODELS, { policy, deps: { measureNodeArgs: ['--lite-mode'] } });
+    rigs.push(rig);
+    const lean = await rig.tuner.tune({ model: 'ultraface', variants: ['slim-320'], derive: 'never' });
+    expect(lean.candidates).toEqual([
+      expect.objectContaining({ variant: 'slim-320', status: 'ok', lean: true }),
+    ]);
+    // The same store, a tuner on the JIT (children without the flag): measured again, not read from the cache.
+    const jit = await tunerRig(MODELS, { policy, dataDir: rig.dataDir, deps: { measureNodeArgs: [] } });
+    rigs.push(jit);
+    const d = await jit.tuner.tune({ model: 'ultraface', variants: ['slim-320'], derive: 'never' });
+    expect(d.candidates[0]!.cached).toBeUndefined();
+    expect(d.candidates[0]!.lean).toBeUndefined();
+    expect(d.candidates[0]!.status).toBe('ok');
+  }, 120_000);
+
   it('derive never: nothing is derived', async () => {
     const rig = await tunerRig(MODELS, { policy });
     rigs.push(rig);
