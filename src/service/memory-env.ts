@@ -66,6 +66,23 @@ export function leanWanted(env: Env, execArgv: readonly string[], version?: stri
 }
 
 /**
+ * Whether the agent's `run` on this machine serves on the lean runtime: this process is lean, or
+ * `EDGE_AGENT_LEAN=1` asks for it and `run` can re-execute into it (Node 24's `process.execve`,
+ * re-execution not turned off). The tuner measures under the same runtime (docs/tuner.md), also when
+ * run as `edge-agent tune` beside the agent (the image sets `EDGE_AGENT_LEAN=1`).
+ */
+export function agentRunsLean(
+  env: Env = process.env,
+  execArgv: readonly string[] = process.execArgv,
+  version?: string,
+  canReexec: boolean = typeof (process as unknown as { execve?: unknown }).execve === 'function',
+): boolean {
+  if (!leanSupported(version)) return false;
+  if (isLean(execArgv)) return true;
+  return env.EDGE_AGENT_LEAN === '1' && canReexec && env.EDGE_AGENT_NO_REEXEC !== '1';
+}
+
+/**
  * Pure: the arguments and environment to re-execute with, or undefined when the environment
  * already has every malloc setting (a value the operator set is kept) and no lean runtime is asked
  * for that is not running, or re-execution is turned off (`EDGE_AGENT_NO_REEXEC=1`). The V8 flags

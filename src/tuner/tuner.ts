@@ -13,7 +13,7 @@ import {
   deriveInChildProcess,
 } from '../optimize/process/derive-process.js';
 import { readMemAvailableMB } from '../optimize/process/memory-guard.js';
-import { AGENT_LEAN_NODE_ARGS, isLean } from '../service/memory-env.js';
+import { AGENT_LEAN_NODE_ARGS, agentRunsLean } from '../service/memory-env.js';
 import type { Benchmarks, Decisions } from '../store/records.js';
 import { type Candidate, estimateMemoryBytes, planCandidates } from './candidates.js';
 import { measuringMemory } from './child-memory.js';
@@ -55,8 +55,8 @@ export interface TunerDeps {
   /** MemAvailable now (bytes): the measuring children's cap leaves the device its share. */
   memAvailableBytes?: () => number | undefined;
   /**
-   * Node arguments of the measuring children: default, the lean runtime's when this process runs on
-   * it (the agent's inference worker then does too), else none.
+   * Node arguments of the measuring children: default, the lean runtime's when the agent serves on it
+   * (`agentRunsLean`: its inference worker interprets the per-frame JavaScript), else none.
    */
   measureNodeArgs?: readonly string[];
 }
@@ -119,7 +119,7 @@ export class Tuner {
   private readonly measureNodeArgs: readonly string[];
 
   constructor(private readonly deps: TunerDeps) {
-    this.measureNodeArgs = deps.measureNodeArgs ?? (isLean() ? AGENT_LEAN_NODE_ARGS : []);
+    this.measureNodeArgs = deps.measureNodeArgs ?? (agentRunsLean() ? AGENT_LEAN_NODE_ARGS : []);
     this.fidelities = new TunerFidelity({
       benchmarks: deps.benchmarks,
       modelsDir: deps.modelsDir,

@@ -6,6 +6,7 @@ import {
   AGENT_LEAN_NODE_ARGS,
   AGENT_MALLOC_ENV,
   AGENT_NODE_ARGS,
+  agentRunsLean,
   isLean,
   leanSupported,
   memoryReexec,
@@ -89,6 +90,19 @@ describe('memoryReexec', () => {
     expect(isLean(['--jitless', '--optimize-for-size'])).toBe(true);
     expect(isLean([...AGENT_NODE_ARGS])).toBe(false);
   });
+
+  it('agentRunsLean: lean here, or EDGE_AGENT_LEAN=1 where `run` can re-execute into it (what the tuner measures under)', () => {
+    const lean = { EDGE_AGENT_LEAN: '1' };
+    expect(agentRunsLean({}, ['--lite-mode'], V24, false)).toBe(true);
+    expect(agentRunsLean(lean, [], V24, true)).toBe(true);
+    // Node 20: no process.execve, so `run` stays on the JIT unless the flag is on the command line.
+    expect(agentRunsLean(lean, [], '20.20.2', false)).toBe(false);
+    expect(agentRunsLean({}, [], V24, true)).toBe(false);
+    expect(agentRunsLean({ ...lean, EDGE_AGENT_NO_REEXEC: '1' }, [], V24, true)).toBe(false);
+    expect(agentRunsLean({ EDGE_AGENT_LEAN: '0' }, [], V24, true)).toBe(false);
+    // Node 22 refuses it, even with the flag (the agent drops it).
+    expect(agentRunsLean(lean, ['--lite-mode'], '22.23.5', true)).toBe(false);
+  });
 });
 
 describe('AGENT_NODE_ARGS', () => {
@@ -100,6 +114,18 @@ describe('AGENT_NODE_ARGS', () => {
     const dockerfile = readFileSync(path.join(REPO, 'Dockerfile.arm64'), 'utf8');
     const entry = ['/usr/bin/tini', '--', 'node', ...AGENT_NODE_ARGS, '/opt/edge-agent/dist/cli.js'];
     expect(dockerfile).toContain(`ENTRYPOINT ${JSON.stringify(entry).replaceAll(',', ', ')}`);
+  });
+
+  it('the arm64 image serves on the lean runtime: Node 24 (re-executes in place) and EDGE_AGENT_LEAN=1 in its environment', () => {
+    const dockerfile = readFileSync(path.join(REPO, 'Dockerfile.arm64'), 'utf8');
+    const runtime = dockerfile.match(/^FROM --platform=linux\/arm64 node:(\d+)-bookworm-slim$/m);
+    expect(runtime?.[1]).toBe('24');
+    const env = Object.fromEntries(
+      [...dockerfile.matchAll(/^\s*(?:ENV )?([A-Z_]+)=(\S+?)(?: \\)?$/gm)].map((m) => [m[1]!, m[2]!]),
+    );
+    expect(env.EDGE_AGENT_LEAN).toBe('1');
+    expect(agentRunsLean(env, [...AGENT_NODE_ARGS], '24.22.3', true)).toBe(true);
+    expect(memoryReexec(env, [...AGENT_NODE_ARGS], '24.22.3')?.execArgv).toContain('--lite-mode');
   });
 
   it('the lean runtime: this node accepts its flags and runs a worker thread under them', () => {
