@@ -18,6 +18,9 @@
 #   --uninstall      remove the service, the app and the command; keep config and data (and the user)
 #   --purge          with --uninstall: also remove /etc/edge-agent, /var/lib/edge-agent and the user
 #   --camera SRC --broker URL --device-id ID --group NAME (repeatable): written into a new config
+#   --lean auto|on|off  the lean runtime (--lite-mode on ExecStart: V8 without its optimising compilers,
+#                    6-12 MB less; docs/memory.md). auto (default): on for a board with 1 GiB of RAM or
+#                    less on Node 20 or 24, off otherwise. Node 22 cannot run it.
 # Safe to run twice: a second run changes nothing. See docs/install.md.
 set -euo pipefail
 
@@ -31,6 +34,7 @@ CAMERA=""
 BROKER=""
 DEVICE_ID=""
 GROUPS_JSON=()
+LEAN=auto
 die() { echo "install.sh: $*" >&2; exit 1; }
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"; }
 while [ $# -gt 0 ]; do
@@ -44,12 +48,14 @@ while [ $# -gt 0 ]; do
     --broker) need_value "$@"; BROKER=$2; shift ;;
     --device-id) need_value "$@"; DEVICE_ID=$2; shift ;;
     --group) need_value "$@"; GROUPS_JSON+=("$2"); shift ;;
+    --lean) need_value "$@"; LEAN=$2; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
 done
 [ "$PURGE" -eq 1 ] && [ "$UNINSTALL" -eq 0 ] && die "--purge goes with --uninstall"
+case "$LEAN" in auto | on | off) ;; *) die "--lean must be auto, on or off, got \"$LEAN\"" ;; esac
 [ "$ROOT" = "/" ] && ROOT=""
 [ "$DRY" -eq 1 ] && [ -z "$ROOT" ] &&
   die "--dry-run lays the files out under --root DIR (give one, e.g. --root /tmp/edge-agent-root) and prints the system changes"
@@ -135,6 +141,19 @@ command -v node >/dev/null || die "node not found; $NODE_HOW"
 NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
 [ "$NODE_MAJOR" -ge 20 ] || die "node $(node --version) is too old; $NODE_HOW"
 say "node: $(node --version) ($(command -v node))"
+# The lean runtime: on Node 22 importing node:http needs WebAssembly, which --lite-mode removes.
+MEM_KB=$(awk '/^MemTotal:/ {print $2}' "${EDGE_AGENT_MEMINFO:-/proc/meminfo}" 2>/dev/null || echo 0)
+LEAN_OK=0
+{ [ "$NODE_MAJOR" -eq 20 ] || [ "$NODE_MAJOR" -ge 24 ]; } && LEAN_OK=1
+if [ "$LEAN" = on ] && [ "$LEAN_OK" -eq 0 ]; then
+  die "--lean on: the lean runtime does not start on Node.js $NODE_MAJOR (Node 20 and 24 have it; docs/memory.md, \"The lean runtime\")"
+fi
+if [ "$LEAN" = auto ]; then
+  if [ "$LEAN_OK" -eq 1 ] && [ "${MEM_KB:-0}" -gt 0 ] && [ "$MEM_KB" -le 1048576 ]; then LEAN=on; else LEAN=off; fi
+  say "lean runtime: $LEAN (auto: $((${MEM_KB:-0} / 1024)) MB of RAM, Node.js $NODE_MAJOR; on at 1 GiB or less on Node 20/24; --lean on|off to choose)"
+else
+  say "lean runtime: $LEAN (--lean)"
+fi
 [ -f "$SRC/dist/cli.js" ] || die "$SRC/dist/cli.js missing: run 'npm ci && npm run build' in $SRC first"
 
 # ---------------------------------------------------------------- packages and user
@@ -218,7 +237,11 @@ fi
 # The unit with this machine's node (NodeSource: /usr/bin/node; ProtectHome hides a node under /home).
 NODE_BIN=$(command -v node)
 case "$NODE_BIN" in /home/* | /root/*) echo "  warning: $NODE_BIN is under a home folder, which the unit hides (ProtectHome): install Node.js system-wide" ;; esac
-sed "s#^ExecStart=/usr/bin/node #ExecStart=$NODE_BIN #" "$SRC/deploy/edge-agent.service" >"$TMPF"
+LEAN_ARGS=""
+[ "$LEAN" = on ] && LEAN_ARGS=" --lite-mode"
+sed -e "s#^ExecStart=/usr/bin/node #ExecStart=$NODE_BIN #" \
+  -e "/^ExecStart=/s# /opt/edge-agent/dist/cli.js #$LEAN_ARGS /opt/edge-agent/dist/cli.js #" \
+  "$SRC/deploy/edge-agent.service" >"$TMPF"
 install_file root:root 0644 "$TMPF" "$UNIT"
 if [ -z "$ROOT" ]; then
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then

@@ -314,9 +314,10 @@ export class RemotePipeline implements ResultStream {
       const port = portTo(next);
       this.send({ type: 'model', model: this.infoOf(next), port }, port ? [port] : []);
     }
-    this.log.info(
+    // The worker's pipeline logs "model switched" at info when it has the new model in hand.
+    this.log.debug(
       { model: next.name, variant: next.variant.id, previous: `${old.name}/${old.variant.id}` },
-      'model switched',
+      'model switch sent to the inference worker',
     );
     await retired;
     await this.leases.idle(old);

@@ -13,9 +13,9 @@ import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_NODE_ARGS } from '../../../src/service/memory-env.js';
+import { AGENT_NODE_ARGS, leanSupported } from '../../../src/service/memory-env.js';
 import { runCli } from '../../helpers/cli.js';
-import { REPO } from '../../helpers/paths.js';
+import { FIXTURES, REPO } from '../../helpers/paths.js';
 import { requireTool } from '../../helpers/system-tools.js';
 
 const run = promisify(execFile);
@@ -48,9 +48,21 @@ function sourceTree(): string {
   return src;
 }
 
-async function install(src: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run('bash', [path.join(src, 'scripts/install.sh'), ...args], { timeout: 120_000 });
+async function install(
+  src: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ stdout: string; stderr: string }> {
+  return run('bash', [path.join(src, 'scripts/install.sh'), ...args], {
+    timeout: 120_000,
+    env: { ...process.env, ...env },
+  });
 }
+
+/** install.sh reads the board's RAM from this file (the lean runtime's auto choice). */
+const memoryOf = (board: string) => ({
+  EDGE_AGENT_MEMINFO: path.join(FIXTURES, 'hardware', board, 'proc/meminfo'),
+});
 
 interface Entry {
   mode: string;
@@ -101,7 +113,12 @@ describe('scripts/install.sh --dry-run --root', () => {
   beforeAll(async () => {
     src = sourceTree();
     root = mkdtempSync(path.join(tmpdir(), 'ea-install-root-'));
-    first = await install(src, ['--dry-run', '--root', root, '--user', USER, ...flags]);
+    // A board with 4 GB: the lean runtime stays off (auto).
+    first = await install(
+      src,
+      ['--dry-run', '--root', root, '--user', USER, ...flags],
+      memoryOf('x86-container'),
+    );
   }, 180_000);
 
   it('lays out the app, config, data folder, command and unit with the right owners and modes', async () => {
@@ -166,7 +183,11 @@ describe('scripts/install.sh --dry-run --root', () => {
 
   it('is idempotent (a second run changes nothing) and never overwrites an existing config', async () => {
     const before = snapshot(root);
-    const second = await install(src, ['--dry-run', '--root', root, '--user', USER, ...flags]);
+    const second = await install(
+      src,
+      ['--dry-run', '--root', root, '--user', USER, ...flags],
+      memoryOf('x86-container'),
+    );
     expect(second.stdout).toMatch(/already installed, nothing changed/);
     expect(snapshot(root)).toEqual(before);
 
@@ -204,6 +225,37 @@ describe('scripts/install.sh --dry-run --root', () => {
     expect(existsSync(path.join(root, 'etc/edge-agent'))).toBe(false);
     expect(existsSync(path.join(root, 'var/lib/edge-agent'))).toBe(false);
   });
+
+  it('the lean runtime: auto puts --lite-mode on ExecStart for a board with 1 GiB or less (Pi Zero 2 W), --lean off keeps the JIT, a bad value is refused', async () => {
+    const zero = mkdtempSync(path.join(tmpdir(), 'ea-install-zero-'));
+    const unit = () => readFileSync(path.join(zero, 'etc/systemd/system/edge-agent.service'), 'utf8');
+    const auto = await install(
+      src,
+      ['--dry-run', '--root', zero, '--user', USER],
+      memoryOf('raspberry-pi-zero-2'),
+    );
+    const expected = leanSupported() ? 'on' : 'off'; // Node 22 cannot run it
+    expect(auto.stdout).toContain(
+      `lean runtime: ${expected} (auto: 429 MB of RAM, Node.js ${process.versions.node.split('.')[0]}`,
+    );
+    const lean = `ExecStart=${process.execPath} ${AGENT_NODE_ARGS.join(' ')} --lite-mode /opt/edge-agent/dist/cli.js run`;
+    if (expected === 'on') expect(unit()).toContain(lean);
+    const off = await install(
+      src,
+      ['--dry-run', '--root', zero, '--user', USER, '--lean', 'off'],
+      memoryOf('raspberry-pi-zero-2'),
+    );
+    expect(off.stdout).toContain('lean runtime: off (--lean)');
+    expect(unit()).not.toMatch(/^ExecStart=.*--lite-mode/m);
+    expect(unit()).toContain(
+      `ExecStart=${process.execPath} ${AGENT_NODE_ARGS.join(' ')} /opt/edge-agent/dist/cli.js run`,
+    );
+    await expect(install(src, ['--dry-run', '--root', zero, '--lean', 'maybe'])).rejects.toMatchObject({
+      stderr: expect.stringMatching(/--lean must be auto, on or off, got "maybe"/),
+    });
+    // The 4 GB board of the first install: off.
+    expect(first.stdout).toMatch(/lean runtime: off \(auto: \d+ MB of RAM/);
+  }, 180_000);
 
   it('refuses unknown options and --purge without --uninstall', async () => {
     await expect(install(src, ['--frobnicate'])).rejects.toMatchObject({ code: 1 });
