@@ -88,8 +88,8 @@ export function createAgentTuner(deps: AgentTunerDeps): AgentTuner {
     clock,
     log,
   });
-  // The tuned p95 covers preparing the frame and the run (measure-child.ts): compared like with like.
-  pipeline.onResult((r) => controller.onInference(r.timings.preprocessMs + r.timings.inferenceMs));
+  // Inference alone, against the session's share of the tuned figure (controller.ts, runP95).
+  pipeline.onResult((r) => controller.onInference(r.timings.inferenceMs));
   deps.sampler?.on('sample', (s) =>
     controller.onReadings({
       powerSource: s.powerSource,

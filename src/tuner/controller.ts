@@ -8,7 +8,13 @@ import { DriftDetector } from './drift.js';
 import type { BurstGate, TuneProgress } from './measure.js';
 import { type PowerMode, type PowerReadings, powerMode } from './power-mode.js';
 import type { TuneOptions, Tuner } from './tuner.js';
-import { type CandidateKey, candidateLabel, type Decision, sameCandidate } from './types.js';
+import {
+  type CandidateKey,
+  candidateLabel,
+  type Decision,
+  type Measurement,
+  sameCandidate,
+} from './types.js';
 
 export interface TunerControllerDeps {
   /** Built on first use (it needs the device profile, whose provider probe takes a moment). */
@@ -95,9 +101,7 @@ export class TunerController {
   reinstate(d: Decision | undefined): void {
     this.decision = d;
     const chosen = d?.chosen;
-    this.drift.setBaseline(
-      chosen ? d.candidates.find((x) => sameCandidate(x, chosen))?.latencyMs?.p95 : undefined,
-    );
+    this.drift.setBaseline(runP95(chosen ? d.candidates.find((x) => sameCandidate(x, chosen)) : undefined));
   }
 
   /** The tune running now (any trigger): what holds the model for the command router. */
@@ -194,7 +198,7 @@ export class TunerController {
     const next = powerMode(readings, this.mode, powerModeOptions(this.deps.policy()));
     const previous = this.mode;
     this.mode = next;
-    if (previous !== undefined && previous !== next) void this.redecide(`power-mode ${previous} → ${next}`);
+    if (previous !== undefined && previous !== next) this.redecideQuietly(`power-mode ${previous} → ${next}`);
   }
 
   /** One live inference time; sustained drift above the tuned p95 re-measures. */
@@ -202,17 +206,31 @@ export class TunerController {
     if (this.running) return; // bursts pause the pipeline; their timings are not the steady state
     if (this.drift.add(this.deps.clock.now(), inferenceMs)) {
       const live = this.drift.livePercentile95();
-      void this.tune({
+      this.tune({
         force: true,
         trigger: `latency drift: live p95 ${live?.toFixed(1)} ms > ${this.deps.policy().tuning.driftFactor} × tuned ${this.drift.baseline?.toFixed(1)} ms`,
-      });
+      }).catch(() => undefined); // a failed tune is logged and emitted by tune(); the variant in use keeps serving
     }
   }
 
   /** Memory pressure: re-decide with the budget limited to what is available now. */
   onMemoryPressure(active: boolean, availableBytes?: number): void {
     this.memoryBudgetBytes = active ? availableBytes : undefined;
-    void this.redecide(active ? 'memory pressure' : 'memory pressure over');
+    this.redecideQuietly(active ? 'memory pressure' : 'memory pressure over');
+  }
+
+  /**
+   * A re-decision nobody awaits (a sampler event): its failure is logged and emitted, never left as
+   * an unhandled rejection, which would end the agent's process.
+   */
+  private redecideQuietly(trigger: string): void {
+    this.redecide(trigger).catch((err) => {
+      this.deps.log?.error(
+        { trigger, err: errorMessage(err) },
+        're-decision failed; the current variant keeps serving',
+      );
+      this.deps.events?.emit('tuning-failed', { trigger, error: errorMessage(err) }, 'error');
+    });
   }
 
   /**
@@ -365,7 +383,7 @@ export class TunerController {
     this.decision = d;
     const chosen = d.chosen;
     const c = chosen ? d.candidates.find((x) => sameCandidate(x, chosen)) : undefined;
-    this.drift.setBaseline(c?.latencyMs?.p95);
+    this.drift.setBaseline(runP95(c));
     if (!chosen) return;
     const active = this.deps.active();
     if (active && sameCandidate(active, chosen)) return;
@@ -390,4 +408,15 @@ function burstsSince(before: BurstStats, after: BurstStats) {
   const count = after.bursts - before.bursts;
   const pausedMs = Math.round(after.pausedMs - before.pausedMs);
   return { count, pausedMs, meanPauseMs: count > 0 ? Math.round(pausedMs / count) : 0 };
+}
+
+/**
+ * The drift watch's baseline: the session's share of the tuned per-frame p95 (the tuned figure
+ * less its mean preparation). The live figure it is compared with is the inference time alone,
+ * since how a frame is prepared depends on the source (an image folder resizes with sharp, a
+ * capture process hands a ready canvas) and not on the load the watch is there to notice.
+ */
+function runP95(m: Measurement | undefined): number | undefined {
+  if (!m?.latencyMs) return undefined;
+  return Math.max(0, m.latencyMs.p95 - (m.prepareMs ?? 0));
 }

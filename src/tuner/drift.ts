@@ -1,11 +1,11 @@
 import { percentile } from '../telemetry/percentiles.js';
 
 /**
- * Sustained latency drift: the live p95 of the per-frame time (preparation + inference, what the
- * tuner measures) above the tuned p95 × `factor` for a whole window, not a spike. The live p95 is
- * taken over the last fifth of the window and must stay above the limit at every check for
- * `windowMs`: a 3 s spike in a 10 s window is above for 3 + 2 s and does not trigger; a busy
- * neighbour that stays does. Pure: times are passed in.
+ * Sustained latency drift: the live p95 of the inference time above the tuned p95 (the session's
+ * share of it, controller.ts) × `factor` for a whole window, not a spike. The live p95 is taken over
+ * the last fifth of the window and must stay above the limit at every check for `windowMs`: a 3 s
+ * spike in a 10 s window is above for 3 + 2 s and does not trigger; a busy neighbour that stays
+ * does. Pure: times are passed in.
  *
  * It sees every inference of the agent (tens per second), so it allocates nothing per sample: the
  * samples live in a ring of typed arrays, and the p95 is checked at most every `windowMs / 100`

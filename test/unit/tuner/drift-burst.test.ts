@@ -1,11 +1,15 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/config/index.js';
 import type { Pacing } from '../../../src/pipeline/pacing.js';
 import { Pipeline } from '../../../src/pipeline/pipeline.js';
 import { percentileOf } from '../../../src/telemetry/percentiles.js';
 import { pipelineBurstGate } from '../../../src/tuner/burst.js';
+import { TunerController } from '../../../src/tuner/controller.js';
 import { DriftDetector } from '../../../src/tuner/drift.js';
+import type { Tuner } from '../../../src/tuner/tuner.js';
+import type { Decision } from '../../../src/tuner/types.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { fakeModel, memorySource } from '../pipeline/fakes.js';
 
@@ -62,6 +66,77 @@ describe('DriftDetector', () => {
   it('does nothing without a baseline', () => {
     const d = new DriftDetector({ factor: 1.5, windowMs: 1000 }, undefined);
     for (let i = 0; i < 100; i++) expect(d.add(i * 100, 1000)).toBe(false);
+  });
+});
+
+describe('TunerController: the drift baseline', () => {
+  it("compares the live inference time with the session's share of the tuned per-frame p95 (less its preparation)", async () => {
+    const clock = new FakeClock(0);
+    const key = { variant: 'slim-320', executionProvider: 'cpu', threads: 1 };
+    // Tuned per frame: p95 10 ms, of which preparing the frame 4 ms (mean): the session's 6 ms.
+    const decision = {
+      model: 'ultraface',
+      chosen: key,
+      candidates: [{ ...key, latencyMs: { p95: 10 }, prepareMs: 4 }],
+    } as unknown as Decision;
+    const triggers: string[] = [];
+    const tuner = {
+      tune: async (o: { trigger: string }) => {
+        triggers.push(o.trigger);
+        throw new Error('not measuring in this test');
+      },
+    } as unknown as Tuner;
+    const controller = new TunerController({
+      tuner: async () => tuner,
+      policy: () => parseConfig({}).policy, // driftFactor 1.5, driftWindowS 60
+      model: () => 'ultraface',
+      active: () => key,
+      switchTo: async () => false,
+      cachedDecision: () => undefined,
+      clock,
+    });
+    controller.reinstate(decision);
+    const feed = async (ms: number, seconds: number) => {
+      for (let t = 0; t < seconds * 10; t++) {
+        clock.advance(100);
+        controller.onInference(ms);
+      }
+      await new Promise((r) => setImmediate(r));
+    };
+    // 8 ms: below 1.5 × 6 = 9 (the whole per-frame figure, 10, would have allowed up to 15).
+    await feed(8, 70);
+    expect(triggers).toEqual([]);
+    await feed(11, 70);
+    expect(triggers).toHaveLength(1);
+    expect(triggers[0]).toMatch(/^latency drift: live p95 11\.0 ms > 1\.5 × tuned 6\.0 ms$/);
+    // The tune failed (above): no unhandled rejection, which would have ended the agent's process.
+  });
+
+  it('a re-decision that fails on a sampler event (memory pressure, power mode) is reported, not thrown', async () => {
+    const events: Array<{ type: string; data: Record<string, unknown> }> = [];
+    const tuner = {
+      redecide: () => {
+        throw new Error('the store is gone');
+      },
+    } as unknown as Tuner;
+    const controller = new TunerController({
+      tuner: async () => tuner,
+      policy: () => parseConfig({}).policy,
+      model: () => 'ultraface',
+      active: () => undefined,
+      switchTo: async () => false,
+      cachedDecision: () => undefined,
+      events: { emit: (type, data) => events.push({ type, data }) },
+      clock: new FakeClock(0),
+    });
+    controller.onMemoryPressure(true, 64 * 1048576);
+    controller.onReadings({ powerSource: 'mains', throttled: false });
+    controller.onReadings({ powerSource: 'battery', batteryPercent: 80, throttled: false });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(events).toEqual([
+      { type: 'tuning-failed', data: { trigger: 'memory pressure', error: 'the store is gone' } },
+      { type: 'tuning-failed', data: { trigger: 'power-mode mains → battery', error: 'the store is gone' } },
+    ]);
   });
 });
 
