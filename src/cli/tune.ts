@@ -10,6 +10,7 @@ import { latestDecision, progressLine, tunerFromConfig } from '../tuner/setup.js
 import { catalogueHash } from '../tuner/tuner.js';
 import type { Decision } from '../tuner/types.js';
 import { type Command, formatTable, parseCommandArgs, writeJson } from './command.js';
+import { runningAgentUrl } from './running-agent.js';
 import { openCliStore, profileWithProgress, setupCli } from './shared.js';
 
 export const tuneCommand: Command = {
@@ -108,6 +109,13 @@ export const tuneCommand: Command = {
       }
       if (values.json) writeJson(ctx.stdout, decisionJson(decision));
       else ctx.stdout.write(`${describe(decision)}\n`);
+      const agent = values.quiet ? undefined : await runningAgentUrl(config.http);
+      if (agent)
+        ctx.stderr.write(
+          `note: an agent is running here (${agent}) and keeps serving what it chose: it serves this decision ` +
+            "after a restart; to have it measure and apply now, use its dashboard's re-tune " +
+            `(POST ${agent}/api/controls/retune) or the MQTT "tune" command.\n`,
+        );
       return decision.chosen ? 0 : 1;
     } finally {
       await store.stop();

@@ -106,6 +106,8 @@ export function memoryReexec(
   const extra = AGENT_NODE_ARGS.filter((a) => !given.includes(a));
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
+  // Dropped on a Node without it: said once, here, not again by the process re-executed.
+  if (unlean && out.EDGE_AGENT_LEAN === '1') out.EDGE_AGENT_LEAN = '0';
   return {
     env: { ...out, ...Object.fromEntries(missing) },
     execArgv: [...(sized ? [] : AGENT_V8_FLAGS), ...extra, ...(lean ? AGENT_LEAN_NODE_ARGS : []), ...args],

@@ -1,4 +1,6 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -136,5 +138,39 @@ describe('edge-agent tune', () => {
     const bad = await runCli(['tune', '--config', config, '--max-memory-mb', 'lots'], { timeoutMs: 60_000 });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--max-memory-mb expects a number/);
+  }, 240_000);
+
+  it('says so when an agent serves on this machine with the same HTTP settings: it does not adopt the decision by itself', async () => {
+    // A stand-in answering /healthz as the agent does (the real agent's is tested in test/integration/http).
+    const agent = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'ok', pipeline: 'running', camera: 'online', faults: [] }));
+    });
+    await new Promise<void>((r) => agent.listen(0, '127.0.0.1', r));
+    const port = (agent.address() as AddressInfo).port;
+    try {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'tune-cli-'));
+      const config = path.join(dir, 'agent.config.json');
+      writeFileSync(
+        config,
+        JSON.stringify({
+          dataDir: path.join(dir, 'data'),
+          http: { port },
+          models: { dir: squeezenetModels({ fp16: false }), default: 'squeezenet1.1' },
+          policy: { tuning: { rounds: 1, runsPerRound: 2, warmupRuns: 0, maxThreads: 1, fidelityFrames: 2 } },
+        }),
+      );
+      const args = ['tune', '--config', config, '--derive', 'never', '--latency-p95-ms', '60000'];
+      const run = await runCli(args, { timeoutMs: 120_000 });
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(`note: an agent is running here (http://127.0.0.1:${port})`);
+      expect(run.stderr).toContain(`POST http://127.0.0.1:${port}/api/controls/retune`);
+      // --quiet: no note (and the cached figures answer at once).
+      const quiet = await runCli([...args, '--quiet'], { timeoutMs: 120_000 });
+      expect(quiet.code).toBe(0);
+      expect(quiet.stderr).not.toContain('note: an agent is running here');
+    } finally {
+      await new Promise((r) => agent.close(r));
+    }
   }, 240_000);
 });

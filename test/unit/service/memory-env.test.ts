@@ -83,6 +83,8 @@ describe('memoryReexec', () => {
     const plan = memoryReexec(env, ['--lite-mode', ...AGENT_NODE_ARGS, '--jitless'], '22.23.5');
     expect(plan?.execArgv).toEqual([...AGENT_NODE_ARGS]);
     expect(memoryReexec(plan!.env, plan!.execArgv, '22.23.5')).toBeUndefined();
+    // The refusal is said before re-executing; the new process is not asked for it again.
+    expect(plan?.env.EDGE_AGENT_LEAN).toBe('0');
   });
 
   it('isLean reads the node arguments', () => {
