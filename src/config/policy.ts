@@ -88,7 +88,12 @@ export const policySchema = z
       .max(100)
       .default(5)
       .describe('A rival must beat the current choice by its measured noise + this % to replace it'),
-    derive: z.enum(['auto', 'never']).default('auto').describe('Derive variants when nothing fits'),
+    derive: z
+      .enum(['auto', 'never'])
+      .default('auto')
+      .describe(
+        'Derive variants: int8, clean, input-uint8 when nothing fits; input-uint8 of a choice normalised in JavaScript, met or not (docs/tuner.md)',
+      ),
     modes: z
       .strictObject({
         mains: modeOverridesSchema.optional(),

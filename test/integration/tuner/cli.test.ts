@@ -7,18 +7,31 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.js';
 import { addHugeVariant, squeezenetModels } from './helpers.js';
 
+/** A config file in a new folder (its data directory beside it) tuning squeezenet1.1 from `models`. */
+function tuneConfig(models: string, tuning: Record<string, number>, extra: Record<string, unknown> = {}) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tune-cli-'));
+  const config = path.join(dir, 'agent.config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      dataDir: path.join(dir, 'data'),
+      models: { dir: models, default: 'squeezenet1.1' },
+      policy: { tuning },
+      ...extra,
+    }),
+  );
+  return { dir, config };
+}
+
 describe('edge-agent tune', () => {
   it('--json has the documented shape and --plot writes both charts with the front and the choice', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'tune-cli-'));
-    const config = path.join(dir, 'agent.config.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        dataDir: path.join(dir, 'data'),
-        models: { dir: squeezenetModels(), default: 'squeezenet1.1' },
-        policy: { tuning: { rounds: 2, runsPerRound: 3, warmupRuns: 1, maxThreads: 1, fidelityFrames: 2 } },
-      }),
-    );
+    const { dir, config } = tuneConfig(squeezenetModels(), {
+      rounds: 2,
+      runsPerRound: 3,
+      warmupRuns: 1,
+      maxThreads: 1,
+      fidelityFrames: 2,
+    });
     const svg = path.join(dir, 'tune.svg');
     const run = await runCli(
       [
@@ -92,18 +105,9 @@ describe('edge-agent tune', () => {
   }, 240_000);
 
   it('--max-memory-mb caps the measuring children: a variant over it does not fit, the tune answers', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'tune-cli-mem-'));
     const models = squeezenetModels({ fp16: false });
     addHugeVariant(models);
-    const config = path.join(dir, 'agent.config.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        dataDir: path.join(dir, 'data'),
-        models: { dir: models, default: 'squeezenet1.1' },
-        policy: { tuning: { rounds: 1, runsPerRound: 2, warmupRuns: 0, maxThreads: 1 } },
-      }),
-    );
+    const { config } = tuneConfig(models, { rounds: 1, runsPerRound: 2, warmupRuns: 0, maxThreads: 1 });
     const run = await runCli(
       [
         'tune',
@@ -149,16 +153,10 @@ describe('edge-agent tune', () => {
     await new Promise<void>((r) => agent.listen(0, '127.0.0.1', r));
     const port = (agent.address() as AddressInfo).port;
     try {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'tune-cli-'));
-      const config = path.join(dir, 'agent.config.json');
-      writeFileSync(
-        config,
-        JSON.stringify({
-          dataDir: path.join(dir, 'data'),
-          http: { port },
-          models: { dir: squeezenetModels({ fp16: false }), default: 'squeezenet1.1' },
-          policy: { tuning: { rounds: 1, runsPerRound: 2, warmupRuns: 0, maxThreads: 1, fidelityFrames: 2 } },
-        }),
+      const { config } = tuneConfig(
+        squeezenetModels({ fp16: false }),
+        { rounds: 1, runsPerRound: 2, warmupRuns: 0, maxThreads: 1, fidelityFrames: 2 },
+        { http: { port } },
       );
       const args = ['tune', '--config', config, '--derive', 'never', '--latency-p95-ms', '60000'];
       const run = await runCli(args, { timeoutMs: 120_000 });
