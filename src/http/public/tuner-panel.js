@@ -28,13 +28,14 @@
     if (svg.ok) $('tuner-plot').innerHTML = await svg.text();
     $('tuner-candidates').innerHTML =
       '<tr><th>variant</th><th>provider</th><th class="num">threads</th><th class="num">p50 / p95 / p99 ms</th>' +
-      '<th class="num">CPU ms</th><th class="num">J</th><th class="num">MB</th><th class="num">fidelity</th><th>verdict</th><th>reason</th></tr>' +
+      '<th class="num" title="of the per-frame time: preparing the camera frame">prep ms</th><th class="num">CPU ms</th><th class="num">J</th><th class="num">MB</th><th class="num">fidelity</th><th>verdict</th><th>reason</th></tr>' +
       d.candidates
         .map(
           (c) =>
             `<tr class="${c.verdict === 'chosen' ? 'active' : ''}"><td>${esc(c.variant)}</td><td>${esc(c.executionProvider)}</td>` +
             `<td class="num">${c.threads}</td>` +
             `<td class="num">${c.latencyMs ? `${num(c.latencyMs.p50)} / ${num(c.latencyMs.p95)} / ${num(c.latencyMs.p99)}` : '–'}</td>` +
+            `<td class="num">${num(c.prepareMs, 2)}</td>` +
             `<td class="num">${num(c.cpuMsPerInference)}</td><td class="num">${num(c.energyPerInferenceJ, 3)}</td>` +
             `<td class="num">${c.memoryBytes === null ? '–' : num(c.memoryBytes / 1048576, 0)}</td>` +
             `<td class="num">${num(c.fidelity, 3)}</td><td>${esc(c.verdict)}</td><td>${esc(c.reason)}</td></tr>`,

@@ -13,6 +13,10 @@ import { silentLogger } from '../../../src/log.js';
 import { Store } from '../../../src/store/index.js';
 import { batteryReadings } from '../../../src/tuner/battery/agent-battery.js';
 import { powerModelFor } from '../../../src/tuner/battery/power-model.js';
+import { decisionSvg } from '../../../src/tuner/plot.js';
+import { selectVariant } from '../../../src/tuner/policy.js';
+import { decisionJson } from '../../../src/tuner/report.js';
+import type { Decision } from '../../../src/tuner/types.js';
 import { simulateBatteryRun } from '../../helpers/battery-sim.js';
 import { REPO } from '../../helpers/paths.js';
 import { requireTool, toolPath } from '../../helpers/system-tools.js';
@@ -47,6 +51,44 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
   const retunes: string[] = [];
   let objective = 'max-accuracy';
   let battery: Awaited<ReturnType<typeof simulateBatteryRun>>;
+  // A decision by the real policy over two measured candidates: the float variant serving and the
+  // input-uint8 derivation the tuner made of it (same fidelity, less preparation per frame).
+  const measured = (variant: string, p95: number, cpu: number, prepareMs: number, path: string) => ({
+    variant,
+    executionProvider: 'cpu',
+    threads: 1,
+    variantSha256: variant.padEnd(64, '0'),
+    sizeBytes: 1_200_000,
+    precision: 'fp32',
+    status: 'ok' as const,
+    latencyMs: { p50: p95 * 0.85, p95, p99: p95 * 1.05, mean: p95 * 0.9, roundP95: [p95 - 0.2, p95 + 0.2] },
+    prepareMs,
+    preparePath: path,
+    cpuMsPerInference: cpu,
+    roundCpuMs: [cpu - 0.1, cpu + 0.1],
+    memoryBytes: 40 * 1048576,
+    fidelity: 0.778,
+    fidelitySource: 'measured' as const,
+  });
+  const decision: Decision = {
+    ...selectVariant(
+      [
+        measured('slim-320', 7.9, 6.7, 0.38, 'planes'),
+        measured('slim-320_u8in', 5.3, 4.4, 0.04, 'zero-copy'),
+      ],
+      { objective: 'max-accuracy', latencyP95Ms: 250, fidelityFloor: 0.7, switchMarginPercent: 5 },
+      { variant: 'slim-320', executionProvider: 'cpu', threads: 1 },
+    ),
+    model: 'ultraface',
+    mode: 'mains',
+    deviceFingerprint: 'dashboard-test',
+    catalogueHash: 'dashboard-test',
+    ortVersion: 'test',
+    derived: ['slim-320_u8in'],
+    tookMs: 9500,
+    decidedAt: Date.now(),
+    trigger: 'agent-start: no cached decision',
+  };
 
   beforeAll(async () => {
     store = new Store({
@@ -92,6 +134,12 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     });
     served = await serveSamples({ streamMaxFps: 5 }, (pipeline) => ({
       profile: () => profile,
+      // As the agent answers with a tuner decision in force (src/agent.ts), and its chart.
+      decision: () => ({
+        source: 'tuner',
+        variant: decision.chosen?.variant ?? null,
+        ...decisionJson(decision),
+      }),
       history: (field, from, to) => store.metrics.history(field, from, to),
       getReadings: async () => ({
         batteryPercent: 70,
@@ -99,6 +147,11 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
         ...batteryReadings(battery.replanner.status()),
       }),
       routes: [
+        (app) => {
+          app.get('/api/decision/plot.svg', async (_req, reply) =>
+            reply.type('image/svg+xml').send(decisionSvg(decision)),
+          );
+        },
         batteryFeature({ replanner: battery.replanner }).routes!,
         controlsFeature({
           controls: new Controls({
@@ -257,6 +310,31 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
       body: 'fps=1',
     });
     expect(form.status).toBe(415);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it("the tuner panel: the decision's reason, its chart and every candidate with its preparation per frame", async () => {
+    const { page, errors } = await open(SIZES[0]);
+    await page.waitForSelector('#tuner-panel:not([hidden])', { timeout: 10_000 });
+    await page.waitForFunction("document.querySelectorAll('#tuner-candidates tr').length === 3", null, {
+      timeout: 10_000,
+    });
+    const table = (await page.evaluate(
+      "[...document.querySelectorAll('#tuner-candidates tr')].map((r) => [...r.children].map((c) => c.textContent))",
+    )) as string[][];
+    const header = table[0]!;
+    const col = (name: string) => header.indexOf(name);
+    expect(col('prep ms')).toBeGreaterThan(col('p50 / p95 / p99 ms'));
+    const row = (variant: string) => table.find((r) => r[0] === variant)!;
+    expect(row('slim-320')[col('prep ms')]).toBe('0.38');
+    expect(row('slim-320_u8in')[col('prep ms')]).toBe('0.04');
+    // The policy's tie clause chose the derived variant over the one serving; the page says so.
+    expect(row('slim-320_u8in')[col('verdict')]).toBe('chosen');
+    expect(await page.textContent('#tuner-summary')).toMatch(
+      /equal to the current slim-320@cpu\/1t within noise/,
+    );
+    expect(await page.locator('#tuner-plot svg').count()).toBe(1);
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);

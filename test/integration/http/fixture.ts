@@ -19,7 +19,11 @@ export interface Served {
 }
 
 /** Server deps to add (routes are added to the features'), and the device profile for GET /api/profile. */
-type Extra = Partial<HttpServerDeps> & { profile?: () => Promise<unknown> };
+type Extra = Partial<HttpServerDeps> & {
+  profile?: () => Promise<unknown>;
+  /** GET /api/decision's answer (default: the configured variant, no tuner). */
+  decision?: () => unknown;
+};
 
 /** The agent's serving stack on a free port: the sample folder through YOLOX-nano, real sessions. */
 export async function serveSamples(
@@ -35,7 +39,7 @@ export async function serveSamples(
   const model = await WorkerModel.load({ catalog, model: 'yolox-nano', session: { threads: 1 } });
   const source = createSource(config.camera, { log });
   const pipeline = new Pipeline({ source, model, pacing: { mode: 'continuous' }, maxFrameAgeMs: 2000, log });
-  const { profile, ...more } = typeof extra === 'function' ? extra(pipeline) : extra;
+  const { profile, decision, ...more } = typeof extra === 'function' ? extra(pipeline) : extra;
   // The features the agent serves over HTTP (src/agent/features.ts), on this stack.
   const features = [
     deviceFeature({ status: () => ({}), restart: () => undefined, ...(profile ? { profile } : {}) }),
@@ -45,7 +49,9 @@ export async function serveSamples(
         active: () => ({ model: pipeline.stats().model.name, variant: pipeline.stats().model.variant }),
         switchTo: () => Promise.reject(new Error('not in this fixture')),
       },
-      decision: () => ({ model: 'yolox-nano', variant: 'fp32', source: 'config', reason: 'configured' }),
+      decision:
+        decision ??
+        (() => ({ model: 'yolox-nano', variant: 'fp32', source: 'config', reason: 'configured' })),
       results: pipeline,
     }),
     inferFeature({ pipeline, maxBytes: config.http.inferMaxBytes }),
