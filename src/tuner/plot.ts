@@ -93,7 +93,10 @@ function chart(
     const cy = py(chosen.fidelity!).toFixed(1);
     out.push(
       `<circle id="chosen-${id}" class="chosen-marker" cx="${cx}" cy="${cy}" r="9" fill="none" stroke="#000" stroke-width="2"/>`,
-      `<text x="${Number(cx) + 11}" y="${Number(cy) - 8}" font-weight="bold">${esc(candidateLabel(chosen))}</text>`,
+      // Right of the marker, or left of it in the chart's right half (the label stays inside).
+      Number(cx) > offsetX + W / 2
+        ? `<text x="${Number(cx) - 11}" y="${Number(cy) - 8}" text-anchor="end" font-weight="bold">${esc(candidateLabel(chosen))}</text>`
+        : `<text x="${Number(cx) + 11}" y="${Number(cy) - 8}" font-weight="bold">${esc(candidateLabel(chosen))}</text>`,
     );
   }
   out.push('</g>');

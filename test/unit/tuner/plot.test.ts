@@ -56,4 +56,25 @@ describe('decision SVG', () => {
     const j = decisionJson(decision());
     expect(j.candidates[0]).toMatchObject({ energyPerInferenceJ: null, memoryBytes: null });
   });
+
+  it("the choice's label stays inside its chart: left of the marker in the right half", () => {
+    const d = decision(); // int8 chosen: p95 30 of 62 (left half), size 1.3 of 5 MB (left half)
+    const label = (svg: string, id: string) =>
+      svg.match(
+        new RegExp(
+          `<g id="chart-${id}"[\\s\\S]*?<text x="([\\d.]+)" y="[\\d.]+"( text-anchor="end")? font-weight="bold">`,
+        ),
+      )!;
+    const marker = (svg: string, id: string) =>
+      Number(svg.match(new RegExp(`id="chosen-${id}"[^>]*cx="([\\d.]+)"`))![1]);
+    const left = decisionSvg(d);
+    expect(label(left, 'latency')[2]).toBeUndefined();
+    expect(Number(label(left, 'latency')[1])).toBeGreaterThan(marker(left, 'latency'));
+    // fp32 chosen instead (60 ms, 5 MB): in the right half of both charts.
+    const right = decisionSvg({ ...d, chosen: { variant: 'fp32', executionProvider: 'cpu', threads: 1 } });
+    for (const id of ['latency', 'size']) {
+      expect(label(right, id)[2], id).toBe(' text-anchor="end"');
+      expect(Number(label(right, id)[1]), id).toBeLessThan(marker(right, id));
+    }
+  });
 });
