@@ -2,11 +2,11 @@ import { type ChildProcess, spawn as nodeSpawn, type SpawnOptions } from 'node:c
 import { BufferRelease } from '../buffer-release.js';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
-import { planResize } from '../image/geometry.js';
 import type { Logger } from '../log.js';
 import { type CaptureCommand, formatCommand } from './capture-command.js';
 import { explainFailure, FrameAssembler, failureReason, LineTail, parseInputVideo } from './ffmpeg-output.js';
 import { LatestQueue } from './latest-queue.js';
+import { preparedGeometry } from './prepared.js';
 import type { Frame, FrameTarget, PreparedGeometry } from './types.js';
 
 export type SpawnFn = (command: string, args: string[], options: SpawnOptions) => ChildProcess;
@@ -222,17 +222,7 @@ export class CaptureRun {
     const out = command.outputSize ?? this.sourceSize;
     if (!out || !this.sourceSize) return;
     if (target) {
-      const plan = planResize(this.sourceSize.width, this.sourceSize.height, target);
-      this.prepared = {
-        target,
-        sourceWidth: this.sourceSize.width,
-        sourceHeight: this.sourceSize.height,
-        contentX: plan.placeX,
-        contentY: plan.placeY,
-        contentWidth: plan.cropWidth,
-        contentHeight: plan.cropHeight,
-        inverse: plan.inverse,
-      };
+      this.prepared = preparedGeometry(this.sourceSize.width, this.sourceSize.height, target);
     }
     this.assembler = new FrameAssembler(out.width * out.height * 3);
     const pending = this.pendingChunks;

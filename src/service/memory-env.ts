@@ -77,9 +77,8 @@ export function agentRunsLean(
   version?: string,
   canReexec: boolean = typeof (process as unknown as { execve?: unknown }).execve === 'function',
 ): boolean {
-  if (!leanSupported(version)) return false;
-  if (isLean(execArgv)) return true;
-  return env.EDGE_AGENT_LEAN === '1' && canReexec && env.EDGE_AGENT_NO_REEXEC !== '1';
+  if (isLean(execArgv)) return leanSupported(version);
+  return leanWanted(env, execArgv, version) && canReexec && env.EDGE_AGENT_NO_REEXEC !== '1';
 }
 
 /**

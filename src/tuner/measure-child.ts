@@ -4,8 +4,10 @@
 // figure is this session's alone. It also measures fidelity for variants without a recorded one.
 import { readFile } from 'node:fs/promises';
 import type * as ort from 'onnxruntime-node';
+import { preparedGeometry } from '../camera/prepared.js';
 import type { Frame } from '../camera/types.js';
 import { errorMessage } from '../errors.js';
+import { preprocess } from '../inference/preprocess.js';
 import type { ExecutionProvider } from '../inference/session.js';
 import { openSession } from '../inference/session.js';
 import { sha256Hex } from '../models/integrity.js';
@@ -44,8 +46,6 @@ let camera: Camera | undefined;
  */
 async function cameraFrame(input: FrameInput): Promise<Frame> {
   const { loadFrames } = await import('../optimize/evaluation/frames.js');
-  const { preprocess } = await import('../inference/preprocess.js');
-  const { planResize } = await import('../image/geometry.js');
   const { framesDir, spec } = input;
   const frames = await loadFrames(framesDir ? { dir: framesDir } : undefined, { limit: 1 });
   const image = frames.images[0];
@@ -67,7 +67,6 @@ async function cameraFrame(input: FrameInput): Promise<Frame> {
     data.set(rgb.subarray(2 * plane), plane);
     data.set(rgb.subarray(0, plane), 2 * plane);
   }
-  const plan = planResize(image.width, image.height, target);
   return {
     data,
     width: spec.width,
@@ -76,16 +75,7 @@ async function cameraFrame(input: FrameInput): Promise<Frame> {
     timestampMs: 0,
     seq: 0,
     origin: 'tuner-measurement',
-    prepared: {
-      target,
-      sourceWidth: image.width,
-      sourceHeight: image.height,
-      contentX: plan.placeX,
-      contentY: plan.placeY,
-      contentWidth: plan.cropWidth,
-      contentHeight: plan.cropHeight,
-      inverse: plan.inverse,
-    },
+    prepared: preparedGeometry(image.width, image.height, target),
   };
 }
 

@@ -13,7 +13,7 @@ import {
   deriveInChildProcess,
 } from '../optimize/process/derive-process.js';
 import { readMemAvailableMB } from '../optimize/process/memory-guard.js';
-import { AGENT_LEAN_NODE_ARGS, agentRunsLean } from '../service/memory-env.js';
+import { AGENT_LEAN_NODE_ARGS, agentRunsLean, isLean } from '../service/memory-env.js';
 import type { Benchmarks, Decisions } from '../store/records.js';
 import { type Candidate, estimateMemoryBytes, planCandidates } from './candidates.js';
 import { measuringMemory } from './child-memory.js';
@@ -160,7 +160,7 @@ export class Tuner {
     return {
       deviceFingerprint: this.deps.profile.fingerprint,
       variantSha256: m.variantSha256,
-      sessionKey: sessionKey(m, this.graph, this.measureNodeArgs.length > 0),
+      sessionKey: sessionKey(m, this.graph, isLean(this.measureNodeArgs)),
       ortVersion: this.ortVersion,
     };
   }
