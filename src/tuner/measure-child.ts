@@ -4,7 +4,7 @@
 // figure is this session's alone. It also measures fidelity for variants without a recorded one.
 import { readFile } from 'node:fs/promises';
 import type * as ort from 'onnxruntime-node';
-import { preparedGeometry } from '../camera/prepared.js';
+import { capturedFrame } from '../camera/prepared.js';
 import type { Frame } from '../camera/types.js';
 import { errorMessage } from '../errors.js';
 import { preprocess } from '../inference/preprocess.js';
@@ -51,32 +51,9 @@ async function cameraFrame(input: FrameInput): Promise<Frame> {
   const image = frames.images[0];
   if (!image) throw new Error('no frame to measure on');
   const target = targetFor(spec);
-  const canvas = await preprocess(image, {
-    ...spec,
-    dtype: 'uint8',
-    layout: target.planar ? 'NCHW' : 'NHWC',
-    colorOrder: target.planar ? 'RGB' : spec.colorOrder,
-  });
-  const rgb = canvas.data as Uint8Array;
-  let data = rgb;
-  if (target.planar) {
-    // R, G, B planes → ffmpeg's gbrp order: G, B, R.
-    const plane = spec.width * spec.height;
-    data = new Uint8Array(rgb.length);
-    data.set(rgb.subarray(plane, 2 * plane), 0);
-    data.set(rgb.subarray(2 * plane), plane);
-    data.set(rgb.subarray(0, plane), 2 * plane);
-  }
-  return {
-    data,
-    width: spec.width,
-    height: spec.height,
-    channels: 3,
-    timestampMs: 0,
-    seq: 0,
-    origin: 'tuner-measurement',
-    prepared: preparedGeometry(image.width, image.height, target),
-  };
+  // The canvas as RGB bytes (uint8 ignores the normalisation), then in the capture's pixel format.
+  const canvas = await preprocess(image, { ...spec, dtype: 'uint8', layout: 'NHWC', colorOrder: 'RGB' });
+  return capturedFrame(canvas.data as Uint8Array, target, image.width, image.height, 'tuner-measurement');
 }
 
 async function open(job: OpenJob): Promise<ChildAnswer> {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Frame, FrameTarget } from '../../../src/camera/types.js';
-import { planResize, toImageBox } from '../../../src/image/geometry.js';
+import { capturedFrame } from '../../../src/camera/prepared.js';
+import type { FrameTarget } from '../../../src/camera/types.js';
+import { toImageBox } from '../../../src/image/geometry.js';
 import { preprocess } from '../../../src/inference/preprocess.js';
 import type { InputSpec } from '../../../src/models/manifest.js';
 import { contentImage, TensorPreparer, targetFor } from '../../../src/pipeline/prepare.js';
@@ -27,45 +28,12 @@ function randomImage(width: number, height: number, seed = 1): Uint8Array {
 }
 
 /** A frame as a capture process delivers it for `target`: gbrp planes, or interleaved in its colour order. */
-function preparedFrame(
+const preparedFrame = (
   canvasRgb: Uint8Array,
   target: FrameTarget,
   sourceWidth: number,
   sourceHeight: number,
-): Frame {
-  let data = new Uint8Array(canvasRgb);
-  if (target.planar) {
-    const plane = target.width * target.height;
-    data = new Uint8Array(canvasRgb.length);
-    for (let i = 0; i < plane; i++) {
-      data[i] = canvasRgb[i * 3 + 1]!; // G
-      data[plane + i] = canvasRgb[i * 3 + 2]!; // B
-      data[2 * plane + i] = canvasRgb[i * 3]!; // R
-    }
-  } else if (target.colorOrder === 'BGR') {
-    for (let i = 0; i < data.length; i += 3) [data[i], data[i + 2]] = [data[i + 2]!, data[i]!];
-  }
-  const plan = planResize(sourceWidth, sourceHeight, target);
-  return {
-    data,
-    width: target.width,
-    height: target.height,
-    channels: 3,
-    timestampMs: 0,
-    seq: 0,
-    origin: 'test',
-    prepared: {
-      target,
-      sourceWidth,
-      sourceHeight,
-      contentX: plan.placeX,
-      contentY: plan.placeY,
-      contentWidth: plan.cropWidth,
-      contentHeight: plan.cropHeight,
-      inverse: plan.inverse,
-    },
-  };
-}
+) => capturedFrame(canvasRgb, target, sourceWidth, sourceHeight, 'test');
 
 describe('TensorPreparer', () => {
   it.each([
