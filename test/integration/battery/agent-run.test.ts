@@ -34,6 +34,9 @@ describe('the running agent on a (simulated) battery', { timeout: 240_000 }, () 
       power: { model: { idleW: 2.7, activeW: 6.4, cameraW: 1 } },
       policy: {
         latencyP95Ms: 10_000,
+        // The plan for a known variant: no input-uint8 derivation of it, which may or may not
+        // measure faster (docs/tuner.md, "A cheaper equal of the choice").
+        derive: 'never',
         batteryHours: 12,
         tuning: {
           rounds: 1,
