@@ -1,10 +1,11 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
-import http from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { errorMessage, UsageError } from '../errors.js';
 import { deployManifestSchema } from '../fleet/deploy/manifest.js';
 import type { parseTarget } from '../fleet/operator.js';
+import { http } from '../node-http.js';
 import { signedDocumentSchema } from '../trust/envelope.js';
 import { readPrivateKeyFile, signCommand } from '../trust/sign-command.js';
 import type { CommandContext } from './command.js';
@@ -46,7 +47,7 @@ export async function serveModel(
   url: string,
   bytes: number,
   bind?: string,
-): Promise<http.Server> {
+): Promise<Server> {
   const target = new URL(url);
   if (target.protocol !== 'http:')
     throw new UsageError('fleet deploy: --serve needs an http:// manifest URL');

@@ -1,4 +1,4 @@
-import http from 'node:http';
+import { http } from '../node-http.js';
 
 /**
  * The URL of an edge-agent serving on this machine with this configuration's HTTP settings, when

@@ -2,7 +2,19 @@
 // - EA_RESOLVE_LOG: every package a module of the repo imports (one line: the package name);
 // - EA_LOAD_LOG: every module URL under file: that a thread of this process resolves, as "PID<TAB>URL".
 //   Worker threads inherit the flag and log too; child processes log under their own pid.
+// - EA_BUILTINS_LOG: at exit, each thread's Node built-in modules loaded (process.moduleLoadList),
+//   as "PID<TAB>THREAD<TAB>name,name,…".
+import { appendFileSync } from 'node:fs';
 import { register } from 'node:module';
+import { threadId } from 'node:worker_threads';
+
+const builtins = process.env.EA_BUILTINS_LOG;
+if (builtins) {
+  process.on('exit', () => {
+    const names = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13));
+    appendFileSync(builtins, `${process.pid}\t${threadId}\t${names.join(',')}\n`);
+  });
+}
 
 register(
   `data:text/javascript,${encodeURIComponent(`

@@ -11,10 +11,11 @@ import {
   writeSync,
 } from 'node:fs';
 import { mkdir, statfs } from 'node:fs/promises';
-import http from 'node:http';
+import type { ClientRequest } from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { errorMessage } from '../../errors.js';
+import { http } from '../../node-http.js';
 import { DeployError } from './errors.js';
 
 export interface DownloadJob {
@@ -119,7 +120,7 @@ export function sha256File(file: string): Promise<string> {
 function fetchInto(job: DownloadJob, offset: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let fd: number | undefined;
-    let req: http.ClientRequest | undefined;
+    let req: ClientRequest | undefined;
     let received = offset;
     let settled = false;
     const done = (failure?: DeployError) => {

@@ -68,9 +68,10 @@ describe('the bundled run path (scripts/bundle.mjs)', () => {
 
   it('serves from the bundle: results from the worker, the dashboard, MQTT, a clean stop; the module tree unloaded', async () => {
     const loadLog = path.join(work, 'loaded.txt');
+    const builtinsLog = path.join(work, 'builtins.txt');
     const agent = AgentProcess.start(
       { mqtt: { embedded: { port: 0 } }, camera: { source: `images:${path.join(REPO, 'samples')}`, fps: 5 } },
-      { ...AGENT_MALLOC_ENV, EA_LOAD_LOG: loadLog },
+      { ...AGENT_MALLOC_ENV, EA_LOAD_LOG: loadLog, EA_BUILTINS_LOG: builtinsLog },
       { cli: path.join(dist, 'cli.js'), nodeArgs: [...AGENT_NODE_ARGS, '--import', LOAD_HOOK] },
     );
     try {
@@ -108,5 +109,23 @@ describe('the bundled run path (scripts/bundle.mjs)', () => {
       'service/memory-env.js',
     ]);
     expect(existsSync(path.join(agent.dataDir))).toBe(true);
+
+    // Neither thread loads undici, Node's fetch: on Node 22/24 an ES module import of node:http
+    // would (its lazy WebSocket export): ~1 MB of heap on Node 24 and a crash at start on Node 22's lean
+    // runtime (src/node-http.ts). Node 20 never loads it from node:http; CI runs this file on 24 too.
+    const threads = readFileSync(builtinsLog, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith(`${pid}\t`))
+      .map((line) => line.split('\t'));
+    // The main thread (0) and the pipeline worker (the loader hooks' own thread may log too).
+    expect(threads.map(([, thread]) => thread)).toContain('0');
+    expect(threads.length).toBeGreaterThanOrEqual(2);
+    for (const [, thread, names] of threads)
+      expect(
+        names!.split(',').filter((n) => n.includes('undici')),
+        `thread ${thread}`,
+      ).toEqual([]);
+    // The main thread serves HTTP: node:http is loaded, as CommonJS.
+    expect(threads.find(([, thread]) => thread === '0')![2]!.split(',')).toContain('http');
   }, 120_000);
 });
