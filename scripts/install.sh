@@ -20,7 +20,7 @@
 #   --camera SRC --broker URL --device-id ID --group NAME (repeatable): written into a new config
 #   --lean auto|on|off  the lean runtime (--lite-mode on ExecStart: V8 without its optimising compilers,
 #                    6-12 MB less; docs/memory.md). auto (default): on for a board with 1 GiB of RAM or
-#                    less on Node 20 or 24, off otherwise. Node 22 cannot run it.
+#                    less, off otherwise.
 # Safe to run twice: a second run changes nothing. See docs/install.md.
 set -euo pipefail
 
@@ -141,16 +141,11 @@ command -v node >/dev/null || die "node not found; $NODE_HOW"
 NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
 [ "$NODE_MAJOR" -ge 20 ] || die "node $(node --version) is too old; $NODE_HOW"
 say "node: $(node --version) ($(command -v node))"
-# The lean runtime: on Node 22 importing node:http needs WebAssembly, which --lite-mode removes.
+# The lean runtime (docs/memory.md): on by default where memory is short.
 MEM_KB=$(awk '/^MemTotal:/ {print $2}' "${EDGE_AGENT_MEMINFO:-/proc/meminfo}" 2>/dev/null || echo 0)
-LEAN_OK=0
-{ [ "$NODE_MAJOR" -eq 20 ] || [ "$NODE_MAJOR" -ge 24 ]; } && LEAN_OK=1
-if [ "$LEAN" = on ] && [ "$LEAN_OK" -eq 0 ]; then
-  die "--lean on: the lean runtime does not start on Node.js $NODE_MAJOR (Node 20 and 24 have it; docs/memory.md, \"The lean runtime\")"
-fi
 if [ "$LEAN" = auto ]; then
-  if [ "$LEAN_OK" -eq 1 ] && [ "${MEM_KB:-0}" -gt 0 ] && [ "$MEM_KB" -le 1048576 ]; then LEAN=on; else LEAN=off; fi
-  say "lean runtime: $LEAN (auto: $((${MEM_KB:-0} / 1024)) MB of RAM, Node.js $NODE_MAJOR; on at 1 GiB or less on Node 20/24; --lean on|off to choose)"
+  if [ "${MEM_KB:-0}" -gt 0 ] && [ "$MEM_KB" -le 1048576 ]; then LEAN=on; else LEAN=off; fi
+  say "lean runtime: $LEAN (auto: $((${MEM_KB:-0} / 1024)) MB of RAM, Node.js $NODE_MAJOR; on at 1 GiB or less; --lean on|off to choose)"
 else
   say "lean runtime: $LEAN (--lean)"
 fi

@@ -34,9 +34,11 @@ export const AGENT_NODE_ARGS = ['--optimize-for-size', '--no-sparkplug', '--byte
  * node binary is never paged in — 6–7 MB less RSS on Node 20, 9–12 MB on Node 24 (docs/memory.md,
  * "Ninth round"). CPU per frame is unchanged when the model takes camera bytes as they are
  * (YOLOX-nano, any `input-uint8` variant) and about doubles for a float model that normalises its
- * input (slim-320), whose per-pixel loop then runs in V8's interpreter. No WebAssembly (nothing in
- * the agent uses it; Node 22 needs it at start, see leanSupported). Children (derivation, tuning) keep
- * the JIT: their node arguments are their own.
+ * input (slim-320), whose per-pixel loop then runs in V8's interpreter. No WebAssembly: nothing in
+ * the agent may use it, nor `fetch` (undici compiles its HTTP parser with it) — node:http is loaded as
+ * CommonJS for that reason (src/node-http.ts; on Node 22 its ES module namespace loaded undici at
+ * start and the agent died). Children (derivation, fidelity) keep the JIT: their node arguments are
+ * their own; the tuner's measuring children run lean when the agent does.
  */
 export const AGENT_LEAN_NODE_ARGS = ['--lite-mode'] as const;
 
@@ -47,38 +49,26 @@ export function isLean(execArgv: readonly string[] = process.execArgv): boolean 
   return execArgv.some((a) => LEAN_FLAGS.includes(a));
 }
 
-/**
- * The Node versions the lean runtime works on: 20 and 24 or later (tested on 20.20 and 24.22). On
- * Node 22 (22.23) importing `node:http` as an ES module touches its lazy `WebSocket` export, which
- * loads undici, which compiles its HTTP parser with WebAssembly — absent under `--jitless` — and the
- * process dies of the unhandled rejection at start.
- */
-export function leanSupported(version: string = process.versions.node): boolean {
-  const major = Number(version.split('.')[0]);
-  return major === 20 || major >= 24;
-}
-
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** `EDGE_AGENT_LEAN=1` asked for the lean runtime, this Node has it, and this process does not run it yet. */
-export function leanWanted(env: Env, execArgv: readonly string[], version?: string): boolean {
-  return env.EDGE_AGENT_LEAN === '1' && !isLean(execArgv) && leanSupported(version);
+/** `EDGE_AGENT_LEAN=1` asked for the lean runtime and this process does not run it yet. */
+export function leanWanted(env: Env, execArgv: readonly string[]): boolean {
+  return env.EDGE_AGENT_LEAN === '1' && !isLean(execArgv);
 }
 
 /**
  * Whether the agent's `run` on this machine serves on the lean runtime: this process is lean, or
- * `EDGE_AGENT_LEAN=1` asks for it and `run` can re-execute into it (Node 24's `process.execve`,
+ * `EDGE_AGENT_LEAN=1` asks for it and `run` can re-execute into it (`process.execve`, Node ≥ 22.15;
  * re-execution not turned off). The tuner measures under the same runtime (docs/tuner.md), also when
  * run as `edge-agent tune` beside the agent (the image sets `EDGE_AGENT_LEAN=1`).
  */
 export function agentRunsLean(
   env: Env = process.env,
   execArgv: readonly string[] = process.execArgv,
-  version?: string,
   canReexec: boolean = typeof (process as unknown as { execve?: unknown }).execve === 'function',
 ): boolean {
-  if (isLean(execArgv)) return leanSupported(version);
-  return leanWanted(env, execArgv, version) && canReexec && env.EDGE_AGENT_NO_REEXEC !== '1';
+  if (isLean(execArgv)) return true;
+  return leanWanted(env, execArgv) && canReexec && env.EDGE_AGENT_NO_REEXEC !== '1';
 }
 
 /**
@@ -91,67 +81,46 @@ export function agentRunsLean(
 export function memoryReexec(
   env: Env,
   execArgv: readonly string[],
-  version?: string,
 ): { env: Record<string, string>; execArgv: string[] } | undefined {
   if (env.EDGE_AGENT_NO_REEXEC === '1') return undefined;
   const missing = Object.entries(AGENT_MALLOC_ENV).filter(([key]) => env[key] === undefined);
-  const lean = leanWanted(env, execArgv, version);
-  // Lean by the command line where the lean runtime cannot start: restart without it.
-  const unlean = isLean(execArgv) && !leanSupported(version);
-  const args = unlean ? execArgv.filter((a) => !LEAN_FLAGS.includes(a)) : execArgv;
-  if (missing.length === 0 && !lean && !unlean) return undefined;
-  const given = [...args, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const lean = leanWanted(env, execArgv);
+  if (missing.length === 0 && !lean) return undefined;
+  const given = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
   const sized = given.some((a) => a.startsWith('--max-semi-space-size'));
   const extra = AGENT_NODE_ARGS.filter((a) => !given.includes(a));
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
-  // Dropped on a Node without it: said once, here, not again by the process re-executed.
-  if (unlean && out.EDGE_AGENT_LEAN === '1') out.EDGE_AGENT_LEAN = '0';
   return {
     env: { ...out, ...Object.fromEntries(missing) },
-    execArgv: [...(sized ? [] : AGENT_V8_FLAGS), ...extra, ...(lean ? AGENT_LEAN_NODE_ARGS : []), ...args],
+    execArgv: [
+      ...(sized ? [] : AGENT_V8_FLAGS),
+      ...extra,
+      ...(lean ? AGENT_LEAN_NODE_ARGS : []),
+      ...execArgv,
+    ],
   };
-}
-
-function leanUnavailable(): string {
-  return (
-    `edge-agent: the lean runtime is not available on Node.js ${process.version} (its node:http needs ` +
-    'WebAssembly, which --lite-mode removes; Node.js 20 and 24 have it, docs/memory.md "The lean runtime")'
-  );
 }
 
 /**
  * Replaces this process with itself under the agent's memory settings when they are missing and
- * Node has `process.execve` (same pid, so systemd's main-pid and sd_notify are unaffected). Call it
- * first thing, before modules with native threads load. On older Node it does nothing. The lean
- * runtime asked for where it cannot be had is said on stderr; `--lite-mode` on the command line of a
- * Node without it (22) is dropped by re-executing, or refused with exit code 78 where Node cannot.
+ * Node has `process.execve` (Node ≥ 22.15; same pid, so systemd's main-pid and sd_notify are
+ * unaffected). Call it first thing, before modules with native threads load. On older Node it does
+ * nothing, and says so on stderr when the lean runtime was asked for.
  */
 export function reexecWithMemoryEnv(): void {
   const execve = (process as unknown as { execve?: (file: string, args: string[], env: object) => never })
     .execve;
-  const noReexec = process.env.EDGE_AGENT_NO_REEXEC === '1';
   const plan = typeof execve === 'function' ? memoryReexec(process.env, process.execArgv) : undefined;
   if (plan && execve) {
-    if (isLean() && !leanSupported()) process.stderr.write(`${leanUnavailable()}; restarting without it\n`);
     execve(process.execPath, [process.execPath, ...plan.execArgv, ...process.argv.slice(1)], plan.env);
     return;
   }
   // This process runs as it is: say what was asked for and is not happening.
-  if (!leanSupported()) {
-    if (process.env.EDGE_AGENT_LEAN === '1' || isLean()) {
-      process.stderr.write(`${leanUnavailable()}; running with the JIT\n`);
-    }
-    if (isLean()) {
-      // Still lean here (no process.execve, or re-execution turned off): it would die at start.
-      process.stderr.write("edge-agent: remove --lite-mode / --jitless from node's command line\n");
-      process.exit(78); // EX_CONFIG
-    }
-    return;
-  }
+  const noReexec = process.env.EDGE_AGENT_NO_REEXEC === '1';
   if (typeof execve !== 'function' && !noReexec && leanWanted(process.env, process.execArgv)) {
     process.stderr.write(
-      `edge-agent: EDGE_AGENT_LEAN=1 needs Node.js 24 to restart itself lean (this is ${process.version}); ` +
+      `edge-agent: EDGE_AGENT_LEAN=1 needs Node.js 22.15 or newer to restart itself lean (this is ${process.version}); ` +
         `running with the JIT. Put ${AGENT_LEAN_NODE_ARGS.join(' ')} on node's command line instead ` +
         '(docs/memory.md, "The lean runtime").\n',
     );

@@ -13,7 +13,7 @@ import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_NODE_ARGS, leanSupported } from '../../../src/service/memory-env.js';
+import { AGENT_NODE_ARGS } from '../../../src/service/memory-env.js';
 import { runCli } from '../../helpers/cli.js';
 import { FIXTURES, REPO } from '../../helpers/paths.js';
 import { requireTool } from '../../helpers/system-tools.js';
@@ -234,12 +234,11 @@ describe('scripts/install.sh --dry-run --root', () => {
       ['--dry-run', '--root', zero, '--user', USER],
       memoryOf('raspberry-pi-zero-2'),
     );
-    const expected = leanSupported() ? 'on' : 'off'; // Node 22 cannot run it
     expect(auto.stdout).toContain(
-      `lean runtime: ${expected} (auto: 429 MB of RAM, Node.js ${process.versions.node.split('.')[0]}`,
+      `lean runtime: on (auto: 429 MB of RAM, Node.js ${process.versions.node.split('.')[0]}`,
     );
     const lean = `ExecStart=${process.execPath} ${AGENT_NODE_ARGS.join(' ')} --lite-mode /opt/edge-agent/dist/cli.js run`;
-    if (expected === 'on') expect(unit()).toContain(lean);
+    expect(unit()).toContain(lean);
     const off = await install(
       src,
       ['--dry-run', '--root', zero, '--user', USER, '--lean', 'off'],

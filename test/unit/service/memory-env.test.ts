@@ -8,13 +8,9 @@ import {
   AGENT_NODE_ARGS,
   agentRunsLean,
   isLean,
-  leanSupported,
   memoryReexec,
 } from '../../../src/service/memory-env.js';
 import { REPO } from '../../helpers/paths.js';
-
-// A Node version with the lean runtime, whatever Node runs the tests.
-const V24 = '24.22.3';
 
 describe('memoryReexec', () => {
   it('adds the missing malloc settings and the V8 flag, keeping the rest of the environment', () => {
@@ -54,37 +50,20 @@ describe('memoryReexec', () => {
   it('EDGE_AGENT_LEAN=1 re-executes under --lite-mode even when the malloc settings are there, once', () => {
     // As the systemd unit or the image sets the environment, plus the request.
     const env = { ...AGENT_MALLOC_ENV, NODE_OPTIONS: '--max-semi-space-size=2', EDGE_AGENT_LEAN: '1' };
-    const plan = memoryReexec(env, [...AGENT_NODE_ARGS], V24);
+    const plan = memoryReexec(env, [...AGENT_NODE_ARGS]);
     expect(plan).toEqual({ env, execArgv: [...AGENT_LEAN_NODE_ARGS, ...AGENT_NODE_ARGS] });
     // The re-executed process has the flag: no second re-execution.
-    expect(memoryReexec(plan!.env, plan!.execArgv, V24)).toBeUndefined();
+    expect(memoryReexec(plan!.env, plan!.execArgv)).toBeUndefined();
     // Already lean by the command line (--lite-mode or --jitless): nothing to do.
-    expect(memoryReexec(env, ['--jitless'], V24)).toBeUndefined();
+    expect(memoryReexec(env, ['--jitless'])).toBeUndefined();
     // Anything else than 1 is not a request.
-    expect(memoryReexec({ ...AGENT_MALLOC_ENV, EDGE_AGENT_LEAN: 'yes' }, [], V24)).toBeUndefined();
+    expect(memoryReexec({ ...AGENT_MALLOC_ENV, EDGE_AGENT_LEAN: 'yes' }, [])).toBeUndefined();
     // With the malloc settings missing too, both come in one re-execution.
-    expect(memoryReexec({ EDGE_AGENT_LEAN: '1' }, [], V24)?.execArgv).toEqual([
+    expect(memoryReexec({ EDGE_AGENT_LEAN: '1' }, [])?.execArgv).toEqual([
       '--max-semi-space-size=2',
       ...AGENT_NODE_ARGS,
       ...AGENT_LEAN_NODE_ARGS,
     ]);
-  });
-
-  it('the lean runtime only where it starts: Node 20 and 24+, not 22 (its node:http needs WebAssembly)', () => {
-    expect(leanSupported('20.20.2')).toBe(true);
-    expect(leanSupported('22.23.5')).toBe(false);
-    expect(leanSupported('24.22.3')).toBe(true);
-    expect(leanSupported('26.0.0')).toBe(true);
-    const env = { ...AGENT_MALLOC_ENV, NODE_OPTIONS: '--max-semi-space-size=2', EDGE_AGENT_LEAN: '1' };
-    // Asked for on Node 22: nothing to re-execute for (the JIT stays).
-    expect(memoryReexec(env, [...AGENT_NODE_ARGS], '22.23.5')).toBeUndefined();
-    expect(memoryReexec(env, [...AGENT_NODE_ARGS], '24.22.3')?.execArgv).toContain('--lite-mode');
-    // On the command line of Node 22: re-executed without it, the rest kept; no loop after.
-    const plan = memoryReexec(env, ['--lite-mode', ...AGENT_NODE_ARGS, '--jitless'], '22.23.5');
-    expect(plan?.execArgv).toEqual([...AGENT_NODE_ARGS]);
-    expect(memoryReexec(plan!.env, plan!.execArgv, '22.23.5')).toBeUndefined();
-    // The refusal is said before re-executing; the new process is not asked for it again.
-    expect(plan?.env.EDGE_AGENT_LEAN).toBe('0');
   });
 
   it('isLean reads the node arguments', () => {
@@ -95,15 +74,13 @@ describe('memoryReexec', () => {
 
   it('agentRunsLean: lean here, or EDGE_AGENT_LEAN=1 where `run` can re-execute into it (what the tuner measures under)', () => {
     const lean = { EDGE_AGENT_LEAN: '1' };
-    expect(agentRunsLean({}, ['--lite-mode'], V24, false)).toBe(true);
-    expect(agentRunsLean(lean, [], V24, true)).toBe(true);
+    expect(agentRunsLean({}, ['--lite-mode'], false)).toBe(true);
+    expect(agentRunsLean(lean, [], true)).toBe(true);
     // Node 20: no process.execve, so `run` stays on the JIT unless the flag is on the command line.
-    expect(agentRunsLean(lean, [], '20.20.2', false)).toBe(false);
-    expect(agentRunsLean({}, [], V24, true)).toBe(false);
-    expect(agentRunsLean({ ...lean, EDGE_AGENT_NO_REEXEC: '1' }, [], V24, true)).toBe(false);
-    expect(agentRunsLean({ EDGE_AGENT_LEAN: '0' }, [], V24, true)).toBe(false);
-    // Node 22 refuses it, even with the flag (the agent drops it).
-    expect(agentRunsLean(lean, ['--lite-mode'], '22.23.5', true)).toBe(false);
+    expect(agentRunsLean(lean, [], false)).toBe(false);
+    expect(agentRunsLean({}, [], true)).toBe(false);
+    expect(agentRunsLean({ ...lean, EDGE_AGENT_NO_REEXEC: '1' }, [], true)).toBe(false);
+    expect(agentRunsLean({ EDGE_AGENT_LEAN: '0' }, [], true)).toBe(false);
   });
 });
 
@@ -126,8 +103,8 @@ describe('AGENT_NODE_ARGS', () => {
       [...dockerfile.matchAll(/^\s*(?:ENV )?([A-Z_]+)=(\S+?)(?: \\)?$/gm)].map((m) => [m[1]!, m[2]!]),
     );
     expect(env.EDGE_AGENT_LEAN).toBe('1');
-    expect(agentRunsLean(env, [...AGENT_NODE_ARGS], '24.22.3', true)).toBe(true);
-    expect(memoryReexec(env, [...AGENT_NODE_ARGS], '24.22.3')?.execArgv).toContain('--lite-mode');
+    expect(agentRunsLean(env, [...AGENT_NODE_ARGS], true)).toBe(true);
+    expect(memoryReexec(env, [...AGENT_NODE_ARGS])?.execArgv).toContain('--lite-mode');
   });
 
   it('the lean runtime: this node accepts its flags and runs a worker thread under them', () => {
