@@ -5,6 +5,8 @@
 // the agent. Optional experiment knobs (measurement only, never for deployment):
 //   EA_PROBE_ORT_OPTIONS='{"enableCpuMemArena":false}'  merged into every onnxruntime session's options
 //   EA_PROBE_WORKER_YOUNG_MB=16                         the inference worker's maxYoungGenerationSizeMb
+//   EA_PROBE_WORKER_OLD_MB=48                           the inference worker's maxOldGenerationSizeMb
+//   EA_PROBE_WORKER_GC_MS=5000                          a forced full collection in the worker that often
 // CommonJS on purpose: Node 20 runs `--require` preloads in workers, `--import` ones only on main.
 'use strict';
 const fs = require('node:fs');
@@ -46,16 +48,27 @@ if (process.env.EA_PROBE_ORT_OPTIONS && !wt.isMainThread) {
   };
 }
 
-if (process.env.EA_PROBE_WORKER_YOUNG_MB && wt.isMainThread) {
-  const young = Number(process.env.EA_PROBE_WORKER_YOUNG_MB);
+if ((process.env.EA_PROBE_WORKER_YOUNG_MB || process.env.EA_PROBE_WORKER_OLD_MB) && wt.isMainThread) {
+  const limits = {
+    ...(process.env.EA_PROBE_WORKER_YOUNG_MB
+      ? { maxYoungGenerationSizeMb: Number(process.env.EA_PROBE_WORKER_YOUNG_MB) }
+      : {}),
+    ...(process.env.EA_PROBE_WORKER_OLD_MB
+      ? { maxOldGenerationSizeMb: Number(process.env.EA_PROBE_WORKER_OLD_MB) }
+      : {}),
+  };
   const Original = wt.Worker;
   wt.Worker = class extends Original {
     constructor(script, options = {}) {
-      super(script, {
-        ...options,
-        resourceLimits: { ...options.resourceLimits, maxYoungGenerationSizeMb: young },
-      });
+      super(script, { ...options, resourceLimits: { ...options.resourceLimits, ...limits } });
     }
   };
   require('node:module').syncBuiltinESMExports();
+}
+
+if (process.env.EA_PROBE_WORKER_GC_MS && !wt.isMainThread) {
+  // The agent has no --expose-gc; a context made after setting the flag has `gc`.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = require('node:vm').runInNewContext('gc');
+  setInterval(() => gc(), Number(process.env.EA_PROBE_WORKER_GC_MS)).unref();
 }

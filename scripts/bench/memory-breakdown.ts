@@ -213,6 +213,21 @@ const TOGGLES: Toggle[] = [
     env: { EA_PROBE_WORKER_YOUNG_MB: '2' },
   },
   {
+    id: 'worker-old-48',
+    name: 'pipeline worker maxOldGenerationSizeMb 48 (agent: unset, V8 derives it)',
+    env: { EA_PROBE_WORKER_OLD_MB: '48' },
+  },
+  {
+    id: 'worker-old-24',
+    name: 'pipeline worker maxOldGenerationSizeMb 24 (agent: unset)',
+    env: { EA_PROBE_WORKER_OLD_MB: '24' },
+  },
+  {
+    id: 'worker-gc-5s',
+    name: 'a forced full collection in the pipeline worker every 5 s',
+    env: { EA_PROBE_WORKER_GC_MS: '5000' },
+  },
+  {
     id: 'worker-young-1',
     name: 'pipeline worker maxYoungGenerationSizeMb 1 (agent: 8)',
     env: { EA_PROBE_WORKER_YOUNG_MB: '1' },
