@@ -6,7 +6,8 @@ import { z } from 'zod';
  * overrides). Kept apart from schema.ts and policy.ts so they grow here.
  */
 
-export const batteryPolicyKeys = {
+/** Built on each call (inside the configuration's schema builder; src/weak-lazy.ts). */
+export const batteryPolicyKeys = () => ({
   batteryHours: z
     .number()
     .positive()
@@ -52,31 +53,33 @@ export const batteryPolicyKeys = {
         ),
     })
     .prefault({}),
-};
+});
 
-export const powerSchema = z
-  .strictObject({
-    batteryWh: z
-      .number()
-      .positive()
-      .max(100_000)
-      .optional()
-      .describe('Battery capacity, for batteries that report only a percentage'),
-    model: z
-      .strictObject({
-        idleW: z.number().positive().max(1000).optional().describe('Idle draw, camera released (W)'),
-        activeW: z.number().positive().max(1000).optional().describe('Draw with all cores busy (W)'),
-        cameraW: z.number().nonnegative().max(100).optional().describe('What a streaming camera adds (W)'),
-        cameraWakeS: z
-          .number()
-          .nonnegative()
-          .max(60)
-          .optional()
-          .describe('Seconds a released camera runs per duty-cycle frame'),
-      })
-      .prefault({})
-      .describe('Overrides of the per-board power model defaults (docs/battery.md)'),
-  })
-  .prefault({});
+/** The `power` section's schema, built on each call (src/weak-lazy.ts). */
+export const powerSchema = () =>
+  z
+    .strictObject({
+      batteryWh: z
+        .number()
+        .positive()
+        .max(100_000)
+        .optional()
+        .describe('Battery capacity, for batteries that report only a percentage'),
+      model: z
+        .strictObject({
+          idleW: z.number().positive().max(1000).optional().describe('Idle draw, camera released (W)'),
+          activeW: z.number().positive().max(1000).optional().describe('Draw with all cores busy (W)'),
+          cameraW: z.number().nonnegative().max(100).optional().describe('What a streaming camera adds (W)'),
+          cameraWakeS: z
+            .number()
+            .nonnegative()
+            .max(60)
+            .optional()
+            .describe('Seconds a released camera runs per duty-cycle frame'),
+        })
+        .prefault({})
+        .describe('Overrides of the per-board power model defaults (docs/battery.md)'),
+    })
+    .prefault({});
 
-export type PowerConfig = z.infer<typeof powerSchema>;
+export type PowerConfig = z.infer<ReturnType<typeof powerSchema>>;

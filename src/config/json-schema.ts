@@ -20,7 +20,7 @@ export type JsonSchemaNode = {
 
 /** The JSON Schema of agent.config.json, as written to agent.config.schema.json. */
 export function configJsonSchema(): JsonSchemaNode {
-  const schema = z.toJSONSchema(configSchema, { io: 'input', target: 'draft-2020-12' }) as JsonSchemaNode;
+  const schema = z.toJSONSchema(configSchema(), { io: 'input', target: 'draft-2020-12' }) as JsonSchemaNode;
   return { ...schema, title: 'edge-agent configuration', $id: 'agent.config.schema.json' };
 }
 

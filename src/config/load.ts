@@ -64,7 +64,7 @@ export function readConfigFile(file: string): unknown {
 
 /** Validates a raw object; throws ConfigError listing every bad field with its path. */
 export function parseConfig(raw: unknown, source = 'config'): AgentConfig {
-  const result = configSchema.safeParse(raw);
+  const result = configSchema().safeParse(raw);
   if (result.success) return result.data;
   const problems = formatIssues(result.error.issues, raw, configJsonSchema());
   throw new ConfigError(`${source} is invalid:\n  ${problems.join('\n  ')}`, problems);

@@ -10,8 +10,8 @@ import { readBoard, readCpu, readCpuinfo, readOs } from './readers/system.js';
 import { readThermal } from './readers/thermal.js';
 import {
   type DeviceProfile,
-  deviceProfileSchema,
   type ExecutionProvidersInfo,
+  profileSchemas,
   type Unavailable,
 } from './schema.js';
 import {
@@ -90,7 +90,7 @@ export async function readProfile(deps: ReadProfileDeps = {}): Promise<DevicePro
     'device profiled',
   );
   // The schema is the contract HTTP and MQTT return as-is: a reader bug must fail here, not there.
-  return deviceProfileSchema.parse(profile);
+  return profileSchemas().deviceProfileSchema.parse(profile);
 }
 
 type Parts = Pick<DeviceProfile, 'board' | 'os' | 'cpu' | 'memory' | 'power' | 'unavailable'>;

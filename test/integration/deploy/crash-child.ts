@@ -19,7 +19,7 @@ import { type Catalog, loadCatalog } from '../../../src/models/catalog.js';
 import { atomicWrite } from '../../../src/models/derived-store.js';
 import { sha256Hex } from '../../../src/models/integrity.js';
 import { openDatabase } from '../../../src/store/database.js';
-import { trustSchema } from '../../../src/trust/config.js';
+import { trustSchemas } from '../../../src/trust/config.js';
 import { buildKeyRing } from '../../../src/trust/envelope.js';
 import type { SignedDocument } from '../../../src/trust/keys.js';
 
@@ -52,7 +52,7 @@ const crash = testCrashHook(process.env);
 const deployer = new Deployer({
   deviceId: 'cam-1',
   dataDir,
-  keys: buildKeyRing(trustSchema.parse({ keys: [{ name: 'ops', key: publicKey }] })).keys,
+  keys: buildKeyRing(trustSchemas().trustSchema.parse({ keys: [{ name: 'ops', key: publicKey }] })).keys,
   clockSkewMs: 60_000,
   store: new DeployStore(db),
   clock: { now: () => Date.now(), sleep: async () => undefined },

@@ -7,7 +7,7 @@ import { inspectDeployedModel } from '../../../src/fleet/deploy/inspect.js';
 import { checkDeployManifest, type DeployManifest } from '../../../src/fleet/deploy/manifest.js';
 import { outputMismatch, validateInChild } from '../../../src/fleet/deploy/validate.js';
 import { decodeModel, encodeModel, proto } from '../../../src/optimize/onnx/onnx-io.js';
-import { trustSchema } from '../../../src/trust/config.js';
+import { trustSchemas } from '../../../src/trust/config.js';
 import { buildKeyRing } from '../../../src/trust/envelope.js';
 import { generateKeys, parsePrivateKey, signPayload } from '../../../src/trust/keys.js';
 import { MODEL, modelServer, rangeStart, SHA, sendModel } from './support.js';
@@ -118,7 +118,7 @@ describe('deployment manifest', () => {
   const viewer = generateKeys();
   const stranger = generateKeys();
   const keys = buildKeyRing(
-    trustSchema.parse({
+    trustSchemas().trustSchema.parse({
       keys: [
         { name: 'ops', key: ops.publicBase64 },
         { name: 'viewer', key: viewer.publicBase64, allow: ['get-status'] },

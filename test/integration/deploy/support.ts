@@ -11,7 +11,7 @@ import { DeployStore } from '../../../src/fleet/deploy/state.js';
 import { silentLogger } from '../../../src/log.js';
 import { type Catalog, loadCatalog } from '../../../src/models/catalog.js';
 import { openDatabase } from '../../../src/store/database.js';
-import { trustSchema } from '../../../src/trust/config.js';
+import { trustSchemas } from '../../../src/trust/config.js';
 import { buildKeyRing } from '../../../src/trust/envelope.js';
 import { generateKeys, parsePrivateKey, signPayload } from '../../../src/trust/keys.js';
 import { REPO } from '../../helpers/paths.js';
@@ -29,7 +29,7 @@ const ops = generateKeys();
 export const TRUSTED_KEY = ops.publicBase64;
 /** The device's key ring: the operator key as "ops". */
 export const trustedKeys = buildKeyRing(
-  trustSchema.parse({ keys: [{ name: 'ops', key: TRUSTED_KEY }] }),
+  trustSchemas().trustSchema.parse({ keys: [{ name: 'ops', key: TRUSTED_KEY }] }),
 ).keys;
 
 /** UltraFace's model manifest without its name, labels and variants: what a new model's deployment carries. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deviceProfileSchema } from '../../../src/hardware/schema.js';
+import { profileSchemas } from '../../../src/hardware/schema.js';
 import { runCli } from '../../helpers/cli.js';
 import { fixtureRoot } from '../../helpers/hardware.js';
 
@@ -8,7 +8,7 @@ describe('edge-agent profile', () => {
     const run = await runCli(['profile', '--json'], { timeoutMs: 60_000 });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    const profile = deviceProfileSchema.parse(JSON.parse(run.stdout));
+    const profile = profileSchemas().deviceProfileSchema.parse(JSON.parse(run.stdout));
     expect(profile.root).toBe('/');
     if (process.arch === 'x64') {
       expect(profile.cpu.arch).toBe('x86_64');

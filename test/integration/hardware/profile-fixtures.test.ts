@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { probeExecutionProviders } from '../../../src/hardware/execution-providers.js';
 import { readProfile } from '../../../src/hardware/profile.js';
-import { type DeviceProfile, deviceProfileSchema } from '../../../src/hardware/schema.js';
+import { type DeviceProfile, profileSchemas } from '../../../src/hardware/schema.js';
 import { formatProfileSummary } from '../../../src/hardware/summary.js';
 import { type FixtureTree, fixtureRoot, TreeCopy } from '../../helpers/hardware.js';
 
@@ -19,7 +19,7 @@ function sensor(p: DeviceProfile, name: string) {
 describe('profiles of the fixture trees', () => {
   it('Raspberry Pi 4 4 GB: NEON only, USB power, under-voltage since boot, Coral USB unsupported', async () => {
     const p = await read('raspberry-pi-4');
-    expect(deviceProfileSchema.parse(p)).toEqual(p);
+    expect(profileSchemas().deviceProfileSchema.parse(p)).toEqual(p);
     expect(p.board).toMatchObject({
       family: 'raspberry-pi-4',
       soc: 'bcm2711',

@@ -9,7 +9,7 @@ import {
   classifyBoard,
 } from '../../../src/hardware/boards.js';
 import { parseCompatible, parseDeviceTreeString } from '../../../src/hardware/parse/board.js';
-import { boardFamilySchema } from '../../../src/hardware/schema.js';
+import { profileSchemas } from '../../../src/hardware/schema.js';
 import { FIXTURE_TREES, fixtureRoot, fixtureText } from '../../helpers/hardware.js';
 
 const descriptors: readonly BoardDescriptor[] = BOARDS;
@@ -19,9 +19,9 @@ describe('board descriptors', () => {
     expect(new Set(BOARD_FAMILIES).size).toBe(BOARDS.length);
     for (const family of BOARD_FAMILIES) {
       expect(boardDescriptor(family).family).toBe(family);
-      expect(boardFamilySchema.parse(family)).toBe(family);
+      expect(profileSchemas().boardFamilySchema.parse(family)).toBe(family);
     }
-    expect(boardFamilySchema.safeParse('raspberry-pi-6').success).toBe(false);
+    expect(profileSchemas().boardFamilySchema.safeParse('raspberry-pi-6').success).toBe(false);
   });
 
   it('every named board has power defaults: idle below active, with where the figures come from', () => {

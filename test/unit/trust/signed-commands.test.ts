@@ -6,7 +6,7 @@ import { silentLogger } from '../../../src/log.js';
 import { openDatabase } from '../../../src/store/database.js';
 import { CommandAudit } from '../../../src/store/records.js';
 import { CommandAuthorizer } from '../../../src/trust/authorizer.js';
-import { trustSchema } from '../../../src/trust/config.js';
+import { trustSchemas } from '../../../src/trust/config.js';
 import { generateKeys, parsePrivateKey, signPayload } from '../../../src/trust/keys.js';
 import { ReplayStore } from '../../../src/trust/replay.js';
 import { signCommand } from '../../../src/trust/sign-command.js';
@@ -21,7 +21,7 @@ function device(options: { require?: boolean; deviceId?: string } = {}) {
   const db = openDatabase({ file: ':memory:' });
   const audit = new CommandAudit(db, clock);
   const ran: string[] = [];
-  const config = trustSchema.parse({
+  const config = trustSchemas().trustSchema.parse({
     requireSignedCommands: options.require ?? true,
     clockSkewS: 60,
     keys: [
@@ -239,7 +239,7 @@ describe('signed commands', () => {
 
   it('a key that is not Ed25519 in trust.keys is ignored with a logged problem, not a crash', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
-    const config = trustSchema.parse({
+    const config = trustSchemas().trustSchema.parse({
       keys: [{ name: 'rsa', key: rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString() }],
     });
     const a = new CommandAuthorizer({

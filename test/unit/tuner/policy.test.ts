@@ -285,7 +285,7 @@ describe('pareto fronts', () => {
 });
 
 describe('power modes select the constraint set', () => {
-  const policy = configSchema.parse({
+  const policy = configSchema().parse({
     policy: {
       objective: 'max-accuracy',
       latencyP95Ms: 100,
@@ -315,7 +315,7 @@ describe('power modes select the constraint set', () => {
   });
 
   it('the default config switches to min-energy on battery-low and when throttled', () => {
-    const d = configSchema.parse({}).policy;
+    const d = configSchema().parse({}).policy;
     expect(constraintsFor(d, 'mains', undefined).objective).toBe('max-accuracy');
     expect(constraintsFor(d, 'battery-low', undefined).objective).toBe('min-energy');
     expect(constraintsFor(d, 'throttled', undefined).objective).toBe('min-energy');
