@@ -1,6 +1,6 @@
 import { ModelLoadError } from '../errors.js';
 import type { InferenceResult } from '../inference/types.js';
-import { decoderSchema, inputSpecSchema } from '../models/manifest.js';
+import { manifestSchemas } from '../models/manifest.js';
 import type { PipelineModel } from '../pipeline/types.js';
 
 /**
@@ -31,14 +31,14 @@ export function noModel(reason: () => string): PipelineModel {
     name: NO_MODEL_NAME,
     variant: { id: NO_MODEL_NAME },
     task: 'classification',
-    input: inputSpecSchema.parse({
+    input: manifestSchemas().inputSpecSchema.parse({
       name: 'none',
       width: 1,
       height: 1,
       colorOrder: 'RGB',
       resize: { mode: 'stretch' },
     }),
-    decoder: decoderSchema.parse({ type: 'softmax', output: 'none' }),
+    decoder: manifestSchemas().decoderSchema.parse({ type: 'softmax', output: 'none' }),
     labels: [],
     executionProvider: undefined,
     run: async () => refuse(),

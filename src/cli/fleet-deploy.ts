@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { errorMessage, UsageError } from '../errors.js';
-import { deployManifestSchema } from '../fleet/deploy/manifest.js';
+import { deploySchemas } from '../fleet/deploy/manifest.js';
 import type { parseTarget } from '../fleet/operator.js';
 import { http } from '../node-http.js';
 import { signedDocumentSchema } from '../trust/envelope.js';
@@ -28,7 +28,7 @@ export function readSignedManifest(ctx: CommandContext, file: string) {
     throw new UsageError(
       `fleet deploy: ${file} is not a signed manifest (run \`edge-agent sign MANIFEST --key KEY\`)`,
     );
-  const manifest = deployManifestSchema.safeParse(JSON.parse(doc.data.payload));
+  const manifest = deploySchemas().deployManifestSchema.safeParse(JSON.parse(doc.data.payload));
   if (!manifest.success)
     throw new UsageError(
       `fleet deploy: ${file}: ${manifest.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,

@@ -4,13 +4,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { errorMessage, ModelLoadError } from '../errors.js';
 import type { Logger } from '../log.js';
-import {
-  type DerivedManifest,
-  derivedManifestSchema,
-  type Manifest,
-  manifestSchema,
-  type Variant,
-} from './manifest.js';
+import { type DerivedManifest, type Manifest, manifestSchemas, type Variant } from './manifest.js';
 
 export interface CatalogVariant extends Variant {
   /** Absolute path of the ONNX file. */
@@ -158,7 +152,11 @@ async function addDerived(entry: ModelEntry, dir: string, log: Logger | undefine
   if (!existsSync(file)) return;
   let derived: DerivedManifest;
   try {
-    derived = parseWith(derivedManifestSchema, JSON.parse(await readFile(file, 'utf8')), file);
+    derived = parseWith(
+      manifestSchemas().derivedManifestSchema,
+      JSON.parse(await readFile(file, 'utf8')),
+      file,
+    );
   } catch (err) {
     // A broken derived manifest must not take the bundled models down with it.
     log?.warn({ file, err: errorMessage(err) }, 'ignoring unreadable derived-variant manifest');
@@ -186,7 +184,7 @@ export function parseManifestText(text: string, file: string): Manifest {
   } catch (err) {
     throw new ModelLoadError(`${file}: not valid JSON (${errorMessage(err)})`, { cause: err });
   }
-  const manifest = parseWith(manifestSchema, raw, file);
+  const manifest = parseWith(manifestSchemas().manifestSchema, raw, file);
   if (!manifest.variants.some((v) => v.id === manifest.defaultVariant)) {
     throw new ModelLoadError(
       `${file}: defaultVariant "${manifest.defaultVariant}" is not among the variants`,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { compareText } from '../collate.js';
 import { errorMessage, ModelLoadError } from '../errors.js';
 import { sha256Hex } from './integrity.js';
-import { type DerivedManifest, derivedManifestSchema, type Variant } from './manifest.js';
+import { type DerivedManifest, manifestSchemas, type Variant } from './manifest.js';
 
 export interface WriteDerivedOptions {
   /** `<dataDir>/models`: derived variants of model X go to `<root>/X/`. */
@@ -90,7 +90,7 @@ async function readDerivedManifest(file: string, name: string): Promise<DerivedM
       { cause: err },
     );
   }
-  const parsed = derivedManifestSchema.safeParse(raw);
+  const parsed = manifestSchemas().derivedManifestSchema.safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new ModelLoadError(

@@ -1,6 +1,6 @@
 import type { RawImage } from '../../image/types.js';
 import type { Logger } from '../../log.js';
-import { inputSpecSchema } from '../../models/manifest.js';
+import { manifestSchemas } from '../../models/manifest.js';
 import { loadFrames } from '../../optimize/evaluation/frames.js';
 import { DeployError } from './errors.js';
 import { type ComparisonRules, comparisonVerdict, DEFAULT_COMPARISON_RULES } from './health.js';
@@ -90,7 +90,7 @@ export async function deployedView(m: DeployManifest, ctx: CheckContext): Promis
   if (m.manifest)
     return {
       task: m.manifest.task,
-      input: inputSpecSchema.parse(m.manifest.input),
+      input: manifestSchemas().inputSpecSchema.parse(m.manifest.input),
       decoder: m.manifest.decoder,
       labels: m.manifest.labels,
     };

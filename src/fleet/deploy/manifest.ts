@@ -1,74 +1,82 @@
 import { z } from 'zod';
-import { manifestSchema } from '../../models/manifest.js';
+import { manifestSchemas } from '../../models/manifest.js';
 import { keyAllows, type TrustedKey, targetMatches, verifySigned } from '../../trust/envelope.js';
 import type { SignedDocument } from '../../trust/keys.js';
+import { weakLazy } from '../../weak-lazy.js';
 
-const segment = z
-  .string()
-  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits or "_.-" (1-64)')
-  .refine((s) => !s.startsWith('.'), 'must not start with "." (file names are made from it)');
+function buildDeploySchemas() {
+  const segment = z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits or "_.-" (1-64)')
+    .refine((s) => !s.startsWith('.'), 'must not start with "." (file names are made from it)');
 
-/** An output the deployed model must have: its name and shape (null = any size on that axis). */
-export const expectedOutputSchema = z.strictObject({
-  name: z.string().min(1).max(256),
-  shape: z.array(z.int().min(1).nullable()).max(8),
-});
+  /** An output the deployed model must have: its name and shape (null = any size on that axis). */
+  const expectedOutputSchema = z.strictObject({
+    name: z.string().min(1).max(256),
+    shape: z.array(z.int().min(1).nullable()).max(8),
+  });
 
-/**
- * The model manifest of a NEW model (one the device does not know): the catalogue's own schema
- * (models/manifest.ts) without what the device fills in — the name is the deployment's `model`,
- * the variant list is the deployed file, and the labels come inline (written to labels.txt).
- */
-export const newModelManifestSchema = manifestSchema
-  .omit({
-    $schema: true,
-    name: true,
-    labels: true,
-    defaultVariant: true,
-    variants: true,
-    fidelityReference: true,
-  })
-  .extend({ labels: z.array(z.string().max(256)).min(1).max(100_000) });
-export type NewModelManifest = z.infer<typeof newModelManifestSchema>;
+  /**
+   * The model manifest of a NEW model (one the device does not know): the catalogue's own schema
+   * (models/manifest.ts) without what the device fills in — the name is the deployment's `model`,
+   * the variant list is the deployed file, and the labels come inline (written to labels.txt).
+   */
+  const newModelManifestSchema = manifestSchemas()
+    .manifestSchema.omit({
+      $schema: true,
+      name: true,
+      labels: true,
+      defaultVariant: true,
+      variants: true,
+      fidelityReference: true,
+    })
+    .extend({ labels: z.array(z.string().max(256)).min(1).max(100_000) });
 
-/** Per-deployment health rules (signed with the rest), over `trust.deploy`'s. */
-export const healthOverridesSchema = z.strictObject({
-  /** Fidelity against the previous variant on live frames below this → rolled back (0 = not checked). */
-  minFidelity: z.number().min(0).max(1).optional(),
-  /** New detections below this fraction of the previous variant's on the same frames → collapse. */
-  collapseRatio: z.number().min(0).max(1).optional(),
-  /** The tuner's p95 of the new variant above the serving one's × this → refused before switching. */
-  maxSlowdown: z.number().min(1).max(1000).optional(),
-});
+  /** Per-deployment health rules (signed with the rest), over `trust.deploy`'s. */
+  const healthOverridesSchema = z.strictObject({
+    /** Fidelity against the previous variant on live frames below this → rolled back (0 = not checked). */
+    minFidelity: z.number().min(0).max(1).optional(),
+    /** New detections below this fraction of the previous variant's on the same frames → collapse. */
+    collapseRatio: z.number().min(0).max(1).optional(),
+    /** The tuner's p95 of the new variant above the serving one's × this → refused before switching. */
+    maxSlowdown: z.number().min(1).max(1000).optional(),
+  });
 
-/**
- * What an operator signs to ship a model file to devices (`edge-agent sign manifest.json`).
- * `bytes` is exact: the download stops beyond it and fails short of it.
- */
-export const deployManifestSchema = z.strictObject({
-  model: segment,
-  variant: segment,
-  version: z
-    .int()
-    .min(1)
-    .max(2 ** 31),
-  url: z.url({ protocol: /^https?$/ }),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256'),
-  bytes: z
-    .int()
-    .min(1)
-    .max(4 * 1024 ** 3),
-  target: z.union([z.string().min(1).max(128), z.array(z.string().min(1).max(128)).min(1).max(10_000)]),
-  expires: z.iso.datetime({ offset: true }),
-  /** Allows a version lower than the installed one (a deliberate, signed downgrade). */
-  downgrade: z.boolean().default(false),
-  outputs: z.array(expectedOutputSchema).min(1).max(64),
-  precision: z.enum(['fp32', 'fp16', 'int8', 'mixed']).default('fp32'),
-  /** The model manifest, for a model the device does not have yet (docs/fleet-security.md). */
-  manifest: newModelManifestSchema.optional(),
-  health: healthOverridesSchema.optional(),
-});
-export type DeployManifest = z.infer<typeof deployManifestSchema>;
+  /**
+   * What an operator signs to ship a model file to devices (`edge-agent sign manifest.json`).
+   * `bytes` is exact: the download stops beyond it and fails short of it.
+   */
+  const deployManifestSchema = z.strictObject({
+    model: segment,
+    variant: segment,
+    version: z
+      .int()
+      .min(1)
+      .max(2 ** 31),
+    url: z.url({ protocol: /^https?$/ }),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256'),
+    bytes: z
+      .int()
+      .min(1)
+      .max(4 * 1024 ** 3),
+    target: z.union([z.string().min(1).max(128), z.array(z.string().min(1).max(128)).min(1).max(10_000)]),
+    expires: z.iso.datetime({ offset: true }),
+    /** Allows a version lower than the installed one (a deliberate, signed downgrade). */
+    downgrade: z.boolean().default(false),
+    outputs: z.array(expectedOutputSchema).min(1).max(64),
+    precision: z.enum(['fp32', 'fp16', 'int8', 'mixed']).default('fp32'),
+    /** The model manifest, for a model the device does not have yet (docs/fleet-security.md). */
+    manifest: newModelManifestSchema.optional(),
+    health: healthOverridesSchema.optional(),
+  });
+  return { expectedOutputSchema, newModelManifestSchema, healthOverridesSchema, deployManifestSchema };
+}
+
+/** The deployment manifest's schemas, built for a deployment and collected after (src/weak-lazy.ts). */
+export const deploySchemas = weakLazy(buildDeploySchemas);
+type Schemas = ReturnType<typeof buildDeploySchemas>;
+export type NewModelManifest = z.infer<Schemas['newModelManifestSchema']>;
+export type DeployManifest = z.infer<Schemas['deployManifestSchema']>;
 
 export interface ManifestCheck {
   deviceId: string;
@@ -88,7 +96,7 @@ export type ManifestVerdict =
  * installed versions and the clock come in as values).
  */
 export function checkDeployManifest(doc: SignedDocument, check: ManifestCheck): ManifestVerdict {
-  const v = verifySigned('deploy-manifest', doc, check.keys, deployManifestSchema);
+  const v = verifySigned('deploy-manifest', doc, check.keys, deploySchemas().deployManifestSchema);
   if (!v.ok) return v;
   const m = v.value;
   if (!keyAllows(v.key, 'deploy-model'))

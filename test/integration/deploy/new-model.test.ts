@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogRemover, describeCatalogVariant } from '../../../src/features/deploy.js';
 import { installNewModel } from '../../../src/fleet/deploy/install-model.js';
-import { deployManifestSchema } from '../../../src/fleet/deploy/manifest.js';
+import { deploySchemas } from '../../../src/fleet/deploy/manifest.js';
 import { loadCatalog } from '../../../src/models/catalog.js';
 import { REPO } from '../../helpers/paths.js';
 import {
@@ -129,7 +129,7 @@ describe('deploying a new model (a model manifest in the deployment)', () => {
   it('a manifest the catalogue schema refuses, and names that would leave the folder, are refused before anything is written', async () => {
     const bad = newModel();
     (bad.manifest as Record<string, unknown>).task = 'segmentation';
-    expect(deployManifestSchema.safeParse(bad).success).toBe(false);
+    expect(deploySchemas().deployManifestSchema.safeParse(bad).success).toBe(false);
     const d = await device();
     expect(() => d.deployer.start(sign(bad))).toThrow(/verify: .*task/);
     expect(() => d.deployer.start(sign(newModel({ model: '..' })))).toThrow(
@@ -137,7 +137,7 @@ describe('deploying a new model (a model manifest in the deployment)', () => {
     );
     // The installer checks on its own too (defence in depth): nothing is written outside its folder.
     const root = path.join(d.dataDir, 'deployed-models');
-    const parsed = deployManifestSchema.parse(newModel());
+    const parsed = deploySchemas().deployManifestSchema.parse(newModel());
     for (const model of ['..', '../etc', '.hidden'])
       await expect(
         installNewModel(

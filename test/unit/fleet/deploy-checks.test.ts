@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { comparisonVerdict, DEFAULT_COMPARISON_RULES } from '../../../src/fleet/deploy/health.js';
 import { manifestConflict, newModelManifest } from '../../../src/fleet/deploy/install-model.js';
-import { deployManifestSchema } from '../../../src/fleet/deploy/manifest.js';
+import { deploySchemas } from '../../../src/fleet/deploy/manifest.js';
 import { decoderOutputs } from '../../../src/fleet/deploy/validate.js';
-import { manifestSchema } from '../../../src/models/manifest.js';
+import { manifestSchemas } from '../../../src/models/manifest.js';
 
 const rules = DEFAULT_COMPARISON_RULES;
 
@@ -54,7 +54,7 @@ describe('new-model manifests (pure)', () => {
     decoder: { type: 'softmax', output: 'prob' },
     labels: ['cat', 'dog'],
   };
-  const deployment = deployManifestSchema.parse({
+  const deployment = deploySchemas().deployManifestSchema.parse({
     model: 'pets',
     variant: 'base',
     version: 4,
@@ -72,7 +72,7 @@ describe('new-model manifests (pure)', () => {
       sha256: 'b'.repeat(64),
       bytes: 10,
     });
-    expect(manifestSchema.parse(m)).toEqual(m);
+    expect(manifestSchemas().manifestSchema.parse(m)).toEqual(m);
     expect(m).toMatchObject({
       name: 'pets',
       labels: 'labels.txt',
@@ -92,7 +92,8 @@ describe('new-model manifests (pure)', () => {
 
   it('the deployment schema refuses a manifest the catalogue would refuse, and fields the device fills in', () => {
     const bad = (over: Record<string, unknown>) =>
-      deployManifestSchema.safeParse({ ...deployment, manifest: { ...carried, ...over } }).success;
+      deploySchemas().deployManifestSchema.safeParse({ ...deployment, manifest: { ...carried, ...over } })
+        .success;
     expect(bad({ task: 'segmentation' })).toBe(false);
     expect(bad({ decoder: { type: 'mystery' } })).toBe(false);
     expect(bad({ variants: [] })).toBe(false);

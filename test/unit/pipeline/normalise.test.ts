@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { manifestSchema } from '../../../src/models/manifest.js';
+import { manifestSchemas } from '../../../src/models/manifest.js';
 import { channelAffine, normalisesInJavaScript } from '../../../src/pipeline/normalise.js';
 import { MODELS } from '../../helpers/paths.js';
 
 const input = (model: string) =>
-  manifestSchema.parse(JSON.parse(readFileSync(path.join(MODELS, model, 'manifest.json'), 'utf8'))).input;
+  manifestSchemas().manifestSchema.parse(
+    JSON.parse(readFileSync(path.join(MODELS, model, 'manifest.json'), 'utf8')),
+  ).input;
 
 describe('normalisesInJavaScript', () => {
   it('is true for the bundled float models that normalise, false for YOLOX (raw pixel values)', () => {
