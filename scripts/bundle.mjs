@@ -12,6 +12,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { build } from 'esbuild';
+import { lazyBuiltins } from './lazy-builtins.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 // Usage: node scripts/bundle.mjs [DIST] (default: the repository's dist/; tests bundle a copy).
@@ -81,7 +82,7 @@ const result = await build({
   banner: {
     js: "import { createRequire as __edgeAgentRequire } from 'node:module'; const require = __edgeAgentRequire(import.meta.url);",
   },
-  plugins: [importMetaUrl],
+  plugins: [importMetaUrl, lazyBuiltins],
   metafile: true,
   logLevel: 'warning',
 });

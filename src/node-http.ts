@@ -5,7 +5,22 @@
 // WebAssembly is missing (docs/memory.md, "Eleventh round"). `require` reads no exports; Node 20
 // loads no undici either way. Every value import of node:http in src/ comes from here (biome's
 // noRestrictedImports); types are imported from 'node:http' as usual.
+//
+// node:https (and node:tls under it) is loaded on first use: a device that never downloads over
+// https nor speaks TLS to its broker does not carry it (~2 MB of RSS on Node 24; docs/memory.md,
+// "Twelfth round"). scripts/bundle.mjs does the same for the packages that require it.
 import type * as Http from 'node:http';
+import type * as Https from 'node:https';
 import { createRequire } from 'node:module';
 
-export const http: typeof Http = createRequire(import.meta.url)('node:http');
+const require = createRequire(import.meta.url);
+
+export const http: typeof Http = require('node:http');
+
+let httpsModule: typeof Https | undefined;
+
+/** node:https, loaded by the first call. */
+export function https(): typeof Https {
+  httpsModule ??= require('node:https') as typeof Https;
+  return httpsModule;
+}

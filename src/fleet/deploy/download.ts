@@ -12,10 +12,9 @@ import {
 } from 'node:fs';
 import { mkdir, statfs } from 'node:fs/promises';
 import type { ClientRequest } from 'node:http';
-import https from 'node:https';
 import path from 'node:path';
 import { errorMessage } from '../../errors.js';
-import { http } from '../../node-http.js';
+import { http, https } from '../../node-http.js';
 import { DeployError } from './errors.js';
 
 export interface DownloadJob {
@@ -164,7 +163,7 @@ function fetchInto(job: DownloadJob, offset: number): Promise<void> {
     job.signal?.addEventListener('abort', onAbort, { once: true });
     const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
     const request = (url: URL, hops: number): void => {
-      const get = url.protocol === 'https:' ? https.get : http.get;
+      const get = url.protocol === 'https:' ? https().get : http.get;
       const current = get(
         url,
         { headers, timeout: job.idleTimeoutMs, ...(job.ca ? { ca: job.ca } : {}) },

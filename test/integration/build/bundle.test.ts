@@ -5,11 +5,13 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_MALLOC_ENV, AGENT_NODE_ARGS } from '../../../src/service/memory-env.js';
 import { AgentProcess } from '../../helpers/agent-process.js';
+import { Mosquitto, requireMosquitto } from '../../helpers/mosquitto.js';
 import { REPO } from '../../helpers/paths.js';
 
 // The build a device runs (scripts/bundle.mjs): `npm run build`'s steps into a scratch dist/ inside
 // the repository (so node_modules resolves as it does for dist/), then the agent run from it.
 const LOAD_HOOK = pathToFileURL(path.join(REPO, 'test/helpers/resolve-log.mjs')).href;
+const TLS = path.join(REPO, 'test/integration/mqtt/fixtures/tls');
 let work: string;
 let dist: string;
 
@@ -127,5 +129,51 @@ describe('the bundled run path (scripts/bundle.mjs)', () => {
       ).toEqual([]);
     // The main thread serves HTTP: node:http is loaded, as CommonJS.
     expect(threads.find(([, thread]) => thread === '0')![2]!.split(',')).toContain('http');
+    // Plain HTTP and an mqtt:// broker: no thread loads TLS, https or http2, which fastify, MQTT.js
+    // and ws require at load (scripts/bundle.mjs gives them stand-ins; ~4 MB of RSS on Node 24).
+    for (const [, thread, names] of threads)
+      expect(
+        names!.split(',').filter((n) => /^(tls|https|http2|internal\/(tls|http2)\/)/.test(n)),
+        `thread ${thread}`,
+      ).toEqual([]);
   }, 120_000);
+
+  it.runIf(requireMosquitto())(
+    'connects to an mqtts:// broker: the bundle loads TLS when the connection needs it',
+    async () => {
+      const broker = await Mosquitto.start({
+        tls: {
+          ca: `${TLS}/ca.crt`,
+          cert: `${TLS}/server.crt`,
+          key: `${TLS}/server.key`,
+          requireCertificate: false,
+        },
+      });
+      const builtinsLog = path.join(work, 'builtins-tls.txt');
+      const agent = AgentProcess.start(
+        {
+          mqtt: {
+            url: `mqtts://127.0.0.1:${broker.port}`,
+            tls: { ca: `${TLS}/ca.crt`, servername: 'localhost' },
+          },
+          camera: { source: `images:${path.join(REPO, 'samples')}`, fps: 5 },
+        },
+        { ...AGENT_MALLOC_ENV, EA_BUILTINS_LOG: builtinsLog },
+        { cli: path.join(dist, 'cli.js'), nodeArgs: [...AGENT_NODE_ARGS, '--import', LOAD_HOOK] },
+      );
+      try {
+        await agent.waitFor((l) => l.msg === 'mqtt connected');
+      } finally {
+        const end = await agent.terminate();
+        await broker.stop();
+        expect(end, agent.log()).toMatchObject({ code: 0 });
+      }
+      const main = readFileSync(builtinsLog, 'utf8')
+        .split('\n')
+        .map((line) => line.split('\t'))
+        .find(([pid, thread]) => pid === String(agent.child.pid) && thread === '0');
+      expect(main?.[2]?.split(',')).toContain('tls');
+    },
+    120_000,
+  );
 });
