@@ -40,6 +40,7 @@ import { packageRoot } from './paths.js';
 import { pacingFromConfig } from './pipeline/config.js';
 import { createAgentPipeline, type PreparedPipeline, prepareAgentPipeline } from './pipeline/create.js';
 import type { FrameResult, PipelineModel, PipelineStats, RunningPipeline } from './pipeline/types.js';
+import type { HeapKeeperOptions } from './service/heap-keeper.js';
 import type { DiskGuard } from './store/disk-guard.js';
 import { Store } from './store/index.js';
 import type { TelemetryCollector } from './telemetry/collector.js';
@@ -56,6 +57,8 @@ export interface AgentDeps {
   /** The config file the agent was started with (set-config persists to it). */
   configFile?: string | undefined;
   env?: Readonly<Record<string, string | undefined>>;
+  /** The pipeline worker's heap keeper (`edge-agent run`: EDGE_AGENT_HEAP_HEADROOM_MB); none: V8's own schedule. */
+  heapKeeper?: HeapKeeperOptions | undefined;
 }
 
 /** Exit code after a `restart` command: the service manager (systemd Restart=always) starts it again. */
@@ -305,6 +308,7 @@ export class Agent {
       ...(this.deps.clock ? { clock: this.deps.clock } : {}),
       signal: this.abort.signal,
       prepared,
+      heapKeeper: this.deps.heapKeeper,
       // A crashed worker or a failed source: a new worker, the model loaded into it (docs/camera.md).
       recovery: {
         reload: (host) => this.models.reloadInto(host),

@@ -228,6 +228,25 @@ const TOGGLES: Toggle[] = [
     env: { EA_PROBE_WORKER_GC_MS: '5000' },
   },
   {
+    id: 'keeper-off',
+    name: 'no heap keeper (EDGE_AGENT_HEAP_HEADROOM_MB=0: V8 collects on its own schedule)',
+    env: { EDGE_AGENT_HEAP_HEADROOM_MB: '0' },
+  },
+  {
+    id: 'keeper-4',
+    name: 'heap keeper headroom 4 MB (agent: 2)',
+    env: { EDGE_AGENT_HEAP_HEADROOM_MB: '4' },
+  },
+  {
+    id: 'camera-15fps',
+    name: '15 inferences a second from the camera in real time (not as fast as the file can be read)',
+    config: (c) => ({
+      ...c,
+      camera: { ...(c.camera as object), realtime: true },
+      pipeline: { ...(c.pipeline as object), fps: 15 },
+    }),
+  },
+  {
     id: 'worker-young-1',
     name: 'pipeline worker maxYoungGenerationSizeMb 1 (agent: 8)',
     env: { EA_PROBE_WORKER_YOUNG_MB: '1' },
@@ -379,6 +398,9 @@ export function baseConfig(video: string): Config {
     http: {},
     mqtt: { embedded: { port: 0 } },
     log: { level: 'warn' },
+    // What serves all day, not the first start's background tune (whose measuring bursts pause the
+    // pipeline for a minute or two and may switch the variant the row names).
+    policy: { tuning: { background: false } },
   };
 }
 

@@ -1,6 +1,7 @@
 import { Agent, RESTART_EXIT_CODE } from '../agent.js';
 import { loadConfig } from '../config/index.js';
 import { createLogger } from '../log.js';
+import { collectionFields, heapKeeperOptions, startHeapKeeper } from '../service/heap-keeper.js';
 import { isLean } from '../service/memory-env.js';
 import { ServiceNotifier, servingState } from '../service/systemd.js';
 import { type Command, parseCommandArgs } from './command.js';
@@ -26,7 +27,21 @@ export const runCommand: Command = {
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const agent = new Agent({ config: loaded.config, log, configFile: loaded.file, env: ctx.env });
+    // Both threads' V8 heaps kept near what they hold (src/service/heap-keeper.ts; docs/memory.md).
+    const heapKeeper = heapKeeperOptions(ctx.env);
+    const keeper =
+      heapKeeper &&
+      startHeapKeeper(heapKeeper, {
+        onCollect: (c) =>
+          log.debug({ component: 'heap', thread: 'main', ...collectionFields(c) }, 'heap collected'),
+      });
+    const agent = new Agent({
+      config: loaded.config,
+      log,
+      configFile: loaded.file,
+      env: ctx.env,
+      heapKeeper,
+    });
     // Type=notify: READY after the first inference (or camera offline but serving), watchdog pings.
     const service = new ServiceNotifier({
       env: ctx.env,
@@ -41,6 +56,7 @@ export const runCommand: Command = {
     } finally {
       await service.stop();
       await agent.stop();
+      keeper?.stop();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       // Every stop step is bounded; should a handle still linger (a socket to a hung broker), it

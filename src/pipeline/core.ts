@@ -256,6 +256,11 @@ export class PipelineCore {
     }
   }
 
+  /** A frame is being prepared or run (the heap keeper waits for a gap between frames). */
+  get working(): boolean {
+    return this.busy;
+  }
+
   /** Releases a frame prepared ahead that no turn will use (shutdown). */
   async dropAhead(): Promise<void> {
     const left = await this.ahead;

@@ -5,6 +5,7 @@ import { type Clock, systemClock } from '../clock.js';
 import type { ImageLimits } from '../image/limits.js';
 import type { SessionHost } from '../inference/session-link.js';
 import type { Logger } from '../log.js';
+import type { HeapKeeperOptions } from '../service/heap-keeper.js';
 import type { Pacing } from './pacing.js';
 import { Pipeline } from './pipeline.js';
 import { type PipelineRecovery, RemotePipeline, startPipelineWorker } from './remote/remote-pipeline.js';
@@ -29,6 +30,8 @@ export interface AgentPipelineOptions {
   prepared?: PreparedPipeline;
   /** How a pipeline run in a worker comes back after a failure (RemotePipeline); none here. */
   recovery?: PipelineRecovery;
+  /** The pipeline worker's heap keeper (src/service/heap-keeper.ts); none: V8's own schedule. */
+  heapKeeper?: HeapKeeperOptions | undefined;
 }
 
 /**

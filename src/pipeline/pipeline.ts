@@ -116,6 +116,11 @@ export class Pipeline implements ResultStream {
   }
 
   /** Counters alone (cheaper than `stats()`, which sorts the latency windows). */
+  /** A frame is being prepared or run. */
+  get working(): boolean {
+    return this.core.working;
+  }
+
   counters(): PipelineStats['counters'] {
     return this.core.counters();
   }

@@ -4,6 +4,7 @@ import type { CameraStateChange, CameraStatus, Frame } from '../../camera/types.
 import type { ImageLimits } from '../../image/limits.js';
 import type { ModelInfo } from '../../inference/port-model.js';
 import type { ServeSessionOptions } from '../../inference/serve-session.mjs';
+import type { HeapKeeperOptions } from '../../service/heap-keeper.js';
 import type { Pacing } from '../pacing.js';
 import type { FrameResult, PipelineStats } from '../types.js';
 
@@ -29,6 +30,8 @@ export interface PipelineInit {
   model: ModelInfo;
   /** A port to the model's session (WorkerModel.openPort), transferred; none: no session. */
   port: MessagePort | undefined;
+  /** The worker's heap keeper (src/service/heap-keeper.ts); none: V8's own schedule. */
+  heapKeeper?: HeapKeeperOptions;
 }
 
 /**

@@ -9,6 +9,7 @@ import type { ImageLimits } from '../../image/limits.js';
 import type { ModelInfo } from '../../inference/port-model.js';
 import type { SessionHost } from '../../inference/session-link.js';
 import type { Logger } from '../../log.js';
+import type { HeapKeeperOptions } from '../../service/heap-keeper.js';
 import { LagMonitor, Leases } from '../leases.js';
 import { describePacing, type Pacing } from '../pacing.js';
 import type {
@@ -47,6 +48,8 @@ export interface RemotePipelineDeps {
   spawn?: () => Worker;
   /** When given, a pipeline that fails while running is restarted in a new worker (see PipelineRecovery). */
   recovery?: PipelineRecovery;
+  /** The worker's heap keeper (src/service/heap-keeper.ts); none: V8's own schedule. */
+  heapKeeper?: HeapKeeperOptions | undefined;
 }
 
 /**
@@ -189,6 +192,7 @@ export class RemotePipeline implements ResultStream {
       logLevel: d.log.level,
       model: this.infoOf(model),
       port,
+      ...(d.heapKeeper ? { heapKeeper: d.heapKeeper } : {}),
     };
     worker.postMessage(init, port ? [port] : []);
     worker.on('message', (msg: FromWorker) => {

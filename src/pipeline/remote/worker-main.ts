@@ -10,6 +10,7 @@ import { BufferRelease } from '../../buffer-release.js';
 import { createSource } from '../../camera/index.js';
 import { errorMessage } from '../../errors.js';
 import { PortModel } from '../../inference/port-model.js';
+import { collectionFields, startHeapKeeper } from '../../service/heap-keeper.js';
 import { Pipeline } from '../pipeline.js';
 import type { FramePair, PipelineModel } from '../types.js';
 import type { FromWorker, HostSession, PipelineInit, ToWorker } from './protocol.js';
@@ -59,9 +60,24 @@ function main(port: MessagePort, data: PipelineInit, end: () => void): (msg: ToW
     post({ type: 'result', result, counters, frame: copy }, [copy.data.buffer as ArrayBuffer]);
   });
 
+  // Collections between frames keep this isolate's heap near what it holds (heap-keeper.ts).
+  const keeper =
+    data.heapKeeper &&
+    startHeapKeeper(
+      { ...data.heapKeeper, idle: () => !pipeline.working },
+      {
+        onCollect: (c) =>
+          log.debug(
+            { component: 'heap', thread: 'pipeline worker', ...collectionFields(c) },
+            'heap collected',
+          ),
+      },
+    );
+
   let timer: NodeJS.Timeout | undefined;
   const finish = (error?: string) => {
     clearInterval(timer);
+    keeper?.stop();
     post({ type: 'finished', stats: pipeline.stats(), ...(error ? { error } : {}) });
     void (pipeline.model as unknown as PortModel).dispose();
     buffers.close();
