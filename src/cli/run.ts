@@ -20,6 +20,8 @@ export const runCommand: Command = {
       'configuration loaded',
     );
 
+    // A bad EDGE_AGENT_HEAP_HEADROOM_MB is refused here, before anything starts.
+    const heapKeeper = heapKeeperOptions(ctx.env);
     const controller = new AbortController();
     const onSignal = (sig: NodeJS.Signals) => {
       log.info({ signal: sig }, 'stopping');
@@ -28,7 +30,6 @@ export const runCommand: Command = {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     // Both threads' V8 heaps kept near what they hold (src/service/heap-keeper.ts; docs/memory.md).
-    const heapKeeper = heapKeeperOptions(ctx.env);
     const keeper =
       heapKeeper &&
       startHeapKeeper(heapKeeper, {

@@ -115,12 +115,12 @@ export class Pipeline implements ResultStream {
     return { result: pair.result, frame: { ...pair.frame, data: pair.frame.data.slice() } };
   }
 
-  /** Counters alone (cheaper than `stats()`, which sorts the latency windows). */
   /** A frame is being prepared or run. */
   get working(): boolean {
     return this.core.working;
   }
 
+  /** Counters alone (cheaper than `stats()`, which sorts the latency windows). */
   counters(): PipelineStats['counters'] {
     return this.core.counters();
   }

@@ -4,16 +4,19 @@ import { AgentProcess } from '../../helpers/agent-process.js';
 // The heap keeper (src/service/heap-keeper.ts) in a real `edge-agent run`: both isolates — the main
 // thread and the pipeline worker — collect when their heap grows past the headroom, and frames keep
 // coming. A small headroom makes the start-up's growth enough to trigger it within seconds.
+const start = (headroomMB: string) =>
+  AgentProcess.start(
+    {
+      log: { level: 'debug' },
+      mqtt: { url: 'mqtt://127.0.0.1:9' },
+      camera: { source: 'synthetic', fps: 10 },
+    },
+    { EDGE_AGENT_HEAP_HEADROOM_MB: headroomMB },
+  );
+
 describe('the heap keeper in the agent', () => {
   it('collects in the main thread and in the pipeline worker; EDGE_AGENT_HEAP_HEADROOM_MB=0 turns it off', async () => {
-    const on = AgentProcess.start(
-      {
-        log: { level: 'debug' },
-        mqtt: { url: 'mqtt://127.0.0.1:9' },
-        camera: { source: 'synthetic', fps: 10 },
-      },
-      { EDGE_AGENT_HEAP_HEADROOM_MB: '0.1' },
-    );
+    const on = start('0.1');
     try {
       const collected = (thread: string) => (l: Record<string, unknown>) =>
         l.msg === 'heap collected' && l.thread === thread;
@@ -33,14 +36,7 @@ describe('the heap keeper in the agent', () => {
       expect((await on.terminate()).code).toBe(0);
     }
 
-    const off = AgentProcess.start(
-      {
-        log: { level: 'debug' },
-        mqtt: { url: 'mqtt://127.0.0.1:9' },
-        camera: { source: 'synthetic', fps: 10 },
-      },
-      { EDGE_AGENT_HEAP_HEADROOM_MB: '0' },
-    );
+    const off = start('0');
     try {
       await off.firstResult();
       await new Promise((r) => setTimeout(r, 8000));
