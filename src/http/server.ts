@@ -20,6 +20,18 @@ import { type RouteDeps, registerApi } from './routes.js';
 import { registerStaticFiles } from './static-files.js';
 import { MjpegBroadcaster } from './stream.js';
 
+/**
+ * fastify's JSON Schema compilers (Ajv, fast-json-stringify) are built when a route declares a JSON
+ * schema. No route of the agent does: requests are checked with zod in the handlers. These factories
+ * refuse one with the reason, so fastify never loads the compilers, and the bundle leaves them out
+ * (scripts/omit-modules.mjs; their text would sit in the main heap, docs/memory.md).
+ */
+export function noJsonSchemas(): never {
+  throw new EdgeAgentError(
+    'edge-agent routes take no JSON schemas: check the request with zod in the handler (src/http/server.ts, noJsonSchemas)',
+  );
+}
+
 /** Adds routes to the server; feature modules provide these (src/features/). */
 export type RouteRegistrar = (app: FastifyInstance) => void;
 
@@ -87,6 +99,9 @@ export class HttpServer {
       forceCloseConnections: true,
       // JSON bodies (POST /api/session) are tiny; POST /api/infer sets its own limit (inferMaxBytes).
       bodyLimit: 64 * 1024,
+      schemaController: {
+        compilersFactory: { buildValidator: noJsonSchemas, buildSerializer: noJsonSchemas },
+      },
     });
     this.routes(clock);
   }

@@ -74,3 +74,43 @@ describe('feature routes on the HTTP server', () => {
     expect(await bug.json()).toEqual({ error: 'internal error on GET /api/probe/bug (see the agent log)' });
   });
 });
+
+describe('a route with a JSON schema', () => {
+  // fastify would build Ajv or fast-json-stringify for it; the agent gives fastify compiler factories
+  // that refuse (src/http/server.ts noJsonSchemas), and its bundle leaves those packages out.
+  for (const [what, schema] of [
+    ['a body schema', { body: { type: 'object' } }],
+    ['a response schema', { response: { 200: { type: 'object' } } }],
+  ] as const) {
+    it(`is refused at start with what to do instead (${what})`, async () => {
+      const server = new HttpServer({
+        config: {
+          enabled: true,
+          host: '127.0.0.1',
+          port: 0,
+          streamMaxFps: 5,
+          streamQuality: 70,
+          inferMaxBytes: 1 << 20,
+          token: 'feature-route-token-1234',
+        },
+        log: silentLogger(),
+        pipeline: new Pipeline({
+          source: memorySource({ fps: 20 }),
+          model: fakeModel('m', 2),
+          pacing: { mode: 'continuous' },
+          maxFrameAgeMs: 1000,
+          log: silentLogger(),
+        }),
+        routes: [(app) => app.post('/api/schema-probe', { schema }, async () => ({ ok: true }))],
+        version: 'test',
+      });
+      try {
+        await expect(server.start()).rejects.toThrow(
+          /routes take no JSON schemas: check the request with zod/,
+        );
+      } finally {
+        await server.stop().catch(() => {});
+      }
+    });
+  }
+});
