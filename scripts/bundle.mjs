@@ -13,6 +13,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { lazyBuiltins } from './lazy-builtins.mjs';
+import { omitModules } from './omit-modules.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 // Usage: node scripts/bundle.mjs [DIST] (default: the repository's dist/; tests bundle a copy).
@@ -26,11 +27,18 @@ const BUNDLED_ENTRIES = {
 };
 
 /**
+ * Loaded from node_modules by mqtt-packet (through bl) anyway: a bundled copy for MQTT.js would be the
+ * same code loaded twice (readable-stream with string_decoder and safe-buffer, ~90 KB minified, and its
+ * module state; docs/memory.md, "Thirteenth round"). MQTT.js and bl resolve to the same versions (`npm ls`).
+ */
+const SHARED_WITH_EXTERNALS = ['readable-stream', 'debug'];
+
+/**
  * Not bundled, loaded from node_modules at run time: native addons (they find their .node files
  * relative to their own package), and mqtt-packet, whose packet-id cache src/fleet/packet-cache.ts
  * turns off on the copy in node_modules — a bundled copy would be a second instance with the cache on.
  */
-const EXTERNAL = ['onnxruntime-node', 'better-sqlite3', 'sharp', 'mqtt-packet'];
+const EXTERNAL = ['onnxruntime-node', 'better-sqlite3', 'sharp', 'mqtt-packet', ...SHARED_WITH_EXTERNALS];
 
 const importMetaUrl = {
   name: 'import-meta-url',
@@ -82,7 +90,7 @@ const result = await build({
   banner: {
     js: "import { createRequire as __edgeAgentRequire } from 'node:module'; const require = __edgeAgentRequire(import.meta.url);",
   },
-  plugins: [importMetaUrl, lazyBuiltins],
+  plugins: [omitModules, importMetaUrl, lazyBuiltins],
   metafile: true,
   logLevel: 'warning',
 });

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,8 +47,38 @@ describe('the bundled run path (scripts/bundle.mjs)', () => {
       inputs.map((p) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(p)?.[1]).filter((p) => p !== undefined),
     );
     for (const bundled of ['fastify', 'zod', 'mqtt', 'pino']) expect(packages).toContain(bundled);
-    for (const external of ['onnxruntime-node', 'better-sqlite3', 'sharp', 'mqtt-packet'])
+    for (const external of [
+      'onnxruntime-node',
+      'better-sqlite3',
+      'sharp',
+      'mqtt-packet',
+      'readable-stream',
+      'debug',
+    ])
       expect(packages).not.toContain(external);
+    // What the run path never runs is left out (scripts/omit-modules.mjs): fastify's JSON Schema
+    // compilers and inject(), zod's translations but English.
+    for (const omitted of [
+      'ajv',
+      'fast-uri',
+      '@fastify/ajv-compiler',
+      '@fastify/fast-json-stringify-compiler',
+      'light-my-request',
+    ])
+      expect(packages).not.toContain(omitted);
+    expect(
+      inputs.filter((p) => /zod\/v4\/locales\/(?!index\.js)/.test(p)).map((p) => path.basename(p)),
+    ).toEqual(['en.js']);
+    // An external is required from dist/bundle/ at run time: each bundled module that imports one must
+    // resolve it to that same file, or it would get another version than it was written against.
+    const importers = meta.inputs as Record<string, { imports?: { path: string; external?: boolean }[] }>;
+    for (const shared of ['readable-stream', 'debug']) {
+      const atRunTime = createRequire(path.join(dist, 'bundle/run-main.js')).resolve(shared);
+      const from = Object.entries(importers).filter(([, i]) => i.imports?.some((m) => m.path === shared));
+      expect(from.length).toBeGreaterThan(0);
+      for (const [importer] of from)
+        expect(createRequire(path.resolve(REPO, importer)).resolve(shared), importer).toBe(atRunTime);
+    }
     const entries = Object.values(meta.outputs).map((o) => o.entryPoint && path.resolve(REPO, o.entryPoint));
     expect(entries.filter(Boolean).map((e) => rel(e!))).toEqual(
       expect.arrayContaining(['cli/run-main.js', 'pipeline/remote/worker-main.js']),
