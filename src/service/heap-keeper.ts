@@ -68,12 +68,19 @@ export function fullCollection(): () => void {
   }
 }
 
-/** Heap in use, without the young generation (emptied by every scavenge, it is not what grows). */
+/** Heap in use, without the young generation (emptied by every scavenge, it is not what grows).
+ * A full collection promotes the young generation's live objects, so this can be higher after one
+ * than before it; the whole heap in use ({@link heapUsedBytes}) cannot. */
 export function oldHeapUsedBytes(): number {
   let used = 0;
   for (const s of v8.getHeapSpaceStatistics())
     if (s.space_name !== 'new_space' && s.space_name !== 'new_large_object_space') used += s.space_used_size;
   return used;
+}
+
+/** The whole heap in use, young generation included: what a collection's log line reports. */
+export function heapUsedBytes(): number {
+  return v8.getHeapStatistics().used_heap_size;
 }
 
 export interface HeapKeeperStats {
@@ -90,22 +97,40 @@ export interface HeapKeeper {
 
 export interface HeapKeeperDeps {
   collect?: () => void;
+  /** What the keeper compares with its floor (default: the old generation in use). */
   usedBytes?: () => number;
+  /** What a collection reports as before and after (default: the whole heap in use). */
+  heapBytes?: () => number;
   now?: () => number;
   checkMs?: number;
-  onCollect?: (info: { beforeBytes: number; afterBytes: number; pauseMs: number }) => void;
+  onCollect?: (info: CollectionInfo) => void;
+}
+
+/** One forced collection: the whole heap in use before and after, the pause, and the new floor. */
+export interface CollectionInfo {
+  beforeBytes: number;
+  afterBytes: number;
+  pauseMs: number;
+  /** The old generation in use after it: what the next headroom is measured from. */
+  floorBytes: number;
 }
 
 /** A collection as log fields (MB, ms). */
-export function collectionFields(c: { beforeBytes: number; afterBytes: number; pauseMs: number }) {
+export function collectionFields(c: CollectionInfo) {
   const mb = (b: number) => Math.round((b / 1024 / 1024) * 10) / 10;
-  return { beforeMB: mb(c.beforeBytes), afterMB: mb(c.afterBytes), pauseMs: Math.round(c.pauseMs * 10) / 10 };
+  return {
+    beforeMB: mb(c.beforeBytes),
+    afterMB: mb(c.afterBytes),
+    floorMB: mb(c.floorBytes),
+    pauseMs: Math.round(c.pauseMs * 10) / 10,
+  };
 }
 
 /** Starts looking every `checkMs` (1 s); the timer does not keep the thread alive. */
 export function startHeapKeeper(o: HeapKeeperOptions, deps: HeapKeeperDeps = {}): HeapKeeper {
   const collect = deps.collect ?? fullCollection();
   const usedBytes = deps.usedBytes ?? oldHeapUsedBytes;
+  const heapBytes = deps.heapBytes ?? heapUsedBytes;
   const now = deps.now ?? (() => performance.now());
   let state = INITIAL_KEEPER_STATE;
   const stats: HeapKeeperStats = {
@@ -118,16 +143,17 @@ export function startHeapKeeper(o: HeapKeeperOptions, deps: HeapKeeperDeps = {})
     const step = keeperStep(state, { usedBytes: usedBytes(), nowMs: now(), idle: o.idle?.() ?? true }, o);
     state = step.state;
     if (!step.collect) return;
-    const beforeBytes = usedBytes();
+    const beforeBytes = heapBytes();
     const started = now();
     collect();
     const pauseMs = now() - started;
-    const afterBytes = usedBytes();
-    state = { floorBytes: afterBytes, lastCollectMs: now(), overSinceMs: undefined };
+    const afterBytes = heapBytes();
+    const floorBytes = usedBytes();
+    state = { floorBytes, lastCollectMs: now(), overSinceMs: undefined };
     stats.collections++;
     stats.lastPauseMs = pauseMs;
     stats.maxPauseMs = Math.max(stats.maxPauseMs, pauseMs);
-    deps.onCollect?.({ beforeBytes, afterBytes, pauseMs });
+    deps.onCollect?.({ beforeBytes, afterBytes, pauseMs, floorBytes });
   }, deps.checkMs ?? 1000);
   timer.unref();
   return {

@@ -1,10 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../../src/errors.js';
 import {
+  type CollectionInfo,
+  collectionFields,
   fullCollection,
   HEAP_HEADROOM_ENV,
   type HeapKeeperOptions,
   heapKeeperOptions,
+  heapUsedBytes,
   INITIAL_KEEPER_STATE,
   keeperStep,
   oldHeapUsedBytes,
@@ -72,14 +75,20 @@ describe('startHeapKeeper', () => {
     let used = 10 * MB;
     let t = 0;
     const collected: number[] = [];
+    const reports: CollectionInfo[] = [];
+    // The whole heap: the old generation and 3 MB of young objects, emptied by the collection.
+    let young = 3 * MB;
     const keeper = startHeapKeeper(o, {
       usedBytes: () => used,
+      heapBytes: () => used + young,
       now: () => t,
       collect: () => {
         t += 4; // the pause
         used = 10.5 * MB;
+        young = 0;
         collected.push(t);
       },
+      onCollect: (c) => reports.push(c),
     });
     t = 1000;
     vi.advanceTimersByTime(1000); // floor 10 MB
@@ -87,6 +96,15 @@ describe('startHeapKeeper', () => {
     t = 6000;
     vi.advanceTimersByTime(1000);
     expect(collected).toEqual([6004]);
+    expect(reports).toEqual([
+      { beforeBytes: 15.5 * MB, afterBytes: 10.5 * MB, pauseMs: 4, floorBytes: 10.5 * MB },
+    ]);
+    expect(collectionFields(reports[0]!)).toEqual({
+      beforeMB: 15.5,
+      afterMB: 10.5,
+      floorMB: 10.5,
+      pauseMs: 4,
+    });
     expect(keeper.stats()).toMatchObject({
       collections: 1,
       lastPauseMs: 4,
@@ -119,5 +137,34 @@ describe('fullCollection (V8, this thread)', () => {
     expect(oldHeapUsedBytes()).toBeLessThan(floor + 2 * MB);
     const { runInNewContext } = await import('node:vm');
     expect(runInNewContext('typeof gc')).toBe('undefined');
+  });
+});
+
+describe('startHeapKeeper on V8 (this thread)', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('reports the whole heap before and after: lower after, even when live young objects are promoted', () => {
+    vi.useFakeTimers();
+    fullCollection()();
+    const reports: CollectionInfo[] = [];
+    // The trigger is scripted (a floor, then growth past it); the collection and the heap it reports are V8's.
+    const readings = [0, 10 * MB];
+    const keeper = startHeapKeeper(
+      { headroomBytes: MB, minIntervalMs: 0, maxDeferMs: 0 },
+      { usedBytes: () => readings.shift() ?? 0, onCollect: (c) => reports.push(c) },
+    );
+    vi.advanceTimersByTime(1000); // the floor
+    // Garbage, and young objects that stay live: a full collection promotes these, so the old
+    // generation alone can be higher after it than before (the agent's log once said so).
+    const live = Array.from({ length: 50_000 }, (_, i) => ({ i, s: `live${i}` }));
+    let garbage: unknown[] | undefined = Array.from({ length: 100_000 }, (_, i) => ({ i, s: `g${i}` }));
+    garbage = undefined;
+    vi.advanceTimersByTime(1000);
+    keeper.stop();
+    expect(garbage).toBeUndefined();
+    expect(live).toHaveLength(50_000);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]!.afterBytes).toBeLessThan(reports[0]!.beforeBytes - 2 * MB);
+    expect(reports[0]!.afterBytes).toBeLessThanOrEqual(heapUsedBytes() + MB);
   });
 });
