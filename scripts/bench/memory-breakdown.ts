@@ -4,7 +4,10 @@
 // main thread and by the inference worker (from a bench-only preload, scripts/bench/heap-probe.cjs,
 // that every isolate runs), and the frame rate over the same window (so a cut's throughput cost is
 // in the same run). `npm run bench:memory-breakdown [-- --seconds 40] [-- --rows baseline,arena-off]`;
-// a row `a+b` makes both changes at once (e.g. `slim-320-u8in+lite-mode`).
+// a row `a+b` makes both changes at once (e.g. `slim-320-u8in+lite-mode`); with `--compare
+// <other build>/dist/cli.js`, a part `compare` runs the row on that build (`slim-320-u8in+compare`).
+// Each row also records RSS at every whole minute: a long run (`--seconds 1800`) gives the 1/10/30 min
+// figures and the growth from minute 1 to the end.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +34,8 @@ interface Toggle {
   nodeArgs?: readonly string[];
   /** Work before the agent starts, e.g. deriving a variant into its data directory. */
   prepare?: (cli: string, dataDir: string) => void;
+  /** Another build's dist/cli.js to run instead of this repository's (`compare`). */
+  cli?: string;
 }
 
 /**
@@ -53,6 +58,7 @@ function combine(parts: Toggle[]): Toggle {
     prepare: (cli, dataDir) => {
       for (const t of parts) t.prepare?.(cli, dataDir);
     },
+    ...(parts.some((t) => t.cli) ? { cli: parts.find((t) => t.cli)!.cli! } : {}),
   };
 }
 
@@ -341,6 +347,8 @@ export async function runOnce(
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
   const samples: Sample[] = [];
+  // RSS when each whole minute is reached (1 min, 2 min, …).
+  const rssAtMinutes: number[] = [];
   let firstCount: { n: number; t: number; cpu: number } | undefined;
   let lastCount: { n: number; t: number; cpu: number } | undefined;
   try {
@@ -349,6 +357,7 @@ export async function runOnce(
       await new Promise((r) => setTimeout(r, 1000));
       if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}: ${stderr}`);
       const s = child.pid ? readStatus(child.pid) : undefined;
+      if (s && (performance.now() - started) / 60_000 >= rssAtMinutes.length + 1) rssAtMinutes.push(s.rssMB);
       // Warm-up (imports, model load, first frames) is the first half.
       if (s && (performance.now() - started) / 1000 > seconds / 2) {
         samples.push({ anonMB: s.anonMB, rssMB: s.rssMB, ...readProbe(probe) });
@@ -387,6 +396,7 @@ export async function runOnce(
     mainExternalMB: med('mainExternalMB'),
     workerHeapMB: med('workerHeapMB'),
     fps,
+    rssAtMinutes,
   };
 }
 
@@ -416,13 +426,15 @@ export async function benchMemoryBreakdown(
   const log = options.log ?? (() => {});
   const seconds = options.seconds ?? 40;
   // In the order asked for (a row may repeat, to interleave A/B runs on a noisy machine).
+  const compare = (): Toggle => {
+    if (!options.compare) throw new Error('row compare needs --compare <other build>/dist/cli.js');
+    return { id: 'compare', name: `on another build (${options.compare})`, cli: options.compare };
+  };
   const toggles = options.rows
     ? options.rows.map((id) => {
-        if (id === 'compare') {
-          if (!options.compare) throw new Error('row compare needs --compare <other build>/dist/cli.js');
-          return { id, name: `baseline on another build (${options.compare})` } satisfies Toggle;
-        }
+        if (id === 'compare') return { ...compare(), name: `baseline ${compare().name}` };
         const parts = id.split('+').map((part) => {
+          if (part === 'compare') return compare();
           const t = TOGGLES.find((x) => x.id === part);
           if (!t) throw new Error(`unknown row ${part} (${TOGGLES.map((x) => x.id).join(', ')})`);
           return t;
@@ -438,7 +450,7 @@ export async function benchMemoryBreakdown(
     const rows = [];
     for (const t of toggles) {
       const r = await runOnce(
-        t.id === 'compare' ? options.compare! : cli,
+        t.cli ?? cli,
         (t.config ?? ((c) => c))(base),
         t.env ?? {},
         seconds,
@@ -446,12 +458,18 @@ export async function benchMemoryBreakdown(
         t.prepare,
       );
       log(
-        `memory breakdown: ${t.id}: anonymous ${r.anonMB} MB, RSS ${r.rssMB} MB, heaps main ${r.mainHeapMB} / worker ${r.workerHeapMB} MB, ${r.fps ?? '–'} fps, ${r.cpuMsPerFrame ?? '–'} CPU ms/frame`,
+        `memory breakdown: ${t.id}: anonymous ${r.anonMB} MB, RSS ${r.rssMB} MB, heaps main ${r.mainHeapMB} / worker ${r.workerHeapMB} MB, ${r.fps ?? '–'} fps, ${r.cpuMsPerFrame ?? '–'} CPU ms/frame, RSS by minute ${r.rssAtMinutes.join(' ')}`,
       );
       rows.push({ id: t.id, toggle: t.name, ...r });
     }
     const baseline = rows.find((r) => r.id === 'baseline') ?? rows[0]!;
     const delta = (v: number, b: number) => `${v - b >= 0 ? '+' : ''}${round(v - b, 1)}`;
+    // Rows of two minutes or more: RSS at minute 1 and at the last whole minute, and the growth between.
+    const long = seconds >= 120;
+    const growth = (m: number[]) =>
+      m.length < 2
+        ? '–'
+        : `${m[0]} → ${m[m.length - 1]} (${delta(m[m.length - 1]!, m[0]!)} in ${m.length - 1} min)`;
     const markdown = [
       markdownTable(
         [
@@ -463,6 +481,7 @@ export async function benchMemoryBreakdown(
           'main external MB',
           'frames/s (÷ baseline)',
           'agent CPU ms per frame (÷ baseline)',
+          ...(long ? ['RSS MB at 1 min → last minute'] : []),
         ],
         rows.map((r) => [
           r.toggle,
@@ -475,6 +494,7 @@ export async function benchMemoryBreakdown(
           r.cpuMsPerFrame === undefined
             ? '–'
             : `${r.cpuMsPerFrame}${baseline.cpuMsPerFrame ? ` (${round(r.cpuMsPerFrame / baseline.cpuMsPerFrame, 2)})` : ''}`,
+          ...(long ? [growth(r.rssAtMinutes)] : []),
         ]),
       ),
       '',
