@@ -12,7 +12,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { lazyBuiltins } from './lazy-builtins.mjs';
+import { lazyBuiltins, lazyPackages } from './lazy-builtins.mjs';
 import { omitModules } from './omit-modules.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -27,11 +27,12 @@ const BUNDLED_ENTRIES = {
 };
 
 /**
- * Loaded from node_modules by mqtt-packet (through bl) anyway: a bundled copy for MQTT.js would be the
- * same code loaded twice (readable-stream with string_decoder and safe-buffer, ~90 KB minified, and its
- * module state; docs/memory.md, "Thirteenth round"). MQTT.js and bl resolve to the same versions (`npm ls`).
+ * Loaded from node_modules by an external package anyway: a bundled copy would be the same code loaded
+ * twice (docs/memory.md, "Thirteenth round"). readable-stream (with string_decoder and safe-buffer, ~90
+ * KB minified) and debug by mqtt-packet through bl, for MQTT.js; semver by sharp, for fastify. Each
+ * bundled importer resolves to the same file (`npm ls`; checked by test/integration/build/bundle.test.ts).
  */
-const SHARED_WITH_EXTERNALS = ['readable-stream', 'debug'];
+const SHARED_WITH_EXTERNALS = ['readable-stream', 'debug', 'semver'];
 
 /**
  * Not bundled, loaded from node_modules at run time: native addons (they find their .node files
@@ -90,7 +91,7 @@ const result = await build({
   banner: {
     js: "import { createRequire as __edgeAgentRequire } from 'node:module'; const require = __edgeAgentRequire(import.meta.url);",
   },
-  plugins: [omitModules, importMetaUrl, lazyBuiltins],
+  plugins: [omitModules, lazyPackages(), importMetaUrl, lazyBuiltins],
   metafile: true,
   logLevel: 'warning',
 });

@@ -1,4 +1,7 @@
-// An esbuild plugin of scripts/bundle.mjs (tested on its own: test/unit/build/lazy-builtins.test.ts).
+// esbuild plugins of scripts/bundle.mjs (tested on their own: test/unit/build/lazy-builtins.test.ts).
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
 /**
  * Node built-ins that CommonJS packages in the bundle require when they load but use only on paths a
  * device seldom takes: fastify's server module requires node:http2 and node:https for options the
@@ -9,6 +12,36 @@
  * on use too (src/node-http.ts).
  */
 export const LAZY_BUILTINS = /^(node:)?(http2|https|tls)$/;
+/**
+ * A CommonJS stand-in for `specifier` that requires the real module at its first use: a property read,
+ * `in`, `Object.keys`, and for a module that is a function (`callable`) a call or `new`. `esModule` is
+ * what the real module's `__esModule` is, answered without loading it (TypeScript's `__importDefault`
+ * reads it as the module loads).
+ */
+export function standInSource(specifier, { callable = false, esModule } = {}) {
+  const esModuleRead = esModule === undefined ? '' : `key === '__esModule' ? ${JSON.stringify(esModule)} : `;
+  // A bound function is callable and constructible and has no own `prototype`, which a Proxy would
+  // have to report as it is.
+  return `let real;
+const load = () => (real ??= require(${JSON.stringify(specifier)}));
+module.exports = new Proxy(${callable ? 'function () {}.bind(null)' : '{}'}, {
+  get: (_, key) => ${esModuleRead}load()[key],
+  has: (_, key) => key in load(),
+  ownKeys: () => Reflect.ownKeys(load()),
+  getOwnPropertyDescriptor(_, key) {
+    const d = Reflect.getOwnPropertyDescriptor(load(), key);
+    return d && { ...d, configurable: true };
+  },${
+    callable
+      ? `
+  apply: (_, self, args) => Reflect.apply(load(), self, args),
+  construct: (_, args, newTarget) => Reflect.construct(load(), args, newTarget),`
+      : ''
+  }
+});
+`;
+}
+
 export const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
@@ -18,19 +51,44 @@ export const lazyBuiltins = {
         : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
-      contents: `let real;
-const load = () => (real ??= require(${JSON.stringify(args.path)}));
-module.exports = new Proxy({}, {
-  get: (_, key) => load()[key],
-  has: (_, key) => key in load(),
-  ownKeys: () => Reflect.ownKeys(load()),
-  getOwnPropertyDescriptor(_, key) {
-    const d = Reflect.getOwnPropertyDescriptor(load(), key);
-    return d && { ...d, configurable: true };
-  },
-});
-`,
+      contents: standInSource(args.path),
       loader: 'js',
     }));
   },
 };
+
+/**
+ * Packages that a bundled package requires when it loads but uses only on paths the agent seldom
+ * takes: MQTT.js requires `ws` (with zlib and the rest of a WebSocket stack) when it first connects,
+ * for ws:// and wss:// brokers, and `socks` (with ip-address and smart-buffer) for a SOCKS proxy the
+ * agent never sets. Each `require` of one gets a stand-in (standInSource) and the package itself stays
+ * in node_modules, out of the bundle: its text is not held in the heap and it is loaded, from
+ * node_modules, only when a ws:// broker or a proxy is used (docs/memory.md, "Thirteenth round").
+ */
+export const LAZY_PACKAGES = ['ws', 'socks'];
+
+export function lazyPackages(names = LAZY_PACKAGES) {
+  const filter = new RegExp(`^(${names.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})$`);
+  return {
+    name: 'lazy-packages',
+    setup(b) {
+      b.onResolve({ filter }, (args) => {
+        // The stand-in's own require: left to node_modules at run time.
+        if (args.namespace === 'lazy-package') return { path: args.path, external: true };
+        if (args.kind !== 'require-call') return undefined;
+        return { path: args.path, namespace: 'lazy-package', pluginData: { resolveDir: args.resolveDir } };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, (args) => {
+        // What the real module is (a function? __esModule?), from the copy the importer would load.
+        const real = createRequire(path.join(args.pluginData.resolveDir, 'index.js'))(args.path);
+        return {
+          contents: standInSource(args.path, {
+            callable: typeof real === 'function',
+            esModule: Boolean(real.__esModule),
+          }),
+          loader: 'js',
+        };
+      });
+    },
+  };
+}

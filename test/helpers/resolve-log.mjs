@@ -4,8 +4,10 @@
 //   Worker threads inherit the flag and log too; child processes log under their own pid.
 // - EA_BUILTINS_LOG: at exit, each thread's Node built-in modules loaded (process.moduleLoadList),
 //   as "PID<TAB>THREAD<TAB>name,name,…".
+// - EA_CJS_LOG: at exit, each thread's CommonJS modules loaded (require.cache; require() calls do not
+//   pass the resolve hook below on Node 20), one "PID<TAB>THREAD<TAB>path" line each.
 import { appendFileSync } from 'node:fs';
-import { register } from 'node:module';
+import { createRequire, register } from 'node:module';
 import { threadId } from 'node:worker_threads';
 
 const builtins = process.env.EA_BUILTINS_LOG;
@@ -13,6 +15,15 @@ if (builtins) {
   process.on('exit', () => {
     const names = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13));
     appendFileSync(builtins, `${process.pid}\t${threadId}\t${names.join(',')}\n`);
+  });
+}
+
+const cjs = process.env.EA_CJS_LOG;
+if (cjs) {
+  const cache = createRequire(import.meta.url).cache;
+  process.on('exit', () => {
+    const lines = Object.keys(cache).map((file) => `${process.pid}\t${threadId}\t${file}\n`);
+    appendFileSync(cjs, lines.join(''));
   });
 }
 

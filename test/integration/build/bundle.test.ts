@@ -3,10 +3,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_MALLOC_ENV, AGENT_NODE_ARGS } from '../../../src/service/memory-env.js';
 import { AgentProcess } from '../../helpers/agent-process.js';
-import { Mosquitto, requireMosquitto } from '../../helpers/mosquitto.js';
+import { freePort, Mosquitto, requireMosquitto } from '../../helpers/mosquitto.js';
 import { REPO } from '../../helpers/paths.js';
 
 // The build a device runs (scripts/bundle.mjs): `npm run build`'s steps into a scratch dist/ inside
@@ -29,6 +30,17 @@ beforeAll(() => {
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
+
+/** The packages whose CommonJS modules a process's threads loaded (EA_CJS_LOG of the load hook). */
+const cjsPackages = (log: string, pid: string) => [
+  ...new Set(
+    readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith(`${pid}\t`))
+      .map((line) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(line)?.[1])
+      .filter((p) => p !== undefined),
+  ),
+];
 
 const rel = (file: string) => path.relative(dist, file).split(path.sep).join('/');
 
@@ -54,6 +66,12 @@ describe('the bundled run path (scripts/bundle.mjs)', () => {
       'mqtt-packet',
       'readable-stream',
       'debug',
+      'semver',
+      // Behind stand-ins that load them from node_modules on use (scripts/lazy-builtins.mjs).
+      'ws',
+      'socks',
+      'ip-address',
+      'smart-buffer',
     ])
       expect(packages).not.toContain(external);
     // What the run path never runs is left out (scripts/omit-modules.mjs): fastify's JSON Schema
@@ -72,7 +90,7 @@ describe('the bundled run path (scripts/bundle.mjs)', () => {
     // An external is required from dist/bundle/ at run time: each bundled module that imports one must
     // resolve it to that same file, or it would get another version than it was written against.
     const importers = meta.inputs as Record<string, { imports?: { path: string; external?: boolean }[] }>;
-    for (const shared of ['readable-stream', 'debug']) {
+    for (const shared of ['readable-stream', 'debug', 'semver']) {
       const atRunTime = createRequire(path.join(dist, 'bundle/run-main.js')).resolve(shared);
       const from = Object.entries(importers).filter(([, i]) => i.imports?.some((m) => m.path === shared));
       expect(from.length).toBeGreaterThan(0);
@@ -102,9 +120,10 @@ describe('the bundled run path (scripts/bundle.mjs)', () => {
   it('serves from the bundle: results from the worker, the dashboard, MQTT, a clean stop; the module tree unloaded', async () => {
     const loadLog = path.join(work, 'loaded.txt');
     const builtinsLog = path.join(work, 'builtins.txt');
+    const cjsLog = path.join(work, 'cjs.txt');
     const agent = AgentProcess.start(
       { mqtt: { embedded: { port: 0 } }, camera: { source: `images:${path.join(REPO, 'samples')}`, fps: 5 } },
-      { ...AGENT_MALLOC_ENV, EA_LOAD_LOG: loadLog, EA_BUILTINS_LOG: builtinsLog },
+      { ...AGENT_MALLOC_ENV, EA_LOAD_LOG: loadLog, EA_BUILTINS_LOG: builtinsLog, EA_CJS_LOG: cjsLog },
       { cli: path.join(dist, 'cli.js'), nodeArgs: [...AGENT_NODE_ARGS, '--import', LOAD_HOOK] },
     );
     try {
@@ -142,6 +161,11 @@ describe('the bundled run path (scripts/bundle.mjs)', () => {
       'service/memory-env.js',
     ]);
     expect(existsSync(path.join(agent.dataDir))).toBe(true);
+    // ws and socks (with ip-address) stay in node_modules behind stand-ins (scripts/lazy-builtins.mjs):
+    // an mqtt:// broker loads neither.
+    const fromNodeModules = cjsPackages(cjsLog, pid);
+    expect(fromNodeModules).toEqual(expect.arrayContaining(['mqtt-packet', 'readable-stream', 'bl']));
+    for (const lazy of ['ws', 'socks', 'ip-address']) expect(fromNodeModules).not.toContain(lazy);
 
     // Neither thread loads undici, Node's fetch: on Node 22/24 an ES module import of node:http
     // would (its lazy WebSocket export): ~1 MB of heap on Node 24 and a crash at start on Node 22's lean
@@ -168,6 +192,43 @@ describe('the bundled run path (scripts/bundle.mjs)', () => {
         `thread ${thread}`,
       ).toEqual([]);
   }, 120_000);
+
+  it.runIf(requireMosquitto())(
+    'connects to a ws:// broker: the bundle loads ws from node_modules when the connection needs it',
+    async () => {
+      const wsPort = await freePort();
+      const broker = await Mosquitto.start({
+        extra: [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'],
+      });
+      const cjsLog = path.join(work, 'cjs-ws.txt');
+      const agent = AgentProcess.start(
+        {
+          mqtt: { url: `ws://127.0.0.1:${wsPort}` },
+          camera: { source: `images:${path.join(REPO, 'samples')}`, fps: 5 },
+        },
+        { ...AGENT_MALLOC_ENV, EA_CJS_LOG: cjsLog },
+        { cli: path.join(dist, 'cli.js'), nodeArgs: [...AGENT_NODE_ARGS, '--import', LOAD_HOOK] },
+      );
+      try {
+        await agent.waitFor((l) => l.msg === 'mqtt connected');
+        // What the agent published over the WebSocket reaches a client on the broker's TCP listener.
+        const observer = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+        try {
+          const topic = new Promise<string>((resolve) => observer.on('message', (t) => resolve(t)));
+          await observer.subscribeAsync('#');
+          expect(await topic).toMatch(/\//);
+        } finally {
+          await observer.endAsync();
+        }
+      } finally {
+        const end = await agent.terminate();
+        await broker.stop();
+        expect(end, agent.log()).toMatchObject({ code: 0 });
+      }
+      expect(cjsPackages(cjsLog, String(agent.child.pid))).toContain('ws');
+    },
+    120_000,
+  );
 
   it.runIf(requireMosquitto())(
     'connects to an mqtts:// broker: the bundle loads TLS when the connection needs it',

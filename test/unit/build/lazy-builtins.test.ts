@@ -1,19 +1,20 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ES module of the build scripts, without types
-import { lazyBuiltins } from '../../../scripts/lazy-builtins.mjs';
+import { lazyBuiltins, lazyPackages } from '../../../scripts/lazy-builtins.mjs';
+import { REPO } from '../../helpers/paths.js';
 
 // scripts/bundle.mjs's stand-ins for node:tls, node:https and node:http2: a package that requires one
 // at load does not load it until it reads from it, and then gets the real module.
 const work = mkdtempSync(path.join(tmpdir(), 'ea-lazy-builtins-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-async function bundle(source: string): Promise<string> {
-  const entry = path.join(work, `entry-${Math.random().toString(36).slice(2)}.cjs`);
+async function bundle(source: string, plugins: unknown[] = [lazyBuiltins], dir = work): Promise<string> {
+  const entry = path.join(dir, `entry-${Math.random().toString(36).slice(2)}.cjs`);
   writeFileSync(entry, source);
   const out = `${entry}.bundle.mjs`;
   await build({
@@ -25,7 +26,7 @@ async function bundle(source: string): Promise<string> {
     banner: {
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
     },
-    plugins: [lazyBuiltins],
+    plugins: plugins as never,
     logLevel: 'silent',
   });
   return out;
@@ -67,5 +68,53 @@ describe('lazy built-ins in the bundle (scripts/lazy-builtins.mjs)', () => {
       console.log(JSON.stringify({ net: process.moduleLoadList.includes('NativeModule net'), isIP: net.isIP('::1') }));
     `);
     expect(run(file)).toEqual({ net: true, isIP: 6 });
+  });
+});
+
+describe('lazy packages in the bundle (scripts/lazy-builtins.mjs lazyPackages)', () => {
+  // Inside the repository, so that ws and socks resolve from node_modules at build and at run time.
+  mkdirSync(path.join(REPO, 'test-artifacts'), { recursive: true });
+  const inRepo = mkdtempSync(path.join(REPO, 'test-artifacts', 'lazy-packages-'));
+  afterAll(() => rmSync(inRepo, { recursive: true, force: true }));
+
+  it('ws and socks: not loaded until used, then the real modules (a class constructs, __esModule answered)', async () => {
+    const file = await bundle(
+      `
+      const real = process.getBuiltinModule('node:module').createRequire(${JSON.stringify(`${REPO}/`)});
+      const loaded = (name) => Object.keys(require.cache).some((f) => f.includes('/node_modules/' + name + '/'));
+      const ws = require('ws');
+      const socks = require('socks');
+      // TypeScript's __importDefault reads __esModule as a module loads: answered without loading.
+      const esModule = { ws: ws.__esModule, socks: socks.__esModule };
+      const before = { ws: loaded('ws'), socks: loaded('socks') };
+      const sock = new ws('ws://127.0.0.1:9');
+      sock.on('error', () => {});
+      const RealWs = real('ws');
+      const out = {
+        esModule,
+        before,
+        callable: typeof ws,
+        instance: sock instanceof RealWs && sock instanceof ws,
+        statics: ws.createWebSocketStream === RealWs.createWebSocketStream,
+        socksBeforeRead: loaded('socks'),
+        socksClass: socks.SocksClient === real('socks').SocksClient,
+        after: { ws: loaded('ws'), socks: loaded('socks') },
+      };
+      sock.terminate();
+      console.log(JSON.stringify(out));
+    `,
+      [lazyPackages()],
+      inRepo,
+    );
+    expect(run(file)).toEqual({
+      esModule: { ws: false, socks: true },
+      before: { ws: false, socks: false },
+      callable: 'function',
+      instance: true,
+      statics: true,
+      socksBeforeRead: false,
+      socksClass: true,
+      after: { ws: true, socks: true },
+    });
   });
 });
