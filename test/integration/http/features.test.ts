@@ -21,37 +21,41 @@ const probe: Feature = {
   },
 };
 
-describe('feature routes on the HTTP server', () => {
-  const TOKEN = 'feature-route-token-1234';
-  let server: HttpServer;
-  let pipeline: Pipeline;
-  let url: string;
-  const get = (path: string, auth = true) =>
-    fetch(`${url}${path}`, auth ? { headers: { Authorization: `Bearer ${TOKEN}` } } : {});
+const TOKEN = 'feature-route-token-1234';
 
-  beforeAll(async () => {
-    pipeline = new Pipeline({
+/** An HTTP server on a free port with a fake pipeline and these routes. */
+function serverWith(routes: ConstructorParameters<typeof HttpServer>[0]['routes']) {
+  return new HttpServer({
+    config: {
+      enabled: true,
+      host: '127.0.0.1',
+      port: 0,
+      streamMaxFps: 5,
+      streamQuality: 70,
+      inferMaxBytes: 1 << 20,
+      token: TOKEN,
+    },
+    log: silentLogger(),
+    pipeline: new Pipeline({
       source: memorySource({ fps: 20 }),
       model: fakeModel('m', 2),
       pacing: { mode: 'continuous' },
       maxFrameAgeMs: 1000,
       log: silentLogger(),
-    });
-    server = new HttpServer({
-      config: {
-        enabled: true,
-        host: '127.0.0.1',
-        port: 0,
-        streamMaxFps: 5,
-        streamQuality: 70,
-        inferMaxBytes: 1 << 20,
-        token: TOKEN,
-      },
-      log: silentLogger(),
-      pipeline,
-      routes: routeRegistrars([probe]),
-      version: 'test',
-    });
+    }),
+    routes,
+    version: 'test',
+  });
+}
+
+describe('feature routes on the HTTP server', () => {
+  let server: HttpServer;
+  let url: string;
+  const get = (path: string, auth = true) =>
+    fetch(`${url}${path}`, auth ? { headers: { Authorization: `Bearer ${TOKEN}` } } : {});
+
+  beforeAll(async () => {
+    server = serverWith(routeRegistrars([probe]));
     url = await server.start();
   });
   afterAll(async () => {
@@ -83,27 +87,9 @@ describe('a route with a JSON schema', () => {
     ['a response schema', { response: { 200: { type: 'object' } } }],
   ] as const) {
     it(`is refused at start with what to do instead (${what})`, async () => {
-      const server = new HttpServer({
-        config: {
-          enabled: true,
-          host: '127.0.0.1',
-          port: 0,
-          streamMaxFps: 5,
-          streamQuality: 70,
-          inferMaxBytes: 1 << 20,
-          token: 'feature-route-token-1234',
-        },
-        log: silentLogger(),
-        pipeline: new Pipeline({
-          source: memorySource({ fps: 20 }),
-          model: fakeModel('m', 2),
-          pacing: { mode: 'continuous' },
-          maxFrameAgeMs: 1000,
-          log: silentLogger(),
-        }),
-        routes: [(app) => app.post('/api/schema-probe', { schema }, async () => ({ ok: true }))],
-        version: 'test',
-      });
+      const server = serverWith([
+        (app) => app.post('/api/schema-probe', { schema }, async () => ({ ok: true })),
+      ]);
       try {
         await expect(server.start()).rejects.toThrow(
           /routes take no JSON schemas: check the request with zod/,

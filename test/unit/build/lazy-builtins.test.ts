@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ES module of the build scripts, without types
 import { lazyBuiltins, lazyPackages } from '../../../scripts/lazy-builtins.mjs';
+import { bundleSnippet, runJson } from '../../helpers/bundle-snippet.js';
 import { REPO } from '../../helpers/paths.js';
 
 // scripts/bundle.mjs's stand-ins for node:tls, node:https and node:http2: a package that requires one
@@ -13,26 +12,9 @@ import { REPO } from '../../helpers/paths.js';
 const work = mkdtempSync(path.join(tmpdir(), 'ea-lazy-builtins-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-async function bundle(source: string, plugins: unknown[] = [lazyBuiltins], dir = work): Promise<string> {
-  const entry = path.join(dir, `entry-${Math.random().toString(36).slice(2)}.cjs`);
-  writeFileSync(entry, source);
-  const out = `${entry}.bundle.mjs`;
-  await build({
-    entryPoints: [entry],
-    outfile: out,
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
-    plugins: plugins as never,
-    logLevel: 'silent',
-  });
-  return out;
-}
-
-const run = (file: string) => JSON.parse(execFileSync(process.execPath, [file], { encoding: 'utf8' }));
+const bundle = async (source: string, plugins: unknown[] = [lazyBuiltins], dir = work) =>
+  (await bundleSnippet(source, { plugins, dir, ext: 'cjs' })).out;
+const run = runJson;
 const loadedTls = "process.moduleLoadList.includes('NativeModule tls')";
 
 describe('lazy built-ins in the bundle (scripts/lazy-builtins.mjs)', () => {

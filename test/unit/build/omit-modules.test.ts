@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ES module of the build scripts, without types
 import { omitModules, REFUSED } from '../../../scripts/omit-modules.mjs';
+import { bundleSnippet, runJson } from '../../helpers/bundle-snippet.js';
 import { REPO } from '../../helpers/paths.js';
 
 // scripts/bundle.mjs leaves out what the run path never runs: zod's translations other than English,
@@ -14,27 +13,9 @@ mkdirSync(path.join(REPO, 'test-artifacts'), { recursive: true });
 const work = mkdtempSync(path.join(REPO, 'test-artifacts', 'omit-modules-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-async function bundle(source: string, plugins: unknown[] = [omitModules]) {
-  const entry = path.join(work, `entry-${Math.random().toString(36).slice(2)}.mjs`);
-  writeFileSync(entry, source);
-  const out = `${entry}.bundle.mjs`;
-  const result = await build({
-    entryPoints: [entry],
-    outfile: out,
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
-    plugins: plugins as never,
-    metafile: true,
-    logLevel: 'silent',
-  });
-  return { out, inputs: Object.keys(result.metafile.inputs) };
-}
-
-const run = (file: string) => JSON.parse(execFileSync(process.execPath, [file], { encoding: 'utf8' }));
+const bundle = (source: string, plugins: unknown[] = [omitModules]) =>
+  bundleSnippet(source, { plugins, dir: work });
+const run = runJson;
 
 describe('modules left out of the bundle (scripts/omit-modules.mjs)', () => {
   it('zod keeps English alone: its messages are unchanged, the other translations are not in the bundle', async () => {
