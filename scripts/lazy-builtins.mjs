@@ -12,6 +12,7 @@ import path from 'node:path';
  * on use too (src/node-http.ts).
  */
 export const LAZY_BUILTINS = /^(node:)?(http2|https|tls)$/;
+
 /**
  * A CommonJS stand-in for `specifier` that requires the real module at its first use: a property read,
  * `in`, `Object.keys`, and for a module that is a function (`callable`) a call or `new`. `esModule` is
