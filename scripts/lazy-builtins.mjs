@@ -1,6 +1,7 @@
 // esbuild plugins of scripts/bundle.mjs (tested on their own: test/unit/build/lazy-builtins.test.ts).
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { escapeRegExp } from './omit-modules.mjs';
 
 /**
  * Node built-ins that CommonJS packages in the bundle require when they load but use only on paths a
@@ -69,7 +70,7 @@ export const lazyBuiltins = {
 export const LAZY_PACKAGES = ['ws', 'socks'];
 
 export function lazyPackages(names = LAZY_PACKAGES) {
-  const filter = new RegExp(`^(${names.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})$`);
+  const filter = new RegExp(`^(${names.map(escapeRegExp).join('|')})$`);
   return {
     name: 'lazy-packages',
     setup(b) {

@@ -24,7 +24,8 @@ export const REFUSED = {
 };
 
 const ZOD_LOCALES = /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/;
-const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+/** A string matched literally in a RegExp. */
+export const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 export const omitModules = {
   name: 'omit-modules',

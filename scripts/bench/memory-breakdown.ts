@@ -43,6 +43,7 @@ interface Toggle {
  * both — each toggle's additions to the deployment's arguments).
  */
 function combine(parts: Toggle[]): Toggle {
+  const cli = parts.find((t) => t.cli)?.cli;
   const nodeArgs = parts.some((t) => t.nodeArgs)
     ? [
         ...DEPLOY_NODE_ARGS.filter((a) => parts.every((t) => !t.nodeArgs || t.nodeArgs.includes(a))),
@@ -58,7 +59,7 @@ function combine(parts: Toggle[]): Toggle {
     prepare: (cli, dataDir) => {
       for (const t of parts) t.prepare?.(cli, dataDir);
     },
-    ...(parts.some((t) => t.cli) ? { cli: parts.find((t) => t.cli)!.cli! } : {}),
+    ...(cli ? { cli } : {}),
   };
 }
 
@@ -432,7 +433,10 @@ export async function benchMemoryBreakdown(
   };
   const toggles = options.rows
     ? options.rows.map((id) => {
-        if (id === 'compare') return { ...compare(), name: `baseline ${compare().name}` };
+        if (id === 'compare') {
+          const c = compare();
+          return { ...c, name: `baseline ${c.name}` };
+        }
         const parts = id.split('+').map((part) => {
           if (part === 'compare') return compare();
           const t = TOGGLES.find((x) => x.id === part);
