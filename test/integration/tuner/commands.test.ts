@@ -19,7 +19,7 @@ describe('MQTT commands of the tuner feature', () => {
     const models = squeezenetModels({ fp16: false });
     addTinyVariant(models);
     const policy = {
-      tuning: { rounds: 2, runsPerRound: 3, warmupRuns: 1, maxThreads: 1, background: false },
+      tuning: { rounds: 2, runsPerRound: 15, warmupRuns: 2, maxThreads: 1, background: false },
     };
     const rig = await tunerRig(models, { policy });
     try {

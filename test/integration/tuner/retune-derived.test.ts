@@ -20,7 +20,7 @@ describe('a variant added at run time (a derivation) joins the running tuner', (
       objective: 'min-latency',
       latencyP95Ms: 10_000,
       fidelityFloor: 0.9,
-      tuning: { rounds: 2, runsPerRound: 3, warmupRuns: 1, maxThreads: 1, background: false },
+      tuning: { rounds: 2, runsPerRound: 15, warmupRuns: 2, maxThreads: 1, background: false },
     };
     const spawned: string[] = [];
     const rig = await tunerRig(models, {
