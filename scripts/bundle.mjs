@@ -91,7 +91,7 @@ const result = await build({
   banner: {
     js: "import { createRequire as __edgeAgentRequire } from 'node:module'; const require = __edgeAgentRequire(import.meta.url);",
   },
-  plugins: [omitModules, lazyPackages(), importMetaUrl, lazyBuiltins],
+  plugins: [omitModules, lazyPackages({ outdir }), importMetaUrl, lazyBuiltins],
   metafile: true,
   logLevel: 'warning',
 });

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain ES module of the build scripts, without types
+import { LAZY_PACKAGES } from '../../../scripts/lazy-builtins.mjs';
 import { AGENT_MALLOC_ENV, AGENT_NODE_ARGS } from '../../../src/service/memory-env.js';
 import { AgentProcess } from '../../helpers/agent-process.js';
 import { freePort, Mosquitto, requireMosquitto } from '../../helpers/mosquitto.js';
@@ -72,6 +74,12 @@ describe('the bundled run path (scripts/bundle.mjs)', () => {
       'socks',
       'ip-address',
       'smart-buffer',
+      'worker-timers',
+      'broker-factory',
+      '@babel/runtime',
+      'thread-stream',
+      '@fastify/proxy-addr',
+      'ipaddr.js',
     ])
       expect(packages).not.toContain(external);
     // What the run path never runs is left out (scripts/omit-modules.mjs): fastify's JSON Schema
@@ -161,11 +169,12 @@ describe('the bundled run path (scripts/bundle.mjs)', () => {
       'service/memory-env.js',
     ]);
     expect(existsSync(path.join(agent.dataDir))).toBe(true);
-    // ws and socks (with ip-address) stay in node_modules behind stand-ins (scripts/lazy-builtins.mjs):
-    // an mqtt:// broker loads neither.
+    // The lazy packages stay in node_modules behind stand-ins (scripts/lazy-builtins.mjs): an mqtt://
+    // broker, plain HTTP and logs to a stream load none of them (nor what they require).
     const fromNodeModules = cjsPackages(cjsLog, pid);
     expect(fromNodeModules).toEqual(expect.arrayContaining(['mqtt-packet', 'readable-stream', 'bl']));
-    for (const lazy of ['ws', 'socks', 'ip-address']) expect(fromNodeModules).not.toContain(lazy);
+    for (const lazy of [...LAZY_PACKAGES, 'ip-address', 'ipaddr.js', 'broker-factory'])
+      expect(fromNodeModules).not.toContain(lazy);
 
     // Neither thread loads undici, Node's fetch: on Node 22/24 an ES module import of node:http
     // would (its lazy WebSocket export): ~1 MB of heap on Node 24 and a crash at start on Node 22's lean

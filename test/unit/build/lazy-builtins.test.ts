@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ES module of the build scripts, without types
-import { lazyBuiltins, lazyPackages } from '../../../scripts/lazy-builtins.mjs';
+import { LAZY_PACKAGES, lazyBuiltins, lazyPackages } from '../../../scripts/lazy-builtins.mjs';
 import { bundleSnippet, runJson } from '../../helpers/bundle-snippet.js';
 import { REPO } from '../../helpers/paths.js';
 
@@ -85,7 +86,7 @@ describe('lazy packages in the bundle (scripts/lazy-builtins.mjs lazyPackages)',
       sock.terminate();
       console.log(JSON.stringify(out));
     `,
-      [lazyPackages()],
+      [lazyPackages({ names: ['ws', 'socks'] })],
       inRepo,
     );
     expect(run(file)).toEqual({
@@ -98,5 +99,91 @@ describe('lazy packages in the bundle (scripts/lazy-builtins.mjs lazyPackages)',
       socksClass: true,
       after: { ws: true, socks: true },
     });
+  });
+
+  it("MQTT.js's worker timers, pino's thread-stream, fastify's proxy-addr: not loaded by requiring or by reading a function kept for later", async () => {
+    const file = await bundle(
+      `
+      const real = process.getBuiltinModule('node:module').createRequire(${JSON.stringify(`${REPO}/`)});
+      const loaded = (name) => Object.keys(require.cache).some((f) => f.includes('/node_modules/' + name + '/'));
+      const timers = require('worker-timers');
+      // As MQTT.js's get-timer does when it loads: the functions are read, not called.
+      const workerTimer = { set: timers.setInterval, clear: timers.clearInterval };
+      const ThreadStream = require('thread-stream');
+      const proxyAddr = require('@fastify/proxy-addr');
+      const before = { timers: loaded('worker-timers'), thread: loaded('thread-stream'), proxy: loaded('@fastify/proxy-addr') };
+      let call;
+      try {
+        workerTimer.set(() => {}, 1000);
+        call = 'no error';
+      } catch (err) {
+        call = err.message;
+      }
+      let realCall;
+      try {
+        real('worker-timers').setInterval(() => {}, 1000);
+      } catch (err) {
+        realCall = err.message;
+      }
+      const trust = proxyAddr.compile('127.0.0.1');
+      console.log(JSON.stringify({
+        before,
+        types: [typeof workerTimer.set, typeof ThreadStream, typeof proxyAddr],
+        call: call === realCall ? 'the real error' : call,
+        trusts: trust('127.0.0.1', 0),
+        sameCompile: proxyAddr.compile === real('@fastify/proxy-addr').compile,
+        threadClass: ThreadStream.prototype === real('thread-stream').prototype,
+        after: { timers: loaded('worker-timers'), proxy: loaded('@fastify/proxy-addr'), thread: loaded('thread-stream') },
+      }));
+    `,
+      [lazyPackages()],
+      inRepo,
+    );
+    expect(run(file)).toEqual({
+      before: { timers: false, thread: false, proxy: false },
+      types: ['function', 'function', 'function'],
+      // worker-timers needs a browser's Worker: the call reaches the real module, which says so.
+      call: 'the real error',
+      after: { timers: true, proxy: true, thread: true },
+      trusts: true,
+      sameCompile: true,
+      threadClass: true,
+    });
+  });
+
+  it('refuses a lazy package that the bundle would resolve to another copy than its importer does', async () => {
+    const importerDir = path.join(inRepo, 'importer');
+    mkdirSync(path.join(importerDir, 'node_modules', 'socks'), { recursive: true });
+    writeFileSync(
+      path.join(importerDir, 'node_modules', 'socks', 'index.js'),
+      'module.exports = { nested: true };\n',
+    );
+    writeFileSync(path.join(importerDir, 'uses.cjs'), "module.exports = require('socks');\n");
+    await expect(
+      bundle(
+        `console.log(JSON.stringify(require('./importer/uses.cjs')));`,
+        [lazyPackages({ outdir: inRepo })],
+        inRepo,
+      ),
+    ).rejects.toThrow(
+      /lazy package socks: the bundle would load .*node_modules\/socks\/.* where its importer .* loads .*importer\/node_modules\/socks\/index\.js/,
+    );
+    // An importer without a nested copy: the same build passes (another directory, as Node caches
+    // what it resolved).
+    const plain = path.join(inRepo, 'plain');
+    mkdirSync(plain);
+    writeFileSync(path.join(plain, 'uses.cjs'), "module.exports = require('socks');\n");
+    const file = await bundle(
+      `console.log(JSON.stringify({ type: typeof require('./plain/uses.cjs').SocksClient }));`,
+      [lazyPackages({ outdir: inRepo })],
+      inRepo,
+    );
+    expect(run(file)).toEqual({ type: 'function' });
+  });
+
+  it('every lazy package resolves from where the bundle runs (dist/bundle/), as the stand-ins require it', () => {
+    const fromBundle = createRequire(path.join(REPO, 'dist', 'bundle', 'run-main.js'));
+    for (const name of LAZY_PACKAGES as string[])
+      expect(fromBundle.resolve(name), name).toContain(`${path.sep}node_modules${path.sep}`);
   });
 });
