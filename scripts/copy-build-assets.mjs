@@ -10,6 +10,7 @@ const dist = path.resolve(process.argv[2] ?? path.join(root, 'dist'));
 for (const [from, to] of [
   ['src/inference/session-worker.mjs', 'inference/session-worker.mjs'],
   ['src/inference/serve-session.mjs', 'inference/serve-session.mjs'],
+  ['src/inference/float16.mjs', 'inference/float16.mjs'],
   ['src/pipeline/remote/boot.mjs', 'pipeline/remote/boot.mjs'],
   ['src/http/public', 'http/public'],
 ]) {

@@ -7,6 +7,7 @@ import type { Catalog, CatalogVariant, ModelEntry } from '../models/catalog.js';
 import { readLabels } from '../models/catalog.js';
 import { readVerified } from '../models/integrity.js';
 import { effectiveInputSpec, type InputSpec } from '../models/manifest.js';
+import { float16ToFloat32 } from './float16.mjs';
 import { inferEncodedImage, inferImage } from './infer-image.js';
 import { LoadedVariant } from './loaded-variant.js';
 import type { OutputTensor } from './postprocess.js';
@@ -105,23 +106,4 @@ function toFloat32(t: ort.Tensor): Float32Array {
   throw new ModelLoadError(
     `model output of type ${t.type} is not supported by the decoders (float32/float16 only)`,
   );
-}
-
-export function float16ToFloat32(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) {
-    const h = bits[i]!;
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const frac = h & 0x3ff;
-    out[i] =
-      exp === 0
-        ? sign * 2 ** -14 * (frac / 1024)
-        : exp === 31
-          ? frac
-            ? Number.NaN
-            : sign * Number.POSITIVE_INFINITY
-          : sign * 2 ** (exp - 15) * (1 + frac / 1024);
-  }
-  return out;
 }

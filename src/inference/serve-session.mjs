@@ -15,26 +15,7 @@
 // runMs: session.run alone; idleMs: how long the session waited for this request since its last
 // reply (0 when the request was already queued) — the caller's overhead as the model sees it.
 import * as ort from 'onnxruntime-node';
-
-// The same conversion as float16ToFloat32 in model.ts: this plain-JS file cannot import TypeScript.
-function float16ToFloat32(bits) {
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) {
-    const h = bits[i];
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const frac = h & 0x3ff;
-    out[i] =
-      exp === 0
-        ? sign * 2 ** -14 * (frac / 1024)
-        : exp === 31
-          ? frac
-            ? Number.NaN
-            : sign * Number.POSITIVE_INFINITY
-          : sign * 2 ** (exp - 15) * (1 + frac / 1024);
-  }
-  return out;
-}
+import { float16ToFloat32 } from './float16.mjs';
 
 function toFloat32(tensor) {
   if (tensor.type === 'float32') return tensor.data;
