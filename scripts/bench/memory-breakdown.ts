@@ -348,8 +348,10 @@ export async function runOnce(
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
   const samples: Sample[] = [];
-  // RSS when each whole minute is reached (1 min, 2 min, …).
+  // RSS when each whole minute is reached (1 min, 2 min, …), and what it is made of then: a step in RSS
+  // is told apart as anonymous or file-backed, in a V8 heap or outside both.
   const rssAtMinutes: number[] = [];
+  const atMinutes: Array<{ anonMB: number; mainHeapMB?: number; workerHeapMB?: number }> = [];
   let firstCount: { n: number; t: number; cpu: number } | undefined;
   let lastCount: { n: number; t: number; cpu: number } | undefined;
   try {
@@ -358,7 +360,15 @@ export async function runOnce(
       await new Promise((r) => setTimeout(r, 1000));
       if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}: ${stderr}`);
       const s = child.pid ? readStatus(child.pid) : undefined;
-      if (s && (performance.now() - started) / 60_000 >= rssAtMinutes.length + 1) rssAtMinutes.push(s.rssMB);
+      if (s && (performance.now() - started) / 60_000 >= rssAtMinutes.length + 1) {
+        rssAtMinutes.push(s.rssMB);
+        const { mainHeapMB, workerHeapMB } = readProbe(probe);
+        atMinutes.push({
+          anonMB: s.anonMB,
+          ...(mainHeapMB !== undefined ? { mainHeapMB: round(mainHeapMB, 1) } : {}),
+          ...(workerHeapMB !== undefined ? { workerHeapMB: round(workerHeapMB, 1) } : {}),
+        });
+      }
       // Warm-up (imports, model load, first frames) is the first half.
       if (s && (performance.now() - started) / 1000 > seconds / 2) {
         samples.push({ anonMB: s.anonMB, rssMB: s.rssMB, ...readProbe(probe) });
@@ -398,6 +408,7 @@ export async function runOnce(
     workerHeapMB: med('workerHeapMB'),
     fps,
     rssAtMinutes,
+    atMinutes,
   };
 }
 
@@ -462,7 +473,7 @@ export async function benchMemoryBreakdown(
         t.prepare,
       );
       log(
-        `memory breakdown: ${t.id}: anonymous ${r.anonMB} MB, RSS ${r.rssMB} MB, heaps main ${r.mainHeapMB} / worker ${r.workerHeapMB} MB, ${r.fps ?? '–'} fps, ${r.cpuMsPerFrame ?? '–'} CPU ms/frame, RSS by minute ${r.rssAtMinutes.join(' ')}`,
+        `memory breakdown: ${t.id}: anonymous ${r.anonMB} MB, RSS ${r.rssMB} MB, heaps main ${r.mainHeapMB} / worker ${r.workerHeapMB} MB, ${r.fps ?? '–'} fps, ${r.cpuMsPerFrame ?? '–'} CPU ms/frame, RSS by minute ${r.rssAtMinutes.join(' ')}; anonymous / main heap / worker heap by minute ${r.atMinutes.map((m) => `${m.anonMB}/${m.mainHeapMB ?? '–'}/${m.workerHeapMB ?? '–'}`).join(' ')}`,
       );
       rows.push({ id: t.id, toggle: t.name, ...r });
     }
