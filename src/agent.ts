@@ -32,7 +32,13 @@ import {
 } from './features/feature.js';
 import type { FleetService } from './fleet/service.js';
 import { deviceTopics } from './fleet/topics.js';
-import { type DeviceProfile, LiveSampler, readProfile } from './hardware/index.js';
+import {
+  type DeviceProfile,
+  type ExecutionProvidersInfo,
+  LiveSampler,
+  probeExecutionProviders,
+  readProfile,
+} from './hardware/index.js';
 import { HealthFaults } from './health/faults.js';
 import type { HttpServer } from './http/server.js';
 import type { Logger } from './log.js';
@@ -82,6 +88,8 @@ export class Agent {
   readonly deviceId: string;
   /** Camera → model → results; other parts read stats and results from it, swap models on it. */
   pipeline: RunningPipeline | undefined;
+  /** The execution-provider probe in the pipeline worker (RemotePipeline), where onnxruntime is loaded. */
+  private probeInPipeline: (() => Promise<ExecutionProvidersInfo | undefined>) | undefined;
   /** Local API, stream, /metrics and dashboard (absent when http.enabled is false). */
   http: HttpServer | undefined;
   fleet: FleetService | undefined;
@@ -324,6 +332,7 @@ export class Agent {
     });
     source.onStateChange(cameraEvents(source, store.events));
     this.pipeline = pipeline;
+    this.probeInPipeline = pipeline.probeExecutionProviders?.bind(pipeline);
     this.models.attach(pipeline);
     const report = resultReporter({
       fleet: () => this.fleet,
@@ -405,11 +414,16 @@ export class Agent {
   }
 
   private getProfile(): Promise<DeviceProfile> {
-    // Read once, on first use (it probes the execution providers), then kept.
+    // Read once, on first use (it probes the execution providers), then kept. The probe runs in the
+    // pipeline worker, which has onnxruntime loaded: this thread never loads it (docs/memory.md).
+    const log = this.log;
+    const inPipeline = this.probeInPipeline;
     this.profile ??= readProfile({
       root: this.deps.config.hardware.root,
       dataDir: this.deps.config.dataDir,
-      log: this.log,
+      log,
+      probeExecutionProviders: async () =>
+        (await inPipeline?.()) ?? probeExecutionProviders({ log: log.child({ component: 'hardware' }) }),
     });
     return this.profile;
   }

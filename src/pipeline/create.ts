@@ -2,6 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import { type CameraConfig, createSource } from '../camera/index.js';
 import type { CameraStateChange } from '../camera/types.js';
 import { type Clock, systemClock } from '../clock.js';
+import type { ExecutionProvidersInfo } from '../hardware/schema.js';
 import type { ImageLimits } from '../image/limits.js';
 import type { SessionHost } from '../inference/session-link.js';
 import type { Logger } from '../log.js';
@@ -50,7 +51,11 @@ export function prepareAgentPipeline(clock?: Clock): PreparedPipeline {
 const runsInWorker = (clock: Clock | undefined) => !clock || clock === systemClock;
 
 export interface AgentPipeline {
-  pipeline: RunningPipeline & { setModel(next: PipelineModel): Promise<void> };
+  pipeline: RunningPipeline & {
+    setModel(next: PipelineModel): Promise<void>;
+    /** In the pipeline worker (RemotePipeline); undefined: probe in this thread. */
+    probeExecutionProviders?(): Promise<ExecutionProvidersInfo | undefined>;
+  };
   camera: { description(): string; onStateChange(listener: (change: CameraStateChange) => void): () => void };
 }
 

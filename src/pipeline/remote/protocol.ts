@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { CameraConfig } from '../../camera/index.js';
 import type { CameraStateChange, CameraStatus, Frame } from '../../camera/types.js';
+import type { ExecutionProvidersInfo } from '../../hardware/schema.js';
 import type { ImageLimits } from '../../image/limits.js';
 import type { ModelInfo } from '../../inference/port-model.js';
 import type { ServeSessionOptions } from '../../inference/serve-session.mjs';
@@ -43,6 +44,22 @@ export interface HostSession {
   port: MessagePort;
   session: ServeSessionOptions;
 }
+
+/**
+ * Probe onnxruntime's execution providers in the pipeline worker (provider-probe-host.ts), at any
+ * time: onnxruntime is loaded there for the sessions, so the main thread never loads it. The
+ * probe's log lines and its answer come back on `port`.
+ */
+export interface ProbeProviders {
+  type: 'probe-providers';
+  port: MessagePort;
+  logLevel: string;
+}
+
+export type ProbeReply =
+  | { type: 'log'; line: string }
+  | { type: 'done'; info: ExecutionProvidersInfo }
+  | { type: 'failed'; message: string };
 
 export type ToWorker =
   | { type: 'start' }

@@ -5,6 +5,7 @@ import type { CameraConfig } from '../../camera/index.js';
 import type { CameraStateChange, CameraStatus } from '../../camera/types.js';
 import { redactUrl } from '../../camera/uri.js';
 import { EdgeAgentError, errorMessage } from '../../errors.js';
+import type { ExecutionProvidersInfo } from '../../hardware/schema.js';
 import type { ImageLimits } from '../../image/limits.js';
 import type { ModelInfo } from '../../inference/port-model.js';
 import type { SessionHost } from '../../inference/session-link.js';
@@ -22,6 +23,7 @@ import type {
   ResultStream,
 } from '../types.js';
 import type { FromWorker, PipelineInit, ToWorker } from './protocol.js';
+import { probeInPipelineWorker } from './provider-probe-host.js';
 import { pipelineSessionHost } from './session-host.js';
 import { startPipelineWorker } from './spawn.js';
 
@@ -252,6 +254,21 @@ export class RemotePipeline implements ResultStream {
       this.frameRequests.set(id, resolve);
       this.send({ type: 'latest-frame', id });
     });
+  }
+
+  /**
+   * onnxruntime's execution providers probed in the pipeline worker, which loads onnxruntime for
+   * its sessions anyway (provider-probe-host.ts); undefined when it cannot answer (the caller then
+   * probes in its own thread), with the reason logged at debug.
+   */
+  async probeExecutionProviders(): Promise<ExecutionProvidersInfo | undefined> {
+    if (this.exited) return undefined;
+    const { info, failure } = await probeInPipelineWorker(this.worker, {
+      logLevel: this.deps.log.level,
+      relay: (line) => this.relay(line),
+    });
+    if (failure) this.log.debug({ reason: failure }, 'execution providers not probed in the pipeline worker');
+    return info;
   }
 
   start(signal?: AbortSignal): void {

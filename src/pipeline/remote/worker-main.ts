@@ -13,7 +13,14 @@ import { PortModel } from '../../inference/port-model.js';
 import { collectionFields, startHeapKeeper } from '../../service/heap-keeper.js';
 import { Pipeline } from '../pipeline.js';
 import type { FramePair, PipelineModel } from '../types.js';
-import type { FromWorker, HostSession, PipelineInit, ToWorker } from './protocol.js';
+import type {
+  FromWorker,
+  HostSession,
+  PipelineInit,
+  ProbeProviders,
+  ProbeReply,
+  ToWorker,
+} from './protocol.js';
 
 const STATS_INTERVAL_MS = 500;
 
@@ -153,6 +160,30 @@ async function hostSession(msg: HostSession, sessions: Set<MessagePort>, ended: 
   }
 }
 
+/**
+ * Probes onnxruntime's execution providers here, where onnxruntime is loaded for the sessions
+ * anyway (hardware/execution-providers.ts; the non-CPU ones in its child process, as on any thread):
+ * the main thread then never loads onnxruntime. Answers, with the probe's log lines, on the port.
+ */
+async function probeProviders(msg: ProbeProviders): Promise<void> {
+  const reply = (r: ProbeReply) => msg.port.postMessage(r);
+  const log = pino(
+    { level: msg.logLevel as LevelWithSilent, base: undefined, timestamp: false },
+    { write: (line: string) => reply({ type: 'log', line }) },
+  );
+  try {
+    const { probeExecutionProviders } = await import('../../hardware/execution-providers.js');
+    reply({
+      type: 'done',
+      info: await probeExecutionProviders({ log: log.child({ component: 'hardware' }) }),
+    });
+  } catch (err) {
+    reply({ type: 'failed', message: errorMessage(err) });
+  } finally {
+    msg.port.close();
+  }
+}
+
 /** A copy whose buffer can move to the main thread (frame buffers here may be reused or shared). */
 function copyFrame<T extends { data: Uint8Array }>(frame: T): T {
   return { ...frame, data: new Uint8Array(frame.data) };
@@ -176,8 +207,9 @@ if (port) {
   const unused = setTimeout(end, 60_000);
   unused.unref();
   let handle: ((msg: ToWorker) => void) | undefined;
-  port.on('message', (msg: PipelineInit | ToWorker | HostSession) => {
+  port.on('message', (msg: PipelineInit | ToWorker | HostSession | ProbeProviders) => {
     if (msg.type === 'host-session') void hostSession(msg, sessions, closeWhenIdle);
+    else if (msg.type === 'probe-providers') void probeProviders(msg);
     else if (msg.type === 'init') {
       clearTimeout(unused);
       handle = main(port, msg, end);

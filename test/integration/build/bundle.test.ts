@@ -141,6 +141,11 @@ describe('the bundled run path (scripts/bundle.mjs)', () => {
       // The dashboard's files are found through a rewritten import.meta.url (dist/http/public).
       expect(await (await fetch(`${url}/`)).text()).toContain('<title>edge-agent</title>');
       await agent.waitFor((l) => l.msg === 'mqtt connected');
+      // The device profile probes onnxruntime's execution providers in the pipeline worker.
+      const profile = (await (await fetch(`${url}/api/profile`)).json()) as {
+        executionProviders: { available: string[] };
+      };
+      expect(profile.executionProviders.available).toContain('cpu');
       // MQTT.js bundled is no longer under node_modules, so Node 24 reports its url.parse (DEP0169)
       // unless the client gets options rather than a URL string (src/fleet/broker-url.ts).
       expect(agent.stderr).not.toContain('DeprecationWarning');
@@ -175,6 +180,17 @@ describe('the bundled run path (scripts/bundle.mjs)', () => {
     expect(fromNodeModules).toEqual(expect.arrayContaining(['mqtt-packet', 'readable-stream', 'bl']));
     for (const lazy of [...LAZY_PACKAGES, 'ip-address', 'ipaddr.js', 'broker-factory'])
       expect(fromNodeModules).not.toContain(lazy);
+
+    // onnxruntime-node is loaded by the pipeline worker only (its sessions and the provider probe),
+    // never by the main thread.
+    const cjsByThread = (thread: (t: string) => boolean) =>
+      readFileSync(cjsLog, 'utf8')
+        .split('\n')
+        .map((line) => line.split('\t'))
+        .filter(([p, t]) => p === pid && t !== undefined && thread(t))
+        .map(([, , file]) => file!);
+    expect(cjsByThread((t) => t === '0').filter((f) => f.includes('/onnxruntime-'))).toEqual([]);
+    expect(cjsByThread((t) => t !== '0').some((f) => f.includes('/onnxruntime-node/'))).toBe(true);
 
     // Neither thread loads undici, Node's fetch: on Node 22/24 an ES module import of node:http
     // would (its lazy WebSocket export): ~1 MB of heap on Node 24 and a crash at start on Node 22's lean
