@@ -12,7 +12,7 @@ export interface WorkerProbeOptions {
 
 /**
  * Asks the pipeline worker to probe onnxruntime's execution providers (worker-main.ts), so the
- * main thread never loads onnxruntime for it (~0.7 MB of the main isolate's heap). Resolves to
+ * main thread never loads onnxruntime for it (docs/hardware.md). Resolves to
  * undefined — never rejects — when the worker has ended, ends before answering, fails or does not
  * answer in time: the caller then probes in its own thread.
  */
