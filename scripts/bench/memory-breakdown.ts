@@ -140,6 +140,13 @@ const TOGGLES: Toggle[] = [
     env: { MALLOC_MMAP_THRESHOLD_: '262144' },
   },
   {
+    // V8's compiler zones grow in 8–32 KiB segments: below 64 KiB they come from the arenas, where a
+    // burst of them can stay after it is freed (docs/memory.md, "Fifteenth round").
+    id: 'mmap-threshold-16k',
+    name: 'glibc mmap threshold fixed at 16 KiB (agent: 64 KiB)',
+    env: { MALLOC_MMAP_THRESHOLD_: '16384' },
+  },
+  {
     id: 'semi-space-default',
     name: 'main thread V8 young generation default (no --max-semi-space-size)',
     env: { NODE_OPTIONS: undefined },
