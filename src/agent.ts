@@ -415,7 +415,7 @@ export class Agent {
 
   private getProfile(): Promise<DeviceProfile> {
     // Read once, on first use (it probes the execution providers), then kept. The probe runs in the
-    // pipeline worker, which has onnxruntime loaded: this thread never loads it (docs/memory.md).
+    // pipeline worker, which has onnxruntime loaded: this thread never loads it (docs/hardware.md).
     const log = this.log;
     const inPipeline = this.probeInPipeline;
     this.profile ??= readProfile({

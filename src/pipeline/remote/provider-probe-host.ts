@@ -12,9 +12,9 @@ export interface WorkerProbeOptions {
 
 /**
  * Asks the pipeline worker to probe onnxruntime's execution providers (worker-main.ts), so the
- * main thread never loads onnxruntime for it (docs/hardware.md). Resolves to
- * undefined — never rejects — when the worker has ended, ends before answering, fails or does not
- * answer in time: the caller then probes in its own thread.
+ * main thread never loads onnxruntime for it (docs/hardware.md). Never rejects: resolves to the
+ * reason (`failure`) when the worker has ended, ends before answering, fails or does not answer in
+ * time — the caller then probes in its own thread.
  */
 export function probeInPipelineWorker(
   worker: Worker,
