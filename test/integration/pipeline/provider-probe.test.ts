@@ -32,7 +32,8 @@ describe('the execution-provider probe in the pipeline worker', () => {
       worker.postMessage({ type: 'close' });
       expect(await exited).toBe(0);
     }
-  });
+    // Two probes (the worker's and this thread's), each with a child process where Vulkan is installed.
+  }, 90_000);
 
   it('says why when the worker has ended, ends before answering, or does not answer in time', async () => {
     const ended = startPipelineWorker();
