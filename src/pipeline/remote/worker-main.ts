@@ -24,14 +24,16 @@ import type {
 
 const STATS_INTERVAL_MS = 500;
 
+/** A logger whose JSON lines the main thread re-emits through its own (RemotePipeline's relay). */
+function relayLogger(level: string, write: (line: string) => void) {
+  return pino({ level: level as LevelWithSilent, base: undefined, timestamp: false }, { write });
+}
+
 /** Builds the pipeline `data` describes; returns the handler of the main thread's later messages. */
 function main(port: MessagePort, data: PipelineInit, end: () => void): (msg: ToWorker) => void {
   const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
   // Log lines go to the main thread's logger (one destination, one level).
-  const log = pino(
-    { level: data.logLevel as LevelWithSilent, base: undefined, timestamp: false },
-    { write: (line: string) => post({ type: 'log', line }) },
-  );
+  const log = relayLogger(data.logLevel, (line) => post({ type: 'log', line }));
   const abort = new AbortController();
   const source = createSource(data.camera, {
     signal: abort.signal,
@@ -167,10 +169,7 @@ async function hostSession(msg: HostSession, sessions: Set<MessagePort>, ended: 
  */
 async function probeProviders(msg: ProbeProviders): Promise<void> {
   const reply = (r: ProbeReply) => msg.port.postMessage(r);
-  const log = pino(
-    { level: msg.logLevel as LevelWithSilent, base: undefined, timestamp: false },
-    { write: (line: string) => reply({ type: 'log', line }) },
-  );
+  const log = relayLogger(msg.logLevel, (line) => reply({ type: 'log', line }));
   try {
     const { probeExecutionProviders } = await import('../../hardware/execution-providers.js');
     reply({
