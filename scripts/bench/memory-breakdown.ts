@@ -3,7 +3,8 @@
 // anonymous RSS and RSS (median of 1 s samples over the second half), the V8 heap committed by the
 // main thread and by the inference worker (from a bench-only preload, scripts/bench/heap-probe.cjs,
 // that every isolate runs), and the frame rate over the same window (so a cut's throughput cost is
-// in the same run). `npm run bench:memory-breakdown [-- --seconds 40] [-- --rows baseline,arena-off]`;
+// in the same run). `npm run bench:memory-breakdown [-- --seconds 40] [-- --rows baseline,arena-off]
+// [-- --out NAME]` (bench/NAME.{md,json}; memory-breakdown by default);
 // a row `a+b` makes both changes at once (e.g. `slim-320-u8in+lite-mode`); with `--compare
 // <other build>/dist/cli.js`, a part `compare` runs the row on that build (`slim-320-u8in+compare`).
 // Each row also records RSS at every whole minute: a long run (`--seconds 1800`) gives the 1/10/30 min
@@ -534,10 +535,20 @@ export async function benchMemoryBreakdown(
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
-    options: { seconds: { type: 'string' }, rows: { type: 'string' }, compare: { type: 'string' } },
+    options: {
+      seconds: { type: 'string' },
+      rows: { type: 'string' },
+      compare: { type: 'string' },
+      out: { type: 'string' },
+    },
   });
+  // A long run's result is not overwritten by the next short one: `--out memory-breakdown-30min`.
+  const out = values.out ?? 'memory-breakdown';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(out) || out.endsWith('.md') || out.endsWith('.json')) {
+    throw new Error(`--out takes a file name without extension, written under bench/ (got "${out}")`);
+  }
   writeStandalone(
-    'memory-breakdown',
+    out,
     await benchMemoryBreakdown({
       ...(values.seconds ? { seconds: Number(values.seconds) } : {}),
       ...(values.rows ? { rows: values.rows.split(',') } : {}),
