@@ -173,6 +173,16 @@ const TOGGLES: Toggle[] = [
     nodeArgs: [...DEPLOY_NODE_ARGS, '--no-maglev'],
   },
   {
+    id: 'no-turbofan',
+    name: 'V8 --no-turbofan (Maglev the top tier; the agent on Node ≥ 24, where it is a no-op row)',
+    nodeArgs: [...DEPLOY_NODE_ARGS.filter((a) => a !== '--no-turbofan'), '--no-turbofan'],
+  },
+  {
+    id: 'turbofan',
+    name: 'V8 TurboFan on (the agent on Node ≥ 24: --no-turbofan; on Node 20 and 22 a no-op row)',
+    nodeArgs: without('--no-turbofan'),
+  },
+  {
     id: 'bytecode-old-age-default',
     name: "V8's default bytecode age (unused bytecode flushed after 5 full collections; agent: 1)",
     nodeArgs: without('--bytecode-old-age=1'),

@@ -9,7 +9,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../../src/paths.js';
-import { AGENT_MALLOC_ENV, AGENT_NODE_ARGS, AGENT_V8_FLAGS } from '../../src/service/memory-env.js';
+import {
+  AGENT_MALLOC_ENV,
+  AGENT_NODE_ARGS,
+  AGENT_V8_FLAGS,
+  jitNodeArgs,
+} from '../../src/service/memory-env.js';
 import { makeVideo } from './pipeline.js';
 import { markdownTable, round } from './stats.js';
 
@@ -54,8 +59,11 @@ export const DEPLOY_ENV = {
   NODE_OPTIONS: AGENT_V8_FLAGS.join(' '),
 } as const;
 
-/** The node arguments of the unit's ExecStart and the image's ENTRYPOINT. */
-export const DEPLOY_NODE_ARGS: readonly string[] = AGENT_NODE_ARGS;
+/**
+ * The node arguments of the unit's ExecStart and the image's ENTRYPOINT, with the JIT's for the Node
+ * running the bench (`--no-turbofan` on Node ≥ 24, which scripts/install.sh writes and the image has).
+ */
+export const DEPLOY_NODE_ARGS: readonly string[] = [...AGENT_NODE_ARGS, ...jitNodeArgs()];
 
 export function ensureBuilt(root: string, log: (l: string) => void): string {
   const cli = path.join(root, 'dist', 'cli.js');

@@ -2,7 +2,7 @@ import { Agent, RESTART_EXIT_CODE } from '../agent.js';
 import { loadConfig } from '../config/index.js';
 import { createLogger } from '../log.js';
 import { collectionFields, heapKeeperOptions, startHeapKeeper } from '../service/heap-keeper.js';
-import { isLean } from '../service/memory-env.js';
+import { isLean, topTier } from '../service/memory-env.js';
 import { ServiceNotifier, servingState } from '../service/systemd.js';
 import { type Command, parseCommandArgs } from './command.js';
 
@@ -14,9 +14,10 @@ export const runCommand: Command = {
     const { values } = parseCommandArgs(this, ctx.argv, { config: { type: 'string', short: 'c' } });
     const loaded = loadConfig({ file: values.config, env: ctx.env, cwd: ctx.cwd });
     const log = createLogger({ level: loaded.config.log.level, fd: 1 });
-    // `lean`: V8 without its optimising compilers (EDGE_AGENT_LEAN=1 or --lite-mode; docs/memory.md).
+    // `lean`: V8 without its optimising compilers (EDGE_AGENT_LEAN=1 or --lite-mode); `tier`: where V8
+    // compiles hot JavaScript to (maglev: `--no-turbofan`, the JIT's default on Node ≥ 24; docs/memory.md).
     log.info(
-      { config: loaded.file ?? 'defaults', node: process.version, lean: isLean() },
+      { config: loaded.file ?? 'defaults', node: process.version, lean: isLean(), tier: topTier() },
       'configuration loaded',
     );
 

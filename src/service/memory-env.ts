@@ -44,6 +44,31 @@ export const AGENT_LEAN_NODE_ARGS = ['--lite-mode'] as const;
 
 const LEAN_FLAGS: readonly string[] = ['--lite-mode', '--jitless'];
 
+/**
+ * With the JIT on Node ≥ 24 (V8 13, Maglev on by default): Maglev is the top tier, TurboFan and
+ * Turboshaft never run, so their machine code in the node binary is never paged in and their
+ * compiles (graph zones of up to ~2 MB each, malloc'd) never happen — −3 to −5 MiB RSS with yolox-nano
+ * and with slim-320, CPU per frame unchanged, also for the float model whose per-pixel loop is the
+ * agent's hottest JavaScript (docs/memory.md, "Sixteenth round"). Not on Node 20 and 22, whose V8
+ * has Maglev off: there `--no-turbofan` would leave the interpreter alone. `--turbofan` on node's
+ * command line keeps TurboFan.
+ */
+export const AGENT_JIT_NODE_ARGS = ['--no-turbofan'] as const;
+
+/** The JIT's node arguments for this Node version (none before 24). */
+export function jitNodeArgs(nodeVersion: string = process.versions.node): readonly string[] {
+  return Number(nodeVersion.split('.')[0]) >= 24 ? AGENT_JIT_NODE_ARGS : [];
+}
+
+/** The top tier V8 compiles hot JavaScript to in this process, for the first log line. */
+export function topTier(
+  execArgv: readonly string[] = process.execArgv,
+): 'interpreter' | 'maglev' | 'turbofan' {
+  if (isLean(execArgv)) return 'interpreter';
+  const last = execArgv.findLast((a) => a === '--turbofan' || a === '--no-turbofan');
+  return last === '--no-turbofan' ? 'maglev' : 'turbofan';
+}
+
 /** True when this process runs without V8's optimising compilers. */
 export function isLean(execArgv: readonly string[] = process.execArgv): boolean {
   return execArgv.some((a) => LEAN_FLAGS.includes(a));
@@ -73,22 +98,29 @@ export function agentRunsLean(
 
 /**
  * Pure: the arguments and environment to re-execute with, or undefined when the environment
- * already has every malloc setting (a value the operator set is kept) and no lean runtime is asked
- * for that is not running, or re-execution is turned off (`EDGE_AGENT_NO_REEXEC=1`). The V8 flags
+ * already has every malloc setting (a value the operator set is kept), no lean runtime is asked
+ * for that is not running and the JIT's arguments for this Node version are given, or re-execution
+ * is turned off (`EDGE_AGENT_NO_REEXEC=1`). The V8 flags
  * are added unless NODE_OPTIONS or the node arguments already have them (a semi-space size of the
  * operator's is kept).
  */
 export function memoryReexec(
   env: Env,
   execArgv: readonly string[],
+  nodeVersion: string = process.versions.node,
 ): { env: Record<string, string>; execArgv: string[] } | undefined {
   if (env.EDGE_AGENT_NO_REEXEC === '1') return undefined;
   const missing = Object.entries(AGENT_MALLOC_ENV).filter(([key]) => env[key] === undefined);
   const lean = leanWanted(env, execArgv);
-  if (missing.length === 0 && !lean) return undefined;
   const given = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
+  // The JIT's arguments unless the runtime is lean or the operator chose a tier (`--turbofan`).
+  const jit =
+    lean || isLean(execArgv) || given.includes('--turbofan')
+      ? []
+      : jitNodeArgs(nodeVersion).filter((a) => !given.includes(a));
+  if (missing.length === 0 && !lean && jit.length === 0) return undefined;
   const sized = given.some((a) => a.startsWith('--max-semi-space-size'));
-  const extra = AGENT_NODE_ARGS.filter((a) => !given.includes(a));
+  const extra = [...AGENT_NODE_ARGS, ...jit].filter((a) => !given.includes(a));
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
   return {

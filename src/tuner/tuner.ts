@@ -13,7 +13,7 @@ import {
   deriveInChildProcess,
 } from '../optimize/process/derive-process.js';
 import { readMemAvailableMB } from '../optimize/process/memory-guard.js';
-import { AGENT_LEAN_NODE_ARGS, agentRunsLean, isLean } from '../service/memory-env.js';
+import { AGENT_LEAN_NODE_ARGS, agentRunsLean, isLean, jitNodeArgs } from '../service/memory-env.js';
 import type { Benchmarks, Decisions } from '../store/records.js';
 import { type Candidate, estimateMemoryBytes, planCandidates } from './candidates.js';
 import { measuringMemory } from './child-memory.js';
@@ -119,7 +119,8 @@ export class Tuner {
   private readonly measureNodeArgs: readonly string[];
 
   constructor(private readonly deps: TunerDeps) {
-    this.measureNodeArgs = deps.measureNodeArgs ?? (agentRunsLean() ? AGENT_LEAN_NODE_ARGS : []);
+    // The measuring child compiles JavaScript as the agent's worker does: lean, or the JIT's tier.
+    this.measureNodeArgs = deps.measureNodeArgs ?? (agentRunsLean() ? AGENT_LEAN_NODE_ARGS : jitNodeArgs());
     this.fidelities = new TunerFidelity({
       benchmarks: deps.benchmarks,
       modelsDir: deps.modelsDir,

@@ -5,6 +5,7 @@ import {
   AGENT_MALLOC_ENV,
   AGENT_NODE_ARGS,
   AGENT_V8_FLAGS,
+  jitNodeArgs,
 } from '../../../src/service/memory-env.js';
 import { AgentProcess } from '../../helpers/agent-process.js';
 import { TSX_LOADER } from '../../helpers/cli.js';
@@ -37,7 +38,7 @@ describe('the lean runtime', () => {
     const result = await agent.firstResult();
     expect(Array.isArray(result.detections)).toBe(true);
     const warning = agent.lines.find((l) => String(l.msg).includes('normalises its input in JavaScript'));
-    expect(loaded).toMatchObject({ lean: true, node: process.version });
+    expect(loaded).toMatchObject({ lean: true, tier: 'interpreter', node: process.version });
     // slim-320 normalises in JavaScript: the agent says what to serve instead.
     expect(warning).toMatchObject({
       level: 40,
@@ -68,6 +69,20 @@ describe('the lean runtime', () => {
     // The cost warning comes with the lean runtime only.
     const warned = agent.lines.some((l) => String(l.msg).includes('normalises its input in JavaScript'));
     expect(warned).toBe(lean);
+    const end = await agent.terminate();
+    expect(end, agent.log()).toMatchObject({ code: 0 });
+  }, 120_000);
+
+  it('with the JIT on Node ≥ 24, Maglev is the top tier: the agent re-executes in place to add --no-turbofan', async () => {
+    // The command line of a unit written before the flag, or of a start by hand.
+    agent = AgentProcess.start(CONFIG, DEPLOY_ENV, {
+      cli: FROM_SOURCES,
+      nodeArgs: [...AGENT_NODE_ARGS, '--import', TSX_LOADER],
+    });
+    const loaded = await agent.waitFor((l) => l.msg === 'configuration loaded', 60_000);
+    const maglev = jitNodeArgs().length > 0;
+    expect(loaded).toMatchObject({ lean: false, tier: maglev ? 'maglev' : 'turbofan', pid: agent.child.pid });
+    expect(Array.isArray((await agent.firstResult()).detections)).toBe(true);
     const end = await agent.terminate();
     expect(end, agent.log()).toMatchObject({ code: 0 });
   }, 120_000);

@@ -13,7 +13,11 @@ import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_NODE_ARGS } from '../../../src/service/memory-env.js';
+import { AGENT_NODE_ARGS, jitNodeArgs } from '../../../src/service/memory-env.js';
+
+// The unit's node arguments with the JIT on this Node (`--no-turbofan` on Node ≥ 24, written by the script).
+const JIT_ARGS = [...AGENT_NODE_ARGS, ...jitNodeArgs()];
+
 import { runCli } from '../../helpers/cli.js';
 import { FIXTURES, REPO } from '../../helpers/paths.js';
 import { requireTool } from '../../helpers/system-tools.js';
@@ -175,7 +179,7 @@ describe('scripts/install.sh --dry-run --root', () => {
     expect(text).toMatch(/^Type=notify$/m);
     expect(text).toMatch(/^WatchdogSec=\d+$/m);
     expect(text).toMatch(
-      `ExecStart=${process.execPath} ${AGENT_NODE_ARGS.join(' ')} /opt/edge-agent/dist/cli.js run`,
+      `ExecStart=${process.execPath} ${JIT_ARGS.join(' ')} /opt/edge-agent/dist/cli.js run`,
     );
     const { stderr } = await run('systemd-analyze', ['verify', unit]);
     expect(stderr).toBe('');
@@ -247,7 +251,7 @@ describe('scripts/install.sh --dry-run --root', () => {
     expect(off.stdout).toContain('lean runtime: off (--lean)');
     expect(unit()).not.toMatch(/^ExecStart=.*--lite-mode/m);
     expect(unit()).toContain(
-      `ExecStart=${process.execPath} ${AGENT_NODE_ARGS.join(' ')} /opt/edge-agent/dist/cli.js run`,
+      `ExecStart=${process.execPath} ${JIT_ARGS.join(' ')} /opt/edge-agent/dist/cli.js run`,
     );
     await expect(install(src, ['--dry-run', '--root', zero, '--lean', 'maybe'])).rejects.toMatchObject({
       stderr: expect.stringMatching(/--lean must be auto, on or off, got "maybe"/),
