@@ -175,7 +175,7 @@ const TOGGLES: Toggle[] = [
   {
     id: 'no-turbofan',
     name: 'V8 --no-turbofan (Maglev the top tier; the agent on Node ≥ 24, where it is a no-op row)',
-    nodeArgs: [...DEPLOY_NODE_ARGS.filter((a) => a !== '--no-turbofan'), '--no-turbofan'],
+    nodeArgs: [...without('--no-turbofan'), '--no-turbofan'],
   },
   {
     id: 'turbofan',

@@ -14,13 +14,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_NODE_ARGS, jitNodeArgs } from '../../../src/service/memory-env.js';
-
-// The unit's node arguments with the JIT on this Node (`--no-turbofan` on Node ≥ 24, written by the script).
-const JIT_ARGS = [...AGENT_NODE_ARGS, ...jitNodeArgs()];
-
 import { runCli } from '../../helpers/cli.js';
 import { FIXTURES, REPO } from '../../helpers/paths.js';
 import { requireTool } from '../../helpers/system-tools.js';
+
+// The unit's node arguments with the JIT on this Node (`--no-turbofan` on Node ≥ 24, written by the script).
+const JIT_ARGS = [...AGENT_NODE_ARGS, ...jitNodeArgs()];
 
 const run = promisify(execFile);
 const isRoot = userInfo().uid === 0;
