@@ -50,8 +50,10 @@ const LEAN_FLAGS: readonly string[] = ['--lite-mode', '--jitless'];
  * compiles (graph zones of up to ~2 MB each, malloc'd) never happen — −3 to −5 MiB RSS with yolox-nano
  * and with slim-320, CPU per frame unchanged, also for the float model whose per-pixel loop is the
  * agent's hottest JavaScript (docs/memory.md, "Sixteenth round"). Not on Node 20 and 22, whose V8
- * has Maglev off: there `--no-turbofan` would leave the interpreter alone. `--turbofan` on node's
- * command line keeps TurboFan.
+ * has Maglev off: there `--no-turbofan` would leave the interpreter alone. Nor `--maglev` on Node 22,
+ * though it measured −6 MiB there: Node turned Maglev off on 22 (V8 12.4) for crashes and wrong
+ * results in its generated code, fixed upstream only in later V8s (nodejs/node#54384, #52797).
+ * `--turbofan` on node's command line keeps TurboFan.
  */
 export const AGENT_JIT_NODE_ARGS = ['--no-turbofan'] as const;
 
@@ -60,13 +62,20 @@ export function jitNodeArgs(nodeVersion: string = process.versions.node): readon
   return Number(nodeVersion.split('.')[0]) >= 24 ? AGENT_JIT_NODE_ARGS : [];
 }
 
-/** The top tier V8 compiles hot JavaScript to in this process, for the first log line. */
+/**
+ * The top tier V8 compiles hot JavaScript to in this process, for the first log line: TurboFan
+ * unless `--no-turbofan`, then Maglev where it is on (by default from Node 24, `--maglev` before),
+ * else the interpreter.
+ */
 export function topTier(
   execArgv: readonly string[] = process.execArgv,
+  nodeVersion: string = process.versions.node,
 ): 'interpreter' | 'maglev' | 'turbofan' {
   if (isLean(execArgv)) return 'interpreter';
-  const last = execArgv.findLast((a) => a === '--turbofan' || a === '--no-turbofan');
-  return last === '--no-turbofan' ? 'maglev' : 'turbofan';
+  const last = (on: string) => execArgv.findLast((a) => a === on || a === `--no-${on.slice(2)}`);
+  if (last('--turbofan') !== '--no-turbofan') return 'turbofan';
+  const maglev = last('--maglev') ?? (Number(nodeVersion.split('.')[0]) >= 24 ? '--maglev' : '--no-maglev');
+  return maglev === '--maglev' ? 'maglev' : 'interpreter';
 }
 
 /** True when this process runs without V8's optimising compilers. */

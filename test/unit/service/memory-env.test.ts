@@ -142,6 +142,7 @@ describe('AGENT_NODE_ARGS', () => {
     )?.[1];
     expect(maglevDefault).toBeDefined();
     expect(jitNodeArgs()).toEqual(maglevDefault === '--maglev' ? [...AGENT_JIT_NODE_ARGS] : []);
+    expect(topTier(['--no-turbofan'])).toBe(maglevDefault === '--maglev' ? 'maglev' : 'interpreter');
     const run = spawnSync(
       process.execPath,
       [...AGENT_NODE_ARGS, ...AGENT_JIT_NODE_ARGS, '-e', 'process.exit(0)'],
@@ -191,10 +192,19 @@ describe('the JIT on Node ≥ 24 (Maglev the top tier)', () => {
   });
 
   it('topTier names where hot code goes: the last tier flag wins', () => {
-    expect(topTier([])).toBe('turbofan');
-    expect(topTier(['--no-turbofan'])).toBe('maglev');
-    expect(topTier(['--no-turbofan', '--turbofan'])).toBe('turbofan');
-    expect(topTier(['--no-turbofan', '--lite-mode'])).toBe('interpreter');
-    expect(topTier(['--jitless'])).toBe('interpreter');
+    expect(topTier([], '24.22.3')).toBe('turbofan');
+    expect(topTier(['--no-turbofan'], '24.22.3')).toBe('maglev');
+    expect(topTier(['--no-turbofan', '--turbofan'], '24.22.3')).toBe('turbofan');
+    expect(topTier(['--no-turbofan', '--lite-mode'], '24.22.3')).toBe('interpreter');
+    expect(topTier(['--jitless'], '24.22.3')).toBe('interpreter');
+    expect(topTier(['--no-turbofan', '--no-maglev'], '24.22.3')).toBe('interpreter');
+  });
+
+  it('topTier knows Maglev is off before Node 24 unless --maglev turns it on', () => {
+    expect(topTier([], NODE22)).toBe('turbofan');
+    expect(topTier(['--no-turbofan'], NODE22)).toBe('interpreter');
+    expect(topTier(['--no-turbofan'], '20.20.2')).toBe('interpreter');
+    expect(topTier(['--maglev', '--no-turbofan'], NODE22)).toBe('maglev');
+    expect(topTier(['--maglev', '--no-turbofan', '--no-maglev'], NODE22)).toBe('interpreter');
   });
 });
