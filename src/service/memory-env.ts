@@ -62,6 +62,21 @@ export function jitNodeArgs(nodeVersion: string = process.versions.node): readon
   return Number(nodeVersion.split('.')[0]) >= 24 ? AGENT_JIT_NODE_ARGS : [];
 }
 
+const TIER_FLAGS = ['--turbofan', '--no-turbofan', '--maglev', '--no-maglev'];
+
+/**
+ * The JIT's tier arguments for a child that should compile as this process does (the tuner's
+ * measuring child): the ones on this process's command line (an operator's `--turbofan` is kept),
+ * else this Node version's defaults.
+ */
+export function inheritedJitNodeArgs(
+  execArgv: readonly string[] = process.execArgv,
+  nodeVersion: string = process.versions.node,
+): readonly string[] {
+  const given = execArgv.filter((a) => TIER_FLAGS.includes(a));
+  return given.length > 0 ? given : jitNodeArgs(nodeVersion);
+}
+
 /**
  * The top tier V8 compiles hot JavaScript to in this process, for the first log line: TurboFan
  * unless `--no-turbofan`, then Maglev where it is on (by default from Node 24, `--maglev` before),

@@ -13,7 +13,7 @@ import {
   deriveInChildProcess,
 } from '../optimize/process/derive-process.js';
 import { readMemAvailableMB } from '../optimize/process/memory-guard.js';
-import { AGENT_LEAN_NODE_ARGS, agentRunsLean, isLean, jitNodeArgs } from '../service/memory-env.js';
+import { AGENT_LEAN_NODE_ARGS, agentRunsLean, inheritedJitNodeArgs, isLean } from '../service/memory-env.js';
 import type { Benchmarks, Decisions } from '../store/records.js';
 import { type Candidate, estimateMemoryBytes, planCandidates } from './candidates.js';
 import { measuringMemory } from './child-memory.js';
@@ -120,7 +120,8 @@ export class Tuner {
 
   constructor(private readonly deps: TunerDeps) {
     // The measuring child compiles JavaScript as the agent's worker does: lean, or the JIT's tier.
-    this.measureNodeArgs = deps.measureNodeArgs ?? (agentRunsLean() ? AGENT_LEAN_NODE_ARGS : jitNodeArgs());
+    this.measureNodeArgs =
+      deps.measureNodeArgs ?? (agentRunsLean() ? AGENT_LEAN_NODE_ARGS : inheritedJitNodeArgs());
     this.fidelities = new TunerFidelity({
       benchmarks: deps.benchmarks,
       modelsDir: deps.modelsDir,

@@ -8,6 +8,7 @@ import {
   AGENT_MALLOC_ENV,
   AGENT_NODE_ARGS,
   agentRunsLean,
+  inheritedJitNodeArgs,
   isLean,
   jitNodeArgs,
   memoryReexec,
@@ -198,6 +199,16 @@ describe('the JIT on Node ≥ 24 (Maglev the top tier)', () => {
     expect(topTier(['--no-turbofan', '--lite-mode'], '24.22.3')).toBe('interpreter');
     expect(topTier(['--jitless'], '24.22.3')).toBe('interpreter');
     expect(topTier(['--no-turbofan', '--no-maglev'], '24.22.3')).toBe('interpreter');
+  });
+
+  it("a measuring child inherits this process's tier flags, else the version's defaults", () => {
+    expect(inheritedJitNodeArgs(['--optimize-for-size'], '24.22.3')).toEqual(['--no-turbofan']);
+    expect(inheritedJitNodeArgs(['--optimize-for-size'], NODE22)).toEqual([]);
+    expect(inheritedJitNodeArgs(['--turbofan'], '24.22.3')).toEqual(['--turbofan']);
+    expect(inheritedJitNodeArgs(['--maglev', '--no-turbofan', '--no-sparkplug'], NODE22)).toEqual([
+      '--maglev',
+      '--no-turbofan',
+    ]);
   });
 
   it('topTier knows Maglev is off before Node 24 unless --maglev turns it on', () => {
