@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { backoffDelayMs, isAuthRefusal, isProtocolRefusal, TakeoverDetector } from './backoff.js';
 import { brokerConnectOptions } from './broker-url.js';
 import { connectWithPacketLimit, type IncomingPacketTooLargeError } from './client-packet-limit.js';
+import { tameMqttPacket } from './packet-cache.js';
 
 export interface LinkTls {
   ca?: string | undefined;
@@ -111,6 +112,8 @@ export class MqttLink {
     private readonly deps: LinkDeps,
   ) {
     this.log = deps.log.child({ component: 'mqtt' });
+    // Before MQTT.js writes a packet: mqtt-packet's caches would hold memory for ever (packet-cache.ts).
+    tameMqttPacket();
     this.random = deps.random ?? Math.random;
     this.version = options.protocol === '3.1.1' ? 4 : 5;
     this.takeover = new TakeoverDetector(options.reconnect.stableAfterS * 1000);

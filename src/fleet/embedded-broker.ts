@@ -3,7 +3,7 @@ import type { Aedes } from 'aedes';
 import { EdgeAgentError, errorMessage } from '../errors.js';
 import { safeEqual } from '../http/auth.js';
 import type { Logger } from '../log.js';
-import { disableMqttNumberCache } from './packet-cache.js';
+import { tameMqttPacket } from './packet-cache.js';
 import { PacketSizeGate } from './packet-gate.js';
 
 export interface EmbeddedBrokerOptions {
@@ -54,7 +54,7 @@ export class EmbeddedBroker {
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
     const log = options.log.child({ component: 'embedded-broker' });
     const { credentials } = options;
-    disableMqttNumberCache();
+    tameMqttPacket();
     // Loaded when a broker is started: a device on a fleet's broker never needs aedes (~3 MB of heap).
     const { Aedes } = await import('aedes');
     const aedes = await Aedes.createBroker({
