@@ -7,6 +7,7 @@ import { CREDENTIALS_FILE, resolveBrokerCredentials } from '../../../src/fleet/b
 import { BrokerStartError, checkCredentials } from '../../../src/fleet/embedded-broker.js';
 import { MqttFrameScanner } from '../../../src/fleet/packet-gate.js';
 import { silentLogger } from '../../../src/log.js';
+import { varByteInt } from '../../helpers/mqtt-bytes.js';
 
 const log = silentLogger();
 
@@ -63,17 +64,8 @@ describe('embedded broker credentials', () => {
 });
 
 describe('MQTT frame scanner (packet size gate)', () => {
-  const publish = (bodyBytes: number) => {
-    const lengthBytes: number[] = [];
-    let n = bodyBytes;
-    do {
-      let b = n % 128;
-      n = Math.floor(n / 128);
-      if (n > 0) b |= 0x80;
-      lengthBytes.push(b);
-    } while (n > 0);
-    return Buffer.concat([Buffer.from([0x30, ...lengthBytes]), Buffer.alloc(bodyBytes, 1)]);
-  };
+  const publish = (bodyBytes: number) =>
+    Buffer.concat([Buffer.from([0x30, ...varByteInt(bodyBytes)]), Buffer.alloc(bodyBytes, 1)]);
 
   it('passes packets within the limit, split anywhere, and flags the first one over it from its header', () => {
     const scanner = new MqttFrameScanner(1000);

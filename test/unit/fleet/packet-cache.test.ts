@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { type PacketWriter, tameMqttPacket, unpooledWriter } from '../../../src/fleet/packet-cache.js';
+import { varByteInt } from '../../helpers/mqtt-bytes.js';
 
 // The real mqtt-packet, as MQTT.js and aedes resolve it.
 const require = createRequire(import.meta.url);
@@ -24,18 +25,6 @@ async function publishOfLength(write: PacketWriter, length: number): Promise<Buf
   expect(write({ cmd: 'publish', topic, payload, qos: 0, dup: false, retain: false }, sink, {})).toBe(true);
   await new Promise((resolve) => setImmediate(resolve)); // the writer corks until the next tick
   return chunks;
-}
-
-/** The remaining length as MQTT encodes it (7 bits a byte, high bit = more). */
-function varByteInt(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let digit = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) digit |= 0x80;
-    out.push(digit);
-  } while (n > 0);
-  return out;
 }
 
 describe('mqtt-packet tamed', () => {
