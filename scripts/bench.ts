@@ -13,6 +13,7 @@ import { machineInfo } from './bench/machine.js';
 import { benchMemory } from './bench/memory.js';
 import { benchMemoryBreakdown } from './bench/memory-breakdown.js';
 import { benchMqtt } from './bench/mqtt.js';
+import { benchMqttPacketPool } from './bench/mqtt-packet-pool.js';
 import { benchOptimize } from './bench/optimize.js';
 import { benchPipeline } from './bench/pipeline.js';
 import { benchTune } from './bench/tune.js';
@@ -58,6 +59,11 @@ const SECTIONS: Section[] = [
     name: 'memory-breakdown',
     title: 'Agent anonymous memory, one setting changed at a time',
     run: ({ quick, log }) => benchMemoryBreakdown({ log, seconds: quick ? 20 : 40 }),
+  },
+  {
+    name: 'mqtt-packet-pool',
+    title: "mqtt-packet's remaining-length cache: Buffer pool memory held, its own writer vs the agent's",
+    run: ({ quick }) => benchMqttPacketPool(quick ? { sizes: 100 } : {}),
   },
   {
     name: 'optimize',

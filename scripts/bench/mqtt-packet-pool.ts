@@ -58,7 +58,7 @@ const retained = process.memoryUsage().arrayBuffers - before;
 console.log(JSON.stringify({ poolSize: Buffer.poolSize, retained, rssDelta: rssMB() - rssBefore }));
 `;
 
-export function benchMqttPacketPool(options: { sizes: number; churnKb: number[] }): Row[] {
+function measure(options: { sizes: number; churnKb: number[] }): Row[] {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
   const rows: Row[] = [];
   for (const churnKb of options.churnKb) {
@@ -97,6 +97,26 @@ export function benchMqttPacketPool(options: { sizes: number; churnKb: number[] 
   return rows;
 }
 
+/** The `mqtt-packet-pool` section of `npm run bench` (defaults: 500 sizes, 8 and 64 KiB between them). */
+export async function benchMqttPacketPool(
+  options: { sizes?: number; churnKb?: number[] } = {},
+): Promise<{ json: unknown; markdown: string }> {
+  const sizes = options.sizes ?? 500;
+  const rows = measure({ sizes, churnKb: options.churnKb ?? [8, 64] });
+  const markdown = [
+    `Node ${process.version}, ${sizes} distinct packet sizes; ArrayBuffer memory still held after garbage collection`,
+    '',
+    '| writer | pooled KiB between new sizes | Buffer.poolSize | retained MB | RSS delta MB |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.mode === 'own' ? "mqtt-packet's own" : 'tamed (the agent)'} | ${r.churnKb} | ${r.poolSize} | ${r.retainedArrayBuffersMB} | ${r.rssDeltaMB} |`,
+    ),
+    '',
+  ].join('\n');
+  return { json: { node: process.version, rows }, markdown };
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
     options: {
@@ -116,17 +136,5 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     throw new Error('--sizes: an integer 1–2000; --churn-kb: integers ≥ 0, comma-separated');
   }
   if (!/^[A-Za-z0-9._-]+$/.test(values.out)) throw new Error('--out: a plain file name');
-  const rows = benchMqttPacketPool({ sizes, churnKb });
-  const table = [
-    `Node ${process.version}, ${sizes} distinct packet sizes; ArrayBuffer memory still held after garbage collection`,
-    '',
-    '| writer | pooled KiB between new sizes | Buffer.poolSize | retained MB | RSS delta MB |',
-    '| --- | --- | --- | --- | --- |',
-    ...rows.map(
-      (r) =>
-        `| ${r.mode === 'own' ? "mqtt-packet's own" : 'tamed (the agent)'} | ${r.churnKb} | ${r.poolSize} | ${r.retainedArrayBuffersMB} | ${r.rssDeltaMB} |`,
-    ),
-    '',
-  ].join('\n');
-  writeStandalone(values.out, { json: { node: process.version, rows }, markdown: table });
+  writeStandalone(values.out, await benchMqttPacketPool({ sizes, churnKb }));
 }
