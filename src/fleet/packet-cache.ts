@@ -6,6 +6,7 @@ export type PacketWriter = ((packet: unknown, stream: unknown, opts?: unknown) =
 };
 
 const UNPOOLED = Symbol.for('edge-agent.mqtt-packet.unpooled');
+let tamed = false;
 
 /**
  * Two caches in mqtt-packet (under both MQTT.js and aedes) cost the agent memory, and the agent
@@ -24,9 +25,11 @@ const UNPOOLED = Symbol.for('edge-agent.mqtt-packet.unpooled');
  *
  * The flag and the wrapper are set on the copy of mqtt-packet each of aedes and MQTT.js resolves
  * (one module instance when hoisted). The deployed bundle (scripts/bundle.mjs) leaves mqtt-packet
- * out, so its aedes and MQTT.js load that same copy from node_modules.
+ * out, so its aedes and MQTT.js load that same copy from node_modules. Once per process.
  */
 export function tameMqttPacket(): void {
+  if (tamed) return;
+  tamed = true;
   const require = createRequire(import.meta.url);
   for (const owner of ['aedes', 'mqtt']) {
     try {

@@ -57,9 +57,12 @@ const LEAN_FLAGS: readonly string[] = ['--lite-mode', '--jitless'];
  */
 export const AGENT_JIT_NODE_ARGS = ['--no-turbofan'] as const;
 
+/** True when this Node version's V8 runs Maglev by default (from Node 24). */
+const maglevByDefault = (nodeVersion: string) => Number(nodeVersion.split('.')[0]) >= 24;
+
 /** The JIT's node arguments for this Node version (none before 24). */
 export function jitNodeArgs(nodeVersion: string = process.versions.node): readonly string[] {
-  return Number(nodeVersion.split('.')[0]) >= 24 ? AGENT_JIT_NODE_ARGS : [];
+  return maglevByDefault(nodeVersion) ? AGENT_JIT_NODE_ARGS : [];
 }
 
 const TIER_FLAGS = ['--turbofan', '--no-turbofan', '--maglev', '--no-maglev'];
@@ -89,8 +92,10 @@ export function topTier(
   if (isLean(execArgv)) return 'interpreter';
   const last = (on: string) => execArgv.findLast((a) => a === on || a === `--no-${on.slice(2)}`);
   if (last('--turbofan') !== '--no-turbofan') return 'turbofan';
-  const maglev = last('--maglev') ?? (Number(nodeVersion.split('.')[0]) >= 24 ? '--maglev' : '--no-maglev');
-  return maglev === '--maglev' ? 'maglev' : 'interpreter';
+  const maglev = last('--maglev');
+  return (maglev === undefined ? maglevByDefault(nodeVersion) : maglev === '--maglev')
+    ? 'maglev'
+    : 'interpreter';
 }
 
 /** True when this process runs without V8's optimising compilers. */
