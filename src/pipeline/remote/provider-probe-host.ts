@@ -1,5 +1,6 @@
 import { MessageChannel, type Worker } from 'node:worker_threads';
 import type { ExecutionProvidersInfo } from '../../hardware/schema.js';
+import { deliverQueued } from './port-drain.js';
 import type { ProbeProviders, ProbeReply } from './protocol.js';
 
 export interface WorkerProbeOptions {
@@ -32,8 +33,12 @@ export function probeInPipelineWorker(
       port2.close();
       resolve(answer);
     };
-    // The worker's end shows as its exit or as the port closing, whichever comes first.
-    const onExit = () => settle({ failure: 'the pipeline worker ended before answering' });
+    // The worker's end shows as its exit or as the port closing, whichever comes first. An answer
+    // it posted just before ending may still be queued: it counts.
+    const onExit = () => {
+      if (!settled) deliverQueued(port2);
+      settle({ failure: 'the pipeline worker ended before answering' });
+    };
     const timer = setTimeout(
       () => settle({ failure: 'the pipeline worker did not answer in time' }),
       options.timeoutMs ?? 60_000,

@@ -1,5 +1,6 @@
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import type { SessionHost } from '../../inference/session-link.js';
+import { deliverQueued } from './port-drain.js';
 import type { HostSession } from './protocol.js';
 
 /**
@@ -14,8 +15,12 @@ export function pipelineSessionHost(worker: Worker): SessionHost {
   worker.once('exit', () => {
     alive = false;
     // A port sent to a thread that has already ended never closes on its own: close ours, so a
-    // model being loaded there fails instead of waiting.
-    for (const port of open) port.close();
+    // model being loaded there fails instead of waiting. What the thread posted before it ended
+    // (a session's `released`) is handed over first: closing drops it.
+    for (const port of open) {
+      deliverQueued(port);
+      port.close();
+    }
     open.clear();
   });
   return {

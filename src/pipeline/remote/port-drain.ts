@@ -1,0 +1,11 @@
+import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
+
+/**
+ * Hands `port`'s listeners the messages already queued on it, at once. Closing a port drops what
+ * it has not delivered yet, and a worker's `exit` can be seen before the messages it posted just
+ * before ending (a session's `released`, a probe's answer): drain first, then close.
+ */
+export function deliverQueued(port: MessagePort): void {
+  for (let queued = receiveMessageOnPort(port); queued; queued = receiveMessageOnPort(port))
+    port.emit('message', queued.message);
+}
