@@ -15,6 +15,7 @@ import { benchMemoryBreakdown } from './bench/memory-breakdown.js';
 import { benchMqtt } from './bench/mqtt.js';
 import { benchMqttPacketPool } from './bench/mqtt-packet-pool.js';
 import { benchOptimize } from './bench/optimize.js';
+import { benchPackageCost } from './bench/package-cost.js';
 import { benchPipeline } from './bench/pipeline.js';
 import { benchTune } from './bench/tune.js';
 
@@ -64,6 +65,11 @@ const SECTIONS: Section[] = [
     name: 'mqtt-packet-pool',
     title: "mqtt-packet's remaining-length cache: Buffer pool memory held, its own writer vs the agent's",
     run: ({ quick }) => benchMqttPacketPool(quick ? { sizes: 100 } : {}),
+  },
+  {
+    name: 'package-cost',
+    title: 'What a library costs a lean process: fastify vs node:http, zod vs zod/mini',
+    run: ({ quick }) => benchPackageCost({ rounds: quick ? 1 : 3 }),
   },
   {
     name: 'optimize',

@@ -1,7 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain ES module of the build scripts, without types
 import { omitModules, REFUSED } from '../../../scripts/omit-modules.mjs';
 import { bundleSnippet, runJson } from '../../helpers/bundle-snippet.js';
 import { REPO } from '../../helpers/paths.js';
