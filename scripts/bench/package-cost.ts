@@ -1,12 +1,13 @@
 // What a library costs a process on the lean runtime, to decide what to replace on the run path
 // (docs/memory.md, "Eighteenth round"): each variant is a small program bundled and minified as
 // scripts/bundle.mjs bundles the agent (the same omitted modules: zod's translations, fastify's JSON
-// Schema compilers), run in a child process of this Node with the deployment's flags and the lean
-// runtime, used once (an HTTP server answers 10 routes 50 times; a schema parses a good and a bad
-// value), collected, then measured: V8 heap used and committed, RSS and anonymous memory. Every
-// variant also bundles pino (the agent has it anyway), so the difference to `none` is the library's.
-// Rounds alternate the variants. Run with `npm run bench:package-cost [-- --rounds 3 --out NAME]`;
-// writes bench/NAME.json and .md (default package-cost).
+// Schema compilers), run in a child process of this Node with the deployment's environment (glibc
+// malloc settings, V8 flags), node arguments and the lean runtime, used once (an HTTP server
+// answers 10 routes 50 times; a schema parses a good and a bad value), collected, then measured: V8
+// heap used and committed, RSS and anonymous memory. Every variant also bundles pino (the agent has
+// it anyway), so the difference to `none` is the library's. Rounds alternate the variants.
+// Run with `npm run bench:package-cost [-- --rounds 3 --out NAME]`; writes bench/NAME.json and .md
+// (default package-cost).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { AGENT_LEAN_NODE_ARGS } from '../../src/service/memory-env.js';
 import { omitModules } from '../omit-modules.mjs';
-import { DEPLOY_NODE_ARGS } from './memory.js';
+import { DEPLOY_ENV, DEPLOY_NODE_ARGS } from './memory.js';
 import { markdownTable, percentile, round, writeStandalone } from './stats.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -156,6 +157,7 @@ export async function benchPackageCost(
         const out = execFileSync(process.execPath, [...args, '-e', MEASURE, file], {
           encoding: 'utf8',
           cwd: root,
+          env: { ...process.env, ...DEPLOY_ENV },
         });
         samples[name]!.push(JSON.parse(out.trim().split('\n').at(-1) ?? '') as Sample);
       }
@@ -181,7 +183,7 @@ export async function benchPackageCost(
       },
     }));
     const markdown = [
-      `Node ${process.version}, lean runtime (${[...DEPLOY_NODE_ARGS, ...AGENT_LEAN_NODE_ARGS].join(' ')}), median of ${rounds} child processes per variant, after use and garbage collection`,
+      `Node ${process.version}, deployment environment, lean runtime (${[...DEPLOY_NODE_ARGS, ...AGENT_LEAN_NODE_ARGS].join(' ')}), median of ${rounds} child processes per variant, after use and garbage collection`,
       '',
       markdownTable(
         [
