@@ -22,7 +22,7 @@ import { resolveDeviceId } from './config/device-id.js';
 import type { AgentConfig } from './config/index.js';
 import { redactUrl } from './config/redact.js';
 import type { ConfigStore } from './config/store.js';
-import { errorMessage } from './errors.js';
+import { EdgeAgentError, errorMessage } from './errors.js';
 import {
   commandTable,
   type Feature,
@@ -422,8 +422,15 @@ export class Agent {
       root: this.deps.config.hardware.root,
       dataDir: this.deps.config.dataDir,
       log,
-      probeExecutionProviders: async () =>
-        (await inPipeline?.()) ?? probeExecutionProviders({ log: log.child({ component: 'hardware' }) }),
+      probeExecutionProviders: async () => {
+        const info = await inPipeline?.();
+        if (info) return info;
+        // Not answered because the agent is stopping (the worker ended): no onnxruntime loaded
+        // into this thread on the way out.
+        if (this.abort.signal.aborted)
+          throw new EdgeAgentError('the agent is stopping: providers not probed');
+        return probeExecutionProviders({ log: log.child({ component: 'hardware' }) });
+      },
     });
     return this.profile;
   }

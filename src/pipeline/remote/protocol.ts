@@ -70,9 +70,10 @@ export type ToWorker =
   | { type: 'latest-frame'; id: number }
   /**
    * A worker that will not be told to run a pipeline (a restart given up, or stopped before it
-   * started): it ends once the sessions it hosts are released. Never `terminate()` a worker that
-   * may host a session: onnxruntime-node's `run` is synchronous in that thread, and a termination
-   * during one aborts the whole process (docs/camera.md).
+   * started): it ends once the sessions it hosts are released and a provider probe under way has
+   * answered. Never `terminate()` a worker that may host a session or probe: onnxruntime-node's
+   * `run` is synchronous in that thread, and a termination during one — or during a session's
+   * creation — aborts the whole process (docs/camera.md).
    */
   | { type: 'close' };
 

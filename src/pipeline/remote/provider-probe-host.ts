@@ -33,11 +33,13 @@ export function probeInPipelineWorker(
       port2.close();
       resolve(answer);
     };
-    // The worker's end shows as its exit or as the port closing, whichever comes first. An answer
-    // it posted just before ending may still be queued: it counts.
+    // The worker's end shows as its exit or as the port closing, whichever comes first.
+    const ended = () => settle({ failure: 'the pipeline worker ended before answering' });
+    // A port that closed has delivered everything first (and must not be read from then: that
+    // crashes Node, port-drain.ts); at the exit an answer posted just before may still be queued.
     const onExit = () => {
       if (!settled) deliverQueued(port2);
-      settle({ failure: 'the pipeline worker ended before answering' });
+      ended();
     };
     const timer = setTimeout(
       () => settle({ failure: 'the pipeline worker did not answer in time' }),
@@ -49,7 +51,7 @@ export function probeInPipelineWorker(
       else if (msg.type === 'done') settle({ info: msg.info });
       else settle({ failure: msg.message });
     });
-    port2.once('close', onExit);
+    port2.once('close', ended);
     worker.once('exit', onExit);
     const msg: ProbeProviders = { type: 'probe-providers', port: port1, logLevel: options.logLevel };
     try {

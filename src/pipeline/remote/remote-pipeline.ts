@@ -308,11 +308,9 @@ export class RemotePipeline implements ResultStream {
       this.settle(undefined, false);
       return;
     }
-    if (!this.started) {
-      await this.worker.terminate();
-      return;
-    }
-    this.send({ type: 'stop' });
+    // Never started: `close` ends it as soon as nothing runs there — not terminate(), which during
+    // a session's creation or a provider probe there aborts the whole process (protocol.ts).
+    this.send(this.started ? { type: 'stop' } : { type: 'close' });
     const timer = setTimeout(() => void this.worker.terminate(), 10_000);
     await this.done.catch(() => undefined);
     clearTimeout(timer);

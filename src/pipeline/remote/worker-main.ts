@@ -93,9 +93,11 @@ function main(port: MessagePort, data: PipelineInit, end: () => void): (msg: ToW
     end();
   };
 
+  let started = false;
   const handle = (msg: ToWorker) => {
     switch (msg.type) {
       case 'start':
+        started = true;
         pipeline.start(abort.signal);
         timer = setInterval(() => post({ type: 'stats', stats: pipeline.stats() }), STATS_INTERVAL_MS);
         pipeline.finished().then(
@@ -106,6 +108,14 @@ function main(port: MessagePort, data: PipelineInit, end: () => void): (msg: ToW
       case 'stop':
         abort.abort();
         void pipeline.stop();
+        return;
+      // Stopped before it started: nothing runs, so it is over now (its model's port closes).
+      case 'close':
+        if (!started) {
+          started = true;
+          abort.abort();
+          finish();
+        }
         return;
       case 'pacing':
         pipeline.setPacing(msg.pacing, { quiet: msg.quiet === true });
@@ -144,10 +154,10 @@ function main(port: MessagePort, data: PipelineInit, end: () => void): (msg: ToW
  * Serves a session in this thread until it is released (its port then closes). onnxruntime loads
  * on the first one (a pipeline worker without a session never loads it).
  */
-async function hostSession(msg: HostSession, sessions: Set<MessagePort>, ended: () => void): Promise<void> {
-  sessions.add(msg.port);
+async function hostSession(msg: HostSession, busy: Set<MessagePort>, ended: () => void): Promise<void> {
+  busy.add(msg.port);
   msg.port.once('close', () => {
-    sessions.delete(msg.port);
+    busy.delete(msg.port);
     ended();
   });
   try {
@@ -167,7 +177,13 @@ async function hostSession(msg: HostSession, sessions: Set<MessagePort>, ended: 
  * anyway (hardware/execution-providers.ts; the non-CPU ones in its child process, as on any thread):
  * the main thread then never loads onnxruntime. Answers, with the probe's log lines, on the port.
  */
-async function probeProviders(msg: ProbeProviders): Promise<void> {
+async function probeProviders(msg: ProbeProviders, busy: Set<MessagePort>, ended: () => void): Promise<void> {
+  // A probe under way keeps the thread alive like a session: it creates and runs one (protocol.ts).
+  busy.add(msg.port);
+  msg.port.once('close', () => {
+    busy.delete(msg.port);
+    ended();
+  });
   const reply = (r: ProbeReply) => msg.port.postMessage(r);
   const log = relayLogger(msg.logLevel, (line) => reply({ type: 'log', line }));
   try {
@@ -190,14 +206,15 @@ function copyFrame<T extends { data: Uint8Array }>(frame: T): T {
 
 // Modules load as soon as the thread starts; the pipeline is built when the main thread says what to run.
 // Started early and never told (the agent failed to start): the thread ends after a minute. The
-// port to the main thread closes (and the thread ends) once the pipeline is over and the last
-// session it hosts is released: until then a model switch can still load a session here.
+// port to the main thread closes (and the thread ends) once the pipeline is over, the last
+// session it hosts is released and no provider probe is under way: until then a model switch can
+// still load a session here, and onnxruntime is never cut off in the middle of one.
 const port = parentPort;
 if (port) {
-  const sessions = new Set<MessagePort>();
+  const busy = new Set<MessagePort>();
   let over = false;
   const closeWhenIdle = () => {
-    if (over && sessions.size === 0) port.close();
+    if (over && busy.size === 0) port.close();
   };
   const end = () => {
     over = true;
@@ -207,8 +224,8 @@ if (port) {
   unused.unref();
   let handle: ((msg: ToWorker) => void) | undefined;
   port.on('message', (msg: PipelineInit | ToWorker | HostSession | ProbeProviders) => {
-    if (msg.type === 'host-session') void hostSession(msg, sessions, closeWhenIdle);
-    else if (msg.type === 'probe-providers') void probeProviders(msg);
+    if (msg.type === 'host-session') void hostSession(msg, busy, closeWhenIdle);
+    else if (msg.type === 'probe-providers') void probeProviders(msg, busy, closeWhenIdle);
     else if (msg.type === 'init') {
       clearTimeout(unused);
       handle = main(port, msg, end);

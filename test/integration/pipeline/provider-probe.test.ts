@@ -1,8 +1,14 @@
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
+import { noModel } from '../../../src/agent/no-model.js';
+import { parseConfig } from '../../../src/config/index.js';
 import { probeExecutionProviders } from '../../../src/hardware/execution-providers.js';
+import { silentLogger } from '../../../src/log.js';
 import { probeInPipelineWorker } from '../../../src/pipeline/remote/provider-probe-host.js';
+import { RemotePipeline } from '../../../src/pipeline/remote/remote-pipeline.js';
 import { startPipelineWorker } from '../../../src/pipeline/remote/spawn.js';
+import { REPO } from '../../helpers/paths.js';
 
 // The agent probes onnxruntime's execution providers in its pipeline worker (provider-probe-host.ts,
 // worker-main.ts), where onnxruntime is loaded for the sessions: the main thread never loads it.
@@ -62,4 +68,26 @@ describe('the execution-provider probe in the pipeline worker', () => {
       await silent.terminate();
     }
   });
+
+  it('a pipeline stopped before it started lets a probe under way in its worker finish, then the worker ends', async () => {
+    // The agent without a loadable model: its pipeline waits unstarted while the tuner's profile
+    // probes in the worker. A SIGTERM then used to terminate() the worker in the middle of the probe's
+    // onnxruntime session, which aborted the whole process now and then (SIGSEGV).
+    const worker = startPipelineWorker();
+    const exited = exitOf(worker);
+    const pipeline = new RemotePipeline({
+      camera: parseConfig({ camera: { source: `images:${path.join(REPO, 'samples')}` } }).camera,
+      model: noModel(() => 'none in this test'),
+      pacing: { mode: 'continuous' },
+      maxFrameAgeMs: 1000,
+      log: silentLogger(),
+      worker,
+    });
+    const probed = pipeline.probeExecutionProviders();
+    await pipeline.stop();
+    expect(pipeline.stats().state).toBe('idle');
+    // The probe answered (a terminated worker cannot), and the thread then ended by itself.
+    expect((await probed)?.available).toContain('cpu');
+    expect(await exited).toBe(0);
+  }, 90_000);
 });

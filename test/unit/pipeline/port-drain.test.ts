@@ -92,4 +92,24 @@ describe('the pipeline worker ending right after it posted', () => {
     expect(await answer).toEqual({ failure: 'the pipeline worker ended before answering' });
     thread.sent[0]!.port.close();
   });
+
+  it('a probe whose port the thread closed: an answer before the close counts, none fails — and the closed port is left alone', async () => {
+    // Reading a port from its `close` listener kills the Node process (SIGSEGV, 20 and 24): this test then
+    // takes its test worker down with it, as the CI run on 3dc282c did.
+    const answered = new ThreadStandIn();
+    const info = { available: ['cpu'], probed: [] };
+    const answer = probeInPipelineWorker(answered as unknown as Worker, {
+      logLevel: 'info',
+      relay: () => {},
+    });
+    answered.sent[0]!.port.postMessage({ type: 'done', info });
+    answered.sent[0]!.port.close();
+    expect(await answer).toEqual({ info });
+
+    const silent = new ThreadStandIn();
+    const none = probeInPipelineWorker(silent as unknown as Worker, { logLevel: 'info', relay: () => {} });
+    silent.sent[0]!.port.close();
+    expect(await none).toEqual({ failure: 'the pipeline worker ended before answering' });
+    silent.emit('exit', 0);
+  });
 });
