@@ -45,6 +45,7 @@ import type { Logger } from './log.js';
 import { packageRoot } from './paths.js';
 import { pacingFromConfig } from './pipeline/config.js';
 import { createAgentPipeline, type PreparedPipeline, prepareAgentPipeline } from './pipeline/create.js';
+import type { ToWorker } from './pipeline/remote/protocol.js';
 import type { FrameResult, PipelineModel, PipelineStats, RunningPipeline } from './pipeline/types.js';
 import type { HeapKeeperOptions } from './service/heap-keeper.js';
 import type { DiskGuard } from './store/disk-guard.js';
@@ -167,6 +168,7 @@ export class Agent {
     this.models.sessionHost = preparedPipeline?.sessionHost;
     // No loadable model at all: start degraded around a stand-in, inference off (agent/no-model.ts).
     const loaded = await this.models.loadInitial();
+    if (await this.stoppedDuringStart(preparedPipeline)) return;
     const model = loaded ?? noModel(() => this.models.unavailable?.error ?? 'none loaded yet');
     watchDegradation({
       faults: this.faults,
@@ -194,6 +196,7 @@ export class Agent {
     );
 
     await this.startSampler();
+    if (await this.stoppedDuringStart(preparedPipeline)) return;
     const parts = this.parts(store);
     ({ collector: this.collector, reporter: this.telemetry } = startTelemetry(parts, topics.telemetry));
     const pipeline = this.buildPipeline(model, store, preparedPipeline);
@@ -252,6 +255,8 @@ export class Agent {
     this.configStore = built.configStore;
     this.deployUpdate = built.update;
     await startFeatures(this.features, this.abort.signal);
+    // stop() has stopped the pipeline built above: it must not start now.
+    if (this.abort.signal.aborted) return;
     // Cold start: the camera (whose capture process takes the longest to deliver) starts first,
     // the MQTT link and the HTTP server start side by side (docs/memory.md, cold start).
     const start = () => {
@@ -297,6 +302,22 @@ export class Agent {
       }),
       this.http?.start(),
     ]);
+  }
+
+  /**
+   * Whether stop() came while start() waited (a SIGTERM while the model loads): the store is closed
+   * and nothing more may start. The model loaded meanwhile, which stop() did not see, is released,
+   * and the pipeline worker that hosts it is told to end with it (never terminated: protocol.ts).
+   */
+  private async stoppedDuringStart(prepared: PreparedPipeline): Promise<boolean> {
+    if (!this.abort.signal.aborted) return false;
+    await this.stopping;
+    await this.models
+      .dispose()
+      .catch((err) => this.log.debug({ err: errorMessage(err) }, 'releasing the model failed'));
+    prepared?.worker.postMessage({ type: 'close' } satisfies ToWorker);
+    this.log.info('stopped while starting');
+    return true;
   }
 
   /** Camera and pipeline, built but not running (features subscribe to it before it starts). */
