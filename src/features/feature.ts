@@ -66,16 +66,31 @@ export async function startFeatures(features: readonly Feature[], signal: AbortS
   for (const f of features) await f.start?.(signal);
 }
 
-/** Stops in reverse order; one failing stop never keeps the others from running. */
+/**
+ * Stops in reverse order; one failing stop never keeps the others from running, nor does one that
+ * does not finish within `eachMs`: it is reported (and left to finish on its own) and the next
+ * feature stops.
+ */
 export async function stopFeatures(
   features: readonly Feature[],
   onError: (feature: string, err: unknown) => void,
+  eachMs = 250,
 ): Promise<void> {
   for (const f of [...features].reverse()) {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await f.stop?.();
+      const stopped = Promise.resolve(f.stop?.());
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), eachMs);
+      });
+      if ((await Promise.race([stopped, late])) === 'late') {
+        stopped.catch((err) => onError(f.name, err));
+        onError(f.name, new EdgeAgentError(`did not stop within ${eachMs} ms; going on`));
+      }
     } catch (err) {
       onError(f.name, err);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

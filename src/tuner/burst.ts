@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Pacing } from '../pipeline/pacing.js';
 import type { BurstGate } from './measure.js';
+import { MeasurementError } from './measure-process.js';
 
 /** What the burst gate needs of the pipeline: its pacing, and its results (to know a frame ended). */
 export interface PausablePipeline {
@@ -34,10 +35,18 @@ export function pipelineBurstGate(
   const stats: BurstStats = { bursts: 0, pausedMs: 0, longestPauseMs: 0 };
   let chain: Promise<unknown> = Promise.resolve();
   let lastEnd = Number.NEGATIVE_INFINITY;
-  const gate: BurstGate = <T>(fn: () => Promise<T>): Promise<T> => {
+  const gate: BurstGate = <T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
     const run = async () => {
+      // Given up (the agent stopping): not after waiting out the gap, nor with the pipeline paused.
+      const abandon = () => {
+        if (signal?.aborted || options.signal?.aborted) throw new MeasurementError('measurement aborted');
+      };
+      abandon();
       const wait = lastEnd + options.gapMs - options.clock.now();
-      if (wait > 0) await options.clock.sleep(wait, options.signal).catch(() => undefined);
+      const stop =
+        signal && options.signal ? AbortSignal.any([signal, options.signal]) : (signal ?? options.signal);
+      if (wait > 0) await options.clock.sleep(wait, stop).catch(() => undefined);
+      abandon();
       const previous = pipeline.pacing;
       const pause: Pacing = { mode: 'duty-cycle', intervalS: 86_400, releaseCamera: false, warmupFrames: 0 };
       // The frame in flight (if any) finishes on its own: wait for its result, at most settleMs.

@@ -90,20 +90,22 @@ export class TunerFidelity {
         );
         try {
           const gate = options.burst ?? ((fn) => fn());
-          const r = await gate(() =>
-            child.fidelity(
-              {
-                modelsDir: this.deps.modelsDir,
-                dataDir: this.deps.dataDir,
-                model: entry.manifest.name,
-                variant: v.id,
-                reference: ref,
-                framesDir: this.deps.framesDir,
-                limit: this.deps.frames,
-              },
-              300_000,
-              options.signal,
-            ),
+          const r = await gate(
+            () =>
+              child.fidelity(
+                {
+                  modelsDir: this.deps.modelsDir,
+                  dataDir: this.deps.dataDir,
+                  model: entry.manifest.name,
+                  variant: v.id,
+                  reference: ref,
+                  framesDir: this.deps.framesDir,
+                  limit: this.deps.frames,
+                },
+                300_000,
+                options.signal,
+              ),
+            options.signal,
           );
           this.deps.benchmarks?.put(this.key(entry, v, ref), r);
           return { fidelity: r.fidelity, fidelitySource: 'measured' as const, fidelityReference: ref };

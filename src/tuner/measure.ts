@@ -37,7 +37,11 @@ export type TuneProgress =
   | { stage: 'decided'; chosen: string | null; met: boolean };
 
 /** Runs `fn` as one measurement burst; the agent pauses its pipeline around it. */
-export type BurstGate = <T>(fn: () => Promise<T>) => Promise<T>;
+/**
+ * Runs `fn` as a burst (the live pipeline paused meanwhile). Aborted through `signal` (the agent
+ * stopping), it neither waits for its turn nor pauses anything: it rejects at once.
+ */
+export type BurstGate = <T>(fn: () => Promise<T>, signal?: AbortSignal) => Promise<T>;
 
 export interface MeasureDeps {
   /** The input of a candidate (a real frame, in the variant's input format, or prepared by the child). */
@@ -132,7 +136,7 @@ export async function measureCandidates(
             graphOptimization: settings.graphOptimization,
             warmupRuns: settings.warmupRuns,
           };
-          const ready = await gate(() => l.child.open(job, settings.openTimeoutMs, deps.signal));
+          const ready = await gate(() => l.child.open(job, settings.openTimeoutMs, deps.signal), deps.signal);
           l.sessionCreateMs = ready.sessionCreateMs;
           l.preparePath = ready.preparePath;
           l.lean = ready.lean;
@@ -155,7 +159,7 @@ export async function measureCandidates(
               const burst = await l.child.burst(settings.runsPerRound, settings.roundBudgetMs, deps.signal);
               const joules = deps.energy ? await deps.energy.end(token) : undefined;
               return { burst, joules };
-            });
+            }, deps.signal);
             l.latencies.push(burst.latenciesMs);
             l.prepareMs += burst.prepareMs ?? 0;
             l.runs.push(burst.latenciesMs.length);

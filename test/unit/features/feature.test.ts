@@ -54,6 +54,21 @@ describe('features', () => {
     expect(errors).toEqual(['b: b broke']);
   });
 
+  it('one stop that hangs does not keep the features before it from stopping', async () => {
+    const log: string[] = [];
+    const features: Feature[] = [
+      { name: 'a', stop: async () => void log.push('stop a') },
+      { name: 'hung', stop: () => new Promise<void>(() => undefined) },
+      { name: 'c', stop: async () => void log.push('stop c') },
+    ];
+    const errors: string[] = [];
+    const started = Date.now();
+    await stopFeatures(features, (name, err) => errors.push(`${name}: ${(err as Error).message}`), 50);
+    expect(log).toEqual(['stop c', 'stop a']);
+    expect(errors).toEqual(['hung: did not stop within 50 ms; going on']);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
   it('need(): the dependency, or a clear "not available" error', () => {
     expect(need(1, 'x')).toBe(1);
     expect(() => need(undefined, 'get-foo (foo part)')).toThrow(UnavailableError);

@@ -197,6 +197,27 @@ describe('pipelineBurstGate', () => {
     expect(p.pacing).toEqual({ mode: 'continuous', fps: 5 });
   });
 
+  it('a burst given up (the agent stopping) neither waits out the gap nor pauses the pipeline', async () => {
+    const clock = new FakeClock();
+    const p = fakePipeline();
+    // A gap of an hour after the first burst: a stop must not wait for it (it used to, up to the
+    // policy's pause between bursts, holding the agent's stop past its budget).
+    const { gate } = pipelineBurstGate(p, { clock, gapMs: 3_600_000, settleMs: 1 });
+    await gate(async () => undefined);
+    const stopping = new AbortController();
+    let ran = false;
+    const waiting = gate(async () => {
+      ran = true;
+    }, stopping.signal);
+    await new Promise((r) => setTimeout(r, 10));
+    stopping.abort();
+    await expect(waiting).rejects.toThrow('measurement aborted');
+    await expect(gate(async () => undefined, stopping.signal)).rejects.toThrow('measurement aborted');
+    expect(ran).toBe(false);
+    expect(p.history).toEqual(['paused', 'running']);
+    expect(p.pacing).toEqual({ mode: 'continuous' });
+  });
+
   it('pauses and resumes quietly: the real pipeline logs each burst at debug, an ordinary pacing change at info', async () => {
     const lines: Array<{ level: number; msg: string }> = [];
     const sink = new Writable({
