@@ -59,6 +59,9 @@ export class ModelHost implements ModelSwitcher {
     private readonly log: Logger,
   ) {}
 
+  /** Set by dispose() (the agent stopping): models that finish loading afterwards are released. */
+  private disposed = false;
+
   get catalog(): Catalog {
     if (!this.catalogRef) throw new Error('the model catalog is not loaded yet');
     return this.catalogRef;
@@ -249,15 +252,19 @@ export class ModelHost implements ModelSwitcher {
     );
   }
 
-  /** Loads `variant` of `name` (default: the manifest's) with the agent's session options and the target's EP/threads. */
-  private loadTarget(
+  /**
+   * Loads `variant` of `name` (default: the manifest's) with the agent's session options and the
+   * target's EP/threads. One that finishes loading after dispose() (a switch under way when the
+   * agent stops) is released at once and the switch fails: nothing would release it later.
+   */
+  private async loadTarget(
     catalog: Catalog,
     name: string,
     variant: string | undefined,
     target: TunedTarget,
   ): Promise<WorkerModel> {
     const ep = target.session?.executionProvider as ExecutionProvider | undefined;
-    return WorkerModel.load({
+    const model = await WorkerModel.load({
       catalog,
       model: name,
       variant,
@@ -269,6 +276,11 @@ export class ModelHost implements ModelSwitcher {
       log: this.log,
       host: this.sessionHost,
     });
+    if (this.disposed) {
+      await model.dispose();
+      throw new ModelLoadError('the agent is stopping: the model loaded meanwhile is released');
+    }
+    return model;
   }
 
   /** set-model / a deployed model while none is loaded: the catalogue read again, then that model. */
@@ -291,7 +303,9 @@ export class ModelHost implements ModelSwitcher {
     });
   }
 
+  /** Releases the model in use; one still loading is released when it arrives (loadTarget). */
   async dispose(): Promise<void> {
+    this.disposed = true;
     await this.model?.dispose();
   }
 }

@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ModelHost } from '../../../src/agent/model-host.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ModelHost } from '../../../src/agent/model-host.js';
 import { Agent } from '../../../src/agent.js';
 import { parseConfig } from '../../../src/config/index.js';
+import { WorkerModel } from '../../../src/inference/worker-model.js';
 import { silentLogger } from '../../../src/log.js';
 import { MODELS, REPO } from '../../helpers/paths.js';
 
@@ -36,7 +37,7 @@ function agent(): Agent {
   });
 }
 
-describe('stopped while starting', () => {
+describe('stopped while starting or switching', () => {
   it('during the model load: start() resolves, nothing starts after, and the model loaded meanwhile is released', async () => {
     const a = agent();
     // start() runs up to the model load before its first await: stop() comes in the middle of it.
@@ -50,5 +51,33 @@ describe('stopped while starting', () => {
     expect(a.pipeline).toBeUndefined();
     expect(a.http).toBeUndefined();
     await expect(a.finished()).resolves.toBeUndefined();
+  }, 60_000);
+
+  it('during a model switch: the model that arrives after the stop is released, the switch fails', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ea-stopswitch-'));
+    dirs.push(dir);
+    const config = parseConfig({
+      dataDir: dir,
+      models: { dir: MODELS, default: 'squeezenet1.1' },
+      inference: { threads: 1 },
+      log: { level: 'silent' },
+    });
+    const host = new ModelHost(config, silentLogger());
+    const first = await host.loadInitial();
+    expect(first?.name).toBe('squeezenet1.1');
+    const disposed = vi.spyOn(WorkerModel.prototype, 'dispose');
+    try {
+      // set-model under way when the agent stops (its `model` stop step is dispose()).
+      const switching = host.switchTo({ model: 'yolox-nano' });
+      await host.dispose();
+      await expect(switching).rejects.toThrow('the agent is stopping');
+      const released = disposed.mock.contexts as WorkerModel[];
+      expect(released.map((m) => m.name).sort()).toEqual(['squeezenet1.1', 'yolox-nano']);
+      expect(released.every((m) => m.sessionReleased)).toBe(true);
+      // The one in use stays the one the stop released.
+      expect(host.model).toBe(first);
+    } finally {
+      disposed.mockRestore();
+    }
   }, 60_000);
 });
