@@ -58,6 +58,22 @@ export interface FleetStatus {
  * Everything MQTT for one device: the (optional) embedded broker, the link, the outbox publisher,
  * availability/info/discovery on every (re)connect, results, and the command router.
  */
+/** How long a stop waits for the commands under way to answer (within the MQTT stop step's budget). */
+const COMMANDS_SETTLE_MS = 250;
+
+/** Resolves when every promise in `pending` has settled, or after `ms`, whichever is first. */
+async function settledWithin(pending: ReadonlySet<Promise<unknown>>, ms: number): Promise<void> {
+  if (pending.size === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled([...pending]),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
 export class FleetService {
   readonly topics: DeviceTopics;
   private readonly log: Logger;
@@ -68,6 +84,8 @@ export class FleetService {
   private readonly table: CommandTable;
   private readonly gate: ResultsGate;
   private readonly deferred: Array<() => void> = [];
+  /** Requests being handled or answered: a stop lets them end first (stop()). */
+  private readonly handling = new Set<Promise<void>>();
 
   constructor(private readonly deps: FleetDeps) {
     this.log = deps.log.child({ component: 'fleet' });
@@ -213,6 +231,9 @@ export class FleetService {
 
   /** Publishes retained `offline`, disconnects cleanly, stops the embedded broker. */
   async stop(): Promise<void> {
+    // A command the stop cut short (a derive aborted, a set-model refused) answers and is audited
+    // while the link and the database are still open: the sender gets "failed", not silence.
+    await settledWithin(this.handling, COMMANDS_SETTLE_MS);
     await this.publisher.stop();
     await this.link?.stop(async (client) => {
       await client.publishAsync(this.topics.availability, 'offline', { qos: 1, retain: true });
@@ -252,7 +273,7 @@ export class FleetService {
     }
     // Queued requests of a resumed session arrive before our set-up is done: answer on the
     // connection they came on; if that one dropped meanwhile, on the current one.
-    void this.router
+    const handled: Promise<void> = this.router
       .handle({ topic, scope: request.scope, command: request.command, payload })
       .then(async (response) => {
         const responseTopic = this.responseTopic(packet, request.command);
@@ -268,7 +289,11 @@ export class FleetService {
       .catch((err) =>
         this.log.warn({ err: errorMessage(err), command: request.command }, 'response not published'),
       )
-      .finally(() => this.runDeferred());
+      .finally(() => {
+        this.handling.delete(handled);
+        this.runDeferred();
+      });
+    this.handling.add(handled);
   }
 
   /**

@@ -1,0 +1,95 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { systemClock } from '../../../src/clock.js';
+import { parseConfig } from '../../../src/config/index.js';
+import { commandTable } from '../../../src/features/feature.js';
+import { defineCommand } from '../../../src/fleet/router.js';
+import { FleetService } from '../../../src/fleet/service.js';
+import { deviceTopics } from '../../../src/fleet/topics.js';
+import { silentLogger } from '../../../src/log.js';
+import { Store } from '../../../src/store/index.js';
+import { Observer, online, waitUntil } from './support.js';
+
+/**
+ * A command under way when the agent stops — a derive whose child the stop kills, a set-model
+ * still loading — fails a moment later. It used to fail after the link (and here the embedded
+ * broker) had closed: the sender got no answer at all. The stop now lets it answer first, within
+ * a bounded wait. Real embedded broker, real store, a real operator client.
+ */
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+describe('a command under way when the fleet link stops', () => {
+  it('is answered and audited before the link closes', async () => {
+    const deviceId = 'stopping';
+    const config = parseConfig({ deviceId, mqtt: { url: 'embedded', embedded: { port: 0 } } });
+    const store = new Store({
+      file: ':memory:',
+      config: config.store,
+      clock: systemClock,
+      log: silentLogger(),
+      eventsTopic: deviceTopics(config.mqtt.prefix, deviceId).events,
+    });
+    cleanups.push(() => store.stop());
+    // A long command that fails as soon as "the agent stops" (here: 50 ms after the stop begins).
+    const stopping = new AbortController();
+    let running = false;
+    const commands = commandTable([
+      {
+        name: 'slow',
+        commands: {
+          slow: defineCommand({
+            summary: 'waits until the agent stops',
+            params: z.strictObject({}),
+            mutates: false,
+            run: () =>
+              new Promise((_, reject) => {
+                running = true;
+                stopping.signal.addEventListener('abort', () => reject(new Error('aborted by the stop')));
+              }),
+          }),
+        },
+      },
+    ]);
+    const fleet = new FleetService({
+      config: config.mqtt,
+      deviceId,
+      version: 'test',
+      clock: systemClock,
+      log: silentLogger(),
+      outbox: store.outbox,
+      audit: store.audit,
+      events: store.events,
+      commands,
+      info: () => ({ deviceId }),
+    });
+    await fleet.start();
+    let stopped = false;
+    cleanups.push(() => (stopped ? undefined : fleet.stop()));
+    await online({ fleet, store, changes: [], stop: () => fleet.stop() });
+    const observer = await Observer.connect(fleet.brokerUrl, { protocolVersion: 4, reconnectPeriod: 0 }, [
+      `edge-agent/${deviceId}/response/slow`,
+    ]);
+    cleanups.push(() => observer.close().catch(() => undefined));
+    await observer.client.publishAsync(
+      `edge-agent/${deviceId}/request/slow`,
+      JSON.stringify({ transaction: 't1' }),
+      { qos: 1 },
+    );
+    await waitUntil(() => running || undefined, 5000);
+
+    setTimeout(() => stopping.abort(), 50);
+    await fleet.stop();
+    stopped = true;
+    // Published (QoS 1, acknowledged) before the broker closed: it reached the operator.
+    await waitUntil(() => observer.json(`edge-agent/${deviceId}/response/slow`)[0], 2000);
+    expect(observer.json(`edge-agent/${deviceId}/response/slow`)).toEqual([
+      { status: 'error', device: deviceId, command: 'slow', transaction: 't1', error: 'aborted by the stop' },
+    ]);
+    expect(store.audit.list(5)).toEqual([
+      expect.objectContaining({ command: 'slow', status: 'error', error: 'aborted by the stop' }),
+    ]);
+  });
+});
