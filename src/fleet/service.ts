@@ -54,10 +54,6 @@ export interface FleetStatus {
   results: { skippedSame: number; skippedRate: number };
 }
 
-/**
- * Everything MQTT for one device: the (optional) embedded broker, the link, the outbox publisher,
- * availability/info/discovery on every (re)connect, results, and the command router.
- */
 /** How long a stop waits for the commands under way to answer (within the MQTT stop step's budget). */
 const COMMANDS_SETTLE_MS = 250;
 
@@ -74,6 +70,10 @@ async function settledWithin(pending: ReadonlySet<Promise<unknown>>, ms: number)
   clearTimeout(timer);
 }
 
+/**
+ * Everything MQTT for one device: the (optional) embedded broker, the link, the outbox publisher,
+ * availability/info/discovery on every (re)connect, results, and the command router.
+ */
 export class FleetService {
   readonly topics: DeviceTopics;
   private readonly log: Logger;
