@@ -1,14 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { systemClock } from '../../../src/clock.js';
-import { parseConfig } from '../../../src/config/index.js';
 import { commandTable } from '../../../src/features/feature.js';
 import { defineCommand } from '../../../src/fleet/router.js';
-import { FleetService } from '../../../src/fleet/service.js';
-import { deviceTopics } from '../../../src/fleet/topics.js';
-import { silentLogger } from '../../../src/log.js';
-import { Store } from '../../../src/store/index.js';
-import { Observer, online, waitUntil } from './support.js';
+import { Observer, online, startDevice, waitUntil } from './support.js';
 
 /**
  * A command under way when the agent stops — a derive whose child the stop kills, a set-model
@@ -24,15 +18,6 @@ afterEach(async () => {
 describe('a command under way when the fleet link stops', () => {
   it('is answered and audited before the link closes', async () => {
     const deviceId = 'stopping';
-    const config = parseConfig({ deviceId, mqtt: { url: 'embedded', embedded: { port: 0 } } });
-    const store = new Store({
-      file: ':memory:',
-      config: config.store,
-      clock: systemClock,
-      log: silentLogger(),
-      eventsTopic: deviceTopics(config.mqtt.prefix, deviceId).events,
-    });
-    cleanups.push(() => store.stop());
     // A long command that fails as soon as "the agent stops" (here: 50 ms after the stop begins).
     const stopping = new AbortController();
     let running = false;
@@ -53,22 +38,11 @@ describe('a command under way when the fleet link stops', () => {
         },
       },
     ]);
-    const fleet = new FleetService({
-      config: config.mqtt,
-      deviceId,
-      version: 'test',
-      clock: systemClock,
-      log: silentLogger(),
-      outbox: store.outbox,
-      audit: store.audit,
-      events: store.events,
-      commands,
-      info: () => ({ deviceId }),
-    });
-    await fleet.start();
+    const device = await startDevice(deviceId, { url: 'embedded', embedded: { port: 0 } }, commands);
+    const { fleet, store } = device;
     let stopped = false;
-    cleanups.push(() => (stopped ? undefined : fleet.stop()));
-    await online({ fleet, store, changes: [], stop: () => fleet.stop() });
+    cleanups.push(() => (stopped ? store.stop() : device.stop()));
+    await online(device);
     const observer = await Observer.connect(fleet.brokerUrl, { protocolVersion: 4, reconnectPeriod: 0 }, [
       `edge-agent/${deviceId}/response/slow`,
     ]);

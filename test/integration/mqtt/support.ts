@@ -9,6 +9,7 @@ import { deviceFeature } from '../../../src/features/device.js';
 import { commandTable } from '../../../src/features/feature.js';
 import { modelsFeature } from '../../../src/features/models.js';
 import { pacingFeature } from '../../../src/features/pacing.js';
+import type { CommandTable } from '../../../src/fleet/router.js';
 import { FleetService } from '../../../src/fleet/service.js';
 import { deviceTopics } from '../../../src/fleet/topics.js';
 import { silentLogger } from '../../../src/log.js';
@@ -210,9 +211,11 @@ export interface InProcessDevice {
   stop(): Promise<void>;
 }
 
+/** `table`: these commands instead of the default few (ping, config, set-model, set-fps). */
 export async function startDevice(
   deviceId: string,
   mqttConfig: Record<string, unknown>,
+  table?: CommandTable,
 ): Promise<InProcessDevice> {
   const config = parseConfig({ deviceId, mqtt: mqttConfig });
   const store = new Store({
@@ -224,30 +227,32 @@ export async function startDevice(
   });
   const changes: string[] = [];
   const active = { model: 'm', variant: 'fp32' };
-  const commands = commandTable([
-    deviceFeature({ status: () => ({ deviceId }), restart: () => changes.push('restart') }),
-    configFeature({
-      store: { effective: () => config, set: async () => Promise.reject(new Error('not wired')) },
-    }),
-    modelsFeature({
-      models: {
-        catalog: { models: () => [] } as never,
-        active: () => active,
-        switchTo: async (t) => {
-          changes.push(`variant ${t.variant}`);
-          return { changed: true, from: active, to: { model: 'm', variant: t.variant ?? 'fp32' } };
+  const commands =
+    table ??
+    commandTable([
+      deviceFeature({ status: () => ({ deviceId }), restart: () => changes.push('restart') }),
+      configFeature({
+        store: { effective: () => config, set: async () => Promise.reject(new Error('not wired')) },
+      }),
+      modelsFeature({
+        models: {
+          catalog: { models: () => [] } as never,
+          active: () => active,
+          switchTo: async (t) => {
+            changes.push(`variant ${t.variant}`);
+            return { changed: true, from: active, to: { model: 'm', variant: t.variant ?? 'fp32' } };
+          },
         },
-      },
-      decision: () => ({}),
-    }),
-    pacingFeature({
-      config: config.pipeline,
-      pipeline: {
-        setPacing: (p) => void changes.push(`fps ${p.mode === 'continuous' ? p.fps : p.mode}`),
-        stats: () => ({ pacing: {} }),
-      },
-    }),
-  ]);
+        decision: () => ({}),
+      }),
+      pacingFeature({
+        config: config.pipeline,
+        pipeline: {
+          setPacing: (p) => void changes.push(`fps ${p.mode === 'continuous' ? p.fps : p.mode}`),
+          stats: () => ({ pacing: {} }),
+        },
+      }),
+    ]);
   const fleet = new FleetService({
     config: config.mqtt,
     deviceId,
