@@ -39,7 +39,15 @@ function crashableWorker(): Worker {
   return worker;
 }
 const crash = (worker: Worker) => worker.postMessage({ type: 'test-crash' });
-const exitOf = (worker: Worker) => new Promise<number>((resolve) => worker.once('exit', resolve));
+// A worker's exit code, watched from when it is started where that matters (`recovering`): a worker
+// told to close can be gone before the test asks, and its `exit` is not emitted again.
+const exits = new WeakMap<Worker, Promise<number>>();
+const watchExit = (worker: Worker) => {
+  const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+  exits.set(worker, exited);
+  return exited;
+};
+const exitOf = (worker: Worker) => exits.get(worker) ?? watchExit(worker);
 
 // A pipeline worker that dies (an uncaught error, or exiting) ends the pipeline as failed, and the
 // agent's `pipeline` fault says so with the reason: a real worker thread, the agent's fault probe.
@@ -122,6 +130,7 @@ describe('a pipeline with a recovery', () => {
         ? {
             spawn: () => {
               const w = startPipelineWorker();
+              watchExit(w);
               workers.push(w);
               return w;
             },
