@@ -55,7 +55,17 @@ export function policySchema() {
         .min(1)
         .default(1.5)
         .describe('Live p95 above the tuned p95 × this for driftWindowS triggers a re-measure'),
-      driftWindowS: z.number().positive().default(60),
+      driftWindowS: z
+        .number()
+        .positive()
+        .default(60)
+        .describe('How long the live p95 must stay beyond the drift limit (either way) to count'),
+      driftRecovery: z
+        .boolean()
+        .default(true)
+        .describe(
+          'Live p95 below the tuned p95 ÷ driftFactor for driftWindowS re-measures, when a candidate lost on the latency budget',
+        ),
       background: z.boolean().default(true).describe('Tune in the running agent when no decision is cached'),
       childMemoryMB: z
         .number()

@@ -6,6 +6,7 @@ import type { BurstStats } from './burst.js';
 import { type PolicyOverrides, powerModeOptions } from './constraints.js';
 import { DriftDetector } from './drift.js';
 import type { BurstGate, TuneProgress } from './measure.js';
+import { latencyBudgetMs } from './policy.js';
 import { type PowerMode, type PowerReadings, powerMode } from './power-mode.js';
 import type { TuneOptions, Tuner } from './tuner.js';
 import {
@@ -45,6 +46,7 @@ export interface TunerControllerDeps {
  * bursts (the pipeline paused for each). Then:
  * - power-mode change (hysteresis in `powerMode`) → re-decide from the cache, no measuring;
  * - sustained latency drift (live p95 > tuned p95 × factor for a window) → re-measure, re-decide;
+ * - sustained recovery (live p95 < tuned p95 ÷ factor) while a candidate missed the budget → the same;
  * - memory pressure → re-decide under the memory available now;
  * - a fleet command → tune.
  * A changed choice goes through the hot swap and becomes a `variant-changed` event with the reason.
@@ -54,6 +56,8 @@ export class TunerController {
   private decision: Decision | undefined;
   private mode: PowerMode | undefined;
   private readonly drift: DriftDetector;
+  /** Whether a latency recovery may re-measure: not after a recovery's own decision. */
+  private recoveryArmed = true;
   private chain: Promise<unknown> = Promise.resolve();
   private running: Promise<Decision | undefined> | undefined;
   private runningSince: { trigger: string; since: number } | undefined;
@@ -100,6 +104,7 @@ export class TunerController {
    */
   reinstate(d: Decision | undefined): void {
     this.decision = d;
+    this.recoveryArmed = true;
     const chosen = d?.chosen;
     this.drift.setBaseline(runP95(chosen ? d.candidates.find((x) => sameCandidate(x, chosen)) : undefined));
   }
@@ -201,16 +206,27 @@ export class TunerController {
     if (previous !== undefined && previous !== next) this.redecideQuietly(`power-mode ${previous} → ${next}`);
   }
 
-  /** One live inference time; sustained drift above the tuned p95 re-measures. */
+  /**
+   * One live inference time. Sustained drift above the tuned p95 re-measures; so does sustained
+   * drift below it (the tune was made on a busier machine) while that could change the choice — a
+   * candidate lost on the latency budget — once per decision made otherwise (a recovery re-measure
+   * that finds the machine no quieter does not repeat itself every window).
+   */
   onInference(inferenceMs: number): void {
     if (this.running) return; // bursts pause the pipeline; their timings are not the steady state
-    if (this.drift.add(this.deps.clock.now(), inferenceMs)) {
-      const live = this.drift.livePercentile95();
-      this.tune({
-        force: true,
-        trigger: `latency drift: live p95 ${live?.toFixed(1)} ms > ${this.deps.policy().tuning.driftFactor} × tuned ${this.drift.baseline?.toFixed(1)} ms`,
-      }).catch(() => undefined); // a failed tune is logged and emitted by tune(); the variant in use keeps serving
-    }
+    const drift = this.drift.add(this.deps.clock.now(), inferenceMs);
+    if (drift === undefined) return;
+    const { driftFactor, driftRecovery } = this.deps.policy().tuning;
+    const live = this.drift.livePercentile95()?.toFixed(1);
+    const tuned = this.drift.baseline?.toFixed(1);
+    let trigger: string;
+    if (drift === 'up') trigger = `${DRIFT_UP}: live p95 ${live} ms > ${driftFactor} × tuned ${tuned} ms`;
+    else if (driftRecovery && this.recoveryArmed && lostOnLatency(this.decision)) {
+      this.recoveryArmed = false;
+      trigger = `${DRIFT_DOWN}: live p95 ${live} ms < tuned ${tuned} ms ÷ ${driftFactor}`;
+    } else return;
+    // A failed tune is logged and emitted by tune(); the variant in use keeps serving.
+    this.tune({ force: true, trigger }).catch(() => undefined);
   }
 
   /** Memory pressure: re-decide with the budget limited to what is available now. */
@@ -381,6 +397,7 @@ export class TunerController {
   private async apply(d: Decision, trigger: string): Promise<void> {
     const previous = this.decision;
     this.decision = d;
+    this.recoveryArmed = !trigger.startsWith(DRIFT_DOWN);
     const chosen = d.chosen;
     const c = chosen ? d.candidates.find((x) => sameCandidate(x, chosen)) : undefined;
     this.drift.setBaseline(runP95(c));
@@ -408,6 +425,20 @@ function burstsSince(before: BurstStats, after: BurstStats) {
   const count = after.bursts - before.bursts;
   const pausedMs = Math.round(after.pausedMs - before.pausedMs);
   return { count, pausedMs, meanPauseMs: count > 0 ? Math.round(pausedMs / count) : 0 };
+}
+
+const DRIFT_UP = 'latency drift';
+const DRIFT_DOWN = 'latency recovered';
+
+/**
+ * Whether a quieter machine could change the decision: a measured candidate (the chosen one or a
+ * rival) is over the latency budget it was held to. Without one, every candidate already fits and
+ * the choice would not move.
+ */
+function lostOnLatency(d: Decision | undefined): boolean {
+  const budget = d?.constraints ? latencyBudgetMs(d.constraints) : undefined;
+  if (!d || budget === undefined) return false;
+  return d.candidates.some((c) => c.latencyMs !== undefined && c.latencyMs.p95 > budget);
 }
 
 /**

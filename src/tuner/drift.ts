@@ -1,11 +1,15 @@
 import { percentile } from '../telemetry/percentiles.js';
 
+/** Which way the live latency left the tuned figure. */
+export type Drift = 'up' | 'down';
+
 /**
  * Sustained latency drift: the live p95 of the inference time above the tuned p95 (the session's
- * share of it, controller.ts) × `factor` for a whole window, not a spike. The live p95 is taken over
- * the last fifth of the window and must stay above the limit at every check for `windowMs`: a 3 s
- * spike in a 10 s window is above for 3 + 2 s and does not trigger; a busy neighbour that stays
- * does. Pure: times are passed in.
+ * share of it, controller.ts) × `factor` for a whole window, not a spike — or below the tuned p95 ÷
+ * `factor` for a whole window (the machine is quieter than when it was tuned: a tune made during a
+ * busy minute). The live p95 is taken over the last fifth of the window and must stay beyond the
+ * limit at every check for `windowMs`: a 3 s spike in a 10 s window is above for 3 + 2 s and does not
+ * trigger; a busy neighbour that stays does, and so does one that has left. Pure: times are passed in.
  *
  * It sees every inference of the agent (tens per second), so it allocates nothing per sample: the
  * samples live in a ring of typed arrays, and the p95 is checked at most every `windowMs / 100`
@@ -20,6 +24,7 @@ export class DriftDetector {
   private head = 0;
   private count = 0;
   private aboveSince: number | undefined;
+  private belowSince: number | undefined;
   private nextCheckMs = Number.NEGATIVE_INFINITY;
   private triggeredP95: number | undefined;
 
@@ -39,31 +44,30 @@ export class DriftDetector {
   }
 
   /**
-   * Adds one live inference time; true once the p95 over the last window has stayed above the
-   * limit for the whole window (then it resets, so one drift gives one trigger).
+   * Adds one live inference time; `up` once the p95 over the last fifth of the window has stayed
+   * above the tuned p95 × factor for the whole window, `down` once it has stayed below the tuned p95
+   * ÷ factor as long (then it resets, so one drift gives one trigger); otherwise undefined.
    */
-  add(nowMs: number, inferenceMs: number): boolean {
-    if (this.tunedP95Ms === undefined || !Number.isFinite(inferenceMs)) return false;
+  add(nowMs: number, inferenceMs: number): Drift | undefined {
+    if (this.tunedP95Ms === undefined || !Number.isFinite(inferenceMs)) return undefined;
     this.push(nowMs, inferenceMs);
     const from = nowMs - this.options.windowMs / 5;
     while (this.count > 0 && this.times[this.head]! < from) {
       this.head = (this.head + 1) % this.times.length;
       this.count--;
     }
-    if (this.count < (this.options.minSamples ?? 3) || nowMs < this.nextCheckMs) return false;
+    if (this.count < (this.options.minSamples ?? 3) || nowMs < this.nextCheckMs) return undefined;
     this.nextCheckMs = nowMs + this.options.windowMs / 100;
     const p95 = this.p95()!;
-    if (p95 <= this.tunedP95Ms * this.options.factor) {
-      this.aboveSince = undefined;
-      return false;
-    }
-    this.aboveSince ??= nowMs;
-    if (nowMs - this.aboveSince >= this.options.windowMs) {
-      this.reset();
-      this.triggeredP95 = p95;
-      return true;
-    }
-    return false;
+    const above = p95 > this.tunedP95Ms * this.options.factor;
+    const below = p95 < this.tunedP95Ms / this.options.factor;
+    this.aboveSince = above ? (this.aboveSince ?? nowMs) : undefined;
+    this.belowSince = below ? (this.belowSince ?? nowMs) : undefined;
+    const since = this.aboveSince ?? this.belowSince;
+    if (since === undefined || nowMs - since < this.options.windowMs) return undefined;
+    this.reset();
+    this.triggeredP95 = p95;
+    return above ? 'up' : 'down';
   }
 
   /** The live p95 (ms) over the last fifth of the window; right after a trigger, the one that triggered. */
@@ -104,6 +108,7 @@ export class DriftDetector {
     this.head = 0;
     this.count = 0;
     this.aboveSince = undefined;
+    this.belowSince = undefined;
     this.nextCheckMs = Number.NEGATIVE_INFINITY;
     this.triggeredP95 = undefined;
   }

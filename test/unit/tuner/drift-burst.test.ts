@@ -21,7 +21,9 @@ describe('DriftDetector', () => {
       const fired: number[] = [];
       for (let i = 0; i < seconds * 10; i++) {
         t += 100;
-        if (d.add(t, ms)) fired.push(t);
+        const drift = d.add(t, ms);
+        if (drift) fired.push(t);
+        if (drift) expect(drift).toBe('up');
       }
       return fired;
     };
@@ -34,7 +36,7 @@ describe('DriftDetector', () => {
   it('a short spike does not trigger', () => {
     const d = new DriftDetector({ factor: 1.5, windowMs: 10_000 }, 10);
     let fired = false;
-    for (let i = 0; i < 300; i++) fired ||= d.add(i * 100, i >= 100 && i < 130 ? 50 : 10); // one 3 s spike
+    for (let i = 0; i < 300; i++) fired ||= d.add(i * 100, i >= 100 && i < 130 ? 50 : 10) !== undefined; // one 3 s spike
     expect(fired).toBe(false);
   });
   it('the live p95 is that of the last fifth of the window, across the ring growing and wrapping', () => {
@@ -57,7 +59,7 @@ describe('DriftDetector', () => {
     let fired = false;
     while (!fired) {
       t += 10;
-      fired = d.add(t, 40);
+      fired = d.add(t, 40) === 'up';
     }
     expect(d.livePercentile95()).toBe(40);
     d.add(t + 10, 12);
@@ -65,7 +67,28 @@ describe('DriftDetector', () => {
   });
   it('does nothing without a baseline', () => {
     const d = new DriftDetector({ factor: 1.5, windowMs: 1000 }, undefined);
-    for (let i = 0; i < 100; i++) expect(d.add(i * 100, 1000)).toBe(false);
+    for (let i = 0; i < 100; i++) expect(d.add(i * 100, 1000)).toBeUndefined();
+  });
+  it('says "down" once when the live p95 stays below tuned ÷ factor for a whole window (a quieter machine)', () => {
+    const d = new DriftDetector({ factor: 1.5, windowMs: 10_000 }, 30);
+    let t = 0;
+    const feed = (ms: number, seconds: number) => {
+      const fired: Array<{ t: number; drift: string }> = [];
+      for (let i = 0; i < seconds * 10; i++) {
+        t += 100;
+        const drift = d.add(t, ms);
+        if (drift) fired.push({ t, drift });
+      }
+      return fired;
+    };
+    expect(feed(25, 30)).toEqual([]); // below tuned but within the factor (30 ÷ 1.5 = 20)
+    // A dip shorter than the window does not count.
+    expect(feed(15, 5)).toEqual([]);
+    expect(feed(25, 5)).toEqual([]);
+    const fired = feed(15, 15);
+    expect(fired.map((f) => f.drift)).toEqual(['down']); // sustained: one trigger, then it resets
+    expect(fired[0]!.t - 40_000).toBeGreaterThanOrEqual(10_000);
+    expect(d.livePercentile95()).toBe(15);
   });
 });
 
@@ -110,6 +133,81 @@ describe('TunerController: the drift baseline', () => {
     expect(triggers).toHaveLength(1);
     expect(triggers[0]).toMatch(/^latency drift: live p95 11\.0 ms > 1\.5 × tuned 6\.0 ms$/);
     // The tune failed (above): no unhandled rejection, which would have ended the agent's process.
+  });
+
+  it('a quieter machine re-measures when a candidate lost on the latency budget, once per decision made otherwise', async () => {
+    const clock = new FakeClock(0);
+    const fast = { variant: 'slim-320', executionProvider: 'cpu', threads: 1 };
+    const accurate = { variant: 'RFB-640', executionProvider: 'cpu', threads: 1 };
+    /** A decision tuned on a busy machine: the accurate variant missed the 40 ms budget. */
+    const busy = (trigger: string, budgetMs: number | null = 40) =>
+      ({
+        model: 'ultraface',
+        trigger,
+        chosen: fast,
+        constraints: {
+          objective: 'max-accuracy',
+          latencyP95Ms: budgetMs ?? undefined,
+          fidelityFloor: 0.9,
+          switchMarginPercent: 5,
+        },
+        candidates: [
+          { ...fast, latencyMs: { p95: 30 } },
+          { ...accurate, latencyMs: { p95: 55 } },
+        ],
+      }) as unknown as Decision;
+    const triggers: string[] = [];
+    const tuner = {
+      tune: async (o: { trigger: string }) => {
+        triggers.push(o.trigger);
+        return busy(o.trigger); // the re-measure finds the machine no quieter
+      },
+    } as unknown as Tuner;
+    let recovery = true;
+    const base = parseConfig({}).policy; // driftFactor 1.5, driftWindowS 60
+    const controller = new TunerController({
+      tuner: async () => tuner,
+      policy: () => ({ ...base, tuning: { ...base.tuning, driftRecovery: recovery } }),
+      model: () => 'ultraface',
+      active: () => fast,
+      switchTo: async () => false,
+      cachedDecision: () => undefined,
+      clock,
+    });
+    const feed = async (ms: number, seconds: number) => {
+      for (let t = 0; t < seconds * 10; t++) {
+        clock.advance(100);
+        controller.onInference(ms);
+      }
+      await controller.settled();
+    };
+    controller.reinstate(busy('agent-start'));
+    await feed(25, 90); // 30 ÷ 1.5 = 20: within the band
+    expect(triggers).toEqual([]);
+    await feed(12, 90); // the busy neighbour has left
+    expect(triggers).toEqual(['latency recovered: live p95 12.0 ms < tuned 30.0 ms ÷ 1.5']);
+    // Its decision (the machine no quieter, as measured) is in force: no re-measure every window.
+    expect(controller.current()?.trigger).toBe(triggers[0]);
+    await feed(12, 300);
+    expect(triggers).toHaveLength(1);
+    // A decision made otherwise arms it again; upward drift is watched all along.
+    controller.reinstate(busy('fleet'));
+    await feed(12, 90);
+    expect(triggers).toHaveLength(2);
+    await feed(60, 90);
+    expect(triggers[2]).toMatch(/^latency drift: live p95 60\.0 ms > 1\.5 × tuned 30\.0 ms$/);
+
+    // Nothing over the budget (every candidate fits, or no budget): a quieter machine changes nothing.
+    triggers.length = 0;
+    controller.reinstate(busy('cli', 60));
+    await feed(12, 300);
+    controller.reinstate(busy('cli', null));
+    await feed(12, 300);
+    // Turned off by policy.tuning.driftRecovery: false.
+    recovery = false;
+    controller.reinstate(busy('cli'));
+    await feed(12, 300);
+    expect(triggers, JSON.stringify(triggers)).toEqual([]);
   });
 
   it('a re-decision that fails on a sampler event (memory pressure, power mode) is reported, not thrown', async () => {
