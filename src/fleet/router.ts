@@ -117,6 +117,8 @@ export class CommandRouter {
   private readonly mutations: Admission;
   /** Resources held by running commands (CommandSpec.lock): who holds each, since when. */
   private readonly locks = new Map<string, { command: string; since: number }>();
+  /** One per command being handled: answers it with an error now (`interrupt`). */
+  private readonly interrupters = new Set<(error: string) => void>();
 
   constructor(private readonly deps: RouterDeps) {
     this.admission = new Admission({
@@ -135,6 +137,17 @@ export class CommandRouter {
     return Object.keys(this.deps.table).sort();
   }
 
+  /**
+   * Answers every command still running now with `error` (each audited as such); their work goes on
+   * to its end, but its outcome is no longer answered nor audited. For the agent's stop: the sender
+   * gets an answer while the link is still open, not silence. Returns how many were answered.
+   */
+  interrupt(error: string): number {
+    const running = [...this.interrupters];
+    for (const fn of running) fn(error);
+    return running.length;
+  }
+
   async handle(request: IncomingRequest): Promise<CommandResponse> {
     const started = this.deps.clock.now();
     const { deviceId } = this.deps;
@@ -142,87 +155,104 @@ export class CommandRouter {
     let transaction: string | undefined;
     let params: unknown;
     let signedBy: string | undefined;
+    let answered = false;
     const finish = (response: CommandResponse): CommandResponse => {
+      // Once: a command interrupted by the stop is answered and audited then, not again when its
+      // work ends after all.
+      if (answered) return response;
+      answered = true;
       this.audit(request, transaction, params, response, this.deps.clock.now() - started, signedBy);
       return response;
     };
     const fail = (error: string): CommandResponse =>
       finish({ status: 'error', ...base, ...(transaction === undefined ? {} : { transaction }), error });
 
-    const parsed = this.parse(request.payload);
-    if (parsed.kind === 'error') return fail(parsed.error);
-    transaction = parsed.transaction;
-    params = parsed.params;
-    if (this.deps.authorize) {
-      const verdict = this.deps.authorize(request.command, parsed.params);
-      if (!verdict.ok) return fail(verdict.error);
-      params = parsed.params = verdict.params;
-      signedBy = verdict.signedBy;
-    }
-
-    const spec = Object.hasOwn(this.deps.table, request.command)
-      ? this.deps.table[request.command]
-      : undefined;
-    if (!spec) {
-      return fail(
-        `unknown command "${truncate(request.command, 64)}" (available: ${this.commands().join(', ')})`,
-      );
-    }
-    const valid = spec.params.safeParse(parsed.params);
-    if (!valid.success) return fail(`invalid parameters: ${formatZodIssues(valid.error)}`);
-
-    const lockBusy = () => {
-      const holder =
-        spec.lock === undefined
-          ? undefined
-          : (this.locks.get(spec.lock) ?? this.deps.lockHolder?.(spec.lock));
-      if (!holder) return undefined;
-      const s = Math.round((this.deps.clock.now() - holder.since) / 1000);
-      return `busy: "${holder.command}" is running (for ${s} s) and holds the ${spec.lock}; "${request.command}" conflicts with it — retry when it finishes`;
-    };
-    const refused = lockBusy();
-    if (refused) return fail(refused);
-    let release: (() => void) | undefined;
-    // A long command with a lock runs beside the line of state changes, held only by its lock.
-    const beside = spec.long === true && spec.lock !== undefined;
-    if (!beside && (spec.mutates || spec.cost !== 'light')) {
-      const line = spec.mutates ? this.mutations : this.admission;
-      const slot = line.acquire();
-      if (!slot) {
-        const { running, waiting } = line.stats();
-        const what = spec.mutates ? 'state changes' : 'requests';
-        return fail(`busy: ${running} ${what} running and ${waiting} waiting; retry later`);
+    const work = async (): Promise<CommandResponse> => {
+      const parsed = this.parse(request.payload);
+      if (parsed.kind === 'error') return fail(parsed.error);
+      transaction = parsed.transaction;
+      params = parsed.params;
+      if (this.deps.authorize) {
+        const verdict = this.deps.authorize(request.command, parsed.params);
+        if (!verdict.ok) return fail(verdict.error);
+        params = parsed.params = verdict.params;
+        signedBy = verdict.signedBy;
       }
-      release = await slot;
-    }
-    // Checked again: the holder may have started while this one waited in line.
-    const late = lockBusy();
-    if (late) {
-      release?.();
-      return fail(late);
-    }
-    if (spec.lock !== undefined)
-      this.locks.set(spec.lock, { command: request.command, since: this.deps.clock.now() });
-    try {
-      const ctx: CommandContext = {
-        scope: request.scope,
-        transaction,
-        progress: (data) => this.deps.progress?.(request.command, transaction, data),
-        afterResponse: (fn) => (this.deps.afterResponse ? this.deps.afterResponse(fn) : queueMicrotask(fn)),
+
+      const spec = Object.hasOwn(this.deps.table, request.command)
+        ? this.deps.table[request.command]
+        : undefined;
+      if (!spec) {
+        return fail(
+          `unknown command "${truncate(request.command, 64)}" (available: ${this.commands().join(', ')})`,
+        );
+      }
+      const valid = spec.params.safeParse(parsed.params);
+      if (!valid.success) return fail(`invalid parameters: ${formatZodIssues(valid.error)}`);
+
+      const lockBusy = () => {
+        const holder =
+          spec.lock === undefined
+            ? undefined
+            : (this.locks.get(spec.lock) ?? this.deps.lockHolder?.(spec.lock));
+        if (!holder) return undefined;
+        const s = Math.round((this.deps.clock.now() - holder.since) / 1000);
+        return `busy: "${holder.command}" is running (for ${s} s) and holds the ${spec.lock}; "${request.command}" conflicts with it — retry when it finishes`;
       };
-      const data = await spec.run(valid.data, ctx);
-      return finish({
-        status: 'ok',
-        ...base,
-        ...(transaction === undefined ? {} : { transaction }),
-        ...(data === undefined ? {} : { data }),
-      });
-    } catch (err) {
-      this.deps.log.warn({ command: request.command, err: errorMessage(err) }, 'command failed');
-      return fail(errorMessage(err));
+      const refused = lockBusy();
+      if (refused) return fail(refused);
+      let release: (() => void) | undefined;
+      // A long command with a lock runs beside the line of state changes, held only by its lock.
+      const beside = spec.long === true && spec.lock !== undefined;
+      if (!beside && (spec.mutates || spec.cost !== 'light')) {
+        const line = spec.mutates ? this.mutations : this.admission;
+        const slot = line.acquire();
+        if (!slot) {
+          const { running, waiting } = line.stats();
+          const what = spec.mutates ? 'state changes' : 'requests';
+          return fail(`busy: ${running} ${what} running and ${waiting} waiting; retry later`);
+        }
+        release = await slot;
+      }
+      // Checked again: the holder may have started while this one waited in line.
+      const late = lockBusy();
+      if (late) {
+        release?.();
+        return fail(late);
+      }
+      if (spec.lock !== undefined)
+        this.locks.set(spec.lock, { command: request.command, since: this.deps.clock.now() });
+      try {
+        const ctx: CommandContext = {
+          scope: request.scope,
+          transaction,
+          progress: (data) => this.deps.progress?.(request.command, transaction, data),
+          afterResponse: (fn) => (this.deps.afterResponse ? this.deps.afterResponse(fn) : queueMicrotask(fn)),
+        };
+        const data = await spec.run(valid.data, ctx);
+        return finish({
+          status: 'ok',
+          ...base,
+          ...(transaction === undefined ? {} : { transaction }),
+          ...(data === undefined ? {} : { data }),
+        });
+      } catch (err) {
+        this.deps.log.warn({ command: request.command, err: errorMessage(err) }, 'command failed');
+        return fail(errorMessage(err));
+      } finally {
+        release?.();
+        if (spec.lock !== undefined) this.locks.delete(spec.lock);
+      }
+    };
+    let interrupt: ((error: string) => void) | undefined;
+    const interrupted = new Promise<CommandResponse>((resolve) => {
+      interrupt = (error) => resolve(fail(error));
+      this.interrupters.add(interrupt);
+    });
+    try {
+      return await Promise.race([work(), interrupted]);
     } finally {
-      release?.();
-      if (spec.lock !== undefined) this.locks.delete(spec.lock);
+      if (interrupt) this.interrupters.delete(interrupt);
     }
   }
 

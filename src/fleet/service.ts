@@ -56,6 +56,9 @@ export interface FleetStatus {
 
 /** How long a stop waits for the commands under way to answer (within the MQTT stop step's budget). */
 const COMMANDS_SETTLE_MS = 250;
+/** The answer of a command the agent's stop did not wait for. */
+export const STOPPED_BEFORE_DONE =
+  'the agent stopped before this command finished; what it had done may or may not have taken effect — check the retained info once the device is back online';
 
 /** Resolves when every promise in `pending` has settled, or after `ms`, whichever is first. */
 async function settledWithin(pending: ReadonlySet<Promise<unknown>>, ms: number): Promise<void> {
@@ -234,6 +237,10 @@ export class FleetService {
     // A command the stop cut short (a derive aborted, a set-model refused) answers and is audited
     // while the link and the database are still open: the sender gets "failed", not silence.
     await settledWithin(this.handling, COMMANDS_SETTLE_MS);
+    // Longer ones (a derive finishing its step, a model load that ignores the abort) are answered
+    // now, saying so, and audited; their work's own outcome comes too late to be sent.
+    if (this.router.interrupt(STOPPED_BEFORE_DONE) > 0)
+      await settledWithin(this.handling, COMMANDS_SETTLE_MS);
     await this.publisher.stop();
     await this.link?.stop(async (client) => {
       await client.publishAsync(this.topics.availability, 'offline', { qos: 1, retain: true });

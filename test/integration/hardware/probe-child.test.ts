@@ -1,9 +1,10 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { childEntry } from '../../../src/child-entry.js';
+import { running } from '../../helpers/processes.js';
 import { waitUntil } from '../../helpers/wait.js';
 
 /**
@@ -17,15 +18,6 @@ const cleanups: Array<() => void> = [];
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
-
-/** Running (a zombie waiting for its new parent to reap it has ended). */
-const alive = (pid: number) => {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 
 /** The caller: forks the probe child, asks it, reports what happens, and is killed after 3 s. */
 const CALLER = `
@@ -50,7 +42,7 @@ describe('the provider probe child', () => {
     );
     let childPid = 0;
     cleanups.push(() => {
-      if (childPid && alive(childPid)) process.kill(childPid, 'SIGKILL');
+      if (childPid && running(childPid)) process.kill(childPid, 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     });
     const caller = spawn(process.execPath, ['--input-type=module', '-e', CALLER], {
@@ -74,7 +66,7 @@ describe('the provider probe child', () => {
     }
     // Hung when its caller died; gone within a few seconds after (it is re-parented, then ends).
     await waitUntil(
-      () => !alive(childPid) || undefined,
+      () => !running(childPid) || undefined,
       5000,
       () => `probe child ${childPid} still runs`,
     );

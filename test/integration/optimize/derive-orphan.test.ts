@@ -1,19 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { childEntry } from '../../../src/child-entry.js';
+import { running } from '../../helpers/processes.js';
 import { waitUntil } from '../../helpers/wait.js';
 import { catalogWith, modelsDir, tempDataDir } from './helpers.js';
-
-/** Running (a zombie waiting for its new parent to reap it has ended). */
-const alive = (pid: number) => {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 
 /**
  * The caller, as the agent forks it (derive-process.ts): the derivation child with the job, then
@@ -65,12 +57,12 @@ describe('a derivation whose agent dies', () => {
     const killedAt = Date.now();
     try {
       await waitUntil(
-        () => !alive(childPid) || undefined,
+        () => !running(childPid) || undefined,
         15_000,
         () => `derivation child ${childPid} still runs after its caller died`,
       );
     } finally {
-      if (alive(childPid)) process.kill(childPid, 'SIGKILL');
+      if (running(childPid)) process.kill(childPid, 'SIGKILL');
     }
     console.log(`derivation child ended ${Date.now() - killedAt} ms after its caller was killed`);
     const dir = path.join(dataDir, 'models', 'yolox-nano');
