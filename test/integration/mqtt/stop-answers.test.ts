@@ -17,48 +17,73 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
+/**
+ * A device whose only command is `name` (running `run`), online on its embedded broker, an operator
+ * listening on its response topic, and the request sent with `transaction`. `stopped()` tells the
+ * cleanup that the test stopped the link itself (only the store is left to close).
+ */
+async function deviceWithCommand(
+  deviceId: string,
+  name: string,
+  command: { mutates: boolean; run: () => Promise<unknown> },
+  transaction: string | number,
+) {
+  const commands = commandTable([
+    {
+      name,
+      commands: {
+        [name]: defineCommand({ summary: 'a test command', params: z.strictObject({}), ...command }),
+      },
+    },
+  ]);
+  const device = await startDevice(deviceId, { url: 'embedded', embedded: { port: 0 } }, commands);
+  let stopped = false;
+  cleanups.push(() => (stopped ? device.store.stop() : device.stop()));
+  await online(device);
+  const topic = `edge-agent/${deviceId}/response/${name}`;
+  const observer = await Observer.connect(
+    device.fleet.brokerUrl,
+    { protocolVersion: 4, reconnectPeriod: 0 },
+    [topic],
+  );
+  cleanups.push(() => observer.close().catch(() => undefined));
+  await observer.client.publishAsync(
+    `edge-agent/${deviceId}/request/${name}`,
+    JSON.stringify({ transaction }),
+    {
+      qos: 1,
+    },
+  );
+  const markStopped = () => {
+    stopped = true;
+  };
+  return { ...device, observer, topic, stopped: markStopped };
+}
+
 describe('a command under way when the fleet link stops', () => {
   it('is answered and audited before the link closes', async () => {
     const deviceId = 'stopping';
     // A long command that fails as soon as "the agent stops" (here: 50 ms after the stop begins).
     const stopping = new AbortController();
     let running = false;
-    const commands = commandTable([
+    const { fleet, store, observer, stopped } = await deviceWithCommand(
+      deviceId,
+      'slow',
       {
-        name: 'slow',
-        commands: {
-          slow: defineCommand({
-            summary: 'waits until the agent stops',
-            params: z.strictObject({}),
-            mutates: false,
-            run: () =>
-              new Promise((_, reject) => {
-                running = true;
-                stopping.signal.addEventListener('abort', () => reject(new Error('aborted by the stop')));
-              }),
+        mutates: false,
+        run: () =>
+          new Promise((_, reject) => {
+            running = true;
+            stopping.signal.addEventListener('abort', () => reject(new Error('aborted by the stop')));
           }),
-        },
       },
-    ]);
-    const device = await startDevice(deviceId, { url: 'embedded', embedded: { port: 0 } }, commands);
-    const { fleet, store } = device;
-    let stopped = false;
-    cleanups.push(() => (stopped ? store.stop() : device.stop()));
-    await online(device);
-    const observer = await Observer.connect(fleet.brokerUrl, { protocolVersion: 4, reconnectPeriod: 0 }, [
-      `edge-agent/${deviceId}/response/slow`,
-    ]);
-    cleanups.push(() => observer.close().catch(() => undefined));
-    await observer.client.publishAsync(
-      `edge-agent/${deviceId}/request/slow`,
-      JSON.stringify({ transaction: 't1' }),
-      { qos: 1 },
+      't1',
     );
     await waitUntil(() => running || undefined, 5000);
 
     setTimeout(() => stopping.abort(), 50);
     await fleet.stop();
-    stopped = true;
+    stopped();
     // Published (QoS 1, acknowledged) before the broker closed: it reached the operator.
     await waitUntil(() => observer.json(`edge-agent/${deviceId}/response/slow`)[0], 2000);
     expect(observer.json(`edge-agent/${deviceId}/response/slow`)).toEqual([
@@ -71,42 +96,18 @@ describe('a command under way when the fleet link stops', () => {
 
   it('one that outlasts the bounded wait is answered as interrupted, audited once, its late outcome dropped', async () => {
     const deviceId = 'stopping-late';
-    // Deaf to the stop: ends 1.5 s after the stop began, long after the link closed.
+    // Deaf to the stop: ends only when the test says so, after the link has closed.
     let finish: ((value: string) => void) | undefined;
-    const commands = commandTable([
-      {
-        name: 'deaf',
-        commands: {
-          deaf: defineCommand({
-            summary: 'ends when the test says so',
-            params: z.strictObject({}),
-            mutates: true,
-            run: () => new Promise<string>((resolve) => (finish = resolve)),
-          }),
-        },
-      },
-    ]);
-    const device = await startDevice(deviceId, { url: 'embedded', embedded: { port: 0 } }, commands);
-    const { fleet, store } = device;
-    let stopped = false;
-    cleanups.push(() => (stopped ? store.stop() : device.stop()));
-    await online(device);
-    const topic = `edge-agent/${deviceId}/response/deaf`;
-    const observer = await Observer.connect(fleet.brokerUrl, { protocolVersion: 4, reconnectPeriod: 0 }, [
-      topic,
-    ]);
-    cleanups.push(() => observer.close().catch(() => undefined));
-    await observer.client.publishAsync(
-      `edge-agent/${deviceId}/request/deaf`,
-      JSON.stringify({ transaction: 7 }),
-      {
-        qos: 1,
-      },
+    const { fleet, store, observer, topic, stopped } = await deviceWithCommand(
+      deviceId,
+      'deaf',
+      { mutates: true, run: () => new Promise<string>((resolve) => (finish = resolve)) },
+      7,
     );
     await waitUntil(() => finish, 5000);
 
     await fleet.stop();
-    stopped = true;
+    stopped();
     await waitUntil(() => observer.json(topic)[0], 2000);
     expect(observer.json(topic)).toEqual([
       { status: 'error', device: deviceId, command: 'deaf', transaction: '7', error: STOPPED_BEFORE_DONE },
