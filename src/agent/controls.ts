@@ -1,9 +1,9 @@
-import { z } from 'zod';
 import type { AgentConfig } from '../config/index.js';
 import { EdgeAgentError } from '../errors.js';
 import { pacingFromConfig } from '../pipeline/config.js';
 import { describePacing, type Pacing } from '../pipeline/pacing.js';
 import { OBJECTIVE_IDS, type ObjectiveId } from '../tuner/objectives.js';
+import * as z from '../zod.js';
 
 /** What the controls change on the pipeline (the Pipeline class provides it). */
 export interface ControlledPipeline {
@@ -61,10 +61,10 @@ function isPaused(p: Pacing): boolean {
 }
 
 export const controlsPatchSchema = z.strictObject({
-  inference: z.boolean().optional(),
-  fps: z.number().positive().max(240).optional(),
-  variant: z.string().min(1).max(128).optional(),
-  objective: z.enum(OBJECTIVE_IDS).optional(),
+  inference: z.optional(z.boolean()),
+  fps: z.optional(z.number().check(z.positive(), z.maximum(240))),
+  variant: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  objective: z.optional(z.enum(OBJECTIVE_IDS)),
 });
 export type ControlsPatch = z.infer<typeof controlsPatchSchema>;
 

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from '../zod.js';
 import type { JsonSchemaNode } from './json-schema.js';
 import { isSecretKey, REDACTED, redactSecrets } from './redact.js';
 

@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { OBJECTIVE_IDS } from '../tuner/objectives.js';
+import * as z from '../zod.js';
 import { batteryPolicyKeys } from './battery.js';
 
 /**
@@ -13,123 +13,117 @@ export function policySchema() {
 
   /** A power mode's overrides of the top-level constraint set. */
   const modeOverridesSchema = z.strictObject({
-    objective: objectiveSchema.optional(),
-    latencyP95Ms: z.number().positive().optional(),
-    fidelityFloor: z.number().min(0).max(1).optional(),
-    memoryBudgetMB: z.number().positive().optional(),
-    targetFps: z.number().positive().max(240).optional(),
+    objective: z.optional(objectiveSchema),
+    latencyP95Ms: z.optional(z.number().check(z.positive())),
+    fidelityFloor: z.optional(z.number().check(z.minimum(0), z.maximum(1))),
+    memoryBudgetMB: z.optional(z.number().check(z.positive())),
+    targetFps: z.optional(z.number().check(z.positive(), z.maximum(240))),
   });
 
-  const tuningSchema = z
-    .strictObject({
-      rounds: z.int().min(1).max(20).default(3).describe('Measurement rounds; candidates alternate in each'),
+  const tuningSchema = z.prefault(
+    z.strictObject({
+      rounds: z
+        ._default(z.int().check(z.minimum(1), z.maximum(20)), 3)
+        .check(z.describe('Measurement rounds; candidates alternate in each')),
       runsPerRound: z
-        .int()
-        .min(1)
-        .max(10_000)
-        .default(15)
-        .describe('Timed inferences per candidate per round'),
+        ._default(z.int().check(z.minimum(1), z.maximum(10_000)), 15)
+        .check(z.describe('Timed inferences per candidate per round')),
       roundBudgetMs: z
-        .number()
-        .positive()
-        .max(600_000)
-        .default(4000)
-        .describe('A round of one candidate ends after this long even if its runs are not done'),
-      warmupRuns: z.int().min(0).max(100).default(3),
-      maxThreads: z.int().min(0).max(256).default(0).describe('Highest thread count tried; 0 = the cores'),
+        ._default(z.number().check(z.positive(), z.maximum(600_000)), 4000)
+        .check(z.describe('A round of one candidate ends after this long even if its runs are not done')),
+      warmupRuns: z._default(z.int().check(z.minimum(0), z.maximum(100)), 3),
+      maxThreads: z
+        ._default(z.int().check(z.minimum(0), z.maximum(256)), 0)
+        .check(z.describe('Highest thread count tried; 0 = the cores')),
       fidelityFrames: z
-        .int()
-        .min(1)
-        .max(1000)
-        .default(16)
-        .describe('Frames fidelity is measured on when not recorded'),
+        ._default(z.int().check(z.minimum(1), z.maximum(1000)), 16)
+        .check(z.describe('Frames fidelity is measured on when not recorded')),
       burstMs: z
-        .number()
-        .positive()
-        .max(60_000)
-        .default(3000)
-        .describe('In the agent: the pipeline is paused at most this long per measurement burst'),
-      pauseBetweenBurstsMs: z.number().nonnegative().max(600_000).default(2000),
+        ._default(z.number().check(z.positive(), z.maximum(60_000)), 3000)
+        .check(z.describe('In the agent: the pipeline is paused at most this long per measurement burst')),
+      pauseBetweenBurstsMs: z._default(z.number().check(z.nonnegative(), z.maximum(600_000)), 2000),
       driftFactor: z
-        .number()
-        .min(1)
-        .default(1.5)
-        .describe('Live p95 above the tuned p95 × this for driftWindowS triggers a re-measure'),
+        ._default(z.number().check(z.minimum(1)), 1.5)
+        .check(z.describe('Live p95 above the tuned p95 × this for driftWindowS triggers a re-measure')),
       driftWindowS: z
-        .number()
-        .positive()
-        .default(60)
-        .describe('How long the live p95 must stay beyond the drift limit (either way) to count'),
+        ._default(z.number().check(z.positive()), 60)
+        .check(z.describe('How long the live p95 must stay beyond the drift limit (either way) to count')),
       driftRecovery: z
-        .boolean()
-        .default(true)
-        .describe(
-          'Live p95 below the tuned p95 ÷ driftFactor for driftWindowS re-measures, when a candidate lost on the latency budget',
+        ._default(z.boolean(), true)
+        .check(
+          z.describe(
+            'Live p95 below the tuned p95 ÷ driftFactor for driftWindowS re-measures, when a candidate lost on the latency budget',
+          ),
         ),
-      background: z.boolean().default(true).describe('Tune in the running agent when no decision is cached'),
+      background: z
+        ._default(z.boolean(), true)
+        .check(z.describe('Tune in the running agent when no decision is cached')),
       childMemoryMB: z
-        .number()
-        .positive()
-        .optional()
-        .describe(
-          'Memory a measuring child may use for its session; over it the candidate does not fit (default: the memory budget and what is available)',
+        .optional(z.number().check(z.positive()))
+        .check(
+          z.describe(
+            'Memory a measuring child may use for its session; over it the candidate does not fit (default: the memory budget and what is available)',
+          ),
         ),
       startDelayS: z
-        .number()
-        .nonnegative()
-        .max(86_400)
-        .default(60)
-        .describe('The background tune starts this long after the agent (start-up work finishes first)'),
-    })
-    .prefault({});
+        ._default(z.number().check(z.nonnegative(), z.maximum(86_400)), 60)
+        .check(
+          z.describe('The background tune starts this long after the agent (start-up work finishes first)'),
+        ),
+    }),
+    {},
+  );
 
-  return z
-    .strictObject({
-      objective: objectiveSchema.default('max-accuracy'),
-      latencyP95Ms: z.number().positive().default(250).describe('Latency budget per inference (p95)'),
-      fidelityFloor: z.number().min(0).max(1).default(0.9).describe('Minimum fidelity against the reference'),
+  return z.prefault(
+    z.strictObject({
+      objective: z._default(objectiveSchema, 'max-accuracy'),
+      latencyP95Ms: z
+        ._default(z.number().check(z.positive()), 250)
+        .check(z.describe('Latency budget per inference (p95)')),
+      fidelityFloor: z
+        ._default(z.number().check(z.minimum(0), z.maximum(1)), 0.9)
+        .check(z.describe('Minimum fidelity against the reference')),
       memoryBudgetMB: z
-        .number()
-        .positive()
-        .optional()
-        .describe('Memory budget; the device profile decides when absent'),
+        .optional(z.number().check(z.positive()))
+        .check(z.describe('Memory budget; the device profile decides when absent')),
       targetFps: z
-        .number()
-        .positive()
-        .max(240)
-        .optional()
-        .describe('The latency budget becomes at most 1000/targetFps ms'),
+        .optional(z.number().check(z.positive(), z.maximum(240)))
+        .check(z.describe('The latency budget becomes at most 1000/targetFps ms')),
       switchMarginPercent: z
-        .number()
-        .min(0)
-        .max(100)
-        .default(5)
-        .describe('A rival must beat the current choice by its measured noise + this % to replace it'),
+        ._default(z.number().check(z.minimum(0), z.maximum(100)), 5)
+        .check(
+          z.describe('A rival must beat the current choice by its measured noise + this % to replace it'),
+        ),
       derive: z
-        .enum(['auto', 'never'])
-        .default('auto')
-        .describe(
-          'Derive variants: int8, clean, input-uint8 when nothing fits; input-uint8 of a choice normalised in JavaScript, met or not (docs/tuner.md)',
+        ._default(z.enum(['auto', 'never']), 'auto')
+        .check(
+          z.describe(
+            'Derive variants: int8, clean, input-uint8 when nothing fits; input-uint8 of a choice normalised in JavaScript, met or not (docs/tuner.md)',
+          ),
         ),
       modes: z
-        .strictObject({
-          mains: modeOverridesSchema.optional(),
-          battery: modeOverridesSchema.optional(),
-          'battery-low': modeOverridesSchema.optional(),
-          throttled: modeOverridesSchema.optional(),
-        })
-        .default({ 'battery-low': { objective: 'min-energy' }, throttled: { objective: 'min-energy' } })
-        .describe('Constraint overrides per power mode'),
-      lowBatteryPercent: z.number().min(0).max(100).default(20).describe('At or below: battery-low'),
+        ._default(
+          z.strictObject({
+            mains: z.optional(modeOverridesSchema),
+            battery: z.optional(modeOverridesSchema),
+            'battery-low': z.optional(modeOverridesSchema),
+            throttled: z.optional(modeOverridesSchema),
+          }),
+          { 'battery-low': { objective: 'min-energy' }, throttled: { objective: 'min-energy' } },
+        )
+        .check(z.describe('Constraint overrides per power mode')),
+      lowBatteryPercent: z
+        ._default(z.number().check(z.minimum(0), z.maximum(100)), 20)
+        .check(z.describe('At or below: battery-low')),
       hotTemperatureC: z
-        .number()
-        .optional()
-        .describe('At or above (hottest zone): throttled, even before the kernel caps the clock'),
-      temperatureHysteresisC: z.number().nonnegative().default(5),
+        .optional(z.number())
+        .check(z.describe('At or above (hottest zone): throttled, even before the kernel caps the clock')),
+      temperatureHysteresisC: z._default(z.number().check(z.nonnegative()), 5),
       tuning: tuningSchema,
       ...batteryPolicyKeys(),
-    })
-    .prefault({});
+    }),
+    {},
+  );
 }
 
 export type PolicyConfig = z.infer<ReturnType<typeof policySchema>>;

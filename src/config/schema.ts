@@ -1,7 +1,7 @@
-import { z } from 'zod';
 import { EXECUTION_PROVIDERS } from '../inference/providers.js';
 import { trustSchemas } from '../trust/config.js';
 import { weakLazy } from '../weak-lazy.js';
+import * as z from '../zod.js';
 import { powerSchema } from './battery.js';
 import { policySchema } from './policy.js';
 
@@ -23,475 +23,469 @@ export function isLoopbackHost(host: string): boolean {
 function buildConfigSchema() {
   const topicSegment = z
     .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-" (1-64), usable as an MQTT topic segment');
+    .check(
+      z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-" (1-64), usable as an MQTT topic segment'),
+    );
 
   const executionProviderSchema = z.enum(EXECUTION_PROVIDERS);
 
-  const logSchema = z
-    .strictObject({
-      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-    })
-    .prefault({});
+  const logSchema = z.prefault(
+    z.strictObject({
+      level: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
+    }),
+    {},
+  );
 
-  const modelsSchema = z
-    .strictObject({
+  const modelsSchema = z.prefault(
+    z.strictObject({
       dir: z
-        .string()
-        .min(1)
-        .default('./models')
-        .describe('Folder of bundled models (one sub-folder per model)'),
-      default: z.string().min(1).default('yolox-nano').describe('Model the agent runs'),
+        ._default(z.string().check(z.minLength(1)), './models')
+        .check(z.describe('Folder of bundled models (one sub-folder per model)')),
+      default: z
+        ._default(z.string().check(z.minLength(1)), 'yolox-nano')
+        .check(z.describe('Model the agent runs')),
       variant: z
-        .string()
-        .min(1)
-        .optional()
-        .describe(
-          'Variant id to start with (the manifest default when absent); the tuner may choose another: a cached decision, the background tune (policy.tuning.background) or a fleet command',
+        .optional(z.string().check(z.minLength(1)))
+        .check(
+          z.describe(
+            'Variant id to start with (the manifest default when absent); the tuner may choose another: a cached decision, the background tune (policy.tuning.background) or a fleet command',
+          ),
         ),
-    })
-    .prefault({});
+    }),
+    {},
+  );
 
-  const inferenceSchema = z
-    .strictObject({
-      threads: z.int().min(0).max(256).default(0).describe('Intra-op threads; 0 lets onnxruntime decide'),
+  const inferenceSchema = z.prefault(
+    z.strictObject({
+      threads: z
+        ._default(z.int().check(z.minimum(0), z.maximum(256)), 0)
+        .check(z.describe('Intra-op threads; 0 lets onnxruntime decide')),
       executionProviders: z
-        .array(executionProviderSchema)
-        .min(1)
-        .default(['cpu'])
-        .describe('Tried in order; CPU is always the fallback'),
-      graphOptimization: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+        ._default(z.array(executionProviderSchema).check(z.minLength(1)), ['cpu'])
+        .check(z.describe('Tried in order; CPU is always the fallback')),
+      graphOptimization: z._default(z.enum(['disabled', 'basic', 'extended', 'all']), 'all'),
       maxInputPixels: z
-        .int()
-        .min(64 * 64)
-        .max(268_402_689)
-        .default(4096 * 3072)
-        .describe(
-          'Largest still decoded (width x height; POST /api/infer, infer, image folders); larger is refused before decoding',
+        ._default(z.int().check(z.minimum(64 * 64), z.maximum(268_402_689)), 4096 * 3072)
+        .check(
+          z.describe(
+            'Largest still decoded (width x height; POST /api/infer, infer, image folders); larger is refused before decoding',
+          ),
         ),
-    })
-    .prefault({});
+    }),
+    {},
+  );
 
-  const cameraSchema = z
-    .strictObject({
-      source: z
-        .string()
-        .min(1)
-        .default('images:./samples')
-        .describe(
-          'images:DIR, file:PATH, v4l2:/dev/videoN, libcamera[:N], jetson-csi:N, rtsp://..., http(s)://..., synthetic',
-        ),
-      fps: z
-        .number()
-        .positive()
-        .max(240)
-        .default(2)
-        .describe('Capture frames per second (camera rate; image folder and synthetic rate)'),
-      width: z
-        .int()
-        .positive()
-        .max(8192)
-        .optional()
-        .describe('Capture width (v4l2, libcamera, jetson-csi; files and streams are scaled to it)'),
-      height: z.int().positive().max(8192).optional().describe('Capture height; set together with width'),
-      format: z
-        .enum(['auto', 'mjpeg', 'yuyv422'])
-        .default('auto')
-        .describe('Pixel format asked from a V4L2 camera'),
-      realtime: z
-        .boolean()
-        .default(true)
-        .describe(
-          'file, images, synthetic: deliver at the source rate; false: as fast as the pipeline takes frames',
-        ),
-      loop: z.boolean().default(true).describe('file and images: start over at the end'),
-      scaleInCapture: z
-        .boolean()
-        .default(true)
-        .describe(
-          'Let the capture process (ffmpeg) scale and pad frames to the model input, off the event loop',
-        ),
-      rtspTransport: z.enum(['tcp', 'udp']).default('tcp'),
-      networkTimeoutS: z
-        .number()
-        .positive()
-        .max(300)
-        .default(10)
-        .describe('Connect/read timeout of network cameras'),
-      maxRedirects: z
-        .int()
-        .min(0)
-        .max(8)
-        .default(0)
-        .describe(
-          'HTTP cameras: redirects the capture may follow (0: none — a redirect could lead the device to its own services; ffmpeg ≥ 5)',
-        ),
-      startTimeoutS: z
-        .number()
-        .positive()
-        .max(600)
-        .default(20)
-        .describe('A (re)started capture must deliver its first frame within this'),
-      stallTimeoutS: z
-        .number()
-        .positive()
-        .max(600)
-        .default(10)
-        .describe('No frame for this long: the capture process is restarted'),
-      offlineAfterS: z
-        .number()
-        .positive()
-        .max(86_400)
-        .default(30)
-        .describe('No frame for this long: the camera is reported offline'),
-      restartDelayS: z
-        .number()
-        .positive()
-        .max(600)
-        .default(1)
-        .describe('First restart delay; doubles per failure, with jitter'),
-      restartMaxDelayS: z.number().positive().max(3600).default(30).describe('Longest restart delay'),
-    })
-    .refine((c) => (c.width === undefined) === (c.height === undefined), {
-      message: 'set camera.width and camera.height together',
-      path: ['width'],
-    })
-    .prefault({});
+  const cameraSchema = z.prefault(
+    z
+      .strictObject({
+        source: z
+          ._default(z.string().check(z.minLength(1)), 'images:./samples')
+          .check(
+            z.describe(
+              'images:DIR, file:PATH, v4l2:/dev/videoN, libcamera[:N], jetson-csi:N, rtsp://..., http(s)://..., synthetic',
+            ),
+          ),
+        fps: z
+          ._default(z.number().check(z.positive(), z.maximum(240)), 2)
+          .check(z.describe('Capture frames per second (camera rate; image folder and synthetic rate)')),
+        width: z
+          .optional(z.int().check(z.positive(), z.maximum(8192)))
+          .check(
+            z.describe('Capture width (v4l2, libcamera, jetson-csi; files and streams are scaled to it)'),
+          ),
+        height: z
+          .optional(z.int().check(z.positive(), z.maximum(8192)))
+          .check(z.describe('Capture height; set together with width')),
+        format: z
+          ._default(z.enum(['auto', 'mjpeg', 'yuyv422']), 'auto')
+          .check(z.describe('Pixel format asked from a V4L2 camera')),
+        realtime: z
+          ._default(z.boolean(), true)
+          .check(
+            z.describe(
+              'file, images, synthetic: deliver at the source rate; false: as fast as the pipeline takes frames',
+            ),
+          ),
+        loop: z._default(z.boolean(), true).check(z.describe('file and images: start over at the end')),
+        scaleInCapture: z
+          ._default(z.boolean(), true)
+          .check(
+            z.describe(
+              'Let the capture process (ffmpeg) scale and pad frames to the model input, off the event loop',
+            ),
+          ),
+        rtspTransport: z._default(z.enum(['tcp', 'udp']), 'tcp'),
+        networkTimeoutS: z
+          ._default(z.number().check(z.positive(), z.maximum(300)), 10)
+          .check(z.describe('Connect/read timeout of network cameras')),
+        maxRedirects: z
+          ._default(z.int().check(z.minimum(0), z.maximum(8)), 0)
+          .check(
+            z.describe(
+              'HTTP cameras: redirects the capture may follow (0: none — a redirect could lead the device to its own services; ffmpeg ≥ 5)',
+            ),
+          ),
+        startTimeoutS: z
+          ._default(z.number().check(z.positive(), z.maximum(600)), 20)
+          .check(z.describe('A (re)started capture must deliver its first frame within this')),
+        stallTimeoutS: z
+          ._default(z.number().check(z.positive(), z.maximum(600)), 10)
+          .check(z.describe('No frame for this long: the capture process is restarted')),
+        offlineAfterS: z
+          ._default(z.number().check(z.positive(), z.maximum(86_400)), 30)
+          .check(z.describe('No frame for this long: the camera is reported offline')),
+        restartDelayS: z
+          ._default(z.number().check(z.positive(), z.maximum(600)), 1)
+          .check(z.describe('First restart delay; doubles per failure, with jitter')),
+        restartMaxDelayS: z
+          ._default(z.number().check(z.positive(), z.maximum(3600)), 30)
+          .check(z.describe('Longest restart delay')),
+      })
+      .check(
+        z.refine((c) => (c.width === undefined) === (c.height === undefined), {
+          message: 'set camera.width and camera.height together',
+          path: ['width'],
+        }),
+      ),
+    {},
+  );
 
-  const pipelineSchema = z
-    .strictObject({
+  const pipelineSchema = z.prefault(
+    z.strictObject({
       mode: z
-        .enum(['continuous', 'duty-cycle'])
-        .default('continuous')
-        .describe(
-          'continuous: infer the newest frame as often as fps allows; duty-cycle: one frame every intervalS',
+        ._default(z.enum(['continuous', 'duty-cycle']), 'continuous')
+        .check(
+          z.describe(
+            'continuous: infer the newest frame as often as fps allows; duty-cycle: one frame every intervalS',
+          ),
         ),
       fps: z
-        .number()
-        .positive()
-        .max(240)
-        .optional()
-        .describe('Highest inference rate in continuous mode; absent: as fast as frames and the model allow'),
+        .optional(z.number().check(z.positive(), z.maximum(240)))
+        .check(
+          z.describe(
+            'Highest inference rate in continuous mode; absent: as fast as frames and the model allow',
+          ),
+        ),
       intervalS: z
-        .number()
-        .positive()
-        .max(86_400)
-        .default(10)
-        .describe('duty-cycle: seconds between inferences'),
+        ._default(z.number().check(z.positive(), z.maximum(86_400)), 10)
+        .check(z.describe('duty-cycle: seconds between inferences')),
       releaseCamera: z
-        .boolean()
-        .default(true)
-        .describe(
-          'duty-cycle: stop the capture between frames when the interval is 5 s or longer (saves power)',
+        ._default(z.boolean(), true)
+        .check(
+          z.describe(
+            'duty-cycle: stop the capture between frames when the interval is 5 s or longer (saves power)',
+          ),
         ),
       warmupFrames: z
-        .int()
-        .min(0)
-        .max(100)
-        .default(3)
-        .describe('duty-cycle with releaseCamera: frames skipped after a restart while exposure settles'),
+        ._default(z.int().check(z.minimum(0), z.maximum(100)), 3)
+        .check(
+          z.describe('duty-cycle with releaseCamera: frames skipped after a restart while exposure settles'),
+        ),
       maxFrameAgeMs: z
-        .number()
-        .positive()
-        .max(60_000)
-        .default(1000)
-        .describe('Frames older than this are never inferred'),
-    })
-    .prefault({});
+        ._default(z.number().check(z.positive(), z.maximum(60_000)), 1000)
+        .check(z.describe('Frames older than this are never inferred')),
+    }),
+    {},
+  );
 
-  const mqttTlsSchema = z
-    .strictObject({
-      ca: z.string().min(1).optional().describe('PEM file of the CA that signed the broker certificate'),
-      cert: z.string().min(1).optional().describe('PEM client certificate for mutual TLS (with key)'),
-      key: z.string().min(1).optional().describe('PEM private key of the client certificate'),
-      passphrase: z.string().optional().describe('Passphrase of the client key'),
+  const mqttTlsSchema = z.prefault(
+    z.strictObject({
+      ca: z
+        .optional(z.string().check(z.minLength(1)))
+        .check(z.describe('PEM file of the CA that signed the broker certificate')),
+      cert: z
+        .optional(z.string().check(z.minLength(1)))
+        .check(z.describe('PEM client certificate for mutual TLS (with key)')),
+      key: z
+        .optional(z.string().check(z.minLength(1)))
+        .check(z.describe('PEM private key of the client certificate')),
+      passphrase: z.optional(z.string()).check(z.describe('Passphrase of the client key')),
       rejectUnauthorized: z
-        .boolean()
-        .default(true)
-        .describe('Verify the broker certificate (keep true in production)'),
+        ._default(z.boolean(), true)
+        .check(z.describe('Verify the broker certificate (keep true in production)')),
       servername: z
-        .string()
-        .min(1)
-        .optional()
-        .describe('TLS SNI / certificate host name when it differs from the URL'),
-    })
-    .prefault({});
+        .optional(z.string().check(z.minLength(1)))
+        .check(z.describe('TLS SNI / certificate host name when it differs from the URL')),
+    }),
+    {},
+  );
 
-  const mqttSchema = z
-    .strictObject({
+  const mqttSchema = z.prefault(
+    z.strictObject({
       url: z
-        .string()
-        .regex(
-          /^(embedded|mqtts?:\/\/.+|wss?:\/\/.+|tcp:\/\/.+|ssl:\/\/.+)$/,
-          '"embedded" or a broker URL (mqtt://, mqtts://, ws://, wss://)',
+        ._default(
+          z
+            .string()
+            .check(
+              z.regex(
+                /^(embedded|mqtts?:\/\/.+|wss?:\/\/.+|tcp:\/\/.+|ssl:\/\/.+)$/,
+                '"embedded" or a broker URL (mqtt://, mqtts://, ws://, wss://)',
+              ),
+            ),
+          'embedded',
         )
-        .default('embedded')
-        .describe('Broker URL, or "embedded" to start an in-process broker on embedded.host:embedded.port'),
-      prefix: z
-        .string()
-        .regex(/^[A-Za-z0-9_-]{1,64}(\/[A-Za-z0-9_-]{1,64}){0,3}$/, 'an MQTT topic prefix without wildcards')
-        .default('edge-agent'),
-      username: z.string().optional(),
-      password: z.string().optional(),
-      groups: z.array(topicSegment).default([]).describe('Fleet groups this device answers on'),
+        .check(
+          z.describe(
+            'Broker URL, or "embedded" to start an in-process broker on embedded.host:embedded.port',
+          ),
+        ),
+      prefix: z._default(
+        z
+          .string()
+          .check(
+            z.regex(
+              /^[A-Za-z0-9_-]{1,64}(\/[A-Za-z0-9_-]{1,64}){0,3}$/,
+              'an MQTT topic prefix without wildcards',
+            ),
+          ),
+        'edge-agent',
+      ),
+      username: z.optional(z.string()),
+      password: z.optional(z.string()),
+      groups: z._default(z.array(topicSegment), []).check(z.describe('Fleet groups this device answers on')),
       protocol: z
-        .enum(['auto', '5', '3.1.1'])
-        .default('auto')
-        .describe('MQTT version; auto tries 5 and falls back to 3.1.1 when the broker refuses it'),
-      keepaliveS: z.int().min(5).max(3600).default(30),
-      connectTimeoutS: z.number().positive().max(300).default(10),
+        ._default(z.enum(['auto', '5', '3.1.1']), 'auto')
+        .check(z.describe('MQTT version; auto tries 5 and falls back to 3.1.1 when the broker refuses it')),
+      keepaliveS: z._default(z.int().check(z.minimum(5), z.maximum(3600)), 30),
+      connectTimeoutS: z._default(z.number().check(z.positive(), z.maximum(300)), 10),
       sessionExpiryS: z
-        .int()
-        .min(0)
-        .max(4_294_967_295)
-        .default(86_400)
-        .describe('Persistent session lifetime: commands sent while offline are delivered on reconnect'),
-      reconnect: z
-        .strictObject({
-          minDelayS: z.number().positive().max(600).default(1),
-          maxDelayS: z.number().positive().max(3600).default(60),
+        ._default(z.int().check(z.minimum(0), z.maximum(4_294_967_295)), 86_400)
+        .check(
+          z.describe('Persistent session lifetime: commands sent while offline are delivered on reconnect'),
+        ),
+      reconnect: z.prefault(
+        z.strictObject({
+          minDelayS: z._default(z.number().check(z.positive(), z.maximum(600)), 1),
+          maxDelayS: z._default(z.number().check(z.positive(), z.maximum(3600)), 60),
           stableAfterS: z
-            .number()
-            .positive()
-            .max(3600)
-            .default(30)
-            .describe('A connection must last this long before the backoff resets (stops takeover loops)'),
-        })
-        .prefault({}),
-      inflight: z.int().min(1).max(1000).default(32).describe('Outbox messages awaiting PUBACK at once'),
+            ._default(z.number().check(z.positive(), z.maximum(3600)), 30)
+            .check(
+              z.describe('A connection must last this long before the backoff resets (stops takeover loops)'),
+            ),
+        }),
+        {},
+      ),
+      inflight: z
+        ._default(z.int().check(z.minimum(1), z.maximum(1000)), 32)
+        .check(z.describe('Outbox messages awaiting PUBACK at once')),
       tls: mqttTlsSchema,
-      embedded: z
-        .strictObject({
+      embedded: z.prefault(
+        z.strictObject({
           host: z
-            .string()
-            .min(1)
-            .default('127.0.0.1')
-            .describe(
-              'Bind address; anything but loopback requires username/password (generated when unset)',
+            ._default(z.string().check(z.minLength(1)), '127.0.0.1')
+            .check(
+              z.describe(
+                'Bind address; anything but loopback requires username/password (generated when unset)',
+              ),
             ),
-          port: z.int().min(0).max(65535).default(1883),
+          port: z._default(z.int().check(z.minimum(0), z.maximum(65535)), 1883),
           maxMessageBytes: z
-            .int()
-            .min(1024)
-            .max(256 * 1024 * 1024)
-            .default(4 * 1024 * 1024)
-            .describe('Largest MQTT packet the embedded broker accepts; bigger ones close the connection'),
-        })
-        .prefault({}),
-      results: z
-        .strictObject({
-          enabled: z.boolean().default(true),
-          qos: z.int().min(0).max(1).default(0).describe('0 = at most once (live data), 1 = at least once'),
-          maxPerS: z
-            .number()
-            .positive()
-            .max(100)
-            .default(1)
-            .describe('At most this many results messages a second'),
-          mode: z
-            .enum(['every', 'on-change'])
-            .default('on-change')
-            .describe('on-change skips a result identical to the previous one published'),
-        })
-        .prefault({}),
-      commands: z
-        .strictObject({
-          maxPayloadBytes: z.int().min(256).max(1_048_576).default(65_536),
-        })
-        .prefault({}),
-      homeAssistant: z
-        .strictObject({
-          enabled: z.boolean().default(false).describe('Publish Home Assistant MQTT discovery'),
-          discoveryPrefix: z
-            .string()
-            .regex(/^[A-Za-z0-9_-]{1,64}$/, 'an MQTT topic segment')
-            .default('homeassistant'),
-          labels: z
-            .array(z.string().min(1).max(64))
-            .max(64)
-            .default([])
-            .describe(
-              'Labels that get a count sensor and an occupancy binary sensor; empty = the labels seen',
+            ._default(z.int().check(z.minimum(1024), z.maximum(256 * 1024 * 1024)), 4 * 1024 * 1024)
+            .check(
+              z.describe('Largest MQTT packet the embedded broker accepts; bigger ones close the connection'),
             ),
-          maxLabels: z.int().min(0).max(64).default(10).describe('At most this many labels get entities'),
+        }),
+        {},
+      ),
+      results: z.prefault(
+        z.strictObject({
+          enabled: z._default(z.boolean(), true),
+          qos: z
+            ._default(z.int().check(z.minimum(0), z.maximum(1)), 0)
+            .check(z.describe('0 = at most once (live data), 1 = at least once')),
+          maxPerS: z
+            ._default(z.number().check(z.positive(), z.maximum(100)), 1)
+            .check(z.describe('At most this many results messages a second')),
+          mode: z
+            ._default(z.enum(['every', 'on-change']), 'on-change')
+            .check(z.describe('on-change skips a result identical to the previous one published')),
+        }),
+        {},
+      ),
+      commands: z.prefault(
+        z.strictObject({
+          maxPayloadBytes: z._default(z.int().check(z.minimum(256), z.maximum(1_048_576)), 65_536),
+        }),
+        {},
+      ),
+      homeAssistant: z.prefault(
+        z.strictObject({
+          enabled: z._default(z.boolean(), false).check(z.describe('Publish Home Assistant MQTT discovery')),
+          discoveryPrefix: z._default(
+            z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'an MQTT topic segment')),
+            'homeassistant',
+          ),
+          labels: z
+            ._default(z.array(z.string().check(z.minLength(1), z.maxLength(64))).check(z.maxLength(64)), [])
+            .check(
+              z.describe(
+                'Labels that get a count sensor and an occupancy binary sensor; empty = the labels seen',
+              ),
+            ),
+          maxLabels: z
+            ._default(z.int().check(z.minimum(0), z.maximum(64)), 10)
+            .check(z.describe('At most this many labels get entities')),
           offDelayS: z
-            .number()
-            .positive()
-            .max(3600)
-            .default(30)
-            .describe('Occupancy turns off this long after the last detection'),
+            ._default(z.number().check(z.positive(), z.maximum(3600)), 30)
+            .check(z.describe('Occupancy turns off this long after the last detection')),
           snapshotIntervalS: z
-            .number()
-            .min(1)
-            .max(3600)
-            .default(10)
-            .describe('The camera entity gets an annotated frame this often'),
+            ._default(z.number().check(z.minimum(1), z.maximum(3600)), 10)
+            .check(z.describe('The camera entity gets an annotated frame this often')),
           configurationUrl: z
-            .url()
-            .optional()
-            .describe('The dashboard URL shown in Home Assistant (default: from http.host and http.port)'),
-        })
-        .prefault({}),
-    })
-    .prefault({});
+            .optional(z.url())
+            .check(
+              z.describe('The dashboard URL shown in Home Assistant (default: from http.host and http.port)'),
+            ),
+        }),
+        {},
+      ),
+    }),
+    {},
+  );
 
-  const httpSchema = z
-    .strictObject({
-      enabled: z.boolean().default(true).describe('Serve the local API, /metrics and the dashboard'),
-      host: z
-        .string()
-        .min(1)
-        .default('127.0.0.1')
-        .describe('Bind address; anything but loopback requires token'),
-      port: z.int().min(0).max(65535).default(8080),
-      token: z.string().min(16).optional().describe('Bearer token; required when host is not loopback'),
-      streamMaxFps: z
-        .number()
-        .positive()
-        .max(60)
-        .default(5)
-        .describe('Highest frame rate of /api/stream.mjpg'),
-      streamQuality: z.int().min(10).max(100).default(75).describe('JPEG quality of /api/stream.mjpg'),
-      inferMaxBytes: z
-        .int()
-        .positive()
-        .max(256 * 1024 * 1024)
-        .default(16 * 1024 * 1024)
-        .describe('Largest image accepted by POST /api/infer'),
-      inferConcurrency: z
-        .int()
-        .min(1)
-        .max(16)
-        .default(1)
-        .describe('POST /api/infer requests decoded at once; more are answered 429'),
-    })
-    .refine((h) => isLoopbackHost(h.host) || h.token !== undefined, {
-      message: 'http.host is not a loopback address: set http.token (16+ characters) or bind to 127.0.0.1',
-      path: ['token'],
-    })
-    .prefault({});
+  const httpSchema = z.prefault(
+    z
+      .strictObject({
+        enabled: z
+          ._default(z.boolean(), true)
+          .check(z.describe('Serve the local API, /metrics and the dashboard')),
+        host: z
+          ._default(z.string().check(z.minLength(1)), '127.0.0.1')
+          .check(z.describe('Bind address; anything but loopback requires token')),
+        port: z._default(z.int().check(z.minimum(0), z.maximum(65535)), 8080),
+        token: z
+          .optional(z.string().check(z.minLength(16)))
+          .check(z.describe('Bearer token; required when host is not loopback')),
+        streamMaxFps: z
+          ._default(z.number().check(z.positive(), z.maximum(60)), 5)
+          .check(z.describe('Highest frame rate of /api/stream.mjpg')),
+        streamQuality: z
+          ._default(z.int().check(z.minimum(10), z.maximum(100)), 75)
+          .check(z.describe('JPEG quality of /api/stream.mjpg')),
+        inferMaxBytes: z
+          ._default(z.int().check(z.positive(), z.maximum(256 * 1024 * 1024)), 16 * 1024 * 1024)
+          .check(z.describe('Largest image accepted by POST /api/infer')),
+        inferConcurrency: z
+          ._default(z.int().check(z.minimum(1), z.maximum(16)), 1)
+          .check(z.describe('POST /api/infer requests decoded at once; more are answered 429')),
+      })
+      .check(
+        z.refine((h) => isLoopbackHost(h.host) || h.token !== undefined, {
+          message:
+            'http.host is not a loopback address: set http.token (16+ characters) or bind to 127.0.0.1',
+          path: ['token'],
+        }),
+      ),
+    {},
+  );
 
-  const telemetrySchema = z
-    .strictObject({
-      intervalS: z.number().positive().max(86_400).default(10),
-    })
-    .prefault({});
+  const telemetrySchema = z.prefault(
+    z.strictObject({
+      intervalS: z._default(z.number().check(z.positive(), z.maximum(86_400)), 10),
+    }),
+    {},
+  );
 
-  const hardwareSchema = z
-    .strictObject({
+  const hardwareSchema = z.prefault(
+    z.strictObject({
       root: z
-        .string()
-        .min(1)
-        .default('/')
-        .describe('Filesystem root the hardware readers use; "/" on a device, a captured tree for testing'),
+        ._default(z.string().check(z.minLength(1)), '/')
+        .check(
+          z.describe(
+            'Filesystem root the hardware readers use; "/" on a device, a captured tree for testing',
+          ),
+        ),
       commandTimeoutMs: z
-        .int()
-        .positive()
-        .max(60_000)
-        .default(2000)
-        .describe('Timeout for vcgencmd, nvpmodel and nvidia-smi'),
-      sampler: z
-        .strictObject({
-          intervalMs: z
-            .int()
-            .min(100)
-            .max(3_600_000)
-            .default(5000)
-            .describe('How often battery, power, heat and memory are sampled'),
-          bufferSize: z
-            .int()
-            .min(2)
-            .max(100_000)
-            .default(120)
-            .describe('Samples kept for history and energy integration'),
-          batteryThresholdsPercent: z
-            .array(z.number().gt(0).lt(100))
-            .default([50, 20, 10])
-            .describe('Battery levels whose crossing is announced'),
-          batteryHysteresisPercent: z
-            .number()
-            .min(0)
-            .max(50)
-            .default(3)
-            .describe('A threshold re-arms at threshold + this'),
-          powerSourceConfirmSamples: z
-            .int()
-            .min(1)
-            .max(100)
-            .default(2)
-            .describe('Samples a new power source must hold'),
-          throttleStartSamples: z
-            .int()
-            .min(1)
-            .max(100)
-            .default(2)
-            .describe('Throttled samples in a row before throttling starts'),
-          throttleStopSamples: z
-            .int()
-            .min(1)
-            .max(100)
-            .default(3)
-            .describe('Unthrottled samples in a row before it ends'),
-          memoryPressureEnterPercent: z
-            .number()
-            .min(0)
-            .max(100)
-            .default(10)
-            .describe('Pressure starts below this % of the budget available'),
-          memoryPressureExitPercent: z
-            .number()
-            .min(0)
-            .max(100)
-            .default(20)
-            .describe('Pressure ends above this % available'),
-        })
-        .refine((s) => s.memoryPressureExitPercent >= s.memoryPressureEnterPercent, {
-          message: 'memoryPressureExitPercent must be ≥ memoryPressureEnterPercent',
-          path: ['memoryPressureExitPercent'],
-        })
-        .prefault({}),
-    })
-    .prefault({});
+        ._default(z.int().check(z.positive(), z.maximum(60_000)), 2000)
+        .check(z.describe('Timeout for vcgencmd, nvpmodel and nvidia-smi')),
+      sampler: z.prefault(
+        z
+          .strictObject({
+            intervalMs: z
+              ._default(z.int().check(z.minimum(100), z.maximum(3_600_000)), 5000)
+              .check(z.describe('How often battery, power, heat and memory are sampled')),
+            bufferSize: z
+              ._default(z.int().check(z.minimum(2), z.maximum(100_000)), 120)
+              .check(z.describe('Samples kept for history and energy integration')),
+            batteryThresholdsPercent: z
+              ._default(z.array(z.number().check(z.gt(0), z.lt(100))), [50, 20, 10])
+              .check(z.describe('Battery levels whose crossing is announced')),
+            batteryHysteresisPercent: z
+              ._default(z.number().check(z.minimum(0), z.maximum(50)), 3)
+              .check(z.describe('A threshold re-arms at threshold + this')),
+            powerSourceConfirmSamples: z
+              ._default(z.int().check(z.minimum(1), z.maximum(100)), 2)
+              .check(z.describe('Samples a new power source must hold')),
+            throttleStartSamples: z
+              ._default(z.int().check(z.minimum(1), z.maximum(100)), 2)
+              .check(z.describe('Throttled samples in a row before throttling starts')),
+            throttleStopSamples: z
+              ._default(z.int().check(z.minimum(1), z.maximum(100)), 3)
+              .check(z.describe('Unthrottled samples in a row before it ends')),
+            memoryPressureEnterPercent: z
+              ._default(z.number().check(z.minimum(0), z.maximum(100)), 10)
+              .check(z.describe('Pressure starts below this % of the budget available')),
+            memoryPressureExitPercent: z
+              ._default(z.number().check(z.minimum(0), z.maximum(100)), 20)
+              .check(z.describe('Pressure ends above this % available')),
+          })
+          .check(
+            z.refine((s) => s.memoryPressureExitPercent >= s.memoryPressureEnterPercent, {
+              message: 'memoryPressureExitPercent must be ≥ memoryPressureEnterPercent',
+              path: ['memoryPressureExitPercent'],
+            }),
+          ),
+        {},
+      ),
+    }),
+    {},
+  );
 
-  const storeSchema = z
-    .strictObject({
-      outbox: z
-        .strictObject({
+  const storeSchema = z.prefault(
+    z.strictObject({
+      outbox: z.prefault(
+        z.strictObject({
           maxRows: z
-            .int()
-            .min(100)
-            .max(10_000_000)
-            .default(100_000)
-            .describe('Oldest rows are dropped (and counted) beyond this'),
+            ._default(z.int().check(z.minimum(100), z.maximum(10_000_000)), 100_000)
+            .check(z.describe('Oldest rows are dropped (and counted) beyond this')),
           maxAgeS: z
-            .int()
-            .min(60)
-            .default(7 * 86_400)
-            .describe('Rows older than this are dropped (and counted)'),
-        })
-        .prefault({}),
-      metrics: z
-        .strictObject({
-          rawRetentionS: z.int().min(60).default(3600).describe('Raw telemetry samples are kept this long'),
-          rollupS: z.int().min(10).max(86_400).default(60).describe('Bucket size of the rolled-up history'),
-          rollupRetentionDays: z.number().positive().default(30),
-        })
-        .prefault({}),
-      eventsRetentionDays: z.number().positive().default(30),
-      auditRetentionDays: z.number().positive().default(90),
+            ._default(z.int().check(z.minimum(60)), 7 * 86_400)
+            .check(z.describe('Rows older than this are dropped (and counted)')),
+        }),
+        {},
+      ),
+      metrics: z.prefault(
+        z.strictObject({
+          rawRetentionS: z
+            ._default(z.int().check(z.minimum(60)), 3600)
+            .check(z.describe('Raw telemetry samples are kept this long')),
+          rollupS: z
+            ._default(z.int().check(z.minimum(10), z.maximum(86_400)), 60)
+            .check(z.describe('Bucket size of the rolled-up history')),
+          rollupRetentionDays: z._default(z.number().check(z.positive()), 30),
+        }),
+        {},
+      ),
+      eventsRetentionDays: z._default(z.number().check(z.positive()), 30),
+      auditRetentionDays: z._default(z.number().check(z.positive()), 90),
       maintenanceIntervalS: z
-        .int()
-        .min(1)
-        .max(86_400)
-        .default(60)
-        .describe('Roll-up, retention and WAL checkpoint period'),
-      walLimitMB: z.number().positive().default(16).describe('WAL file size kept after a checkpoint'),
-    })
-    .prefault({});
+        ._default(z.int().check(z.minimum(1), z.maximum(86_400)), 60)
+        .check(z.describe('Roll-up, retention and WAL checkpoint period')),
+      walLimitMB: z
+        ._default(z.number().check(z.positive()), 16)
+        .check(z.describe('WAL file size kept after a checkpoint')),
+    }),
+    {},
+  );
 
   return z.strictObject({
-    $schema: z.string().optional(),
-    deviceId: topicSegment.optional().describe('Device id used in MQTT topics; machine id when absent'),
-    dataDir: z.string().min(1).default('./data').describe('Writable folder: database, derived variants'),
+    $schema: z.optional(z.string()),
+    deviceId: z
+      .optional(topicSegment)
+      .check(z.describe('Device id used in MQTT topics; machine id when absent')),
+    dataDir: z
+      ._default(z.string().check(z.minLength(1)), './data')
+      .check(z.describe('Writable folder: database, derived variants')),
     log: logSchema,
     models: modelsSchema,
     inference: inferenceSchema,

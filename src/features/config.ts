@@ -1,9 +1,9 @@
-import { z } from 'zod';
 import type { AgentConfig } from '../config/index.js';
 import { assertRemoteCameraHost, assertRemotelyChangeable } from '../config/protected-keys.js';
 import { redactSecrets } from '../config/redact.js';
 import type { SetConfigResult } from '../config/store.js';
 import { defineCommand } from '../fleet/router.js';
+import * as z from '../zod.js';
 import type { Feature } from './feature.js';
 
 export interface ConfigFeatureDeps {

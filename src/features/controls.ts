@@ -1,7 +1,7 @@
-import { z } from 'zod';
 import { type Controls, controlsPatchSchema } from '../agent/controls.js';
 import { errorMessage } from '../errors.js';
 import { defineCommand, formatZodIssues } from '../fleet/router.js';
+import * as z from '../zod.js';
 import type { Feature } from './feature.js';
 
 /**

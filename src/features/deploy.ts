@@ -1,7 +1,6 @@
 import { closeSync, existsSync, fsyncSync, openSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
 import { errorMessage } from '../errors.js';
 import type { CrashPoint } from '../fleet/deploy/crash-points.js';
 import type { Deployer } from '../fleet/deploy/deployer.js';
@@ -14,6 +13,7 @@ import { type Catalog, DEPLOYED_MODELS_DIR, readLabels } from '../models/catalog
 import { atomicWrite, writeDerivedVariant } from '../models/derived-store.js';
 import { effectiveInputSpec } from '../models/manifest.js';
 import { signedDocumentSchema } from '../trust/envelope.js';
+import * as z from '../zod.js';
 import type { Feature } from './feature.js';
 
 export interface DeployFeatureDeps {
@@ -52,7 +52,7 @@ export function deployFeature(deps: DeployFeatureDeps): Feature {
       }),
       'rollback-model': defineCommand({
         summary: 'Switches a model back to its previous deployed version',
-        params: z.strictObject({ model: z.string().min(1).max(64) }),
+        params: z.strictObject({ model: z.string().check(z.minLength(1), z.maxLength(64)) }),
         mutates: true,
         lock: MODEL_LOCK,
         run: async ({ model }) => {

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { AgentConfig } from '../config/index.js';
 import { defineCommand, MODEL_LOCK } from '../fleet/router.js';
@@ -7,6 +6,7 @@ import { confineCalibrationDir } from '../optimize/evaluation/calibration-dir.js
 import { type FrameSource as CalibrationSource, defaultFramesDir } from '../optimize/evaluation/frames.js';
 import { deriveInChildProcess } from '../optimize/process/derive-process.js';
 import type { ProgressFn } from '../optimize/progress.js';
+import * as z from '../zod.js';
 import type { Feature } from './feature.js';
 import { need } from './feature.js';
 import { copyOfContent, nextFrames, type ResultStream } from './frames.js';
@@ -24,7 +24,7 @@ export type DeriveFn = (
   progress: (data: Record<string, unknown>) => void,
 ) => Promise<unknown>;
 
-const name = z.string().min(1).max(128);
+const name = z.string().check(z.minLength(1), z.maxLength(128));
 
 /** `derive` over MQTT (progress as `derive-progress` events); answers "not available" without an optimizer. */
 export function deriveFeature(deps: { derive?: DeriveFn | undefined }): Feature {
@@ -34,10 +34,10 @@ export function deriveFeature(deps: { derive?: DeriveFn | undefined }): Feature 
       derive: defineCommand({
         summary: 'Derives a variant (quantize, fp16, prune, ...) with progress events',
         params: z.strictObject({
-          model: name.optional(),
-          from: name.optional(),
+          model: z.optional(name),
+          from: z.optional(name),
           method: name,
-          options: z.record(z.string(), z.unknown()).optional(),
+          options: z.optional(z.record(z.string(), z.unknown())),
         }),
         mutates: true,
         lock: MODEL_LOCK, // minutes long: beside the line of state changes, refused during a tune

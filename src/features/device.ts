@@ -1,8 +1,8 @@
-import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { defineCommand } from '../fleet/router.js';
 import { type Fault, healthStatus } from '../health/faults.js';
 import type { PipelineStats } from '../pipeline/types.js';
+import * as z from '../zod.js';
 import type { Feature } from './feature.js';
 import { need } from './feature.js';
 import type { ActiveModelInfo } from './models.js';
@@ -45,7 +45,7 @@ export function deviceFeature(deps: DeviceFeatureDeps): Feature {
       }),
       restart: defineCommand({
         summary: 'Stops cleanly and exits so the service manager starts it again',
-        params: z.strictObject({ reason: z.string().max(256).optional() }),
+        params: z.strictObject({ reason: z.optional(z.string().check(z.maxLength(256))) }),
         mutates: true,
         run: ({ reason }: { reason?: string }, ctx) => {
           ctx.afterResponse(() =>

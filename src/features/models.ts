@@ -1,8 +1,8 @@
-import { z } from 'zod';
 import { defineCommand, MODEL_LOCK } from '../fleet/router.js';
 import { type Measured, modelsView, variantKey } from '../http/models-view.js';
 import type { Catalog } from '../models/catalog.js';
 import { LatencyWindow } from '../telemetry/percentiles.js';
+import * as z from '../zod.js';
 import type { Feature } from './feature.js';
 import type { ResultStream } from './frames.js';
 
@@ -93,7 +93,7 @@ export function catalogSummary(catalog: Catalog, deployed: readonly DeployedVers
   });
 }
 
-const name = z.string().min(1).max(128);
+const name = z.string().check(z.minLength(1), z.maxLength(128));
 
 /**
  * Models and variants: list-models and set-model over MQTT, GET /api/models and /api/decision,
@@ -119,8 +119,13 @@ export function modelsFeature(deps: ModelsFeatureDeps): Feature {
       'set-model': defineCommand({
         summary: 'Switches to a model/variant (verified, hot-swapped)',
         params: z
-          .strictObject({ model: name.optional(), variant: name.optional() })
-          .refine((p) => p.model !== undefined || p.variant !== undefined, 'give "variant", "model" or both'),
+          .strictObject({ model: z.optional(name), variant: z.optional(name) })
+          .check(
+            z.refine(
+              (p) => p.model !== undefined || p.variant !== undefined,
+              'give "variant", "model" or both',
+            ),
+          ),
         mutates: true,
         lock: MODEL_LOCK,
         run: async (target: ModelTarget) => {

@@ -1,8 +1,8 @@
-import { z } from 'zod';
 import type { AgentConfig } from '../config/index.js';
 import { defineCommand } from '../fleet/router.js';
 import { pacingFromConfig } from '../pipeline/config.js';
 import type { Pacing } from '../pipeline/pacing.js';
+import * as z from '../zod.js';
 import type { Feature } from './feature.js';
 import { need } from './feature.js';
 
@@ -26,7 +26,7 @@ export function pacingFeature(deps: PacingFeatureDeps): Feature {
     commands: {
       'set-fps': defineCommand({
         summary: 'Changes the target frame rate live',
-        params: z.strictObject({ fps: z.number().positive().max(240) }),
+        params: z.strictObject({ fps: z.number().check(z.positive(), z.maximum(240)) }),
         mutates: true,
         run: ({ fps }: { fps: number }) => {
           const pipeline = need(deps.pipeline, 'set-fps (pipeline rate control)');

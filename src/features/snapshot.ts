@@ -1,10 +1,10 @@
-import { z } from 'zod';
 import type { Frame } from '../camera/types.js';
 import type { Clock } from '../clock.js';
 import { EdgeAgentError } from '../errors.js';
 import { defineCommand } from '../fleet/router.js';
 import { annotateFrame } from '../pipeline/annotate.js';
 import type { FrameResult } from '../pipeline/types.js';
+import * as z from '../zod.js';
 import type { Feature } from './feature.js';
 import { need } from './feature.js';
 import { copyOfContent, nextFrames, type ResultStream } from './frames.js';
@@ -37,8 +37,8 @@ export function snapshotFeature(deps: { camera?: SnapshotCamera | undefined }): 
       snapshot: defineCommand({
         summary: 'The latest frame as JPEG (base64), annotated with the results',
         params: z.strictObject({
-          quality: z.int().min(10).max(100).default(80),
-          annotate: z.boolean().default(true),
+          quality: z._default(z.int().check(z.minimum(10), z.maximum(100)), 80),
+          annotate: z._default(z.boolean(), true),
         }),
         mutates: false,
         run: async (options: SnapshotOptions) => {

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { defineCommand, MODEL_LOCK } from '../fleet/router.js';
 import type { TunerController } from '../tuner/controller.js';
 import type { TuneProgress } from '../tuner/measure.js';
@@ -6,6 +5,7 @@ import { OBJECTIVE_IDS } from '../tuner/objectives.js';
 import { decisionSvg } from '../tuner/plot.js';
 import { decisionJson } from '../tuner/report.js';
 import { progressLine } from '../tuner/setup.js';
+import * as z from '../zod.js';
 import type { Feature } from './feature.js';
 
 export interface TunerFeatureDeps {
@@ -13,10 +13,10 @@ export interface TunerFeatureDeps {
 }
 
 const policyParams = {
-  objective: z.enum(OBJECTIVE_IDS).optional(),
-  latencyP95Ms: z.number().positive().max(600_000).optional(),
-  fidelityFloor: z.number().min(0).max(1).optional(),
-  targetFps: z.number().positive().max(240).optional(),
+  objective: z.optional(z.enum(OBJECTIVE_IDS)),
+  latencyP95Ms: z.optional(z.number().check(z.positive(), z.maximum(600_000))),
+  fidelityFloor: z.optional(z.number().check(z.minimum(0), z.maximum(1))),
+  targetFps: z.optional(z.number().check(z.positive(), z.maximum(240))),
 };
 
 /**
@@ -36,8 +36,8 @@ export function tunerFeature(deps: TunerFeatureDeps): Feature {
           'Measures the variants on this device (cache unless force) and chooses; progress events, the decision as the answer',
         params: z.strictObject({
           ...policyParams,
-          force: z.boolean().default(false),
-          derive: z.enum(['auto', 'never']).optional(),
+          force: z._default(z.boolean(), false),
+          derive: z.optional(z.enum(['auto', 'never'])),
         }),
         mutates: true,
         // Minutes long: holds the model (set-model, derive, set-policy, another tune are refused
@@ -71,9 +71,11 @@ export function tunerFeature(deps: TunerFeatureDeps): Feature {
           'Changes objective / latency budget / fidelity floor / target fps until restart; re-decides from the cache',
         params: z
           .strictObject(policyParams)
-          .refine(
-            (p) => Object.values(p).some((v) => v !== undefined),
-            'give at least one of objective, latencyP95Ms, fidelityFloor, targetFps',
+          .check(
+            z.refine(
+              (p) => Object.values(p).some((v) => v !== undefined),
+              'give at least one of objective, latencyP95Ms, fidelityFloor, targetFps',
+            ),
           ),
         mutates: true,
         lock: MODEL_LOCK,

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
 import type { AgentConfig } from '../config/index.js';
 import { isLoopbackHost } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import * as z from '../zod.js';
 import { BrokerStartError } from './embedded-broker.js';
 
 /**
@@ -26,8 +26,8 @@ export interface BrokerCredentials {
 export const CREDENTIALS_FILE = 'embedded-broker-credentials.json';
 
 const storedSchema = z.strictObject({
-  username: z.string().min(1).max(256),
-  password: z.string().min(16).max(1024),
+  username: z.string().check(z.minLength(1), z.maxLength(256)),
+  password: z.string().check(z.minLength(16), z.maxLength(1024)),
 });
 
 export interface BrokerAuthOptions {

@@ -1,9 +1,9 @@
-import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { redactSecrets } from '../config/redact.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CommandAudit } from '../store/records.js';
+import * as z from '../zod.js';
 import { Admission, type AdmissionStats } from './admission.js';
 import type { RequestScope } from './topics.js';
 import { scopeLabel } from './topics.js';
@@ -18,7 +18,7 @@ export interface CommandContext {
   afterResponse(fn: () => void): void;
 }
 
-export interface CommandSpec<S extends z.ZodType = z.ZodType> {
+export interface CommandSpec<S extends z.ZodMiniType = z.ZodMiniType> {
   summary: string;
   /** Parameters (the request object without `transaction`); a strict object schema. */
   params: S;
@@ -49,7 +49,7 @@ export type CommandTable = Readonly<Record<string, CommandSpec>>;
 export const MODEL_LOCK = 'model';
 
 /** Helper keeping the params type of each table entry. */
-export function defineCommand<S extends z.ZodType>(spec: CommandSpec<S>): CommandSpec {
+export function defineCommand<S extends z.ZodMiniType>(spec: CommandSpec<S>): CommandSpec {
   return spec as unknown as CommandSpec;
 }
 
@@ -103,7 +103,7 @@ export interface RouterDeps {
 }
 
 /** Request envelope: `transaction` is ours, every other key is the command's parameters. */
-const transactionSchema = z.union([z.string().max(128), z.number().finite()]).optional();
+const transactionSchema = z.optional(z.union([z.string().check(z.maxLength(128)), z.number()]));
 
 /**
  * Turns a request message into exactly one response: size cap, JSON, the command's zod schema,
@@ -312,7 +312,7 @@ export class CommandRouter {
 }
 
 /** `fps: expected number, received string; model: required` — the path of each bad field. */
-export function formatZodIssues(error: z.ZodError): string {
+export function formatZodIssues(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => {

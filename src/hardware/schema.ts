@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { weakLazy } from '../weak-lazy.js';
+import * as z from '../zod.js';
 import { BOARD_FAMILIES } from './boards.js';
 
 /**
@@ -31,28 +31,28 @@ function buildCpuSchemas() {
   const cpuFeatureSchema = z.enum(CPU_FEATURES);
 
   const cpuClusterSchema = z.object({
-    cpus: z.array(z.int().nonnegative()),
+    cpus: z.array(z.int().check(z.nonnegative())),
     /** Core type from the arm part number (cortex-a76) or the x86 model name. */
-    coreType: z.string().optional(),
-    maxMhz: z.number().positive().optional(),
-    minMhz: z.number().positive().optional(),
+    coreType: z.optional(z.string()),
+    maxMhz: z.optional(z.number().check(z.positive())),
+    minMhz: z.optional(z.number().check(z.positive())),
   });
 
   const cpuSchema = z.object({
     arch: z.enum(['x86_64', 'aarch64', 'armv7l', 'unknown']),
-    vendor: z.string().optional(),
-    modelName: z.string().optional(),
+    vendor: z.optional(z.string()),
+    modelName: z.optional(z.string()),
     /** Logical CPUs in /proc/cpuinfo. */
-    cores: z.int().nonnegative(),
+    cores: z.int().check(z.nonnegative()),
     /** CPUs' worth of time the cgroup allows (cpu.max / cfs quota), when limited. */
-    quotaCores: z.number().positive().optional(),
+    quotaCores: z.optional(z.number().check(z.positive())),
     clusters: z.array(cpuClusterSchema),
     features: z.array(cpuFeatureSchema),
     /** The kernel's flags/Features words, as read. */
     rawFeatures: z.array(z.string()),
-    governor: z.string().optional(),
-    curMhz: z.number().positive().optional(),
-    maxMhz: z.number().positive().optional(),
+    governor: z.optional(z.string()),
+    curMhz: z.optional(z.number().check(z.positive())),
+    maxMhz: z.optional(z.number().check(z.positive())),
   });
   return { cpuFeatureSchema, cpuClusterSchema, cpuSchema };
 }
@@ -65,27 +65,27 @@ function buildProfileSchemas() {
 
   const boardSchema = z.object({
     /** The device-tree model or DMI vendor + product string. */
-    model: z.string().optional(),
+    model: z.optional(z.string()),
     family: boardFamilySchema,
-    soc: z.string().optional(),
+    soc: z.optional(z.string()),
     /** device-tree `compatible` strings, most specific first. */
     compatible: z.array(z.string()),
     /** Raspberry Pi revision code from /proc/cpuinfo (e.g. c03114 = Pi 4B 4 GB rev 1.4). */
-    raspberryPiRevision: z.string().optional(),
+    raspberryPiRevision: z.optional(z.string()),
     /** Jetson Linux (L4T) release from /etc/nv_tegra_release, e.g. "36.4.3". */
-    l4tRelease: z.string().optional(),
+    l4tRelease: z.optional(z.string()),
     /** The JetPack release that ships that L4T (from NVIDIA's release table). */
-    jetpack: z.string().optional(),
+    jetpack: z.optional(z.string()),
     virtualized: z.boolean(),
-    hypervisor: z.string().optional(),
+    hypervisor: z.optional(z.string()),
     container: z.boolean(),
-    containerRuntime: z.string().optional(),
+    containerRuntime: z.optional(z.string()),
   });
 
   const osSchema = z.object({
-    kernel: z.string().optional(),
-    distro: z.string().optional(),
-    hostname: z.string().optional(),
+    kernel: z.optional(z.string()),
+    distro: z.optional(z.string()),
+    hostname: z.optional(z.string()),
   });
 
   const { cpuFeatureSchema, cpuClusterSchema, cpuSchema } = buildCpuSchemas();
@@ -93,45 +93,45 @@ function buildProfileSchemas() {
   const cgroupMemorySchema = z.object({
     version: z.union([z.literal(1), z.literal(2)]),
     /** The cgroup's memory limit; absent when unlimited. */
-    limitBytes: z.number().nonnegative().optional(),
-    usageBytes: z.number().nonnegative().optional(),
+    limitBytes: z.optional(z.number().check(z.nonnegative())),
+    usageBytes: z.optional(z.number().check(z.nonnegative())),
   });
 
   const memorySchema = z.object({
-    totalBytes: z.number().nonnegative(),
-    availableBytes: z.number().nonnegative(),
-    swapTotalBytes: z.number().nonnegative(),
-    swapFreeBytes: z.number().nonnegative(),
-    cgroup: cgroupMemorySchema.optional(),
+    totalBytes: z.number().check(z.nonnegative()),
+    availableBytes: z.number().check(z.nonnegative()),
+    swapTotalBytes: z.number().check(z.nonnegative()),
+    swapFreeBytes: z.number().check(z.nonnegative()),
+    cgroup: z.optional(cgroupMemorySchema),
     /** The smallest of physical memory and the cgroup limit: what a model may use at most. */
-    effectiveBudgetBytes: z.number().nonnegative(),
+    effectiveBudgetBytes: z.number().check(z.nonnegative()),
     /** Available now within that budget (cgroup headroom or MemAvailable, whichever is smaller). */
-    effectiveAvailableBytes: z.number().nonnegative(),
+    effectiveAvailableBytes: z.number().check(z.nonnegative()),
   });
 
   const storageSchema = z.object({
     /** The data directory (on the live root) whose filesystem was measured. */
     path: z.string(),
-    totalBytes: z.number().nonnegative(),
-    freeBytes: z.number().nonnegative(),
+    totalBytes: z.number().check(z.nonnegative()),
+    freeBytes: z.number().check(z.nonnegative()),
     /** Free bytes an unprivileged process may use (statfs bavail). */
-    availableBytes: z.number().nonnegative(),
+    availableBytes: z.number().check(z.nonnegative()),
   });
 
   const gpuSchema = z.object({
     kind: z.enum(['integrated', 'discrete']),
     vendor: z.string(),
     name: z.string(),
-    maxMhz: z.number().positive().optional(),
-    curMhz: z.number().nonnegative().optional(),
-    memoryTotalBytes: z.number().nonnegative().optional(),
-    memoryFreeBytes: z.number().nonnegative().optional(),
-    driverVersion: z.string().optional(),
-    computeCapability: z.string().optional(),
-    cudaVersion: z.string().optional(),
-    powerW: z.number().nonnegative().optional(),
-    tempC: z.number().optional(),
-    utilizationPercent: z.number().min(0).max(100).optional(),
+    maxMhz: z.optional(z.number().check(z.positive())),
+    curMhz: z.optional(z.number().check(z.nonnegative())),
+    memoryTotalBytes: z.optional(z.number().check(z.nonnegative())),
+    memoryFreeBytes: z.optional(z.number().check(z.nonnegative())),
+    driverVersion: z.optional(z.string()),
+    computeCapability: z.optional(z.string()),
+    cudaVersion: z.optional(z.string()),
+    powerW: z.optional(z.number().check(z.nonnegative())),
+    tempC: z.optional(z.number()),
+    utilizationPercent: z.optional(z.number().check(z.minimum(0), z.maximum(100))),
   });
 
   const acceleratorSchema = z.object({
@@ -153,17 +153,17 @@ function buildProfileSchemas() {
 
   const batterySchema = z.object({
     name: z.string(),
-    percent: z.number().min(0).max(100).optional(),
+    percent: z.optional(z.number().check(z.minimum(0), z.maximum(100))),
     /** The kernel's status: Charging, Discharging, Full, Not charging, Unknown. */
     status: z.string(),
     charging: z.boolean(),
     /** Power flowing in or out of the battery (power_now, or current_now × voltage_now). */
-    powerW: z.number().nonnegative().optional(),
-    voltageV: z.number().nonnegative().optional(),
-    energyWh: z.number().nonnegative().optional(),
-    energyFullWh: z.number().nonnegative().optional(),
+    powerW: z.optional(z.number().check(z.nonnegative())),
+    voltageV: z.optional(z.number().check(z.nonnegative())),
+    energyWh: z.optional(z.number().check(z.nonnegative())),
+    energyFullWh: z.optional(z.number().check(z.nonnegative())),
     /** Time to empty when discharging, to full when charging. */
-    timeRemainingS: z.number().nonnegative().optional(),
+    timeRemainingS: z.optional(z.number().check(z.nonnegative())),
   });
 
   const powerSensorSchema = z.object({
@@ -172,12 +172,12 @@ function buildProfileSchemas() {
     kind: z.enum(['ina3221', 'rapl', 'pmic', 'battery', 'nvidia-smi']),
     /** Whether this sensor measures the whole board's input (VDD_IN) rather than one rail. */
     total: z.boolean(),
-    powerW: z.number().nonnegative().optional(),
-    voltageV: z.number().nonnegative().optional(),
-    currentA: z.number().optional(),
+    powerW: z.optional(z.number().check(z.nonnegative())),
+    voltageV: z.optional(z.number().check(z.nonnegative())),
+    currentA: z.optional(z.number()),
     /** RAPL: the cumulative counter and where it wraps. */
-    energyUj: z.number().nonnegative().optional(),
-    maxEnergyRangeUj: z.number().positive().optional(),
+    energyUj: z.optional(z.number().check(z.nonnegative())),
+    maxEnergyRangeUj: z.optional(z.number().check(z.positive())),
     /** The file or command it is read from. */
     path: z.string(),
   });
@@ -186,14 +186,14 @@ function buildProfileSchemas() {
     source: powerSourceSchema,
     /** How the source was determined. */
     sourceReason: z.string(),
-    battery: batterySchema.optional(),
+    battery: z.optional(batterySchema),
     sensors: z.array(powerSensorSchema),
   });
 
   const thermalZoneSchema = z.object({
     name: z.string(),
     type: z.string(),
-    tempC: z.number().optional(),
+    tempC: z.optional(z.number()),
     trips: z.array(z.object({ type: z.string(), tempC: z.number() })),
   });
 
@@ -215,16 +215,18 @@ function buildProfileSchemas() {
     active: z.boolean(),
     /** Human-readable causes, empty when not throttled. */
     reasons: z.array(z.string()),
-    raspberryPi: raspberryPiThrottleSchema.optional(),
+    raspberryPi: z.optional(raspberryPiThrottleSchema),
     /** cpufreq scaling_max_freq below cpuinfo_max_freq on some CPU (thermal or policy cap). */
     frequencyCapped: z.boolean(),
     /** Jetson `nvpmodel -q` power mode. */
-    jetsonPowerMode: z.object({ name: z.string(), id: z.int().nonnegative().optional() }).optional(),
+    jetsonPowerMode: z.optional(
+      z.object({ name: z.string(), id: z.optional(z.int().check(z.nonnegative())) }),
+    ),
   });
 
   const thermalSchema = z.object({
     zones: z.array(thermalZoneSchema),
-    maxTempC: z.number().optional(),
+    maxTempC: z.optional(z.number()),
     throttling: throttlingSchema,
   });
 
@@ -235,13 +237,13 @@ function buildProfileSchemas() {
     /** The filesystem root read: `/` on the device, a fixture tree otherwise. */
     root: z.string(),
     /** sha256 (hex) of what determines inference speed; see fingerprintInputs. */
-    fingerprint: z.string().regex(/^[0-9a-f]{64}$/),
+    fingerprint: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
     fingerprintInputs: z.record(z.string(), z.unknown()),
     board: boardSchema,
     os: osSchema,
     cpu: cpuSchema,
     memory: memorySchema,
-    storage: storageSchema.optional(),
+    storage: z.optional(storageSchema),
     gpu: z.array(gpuSchema),
     accelerators: z.array(acceleratorSchema),
     executionProviders: executionProvidersSchema,

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import { formatZodIssues } from '../fleet/router.js';
 import { inferenceJson } from '../inference/json.js';
 import type { HistoryPoint } from '../store/metrics.js';
+import * as z from '../zod.js';
 import type { MjpegBroadcaster } from './stream.js';
 
 /** Telemetry fields the dashboard charts, from the metrics history in SQLite. */
@@ -21,11 +21,7 @@ export interface DashboardDeps {
 }
 
 const historyQuery = z.strictObject({
-  minutes: z.coerce
-    .number()
-    .positive()
-    .max(24 * 60)
-    .default(10),
+  minutes: z._default(z.coerce.number().check(z.positive(), z.maximum(24 * 60)), 10),
 });
 
 /**

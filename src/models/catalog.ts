@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { z } from 'zod';
 import { errorMessage, ModelLoadError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type * as z from '../zod.js';
 import { type DerivedManifest, type Manifest, manifestSchemas, type Variant } from './manifest.js';
 
 export interface CatalogVariant extends Variant {
@@ -196,7 +196,7 @@ export function parseManifestText(text: string, file: string): Manifest {
   return manifest;
 }
 
-function parseWith<T extends z.ZodType>(schema: T, raw: unknown, file: string): z.infer<T> {
+function parseWith<T extends z.ZodMiniType>(schema: T, raw: unknown, file: string): z.infer<T> {
   const result = schema.safeParse(raw);
   if (result.success) return result.data;
   const lines = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);

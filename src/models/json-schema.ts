@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../zod.js';
 import { manifestSchemas } from './manifest.js';
 
 /** JSON Schema of `models/<name>/manifest.json`, for editors (models/manifest.schema.json). */

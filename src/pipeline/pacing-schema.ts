@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../zod.js';
 
 /**
  * How often the pipeline infers: `continuous` takes the newest frame as often as `fps` allows (as
@@ -8,13 +8,13 @@ import { z } from 'zod';
 export const pacingSchema = z.discriminatedUnion('mode', [
   z.strictObject({
     mode: z.literal('continuous'),
-    fps: z.number().positive().max(240).optional(),
+    fps: z.optional(z.number().check(z.positive(), z.maximum(240))),
   }),
   z.strictObject({
     mode: z.literal('duty-cycle'),
-    intervalS: z.number().positive().max(86_400),
-    releaseCamera: z.boolean().default(true),
-    warmupFrames: z.int().min(0).max(100).default(3),
+    intervalS: z.number().check(z.positive(), z.maximum(86_400)),
+    releaseCamera: z._default(z.boolean(), true),
+    warmupFrames: z._default(z.int().check(z.minimum(0), z.maximum(100)), 3),
   }),
 ]);
 

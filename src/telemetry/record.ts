@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../zod.js';
 
 /**
  * One telemetry message: flat JSON (no nesting, so Telegraf's MQTT consumer and Prometheus take it
@@ -6,35 +6,36 @@ import { z } from 'zod';
  * sent as null. Per-stage latencies are `latency<Stage>P50Ms|P95Ms|P99Ms` (stages: preprocess,
  * inference, postprocess, total); temperatures are `temperature<Zone>C`.
  */
-export const telemetryRecordSchema = z
-  .object({
-    ts: z.number().describe('Sample time, ms since the epoch'),
+export const telemetryRecordSchema = z.catchall(
+  z.object({
+    ts: z.number().check(z.describe('Sample time, ms since the epoch')),
     deviceId: z.string(),
-    intervalS: z.number().describe('Length of the interval the rates and percentiles cover'),
+    intervalS: z.number().check(z.describe('Length of the interval the rates and percentiles cover')),
     uptimeS: z.number(),
-    fps: z.number().describe('Frames inferred per second over the interval'),
-    framesProcessed: z.number().describe('Frames inferred in the interval'),
-    framesDropped: z.number().describe('Frames captured but skipped (stale) in the interval'),
+    fps: z.number().check(z.describe('Frames inferred per second over the interval')),
+    framesProcessed: z.number().check(z.describe('Frames inferred in the interval')),
+    framesDropped: z.number().check(z.describe('Frames captured but skipped (stale) in the interval')),
     framesDroppedTotal: z.number(),
-    framesFailed: z.number().describe('Frames that failed inference in the interval'),
-    cpuPercent: z.number().optional().describe('Whole-device CPU use, 0-100 over all cores'),
-    agentCpuPercent: z.number().describe('CPU used by the agent process, 0-100 over all cores'),
+    framesFailed: z.number().check(z.describe('Frames that failed inference in the interval')),
+    cpuPercent: z.optional(z.number()).check(z.describe('Whole-device CPU use, 0-100 over all cores')),
+    agentCpuPercent: z.number().check(z.describe('CPU used by the agent process, 0-100 over all cores')),
     agentRssMB: z.number(),
-    temperatureMaxC: z.number().optional(),
-    throttled: z.boolean().optional().describe('Thermal or under-voltage throttling right now'),
-    batteryPercent: z.number().optional(),
-    batteryCharging: z.boolean().optional(),
-    powerW: z.number().optional().describe('Device power draw'),
-    energyPerInferenceJ: z.number().optional().describe('powerW divided by fps'),
-    model: z.string().optional(),
-    variant: z.string().optional(),
-    executionProvider: z.string().optional(),
-    powerMode: z.string().optional().describe('mains, battery, battery-low, throttled'),
-    cameraState: z.string().optional(),
-    outboxPending: z.number().optional(),
-    outboxDroppedTotal: z.number().optional(),
-  })
-  .catchall(z.union([z.number(), z.string(), z.boolean()]));
+    temperatureMaxC: z.optional(z.number()),
+    throttled: z.optional(z.boolean()).check(z.describe('Thermal or under-voltage throttling right now')),
+    batteryPercent: z.optional(z.number()),
+    batteryCharging: z.optional(z.boolean()),
+    powerW: z.optional(z.number()).check(z.describe('Device power draw')),
+    energyPerInferenceJ: z.optional(z.number()).check(z.describe('powerW divided by fps')),
+    model: z.optional(z.string()),
+    variant: z.optional(z.string()),
+    executionProvider: z.optional(z.string()),
+    powerMode: z.optional(z.string()).check(z.describe('mains, battery, battery-low, throttled')),
+    cameraState: z.optional(z.string()),
+    outboxPending: z.optional(z.number()),
+    outboxDroppedTotal: z.optional(z.number()),
+  }),
+  z.union([z.number(), z.string(), z.boolean()]),
+);
 
 export type TelemetryRecord = z.infer<typeof telemetryRecordSchema>;
 

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import * as z from '../zod.js';
 import type { TrustConfig } from './config.js';
 import {
   keyFingerprint,
@@ -11,12 +11,9 @@ import {
 
 /** The signed document as it appears in a request or a manifest file. */
 export const signedDocumentSchema = z.strictObject({
-  payload: z
-    .string()
-    .min(2)
-    .max(256 * 1024),
-  keyId: z.string().regex(/^[0-9a-f]{32}$/, '32 hex digits'),
-  signature: z.string().min(1).max(200),
+  payload: z.string().check(z.minLength(2), z.maxLength(256 * 1024)),
+  keyId: z.string().check(z.regex(/^[0-9a-f]{32}$/, '32 hex digits')),
+  signature: z.string().check(z.minLength(1), z.maxLength(200)),
 });
 
 /**
@@ -24,12 +21,15 @@ export const signedDocumentSchema = z.strictObject({
  * a list of them, or "*" (every device that trusts the key; for group requests).
  */
 export const commandEnvelopeSchema = z.strictObject({
-  cmdId: z.string().regex(/^[A-Za-z0-9_.:-]{8,128}$/, '8-128 letters, digits or "_.:-"'),
-  target: z.union([z.string().min(1).max(128), z.array(z.string().min(1).max(128)).min(1).max(10_000)]),
+  cmdId: z.string().check(z.regex(/^[A-Za-z0-9_.:-]{8,128}$/, '8-128 letters, digits or "_.:-"')),
+  target: z.union([
+    z.string().check(z.minLength(1), z.maxLength(128)),
+    z.array(z.string().check(z.minLength(1), z.maxLength(128))).check(z.minLength(1), z.maxLength(10_000)),
+  ]),
   issuedAt: z.iso.datetime({ offset: true }),
   expiresAt: z.iso.datetime({ offset: true }),
-  command: z.string().min(1).max(64),
-  params: z.record(z.string(), z.unknown()).default({}),
+  command: z.string().check(z.minLength(1), z.maxLength(64)),
+  params: z._default(z.record(z.string(), z.unknown()), {}),
 });
 export type CommandEnvelope = z.infer<typeof commandEnvelopeSchema>;
 
@@ -68,7 +68,7 @@ export function verifySigned<T>(
   purpose: SignaturePurpose,
   doc: SignedDocument,
   keys: ReadonlyMap<string, TrustedKey>,
-  schema: z.ZodType<T>,
+  schema: z.ZodMiniType<T>,
 ): Verdict<T> {
   const key = keys.get(doc.keyId);
   if (!key) return { ok: false, reason: `unknown signing key ${doc.keyId} (not in trust.keys)` };

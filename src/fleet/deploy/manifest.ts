@@ -1,19 +1,19 @@
-import { z } from 'zod';
 import { manifestSchemas } from '../../models/manifest.js';
 import { keyAllows, type TrustedKey, targetMatches, verifySigned } from '../../trust/envelope.js';
 import type { SignedDocument } from '../../trust/keys.js';
 import { weakLazy } from '../../weak-lazy.js';
+import * as z from '../../zod.js';
 
 function buildDeploySchemas() {
-  const segment = z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits or "_.-" (1-64)')
-    .refine((s) => !s.startsWith('.'), 'must not start with "." (file names are made from it)');
+  const segment = z.string().check(
+    z.regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits or "_.-" (1-64)'),
+    z.refine((s) => !s.startsWith('.'), 'must not start with "." (file names are made from it)'),
+  );
 
   /** An output the deployed model must have: its name and shape (null = any size on that axis). */
   const expectedOutputSchema = z.strictObject({
-    name: z.string().min(1).max(256),
-    shape: z.array(z.int().min(1).nullable()).max(8),
+    name: z.string().check(z.minLength(1), z.maxLength(256)),
+    shape: z.array(z.nullable(z.int().check(z.minimum(1)))).check(z.maxLength(8)),
   });
 
   /**
@@ -21,25 +21,26 @@ function buildDeploySchemas() {
    * (models/manifest.ts) without what the device fills in — the name is the deployment's `model`,
    * the variant list is the deployed file, and the labels come inline (written to labels.txt).
    */
-  const newModelManifestSchema = manifestSchemas()
-    .manifestSchema.omit({
+  const newModelManifestSchema = z.extend(
+    z.omit(manifestSchemas().manifestSchema, {
       $schema: true,
       name: true,
       labels: true,
       defaultVariant: true,
       variants: true,
       fidelityReference: true,
-    })
-    .extend({ labels: z.array(z.string().max(256)).min(1).max(100_000) });
+    }),
+    { labels: z.array(z.string().check(z.maxLength(256))).check(z.minLength(1), z.maxLength(100_000)) },
+  );
 
   /** Per-deployment health rules (signed with the rest), over `trust.deploy`'s. */
   const healthOverridesSchema = z.strictObject({
     /** Fidelity against the previous variant on live frames below this → rolled back (0 = not checked). */
-    minFidelity: z.number().min(0).max(1).optional(),
+    minFidelity: z.optional(z.number().check(z.minimum(0), z.maximum(1))),
     /** New detections below this fraction of the previous variant's on the same frames → collapse. */
-    collapseRatio: z.number().min(0).max(1).optional(),
+    collapseRatio: z.optional(z.number().check(z.minimum(0), z.maximum(1))),
     /** The tuner's p95 of the new variant above the serving one's × this → refused before switching. */
-    maxSlowdown: z.number().min(1).max(1000).optional(),
+    maxSlowdown: z.optional(z.number().check(z.minimum(1), z.maximum(1000))),
   });
 
   /**
@@ -49,25 +50,22 @@ function buildDeploySchemas() {
   const deployManifestSchema = z.strictObject({
     model: segment,
     variant: segment,
-    version: z
-      .int()
-      .min(1)
-      .max(2 ** 31),
+    version: z.int().check(z.minimum(1), z.maximum(2 ** 31)),
     url: z.url({ protocol: /^https?$/ }),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256'),
-    bytes: z
-      .int()
-      .min(1)
-      .max(4 * 1024 ** 3),
-    target: z.union([z.string().min(1).max(128), z.array(z.string().min(1).max(128)).min(1).max(10_000)]),
+    sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256')),
+    bytes: z.int().check(z.minimum(1), z.maximum(4 * 1024 ** 3)),
+    target: z.union([
+      z.string().check(z.minLength(1), z.maxLength(128)),
+      z.array(z.string().check(z.minLength(1), z.maxLength(128))).check(z.minLength(1), z.maxLength(10_000)),
+    ]),
     expires: z.iso.datetime({ offset: true }),
     /** Allows a version lower than the installed one (a deliberate, signed downgrade). */
-    downgrade: z.boolean().default(false),
-    outputs: z.array(expectedOutputSchema).min(1).max(64),
-    precision: z.enum(['fp32', 'fp16', 'int8', 'mixed']).default('fp32'),
+    downgrade: z._default(z.boolean(), false),
+    outputs: z.array(expectedOutputSchema).check(z.minLength(1), z.maxLength(64)),
+    precision: z._default(z.enum(['fp32', 'fp16', 'int8', 'mixed']), 'fp32'),
     /** The model manifest, for a model the device does not have yet (docs/fleet-security.md). */
-    manifest: newModelManifestSchema.optional(),
-    health: healthOverridesSchema.optional(),
+    manifest: z.optional(newModelManifestSchema),
+    health: z.optional(healthOverridesSchema),
   });
   return { expectedOutputSchema, newModelManifestSchema, healthOverridesSchema, deployManifestSchema };
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../zod.js';
 import { DEFAULT_FP16_BLOCK_LIST } from '../transforms/fp16-block-list.js';
 import { defineMethod } from './method.js';
 
@@ -12,10 +12,10 @@ const blockList = z.preprocess(
       : Array.isArray(v)
         ? v.map(String)
         : String(v).split(',').filter(Boolean),
-  z
-    .array(z.string())
-    .default([...DEFAULT_FP16_BLOCK_LIST])
-    .transform((list) => [...list].sort()),
+  z.pipe(
+    z._default(z.array(z.string()), [...DEFAULT_FP16_BLOCK_LIST]),
+    z.transform((list) => [...list].sort()),
+  ),
 );
 
 export const fp16Method = defineMethod({

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from '../../zod.js';
 import { DerivationError } from '../errors.js';
 import { cleanMethod } from './clean.js';
 import { fp16Method } from './fp16.js';

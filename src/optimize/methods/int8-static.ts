@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../zod.js';
 import { defineMethod, fmt } from './method.js';
 import { booleanParam, enumParam, numberParam } from './params.js';
 
@@ -14,11 +14,11 @@ const floor = z.preprocess(
         : typeof v === 'string' && Number.isFinite(Number(v))
           ? Number(v)
           : v,
-  z
-    .number({ error: (iss) => `must be a number in [0, 1], got ${JSON.stringify(iss.input)}` })
-    .min(0)
-    .max(1)
-    .nullable(),
+  z.nullable(
+    z
+      .number({ error: (iss) => `must be a number in [0, 1], got ${JSON.stringify(iss.input)}` })
+      .check(z.minimum(0), z.maximum(1)),
+  ),
 );
 
 export const int8StaticMethod = defineMethod({
@@ -30,7 +30,7 @@ export const int8StaticMethod = defineMethod({
     reduceRange: booleanParam(true),
     activations: enumParam(['uint8', 'int8'], 'uint8'),
     floor,
-    frames: numberParam(32, 1, 10_000).transform(Math.round),
+    frames: z.pipe(numberParam(32, 1, 10_000), z.transform(Math.round)),
   }),
   tag: (p) => {
     const r = p.ranges === 'percentile' ? `pct${fmt(p.percentile)}` : p.ranges;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../zod.js';
 import { defineMethod } from './method.js';
 import { booleanParam } from './params.js';
 

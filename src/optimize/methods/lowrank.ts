@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../zod.js';
 import { DerivationError } from '../errors.js';
 import { defineMethod, fmt } from './method.js';
 import { numberParam } from './params.js';

@@ -1,5 +1,5 @@
-import type { z } from 'zod';
 import type { InputOverride, InputSpec, Variant } from '../../models/manifest.js';
+import type * as z from '../../zod.js';
 import type { Evaluator } from '../evaluation/evaluation.js';
 import type { FrameSource } from '../evaluation/frames.js';
 import type { ModelProto } from '../onnx/onnx-io.js';
@@ -44,7 +44,7 @@ export interface DerivationMethod<Id extends string = string, P = unknown> {
   /** One line for `edge-agent derive --help` and the docs. */
   summary: string;
   /** Validates and completes parameters; the same parameters must always name the same variant. */
-  params: z.ZodType<P>;
+  params: z.ZodMiniType<P>;
   /** The variant-id tag naming the method and its key parameters (`int8s-pct99.999-f0.9`). */
   tag(params: P): string;
   /** Applies the method to `graph` (already cleaned, node names unique); may edit it in place. */
@@ -52,7 +52,7 @@ export interface DerivationMethod<Id extends string = string, P = unknown> {
 }
 
 /** Identity helper that keeps the literal id and the parameter type for the registry's types. */
-export function defineMethod<const Id extends string, S extends z.ZodType>(
+export function defineMethod<const Id extends string, S extends z.ZodMiniType>(
   method: Omit<DerivationMethod<Id, z.output<S>>, 'params'> & { params: S },
 ): DerivationMethod<Id, z.output<S>> & { params: S } {
   return method as DerivationMethod<Id, z.output<S>> & { params: S };

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../zod.js';
 import { DerivationError } from '../errors.js';
 
 /**
@@ -12,7 +12,10 @@ const shown = (v: unknown) => JSON.stringify(v) ?? String(v);
 
 /** A finite number in [min, max] (a numeric string counts), `fallback` when absent or null. */
 export function numberParam(fallback: number, min: number, max: number) {
-  return optionalNumberParam(min, max).transform((v) => v ?? fallback);
+  return z.pipe(
+    optionalNumberParam(min, max),
+    z.transform((v) => v ?? fallback),
+  );
 }
 
 /** As `numberParam`, but absent stays undefined (for defaults that depend on another field). */
@@ -21,7 +24,7 @@ export function optionalNumberParam(min: number, max: number) {
     `must be a number in [${min}, ${max}], got ${shown(iss.input)}`;
   return z.preprocess(
     (v) => (v === null ? undefined : typeof v === 'string' && Number.isFinite(Number(v)) ? Number(v) : v),
-    z.number({ error: message }).min(min).max(max).optional(),
+    z.optional(z.number({ error: message }).check(z.minimum(min), z.maximum(max))),
   );
 }
 
@@ -30,7 +33,7 @@ export function booleanParam(fallback: boolean) {
   return z.preprocess(
     (v) =>
       v === null ? undefined : v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v,
-    z.boolean({ error: (iss) => `must be true or false, got ${shown(iss.input)}` }).default(fallback),
+    z._default(z.boolean({ error: (iss) => `must be true or false, got ${shown(iss.input)}` }), fallback),
   );
 }
 
@@ -39,7 +42,7 @@ export function enumParam<const T extends readonly [string, ...string[]]>(values
   const list = values.length > 1 ? `${values.slice(0, -1).join(', ')} or ${values.at(-1)}` : values[0];
   return z.preprocess(
     (v) => (v === null ? undefined : v),
-    z.enum(values, { error: (iss) => `must be ${list}, got "${String(iss.input)}"` }).default(fallback),
+    z._default(z.enum(values, { error: (iss) => `must be ${list}, got "${String(iss.input)}"` }), fallback),
   );
 }
 
@@ -50,7 +53,7 @@ export const noParams = z.strictObject({});
  * Validates raw parameters against a method's schema; a bad field is named in the error, unknown
  * fields are listed with the accepted ones. Keys whose value is undefined are ignored.
  */
-export function parseParams<S extends z.ZodType>(
+export function parseParams<S extends z.ZodMiniType>(
   method: string,
   schema: S,
   raw: Record<string, unknown>,
@@ -71,8 +74,8 @@ export function parseParams<S extends z.ZodType>(
 }
 
 /** The object schema under transforms (`z.strictObject({...}).transform(...)`). */
-function objectOf(schema: z.ZodType): z.ZodObject | undefined {
-  if (schema instanceof z.ZodObject) return schema;
-  if (schema instanceof z.ZodPipe) return objectOf(schema.in as z.ZodType);
+function objectOf(schema: z.ZodMiniType): z.ZodMiniObject | undefined {
+  if (schema instanceof z.ZodMiniObject) return schema;
+  if (schema instanceof z.ZodMiniPipe) return objectOf(schema.def.in as z.ZodMiniType);
   return undefined;
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../zod.js';
 import { DerivationError } from '../errors.js';
 import { defineMethod, fmt } from './method.js';
 import { enumParam, optionalNumberParam } from './params.js';
@@ -6,12 +6,13 @@ import { enumParam, optionalNumberParam } from './params.js';
 export const pruneMethod = defineMethod({
   id: 'prune',
   summary: 'magnitude pruning: unstructured (zeros) or structured (Conv channels removed)',
-  params: z
-    .strictObject({
+  params: z.pipe(
+    z.strictObject({
       mode: enumParam(['unstructured', 'structured'], 'unstructured'),
       sparsity: optionalNumberParam(0.01, 0.95),
-    })
-    .transform((p) => ({ mode: p.mode, sparsity: p.sparsity ?? (p.mode === 'structured' ? 0.1 : 0.3) })),
+    }),
+    z.transform((p) => ({ mode: p.mode, sparsity: p.sparsity ?? (p.mode === 'structured' ? 0.1 : 0.3) })),
+  ),
   tag: (p) => `prune-${p.mode === 'structured' ? 's' : 'u'}${fmt(p.sparsity)}`,
   apply: async (graph, p) => {
     // Implementations load on first use (the agent imports the registry at start; docs/memory.md).

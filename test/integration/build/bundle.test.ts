@@ -99,6 +99,8 @@ describe('the bundled run path (scripts/bundle.mjs)', () => {
     expect(
       inputs.filter((p) => /zod\/v4\/locales\/(?!index\.js)/.test(p)).map((p) => path.basename(p)),
     ).toEqual(['en.js']);
+    // The schemas use zod's functional API (src/zod.ts): the classic API's ~130 KB stay out.
+    expect(inputs.filter((p) => /zod\/v4\/classic\//.test(p)).map((p) => path.basename(p))).toEqual([]);
     // An external is required from dist/bundle/ at run time: each bundled module that imports one must
     // resolve it to that same file, or it would get another version than it was written against.
     const importers = meta.inputs as Record<string, { imports?: { path: string; external?: boolean }[] }>;
