@@ -5,12 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadCatalog } from '../../src/models/catalog.js';
 import { derive } from '../../src/optimize/derive.js';
 import type { Method } from '../../src/optimize/methods/index.js';
-import { deriveInChildProcess } from '../../src/optimize/process/derive-process.js';
+import type { deriveInChildProcess as DeriveInChildProcess } from '../../src/optimize/process/derive-process.js';
 import { packageRoot } from '../../src/paths.js';
+import { ensureBuilt } from './memory.js';
 import { markdownTable, round, writeStandalone } from './stats.js';
 
 export interface DeriveBenchOptions {
@@ -75,6 +76,12 @@ export async function benchDerive(
   try {
     // The child first: deriving in-process leaves memory behind that would colour what follows.
     log(`derive: ${model} ${method} in a child process`);
+    // From dist/, as a device runs it: under tsx the child would load the TypeScript sources through
+    // tsx's loader too (~30 MB more peak RSS than the compiled child; docs/memory.md).
+    ensureBuilt(packageRoot(), log);
+    const { deriveInChildProcess } = (await import(
+      pathToFileURL(path.join(packageRoot(), 'dist', 'optimize', 'process', 'derive-process.js')).href
+    )) as { deriveInChildProcess: typeof DeriveInChildProcess };
     const child = await measure('child process', () =>
       deriveInChildProcess({
         modelsDir,
@@ -91,7 +98,7 @@ export async function benchDerive(
     const runs = [child, local];
     const json = { model, method, runs };
     const markdown = [
-      `${model}, ${method} (1 thread, bundled calibration frames), asked of a running process; its event loop and RSS are measured while it waits. The agent derives in a child process (src/optimize/derive-process.ts).`,
+      `${model}, ${method} (1 thread, bundled calibration frames), asked of a running process; its event loop and RSS are measured while it waits. The agent derives in a child process (src/optimize/process/derive-process.ts), here run from dist/ as on a device.`,
       '',
       markdownTable(
         ['derived', 'took', 'event-loop lag p99 / max', 'RSS before → peak → 3 s after', 'child peak RSS'],
