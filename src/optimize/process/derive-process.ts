@@ -71,8 +71,11 @@ export interface DeriveProcessOptions {
   killAfterMs?: number;
 }
 
-/** The young generation stays small (V8 grows it to 3 × 16 MB under the allocation rate of calibration). */
-const CHILD_V8_FLAGS = ['--max-semi-space-size=2'] as const;
+/**
+ * The young generation stays small (V8 grows it to 3 × 16 MB under the allocation rate of calibration);
+ * `gc()` for the child's collections between steps (derive-child.ts, collectBetweenSteps).
+ */
+const CHILD_V8_FLAGS = ['--max-semi-space-size=2', '--expose-gc'] as const;
 
 /**
  * glibc settings for the child unless the environment sets its own: two malloc arenas (not 8 per
