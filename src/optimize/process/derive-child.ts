@@ -19,10 +19,10 @@ process.on('SIGTERM', () => controller.abort());
 process.on('disconnect', () => controller.abort()); // the agent is gone: stop working for nobody
 
 /**
- * A full collection when a stage ends and at most every 500 ms within one: each step leaves a
+ * A full collection when the stage changes and at most every 500 ms within one: each step leaves a
  * session's outputs, an encoded candidate model or a histogram batch behind, and V8 — seeing a heap
  * that grows slowly — would collect it late, while onnxruntime's next session is already mapped. Measured
- * on YOLOX-nano int8-static: peak 252–261 MB without, 224–229 MB with; same bytes out (docs/memory.md,
+ * on YOLOX-nano int8-static: peak 252–261 MB without, 229–237 MB with; same bytes out (docs/memory.md,
  * "Nineteenth round"). `gc` exists because the parent starts this process with --expose-gc.
  */
 let lastStage: string | undefined;
